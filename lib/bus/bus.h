@@ -1,0 +1,136 @@
+/*
+ * bus.h — the event bus: how the upload service tells workers what to merge.
+ *
+ * Two parts:
+ *  - the envelope of the contract (JSON: id, timestamp, type, payload),
+ *    encoded and decoded with jansson;
+ *  - writers and readers behind opaque handles, one backend per file
+ *    (kafka.c, mem.c), chosen by URL:
+ *      writer kafka://TOPIC            reader kafka://GROUP?topic=TOPIC
+ *      writer mem://TOPIC              reader mem://TOPIC   (same process only)
+ *    Kafka brokers come from KAFKA_BROKERS; any other query parameter is
+ *    handed to librdkafka as a configuration property, untouched.
+ *
+ * Delivery is at-least-once: a writer's publish returns only after the
+ * broker acknowledged (idempotent producer, acks=all); a reader commits a
+ * message only when the caller says it is done (bus_commit), so a crash
+ * redelivers what was not committed.
+ *
+ * Errors: 0 or a negative BUS_E* code, message in err.
+ */
+#ifndef PGOPIPE_BUS_H
+#define PGOPIPE_BUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+  BUS_OK = 0,
+  BUS_EIO = -1,       /* permanent failure */
+  BUS_EINVAL = -2,    /* bad URL, bad envelope */
+  BUS_ERETRY = -3,    /* transient: broker unreachable, timed out */
+  BUS_ENOMEM = -4,
+  BUS_ECLOSED = -5    /* the bus was closed / is shutting down */
+};
+
+const char *bus_strerror(int code);
+
+/* ---- Envelope ---- */
+
+#define BUS_TYPE_UPLOADED "profile.uploaded"
+#define BUS_TYPE_MERGED   "profile.merged"
+#define BUS_TYPE_DELETED  "profile.deleted"
+
+typedef struct bus_event {
+  char id[37];          /* UUIDv4, lower-case */
+  char timestamp[32];   /* RFC 3339 UTC, milliseconds: 2026-11-21T12:16:34.964Z */
+  char type[48];        /* one of BUS_TYPE_*, or another string (kept as read) */
+  char app[64];         /* payload.app ("" if absent) */
+  char profile_key[1025]; /* payload.profileKey ("" if absent) */
+  char merged_key[1025];  /* payload.mergedKey ("" if absent) */
+} bus_event;
+
+/* Fills id (fresh UUIDv4), timestamp (now) and type/app; keys are cleared. */
+int bus_event_init(bus_event *ev, const char *type, const char *app);
+
+/* Encodes to JSON; *json is malloc'd (caller frees), NUL-terminated. Only the
+ * payload fields meaningful for the type are written. */
+int bus_event_encode(const bus_event *ev, char **json, size_t *len, char *err, size_t errlen);
+
+/*
+ * Decodes and checks an envelope: valid JSON object, string id / timestamp /
+ * type, object payload; for the three known types the payload fields they
+ * need (app valid, keys present). Anything else is BUS_EINVAL with a message
+ * ("event: missing \"type\""). Never crashes on any input.
+ */
+int bus_event_decode(const void *json, size_t len, bus_event *ev, char *err, size_t errlen);
+
+/* ---- Writers ---- */
+
+typedef struct bus_writer bus_writer;
+
+/* Opens a writer. Kafka: connects and checks the brokers are reachable
+ * within a bounded time (BUS_ERETRY with a clear message otherwise). */
+int bus_writer_open(const char *url, bus_writer **out, char *err, size_t errlen);
+
+/*
+ * Publishes one message with key (the app name) and blocks until it is
+ * acknowledged or failed (bounded by the delivery timeout). Thread-safe.
+ */
+int bus_publish(bus_writer *w, const char *key, const void *msg, size_t len,
+                char *err, size_t errlen);
+
+/* Publishes an envelope (encode + bus_publish with key = ev->app). */
+int bus_publish_event(bus_writer *w, const bus_event *ev, char *err, size_t errlen);
+
+/* Health: are the brokers reachable now? */
+int bus_writer_check(bus_writer *w, char *err, size_t errlen);
+
+/* Flushes outstanding messages (bounded) and frees the writer. */
+void bus_writer_close(bus_writer *w);
+
+/* ---- Readers ---- */
+
+typedef struct bus_reader bus_reader;
+
+typedef struct bus_msg {
+  const char *key;     /* NUL-terminated copy of the message key ("" if none) */
+  const void *payload;
+  size_t len;
+  int32_t partition;   /* 0 for mem:// */
+  int64_t offset;      /* position within the partition, increasing */
+} bus_msg;
+
+/* Opens a reader in a consumer group (kafka) or on an in-process topic (mem). */
+int bus_reader_open(const char *url, bus_reader **out, char *err, size_t errlen);
+
+/*
+ * Waits up to timeout_ms for the next message. Returns 1 and sets *msg
+ * (valid until bus_msg_free), 0 on timeout, or a negative code.
+ * Messages of one partition arrive in offset order.
+ */
+int bus_poll(bus_reader *r, int timeout_ms, bus_msg **msg, char *err, size_t errlen);
+void bus_msg_free(bus_msg *msg);
+
+/*
+ * Marks msg and everything before it in its partition as done and commits
+ * that synchronously (offset + 1). Only call after the message was handled.
+ * If the partition was revoked meanwhile, returns BUS_ERETRY (the message
+ * will be redelivered to the partition's new owner).
+ */
+int bus_commit(bus_reader *r, const bus_msg *msg, char *err, size_t errlen);
+
+/* Health: is the group coordinator / broker reachable? */
+int bus_reader_check(bus_reader *r, char *err, size_t errlen);
+
+/* Leaves the group (committing nothing more) and frees the reader. */
+void bus_reader_close(bus_reader *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,202 @@
+/*
+ * pprof.h — the profile engine: decode, validate, merge, prune, encode.
+ *
+ * Every stage of pgopipe handles one thing, a pprof profile (profile.proto,
+ * usually gzipped). This module is that thing's only implementation. It is
+ * pure: bytes in, bytes out; no network, no files, no globals, no logging.
+ * Everything else in pgopipe depends on it; it depends on nothing of ours
+ * except the generated protobuf-c code of proto/profile.proto.
+ *
+ * Semantics are those of Go's github.com/google/pprof/profile package
+ * (Parse, Merge, Prune, Write); see the project's pprof-semantics notes.
+ * Results are compared with Go's after decoding, never byte for byte.
+ *
+ * Errors: functions return 0 (PP_OK) or a negative PP_E* code and, when the
+ * caller passes a buffer, write a one-line message a user can act on, e.g.
+ * "malformed profile: sample 12 refers to unknown location 99".
+ *
+ * Thread safety: a pp_profile / pp_merger / pp_rules is used by one thread
+ * at a time; distinct objects may be used concurrently.
+ */
+#ifndef PGOPIPE_PPROF_H
+#define PGOPIPE_PPROF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+  PP_OK = 0,
+  PP_ENOMEM = -1,        /* allocation failed */
+  PP_EMALFORMED = -2,    /* not a profile, or one that breaks a validation rule (HTTP 400) */
+  PP_ETOOBIG = -3,       /* input or decompressed size over the limit (HTTP 413) */
+  PP_EINCOMPATIBLE = -4, /* inputs cannot be merged: period/sample types differ (HTTP 422) */
+  PP_EREGEX = -5,        /* a prune regex does not compile */
+  PP_EINVAL = -6         /* bad argument from the caller */
+};
+
+/* Limits applied by pp_decode. Zero fields take the defaults below. */
+typedef struct pp_limits {
+  size_t max_input_bytes;   /* compressed (or raw) input; default PP_DEFAULT_MAX_INPUT */
+  size_t max_decoded_bytes; /* after gunzip; default PP_DEFAULT_MAX_DECODED */
+} pp_limits;
+
+#define PP_DEFAULT_MAX_INPUT   (64u << 20)  /* 64 MiB */
+#define PP_DEFAULT_MAX_DECODED (512u << 20) /* 512 MiB */
+
+/* A parsed, validated profile. Opaque. */
+typedef struct pp_profile pp_profile;
+
+/* Returns a short static string naming a PP_E* code ("malformed", ...). */
+const char *pp_strerror(int code);
+
+/*
+ * Decodes gzip (detected by the 1f 8b magic, multi-member accepted) or raw
+ * profile.proto bytes and validates the result (the rules of Go's
+ * profile.Parse + CheckValid, string indexes in range, string 0 empty).
+ * lim may be NULL for defaults. On success *out is a new profile owned by the
+ * caller (free with pp_free). The input buffer is not retained.
+ * Cost: linear in the decompressed size; a gzip bomb stops at the limit.
+ */
+int pp_decode(const uint8_t *buf, size_t len, const pp_limits *lim,
+              pp_profile **out, char *err, size_t errlen);
+
+/* Frees a profile; NULL is fine. */
+void pp_free(pp_profile *p);
+
+/*
+ * Encodes p as profile.proto with a rebuilt, deduplicated string table, gzip
+ * compressed at `level` (0 = store, 1..9 like gzip; -1 = default 6).
+ * On success *out is a malloc'd buffer owned by the caller (free()).
+ */
+int pp_encode(const pp_profile *p, int level, uint8_t **out, size_t *outlen,
+              char *err, size_t errlen);
+
+/* ---- Header and summary accessors (strings are owned by the profile) ---- */
+
+typedef struct pp_value_type {
+  const char *type; /* never NULL; "" when absent */
+  const char *unit; /* never NULL */
+} pp_value_type;
+
+pp_value_type pp_period_type(const pp_profile *p);
+int64_t pp_period(const pp_profile *p);
+int64_t pp_time_nanos(const pp_profile *p);
+int64_t pp_duration_nanos(const pp_profile *p);
+size_t pp_sample_type_count(const pp_profile *p);
+pp_value_type pp_sample_type(const pp_profile *p, size_t i);
+/* Default sample type name, "" when unset. */
+const char *pp_default_sample_type(const pp_profile *p);
+
+size_t pp_sample_count(const pp_profile *p);
+size_t pp_location_count(const pp_profile *p);
+size_t pp_function_count(const pp_profile *p);
+size_t pp_mapping_count(const pp_profile *p);
+size_t pp_string_count(const pp_profile *p);
+
+/* Sum of value index `i` over all samples (wrapping 64-bit). */
+int64_t pp_total(const pp_profile *p, size_t value_index);
+
+/* Index of the default sample type (pprof's rule: the named default type if
+ * present, else the last sample type). */
+size_t pp_default_value_index(const pp_profile *p);
+
+/* One function's totals for `pgopipe inspect --top`. */
+typedef struct pp_top_entry {
+  const char *name; /* owned by the profile */
+  int64_t flat;     /* value where the function is the leaf frame (innermost line) */
+  int64_t cum;      /* value of samples with the function anywhere on the stack, counted once per sample */
+} pp_top_entry;
+
+/*
+ * Computes per-function flat and cumulative totals of value index vi.
+ * *out is a malloc'd array (caller frees) of *count entries, sorted by flat
+ * descending (ties by name). Cost: O(samples × stack depth).
+ */
+int pp_top(const pp_profile *p, size_t vi, pp_top_entry **out, size_t *count,
+           char *err, size_t errlen);
+
+/* Comments (strings), in order. */
+size_t pp_comment_count(const pp_profile *p);
+const char *pp_comment(const pp_profile *p, size_t i);
+/* Appends a comment (copied). */
+int pp_add_comment(pp_profile *p, const char *comment);
+/* Removes every comment starting with `prefix`. */
+void pp_remove_comments_with_prefix(pp_profile *p, const char *prefix);
+
+/*
+ * Checks that p is a Go CPU profile, the only kind `go build -pgo` uses:
+ * period type cpu/nanoseconds and sample types samples/count, cpu/nanoseconds.
+ * Returns 0, or PP_EINCOMPATIBLE with a message naming what p is instead
+ * ("profile is not a CPU profile: period type space/bytes, sample types
+ * alloc_objects/count,...").
+ */
+int pp_check_cpu(const pp_profile *p, char *err, size_t errlen);
+
+/* ---- Merge ---- */
+
+/*
+ * Incremental merge with pprof's Merge semantics. Inputs are folded one at a
+ * time into an accumulator, so peak memory is about result + one input.
+ * Usage: m = pp_merger_new(); pp_merger_add(m, in)...; pp_merger_finish(m, &out).
+ */
+typedef struct pp_merger pp_merger;
+
+/* Returns a new merger (NULL on allocation failure); free with pp_merger_free. */
+pp_merger *pp_merger_new(void);
+
+/*
+ * Folds `in` into the result. Takes ownership of `in` and frees it, also on
+ * error. Compatibility is checked against the first input added:
+ * PP_EINCOMPATIBLE ("incompatible period types cpu/nanoseconds and
+ * space/bytes", "incompatible sample types ..."). After an error the merger
+ * is unchanged (the failed input contributed nothing) and may go on.
+ */
+int pp_merger_add(pp_merger *m, pp_profile *in, char *err, size_t errlen);
+
+/*
+ * Finishes: applies the clean-up pass (zero samples dropped, unreferenced
+ * entries removed, IDs dense) and hands the result to *out (owned by the
+ * caller). The merger is then empty and must be freed. No inputs → error
+ * "no profiles to merge" (PP_EINVAL).
+ */
+int pp_merger_finish(pp_merger *m, pp_profile **out, char *err, size_t errlen);
+
+/* Frees a merger and anything it holds; NULL is fine. */
+void pp_merger_free(pp_merger *m);
+
+/* Convenience: merges n profiles (all consumed, also on error). */
+int pp_merge(pp_profile **in, size_t n, pp_profile **out, char *err, size_t errlen);
+
+/* ---- Prune ---- */
+
+/* A compiled, ordered list of (drop, keep) rules. */
+typedef struct pp_rules pp_rules;
+
+/* Returns an empty rule list (NULL on allocation failure). */
+pp_rules *pp_rules_new(void);
+
+/*
+ * Appends one rule. `drop` is required; `keep` may be NULL. Patterns are
+ * compiled now (PCRE2, unanchored search like Go's MatchString). On a bad
+ * pattern returns PP_EREGEX with "bad drop regex \"(x\": missing closing
+ * parenthesis at offset 2".
+ */
+int pp_rules_add(pp_rules *r, const char *drop, const char *keep, char *err, size_t errlen);
+size_t pp_rules_count(const pp_rules *r);
+void pp_rules_free(pp_rules *r);
+
+/*
+ * Applies the rules in order to p with pprof's Prune semantics, then compacts
+ * p (samples whose stacks became identical are aggregated, unreferenced
+ * entries dropped). rules may be NULL or empty (no-op besides nothing).
+ */
+int pp_prune(pp_profile *p, const pp_rules *rules, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
