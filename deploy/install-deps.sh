@@ -2,23 +2,33 @@
 # Installs every Debian 12 package that building, running and testing pgopipe needs.
 # Idempotent and non-interactive: packages already present are skipped, so a second
 # run costs only the dpkg query.
+#
+#   deploy/install-deps.sh           everything: build, tests, benchmarks
+#   deploy/install-deps.sh --build   only what building the binaries needs (Dockerfile)
 set -euo pipefail
 
-PACKAGES=(
-  # build
-  build-essential cmake pkg-config
+BUILD_PACKAGES=(
+  build-essential cmake pkg-config ca-certificates
   zlib1g-dev libdeflate-dev libprotobuf-c-dev protobuf-c-compiler libpcre2-dev
   libjansson-dev libcurl4-openssl-dev librdkafka-dev libmicrohttpd-dev
   libexpat1-dev libssl-dev uuid-dev
+)
+TEST_PACKAGES=(
   # tests: sanitizers and libFuzzer, leak checks, reference implementation, test servers
   clang libclang-rt-14-dev valgrind
   golang-go golang-github-google-pprof-dev
-  nodejs npm kcat curl ca-certificates
+  nodejs npm kcat curl
   # benchmarks
   wrk hyperfine time
   # deploy checks
   docker-compose
 )
+
+case "${1:-}" in
+  --build) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
+  "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+  *) echo "usage: $0 [--build]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do
