@@ -204,6 +204,21 @@ static void test_down(void) {
   CHECK(strstr(err, "2 attempts") != NULL, "silent server message: %s", err);
   blob_close(s);
   close(lfd);
+
+  /* The same through the front end's hang control: the first attempt is
+   * never answered, the retry succeeds. */
+  s = open_url("s3://%s?endpoint=%s&use_path_style=true&timeout=700ms&retries=1&retry_backoff=10ms",
+               bucket, endpoint);
+  blob_put(s, "down/h", "h", 1, err, sizeof err);
+  control("POST", "/__control/hang?count=1", NULL);
+  t0 = now_s();
+  blob_info info;
+  rc = blob_stat(s, "down/h", &info, err, sizeof err);
+  dt = now_s() - t0;
+  CHECK(rc == 0 && info.size == 1, "stat after one hung attempt: %d %s", rc, err);
+  CHECK(dt >= 0.6 && dt < 2.5, "hung attempt took %.2fs", dt);
+  blob_delete(s, "down/h", err, sizeof err);
+  blob_close(s);
 }
 
 static void test_retry_and_reuse(const char *url) {
