@@ -97,7 +97,8 @@ static void test_auth(const char *url) {
   CHECK(rc == BLOB_EAUTH && strstr(err, "SignatureDoesNotMatch"), "get: %d %s", rc, err);
   blob_info info;
   rc = blob_stat(s, "auth/x", &info, err, sizeof err);
-  CHECK(rc == BLOB_EAUTH, "stat: %d %s", rc, err);
+  CHECK(rc == BLOB_EAUTH && strstr(err, "HEAD") && strstr(err, "403 SignatureDoesNotMatch: The request"),
+        "stat: %d %s", rc, err);
   rc = blob_delete(s, "auth/x", err, sizeof err);
   CHECK(rc == BLOB_EAUTH, "delete: %d %s", rc, err);
   rc = blob_check(s, err, sizeof err);
@@ -200,7 +201,7 @@ static void test_down(void) {
   rc = blob_stat(s, "down/x", NULL, err, sizeof err);
   dt = now_s() - t0;
   CHECK(rc == BLOB_ERETRY, "silent server: %d %s", rc, err);
-  CHECK(dt >= 1.3 && dt < 3.0, "silent server: took %.2fs, want two 0.7s attempts", dt);
+  CHECK(dt >= 1.3 && dt < 5.0, "silent server: took %.2fs, want two 0.7s attempts", dt);
   CHECK(strstr(err, "2 attempts") != NULL, "silent server message: %s", err);
   blob_close(s);
   close(lfd);
@@ -216,7 +217,7 @@ static void test_down(void) {
   rc = blob_stat(s, "down/h", &info, err, sizeof err);
   dt = now_s() - t0;
   CHECK(rc == 0 && info.size == 1, "stat after one hung attempt: %d %s", rc, err);
-  CHECK(dt >= 0.6 && dt < 2.5, "hung attempt took %.2fs", dt);
+  CHECK(dt >= 0.6 && dt < 4.0, "hung attempt took %.2fs", dt);
   blob_delete(s, "down/h", err, sizeof err);
   blob_close(s);
 }
