@@ -385,7 +385,7 @@ int bus_event_decode(const void *json, size_t len, bus_event *ev, char *err, siz
   if (len == 0)
     return bus_fail(err, errlen, BUS_EINVAL, "event: empty message");
   json_error_t je;
-  json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+  json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
   if (!root)
     return bus_fail(err, errlen, BUS_EINVAL, "event: not JSON: %s (line %d, column %d)", je.text,
                     je.line, je.column);
