@@ -156,6 +156,12 @@ static void foreign_forms(void) {
     CHECK(!strcmp(ev.timestamp, t[i].want), "%s -> %s, want %s", t[i].ts, ev.timestamp, t[i].want);
     CHECK(!strcmp(ev.id, "e9e23fa8-9d46-4c66-9190-2f64eacd73a2"), "id not lower-cased: %s", ev.id);
   }
+  /* A known type keeps only its own payload fields (found by the fuzzer:
+   * otherwise decode(encode(e)) != e). */
+  const char *extra = "{\"id\":\"e9e23fa8-9d46-4c66-9190-2f64eacd73a2\",\"timestamp\":\"2026-11-21T12:16:34Z\","
+                      "\"type\":\"profile.deleted\",\"payload\":{\"app\":\"x\",\"profileKey\":\"x/staging/1\",\"n\":1}}";
+  CHECK_RC(bus_event_decode(extra, strlen(extra), &ev, err, sizeof err), 0, err, NULL);
+  CHECK(!strcmp(ev.app, "x") && !ev.profile_key[0], "deleted kept profileKey %s", ev.profile_key);
   /* An unknown type is kept with its string fields; odd-shaped ones ignored. */
   const char *custom = "{\"id\":\"e9e23fa8-9d46-4c66-9190-2f64eacd73a2\",\"timestamp\":\"2026-11-21T12:16:34.964Z\","
                        "\"type\":\"profile.other\",\"payload\":{\"app\":\"Any Thing\",\"profileKey\":7}}";

@@ -272,8 +272,9 @@ typedef struct got_t {
 
 static got_t ga, gb;
 
-/* Drains r for up to ms, committing each message; records what came. */
-static void drain(bus_reader *r, got_t *g, int ms, int *retries) {
+/* Drains r for up to ms, committing each message except those of partition
+ * skip (-1: none); records what came. */
+static void drain(bus_reader *r, got_t *g, int ms, int *retries, int32_t skip) {
   double end = check_now() + ms / 1000.0;
   while (check_now() < end) {
     bus_msg *m = NULL;
@@ -290,7 +291,7 @@ static void drain(bus_reader *r, got_t *g, int ms, int *retries) {
       g->round[g->n] = atoi(p + 1);
       g->n++;
     }
-    rc = bus_commit(r, m, err, sizeof err);
+    rc = m->partition == skip ? 0 : bus_commit(r, m, err, sizeof err);
     if (rc == BUS_ERETRY) {
       if ((*retries)++ < 3)
         fprintf(stderr, "group: commit refused: %s\n", err);
@@ -348,8 +349,10 @@ static void group(void) {
       bus_publish(w, key, msg, strlen(msg), err, sizeof err);
     }
     round++;
-    drain(a, &ga, 300, &retries);
-    drain(b, &gb, 300, &retries);
+    /* a commits nothing of the held message's partition: a later commit
+     * there would cover the held message too. */
+    drain(a, &ga, 300, &retries, held->partition);
+    drain(b, &gb, 300, &retries, -1);
     if (b_first_round < 0 && gb.n > 0)
       b_first_round = round;
     for (int i = 0; i < ga.n && b_first_round > 0; i++)
@@ -369,8 +372,8 @@ static void group(void) {
   }
   end = check_now() + 20;
   while (check_now() < end && (ga.n - base_a) + (gb.n - base_b) < 4 * GKEYS) {
-    drain(a, &ga, 200, &retries);
-    drain(b, &gb, 200, &retries);
+    drain(a, &ga, 200, &retries, -1);
+    drain(b, &gb, 200, &retries, -1);
   }
   int in_a[64] = {0}, in_b[64] = {0}, na = 0, nb = 0;
   for (int i = base_a; i < ga.n; i++)
