@@ -9,7 +9,16 @@
  *      writer kafka://TOPIC            reader kafka://GROUP?topic=TOPIC
  *      writer mem://TOPIC              reader mem://TOPIC   (same process only)
  *    Kafka brokers come from KAFKA_BROKERS; any other query parameter is
- *    handed to librdkafka as a configuration property, untouched.
+ *    handed to librdkafka as a configuration property, untouched, after
+ *    our defaults (so the URL can override them): writers enable.idempotence
+ *    =true, acks=all, linger.ms=0, message.timeout.ms=30000 (the bound on a
+ *    publish); readers enable.auto.commit=false, enable.auto.offset.store=
+ *    false, auto.offset.reset=earliest, fetch.wait.max.ms=50,
+ *    session.timeout.ms=10000. Ours, not librdkafka's: check.timeout.ms
+ *    (default 5000), the bound on the broker check at open and in *_check.
+ *    mem:// takes max.messages (default 100000): how many uncommitted
+ *    messages a topic may hold before publish returns BUS_ERETRY.
+ *    Names and values in URLs are percent-decoded.
  *
  * Delivery is at-least-once: a writer's publish returns only after the
  * broker acknowledged (idempotent producer, acks=all); a reader commits a
