@@ -102,7 +102,8 @@ int bus_publish_event(bus_writer *w, const bus_event *ev, char *err, size_t errl
 /* Health: are the brokers reachable now? */
 int bus_writer_check(bus_writer *w, char *err, size_t errlen);
 
-/* Flushes outstanding messages (bounded) and frees the writer. */
+/* Flushes outstanding messages (bounded: 10 s for kafka) and frees the
+ * writer. No other call on w may be running or follow. NULL is a no-op. */
 void bus_writer_close(bus_writer *w);
 
 /* ---- Readers ---- */
@@ -139,7 +140,9 @@ int bus_commit(bus_reader *r, const bus_msg *msg, char *err, size_t errlen);
 /* Health: is the group coordinator / broker reachable? */
 int bus_reader_check(bus_reader *r, char *err, size_t errlen);
 
-/* Leaves the group (committing nothing more) and frees the reader. */
+/* Leaves the group (committing nothing more) and frees the reader. No other
+ * call on r may be running or follow; messages already delivered stay valid
+ * until bus_msg_free (but can no longer be committed). NULL is a no-op. */
 void bus_reader_close(bus_reader *r);
 
 #ifdef __cplusplus
