@@ -628,7 +628,7 @@ static int do_sample(dec *d, const field *tf, size_t i) {
   if (s.nlabels > 1) {
     if (s.nlabels > 16 && PP_GROW(d->ltmp, d->cltmp, s.nlabels))
       return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
-    pp_labels_canonical(&P->sp, P->labels + s.label_off, s.nlabels, d->ltmp);
+    pp_labels_canonical(&P->sp, PP_OFF(P->labels, s.label_off), s.nlabels, d->ltmp);
   }
   P->samples[P->nsamples++] = s;
   return PP_OK;

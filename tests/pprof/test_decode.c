@@ -276,7 +276,7 @@ static void test_labels(void) {
 static uint8_t *cat(const uint8_t *a, size_t na, const uint8_t *b, size_t nb, size_t *n) {
   uint8_t *o = malloc(na + nb);
   memcpy(o, a, na);
-  memcpy(o + na, b, nb);
+  if (nb) memcpy(o + na, b, nb);
   *n = na + nb;
   return o;
 }
@@ -300,6 +300,7 @@ static void test_wire(void) {
   CHECK_EQ(dec(r2, n2, NULL, &p, err), PP_OK);
   pp_free(p);
   free(r2);
+  free(raw);
 
   /* A hand-written sample with unpacked ids/values, an unknown field and a
    * label, in a message that has the string table first. */
