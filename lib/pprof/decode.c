@@ -792,6 +792,7 @@ static int decode_proto(const uint8_t *buf, size_t len, pp_profile **out, char *
     for (size_t i = 0; i < ncmt; i++)
       if ((rc = tr_str(d, cmt[i], &P->comments[P->ncomments++], "comment %zu", i))) goto out;
   }
+  pp_profile_shrink(P);
   rc = PP_OK;
   goto out;
 nomem:

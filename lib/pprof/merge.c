@@ -71,10 +71,11 @@ static int tab_init(tab *t, size_t expect) {
   return PP_OK;
 }
 
-/* Grows t when `count` entities would fill it over half. */
+/* Grows t so that `count` entities fill at most half of it. */
 static int tab_fit(tab *t, size_t count, const uint32_t *hashes) {
   if (count * 2 < t->cap) return PP_OK;
   size_t nc = t->cap * 2;
+  while (count * 2 >= nc) nc *= 2;
   uint32_t *s = calloc(nc, sizeof(*s));
   if (!s) return PP_ENOMEM;
   size_t mask = nc - 1;
@@ -417,9 +418,28 @@ static int memo_reset(pp_merger *m, const pp_profile *in) {
   return PP_OK;
 }
 
+/* Reserves room for everything `in` could add (exact sizes instead of
+ * doubling: the result is trimmed at the end). */
+static int reserve(pp_merger *m, const pp_profile *in) {
+  pp_profile *r = m->r;
+  if (PP_GROW(r->maps, r->cmaps, r->nmaps + in->nmaps) || PP_GROW(m->mh, m->cmh, r->nmaps + in->nmaps) ||
+      PP_GROW(r->funcs, r->cfuncs, r->nfuncs + in->nfuncs) || PP_GROW(m->fh, m->cfh, r->nfuncs + in->nfuncs) ||
+      PP_GROW(r->locs, r->clocs, r->nlocs + in->nlocs) || PP_GROW(m->lh, m->clh, r->nlocs + in->nlocs) ||
+      PP_GROW(r->lines, r->clines, r->nlines + in->nlines) ||
+      PP_GROW(r->samples, r->csamples, r->nsamples + in->nsamples) ||
+      PP_GROW(m->sh, m->csh, r->nsamples + in->nsamples) || PP_GROW(r->sloc, r->csloc, r->nsloc + in->nsloc) ||
+      PP_GROW(r->labels, r->clabels, r->nlabels + in->nlabels) ||
+      PP_GROW(r->values, r->cvalues, (r->nsamples + in->nsamples) * in->nstypes))
+    return PP_ENOMEM;
+  if (tab_fit(&m->mt, r->nmaps + in->nmaps, m->mh) || tab_fit(&m->ft, r->nfuncs + in->nfuncs, m->fh) ||
+      tab_fit(&m->lt, r->nlocs + in->nlocs, m->lh) || tab_fit(&m->st, r->nsamples + in->nsamples, m->sh))
+    return PP_ENOMEM;
+  return PP_OK;
+}
+
 static int fold(pp_merger *m, pp_profile *in) {
   pp_profile *r = m->r;
-  if (memo_reset(m, in)) return PP_ENOMEM;
+  if (memo_reset(m, in) || reserve(m, in)) return PP_ENOMEM;
   if (m->ninputs == 0) {
     /* Sample types, period type, drop/keep frames come from the first input. */
     r->stypes = malloc((in->nstypes ? in->nstypes : 1) * sizeof(*r->stypes));
@@ -531,6 +551,7 @@ int pp_merger_finish(pp_merger *m, pp_profile **out, char *err, size_t errlen) {
   int rc = PP_OK;
   while (!rc && has_zero_sample(r)) rc = remerge(&r, err, errlen);
   if (rc) return rc;
+  pp_profile_shrink(r);
   *out = r;
   return PP_OK;
 }
