@@ -762,12 +762,18 @@ static int decode_proto(const uint8_t *buf, size_t len, pp_profile **out, char *
     P->values = malloc(P->cvalues * sizeof(*P->values));
     if (!P->values) goto nomem;
   }
-  if (d->cnt[4] && PP_GROW(P->lines, P->clines, d->cnt[4] + d->cnt[4] / 4)) goto nomem;
+  /* Estimates (trimmed after decode); each line or location id costs at
+   * least two bytes of input, so the estimates never exceed the input. */
+  size_t est = d->cnt[4] + d->cnt[4] / 4;
+  if (est > len / 2) est = len / 2;
+  if (est && PP_GROW(P->lines, P->clines, est)) goto nomem;
 
   if ((rc = each_top(d, 3, do_mapping)) || (rc = each_top(d, 5, do_function)) ||
       (rc = each_top(d, 4, do_location)) || (rc = each_top(d, 1, do_stype)))
     goto out;
-  if (d->cnt[2] && PP_GROW(P->sloc, P->csloc, d->cnt[2] * 8)) goto nomem;
+  est = d->cnt[2] * 8;
+  if (est > len) est = len;
+  if (est && PP_GROW(P->sloc, P->csloc, est)) goto nomem;
   if ((rc = each_top(d, 2, do_sample))) goto out;
 
   /* Header. */
