@@ -1,9 +1,9 @@
 /*
  * decode.c — bytes to a validated pp_profile.
  *
- * Input is gunzipped (zlib streaming inflate, so the decompressed-size limit
- * stops a gzip bomb after at most `limit` bytes of output, and multi-member
- * streams are read as one), then the profile.proto wire format is read
+ * Input is gunzipped (libdeflate into a buffer bounded by the decompressed-
+ * size limit, so a gzip bomb stops at the limit; multi-member streams are
+ * read as one), then the profile.proto wire format is read
  * directly into the flat model of internal.h. Reading the wire format here,
  * instead of unpacking a generic message tree first, means no per-message
  * allocation and no second copy of the profile: peak memory is the
@@ -21,102 +21,67 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 /* ---------------------------------------------------------------- gunzip */
 
+/*
+ * Whole-buffer gunzip with libdeflate (about twice zlib's speed), member by
+ * member so multi-member files read as one stream. The output buffer starts
+ * at the last member's ISIZE (exact for the usual single member), capped by
+ * the limit and by deflate's maximum ratio (1032:1), and doubles up to the
+ * limit when a member does not fit (the member is then decoded again).
+ * A gzip bomb therefore costs at most about twice `limit` bytes of
+ * decompression work before it is refused.
+ */
 static int gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, size_t *outlen, char *err,
                   size_t errlen) {
-  z_stream zs;
-  memset(&zs, 0, sizeof(zs));
-  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return pp_err(err, errlen, PP_ENOMEM, "gunzip: inflateInit failed");
-  size_t cap = inlen < limit / 4 ? inlen * 4 : limit;
-  if (cap < 4096) cap = limit < 4096 ? limit : 4096;
-  if (cap == 0) cap = 1;
-  uint8_t *buf = malloc(cap);
-  if (!buf) {
-    inflateEnd(&zs);
-    return pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory");
-  }
-  size_t have = 0;
-  zs.next_in = (Bytef *)in;
+  size_t cap = 0;
+  if (inlen >= 18) cap = (size_t)in[inlen - 4] | (size_t)in[inlen - 3] << 8 | (size_t)in[inlen - 2] << 16 |
+                         (size_t)in[inlen - 1] << 24;
+  size_t maxratio = inlen > SIZE_MAX / 1032 ? SIZE_MAX : inlen * 1032;
+  if (cap > maxratio) cap = maxratio;
+  if (cap < 4096) cap = 4096;
+  if (cap > limit) cap = limit;
+  uint8_t *buf = malloc(cap ? cap : 1);
+  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
   int rc = PP_OK;
-  size_t left = inlen;
-  for (;;) {
-    if (have == cap) {
+  size_t pos = 0, have = 0;
+  if (!buf || !d) {
+    rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory");
+    goto done;
+  }
+  while (pos < inlen) {
+    size_t used = 0, got = 0;
+    enum libdeflate_result r =
+        libdeflate_gzip_decompress_ex(d, in + pos, inlen - pos, buf + have, cap - have, &used, &got);
+    if (r == LIBDEFLATE_SUCCESS) {
+      pos += used;
+      have += got;
+      continue;
+    }
+    if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
       if (cap >= limit) {
-        /* Buffer full at the limit: one more byte would be over. */
-        uint8_t probe;
-        zs.next_out = &probe;
-        zs.avail_out = 1;
-        uInt chunk = left > (1u << 30) ? (1u << 30) : (uInt)left;
-        zs.avail_in = chunk;
-        int zr = inflate(&zs, Z_NO_FLUSH);
-        left -= chunk - zs.avail_in;
-        if (zs.avail_out == 0) {
-          rc = pp_err(err, errlen, PP_ETOOBIG,
-                      "decompressed profile is over the limit of %zu bytes (gzip bomb or limit too low)", limit);
-          break;
-        }
-        if (zr == Z_STREAM_END && left == 0) break;
-        if (zr == Z_STREAM_END) {
-          if (inflateReset(&zs) != Z_OK) {
-            rc = pp_err(err, errlen, PP_EMALFORMED, "malformed profile: bad gzip stream");
-            break;
-          }
-          continue;
-        }
-        if (zr != Z_OK && zr != Z_BUF_ERROR) {
-          rc = pp_err(err, errlen, PP_EMALFORMED, "malformed profile: bad gzip data: %s",
-                      zs.msg ? zs.msg : "inflate error");
-          break;
-        }
-        if (left == 0) {
-          rc = pp_err(err, errlen, PP_EMALFORMED, "malformed profile: truncated gzip data");
-          break;
-        }
-        continue;
+        rc = pp_err(err, errlen, PP_ETOOBIG,
+                    "decompressed profile is over the limit of %zu bytes (gzip bomb or limit too low)", limit);
+        goto done;
       }
-      size_t nc = cap * 2;
-      if (nc > limit || nc < cap) nc = limit;
+      size_t nc = cap > limit / 2 ? limit : cap * 2;
       uint8_t *nb = realloc(buf, nc);
       if (!nb) {
         rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory growing to %zu bytes", nc);
-        break;
+        goto done;
       }
       buf = nb;
       cap = nc;
-    }
-    size_t room = cap - have;
-    zs.next_out = buf + have;
-    zs.avail_out = room > (1u << 30) ? (1u << 30) : (uInt)room;
-    uInt outgiven = zs.avail_out;
-    uInt chunk = left > (1u << 30) ? (1u << 30) : (uInt)left;
-    zs.avail_in = chunk;
-    int zr = inflate(&zs, Z_NO_FLUSH);
-    left -= chunk - zs.avail_in;
-    have += outgiven - zs.avail_out;
-    if (zr == Z_STREAM_END) {
-      if (left == 0) break;
-      /* Another gzip member follows: read it as part of the same stream. */
-      if (inflateReset(&zs) != Z_OK) {
-        rc = pp_err(err, errlen, PP_EMALFORMED, "malformed profile: bad gzip stream");
-        break;
-      }
       continue;
     }
-    if (zr == Z_BUF_ERROR || zr == Z_OK) {
-      if (left == 0 && zs.avail_out != 0) {
-        rc = pp_err(err, errlen, PP_EMALFORMED, "malformed profile: truncated gzip data");
-        break;
-      }
-      continue;
-    }
-    rc = pp_err(err, errlen, zr == Z_MEM_ERROR ? PP_ENOMEM : PP_EMALFORMED, "malformed profile: bad gzip data: %s",
-                zs.msg ? zs.msg : "inflate error");
-    break;
+    rc = pp_err(err, errlen, PP_EMALFORMED,
+                "malformed profile: bad or truncated gzip data (gzip member starting at byte %zu)", pos);
+    goto done;
   }
-  inflateEnd(&zs);
+done:
+  if (d) libdeflate_free_decompressor(d);
   if (rc) {
     free(buf);
     return rc;
