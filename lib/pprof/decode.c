@@ -694,6 +694,12 @@ static int decode_proto(const uint8_t *buf, size_t len, pp_profile **out, char *
                              : "malformed profile: string table entry 0 is not the empty string");
     goto out;
   }
+  for (int k = 1; k <= 6; k++)
+    if (d->cnt[k] >= UINT32_MAX - 2) {
+      rc = pp_err(err, errlen, PP_ETOOBIG, "profile has %zu entries of field %d, over the engine's limit of %u", d->cnt[k],
+                  k, (unsigned)(UINT32_MAX - 2));
+      goto out;
+    }
   if (d->cnt[2] > 0 && d->cnt[1] == 0) {
     rc = pp_err(err, errlen, PP_EMALFORMED, "malformed profile: %zu samples but no sample types", d->cnt[2]);
     goto out;

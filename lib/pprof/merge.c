@@ -422,6 +422,10 @@ static int memo_reset(pp_merger *m, const pp_profile *in) {
  * doubling: the result is trimmed at the end). */
 static int reserve(pp_merger *m, const pp_profile *in) {
   pp_profile *r = m->r;
+  /* Indexes are 32-bit. */
+  if (r->nmaps + in->nmaps >= UINT32_MAX - 2 || r->nfuncs + in->nfuncs >= UINT32_MAX - 2 ||
+      r->nlocs + in->nlocs >= UINT32_MAX - 2 || r->nsamples + in->nsamples >= UINT32_MAX - 2)
+    return PP_ENOMEM;
   if (PP_GROW(r->maps, r->cmaps, r->nmaps + in->nmaps) || PP_GROW(m->mh, m->cmh, r->nmaps + in->nmaps) ||
       PP_GROW(r->funcs, r->cfuncs, r->nfuncs + in->nfuncs) || PP_GROW(m->fh, m->cfh, r->nfuncs + in->nfuncs) ||
       PP_GROW(r->locs, r->clocs, r->nlocs + in->nlocs) || PP_GROW(m->lh, m->clh, r->nlocs + in->nlocs) ||
