@@ -61,7 +61,7 @@ enum {
 /* Limits applied by pp_decode. Zero fields take the defaults below. */
 typedef struct pp_limits {
   size_t max_input_bytes;   /* compressed (or raw) input; default PP_DEFAULT_MAX_INPUT */
-  size_t max_decoded_bytes; /* after gunzip; default PP_DEFAULT_MAX_DECODED */
+  size_t max_decoded_bytes; /* after gunzip (raw input too); default PP_DEFAULT_MAX_DECODED */
 } pp_limits;
 
 #define PP_DEFAULT_MAX_INPUT   (64u << 20)  /* 64 MiB */
