@@ -17,6 +17,26 @@
  *
  * Thread safety: a pp_profile / pp_merger / pp_rules is used by one thread
  * at a time; distinct objects may be used concurrently.
+ *
+ * Representation: a decoded profile is a few flat arrays (mappings,
+ * functions, locations, lines, samples, their location lists, values and
+ * labels) with interned strings, about 1.5-2x the raw protobuf size; the
+ * wire format is read and written directly, without a message tree. IDs are
+ * not kept: entities are numbered 1, 2, ... in table order when encoded
+ * (decoding then gives an equal profile). Merge results are identical to
+ * Go's Merge after decoding, including ID assignment and entity order.
+ *
+ * Differences from Go's pprof a user could notice:
+ *  - Line.column (field 3) and Profile.doc_url (field 15) are kept, as in
+ *    current upstream pprof; every line's column is part of a location's
+ *    identity (upstream keeps only the last line's column in its key — they
+ *    differ only for locations whose inner lines differ only in column; Go
+ *    runtimes up to 1.22 write no columns).
+ *  - Legacy (non-protobuf) profile formats are not read.
+ *  - pp_prune compacts (see there); Go's Prune leaves that to the next merge.
+ *  - Regular expressions are PCRE2, not RE2 (see pp_rules_add).
+ *  - A string containing a NUL byte is accepted and kept; accessors that
+ *    return C strings show it cut at the NUL.
  */
 #ifndef PGOPIPE_PPROF_H
 #define PGOPIPE_PPROF_H
@@ -41,7 +61,7 @@ enum {
 /* Limits applied by pp_decode. Zero fields take the defaults below. */
 typedef struct pp_limits {
   size_t max_input_bytes;   /* compressed (or raw) input; default PP_DEFAULT_MAX_INPUT */
-  size_t max_decoded_bytes; /* after gunzip; default PP_DEFAULT_MAX_DECODED */
+  size_t max_decoded_bytes; /* after gunzip (raw input too); default PP_DEFAULT_MAX_DECODED */
 } pp_limits;
 
 #define PP_DEFAULT_MAX_INPUT   (64u << 20)  /* 64 MiB */
@@ -59,7 +79,17 @@ const char *pp_strerror(int code);
  * profile.Parse + CheckValid, string indexes in range, string 0 empty).
  * lim may be NULL for defaults. On success *out is a new profile owned by the
  * caller (free with pp_free). The input buffer is not retained.
- * Cost: linear in the decompressed size; a gzip bomb stops at the limit.
+ * Cost: linear in the decompressed size; a gzip bomb stops at the limit
+ * (after at most about 2x `max_decoded_bytes` of decompression work).
+ * Memory: the decompressed bytes (freed before returning) plus the model,
+ * typically 1.5-2x the decompressed size; a hostile file made only of tiny
+ * locations can reach ~12x, so servers should set max_decoded_bytes to what
+ * they can afford (the 512 MiB default is for trusted offline use).
+ * Errors: PP_ETOOBIG (input or decompressed size over a limit), PP_EMALFORMED
+ * ("malformed profile: ..." naming the entity and index: "sample 3 refers to
+ * unknown location 99", "function 2 (id 7) name refers to string 900, but
+ * the string table has 40 entries", "concatenated profiles detected", wire
+ * errors with the byte offset), PP_ENOMEM.
  */
 int pp_decode(const uint8_t *buf, size_t len, const pp_limits *lim,
               pp_profile **out, char *err, size_t errlen);
@@ -69,11 +99,19 @@ void pp_free(pp_profile *p);
 
 /*
  * Encodes p as profile.proto with a rebuilt, deduplicated string table, gzip
- * compressed at `level` (0 = store, 1..9 like gzip; -1 = default 6).
+ * compressed at `level` (0 = store, 1..9 like gzip, up to 12 for libdeflate's
+ * slower, smaller levels; -1 = default 6). IDs are renumbered densely
+ * (1, 2, ... in table order); decoding the output gives an equal profile.
  * On success *out is a malloc'd buffer owned by the caller (free()).
  */
 int pp_encode(const pp_profile *p, int level, uint8_t **out, size_t *outlen,
               char *err, size_t errlen);
+
+/*
+ * Like pp_encode without compression: the raw profile.proto message.
+ * On success *out is a malloc'd buffer owned by the caller (free()).
+ */
+int pp_encode_raw(const pp_profile *p, uint8_t **out, size_t *outlen, char *err, size_t errlen);
 
 /* ---- Header and summary accessors (strings are owned by the profile) ---- */
 
@@ -90,11 +128,15 @@ size_t pp_sample_type_count(const pp_profile *p);
 pp_value_type pp_sample_type(const pp_profile *p, size_t i);
 /* Default sample type name, "" when unset. */
 const char *pp_default_sample_type(const pp_profile *p);
+/* Documentation URL (profile.proto field 15), "" when unset. */
+const char *pp_doc_url(const pp_profile *p);
 
 size_t pp_sample_count(const pp_profile *p);
 size_t pp_location_count(const pp_profile *p);
 size_t pp_function_count(const pp_profile *p);
 size_t pp_mapping_count(const pp_profile *p);
+/* Number of entries pp_encode would write in the string table ("" included):
+ * the distinct strings the profile uses. Cost: one pass over the profile. */
 size_t pp_string_count(const pp_profile *p);
 
 /* Sum of value index `i` over all samples (wrapping 64-bit). */
@@ -142,6 +184,15 @@ int pp_check_cpu(const pp_profile *p, char *err, size_t errlen);
  * Incremental merge with pprof's Merge semantics. Inputs are folded one at a
  * time into an accumulator, so peak memory is about result + one input.
  * Usage: m = pp_merger_new(); pp_merger_add(m, in)...; pp_merger_finish(m, &out).
+ * Adding inputs A, B, C gives exactly Go's profile.Merge([A, B, C]): the
+ * first input's period type, sample types and drop/keep frames; summed
+ * duration; pprof's period and time rules; de-duplicated comments; first
+ * non-empty default sample type and doc_url; the first input's first mapping
+ * as mapping 1; all-zero samples skipped; identical mappings (size rounded
+ * up to 4 KiB, offset, build id or else file), functions, locations and
+ * samples (stack + labels) unified; IDs dense in creation order.
+ * autopgo merges [new upload, base]: add the upload first.
+ * Cost: expected O(total input size) (hash tables keyed by identity).
  */
 typedef struct pp_merger pp_merger;
 
@@ -153,7 +204,9 @@ pp_merger *pp_merger_new(void);
  * error. Compatibility is checked against the first input added:
  * PP_EINCOMPATIBLE ("incompatible period types cpu/nanoseconds and
  * space/bytes", "incompatible sample types ..."). After an error the merger
- * is unchanged (the failed input contributed nothing) and may go on.
+ * is unchanged (the failed input contributed nothing) and may go on —
+ * except after PP_ENOMEM, which can leave a partly folded input: free the
+ * merger then.
  */
 int pp_merger_add(pp_merger *m, pp_profile *in, char *err, size_t errlen);
 
@@ -184,6 +237,27 @@ pp_rules *pp_rules_new(void);
  * compiled now (PCRE2, unanchored search like Go's MatchString). On a bad
  * pattern returns PP_EREGEX with "bad drop regex \"(x\": missing closing
  * parenthesis at offset 2".
+ *
+ * Patterns are compiled with PCRE2_UTF | PCRE2_MATCH_INVALID_UTF |
+ * PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C, so that every pattern Go's
+ * RE2 syntax accepts matches the same names: `$` matches only at the very
+ * end (not before a final newline), \d \w \s are ASCII like RE2's, `.` does
+ * not match a newline, (?i) (?s) (?m) (?U)... behave alike, and `\C` is
+ * refused (Go refuses it too). Differences users could hit:
+ *  - PCRE2 also ACCEPTS what RE2 refuses: backreferences (\1), look-ahead
+ *    and look-behind ((?=x) (?!x) (?<=x) (?<!x)), atomic groups and
+ *    possessive quantifiers, recursion, \Z, (?<name>...) and (?'name'...).
+ *    A rule file using them works here but fails in Go's pprof/autopgo.
+ *  - PCRE2 backtracks: a pathological pattern (e.g. (a+)+$) can be slow on
+ *    long names where RE2 is linear; PCRE2's match limit then makes
+ *    pp_prune fail with PP_EREGEX instead of hanging.
+ *  - Unicode classes (\pL, \p{Greek}) use PCRE2's Unicode tables, which may
+ *    be a different Unicode version than Go's.
+ *  - In names that are not valid UTF-8, Go reads each bad byte as U+FFFD (so
+ *    `.` matches it); PCRE2 matches nothing across a bad byte. Go
+ *    toolchains write valid UTF-8 names, so this only affects odd inputs.
+ * The name matched is pprof's simplified name (see pp_simplify_name), so a
+ * pointer-receiver method `pkg.(*T).M` is matched as `pkg.`.
  */
 int pp_rules_add(pp_rules *r, const char *drop, const char *keep, char *err, size_t errlen);
 size_t pp_rules_count(const pp_rules *r);
@@ -192,9 +266,28 @@ void pp_rules_free(pp_rules *r);
 /*
  * Applies the rules in order to p with pprof's Prune semantics, then compacts
  * p (samples whose stacks became identical are aggregated, unreferenced
- * entries dropped). rules may be NULL or empty (no-op besides nothing).
+ * entries dropped, zero samples dropped, IDs renumbered; the same as a
+ * merge of p alone). rules may be NULL or empty: then p is left untouched.
+ * Errors: PP_EREGEX when PCRE2 fails while matching (e.g. its match limit),
+ * PP_ENOMEM. If compaction runs out of memory p is left an empty profile.
  */
 int pp_prune(pp_profile *p, const pp_rules *rules, char *err, size_t errlen);
+
+/*
+ * pp_prune without the compaction: exactly what Go's Prune leaves (duplicate
+ * stacks stay separate samples, unreferenced entries stay). For comparisons
+ * with Go and for callers that merge right after anyway. On error p may be
+ * partly pruned (only when a regex match fails at run time).
+ */
+int pp_prune_nocompact(pp_profile *p, const pp_rules *rules, char *err, size_t errlen);
+
+/*
+ * pprof's simplified function name, the text prune rules are matched
+ * against: one leading '.' removed, then cut before the first '(' that does
+ * not start "(anonymous namespace)" or "operator()". Returns its length and
+ * sets *start (pointing into name, not NUL-terminated at the cut).
+ */
+size_t pp_simplify_name(const char *name, size_t len, const char **start);
 
 #ifdef __cplusplus
 }
