@@ -6,6 +6,7 @@
 #
 #   diff-test.sh merge [--drop RX [--keep RX]]... IN...   pgopipe merge  vs  Go Merge(+Prune)
 #   diff-test.sh prune --drop RX [--keep RX] IN           pgopipe prune  vs  Go Merge([IN])+Prune
+#   diff-test.sh gotool IN...                             pgopipe merge  vs  `go tool pprof -proto`
 #   diff-test.sh fail IN...                               both must fail, same message prefix,
 #                                                         and pgopipe leaves no output file
 # IN names are relative to $PROFILES and may be globs ('cpu/*'); '@cpuN' stands
@@ -55,6 +56,19 @@ merge | prune)
   if ! diff -u "$work/want" "$work/got" >"$work/diff"; then
     echo "MISMATCH: pgopipe $mode ${args[*]}"
     echo "--- want = Go pprof, +++ got = pgopipe (first 60 lines of the diff):"
+    head -60 "$work/diff"
+    exit 1
+  fi
+  echo "ok: $(grep -c '^stack:' "$work/want") distinct stacks, $(grep '^counts:' "$work/want")"
+  ;;
+gotool)
+  go tool pprof -proto -symbolize=none "${args[@]}" >"$work/go.pb.gz" 2>"$work/go.err" ||
+    { echo "go tool pprof failed:"; cat "$work/go.err"; exit 1; }
+  "$ORACLE" summary "$work/go.pb.gz" >"$work/want"
+  "$PGOPIPE" merge -o "$out" "${args[@]}"
+  "$ORACLE" summary "$out" >"$work/got"
+  if ! diff -u "$work/want" "$work/got" >"$work/diff"; then
+    echo "MISMATCH: pgopipe merge vs go tool pprof -proto ${args[*]}"
     head -60 "$work/diff"
     exit 1
   fi
