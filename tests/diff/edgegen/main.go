@@ -176,6 +176,14 @@ func main() {
 	b.sample(-1, 3, b.stack("main.neg", 0x401030)...)
 	write(dir, "cancel-minus.pb.gz", b.p)
 
+	// A sample with an empty stack (Go CPU profiles at high rates have them):
+	// Merge keeps it; `go tool pprof`'s driver drops it (KNOWN_DIFFS.md).
+	b = newBuilder(1)
+	b.sample(1, 500000)
+	b.sample(2, 20, b.stack("main.stay", 0x401010)...)
+	b.sample(3, 30)
+	write(dir, "empty-stack.pb.gz", b.p)
+
 	// 64-bit wrapping.
 	b = newBuilder(1)
 	b.sample(math.MaxInt64, math.MinInt64, b.stack("main.big", 0x401000)...)
