@@ -15,8 +15,9 @@
 # (default 4) at different paths and the profiles rotate among the builds, as
 # a base collects uploads across deploys: each build is its own mapping with
 # its own locations (Go 1.19 records no build ID for the main binary). Step 2 measures, BENCH_RUNS times each
-# (default 5, the median is reported), wall time and peak RSS
-# (/usr/bin/time -f '%e %M') of:
+# (default 5, the median is reported), wall time, CPU time (user+sys, less
+# sensitive to other load on the machine) and peak RSS
+# (/usr/bin/time -f '%e %U %S %M') of:
 #   (a) one new upload merged into the base:  pgopipe merge -o OUT UPLOAD BASE
 #       vs  pprof -proto -symbolize=none UPLOAD BASE > OUT
 #   (b) 50 profiles at once:                  pgopipe merge -o OUT P1..P50
@@ -87,19 +88,21 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 work=$(mktemp -d "${TMPDIR:-/tmp}/pgopipe-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# measure NAME command... : runs it $runs times, prints "median_seconds median_kib".
+# measure NAME command... : runs it $runs times, prints
+# "median_wall_seconds median_cpu_seconds median_kib".
 measure() {
   local name=$1
   shift
   : >"$work/$name.times"
   for ((i = 0; i < runs; i++)); do
-    /usr/bin/time -f '%e %M' -o "$work/$name.t" "$@"
-    cat "$work/$name.t" >>"$work/$name.times"
+    /usr/bin/time -f '%e %U %S %M' -o "$work/$name.t" "$@"
+    awk '{print $1, $2 + $3, $4}' "$work/$name.t" >>"$work/$name.times"
   done
-  local t m
+  local t c m
   t=$(awk '{print $1}' "$work/$name.times" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  m=$(awk '{print $2}' "$work/$name.times" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  echo "$t $m"
+  c=$(awk '{print $2}' "$work/$name.times" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  m=$(awk '{print $3}' "$work/$name.times" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  echo "$t $c $m"
 }
 
 go_merge() { # out inputs...
@@ -111,11 +114,13 @@ export -f go_merge
 export pprof_bin
 
 row() { # label pgopipe_result go_result
-  read -r pt pm <<<"$2"
-  read -r gt gm <<<"$3"
-  awk -v l="$1" -v pt="$pt" -v pm="$pm" -v gt="$gt" -v gm="$gm" 'BEGIN {
-    printf "%-26s pgopipe %7.3f s %8.1f MiB | go pprof %7.3f s %8.1f MiB | %6.1fx faster, %5.1f%% of Go memory\n",
-      l, pt, pm / 1024, gt, gm / 1024, (pt > 0 ? gt / pt : 0), 100 * pm / gm }'
+  read -r pt pc pm <<<"$2"
+  read -r gt gc gm <<<"$3"
+  awk -v l="$1" -v pt="$pt" -v pc="$pc" -v pm="$pm" -v gt="$gt" -v gc="$gc" -v gm="$gm" 'BEGIN {
+    printf "%s\n  pgopipe  wall %6.3f s  cpu %6.3f s  peak %7.1f MiB\n", l, pt, pc, pm / 1024
+    printf "  go pprof wall %6.3f s  cpu %6.3f s  peak %7.1f MiB\n", gt, gc, gm / 1024
+    printf "  ratio    %.1fx faster (wall), %.1fx less CPU, %.1f%% of Go peak memory\n",
+      (pt > 0 ? gt / pt : 0), (pc > 0 ? gc / pc : 0), 100 * pm / gm }'
 }
 
 echo "== measuring, median of $runs runs each"
