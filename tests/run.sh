@@ -25,7 +25,8 @@ echo "== tests (build)"
 ctest --test-dir build --output-on-failure -j"$jobs" --timeout 600
 
 echo "== build (clang, ASan+UBSan, fuzzers)"
-CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPGOPIPE_SANITIZE=ON -DPGOPIPE_FUZZ=ON >/dev/null
+CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPGOPIPE_SANITIZE=ON -DPGOPIPE_FUZZ=ON \
+  -DPGOPIPE_PROFILES_DIR="$root/build/profiles" >/dev/null
 cmake --build build-asan -j"$jobs"
 echo "== tests (build-asan)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}"
