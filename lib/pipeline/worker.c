@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "pprof.h"
+#include "svc_log.h"
 
 /* ------------------------------------------------------------------ */
 /* Small utilities                                                     */
@@ -199,6 +200,20 @@ void worker_stats_counts(const worker_stats *cst, worker_counts *o) {
   o->commit_failures = atomic_load(&st->commit_failures);
   o->conflicts = atomic_load(&st->conflicts);
   o->last_base_bytes = atomic_load(&st->last_base_bytes);
+}
+
+int worker_stats_dep(const worker_stats *cst, const char *name, char *msg, size_t msglen) {
+  worker_stats *st = (worker_stats *)cst;
+  int dep = !strcmp(name, "blob") ? DEP_BLOB : !strcmp(name, "bus") ? DEP_BUS : -1;
+  if (dep < 0) {
+    snprintf(msg, msglen, "unknown dependency %s", name);
+    return -1;
+  }
+  pthread_mutex_lock(&st->mu);
+  int failing = st->dep_failing[dep];
+  if (failing) snprintf(msg, msglen, "%s", st->dep_msg[dep]);
+  pthread_mutex_unlock(&st->mu);
+  return failing ? -1 : 0;
 }
 
 int worker_stats_ready(const worker_stats *st) {
@@ -376,27 +391,14 @@ struct worker {
 
 #define STAT_ADD(w, f, v) atomic_fetch_add(&(w)->st->f, (v))
 
+/* Without a caller's log function, records go to svc_log (JSON lines on
+ * stderr, filtered by svc_log's level). */
 static void default_log(int level, const char *msg, const char *const *fields, size_t n) {
-  static const char *lv[] = {"debug", "info", "warn", "error"};
-  sbuf b = {0};
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  char t[40];
-  strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm);
-  sb_printf(&b, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"component\":\"worker\",\"msg\":", t,
-            ts.tv_nsec / 1000000, lv[level < 0 ? 0 : level > 3 ? 3 : level]);
-  sb_json_str(&b, msg);
-  for (size_t i = 0; i < n; i++) {
-    sb_printf(&b, ",");
-    sb_json_str(&b, fields[2 * i]);
-    sb_printf(&b, ":");
-    sb_json_str(&b, fields[2 * i + 1] ? fields[2 * i + 1] : "");
-  }
-  sb_printf(&b, "}\n");
-  if (!b.oom) fwrite(b.p, 1, b.n, stderr);
-  free(b.p);
+  svc_field f[9];
+  size_t k = 0;
+  f[k++] = SVC_STR("component", "worker");
+  for (size_t i = 0; i < n && k < 9; i++) f[k++] = SVC_STR(fields[2 * i], fields[2 * i + 1]);
+  svc_log_fields(level, msg, f, k);
 }
 
 /* Logs msg with up to 4 key/value pairs (NULL-terminated varargs list of
@@ -423,7 +425,7 @@ static void dep_fail(worker *w, int dep, const char *msg) {
   w->fail_dep = dep;
   pthread_mutex_lock(&w->st->mu);
   w->st->dep_failing[dep] = 1;
-  snprintf(w->st->dep_msg[dep], sizeof w->st->dep_msg[dep], "%s", msg);
+  snprintf(w->st->dep_msg[dep], sizeof w->st->dep_msg[dep], "%.500s", msg);
   pthread_mutex_unlock(&w->st->mu);
 }
 
@@ -706,6 +708,7 @@ static int merge_attempt(worker *w, const char *app, const strlist *names, char 
       rc = reject_base(w, app, bytes, blen, why, err, errlen);
       if (rc != 0) goto fail_blob;
       base = NULL;
+      base_existed = 0; /* moved aside by us: no base now */
     } else if (record_read(base, &record) != 0) {
       rc = BLOB_ENOMEM;
       snprintf(err, errlen, "reading the record of %s: out of memory", base_key);

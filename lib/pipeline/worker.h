@@ -154,6 +154,11 @@ int worker_stats_prometheus(const worker_stats *st, char **out, size_t *len);
  */
 int worker_stats_health(const worker_stats *st, char **json);
 
+/* One dependency ("blob" or "bus"): 0 when it worked at its last use, -1
+ * with its last error in msg otherwise (also for an unknown name). Shaped
+ * for svc_http's dependency checks. */
+int worker_stats_dep(const worker_stats *st, const char *name, char *msg, size_t msglen);
+
 /* Readiness: 1 once the worker is consuming (after reconciliation), 0 before
  * and while shutting down. */
 int worker_stats_ready(const worker_stats *st);
