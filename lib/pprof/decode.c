@@ -301,13 +301,27 @@ typedef struct dec {
   size_t cltmp;
 } dec;
 
-static int wire_err(dec *d, const char *where, const char *why) {
-  return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: %s: %s", where, why);
+static int wire_err(dec *d, const char *where, const char *why, const uint8_t *at) {
+  return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: %s: %s (near byte %zu of the decoded data)",
+                where, why, (size_t)(at - d->buf));
 }
 
-static int type_err(dec *d, const char *where, const field *f) {
-  return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: %s: field %u has wire type %u, expected %s",
-                where, f->num, f->typ, f->typ == 2 ? "a scalar" : "another type");
+static const char *wire_name(uint32_t t) {
+  switch (t) {
+  case 0: return "varint";
+  case 1: return "fixed64";
+  case 2: return "length-delimited";
+  case 5: return "fixed32";
+  default: return "group";
+  }
+}
+
+/* A known field with the wrong wire type (often: not a profile.proto file,
+ * e.g. one of pprof's legacy text or binary formats). */
+static int type_err(dec *d, const char *where, const field *f, uint32_t want) {
+  return pp_err(d->err, d->errlen, PP_EMALFORMED,
+                "malformed profile: %s field %u has wire type %s, expected %s (not a profile.proto message?)", where,
+                f->num, wire_name(f->typ), wire_name(want));
 }
 
 /* Translates a string index read from the file. */
@@ -339,9 +353,9 @@ static int each_top(dec *d, uint32_t want, field_fn fn) {
   const char *why;
   size_t i = 0;
   while (p < d->end) {
-    if (rd_field(&p, d->end, &f, &why)) return wire_err(d, "profile", why);
+    if (rd_field(&p, d->end, &f, &why)) return wire_err(d, "profile", why, p);
     if (f.num != want) continue;
-    if (f.typ != 2) return type_err(d, "profile", &f);
+    if (f.typ != 2) return type_err(d, "profile", &f, 2);
     int rc = fn(d, &f, i++);
     if (rc) return rc;
   }
@@ -350,14 +364,14 @@ static int each_top(dec *d, uint32_t want, field_fn fn) {
 
 static int rd_sub(dec *d, const uint8_t **p, const uint8_t *end, field *f, const char *where) {
   const char *why;
-  if (rd_field(p, end, f, &why)) return wire_err(d, where, why);
+  if (rd_field(p, end, f, &why)) return wire_err(d, where, why, *p);
   return PP_OK;
 }
 
 /* Scalar check: wire type must be varint. */
 #define WANT_VARINT(where)                                                                                     \
   do {                                                                                                         \
-    if (f.typ != 0) return type_err(d, where, &f);                                                             \
+    if (f.typ != 0) return type_err(d, where, &f, 0);                                                             \
   } while (0)
 
 static int dec_valuetype(dec *d, const uint8_t *p, const uint8_t *end, uint64_t *type, uint64_t *unit,
@@ -458,7 +472,7 @@ static int do_location(dec *d, const field *tf, size_t i) {
     int rc = rd_sub(d, &p, end, &f, "location");
     if (rc) return rc;
     if (f.num == 4) {
-      if (f.typ != 2) return type_err(d, "location", &f);
+      if (f.typ != 2) return type_err(d, "location", &f, 2);
       const uint8_t *q = f.data, *qe = q + f.len;
       field g = {0};
       uint64_t fid = 0;
@@ -466,7 +480,7 @@ static int do_location(dec *d, const field *tf, size_t i) {
       while (q < qe) {
         rc = rd_sub(d, &q, qe, &g, "line");
         if (rc) return rc;
-        if (g.num >= 1 && g.num <= 3 && g.typ != 0) return type_err(d, "line", &g);
+        if (g.num >= 1 && g.num <= 3 && g.typ != 0) return type_err(d, "line", &g, 0);
         if (g.num == 1)
           fid = g.u64;
         else if (g.num == 2)
@@ -562,7 +576,7 @@ static int do_sample(dec *d, const field *tf, size_t i) {
           return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
         while (q < qe) {
           uint64_t v;
-          if (rd_varint(&q, qe, &v)) return wire_err(d, "sample", "bad packed varint");
+          if (rd_varint(&q, qe, &v)) return wire_err(d, "sample", "bad packed varint", q);
           rc = f.num == 1 ? push_loc(d, i, v) : push_val(d, &nv, v);
           if (rc) return rc;
         }
@@ -570,17 +584,17 @@ static int do_sample(dec *d, const field *tf, size_t i) {
         rc = f.num == 1 ? push_loc(d, i, f.u64) : push_val(d, &nv, f.u64);
         if (rc) return rc;
       } else {
-        return type_err(d, "sample", &f);
+        return type_err(d, "sample", &f, 0);
       }
     } else if (f.num == 3) {
-      if (f.typ != 2) return type_err(d, "sample", &f);
+      if (f.typ != 2) return type_err(d, "sample", &f, 2);
       const uint8_t *q = f.data, *qe = q + f.len;
       field g = {0};
       uint64_t key = 0, str = 0, unit = 0, num = 0;
       while (q < qe) {
         rc = rd_sub(d, &q, qe, &g, "label");
         if (rc) return rc;
-        if (g.num >= 1 && g.num <= 4 && g.typ != 0) return type_err(d, "label", &g);
+        if (g.num >= 1 && g.num <= 4 && g.typ != 0) return type_err(d, "label", &g, 0);
         switch (g.num) {
         case 1: key = g.u64; break;
         case 2: str = g.u64; break;
@@ -614,7 +628,7 @@ static int do_sample(dec *d, const field *tf, size_t i) {
   if (s.nlabels > 1) {
     if (s.nlabels > 16 && PP_GROW(d->ltmp, d->cltmp, s.nlabels))
       return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
-    pp_labels_canonical(&P->sp, P->labels + s.label_off, s.nlabels, d->ltmp);
+    pp_labels_canonical(&P->sp, PP_OFF(P->labels, s.label_off), s.nlabels, d->ltmp);
   }
   P->samples[P->nsamples++] = s;
   return PP_OK;
@@ -629,18 +643,18 @@ static int scan_top(dec *d, span **strs, uint64_t **cmt, size_t *ncmt, uint64_t 
   size_t cstr = 0, ccmt = 0, nstr = 0;
   uint64_t time_seen = 0;
   while (p < d->end) {
-    if (rd_field(&p, d->end, &f, &why)) return wire_err(d, "profile", why);
+    if (rd_field(&p, d->end, &f, &why)) return wire_err(d, "profile", why, p);
     if (f.num < 16) d->cnt[f.num]++;
     switch (f.num) {
     case 1: case 2: case 3: case 4: case 5: case 11:
-      if (f.typ != 2) return type_err(d, "profile", &f);
+      if (f.typ != 2) return type_err(d, "profile", &f, 2);
       if (f.num == 11) {
         *ptype = f.data;
         *ptlen = f.len;
       }
       break;
     case 6:
-      if (f.typ != 2) return type_err(d, "profile string table", &f);
+      if (f.typ != 2) return type_err(d, "profile string table", &f, 2);
       if (PP_GROW(*strs, cstr, nstr + 1)) return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
       (*strs)[nstr].p = f.data;
       (*strs)[nstr].n = f.len;
@@ -651,7 +665,7 @@ static int scan_top(dec *d, span **strs, uint64_t **cmt, size_t *ncmt, uint64_t 
         const uint8_t *q = f.data, *qe = q + f.len;
         while (q < qe) {
           uint64_t v;
-          if (rd_varint(&q, qe, &v)) return wire_err(d, "profile comments", "bad packed varint");
+          if (rd_varint(&q, qe, &v)) return wire_err(d, "profile comments", "bad packed varint", q);
           if (PP_GROW(*cmt, ccmt, *ncmt + 1)) return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
           (*cmt)[(*ncmt)++] = v;
         }
@@ -659,11 +673,11 @@ static int scan_top(dec *d, span **strs, uint64_t **cmt, size_t *ncmt, uint64_t 
         if (PP_GROW(*cmt, ccmt, *ncmt + 1)) return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
         (*cmt)[(*ncmt)++] = f.u64;
       } else {
-        return type_err(d, "profile", &f);
+        return type_err(d, "profile", &f, 0);
       }
       break;
     case 9:
-      if (f.typ != 0) return type_err(d, "profile", &f);
+      if (f.typ != 0) return type_err(d, "profile", &f, 0);
       if (time_seen)
         return pp_err(d->err, d->errlen, PP_EMALFORMED,
                       "malformed profile: concatenated profiles detected (a second time_nanos field)");
@@ -671,7 +685,7 @@ static int scan_top(dec *d, span **strs, uint64_t **cmt, size_t *ncmt, uint64_t 
       hdr[9] = f.u64;
       break;
     case 7: case 8: case 10: case 12: case 14: case 15:
-      if (f.typ != 0) return type_err(d, "profile", &f);
+      if (f.typ != 0) return type_err(d, "profile", &f, 0);
       hdr[f.num] = f.u64;
       break;
     default:

@@ -29,6 +29,10 @@ typedef uint32_t pp_sid; /* interned string id; 0 is always "" */
 
 #define PP_NONE UINT32_MAX /* "no entity" for 32-bit indexes */
 
+/* base + off, but NULL stays NULL (empty arrays are NULL; pointer
+ * arithmetic on NULL is undefined even with a zero offset). */
+#define PP_OFF(base, off) ((base) ? (base) + (off) : (base))
+
 /* ---- growable arrays ---- */
 
 /* Ensures *p has room for `need` elements of `elsz` bytes (doubling). */

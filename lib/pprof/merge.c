@@ -247,7 +247,7 @@ static int map_location(pp_merger *m, const pp_profile *in, uint32_t li, uint32_
     nl.address = (uint64_t)((int64_t)src->address + m->moff[src->mapping]);
   }
   if (PP_GROW(m->tlines, m->ctlines, src->nlines)) return PP_ENOMEM;
-  const pp_line *sl = in->lines + src->line_off;
+  const pp_line *sl = PP_OFF(in->lines, src->line_off);
   for (size_t i = 0; i < src->nlines; i++) {
     m->tlines[i] = sl[i];
     if (map_function(m, in, sl[i].func, &m->tlines[i].func)) return PP_ENOMEM;
@@ -260,7 +260,7 @@ static int map_location(pp_merger *m, const pp_profile *in, uint32_t li, uint32_
     if (m->lh[e - 1] != h || x->mapping != nl.mapping || x->folded != nl.folded || x->nlines != src->nlines ||
         loc_rel(r, x) != rel)
       continue;
-    const pp_line *xl = r->lines + x->line_off;
+    const pp_line *xl = PP_OFF(r->lines, x->line_off);
     size_t k = 0;
     while (k < src->nlines && xl[k].func == m->tlines[k].func && xl[k].line == m->tlines[k].line &&
            xl[k].column == m->tlines[k].column)
@@ -276,7 +276,7 @@ static int map_location(pp_merger *m, const pp_profile *in, uint32_t li, uint32_
     return PP_ENOMEM;
   nl.line_off = (uint32_t)r->nlines;
   nl.nlines = src->nlines;
-  memcpy(r->lines + r->nlines, m->tlines, src->nlines * sizeof(pp_line));
+  if (src->nlines) memcpy(r->lines + r->nlines, m->tlines, src->nlines * sizeof(pp_line));
   r->nlines += src->nlines;
   uint32_t id = (uint32_t)r->nlocs++;
   r->locs[id] = nl;
@@ -291,12 +291,12 @@ static int map_location(pp_merger *m, const pp_profile *in, uint32_t li, uint32_
 static int map_sample(pp_merger *m, const pp_profile *in, size_t si) {
   pp_profile *r = m->r;
   const pp_sample *s = &in->samples[si];
-  const int64_t *v = in->values + si * in->nstypes;
+  const int64_t *v = PP_OFF(in->values, si * in->nstypes);
   if (PP_GROW(m->tlocs, m->ctlocs, s->nlocs) || PP_GROW(m->tlabels, m->ctlabels, s->nlabels)) return PP_ENOMEM;
-  const uint32_t *sl = in->sloc + s->loc_off;
+  const uint32_t *sl = PP_OFF(in->sloc, s->loc_off);
   for (size_t i = 0; i < s->nlocs; i++)
     if (map_location(m, in, sl[i], &m->tlocs[i])) return PP_ENOMEM;
-  const pp_label *lb = in->labels + s->label_off;
+  const pp_label *lb = PP_OFF(in->labels, s->label_off);
   for (size_t i = 0; i < s->nlabels; i++) {
     pp_label *t = &m->tlabels[i];
     *t = lb[i];
@@ -309,12 +309,12 @@ static int map_sample(pp_merger *m, const pp_profile *in, size_t si) {
   for (uint32_t e; (e = m->st.slots[j]); j = (j + 1) & mask) {
     const pp_sample *x = &r->samples[e - 1];
     if (m->sh[e - 1] != h || x->nlocs != s->nlocs || x->nlabels != s->nlabels) continue;
-    if (s->nlocs && memcmp(r->sloc + x->loc_off, m->tlocs, s->nlocs * sizeof(uint32_t))) continue;
-    const pp_label *xl = r->labels + x->label_off;
+    if (s->nlocs && memcmp(PP_OFF(r->sloc, x->loc_off), m->tlocs, s->nlocs * sizeof(uint32_t))) continue;
+    const pp_label *xl = PP_OFF(r->labels, x->label_off);
     size_t k = 0;
     while (k < s->nlabels && label_eq(&xl[k], &m->tlabels[k])) k++;
     if (k != s->nlabels) continue;
-    int64_t *rv = r->values + (size_t)(e - 1) * nv;
+    int64_t *rv = PP_OFF(r->values, (size_t)(e - 1) * nv);
     for (size_t q = 0; q < nv; q++) rv[q] = (int64_t)((uint64_t)rv[q] + (uint64_t)v[q]);
     return PP_OK;
   }
@@ -454,7 +454,7 @@ static int fold(pp_merger *m, pp_profile *in) {
   }
   size_t nv = in->nstypes;
   for (size_t i = 0; i < in->nsamples; i++) {
-    const int64_t *v = in->values + i * nv;
+    const int64_t *v = PP_OFF(in->values, i * nv);
     size_t k = 0;
     while (k < nv && v[k] == 0) k++;
     if (k == nv) continue; /* all-zero (or no values): skipped */
@@ -490,7 +490,7 @@ int pp_merger_add(pp_merger *m, pp_profile *in, char *err, size_t errlen) {
 
 static bool has_zero_sample(const pp_profile *p) {
   for (size_t i = 0; i < p->nsamples; i++) {
-    const int64_t *v = p->values + i * p->nstypes;
+    const int64_t *v = PP_OFF(p->values, i * p->nstypes);
     size_t k = 0;
     while (k < p->nstypes && v[k] == 0) k++;
     if (k == p->nstypes) return true;
