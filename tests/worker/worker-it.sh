@@ -213,7 +213,14 @@ EOF
   "$tool" wait-key "$BLOB" beta/default.pgo 1 || fail "delete touched another app"
   ok "profile.deleted removed every object of the app"
 
-  curl -s "http://127.0.0.1:$port/metrics" | grep -q '^pgopipe_worker_merge_seconds_bucket' || fail "metrics"
+  curl -s -o "$tmp/metrics.txt" "http://127.0.0.1:$port/metrics"
+  for m in pgopipe_worker_merge_seconds_bucket pgopipe_worker_batch_uploads_bucket \
+           pgopipe_worker_base_bytes_bucket pgopipe_worker_merges_total pgopipe_worker_rejected_total \
+           pgopipe_worker_retries_total pgopipe_worker_base_last_bytes 'pgopipe_worker_events_total{type="profile.uploaded"}'; do
+    grep -qF "$m" "$tmp/metrics.txt" || fail "metric $m missing from /metrics"
+  done
+  c=$(metric "$port" pgopipe_worker_base_conflicts_total)
+  [ "${c:-0}" = 0 ] || fail "$c base conflicts with a single worker"
   kill -TERM "$PID_a"
   set +e; wait "$PID_a"; rc=$?; set -e
   [ $rc = 0 ] || fail "exit status $rc after SIGTERM"

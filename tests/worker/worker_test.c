@@ -351,6 +351,8 @@ static void test_merge_once(void) {
   worker_counts c = counts(&e);
   CHECK(c.uploads_merged == 2 && c.duplicates == 0, "merged %llu", (unsigned long long)c.uploads_merged);
   CHECK(c.staged_deleted == 2, "staged_deleted %llu", (unsigned long long)c.staged_deleted);
+  CHECK(c.conflicts == 0 && c.retries == 0, "conflicts %llu retries %llu on a quiet store",
+        (unsigned long long)c.conflicts, (unsigned long long)c.retries);
   env_close(&e);
 }
 
