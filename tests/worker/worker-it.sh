@@ -100,7 +100,8 @@ wait_base() {
 }
 
 metric() { # metric PORT NAME → value (first series)
-  curl -s "http://127.0.0.1:$1/metrics" | grep "^$2 " | head -n 1 | awk '{print $2}'
+  curl -s "http://127.0.0.1:$1/metrics" >"$tmp/m.txt" || true
+  awk -v n="$2" '$1 == n { print $2; exit }' "$tmp/m.txt"
 }
 
 oracle=""
