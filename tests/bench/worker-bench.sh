@@ -110,14 +110,17 @@ throughput() {
   t1=$(grep '"msg":"base written"' "$log" | tail -n 1 | tsec)
   local writes
   writes=$(grep -c '"msg":"base written"' "$log")
-  awk -v n="$n" -v t0="$t0" -v t1="$t1" -v ms="$ms" -v w="$writes" \
-    'BEGIN { d = t1 - t0 + ms / 1000; printf "%.1f %d %.1f %.2f\n", n / d, w, n / w, d }'
+  local avg_ms
+  avg_ms=$(grep '"msg":"base written"' "$log" | sed -n 's/.*"merge_ms":"\([0-9.]*\)".*/\1/p' |
+           awk '{ s += $1 } END { printf "%.0f", s / NR }')
+  awk -v n="$n" -v t0="$t0" -v t1="$t1" -v ms="$ms" -v w="$writes" -v a="$avg_ms" \
+    'BEGIN { d = t1 - t0 + ms / 1000; printf "%.1f %d %.1f %.2f %s\n", n / d, w, n / w, d, a }'
 }
 
 echo "== throughput, batching on (--batch-max $BATCH_MAX --batch-wait $BATCH_WAIT), $N_BATCH uploads" >&2
-read -r tp_on writes_on mean_on secs_on < <(throughput on "$N_BATCH" --batch-max "$BATCH_MAX" --batch-wait "$BATCH_WAIT")
+read -r tp_on writes_on mean_on secs_on ms_on < <(throughput on "$N_BATCH" --batch-max "$BATCH_MAX" --batch-wait "$BATCH_WAIT")
 echo "== throughput, batching off (--batch-max 1), $N_SINGLE uploads" >&2
-read -r tp_off writes_off mean_off secs_off < <(throughput off "$N_SINGLE" --batch-max 1)
+read -r tp_off writes_off mean_off secs_off ms_off < <(throughput off "$N_SINGLE" --batch-max 1)
 
 echo "== latency: $LAT_N uploads, one every ${LAT_INTERVAL_MS} ms, batching on" >&2
 app=lat
@@ -149,6 +152,7 @@ base: ${#profs[@]} Go compiler CPU profiles merged: $base_raw bytes raw, $base_g
   $base_tables
 throughput, batching on  (--batch-max $BATCH_MAX): $tp_on uploads/s  ($N_BATCH uploads in ${secs_on}s, $writes_on base writes, $mean_on uploads per write)
 throughput, batching off (--batch-max 1):  $tp_off uploads/s  ($N_SINGLE uploads in ${secs_off}s, $writes_off base writes)
+time per base write (read base + uploads, merge, prune, encode, LIST, PUT): ${ms_on} ms with $mean_on uploads, ${ms_off} ms with 1
 speed-up from batching: $(awk -v a="$tp_on" -v b="$tp_off" 'BEGIN { printf "%.1fx", a / b }')
 latency 201 → in the base ($cnt uploads at one per ${LAT_INTERVAL_MS} ms): p50 ${p50}s  p99 ${p99}s  max ${pmax}s
 EOF
