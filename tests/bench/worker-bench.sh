@@ -17,7 +17,7 @@
 #
 # Environment: N_BATCH (200), N_SINGLE (20), LAT_N (60), LAT_INTERVAL_MS (100),
 # BATCH_MAX (50), BATCH_WAIT (200ms), COPIES (2: compiler copies per package),
-# BIG_COPIES (8: copies of the largest compiles).
+# BIG_COPIES (16: copies of the largest compiles).
 # Prints a small table; other work on the machine skews the figures.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -41,7 +41,7 @@ export GOCACHE=${GOCACHE:-$build/.gocache}
 profdir=$build/bench-profiles
 echo "== profiles (cached in $profdir)" >&2
 gen_compile_profiles "$profdir" "${COPIES:-2}" "${BENCH_PKGS[@]}"
-gen_compile_profiles "$profdir" "${BIG_COPIES:-8}" "${BENCH_BIG_PKGS[@]}"
+gen_compile_profiles "$profdir" "${BIG_COPIES:-16}" "${BENCH_BIG_PKGS[@]}"
 mapfile -t profs < <(ls "$profdir"/*.pb.gz | sort)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/worker-bench.XXXXXX")
