@@ -718,7 +718,7 @@ static int list_staged(worker *w, const char *app, strlist *out, char *err, size
  * try again) or a negative error. */
 static int merge_attempt(worker *w, const char *app, const strlist *names, char *err,
                          size_t errlen) {
-  double t0 = now_s();
+  double t0 = now_s(), t_base = 0, t_ups = 0, t_merge = 0, t_enc = 0;
   char base_key[128];
   snprintf(base_key, sizeof base_key, "%s/default.pgo", app);
   int rc;
@@ -774,6 +774,7 @@ static int merge_attempt(worker *w, const char *app, const strlist *names, char 
   free(bytes);
   bytes = NULL;
 
+  t_base = now_s();
   /* 2. The uploads: duplicates, missing, poison, or new. */
   ups = calloc(names->n ? names->n : 1, sizeof *ups);
   if (!ups) { rc = BLOB_ENOMEM; snprintf(err, errlen, "out of memory"); goto out; }
@@ -836,6 +837,7 @@ static int merge_attempt(worker *w, const char *app, const strlist *names, char 
   }
 
   if (nups > 0) {
+    t_ups = now_s();
     /* 3. Merge: uploads newest first, then the base (autopgo's [upload, base]). */
     m = pp_merger_new();
     if (!m) goto oom;
@@ -876,6 +878,7 @@ static int merge_attempt(worker *w, const char *app, const strlist *names, char 
       }
     }
 
+    t_merge = now_s();
     /* 4. The new record: old names still staged, plus the names merged now. */
     rc = list_staged(w, app, &present, err, errlen);
     if (rc != 0) goto fail_blob;
@@ -903,6 +906,7 @@ static int merge_attempt(worker *w, const char *app, const strlist *names, char 
       goto out;
     }
 
+    t_enc = now_s();
     /* 5. Guard against another writer since our read, then write. */
     blob_info now;
     int src = blob_stat(w->cfg.blob, base_key, &now, err, errlen);
@@ -940,8 +944,13 @@ static int merge_attempt(worker *w, const char *app, const strlist *names, char 
     snprintf(nb, sizeof nb, "%zu", nups);
     snprintf(sz, sizeof sz, "%zu", enclen);
     snprintf(ms, sizeof ms, "%.1f", dt * 1000);
+    char stages[160];
+    snprintf(stages, sizeof stages, "base %.0f, uploads %.0f, merge+prune %.0f, list+encode %.0f, write %.0f",
+             (t_base - t0) * 1000, (t_ups - t_base) * 1000, (t_merge - t_ups) * 1000,
+             (t_enc - t_merge) * 1000, (now_s() - t_enc) * 1000);
     wlog(w, WORKER_LOG_INFO, "base written", "app", app, "uploads", nb, "base_bytes", sz,
          "merge_ms", ms, NULL);
+    wlog(w, WORKER_LOG_DEBUG, "base write stages (ms)", "app", app, "stages", stages, NULL);
   } else {
     dep_ok(w, DEP_BLOB);
   }
