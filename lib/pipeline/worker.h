@@ -187,6 +187,7 @@ typedef struct worker_counts {
   uint64_t apps_deleted;   /* profile.deleted handled */
   uint64_t commits, commit_failures, conflicts;
   uint64_t last_base_bytes;
+  uint64_t cache_hits;     /* base writes started from the base kept in memory */
 } worker_counts;
 void worker_stats_counts(const worker_stats *st, worker_counts *out);
 

@@ -355,6 +355,29 @@ static void test_merge_once(void) {
   CHECK(c.staged_deleted == 2, "staged_deleted %llu", (unsigned long long)c.staged_deleted);
   CHECK(c.conflicts == 0 && c.retries == 0, "conflicts %llu retries %llu on a quiet store",
         (unsigned long long)c.conflicts, (unsigned long long)c.retries);
+  /* The worker keeps the base it wrote; a base replaced behind its back
+   * (another writer, a restore) must be read again, not the kept one used. */
+  upload(&e, "app", g_cpu[2], NULL, 0);
+  drain(&e, 50);
+  b = base_of(&e, "app");
+  CHECK(b && pp_total(b, 1) == file_total(g_cpu[0], 1) + file_total(g_cpu[1], 1) + file_total(g_cpu[2], 1),
+        "second write from the kept base");
+  CHECK(counts(&e).cache_hits == 1, "kept base not used (hits %llu)", (unsigned long long)counts(&e).cache_hits);
+  pp_free(b);
+  {
+    size_t len;
+    uint8_t *raw = slurp(g_cpu[2], &len);
+    char err[256];
+    CHECK(raw && blob_put(e.blob, "app/default.pgo", raw, len, err, sizeof err) == 0, "replace base");
+    free(raw);
+  }
+  upload(&e, "app", g_cpu[1], NULL, 0);
+  drain(&e, 50);
+  b = base_of(&e, "app");
+  CHECK(b && pp_total(b, 1) == file_total(g_cpu[2], 1) + file_total(g_cpu[1], 1),
+        "a replaced base was not read again: total %lld", b ? (long long)pp_total(b, 1) : -1LL);
+  CHECK(counts(&e).cache_hits == 1, "kept base used after it was replaced");
+  pp_free(b);
   env_close(&e);
 }
 
