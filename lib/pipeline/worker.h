@@ -87,6 +87,12 @@
  * up to its next profile.deleted are merged with the base in one pass and the
  * base is written once; then every partition's last message is committed.
  * Under load the batch fills without waiting (messages are already there).
+ * A batch's uploads are fetched and decoded on a few threads at once. The
+ * worker keeps the last base it wrote, decoded, with the ETag the store gave
+ * it; the next batch of that app checks the ETag with a HEAD and, when it is
+ * unchanged, starts from the kept base instead of GET + decode. Both stores'
+ * ETags are content digests (MD5), so an equal ETag means the stored base is
+ * exactly what the kept one encodes to: the shortcut cannot change a result.
  *
  * ## Failures
  * Poison (a staged object that does not decode, is too large, or is not
