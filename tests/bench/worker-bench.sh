@@ -50,7 +50,7 @@ cleanup() {
   [ -n "$wpid" ] && kill -KILL "$wpid" 2>/dev/null || true
   "$src/tests/support/s3/s3-down.sh" "$tmp/s3" >/dev/null 2>&1 || true
   "$src/tests/support/kafka/kafka-down.sh" "$tmp/kafka" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
+  if [ "${KEEP_TMP:-}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 mkdir -p "$tmp/s3" "$tmp/kafka"
