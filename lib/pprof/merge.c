@@ -58,6 +58,8 @@ struct pp_merger {
   size_t ctlabels;
   pp_line *tlines;
   size_t ctlines;
+  uint8_t *cseen; /* result string id -> already a comment of the result */
+  size_t ccseen;
 };
 
 /* ---- tables ---- */
@@ -71,10 +73,11 @@ static int tab_init(tab *t, size_t expect) {
   return PP_OK;
 }
 
-/* Grows t when `count` entities would fill it over half. */
+/* Grows t so that `count` entities fill at most half of it. */
 static int tab_fit(tab *t, size_t count, const uint32_t *hashes) {
   if (count * 2 < t->cap) return PP_OK;
   size_t nc = t->cap * 2;
+  while (count * 2 >= nc) nc *= 2;
   uint32_t *s = calloc(nc, sizeof(*s));
   if (!s) return PP_ENOMEM;
   size_t mask = nc - 1;
@@ -359,6 +362,7 @@ static void merger_clear(pp_merger *m) {
   free(m->tlocs);
   free(m->tlabels);
   free(m->tlines);
+  free(m->cseen);
   memset(m, 0, sizeof(*m));
 }
 
@@ -417,9 +421,32 @@ static int memo_reset(pp_merger *m, const pp_profile *in) {
   return PP_OK;
 }
 
+/* Reserves room for everything `in` could add (exact sizes instead of
+ * doubling: the result is trimmed at the end). */
+static int reserve(pp_merger *m, const pp_profile *in) {
+  pp_profile *r = m->r;
+  /* Indexes are 32-bit. */
+  if (r->nmaps + in->nmaps >= UINT32_MAX - 2 || r->nfuncs + in->nfuncs >= UINT32_MAX - 2 ||
+      r->nlocs + in->nlocs >= UINT32_MAX - 2 || r->nsamples + in->nsamples >= UINT32_MAX - 2)
+    return PP_ENOMEM;
+  if (PP_GROW(r->maps, r->cmaps, r->nmaps + in->nmaps) || PP_GROW(m->mh, m->cmh, r->nmaps + in->nmaps) ||
+      PP_GROW(r->funcs, r->cfuncs, r->nfuncs + in->nfuncs) || PP_GROW(m->fh, m->cfh, r->nfuncs + in->nfuncs) ||
+      PP_GROW(r->locs, r->clocs, r->nlocs + in->nlocs) || PP_GROW(m->lh, m->clh, r->nlocs + in->nlocs) ||
+      PP_GROW(r->lines, r->clines, r->nlines + in->nlines) ||
+      PP_GROW(r->samples, r->csamples, r->nsamples + in->nsamples) ||
+      PP_GROW(m->sh, m->csh, r->nsamples + in->nsamples) || PP_GROW(r->sloc, r->csloc, r->nsloc + in->nsloc) ||
+      PP_GROW(r->labels, r->clabels, r->nlabels + in->nlabels) ||
+      PP_GROW(r->values, r->cvalues, (r->nsamples + in->nsamples) * in->nstypes))
+    return PP_ENOMEM;
+  if (tab_fit(&m->mt, r->nmaps + in->nmaps, m->mh) || tab_fit(&m->ft, r->nfuncs + in->nfuncs, m->fh) ||
+      tab_fit(&m->lt, r->nlocs + in->nlocs, m->lh) || tab_fit(&m->st, r->nsamples + in->nsamples, m->sh))
+    return PP_ENOMEM;
+  return PP_OK;
+}
+
 static int fold(pp_merger *m, pp_profile *in) {
   pp_profile *r = m->r;
-  if (memo_reset(m, in)) return PP_ENOMEM;
+  if (memo_reset(m, in) || reserve(m, in)) return PP_ENOMEM;
   if (m->ninputs == 0) {
     /* Sample types, period type, drop/keep frames come from the first input. */
     r->stypes = malloc((in->nstypes ? in->nstypes : 1) * sizeof(*r->stypes));
@@ -439,9 +466,13 @@ static int fold(pp_merger *m, pp_profile *in) {
   for (size_t i = 0; i < in->ncomments; i++) {
     pp_sid c;
     if (tr_sid(m, in, in->comments[i], &c)) return PP_ENOMEM;
-    size_t k = 0;
-    while (k < r->ncomments && r->comments[k] != c) k++;
-    if (k < r->ncomments) continue;
+    if (c >= m->ccseen) { /* a flag per result string: de-duplication in O(1) */
+      size_t old = m->ccseen;
+      if (PP_GROW(m->cseen, m->ccseen, (size_t)c + 1)) return PP_ENOMEM;
+      memset(m->cseen + old, 0, m->ccseen - old);
+    }
+    if (m->cseen[c]) continue;
+    m->cseen[c] = 1;
     if (PP_GROW(r->comments, r->ccomments, r->ncomments + 1)) return PP_ENOMEM;
     r->comments[r->ncomments++] = c;
   }
@@ -531,6 +562,7 @@ int pp_merger_finish(pp_merger *m, pp_profile **out, char *err, size_t errlen) {
   int rc = PP_OK;
   while (!rc && has_zero_sample(r)) rc = remerge(&r, err, errlen);
   if (rc) return rc;
+  pp_profile_shrink(r);
   *out = r;
   return PP_OK;
 }

@@ -97,7 +97,8 @@ static void test_auth(const char *url) {
   CHECK(rc == BLOB_EAUTH && strstr(err, "SignatureDoesNotMatch"), "get: %d %s", rc, err);
   blob_info info;
   rc = blob_stat(s, "auth/x", &info, err, sizeof err);
-  CHECK(rc == BLOB_EAUTH, "stat: %d %s", rc, err);
+  CHECK(rc == BLOB_EAUTH && strstr(err, "HEAD") && strstr(err, "403 SignatureDoesNotMatch: The request"),
+        "stat: %d %s", rc, err);
   rc = blob_delete(s, "auth/x", err, sizeof err);
   CHECK(rc == BLOB_EAUTH, "delete: %d %s", rc, err);
   rc = blob_check(s, err, sizeof err);
@@ -200,7 +201,7 @@ static void test_down(void) {
   rc = blob_stat(s, "down/x", NULL, err, sizeof err);
   dt = now_s() - t0;
   CHECK(rc == BLOB_ERETRY, "silent server: %d %s", rc, err);
-  CHECK(dt >= 1.3 && dt < 3.0, "silent server: took %.2fs, want two 0.7s attempts", dt);
+  CHECK(dt >= 1.3 && dt < 5.0, "silent server: took %.2fs, want two 0.7s attempts", dt);
   CHECK(strstr(err, "2 attempts") != NULL, "silent server message: %s", err);
   blob_close(s);
   close(lfd);
@@ -216,7 +217,7 @@ static void test_down(void) {
   rc = blob_stat(s, "down/h", &info, err, sizeof err);
   dt = now_s() - t0;
   CHECK(rc == 0 && info.size == 1, "stat after one hung attempt: %d %s", rc, err);
-  CHECK(dt >= 0.6 && dt < 2.5, "hung attempt took %.2fs", dt);
+  CHECK(dt >= 0.6 && dt < 4.0, "hung attempt took %.2fs", dt);
   blob_delete(s, "down/h", err, sizeof err);
   blob_close(s);
 }
@@ -262,6 +263,37 @@ static void test_retry_and_reuse(const char *url) {
   }
   long used = stat_field("connections") - c0 - 1; /* minus the stats request */
   CHECK(used >= 1 && used <= 2, "120 requests used %ld connections", used);
+  blob_close(s);
+}
+
+/* Overwrite-then-read, many times, with bodies large enough to take a
+ * while to write: every read returns exactly the last write (s3rver alone
+ * answers PUT before the bytes are on disk). */
+static void test_read_after_write(const char *url) {
+  char err[1024];
+  blob_store *s;
+  blob_open(url, &s, err, sizeof err);
+  size_t cap = 200000;
+  uint8_t *buf = malloc(cap);
+  int bad = 0;
+  for (int i = 0; i < 100; i++) {
+    size_t n = 1000 + (size_t)(i * 1931) % (cap - 1000);
+    memset(buf, 'A' + i % 26, n);
+    buf[0] = (uint8_t)i;
+    if (blob_put(s, "raw/key", buf, n, err, sizeof err)) {
+      bad++;
+      continue;
+    }
+    uint8_t *got = NULL;
+    size_t glen = 0;
+    if (blob_get(s, "raw/key", 0, &got, &glen, NULL, err, sizeof err) || glen != n ||
+        memcmp(got, buf, n))
+      bad++;
+    free(got);
+  }
+  CHECK(bad == 0, "%d of 100 reads after an overwrite differed", bad);
+  blob_delete(s, "raw/key", err, sizeof err);
+  free(buf);
   blob_close(s);
 }
 
@@ -330,6 +362,7 @@ int main(void) {
   test_auth(url);
   test_down();
   test_retry_and_reuse(url);
+  test_read_after_write(url);
   test_urls();
   curl_global_cleanup();
   return check_exit("test_blob_s3");

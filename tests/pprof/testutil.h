@@ -218,12 +218,18 @@ static void tb_label_raw(tb *b, PBSample *s, int64_t key, int64_t str, int64_t n
   TB_PUSH(b, s->label, s->n_label, l);
 }
 
+/* (string indexes are taken in a fixed order: argument evaluation order is
+ * unspecified in C, and tests must build the same bytes with every compiler) */
 static void tb_label(tb *b, PBSample *s, const char *k, const char *v) {
-  tb_label_raw(b, s, S_(b, k), S_(b, v), 0, 0);
+  int64_t ki = S_(b, k);
+  int64_t vi = S_(b, v);
+  tb_label_raw(b, s, ki, vi, 0, 0);
 }
 
 static void tb_numlabel(tb *b, PBSample *s, const char *k, int64_t num, const char *unit) {
-  tb_label_raw(b, s, S_(b, k), 0, num, unit ? S_(b, unit) : 0);
+  int64_t ki = S_(b, k);
+  int64_t ui = unit ? S_(b, unit) : 0;
+  tb_label_raw(b, s, ki, 0, num, ui);
 }
 
 static uint8_t *tb_pack(tb *b, size_t *len) {

@@ -12,6 +12,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [ $# -ge 1 ] || { echo "usage: with-kafka.sh COMMAND [ARGS...]" >&2; exit 2; }
 dir=$(mktemp -d "${TMPDIR:-/tmp}/kafka-mock.XXXXXX")
+# shellcheck disable=SC2317  # called by the trap
 cleanup() {
   "$here/kafka-down.sh" "$dir" || true
   rm -rf "$dir"
@@ -19,7 +20,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' TERM INT
 # shellcheck disable=SC2086
-KAFKA_BROKERS=$("$here/kafka-up.sh" "$dir" ${KAFKA_MOCK_ARGS:-})
+# --exit-with: should this script be killed outright (SIGKILL on a ctest
+# timeout), the broker notices and exits by itself.
+KAFKA_BROKERS=$("$here/kafka-up.sh" "$dir" --exit-with $$ ${KAFKA_MOCK_ARGS:-})
 export KAFKA_BROKERS KAFKA_MOCK_DIR=$dir KAFKA_SUPPORT=$here
 set +e
 "$@"
