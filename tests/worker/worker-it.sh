@@ -234,16 +234,31 @@ group)
   start_worker b --batch-max 10
   apps=(g-one g-two g-three g-four g-five g-six g-seven g-eight)
   declare -A files
-  for round in 1 2 3; do
+  upload_round() { # one upload per app
+    local i f
     for i in "${!apps[@]}"; do
-      f=${cpu[$(( (i + round) % ${#cpu[@]} ))]}
+      f=${cpu[$(( (i + $1) % ${#cpu[@]} ))]}
       "$tool" upload "$BLOB" "$WRITER" "${apps[$i]}" "$f" >/dev/null
       files[${apps[$i]}]="${files[${apps[$i]}]:-} $f"
     done
-    if [ $round = 2 ]; then
-      kill -TERM "$PID_b"; wait "$PID_b" || fail "worker b exit status $? on SIGTERM"
-    fi
+  }
+  # rounds until both members have merged something (the first group join
+  # and the rebalance for the second member take a few seconds)
+  round=0
+  while :; do
+    round=$((round + 1))
+    upload_round $round
+    grep -q '"base written"' "$LOG_b" && grep -q '"base written"' "$LOG_a" && break
+    [ $round -lt 30 ] || fail "the two workers did not share the partitions after $round rounds"
+    sleep 1
   done
+  # b leaves mid-stream; a takes over its partitions
+  (sleep 0.3; kill -TERM "$PID_b") &
+  killer=$!
+  upload_round $((round + 1))
+  wait "$killer"
+  wait "$PID_b" || fail "worker b exit status $? on SIGTERM"
+  upload_round $((round + 2))
   for app in "${apps[@]}"; do
     # shellcheck disable=SC2086
     wait_base "$app" "$(expected_total ${files[$app]})" 90
