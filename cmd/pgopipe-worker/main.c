@@ -74,6 +74,7 @@ static int check_bus(void *ctx, char *err, size_t errlen) { return check_dep(ctx
 int main(int argc, char **argv) {
   opts o;
   memset(&o, 0, sizeof o);
+  /* URLs are printed only up to their query: it may hold librdkafka secrets */
   svc_flag flags[] = {
       {"port", 'p', SVC_FLAG_INT, "8081", "port for health, readiness and metrics", &o.port, NULL, "PORT", 0},
       {"bind", 0, SVC_FLAG_STRING, "127.0.0.1", "address to listen on", &o.bind, NULL, "ADDR", 0},
@@ -167,11 +168,13 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (bus_writer_open(o.writer_url, &writer, err, sizeof err) != 0) {
-    fprintf(stderr, "pgopipe-worker: --event-writer-url %s: %s\n", o.writer_url, err);
+    fprintf(stderr, "pgopipe-worker: --event-writer-url %.*s: %s\n", (int)strcspn(o.writer_url, "?"),
+            o.writer_url, err);
     goto out;
   }
   if (bus_reader_open(o.reader_url, &reader, err, sizeof err) != 0) {
-    fprintf(stderr, "pgopipe-worker: --event-reader-url %s: %s\n", o.reader_url, err);
+    fprintf(stderr, "pgopipe-worker: --event-reader-url %.*s: %s\n", (int)strcspn(o.reader_url, "?"),
+            o.reader_url, err);
     goto out;
   }
   st = worker_stats_new();

@@ -1479,9 +1479,14 @@ int worker_run(const worker_config *cfg, volatile sig_atomic_t *stop,
   char batch_s[24], wait_s[24];
   snprintf(batch_s, sizeof batch_s, "%zu", w->cfg.batch_max);
   snprintf(wait_s, sizeof wait_s, "%d", w->cfg.batch_wait_ms);
-  wlog(w, WORKER_LOG_INFO, "worker starting", "store", blob_url(w->cfg.blob), "events",
-       w->cfg.reader_url ? w->cfg.reader_url : "", "batch_max", batch_s, "batch_wait_ms", wait_s,
-       NULL);
+  /* the reader URL's query may carry librdkafka secrets (sasl.password):
+   * log only what comes before it */
+  char events[256];
+  const char *ru = w->cfg.reader_url ? w->cfg.reader_url : "";
+  size_t rl = strcspn(ru, "?");
+  snprintf(events, sizeof events, "%.*s%s", (int)(rl < 200 ? rl : 200), ru, ru[rl] ? "?..." : "");
+  wlog(w, WORKER_LOG_INFO, "worker starting", "store", blob_url(w->cfg.blob), "events", events,
+       "batch_max", batch_s, "batch_wait_ms", wait_s, NULL);
   if (w->cfg.reconcile && worker_reconcile(w, stop) != 0) goto done;
   atomic_store(&w->st->ready, 1);
 
