@@ -205,7 +205,11 @@ EOF
   for i in $(seq 1 100); do grep -q 'reload failed' "$LOG_a" && break; sleep 0.05; done
   grep -q 'reload failed.*offset' "$LOG_a" || grep -q 'offset 2' "$LOG_a" || fail "broken rules reload not logged with the offset"
   kill -0 "$PID_a" || fail "worker died on a broken rules reload"
-  ok "SIGHUP with a broken rules file: logged, old rules kept"
+  echo '[{"app": "pruned", "rules": [{"drop": "^runtime\\."}]}, {"app": "beta", "rules": []}]' >"$tmp/rules.json"
+  kill -HUP "$PID_a"
+  for i in $(seq 1 100); do grep -q '"prune rules reloaded"' "$LOG_a" && break; sleep 0.05; done
+  grep '"prune rules reloaded"' "$LOG_a" | grep -q '"apps":"2"' || fail "a good rules file was not reloaded"
+  ok "SIGHUP: a broken rules file is logged and the old rules stay; a good one is taken"
 
   # delete: every object of the app, and only of that app
   "$tool" publish "$WRITER" profile.deleted alpha
