@@ -274,7 +274,7 @@ static void on_sig(int s) {
 
 int main(int argc, char **argv) {
   const char *port_file = NULL, *hang_file = NULL;
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!v) {
@@ -292,7 +292,6 @@ int main(int argc, char **argv) {
       fprintf(stderr, "receiver: unknown flag %s\n", a);
       return 2;
     }
-    i++;
   }
   if (!g_dir || !port_file) {
     fprintf(stderr, "usage: receiver --dir D --port-file F [--token T] [--fail-posts N] "
