@@ -1,0 +1,53 @@
+/*
+ * cli.h — what the pgopipe command's files share: the verb entry points that
+ * main.c dispatches to, and small file helpers (whole-file reads with a size
+ * cap, atomic writes) every verb that touches files uses.
+ *
+ * A verb is a function `int verb(int argc, char **argv)` where argv[0] is the
+ * verb's name; it returns the process exit status: 0 success, 1 failure (after
+ * printing one line on stderr naming the file involved), 2 usage error.
+ * Adding a group of verbs = one new .c file + its lines in main.c's table.
+ */
+#ifndef PGOPIPE_CLI_H
+#define PGOPIPE_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* Offline verbs (offline.c). */
+int cli_merge(int argc, char **argv);
+int cli_prune(int argc, char **argv);
+int cli_inspect(int argc, char **argv);
+
+/* Prints "pgopipe VERB: MESSAGE" on stderr (one line). */
+void cli_errorf(const char *verb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Reads the whole of `path` ("-" = standard input) into a malloc'd buffer
+ * (*out, caller frees; *len its size). Reading stops at max_bytes + 1 bytes,
+ * so a caller with a size limit can tell "over the limit" without holding an
+ * arbitrarily large file; the returned length then exceeds max_bytes.
+ * Returns 0, or -1 with a message (naming the path) in err.
+ */
+int cli_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *len,
+                  char *err, size_t errlen);
+
+/*
+ * Writes buf to `path` atomically ("-" = standard output): a temporary file in
+ * the same directory is written, fsync'd and renamed over path, so readers
+ * never see a partial file and a failure leaves no file behind.
+ * Returns 0, or -1 with a message naming the path in err.
+ */
+int cli_write_file_atomic(const char *path, const uint8_t *buf, size_t len,
+                          char *err, size_t errlen);
+
+/*
+ * Parses a non-negative decimal size ("1048576"); returns 0 or -1 when the
+ * text is not a plain number that fits in size_t.
+ */
+int cli_parse_size(const char *s, size_t *out);
+
+#endif

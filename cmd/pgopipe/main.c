@@ -1,0 +1,53 @@
+/*
+ * main.c — the pgopipe command: finds the verb and hands it the rest of the
+ * command line. Verbs live in their own files (offline.c today, the server
+ * client verbs beside it) and are listed in one table here, so `pgopipe
+ * --help` always shows exactly what the binary can do.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct verb {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+};
+
+static const struct verb verbs[] = {
+    {"merge", cli_merge, "merge profiles like `go tool pprof -proto`, optionally prune"},
+    {"prune", cli_prune, "remove frames below matching functions (pprof Prune)"},
+    {"inspect", cli_inspect, "print a profile's header, counts, totals and top functions"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: pgopipe VERB [OPTIONS] [ARGS]\n"
+          "       pgopipe --help | --version\n"
+          "       pgopipe VERB --help\n\n"
+          "Verbs:\n");
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+    fprintf(f, "  %-9s %s\n", verbs[i].name, verbs[i].summary);
+  fprintf(f, "\nExit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return CLI_USAGE;
+  }
+  const char *v = argv[1];
+  if (!strcmp(v, "--help") || !strcmp(v, "-h") || !strcmp(v, "help")) {
+    usage(stdout);
+    return CLI_OK;
+  }
+  if (!strcmp(v, "--version") || !strcmp(v, "version")) {
+    printf("pgopipe %s\n", PGOPIPE_VERSION);
+    return CLI_OK;
+  }
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+    if (!strcmp(v, verbs[i].name)) return verbs[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "pgopipe: unknown verb \"%s\" (see pgopipe --help)\n", v);
+  return CLI_USAGE;
+}
