@@ -54,6 +54,9 @@ typedef struct bus_event {
   char merged_key[1025];  /* payload.mergedKey ("" if absent) */
 } bus_event;
 
+/* 1 if s is a valid app name (^[a-z0-9-]{1,63}$), else 0. */
+int bus_valid_app(const char *s);
+
 /* Fills id (fresh UUIDv4), timestamp (now) and type/app; keys are cleared. */
 int bus_event_init(bus_event *ev, const char *type, const char *app);
 

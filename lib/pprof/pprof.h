@@ -69,11 +69,19 @@ void pp_free(pp_profile *p);
 
 /*
  * Encodes p as profile.proto with a rebuilt, deduplicated string table, gzip
- * compressed at `level` (0 = store, 1..9 like gzip; -1 = default 6).
+ * compressed at `level` (0 = store, 1..9 like gzip, up to 12 for libdeflate's
+ * slower, smaller levels; -1 = default 6). IDs are renumbered densely
+ * (1, 2, ... in table order); decoding the output gives an equal profile.
  * On success *out is a malloc'd buffer owned by the caller (free()).
  */
 int pp_encode(const pp_profile *p, int level, uint8_t **out, size_t *outlen,
               char *err, size_t errlen);
+
+/*
+ * Like pp_encode without compression: the raw profile.proto message.
+ * On success *out is a malloc'd buffer owned by the caller (free()).
+ */
+int pp_encode_raw(const pp_profile *p, uint8_t **out, size_t *outlen, char *err, size_t errlen);
 
 /* ---- Header and summary accessors (strings are owned by the profile) ---- */
 
@@ -90,11 +98,15 @@ size_t pp_sample_type_count(const pp_profile *p);
 pp_value_type pp_sample_type(const pp_profile *p, size_t i);
 /* Default sample type name, "" when unset. */
 const char *pp_default_sample_type(const pp_profile *p);
+/* Documentation URL (profile.proto field 15), "" when unset. */
+const char *pp_doc_url(const pp_profile *p);
 
 size_t pp_sample_count(const pp_profile *p);
 size_t pp_location_count(const pp_profile *p);
 size_t pp_function_count(const pp_profile *p);
 size_t pp_mapping_count(const pp_profile *p);
+/* Number of entries pp_encode would write in the string table ("" included):
+ * the distinct strings the profile uses. Cost: one pass over the profile. */
 size_t pp_string_count(const pp_profile *p);
 
 /* Sum of value index `i` over all samples (wrapping 64-bit). */
@@ -153,7 +165,9 @@ pp_merger *pp_merger_new(void);
  * error. Compatibility is checked against the first input added:
  * PP_EINCOMPATIBLE ("incompatible period types cpu/nanoseconds and
  * space/bytes", "incompatible sample types ..."). After an error the merger
- * is unchanged (the failed input contributed nothing) and may go on.
+ * is unchanged (the failed input contributed nothing) and may go on —
+ * except after PP_ENOMEM, which can leave a partly folded input: free the
+ * merger then.
  */
 int pp_merger_add(pp_merger *m, pp_profile *in, char *err, size_t errlen);
 
@@ -184,6 +198,24 @@ pp_rules *pp_rules_new(void);
  * compiled now (PCRE2, unanchored search like Go's MatchString). On a bad
  * pattern returns PP_EREGEX with "bad drop regex \"(x\": missing closing
  * parenthesis at offset 2".
+ *
+ * Patterns are compiled with PCRE2_UTF | PCRE2_MATCH_INVALID_UTF |
+ * PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C, so that every pattern Go's
+ * RE2 syntax accepts matches the same names: `$` matches only at the very
+ * end (not before a final newline), \d \w \s are ASCII like RE2's, `.` does
+ * not match a newline, (?i) (?s) (?m) (?U)... behave alike, and `\C` is
+ * refused (Go refuses it too). Differences users could hit:
+ *  - PCRE2 also ACCEPTS what RE2 refuses: backreferences (\1), look-ahead
+ *    and look-behind ((?=x) (?!x) (?<=x) (?<!x)), atomic groups and
+ *    possessive quantifiers, recursion, \Z, (?<name>...) and (?'name'...).
+ *    A rule file using them works here but fails in Go's pprof/autopgo.
+ *  - PCRE2 backtracks: a pathological pattern (e.g. (a+)+$) can be slow on
+ *    long names where RE2 is linear; PCRE2's match limit then makes
+ *    pp_prune fail with PP_EREGEX instead of hanging.
+ *  - Unicode classes (\pL, \p{Greek}) use PCRE2's Unicode tables, which may
+ *    be a different Unicode version than Go's.
+ * The name matched is pprof's simplified name (see pp_simplify_name), so a
+ * pointer-receiver method `pkg.(*T).M` is matched as `pkg.`.
  */
 int pp_rules_add(pp_rules *r, const char *drop, const char *keep, char *err, size_t errlen);
 size_t pp_rules_count(const pp_rules *r);
@@ -192,9 +224,28 @@ void pp_rules_free(pp_rules *r);
 /*
  * Applies the rules in order to p with pprof's Prune semantics, then compacts
  * p (samples whose stacks became identical are aggregated, unreferenced
- * entries dropped). rules may be NULL or empty (no-op besides nothing).
+ * entries dropped, zero samples dropped, IDs renumbered; the same as a
+ * merge of p alone). rules may be NULL or empty: then p is left untouched.
+ * Errors: PP_EREGEX when PCRE2 fails while matching (e.g. its match limit),
+ * PP_ENOMEM. If compaction runs out of memory p is left an empty profile.
  */
 int pp_prune(pp_profile *p, const pp_rules *rules, char *err, size_t errlen);
+
+/*
+ * pp_prune without the compaction: exactly what Go's Prune leaves (duplicate
+ * stacks stay separate samples, unreferenced entries stay). For comparisons
+ * with Go and for callers that merge right after anyway. On error p may be
+ * partly pruned (only when a regex match fails at run time).
+ */
+int pp_prune_nocompact(pp_profile *p, const pp_rules *rules, char *err, size_t errlen);
+
+/*
+ * pprof's simplified function name, the text prune rules are matched
+ * against: one leading '.' removed, then cut before the first '(' that does
+ * not start "(anonymous namespace)" or "operator()". Returns its length and
+ * sets *start (pointing into name, not NUL-terminated at the cut).
+ */
+size_t pp_simplify_name(const char *name, size_t len, const char **start);
 
 #ifdef __cplusplus
 }

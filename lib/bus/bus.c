@@ -1,0 +1,368 @@
+/*
+ * bus.c — URL dispatch for the event bus, and the parts every backend shares.
+ *
+ * A bus URL names its backend by scheme (kafka://, mem://). This file parses
+ * the URL once (percent-decoding the name and the query parameters), picks
+ * the backend from a small table, checks the arguments common to all
+ * backends, and forwards to the backend's operation (bus_internal.h). It
+ * holds no state: everything lives in the handles.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "bus_internal.h"
+
+static const bus_backend *const backends[] = {&bus_backend_kafka, &bus_backend_mem};
+
+const char *bus_strerror(int code) {
+  switch (code) {
+  case BUS_OK: return "ok";
+  case BUS_EIO: return "permanent failure";
+  case BUS_EINVAL: return "invalid argument";
+  case BUS_ERETRY: return "transient failure, retry";
+  case BUS_ENOMEM: return "out of memory";
+  case BUS_ECLOSED: return "closed";
+  default: return "unknown error";
+  }
+}
+
+int bus_fail(char *err, size_t errlen, int code, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+static void clear_err(char *err, size_t errlen) {
+  if (err && errlen)
+    err[0] = 0;
+}
+
+int bus_valid_topic(const char *s) {
+  size_t n = strlen(s);
+  if (n < 1 || n > 249 || !strcmp(s, ".") || !strcmp(s, ".."))
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '.' || c == '_' || c == '-'))
+      return 0;
+  }
+  return 1;
+}
+
+/* ---- URL parsing ---- */
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decodes s[0..n) into a new string; NULL and *bad=1 on a malformed
+ * escape or a decoded NUL, NULL and *bad=0 when out of memory. */
+static char *pct_decode(const char *s, size_t n, int *bad) {
+  char *out = malloc(n + 1), *o = out;
+  *bad = 0;
+  if (!out)
+    return NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '%') {
+      if (n - i < 3) { /* need two hex digits after '%' */
+        free(out);
+        *bad = 1;
+        return NULL;
+      }
+      int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+      if (h < 0 || l < 0 || (h == 0 && l == 0)) {
+        free(out);
+        *bad = 1;
+        return NULL;
+      }
+      *o++ = (char)(h * 16 + l);
+      i += 2;
+    } else {
+      *o++ = s[i];
+    }
+  }
+  *o = 0;
+  return out;
+}
+
+static void url_free(bus_url *u) {
+  free(u->scheme);
+  free(u->name);
+  for (size_t i = 0; i < u->nparams; i++) {
+    free(u->params[i].key);
+    free(u->params[i].value);
+  }
+  free(u->params);
+  memset(u, 0, sizeof *u);
+}
+
+static int url_parse(const char *url, bus_url *u, char *err, size_t errlen) {
+  memset(u, 0, sizeof *u);
+  if (!url || !*url)
+    return bus_fail(err, errlen, BUS_EINVAL, "bus: empty URL (want kafka://TOPIC or mem://TOPIC)");
+  const char *sep = strstr(url, "://");
+  if (!sep || sep == url)
+    return bus_fail(err, errlen, BUS_EINVAL, "bus: %s: not a URL (want kafka://TOPIC or mem://TOPIC)", url);
+  int bad = 0;
+  u->scheme = strndup(url, (size_t)(sep - url));
+  const char *rest = sep + 3;
+  const char *q = strchr(rest, '?');
+  size_t nlen = q ? (size_t)(q - rest) : strlen(rest);
+  if (!u->scheme)
+    goto nomem;
+  if (nlen == 0) {
+    url_free(u);
+    return bus_fail(err, errlen, BUS_EINVAL, "bus: %s: no topic/group name after \"://\"", url);
+  }
+  if (memchr(rest, '/', nlen)) {
+    url_free(u);
+    return bus_fail(err, errlen, BUS_EINVAL, "bus: %s: the name must not contain '/'", url);
+  }
+  u->name = pct_decode(rest, nlen, &bad);
+  if (!u->name) {
+    if (!bad)
+      goto nomem;
+    url_free(u);
+    return bus_fail(err, errlen, BUS_EINVAL, "bus: %s: bad percent-escape in the name", url);
+  }
+  if (!q)
+    return 0;
+  const char *p = q + 1;
+  while (*p) {
+    const char *amp = strchr(p, '&');
+    size_t plen = amp ? (size_t)(amp - p) : strlen(p);
+    if (plen > 0) {
+      const char *eq = memchr(p, '=', plen);
+      if (!eq || eq == p) {
+        int r = bus_fail(err, errlen, BUS_EINVAL, "bus: %s: query parameter \"%.*s\" is not KEY=VALUE",
+                         url, (int)plen, p);
+        url_free(u);
+        return r;
+      }
+      bus_param *np = realloc(u->params, (u->nparams + 1) * sizeof *np);
+      if (!np)
+        goto nomem;
+      u->params = np;
+      bus_param *bp = &u->params[u->nparams];
+      memset(bp, 0, sizeof *bp);
+      bp->key = pct_decode(p, (size_t)(eq - p), &bad);
+      if (bp->key)
+        bp->value = pct_decode(eq + 1, plen - (size_t)(eq - p) - 1, &bad);
+      if (!bp->key || !bp->value) {
+        free(bp->key);
+        if (!bad)
+          goto nomem;
+        int r = bus_fail(err, errlen, BUS_EINVAL, "bus: %s: bad percent-escape in \"%.*s\"", url,
+                         (int)plen, p);
+        url_free(u);
+        return r;
+      }
+      u->nparams++;
+      for (size_t i = 0; i + 1 < u->nparams; i++)
+        if (!strcmp(u->params[i].key, bp->key)) {
+          int r = bus_fail(err, errlen, BUS_EINVAL, "bus: %s: query parameter \"%s\" given twice",
+                           url, bp->key);
+          url_free(u);
+          return r;
+        }
+    }
+    if (!amp)
+      break;
+    p = amp + 1;
+  }
+  return 0;
+nomem:
+  url_free(u);
+  return bus_fail(err, errlen, BUS_ENOMEM, "bus: %s: out of memory", url);
+}
+
+const char *bus_url_param(bus_url *u, const char *key) {
+  for (size_t i = 0; i < u->nparams; i++)
+    if (!strcmp(u->params[i].key, key)) {
+      u->params[i].used = 1;
+      return u->params[i].value;
+    }
+  return NULL;
+}
+
+int bus_url_param_int(bus_url *u, const char *key, long min, long max, long *out, char *err,
+                      size_t errlen) {
+  const char *v = bus_url_param(u, key);
+  if (!v)
+    return 0;
+  char *end;
+  long n = strtol(v, &end, 10);
+  if (!*v || *end || n < min || n > max)
+    return bus_fail(err, errlen, BUS_EINVAL, "%s://%s: %s=%s: want an integer in [%ld, %ld]",
+                    u->scheme, u->name, key, v, min, max);
+  *out = n;
+  return 0;
+}
+
+static const bus_backend *find_backend(const bus_url *u, const char *url, char *err, size_t errlen) {
+  for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+    if (!strcmp(backends[i]->scheme, u->scheme))
+      return backends[i];
+  bus_fail(err, errlen, BUS_EINVAL, "bus: %s: unknown scheme \"%s\" (want kafka:// or mem://)", url,
+           u->scheme);
+  return NULL;
+}
+
+/* ---- writers ---- */
+
+int bus_writer_open(const char *url, bus_writer **out, char *err, size_t errlen) {
+  clear_err(err, errlen);
+  if (!out)
+    return bus_fail(err, errlen, BUS_EINVAL, "bus: bus_writer_open: out is NULL");
+  *out = NULL;
+  bus_url u;
+  int rc = url_parse(url, &u, err, errlen);
+  if (rc)
+    return rc;
+  const bus_backend *be = find_backend(&u, url, err, errlen);
+  if (!be) {
+    url_free(&u);
+    return BUS_EINVAL;
+  }
+  rc = be->writer_open(&u, out, err, errlen);
+  url_free(&u);
+  return rc;
+}
+
+int bus_publish(bus_writer *w, const char *key, const void *msg, size_t len, char *err,
+                size_t errlen) {
+  clear_err(err, errlen);
+  if (!w)
+    return bus_fail(err, errlen, BUS_EINVAL, "bus: publish on a NULL writer");
+  if (!msg && len)
+    return bus_fail(err, errlen, BUS_EINVAL, "bus: publish: NULL message of %zu bytes", len);
+  return w->be->publish(w, key ? key : "", msg ? msg : "", len, err, errlen);
+}
+
+int bus_publish_event(bus_writer *w, const bus_event *ev, char *err, size_t errlen) {
+  char *json = NULL;
+  size_t len = 0;
+  clear_err(err, errlen);
+  if (!ev)
+    return bus_fail(err, errlen, BUS_EINVAL, "bus: publish of a NULL event");
+  int rc = bus_event_encode(ev, &json, &len, err, errlen);
+  if (rc)
+    return rc;
+  rc = bus_publish(w, ev->app, json, len, err, errlen);
+  free(json);
+  return rc;
+}
+
+int bus_writer_check(bus_writer *w, char *err, size_t errlen) {
+  clear_err(err, errlen);
+  if (!w)
+    return bus_fail(err, errlen, BUS_EINVAL, "bus: check on a NULL writer");
+  return w->be->writer_check(w, err, errlen);
+}
+
+void bus_writer_close(bus_writer *w) {
+  if (w)
+    w->be->writer_close(w);
+}
+
+/* ---- readers ---- */
+
+int bus_reader_open(const char *url, bus_reader **out, char *err, size_t errlen) {
+  clear_err(err, errlen);
+  if (!out)
+    return bus_fail(err, errlen, BUS_EINVAL, "bus: bus_reader_open: out is NULL");
+  *out = NULL;
+  bus_url u;
+  int rc = url_parse(url, &u, err, errlen);
+  if (rc)
+    return rc;
+  const bus_backend *be = find_backend(&u, url, err, errlen);
+  if (!be) {
+    url_free(&u);
+    return BUS_EINVAL;
+  }
+  rc = be->reader_open(&u, out, err, errlen);
+  url_free(&u);
+  return rc;
+}
+
+int bus_poll(bus_reader *r, int timeout_ms, bus_msg **msg, char *err, size_t errlen) {
+  clear_err(err, errlen);
+  if (!r || !msg)
+    return bus_fail(err, errlen, BUS_EINVAL, "bus: poll: NULL reader or msg");
+  *msg = NULL;
+  if (timeout_ms < 0)
+    timeout_ms = 0;
+  bus_msg_full *m = NULL;
+  int rc = r->be->poll(r, timeout_ms, &m, err, errlen);
+  if (rc == 1)
+    *msg = &m->pub;
+  return rc;
+}
+
+void bus_msg_free(bus_msg *msg) {
+  /* pub is the first member of the single allocation made by bus_msg_new. */
+  free(msg);
+}
+
+bus_msg_full *bus_msg_new(const struct bus_reader *owner, const void *key, size_t keylen,
+                          const void *payload, size_t len, int32_t partition, int64_t offset,
+                          uint64_t gen) {
+  if (!key)
+    keylen = 0;
+  if (keylen > SIZE_MAX / 2 || len > SIZE_MAX / 2)
+    return NULL;
+  bus_msg_full *m = malloc(sizeof *m + keylen + 1 + len + 1);
+  if (!m)
+    return NULL;
+  char *k = (char *)(m + 1);
+  if (keylen)
+    memcpy(k, key, keylen);
+  k[keylen] = 0;
+  char *p = k + keylen + 1;
+  if (len)
+    memcpy(p, payload, len);
+  p[len] = 0; /* a convenience for text payloads; len is authoritative */
+  m->pub.key = k;
+  m->pub.payload = p;
+  m->pub.len = len;
+  m->pub.partition = partition;
+  m->pub.offset = offset;
+  m->owner = owner;
+  m->gen = gen;
+  return m;
+}
+
+int bus_commit(bus_reader *r, const bus_msg *msg, char *err, size_t errlen) {
+  clear_err(err, errlen);
+  if (!r || !msg)
+    return bus_fail(err, errlen, BUS_EINVAL, "bus: commit: NULL reader or msg");
+  const bus_msg_full *m = (const bus_msg_full *)msg;
+  if (m->owner != r)
+    return bus_fail(err, errlen, BUS_EINVAL, "bus: commit of a message this reader did not deliver");
+  return r->be->commit(r, m, err, errlen);
+}
+
+int bus_reader_check(bus_reader *r, char *err, size_t errlen) {
+  clear_err(err, errlen);
+  if (!r)
+    return bus_fail(err, errlen, BUS_EINVAL, "bus: check on a NULL reader");
+  return r->be->reader_check(r, err, errlen);
+}
+
+void bus_reader_close(bus_reader *r) {
+  if (r)
+    r->be->reader_close(r);
+}

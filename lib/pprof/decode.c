@@ -1,0 +1,826 @@
+/*
+ * decode.c — bytes to a validated pp_profile.
+ *
+ * Input is gunzipped (zlib streaming inflate, so the decompressed-size limit
+ * stops a gzip bomb after at most `limit` bytes of output, and multi-member
+ * streams are read as one), then the profile.proto wire format is read
+ * directly into the flat model of internal.h. Reading the wire format here,
+ * instead of unpacking a generic message tree first, means no per-message
+ * allocation and no second copy of the profile: peak memory is the
+ * decompressed bytes plus the model. It also gives exact error messages and
+ * lets us see things a generic decoder hides (a second time_nanos field
+ * means two concatenated profiles).
+ *
+ * The rules are those of Go's profile.Parse + CheckValid: unknown fields are
+ * skipped, repeated scalars are accepted packed and unpacked, group wire types
+ * are rejected, label quirks are applied, every string index is range-checked.
+ * Several passes over the top-level fields resolve references in any field
+ * order: strings, then mappings, functions, locations, sample types, samples.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <zlib.h>
+
+/* ---------------------------------------------------------------- gunzip */
+
+static int gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, size_t *outlen, char *err,
+                  size_t errlen) {
+  z_stream zs;
+  memset(&zs, 0, sizeof(zs));
+  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return pp_err(err, errlen, PP_ENOMEM, "gunzip: inflateInit failed");
+  size_t cap = inlen < limit / 4 ? inlen * 4 : limit;
+  if (cap < 4096) cap = limit < 4096 ? limit : 4096;
+  if (cap == 0) cap = 1;
+  uint8_t *buf = malloc(cap);
+  if (!buf) {
+    inflateEnd(&zs);
+    return pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory");
+  }
+  size_t have = 0;
+  zs.next_in = (Bytef *)in;
+  int rc = PP_OK;
+  size_t left = inlen;
+  for (;;) {
+    if (have == cap) {
+      if (cap >= limit) {
+        /* Buffer full at the limit: one more byte would be over. */
+        uint8_t probe;
+        zs.next_out = &probe;
+        zs.avail_out = 1;
+        uInt chunk = left > (1u << 30) ? (1u << 30) : (uInt)left;
+        zs.avail_in = chunk;
+        int zr = inflate(&zs, Z_NO_FLUSH);
+        left -= chunk - zs.avail_in;
+        if (zs.avail_out == 0) {
+          rc = pp_err(err, errlen, PP_ETOOBIG,
+                      "decompressed profile is over the limit of %zu bytes (gzip bomb or limit too low)", limit);
+          break;
+        }
+        if (zr == Z_STREAM_END && left == 0) break;
+        if (zr == Z_STREAM_END) {
+          if (inflateReset(&zs) != Z_OK) {
+            rc = pp_err(err, errlen, PP_EMALFORMED, "malformed profile: bad gzip stream");
+            break;
+          }
+          continue;
+        }
+        if (zr != Z_OK && zr != Z_BUF_ERROR) {
+          rc = pp_err(err, errlen, PP_EMALFORMED, "malformed profile: bad gzip data: %s",
+                      zs.msg ? zs.msg : "inflate error");
+          break;
+        }
+        if (left == 0) {
+          rc = pp_err(err, errlen, PP_EMALFORMED, "malformed profile: truncated gzip data");
+          break;
+        }
+        continue;
+      }
+      size_t nc = cap * 2;
+      if (nc > limit || nc < cap) nc = limit;
+      uint8_t *nb = realloc(buf, nc);
+      if (!nb) {
+        rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory growing to %zu bytes", nc);
+        break;
+      }
+      buf = nb;
+      cap = nc;
+    }
+    size_t room = cap - have;
+    zs.next_out = buf + have;
+    zs.avail_out = room > (1u << 30) ? (1u << 30) : (uInt)room;
+    uInt outgiven = zs.avail_out;
+    uInt chunk = left > (1u << 30) ? (1u << 30) : (uInt)left;
+    zs.avail_in = chunk;
+    int zr = inflate(&zs, Z_NO_FLUSH);
+    left -= chunk - zs.avail_in;
+    have += outgiven - zs.avail_out;
+    if (zr == Z_STREAM_END) {
+      if (left == 0) break;
+      /* Another gzip member follows: read it as part of the same stream. */
+      if (inflateReset(&zs) != Z_OK) {
+        rc = pp_err(err, errlen, PP_EMALFORMED, "malformed profile: bad gzip stream");
+        break;
+      }
+      continue;
+    }
+    if (zr == Z_BUF_ERROR || zr == Z_OK) {
+      if (left == 0 && zs.avail_out != 0) {
+        rc = pp_err(err, errlen, PP_EMALFORMED, "malformed profile: truncated gzip data");
+        break;
+      }
+      continue;
+    }
+    rc = pp_err(err, errlen, zr == Z_MEM_ERROR ? PP_ENOMEM : PP_EMALFORMED, "malformed profile: bad gzip data: %s",
+                zs.msg ? zs.msg : "inflate error");
+    break;
+  }
+  inflateEnd(&zs);
+  if (rc) {
+    free(buf);
+    return rc;
+  }
+  *out = buf;
+  *outlen = have;
+  return PP_OK;
+}
+
+/* ------------------------------------------------------------ wire reader */
+
+typedef struct field {
+  uint32_t num, typ;
+  uint64_t u64;
+  const uint8_t *data;
+  size_t len;
+} field;
+
+static inline int rd_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v) {
+  const uint8_t *p = *pp;
+  if (p < end && !(*p & 0x80)) {
+    *v = *p;
+    *pp = p + 1;
+    return 0;
+  }
+  uint64_t u = 0;
+  for (int i = 0; i < 10; i++) {
+    if (p >= end) return -1;
+    uint8_t b = *p++;
+    u |= (uint64_t)(b & 0x7f) << (7 * i);
+    if (!(b & 0x80)) {
+      *v = u;
+      *pp = p;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* Reads one field; returns 0, or -1 with *why set. */
+static inline int rd_field(const uint8_t **pp, const uint8_t *end, field *f, const char **why) {
+  uint64_t key;
+  if (rd_varint(pp, end, &key)) {
+    *why = "bad varint";
+    return -1;
+  }
+  f->num = (uint32_t)(key >> 3);
+  if (key >> 3 > UINT32_MAX) f->num = UINT32_MAX;
+  f->typ = key & 7;
+  f->data = NULL;
+  f->len = 0;
+  f->u64 = 0;
+  switch (f->typ) {
+  case 0:
+    if (rd_varint(pp, end, &f->u64)) {
+      *why = "bad varint";
+      return -1;
+    }
+    return 0;
+  case 1:
+    if (end - *pp < 8) {
+      *why = "truncated fixed64";
+      return -1;
+    }
+    memcpy(&f->u64, *pp, 8);
+    *pp += 8;
+    return 0;
+  case 2: {
+    uint64_t n;
+    if (rd_varint(pp, end, &n)) {
+      *why = "bad varint";
+      return -1;
+    }
+    if (n > (uint64_t)(end - *pp)) {
+      *why = "length past the end of the data";
+      return -1;
+    }
+    f->data = *pp;
+    f->len = (size_t)n;
+    *pp += n;
+    return 0;
+  }
+  case 5: {
+    if (end - *pp < 4) {
+      *why = "truncated fixed32";
+      return -1;
+    }
+    uint32_t v;
+    memcpy(&v, *pp, 4);
+    f->u64 = v;
+    *pp += 4;
+    return 0;
+  }
+  default:
+    *why = "unsupported wire type";
+    return -1;
+  }
+}
+
+/* ------------------------------------------------------------- id maps */
+
+/* uint64 id -> dense index. Ids 1..n use a direct table (the usual case:
+ * Go writes dense ids), others an open-addressing hash. */
+typedef struct idmap {
+  uint32_t *direct; /* [ndirect + 1] */
+  size_t ndirect;
+  uint64_t *keys;
+  uint32_t *vals; /* PP_NONE = empty */
+  size_t cap;     /* power of two, 0 = none */
+} idmap;
+
+static int idmap_init(idmap *m, size_t n) {
+  memset(m, 0, sizeof(*m));
+  m->ndirect = n;
+  m->direct = malloc((n + 1) * sizeof(*m->direct));
+  if (!m->direct) return PP_ENOMEM;
+  memset(m->direct, 0xff, (n + 1) * sizeof(*m->direct));
+  return PP_OK;
+}
+
+static void idmap_free(idmap *m) {
+  free(m->direct);
+  free(m->keys);
+  free(m->vals);
+}
+
+static inline uint32_t idmap_get(const idmap *m, uint64_t id) {
+  if (id <= m->ndirect) return m->direct[id];
+  if (!m->cap) return PP_NONE;
+  size_t mask = m->cap - 1, j = pp_mix(0, id) & mask;
+  while (m->vals[j] != PP_NONE) {
+    if (m->keys[j] == id) return m->vals[j];
+    j = (j + 1) & mask;
+  }
+  return PP_NONE;
+}
+
+/* Inserts id -> v; returns 1 if id was already present, <0 on ENOMEM. */
+static int idmap_put(idmap *m, uint64_t id, uint32_t v) {
+  if (id <= m->ndirect) {
+    if (m->direct[id] != PP_NONE) return 1;
+    m->direct[id] = v;
+    return 0;
+  }
+  if (!m->cap) {
+    /* At most ndirect entries can fall outside 1..n. */
+    size_t c = 16;
+    while (c < m->ndirect * 2) c *= 2;
+    m->keys = malloc(c * sizeof(*m->keys));
+    m->vals = malloc(c * sizeof(*m->vals));
+    if (!m->keys || !m->vals) return PP_ENOMEM;
+    memset(m->vals, 0xff, c * sizeof(*m->vals));
+    m->cap = c;
+  }
+  size_t mask = m->cap - 1, j = pp_mix(0, id) & mask;
+  while (m->vals[j] != PP_NONE) {
+    if (m->keys[j] == id) return 1;
+    j = (j + 1) & mask;
+  }
+  m->keys[j] = id;
+  m->vals[j] = v;
+  return 0;
+}
+
+/* ------------------------------------------------------------- decoder */
+
+typedef struct span {
+  const uint8_t *p;
+  size_t n;
+} span;
+
+typedef struct dec {
+  const uint8_t *buf, *end;
+  char *err;
+  size_t errlen;
+  pp_profile *p;
+  pp_sid *smap; /* input string index -> sid */
+  size_t nstr;
+  size_t cnt[16]; /* top-level field counts */
+  idmap mids, fids, lids;
+  pp_label *ltmp; /* label sort scratch */
+  size_t cltmp;
+} dec;
+
+static int wire_err(dec *d, const char *where, const char *why) {
+  return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: %s: %s", where, why);
+}
+
+static int type_err(dec *d, const char *where, const field *f) {
+  return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: %s: field %u has wire type %u, expected %s",
+                where, f->num, f->typ, f->typ == 2 ? "a scalar" : "another type");
+}
+
+/* Translates a string index read from the file. */
+static int tr_str(dec *d, uint64_t idx, pp_sid *out, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static int tr_str(dec *d, uint64_t idx, pp_sid *out, const char *fmt, ...) {
+  if (idx < d->nstr) {
+    *out = d->smap[idx];
+    return PP_OK;
+  }
+  char what[160];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof(what), fmt, ap);
+  va_end(ap);
+  return pp_err(d->err, d->errlen, PP_EMALFORMED,
+                "malformed profile: %s refers to string %lld, but the string table has %zu entries", what,
+                (long long)(int64_t)idx, d->nstr);
+}
+
+/* Iterates the top-level fields numbered `want`, calling fn on each. */
+typedef int (*field_fn)(dec *d, const field *f, size_t i);
+static int each_top(dec *d, uint32_t want, field_fn fn) {
+  const uint8_t *p = d->buf;
+  field f = {0};
+  const char *why;
+  size_t i = 0;
+  while (p < d->end) {
+    if (rd_field(&p, d->end, &f, &why)) return wire_err(d, "profile", why);
+    if (f.num != want) continue;
+    if (f.typ != 2) return type_err(d, "profile", &f);
+    int rc = fn(d, &f, i++);
+    if (rc) return rc;
+  }
+  return PP_OK;
+}
+
+static int rd_sub(dec *d, const uint8_t **p, const uint8_t *end, field *f, const char *where) {
+  const char *why;
+  if (rd_field(p, end, f, &why)) return wire_err(d, where, why);
+  return PP_OK;
+}
+
+/* Scalar check: wire type must be varint. */
+#define WANT_VARINT(where)                                                                                     \
+  do {                                                                                                         \
+    if (f.typ != 0) return type_err(d, where, &f);                                                             \
+  } while (0)
+
+static int dec_valuetype(dec *d, const uint8_t *p, const uint8_t *end, uint64_t *type, uint64_t *unit,
+                         const char *where) {
+  field f = {0};
+  *type = *unit = 0;
+  while (p < end) {
+    int rc = rd_sub(d, &p, end, &f, where);
+    if (rc) return rc;
+    if (f.num == 1 || f.num == 2) {
+      WANT_VARINT(where);
+      if (f.num == 1)
+        *type = f.u64;
+      else
+        *unit = f.u64;
+    }
+  }
+  return PP_OK;
+}
+
+static int do_mapping(dec *d, const field *tf, size_t i) {
+  const uint8_t *p = tf->data, *end = p + tf->len;
+  field f = {0};
+  uint64_t id = 0, file = 0, bid = 0;
+  pp_mapping m = {0};
+  while (p < end) {
+    int rc = rd_sub(d, &p, end, &f, "mapping");
+    if (rc) return rc;
+    if (f.num >= 1 && f.num <= 10) WANT_VARINT("mapping");
+    switch (f.num) {
+    case 1: id = f.u64; break;
+    case 2: m.start = f.u64; break;
+    case 3: m.limit = f.u64; break;
+    case 4: m.offset = f.u64; break;
+    case 5: file = f.u64; break;
+    case 6: bid = f.u64; break;
+    case 7: m.flags = (m.flags & ~PP_HAS_FUNCTIONS) | (f.u64 ? PP_HAS_FUNCTIONS : 0); break;
+    case 8: m.flags = (m.flags & ~PP_HAS_FILENAMES) | (f.u64 ? PP_HAS_FILENAMES : 0); break;
+    case 9: m.flags = (m.flags & ~PP_HAS_LINE_NUMBERS) | (f.u64 ? PP_HAS_LINE_NUMBERS : 0); break;
+    case 10: m.flags = (m.flags & ~PP_HAS_INLINE_FRAMES) | (f.u64 ? PP_HAS_INLINE_FRAMES : 0); break;
+    default: break;
+    }
+  }
+  int rc;
+  if ((rc = tr_str(d, file, &m.file, "mapping %zu (id %llu) file name", i, (unsigned long long)id))) return rc;
+  if ((rc = tr_str(d, bid, &m.build_id, "mapping %zu (id %llu) build id", i, (unsigned long long)id))) return rc;
+  if (id == 0)
+    return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: mapping %zu has the reserved id 0", i);
+  rc = idmap_put(&d->mids, id, (uint32_t)d->p->nmaps);
+  if (rc < 0) return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
+  if (rc) return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: multiple mappings with id %llu",
+                        (unsigned long long)id);
+  d->p->maps[d->p->nmaps++] = m;
+  return PP_OK;
+}
+
+static int do_function(dec *d, const field *tf, size_t i) {
+  const uint8_t *p = tf->data, *end = p + tf->len;
+  field f = {0};
+  uint64_t id = 0, name = 0, sys = 0, file = 0;
+  pp_function fn = {0};
+  while (p < end) {
+    int rc = rd_sub(d, &p, end, &f, "function");
+    if (rc) return rc;
+    if (f.num >= 1 && f.num <= 5) WANT_VARINT("function");
+    switch (f.num) {
+    case 1: id = f.u64; break;
+    case 2: name = f.u64; break;
+    case 3: sys = f.u64; break;
+    case 4: file = f.u64; break;
+    case 5: fn.start_line = (int64_t)f.u64; break;
+    default: break;
+    }
+  }
+  int rc;
+  if ((rc = tr_str(d, name, &fn.name, "function %zu (id %llu) name", i, (unsigned long long)id))) return rc;
+  if ((rc = tr_str(d, sys, &fn.system_name, "function %zu (id %llu) system name", i, (unsigned long long)id)))
+    return rc;
+  if ((rc = tr_str(d, file, &fn.filename, "function %zu (id %llu) file name", i, (unsigned long long)id))) return rc;
+  if (id == 0)
+    return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: function %zu has the reserved id 0", i);
+  rc = idmap_put(&d->fids, id, (uint32_t)d->p->nfuncs);
+  if (rc < 0) return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
+  if (rc) return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: multiple functions with id %llu",
+                        (unsigned long long)id);
+  d->p->funcs[d->p->nfuncs++] = fn;
+  return PP_OK;
+}
+
+static int do_location(dec *d, const field *tf, size_t i) {
+  const uint8_t *p = tf->data, *end = p + tf->len;
+  field f = {0};
+  pp_profile *P = d->p;
+  uint64_t id = 0, mid = 0;
+  pp_location l = {0};
+  l.line_off = (uint32_t)P->nlines;
+  while (p < end) {
+    int rc = rd_sub(d, &p, end, &f, "location");
+    if (rc) return rc;
+    if (f.num == 4) {
+      if (f.typ != 2) return type_err(d, "location", &f);
+      const uint8_t *q = f.data, *qe = q + f.len;
+      field g = {0};
+      uint64_t fid = 0;
+      pp_line ln = {0};
+      while (q < qe) {
+        rc = rd_sub(d, &q, qe, &g, "line");
+        if (rc) return rc;
+        if (g.num >= 1 && g.num <= 3 && g.typ != 0) return type_err(d, "line", &g);
+        if (g.num == 1)
+          fid = g.u64;
+        else if (g.num == 2)
+          ln.line = (int64_t)g.u64;
+        else if (g.num == 3)
+          ln.column = (int64_t)g.u64;
+      }
+      if (fid == 0)
+        return pp_err(d->err, d->errlen, PP_EMALFORMED,
+                      "malformed profile: location %zu (id %llu) has a line with no function (function id 0)", i,
+                      (unsigned long long)id);
+      ln.func = idmap_get(&d->fids, fid);
+      if (ln.func == PP_NONE)
+        return pp_err(d->err, d->errlen, PP_EMALFORMED,
+                      "malformed profile: location %zu (id %llu) refers to unknown function %llu", i,
+                      (unsigned long long)id, (unsigned long long)fid);
+      if (PP_GROW(P->lines, P->clines, P->nlines + 1) || P->nlines >= UINT32_MAX)
+        return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
+      P->lines[P->nlines++] = ln;
+      continue;
+    }
+    if (f.num >= 1 && f.num <= 5) WANT_VARINT("location");
+    switch (f.num) {
+    case 1: id = f.u64; break;
+    case 2: mid = f.u64; break;
+    case 3: l.address = f.u64; break;
+    case 5: l.folded = f.u64 != 0; break;
+    default: break;
+    }
+  }
+  l.nlines = (uint32_t)(P->nlines - l.line_off);
+  /* A location's unknown mapping id silently means "no mapping" (as pprof). */
+  l.mapping = mid ? idmap_get(&d->mids, mid) : PP_NONE;
+  if (id == 0)
+    return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: location %zu has the reserved id 0", i);
+  int rc = idmap_put(&d->lids, id, (uint32_t)P->nlocs);
+  if (rc < 0) return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
+  if (rc) return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: multiple locations with id %llu",
+                        (unsigned long long)id);
+  P->locs[P->nlocs++] = l;
+  return PP_OK;
+}
+
+static int do_stype(dec *d, const field *tf, size_t i) {
+  uint64_t t, u;
+  int rc = dec_valuetype(d, tf->data, tf->data + tf->len, &t, &u, "sample type");
+  if (rc) return rc;
+  pp_vt *vt = &d->p->stypes[d->p->nstypes++];
+  if ((rc = tr_str(d, t, &vt->type, "sample type %zu type", i))) return rc;
+  return tr_str(d, u, &vt->unit, "sample type %zu unit", i);
+}
+
+static int push_loc(dec *d, size_t si, uint64_t lid) {
+  pp_profile *P = d->p;
+  uint32_t li = idmap_get(&d->lids, lid);
+  if (li == PP_NONE)
+    return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: sample %zu refers to unknown location %llu",
+                  si, (unsigned long long)lid);
+  if ((P->nsloc == P->csloc && PP_GROW(P->sloc, P->csloc, P->nsloc + 1)) || P->nsloc >= UINT32_MAX)
+    return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
+  P->sloc[P->nsloc++] = li;
+  return PP_OK;
+}
+
+static int push_val(dec *d, size_t *nv, uint64_t v) {
+  pp_profile *P = d->p;
+  size_t at = P->nsamples * P->nstypes + *nv;
+  if (*nv >= P->nstypes) {
+    (*nv)++; /* counted for the error message, not stored */
+    return PP_OK;
+  }
+  P->values[at] = (int64_t)v;
+  (*nv)++;
+  return PP_OK;
+}
+
+static int do_sample(dec *d, const field *tf, size_t i) {
+  const uint8_t *p = tf->data, *end = p + tf->len;
+  field f = {0};
+  pp_profile *P = d->p;
+  pp_sample s = {0};
+  s.loc_off = (uint32_t)P->nsloc;
+  s.label_off = (uint32_t)P->nlabels;
+  size_t nv = 0;
+  int rc;
+  while (p < end) {
+    rc = rd_sub(d, &p, end, &f, "sample");
+    if (rc) return rc;
+    if (f.num == 1 || f.num == 2) {
+      if (f.typ == 2) {
+        const uint8_t *q = f.data, *qe = q + f.len;
+        if (f.num == 1 && PP_GROW(P->sloc, P->csloc, P->nsloc + f.len))
+          return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
+        while (q < qe) {
+          uint64_t v;
+          if (rd_varint(&q, qe, &v)) return wire_err(d, "sample", "bad packed varint");
+          rc = f.num == 1 ? push_loc(d, i, v) : push_val(d, &nv, v);
+          if (rc) return rc;
+        }
+      } else if (f.typ == 0) {
+        rc = f.num == 1 ? push_loc(d, i, f.u64) : push_val(d, &nv, f.u64);
+        if (rc) return rc;
+      } else {
+        return type_err(d, "sample", &f);
+      }
+    } else if (f.num == 3) {
+      if (f.typ != 2) return type_err(d, "sample", &f);
+      const uint8_t *q = f.data, *qe = q + f.len;
+      field g = {0};
+      uint64_t key = 0, str = 0, unit = 0, num = 0;
+      while (q < qe) {
+        rc = rd_sub(d, &q, qe, &g, "label");
+        if (rc) return rc;
+        if (g.num >= 1 && g.num <= 4 && g.typ != 0) return type_err(d, "label", &g);
+        switch (g.num) {
+        case 1: key = g.u64; break;
+        case 2: str = g.u64; break;
+        case 3: num = g.u64; break;
+        case 4: unit = g.u64; break;
+        default: break;
+        }
+      }
+      pp_label l = {0};
+      size_t li = P->nlabels - s.label_off;
+      if ((rc = tr_str(d, key, &l.key, "sample %zu label %zu key", i, li))) return rc;
+      if (str != 0) {
+        if ((rc = tr_str(d, str, &l.str, "sample %zu label %zu value", i, li))) return rc;
+      } else if (num != 0 || unit != 0) {
+        l.is_num = 1;
+        l.num = (int64_t)num;
+        if (unit != 0 && (rc = tr_str(d, unit, &l.unit, "sample %zu label %zu unit", i, li))) return rc;
+      } else {
+        continue; /* key with empty value, zero number and no unit: dropped, as pprof does */
+      }
+      if (PP_GROW(P->labels, P->clabels, P->nlabels + 1) || P->nlabels >= UINT32_MAX)
+        return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
+      P->labels[P->nlabels++] = l;
+    }
+  }
+  if (nv != P->nstypes)
+    return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: sample %zu has %zu values but there are %zu sample types",
+                  i, nv, P->nstypes);
+  s.nlocs = (uint32_t)(P->nsloc - s.loc_off);
+  s.nlabels = (uint32_t)(P->nlabels - s.label_off);
+  if (s.nlabels > 1) {
+    if (s.nlabels > 16 && PP_GROW(d->ltmp, d->cltmp, s.nlabels))
+      return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
+    pp_labels_canonical(&P->sp, P->labels + s.label_off, s.nlabels, d->ltmp);
+  }
+  P->samples[P->nsamples++] = s;
+  return PP_OK;
+}
+
+/* Pass 1: counts, strings, header scalars. */
+static int scan_top(dec *d, span **strs, uint64_t **cmt, size_t *ncmt, uint64_t hdr[16], const uint8_t **ptype,
+                    size_t *ptlen) {
+  const uint8_t *p = d->buf;
+  field f = {0};
+  const char *why;
+  size_t cstr = 0, ccmt = 0, nstr = 0;
+  uint64_t time_seen = 0;
+  while (p < d->end) {
+    if (rd_field(&p, d->end, &f, &why)) return wire_err(d, "profile", why);
+    if (f.num < 16) d->cnt[f.num]++;
+    switch (f.num) {
+    case 1: case 2: case 3: case 4: case 5: case 11:
+      if (f.typ != 2) return type_err(d, "profile", &f);
+      if (f.num == 11) {
+        *ptype = f.data;
+        *ptlen = f.len;
+      }
+      break;
+    case 6:
+      if (f.typ != 2) return type_err(d, "profile string table", &f);
+      if (PP_GROW(*strs, cstr, nstr + 1)) return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
+      (*strs)[nstr].p = f.data;
+      (*strs)[nstr].n = f.len;
+      nstr++;
+      break;
+    case 13:
+      if (f.typ == 2) {
+        const uint8_t *q = f.data, *qe = q + f.len;
+        while (q < qe) {
+          uint64_t v;
+          if (rd_varint(&q, qe, &v)) return wire_err(d, "profile comments", "bad packed varint");
+          if (PP_GROW(*cmt, ccmt, *ncmt + 1)) return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
+          (*cmt)[(*ncmt)++] = v;
+        }
+      } else if (f.typ == 0) {
+        if (PP_GROW(*cmt, ccmt, *ncmt + 1)) return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
+        (*cmt)[(*ncmt)++] = f.u64;
+      } else {
+        return type_err(d, "profile", &f);
+      }
+      break;
+    case 9:
+      if (f.typ != 0) return type_err(d, "profile", &f);
+      if (time_seen)
+        return pp_err(d->err, d->errlen, PP_EMALFORMED,
+                      "malformed profile: concatenated profiles detected (a second time_nanos field)");
+      time_seen = f.u64 != 0;
+      hdr[9] = f.u64;
+      break;
+    case 7: case 8: case 10: case 12: case 14: case 15:
+      if (f.typ != 0) return type_err(d, "profile", &f);
+      hdr[f.num] = f.u64;
+      break;
+    default:
+      break;
+    }
+  }
+  d->nstr = nstr;
+  return PP_OK;
+}
+
+static int decode_proto(const uint8_t *buf, size_t len, pp_profile **out, char *err, size_t errlen) {
+  dec D;
+  memset(&D, 0, sizeof(D));
+  dec *d = &D;
+  d->buf = buf;
+  d->end = buf + len;
+  d->err = err;
+  d->errlen = errlen;
+  span *strs = NULL;
+  uint64_t *cmt = NULL;
+  size_t ncmt = 0;
+  uint64_t hdr[16] = {0};
+  const uint8_t *ptype = NULL;
+  size_t ptlen = 0;
+  pp_profile *P = NULL;
+  int rc = scan_top(d, &strs, &cmt, &ncmt, hdr, &ptype, &ptlen);
+  if (rc) goto out;
+
+  if (d->nstr == 0 || strs[0].n != 0) {
+    rc = pp_err(err, errlen, PP_EMALFORMED,
+                d->nstr == 0 ? "malformed profile: empty string table (string 0 must be \"\")"
+                             : "malformed profile: string table entry 0 is not the empty string");
+    goto out;
+  }
+  if (d->cnt[2] > 0 && d->cnt[1] == 0) {
+    rc = pp_err(err, errlen, PP_EMALFORMED, "malformed profile: %zu samples but no sample types", d->cnt[2]);
+    goto out;
+  }
+  P = calloc(1, sizeof(*P));
+  if (!P) goto nomem;
+  size_t sbytes = 0;
+  for (size_t i = 0; i < d->nstr; i++) sbytes += strs[i].n + 1;
+  if (pp_pool_init(&P->sp, d->nstr, sbytes)) goto nomem;
+  d->p = P;
+  d->smap = malloc(d->nstr * sizeof(*d->smap));
+  if (!d->smap) goto nomem;
+  for (size_t i = 0; i < d->nstr; i++)
+    if (pp_pool_intern(&P->sp, (const char *)strs[i].p, strs[i].n, &d->smap[i])) goto nomem;
+  free(strs);
+  strs = NULL;
+
+  /* Exact-size entity arrays from the counts. */
+  P->cmaps = d->cnt[3];
+  P->cfuncs = d->cnt[5];
+  P->clocs = d->cnt[4];
+  P->csamples = d->cnt[2];
+  if ((P->cmaps && !(P->maps = malloc(P->cmaps * sizeof(*P->maps)))) ||
+      (P->cfuncs && !(P->funcs = malloc(P->cfuncs * sizeof(*P->funcs)))) ||
+      (P->clocs && !(P->locs = malloc(P->clocs * sizeof(*P->locs)))) ||
+      (P->csamples && !(P->samples = malloc(P->csamples * sizeof(*P->samples)))) ||
+      (d->cnt[1] && !(P->stypes = malloc(d->cnt[1] * sizeof(*P->stypes)))))
+    goto nomem;
+  if (idmap_init(&d->mids, d->cnt[3]) || idmap_init(&d->fids, d->cnt[5]) || idmap_init(&d->lids, d->cnt[4]))
+    goto nomem;
+  if (d->cnt[1] && d->cnt[2]) {
+    if (d->cnt[1] > SIZE_MAX / sizeof(int64_t) / d->cnt[2]) goto nomem;
+    P->cvalues = d->cnt[1] * d->cnt[2];
+    if (P->cvalues > len) { /* each value costs at least one byte */
+      rc = pp_err(err, errlen, PP_EMALFORMED,
+                  "malformed profile: %zu samples with %zu sample types cannot fit in %zu bytes", d->cnt[2], d->cnt[1],
+                  len);
+      goto out;
+    }
+    P->values = malloc(P->cvalues * sizeof(*P->values));
+    if (!P->values) goto nomem;
+  }
+  if (d->cnt[4] && PP_GROW(P->lines, P->clines, d->cnt[4] + d->cnt[4] / 4)) goto nomem;
+
+  if ((rc = each_top(d, 3, do_mapping)) || (rc = each_top(d, 5, do_function)) ||
+      (rc = each_top(d, 4, do_location)) || (rc = each_top(d, 1, do_stype)))
+    goto out;
+  if (d->cnt[2] && PP_GROW(P->sloc, P->csloc, d->cnt[2] * 8)) goto nomem;
+  if ((rc = each_top(d, 2, do_sample))) goto out;
+
+  /* Header. */
+  if (ptype) {
+    uint64_t t, u;
+    if ((rc = dec_valuetype(d, ptype, ptype + ptlen, &t, &u, "period type"))) goto out;
+    if ((rc = tr_str(d, t, &P->ptype.type, "period type")) || (rc = tr_str(d, u, &P->ptype.unit, "period unit")))
+      goto out;
+  }
+  if ((rc = tr_str(d, hdr[7], &P->drop_frames, "drop_frames")) ||
+      (rc = tr_str(d, hdr[8], &P->keep_frames, "keep_frames")) ||
+      (rc = tr_str(d, hdr[14], &P->default_st, "default_sample_type")) ||
+      (rc = tr_str(d, hdr[15], &P->doc_url, "doc_url")))
+    goto out;
+  P->time_nanos = (int64_t)hdr[9];
+  P->duration_nanos = (int64_t)hdr[10];
+  P->period = (int64_t)hdr[12];
+  if (ncmt) {
+    P->comments = malloc(ncmt * sizeof(*P->comments));
+    if (!P->comments) goto nomem;
+    P->ccomments = ncmt;
+    for (size_t i = 0; i < ncmt; i++)
+      if ((rc = tr_str(d, cmt[i], &P->comments[P->ncomments++], "comment %zu", i))) goto out;
+  }
+  rc = PP_OK;
+  goto out;
+nomem:
+  rc = pp_err(err, errlen, PP_ENOMEM, "out of memory decoding the profile");
+out:
+  free(strs);
+  free(cmt);
+  free(d->smap);
+  free(d->ltmp);
+  idmap_free(&d->mids);
+  idmap_free(&d->fids);
+  idmap_free(&d->lids);
+  if (rc) {
+    pp_free(P);
+    return rc;
+  }
+  *out = P;
+  return PP_OK;
+}
+
+int pp_decode(const uint8_t *buf, size_t len, const pp_limits *lim, pp_profile **out, char *err, size_t errlen) {
+  if (!out || (!buf && len)) return pp_err(err, errlen, PP_EINVAL, "pp_decode: bad arguments");
+  *out = NULL;
+  size_t max_in = lim && lim->max_input_bytes ? lim->max_input_bytes : PP_DEFAULT_MAX_INPUT;
+  size_t max_dec = lim && lim->max_decoded_bytes ? lim->max_decoded_bytes : PP_DEFAULT_MAX_DECODED;
+  if (len > max_in)
+    return pp_err(err, errlen, PP_ETOOBIG, "profile is %zu bytes, over the limit of %zu bytes", len, max_in);
+  if (len == 0) return pp_err(err, errlen, PP_EMALFORMED, "malformed profile: empty input");
+  if (len >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
+    uint8_t *raw = NULL;
+    size_t rawlen = 0;
+    int rc = gunzip(buf, len, max_dec, &raw, &rawlen, err, errlen);
+    if (rc) return rc;
+    if (rawlen == 0) {
+      free(raw);
+      return pp_err(err, errlen, PP_EMALFORMED, "malformed profile: gzip data decompresses to nothing");
+    }
+    rc = decode_proto(raw, rawlen, out, err, errlen);
+    free(raw);
+    return rc;
+  }
+  if (len > max_dec)
+    return pp_err(err, errlen, PP_ETOOBIG, "profile is %zu bytes, over the decoded-size limit of %zu bytes", len,
+                  max_dec);
+  return decode_proto(buf, len, out, err, errlen);
+}

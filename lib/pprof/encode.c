@@ -1,0 +1,291 @@
+/*
+ * encode.c — a pp_profile to gzipped profile.proto bytes.
+ *
+ * The wire format is written by hand straight from the flat model: one
+ * growable output buffer plus two small scratch buffers for the nested
+ * messages (a sample, its packed lists, a label). No message tree is built,
+ * so encoding costs about the size of the output.
+ *
+ * Layout follows Go's profile.Write: fields in the order sample types,
+ * samples, mappings, locations, functions, string table, drop/keep frames,
+ * time, duration, period type (omitted when both strings are empty), period,
+ * comments, default sample type (always written), doc_url. The string table
+ * is rebuilt: "" first, then every string in first-use order, each once.
+ * Zero scalars are omitted; repeated integers are packed. IDs are dense
+ * (index + 1).
+ *
+ * Compression uses libdeflate on the whole buffer: about three times faster
+ * than zlib at level 6 on multi-megabyte profiles, with a slightly smaller
+ * output, and the output is plain gzip any reader (Go's included) accepts.
+ */
+#include "internal.h"
+
+#include <libdeflate.h>
+#include <stdlib.h>
+
+typedef struct obuf {
+  uint8_t *p;
+  size_t n, cap;
+  int oom;
+} obuf;
+
+static inline int ob_room(obuf *b, size_t k) {
+  if (b->n + k <= b->cap) return 1;
+  if (b->oom || PP_GROW(b->p, b->cap, b->n + k)) {
+    b->oom = 1;
+    return 0;
+  }
+  return 1;
+}
+
+static inline void ob_varint(obuf *b, uint64_t v) {
+  if (!ob_room(b, 10)) return;
+  uint8_t *q = b->p + b->n;
+  while (v >= 0x80) {
+    *q++ = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  *q++ = (uint8_t)v;
+  b->n = (size_t)(q - b->p);
+}
+
+static inline void ob_key(obuf *b, uint32_t field, uint32_t wt) { ob_varint(b, ((uint64_t)field << 3) | wt); }
+
+/* Scalar field, omitted when zero. */
+static inline void ob_u64(obuf *b, uint32_t field, uint64_t v) {
+  if (!v) return;
+  ob_key(b, field, 0);
+  ob_varint(b, v);
+}
+
+static inline void ob_bytes(obuf *b, uint32_t field, const void *data, size_t len) {
+  ob_key(b, field, 2);
+  ob_varint(b, len);
+  if (!ob_room(b, len)) return;
+  if (len) memcpy(b->p + b->n, data, len);
+  b->n += len;
+}
+
+/* ---- string table in first-use order ---- */
+
+typedef struct strtab {
+  uint32_t *remap; /* sid -> output index; 0 = not yet (sid 0 is always 0) */
+  pp_sid *order;   /* output index -> sid */
+  size_t n;
+} strtab;
+
+static inline void use(strtab *t, pp_sid s) {
+  if (s && !t->remap[s]) {
+    t->remap[s] = (uint32_t)t->n;
+    t->order[t->n++] = s;
+  }
+}
+
+static int build_strtab(const pp_profile *p, strtab *t) {
+  t->remap = calloc(p->sp.n ? p->sp.n : 1, sizeof(*t->remap));
+  t->order = malloc((p->sp.n ? p->sp.n : 1) * sizeof(*t->order));
+  if (!t->remap || !t->order) {
+    free(t->remap);
+    free(t->order);
+    return PP_ENOMEM;
+  }
+  t->order[0] = 0;
+  t->n = 1;
+  for (size_t i = 0; i < p->nstypes; i++) {
+    use(t, p->stypes[i].type);
+    use(t, p->stypes[i].unit);
+  }
+  for (size_t i = 0; i < p->nsamples; i++) {
+    const pp_label *l = p->labels + p->samples[i].label_off;
+    for (size_t j = 0; j < p->samples[i].nlabels; j++) {
+      use(t, l[j].key);
+      if (l[j].is_num)
+        use(t, l[j].unit);
+      else
+        use(t, l[j].str);
+    }
+  }
+  for (size_t i = 0; i < p->nmaps; i++) {
+    use(t, p->maps[i].file);
+    use(t, p->maps[i].build_id);
+  }
+  for (size_t i = 0; i < p->nfuncs; i++) {
+    use(t, p->funcs[i].name);
+    use(t, p->funcs[i].system_name);
+    use(t, p->funcs[i].filename);
+  }
+  use(t, p->drop_frames);
+  use(t, p->keep_frames);
+  use(t, p->ptype.type);
+  use(t, p->ptype.unit);
+  for (size_t i = 0; i < p->ncomments; i++) use(t, p->comments[i]);
+  use(t, p->default_st);
+  use(t, p->doc_url);
+  return PP_OK;
+}
+
+size_t pp_string_count(const pp_profile *p) {
+  strtab t;
+  if (build_strtab(p, &t)) return p->sp.n;
+  size_t n = t.n;
+  free(t.remap);
+  free(t.order);
+  return n;
+}
+
+/* Encodes the raw (uncompressed) message into *b. */
+static int encode_raw(const pp_profile *p, obuf *b) {
+  strtab t;
+  if (build_strtab(p, &t)) return PP_ENOMEM;
+  const uint32_t *R = t.remap;
+  obuf s1 = {0}, s2 = {0};
+  int rc = PP_OK;
+
+  for (size_t i = 0; i < p->nstypes; i++) {
+    s1.n = 0;
+    ob_u64(&s1, 1, R[p->stypes[i].type]);
+    ob_u64(&s1, 2, R[p->stypes[i].unit]);
+    ob_bytes(b, 1, s1.p, s1.n);
+  }
+  for (size_t i = 0; i < p->nsamples; i++) {
+    const pp_sample *s = &p->samples[i];
+    s1.n = 0;
+    if (s->nlocs) {
+      s2.n = 0;
+      const uint32_t *L = p->sloc + s->loc_off;
+      for (size_t j = 0; j < s->nlocs; j++) ob_varint(&s2, (uint64_t)L[j] + 1);
+      ob_bytes(&s1, 1, s2.p, s2.n);
+    }
+    if (p->nstypes) {
+      s2.n = 0;
+      const int64_t *V = p->values + i * p->nstypes;
+      for (size_t j = 0; j < p->nstypes; j++) ob_varint(&s2, (uint64_t)V[j]);
+      ob_bytes(&s1, 2, s2.p, s2.n);
+    }
+    const pp_label *l = p->labels + s->label_off;
+    for (size_t j = 0; j < s->nlabels; j++) {
+      s2.n = 0;
+      ob_u64(&s2, 1, R[l[j].key]);
+      if (l[j].is_num) {
+        ob_u64(&s2, 3, (uint64_t)l[j].num);
+        ob_u64(&s2, 4, R[l[j].unit]);
+      } else {
+        ob_u64(&s2, 2, R[l[j].str]);
+      }
+      ob_bytes(&s1, 3, s2.p, s2.n);
+    }
+    ob_bytes(b, 2, s1.p, s1.n);
+  }
+  for (size_t i = 0; i < p->nmaps; i++) {
+    const pp_mapping *m = &p->maps[i];
+    s1.n = 0;
+    ob_u64(&s1, 1, i + 1);
+    ob_u64(&s1, 2, m->start);
+    ob_u64(&s1, 3, m->limit);
+    ob_u64(&s1, 4, m->offset);
+    ob_u64(&s1, 5, R[m->file]);
+    ob_u64(&s1, 6, R[m->build_id]);
+    ob_u64(&s1, 7, (m->flags & PP_HAS_FUNCTIONS) != 0);
+    ob_u64(&s1, 8, (m->flags & PP_HAS_FILENAMES) != 0);
+    ob_u64(&s1, 9, (m->flags & PP_HAS_LINE_NUMBERS) != 0);
+    ob_u64(&s1, 10, (m->flags & PP_HAS_INLINE_FRAMES) != 0);
+    ob_bytes(b, 3, s1.p, s1.n);
+  }
+  for (size_t i = 0; i < p->nlocs; i++) {
+    const pp_location *l = &p->locs[i];
+    s1.n = 0;
+    ob_u64(&s1, 1, i + 1);
+    if (l->mapping != PP_NONE) ob_u64(&s1, 2, (uint64_t)l->mapping + 1);
+    ob_u64(&s1, 3, l->address);
+    const pp_line *ln = p->lines + l->line_off;
+    for (size_t j = 0; j < l->nlines; j++) {
+      s2.n = 0;
+      ob_u64(&s2, 1, (uint64_t)ln[j].func + 1);
+      ob_u64(&s2, 2, (uint64_t)ln[j].line);
+      ob_u64(&s2, 3, (uint64_t)ln[j].column);
+      ob_bytes(&s1, 4, s2.p, s2.n);
+    }
+    ob_u64(&s1, 5, l->folded != 0);
+    ob_bytes(b, 4, s1.p, s1.n);
+  }
+  for (size_t i = 0; i < p->nfuncs; i++) {
+    const pp_function *f = &p->funcs[i];
+    s1.n = 0;
+    ob_u64(&s1, 1, i + 1);
+    ob_u64(&s1, 2, R[f->name]);
+    ob_u64(&s1, 3, R[f->system_name]);
+    ob_u64(&s1, 4, R[f->filename]);
+    ob_u64(&s1, 5, (uint64_t)f->start_line);
+    ob_bytes(b, 5, s1.p, s1.n);
+  }
+  for (size_t i = 0; i < t.n; i++) ob_bytes(b, 6, pp_pool_str(&p->sp, t.order[i]), pp_pool_len(&p->sp, t.order[i]));
+  ob_u64(b, 7, R[p->drop_frames]);
+  ob_u64(b, 8, R[p->keep_frames]);
+  ob_u64(b, 9, (uint64_t)p->time_nanos);
+  ob_u64(b, 10, (uint64_t)p->duration_nanos);
+  if (p->ptype.type || p->ptype.unit) {
+    s1.n = 0;
+    ob_u64(&s1, 1, R[p->ptype.type]);
+    ob_u64(&s1, 2, R[p->ptype.unit]);
+    ob_bytes(b, 11, s1.p, s1.n);
+  }
+  ob_u64(b, 12, (uint64_t)p->period);
+  if (p->ncomments) {
+    s2.n = 0;
+    for (size_t i = 0; i < p->ncomments; i++) ob_varint(&s2, R[p->comments[i]]);
+    ob_bytes(b, 13, s2.p, s2.n);
+  }
+  ob_key(b, 14, 0);
+  ob_varint(b, R[p->default_st]);
+  ob_u64(b, 15, R[p->doc_url]);
+
+  if (b->oom || s1.oom || s2.oom) rc = PP_ENOMEM;
+  free(s1.p);
+  free(s2.p);
+  free(t.remap);
+  free(t.order);
+  return rc;
+}
+
+int pp_encode_raw(const pp_profile *p, uint8_t **out, size_t *outlen, char *err, size_t errlen) {
+  if (!p || !out || !outlen) return pp_err(err, errlen, PP_EINVAL, "pp_encode_raw: bad arguments");
+  obuf b = {0};
+  size_t guess = p->nsamples * 24 + p->nsloc * 3 + p->nlocs * 20 + p->nfuncs * 12 + p->sp.blen + 256;
+  if (PP_GROW(b.p, b.cap, guess)) return pp_err(err, errlen, PP_ENOMEM, "out of memory encoding the profile");
+  if (encode_raw(p, &b)) {
+    free(b.p);
+    return pp_err(err, errlen, PP_ENOMEM, "out of memory encoding the profile");
+  }
+  *out = b.p;
+  *outlen = b.n;
+  return PP_OK;
+}
+
+int pp_encode(const pp_profile *p, int level, uint8_t **out, size_t *outlen, char *err, size_t errlen) {
+  if (!p || !out || !outlen) return pp_err(err, errlen, PP_EINVAL, "pp_encode: bad arguments");
+  if (level == -1) level = 6;
+  if (level < 0 || level > 12)
+    return pp_err(err, errlen, PP_EINVAL, "compression level %d out of range (0..12, -1 = default 6)", level);
+  uint8_t *raw;
+  size_t rawlen;
+  int rc = pp_encode_raw(p, &raw, &rawlen, err, errlen);
+  if (rc) return rc;
+  struct libdeflate_compressor *c = libdeflate_alloc_compressor(level);
+  if (!c) {
+    free(raw);
+    return pp_err(err, errlen, PP_ENOMEM, "out of memory allocating the gzip compressor");
+  }
+  size_t bound = libdeflate_gzip_compress_bound(c, rawlen);
+  uint8_t *gz = malloc(bound);
+  size_t n = gz ? libdeflate_gzip_compress(c, raw, rawlen, gz, bound) : 0;
+  libdeflate_free_compressor(c);
+  free(raw);
+  if (!n) {
+    free(gz);
+    return pp_err(err, errlen, PP_ENOMEM, "out of memory compressing the profile");
+  }
+  uint8_t *shr = realloc(gz, n);
+  *out = shr ? shr : gz;
+  *outlen = n;
+  return PP_OK;
+}

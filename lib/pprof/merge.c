@@ -1,0 +1,559 @@
+/*
+ * merge.c — pprof's Merge, folded one input at a time.
+ *
+ * The merger owns the result profile and four open-addressing hash tables,
+ * one per identity (mapping, function, location, sample), whose slots hold
+ * entity indexes into the result's flat arrays; each entity's hash is kept
+ * beside it so tables grow without recomputing keys. An input is translated
+ * into the result's vocabulary through per-input memo arrays (input index ->
+ * result index, input string id -> result string id), looked up by identity,
+ * created when new, and then freed: peak memory is the result plus the one
+ * input being folded.
+ *
+ * Identity rules (see the pprof semantics notes, section 2.4):
+ *   mapping  = (limit - start rounded up to 4 KiB, file offset, build id or
+ *              else file name); a matching input mapping shifts its
+ *              locations' addresses by (result start - input start);
+ *   function = (name, system name, file name, start line);
+ *   location = (address relative to its result mapping's start, mapping,
+ *              ordered (function, line, column) list, is_folded);
+ *   sample   = (ordered location list, labels in canonical order).
+ * Columns are part of a location's identity for every line (upstream pprof
+ * keeps only the last line's column in its key; Go runtimes up to 1.22 emit
+ * no columns, so the two agree on Go profiles).
+ *
+ * Entities get dense indexes in creation order; samples are kept in order of
+ * first occurrence; all-zero input samples are skipped. pp_merger_finish
+ * re-merges the result alone while it holds all-zero samples (values that
+ * cancelled), which drops them and everything only they used.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct tab {
+  uint32_t *slots; /* entity index + 1; 0 = empty */
+  size_t cap;      /* power of two */
+} tab;
+
+struct pp_merger {
+  pp_profile *r;
+  size_t ninputs;
+  tab mt, ft, lt, st;
+  uint32_t *mh, *fh, *lh, *sh; /* per-entity hashes */
+  size_t cmh, cfh, clh, csh;
+  /* per-input memo */
+  pp_sid *smap; /* input sid -> result sid + 1, 0 = not yet */
+  size_t csmap;
+  uint32_t *mmap; /* input mapping -> result mapping, PP_NONE = not yet */
+  int64_t *moff;
+  size_t cmmap, cmoff;
+  uint32_t *fmap, *lmap;
+  size_t cfmap, clmap;
+  /* scratch */
+  uint32_t *tlocs;
+  size_t ctlocs;
+  pp_label *tlabels;
+  size_t ctlabels;
+  pp_line *tlines;
+  size_t ctlines;
+};
+
+/* ---- tables ---- */
+
+static int tab_init(tab *t, size_t expect) {
+  size_t c = 64;
+  while (c < expect * 2) c *= 2;
+  t->slots = calloc(c, sizeof(*t->slots));
+  if (!t->slots) return PP_ENOMEM;
+  t->cap = c;
+  return PP_OK;
+}
+
+/* Grows t when `count` entities would fill it over half. */
+static int tab_fit(tab *t, size_t count, const uint32_t *hashes) {
+  if (count * 2 < t->cap) return PP_OK;
+  size_t nc = t->cap * 2;
+  uint32_t *s = calloc(nc, sizeof(*s));
+  if (!s) return PP_ENOMEM;
+  size_t mask = nc - 1;
+  for (size_t i = 0; i < t->cap; i++) {
+    uint32_t e = t->slots[i];
+    if (!e) continue;
+    size_t j = hashes[e - 1] & mask;
+    while (s[j]) j = (j + 1) & mask;
+    s[j] = e;
+  }
+  free(t->slots);
+  t->slots = s;
+  t->cap = nc;
+  return PP_OK;
+}
+
+/* ---- helpers ---- */
+
+static inline uint64_t map_size(const pp_mapping *m) {
+  uint64_t size = m->limit - m->start;
+  size = size + 0x1000 - 1;
+  return size - (size % 0x1000);
+}
+
+static inline pp_sid map_name(const pp_mapping *m) { return m->build_id ? m->build_id : m->file; }
+
+static inline uint32_t hash_mapping(const pp_mapping *m) {
+  uint64_t h = pp_mix(0x6d, map_size(m));
+  h = pp_mix(h, m->offset);
+  return (uint32_t)pp_mix(h, map_name(m));
+}
+
+static inline uint32_t hash_function(const pp_function *f) {
+  uint64_t h = pp_mix(0x66, f->name);
+  h = pp_mix(h, f->system_name);
+  h = pp_mix(h, f->filename);
+  return (uint32_t)pp_mix(h, (uint64_t)f->start_line);
+}
+
+static inline uint64_t loc_rel(const pp_profile *r, const pp_location *l) {
+  return l->mapping == PP_NONE ? l->address : l->address - r->maps[l->mapping].start;
+}
+
+static inline uint32_t hash_location(uint64_t rel, uint32_t mapping, uint32_t folded, const pp_line *ln, size_t n) {
+  uint64_t h = pp_mix(0x6c, rel);
+  h = pp_mix(h, mapping);
+  h = pp_mix(h, folded);
+  for (size_t i = 0; i < n; i++) {
+    h = pp_mix(h, ln[i].func);
+    h = pp_mix(h, (uint64_t)ln[i].line);
+    if (ln[i].column) h = pp_mix(h, (uint64_t)ln[i].column ^ 0xc01);
+  }
+  return (uint32_t)h;
+}
+
+static inline uint32_t hash_sample(const uint32_t *locs, size_t nl, const pp_label *lb, size_t nb) {
+  uint64_t h = pp_mix(0x73, nl);
+  for (size_t i = 0; i < nl; i++) h = pp_mix(h, locs[i]);
+  for (size_t i = 0; i < nb; i++) {
+    h = pp_mix(h, ((uint64_t)lb[i].key << 1) | lb[i].is_num);
+    h = pp_mix(h, lb[i].is_num ? (uint64_t)lb[i].num ^ ((uint64_t)lb[i].unit << 40) : lb[i].str);
+  }
+  return (uint32_t)h;
+}
+
+static inline bool label_eq(const pp_label *a, const pp_label *b) {
+  return a->key == b->key && a->is_num == b->is_num && a->str == b->str && a->num == b->num && a->unit == b->unit;
+}
+
+/* Translates an input string id to a result string id. */
+static inline int tr_sid(pp_merger *m, const pp_profile *in, pp_sid s, pp_sid *out) {
+  if (s == 0) {
+    *out = 0;
+    return PP_OK;
+  }
+  if (m->smap[s]) {
+    *out = m->smap[s] - 1;
+    return PP_OK;
+  }
+  pp_sid id;
+  if (pp_pool_intern_h(&m->r->sp, pp_pool_str(&in->sp, s), pp_pool_len(&in->sp, s), in->sp.hash[s], &id))
+    return PP_ENOMEM;
+  m->smap[s] = id + 1;
+  *out = id;
+  return PP_OK;
+}
+
+/* ---- entity mapping ---- */
+
+static int map_mapping(pp_merger *m, const pp_profile *in, uint32_t mi, uint32_t *out) {
+  if (m->mmap[mi] != PP_NONE) {
+    *out = m->mmap[mi];
+    return PP_OK;
+  }
+  pp_profile *r = m->r;
+  const pp_mapping *src = &in->maps[mi];
+  pp_mapping nm = *src;
+  if (tr_sid(m, in, src->file, &nm.file) || tr_sid(m, in, src->build_id, &nm.build_id)) return PP_ENOMEM;
+  uint32_t h = hash_mapping(&nm);
+  uint64_t sz = map_size(&nm);
+  pp_sid nn = map_name(&nm);
+  size_t mask = m->mt.cap - 1, j = h & mask;
+  for (uint32_t e; (e = m->mt.slots[j]); j = (j + 1) & mask) {
+    const pp_mapping *x = &r->maps[e - 1];
+    if (m->mh[e - 1] == h && x->offset == nm.offset && map_name(x) == nn && map_size(x) == sz) {
+      m->mmap[mi] = e - 1;
+      m->moff[mi] = (int64_t)(x->start - src->start);
+      *out = e - 1;
+      return PP_OK;
+    }
+  }
+  if (PP_GROW(r->maps, r->cmaps, r->nmaps + 1) || PP_GROW(m->mh, m->cmh, r->nmaps + 1)) return PP_ENOMEM;
+  uint32_t id = (uint32_t)r->nmaps++;
+  r->maps[id] = nm;
+  m->mh[id] = h;
+  m->mt.slots[j] = id + 1;
+  if (tab_fit(&m->mt, r->nmaps, m->mh)) return PP_ENOMEM;
+  m->mmap[mi] = id;
+  m->moff[mi] = 0;
+  *out = id;
+  return PP_OK;
+}
+
+static int map_function(pp_merger *m, const pp_profile *in, uint32_t fi, uint32_t *out) {
+  if (m->fmap[fi] != PP_NONE) {
+    *out = m->fmap[fi];
+    return PP_OK;
+  }
+  pp_profile *r = m->r;
+  const pp_function *src = &in->funcs[fi];
+  pp_function nf = *src;
+  if (tr_sid(m, in, src->name, &nf.name) || tr_sid(m, in, src->system_name, &nf.system_name) ||
+      tr_sid(m, in, src->filename, &nf.filename))
+    return PP_ENOMEM;
+  uint32_t h = hash_function(&nf);
+  size_t mask = m->ft.cap - 1, j = h & mask;
+  for (uint32_t e; (e = m->ft.slots[j]); j = (j + 1) & mask) {
+    const pp_function *x = &r->funcs[e - 1];
+    if (m->fh[e - 1] == h && x->name == nf.name && x->system_name == nf.system_name && x->filename == nf.filename &&
+        x->start_line == nf.start_line) {
+      m->fmap[fi] = e - 1;
+      *out = e - 1;
+      return PP_OK;
+    }
+  }
+  if (PP_GROW(r->funcs, r->cfuncs, r->nfuncs + 1) || PP_GROW(m->fh, m->cfh, r->nfuncs + 1)) return PP_ENOMEM;
+  uint32_t id = (uint32_t)r->nfuncs++;
+  r->funcs[id] = nf;
+  m->fh[id] = h;
+  m->ft.slots[j] = id + 1;
+  if (tab_fit(&m->ft, r->nfuncs, m->fh)) return PP_ENOMEM;
+  m->fmap[fi] = id;
+  *out = id;
+  return PP_OK;
+}
+
+static int map_location(pp_merger *m, const pp_profile *in, uint32_t li, uint32_t *out) {
+  if (m->lmap[li] != PP_NONE) {
+    *out = m->lmap[li];
+    return PP_OK;
+  }
+  pp_profile *r = m->r;
+  const pp_location *src = &in->locs[li];
+  pp_location nl = {0};
+  nl.mapping = PP_NONE;
+  nl.address = src->address;
+  nl.folded = src->folded;
+  if (src->mapping != PP_NONE) {
+    if (map_mapping(m, in, src->mapping, &nl.mapping)) return PP_ENOMEM;
+    nl.address = (uint64_t)((int64_t)src->address + m->moff[src->mapping]);
+  }
+  if (PP_GROW(m->tlines, m->ctlines, src->nlines)) return PP_ENOMEM;
+  const pp_line *sl = in->lines + src->line_off;
+  for (size_t i = 0; i < src->nlines; i++) {
+    m->tlines[i] = sl[i];
+    if (map_function(m, in, sl[i].func, &m->tlines[i].func)) return PP_ENOMEM;
+  }
+  uint64_t rel = loc_rel(r, &nl);
+  uint32_t h = hash_location(rel, nl.mapping, nl.folded, m->tlines, src->nlines);
+  size_t mask = m->lt.cap - 1, j = h & mask;
+  for (uint32_t e; (e = m->lt.slots[j]); j = (j + 1) & mask) {
+    const pp_location *x = &r->locs[e - 1];
+    if (m->lh[e - 1] != h || x->mapping != nl.mapping || x->folded != nl.folded || x->nlines != src->nlines ||
+        loc_rel(r, x) != rel)
+      continue;
+    const pp_line *xl = r->lines + x->line_off;
+    size_t k = 0;
+    while (k < src->nlines && xl[k].func == m->tlines[k].func && xl[k].line == m->tlines[k].line &&
+           xl[k].column == m->tlines[k].column)
+      k++;
+    if (k == src->nlines) {
+      m->lmap[li] = e - 1;
+      *out = e - 1;
+      return PP_OK;
+    }
+  }
+  if (PP_GROW(r->locs, r->clocs, r->nlocs + 1) || PP_GROW(m->lh, m->clh, r->nlocs + 1) ||
+      PP_GROW(r->lines, r->clines, r->nlines + src->nlines) || r->nlines + src->nlines > UINT32_MAX)
+    return PP_ENOMEM;
+  nl.line_off = (uint32_t)r->nlines;
+  nl.nlines = src->nlines;
+  memcpy(r->lines + r->nlines, m->tlines, src->nlines * sizeof(pp_line));
+  r->nlines += src->nlines;
+  uint32_t id = (uint32_t)r->nlocs++;
+  r->locs[id] = nl;
+  m->lh[id] = h;
+  m->lt.slots[j] = id + 1;
+  if (tab_fit(&m->lt, r->nlocs, m->lh)) return PP_ENOMEM;
+  m->lmap[li] = id;
+  *out = id;
+  return PP_OK;
+}
+
+static int map_sample(pp_merger *m, const pp_profile *in, size_t si) {
+  pp_profile *r = m->r;
+  const pp_sample *s = &in->samples[si];
+  const int64_t *v = in->values + si * in->nstypes;
+  if (PP_GROW(m->tlocs, m->ctlocs, s->nlocs) || PP_GROW(m->tlabels, m->ctlabels, s->nlabels)) return PP_ENOMEM;
+  const uint32_t *sl = in->sloc + s->loc_off;
+  for (size_t i = 0; i < s->nlocs; i++)
+    if (map_location(m, in, sl[i], &m->tlocs[i])) return PP_ENOMEM;
+  const pp_label *lb = in->labels + s->label_off;
+  for (size_t i = 0; i < s->nlabels; i++) {
+    pp_label *t = &m->tlabels[i];
+    *t = lb[i];
+    if (tr_sid(m, in, lb[i].key, &t->key) || tr_sid(m, in, lb[i].str, &t->str) || tr_sid(m, in, lb[i].unit, &t->unit))
+      return PP_ENOMEM;
+  }
+  uint32_t h = hash_sample(m->tlocs, s->nlocs, m->tlabels, s->nlabels);
+  size_t mask = m->st.cap - 1, j = h & mask;
+  size_t nv = r->nstypes;
+  for (uint32_t e; (e = m->st.slots[j]); j = (j + 1) & mask) {
+    const pp_sample *x = &r->samples[e - 1];
+    if (m->sh[e - 1] != h || x->nlocs != s->nlocs || x->nlabels != s->nlabels) continue;
+    if (s->nlocs && memcmp(r->sloc + x->loc_off, m->tlocs, s->nlocs * sizeof(uint32_t))) continue;
+    const pp_label *xl = r->labels + x->label_off;
+    size_t k = 0;
+    while (k < s->nlabels && label_eq(&xl[k], &m->tlabels[k])) k++;
+    if (k != s->nlabels) continue;
+    int64_t *rv = r->values + (size_t)(e - 1) * nv;
+    for (size_t q = 0; q < nv; q++) rv[q] = (int64_t)((uint64_t)rv[q] + (uint64_t)v[q]);
+    return PP_OK;
+  }
+  if (PP_GROW(r->samples, r->csamples, r->nsamples + 1) || PP_GROW(m->sh, m->csh, r->nsamples + 1) ||
+      PP_GROW(r->sloc, r->csloc, r->nsloc + s->nlocs) || PP_GROW(r->labels, r->clabels, r->nlabels + s->nlabels) ||
+      PP_GROW(r->values, r->cvalues, (r->nsamples + 1) * nv) || r->nsloc + s->nlocs > UINT32_MAX ||
+      r->nlabels + s->nlabels > UINT32_MAX)
+    return PP_ENOMEM;
+  pp_sample ns = {(uint32_t)r->nsloc, s->nlocs, (uint32_t)r->nlabels, s->nlabels};
+  if (s->nlocs) memcpy(r->sloc + r->nsloc, m->tlocs, s->nlocs * sizeof(uint32_t));
+  r->nsloc += s->nlocs;
+  if (s->nlabels) memcpy(r->labels + r->nlabels, m->tlabels, s->nlabels * sizeof(pp_label));
+  r->nlabels += s->nlabels;
+  if (nv) memcpy(r->values + r->nsamples * nv, v, nv * sizeof(int64_t));
+  uint32_t id = (uint32_t)r->nsamples++;
+  r->samples[id] = ns;
+  m->sh[id] = h;
+  m->st.slots[j] = id + 1;
+  if (tab_fit(&m->st, r->nsamples, m->sh)) return PP_ENOMEM;
+  return PP_OK;
+}
+
+/* ---- public ---- */
+
+pp_merger *pp_merger_new(void) { return calloc(1, sizeof(pp_merger)); }
+
+static void merger_clear(pp_merger *m) {
+  pp_free(m->r);
+  free(m->mt.slots);
+  free(m->ft.slots);
+  free(m->lt.slots);
+  free(m->st.slots);
+  free(m->mh);
+  free(m->fh);
+  free(m->lh);
+  free(m->sh);
+  free(m->smap);
+  free(m->mmap);
+  free(m->moff);
+  free(m->fmap);
+  free(m->lmap);
+  free(m->tlocs);
+  free(m->tlabels);
+  free(m->tlines);
+  memset(m, 0, sizeof(*m));
+}
+
+void pp_merger_free(pp_merger *m) {
+  if (!m) return;
+  merger_clear(m);
+  free(m);
+}
+
+static void vt_str(const pp_profile *p, pp_vt v, char *buf, size_t n) {
+  snprintf(buf, n, "%s/%s", pp_pool_str(&p->sp, v.type), pp_pool_str(&p->sp, v.unit));
+}
+
+static void vts_str(const pp_profile *p, const pp_vt *v, size_t nv, char *buf, size_t n) {
+  size_t at = 0;
+  buf[0] = 0;
+  for (size_t i = 0; i < nv && at + 1 < n; i++) {
+    int k = snprintf(buf + at, n - at, "%s%s/%s", i ? " " : "", pp_pool_str(&p->sp, v[i].type),
+                     pp_pool_str(&p->sp, v[i].unit));
+    if (k < 0) break;
+    at += (size_t)k;
+  }
+}
+
+static bool vt_eq(const pp_profile *a, pp_vt x, const pp_profile *b, pp_vt y) {
+  return pp_pool_eq(&a->sp, x.type, &b->sp, y.type) && pp_pool_eq(&a->sp, x.unit, &b->sp, y.unit);
+}
+
+static int check_compat(const pp_profile *r, const pp_profile *in, char *err, size_t errlen) {
+  if (!vt_eq(r, r->ptype, in, in->ptype)) {
+    char a[256], b[256];
+    vt_str(r, r->ptype, a, sizeof(a));
+    vt_str(in, in->ptype, b, sizeof(b));
+    return pp_err(err, errlen, PP_EINCOMPATIBLE, "incompatible period types %s and %s", a, b);
+  }
+  bool same = r->nstypes == in->nstypes;
+  for (size_t i = 0; same && i < r->nstypes; i++) same = vt_eq(r, r->stypes[i], in, in->stypes[i]);
+  if (!same) {
+    char a[512], b[512];
+    vts_str(r, r->stypes, r->nstypes, a, sizeof(a));
+    vts_str(in, in->stypes, in->nstypes, b, sizeof(b));
+    return pp_err(err, errlen, PP_EINCOMPATIBLE, "incompatible sample types [%s] and [%s]", a, b);
+  }
+  return PP_OK;
+}
+
+static int memo_reset(pp_merger *m, const pp_profile *in) {
+  if (PP_GROW(m->smap, m->csmap, in->sp.n) || PP_GROW(m->mmap, m->cmmap, in->nmaps) ||
+      PP_GROW(m->moff, m->cmoff, in->nmaps) || PP_GROW(m->fmap, m->cfmap, in->nfuncs) ||
+      PP_GROW(m->lmap, m->clmap, in->nlocs))
+    return PP_ENOMEM;
+  memset(m->smap, 0, in->sp.n * sizeof(*m->smap));
+  if (in->nmaps) memset(m->mmap, 0xff, in->nmaps * sizeof(*m->mmap));
+  if (in->nfuncs) memset(m->fmap, 0xff, in->nfuncs * sizeof(*m->fmap));
+  if (in->nlocs) memset(m->lmap, 0xff, in->nlocs * sizeof(*m->lmap));
+  return PP_OK;
+}
+
+static int fold(pp_merger *m, pp_profile *in) {
+  pp_profile *r = m->r;
+  if (memo_reset(m, in)) return PP_ENOMEM;
+  if (m->ninputs == 0) {
+    /* Sample types, period type, drop/keep frames come from the first input. */
+    r->stypes = malloc((in->nstypes ? in->nstypes : 1) * sizeof(*r->stypes));
+    if (!r->stypes) return PP_ENOMEM;
+    r->nstypes = in->nstypes;
+    for (size_t i = 0; i < in->nstypes; i++)
+      if (tr_sid(m, in, in->stypes[i].type, &r->stypes[i].type) ||
+          tr_sid(m, in, in->stypes[i].unit, &r->stypes[i].unit))
+        return PP_ENOMEM;
+    if (tr_sid(m, in, in->ptype.type, &r->ptype.type) || tr_sid(m, in, in->ptype.unit, &r->ptype.unit) ||
+        tr_sid(m, in, in->drop_frames, &r->drop_frames) || tr_sid(m, in, in->keep_frames, &r->keep_frames))
+      return PP_ENOMEM;
+  }
+  if (r->time_nanos == 0 || in->time_nanos < r->time_nanos) r->time_nanos = in->time_nanos;
+  r->duration_nanos = (int64_t)((uint64_t)r->duration_nanos + (uint64_t)in->duration_nanos);
+  if (r->period == 0 || r->period < in->period) r->period = in->period;
+  for (size_t i = 0; i < in->ncomments; i++) {
+    pp_sid c;
+    if (tr_sid(m, in, in->comments[i], &c)) return PP_ENOMEM;
+    size_t k = 0;
+    while (k < r->ncomments && r->comments[k] != c) k++;
+    if (k < r->ncomments) continue;
+    if (PP_GROW(r->comments, r->ccomments, r->ncomments + 1)) return PP_ENOMEM;
+    r->comments[r->ncomments++] = c;
+  }
+  if (r->default_st == 0 && tr_sid(m, in, in->default_st, &r->default_st)) return PP_ENOMEM;
+  if (r->doc_url == 0 && tr_sid(m, in, in->doc_url, &r->doc_url)) return PP_ENOMEM;
+
+  if (r->nmaps == 0 && in->nmaps > 0) {
+    uint32_t id;
+    if (map_mapping(m, in, 0, &id)) return PP_ENOMEM;
+  }
+  size_t nv = in->nstypes;
+  for (size_t i = 0; i < in->nsamples; i++) {
+    const int64_t *v = in->values + i * nv;
+    size_t k = 0;
+    while (k < nv && v[k] == 0) k++;
+    if (k == nv) continue; /* all-zero (or no values): skipped */
+    if (map_sample(m, in, i)) return PP_ENOMEM;
+  }
+  return PP_OK;
+}
+
+int pp_merger_add(pp_merger *m, pp_profile *in, char *err, size_t errlen) {
+  if (!m || !in) {
+    pp_free(in);
+    return pp_err(err, errlen, PP_EINVAL, "pp_merger_add: bad arguments");
+  }
+  int rc;
+  if (!m->r) {
+    m->r = pp_profile_new();
+    if (!m->r || tab_init(&m->mt, in->nmaps) || tab_init(&m->ft, in->nfuncs) || tab_init(&m->lt, in->nlocs) ||
+        tab_init(&m->st, in->nsamples)) {
+      merger_clear(m);
+      pp_free(in);
+      return pp_err(err, errlen, PP_ENOMEM, "out of memory starting the merge");
+    }
+  } else if ((rc = check_compat(m->r, in, err, errlen))) {
+    pp_free(in);
+    return rc;
+  }
+  rc = fold(m, in);
+  pp_free(in);
+  if (rc) return pp_err(err, errlen, rc, "out of memory merging profile %zu", m->ninputs);
+  m->ninputs++;
+  return PP_OK;
+}
+
+static bool has_zero_sample(const pp_profile *p) {
+  for (size_t i = 0; i < p->nsamples; i++) {
+    const int64_t *v = p->values + i * p->nstypes;
+    size_t k = 0;
+    while (k < p->nstypes && v[k] == 0) k++;
+    if (k == p->nstypes) return true;
+  }
+  return false;
+}
+
+/* Merge-of-one into a fresh merger; consumes *p. */
+static int remerge(pp_profile **p, char *err, size_t errlen) {
+  pp_merger m2;
+  memset(&m2, 0, sizeof(m2));
+  pp_profile *in = *p;
+  *p = NULL;
+  int rc = pp_merger_add(&m2, in, err, errlen);
+  if (rc) {
+    merger_clear(&m2);
+    return rc;
+  }
+  *p = m2.r;
+  m2.r = NULL;
+  merger_clear(&m2);
+  return PP_OK;
+}
+
+int pp_compact(pp_profile **p, char *err, size_t errlen) {
+  int rc = remerge(p, err, errlen);
+  while (!rc && has_zero_sample(*p)) rc = remerge(p, err, errlen);
+  return rc;
+}
+
+int pp_merger_finish(pp_merger *m, pp_profile **out, char *err, size_t errlen) {
+  if (!m || !out) return pp_err(err, errlen, PP_EINVAL, "pp_merger_finish: bad arguments");
+  *out = NULL;
+  if (!m->r || m->ninputs == 0) return pp_err(err, errlen, PP_EINVAL, "no profiles to merge");
+  pp_profile *r = m->r;
+  m->r = NULL;
+  merger_clear(m);
+  int rc = PP_OK;
+  while (!rc && has_zero_sample(r)) rc = remerge(&r, err, errlen);
+  if (rc) return rc;
+  *out = r;
+  return PP_OK;
+}
+
+int pp_merge(pp_profile **in, size_t n, pp_profile **out, char *err, size_t errlen) {
+  if (!out) return pp_err(err, errlen, PP_EINVAL, "pp_merge: bad arguments");
+  *out = NULL;
+  pp_merger *m = pp_merger_new();
+  if (!m) {
+    for (size_t i = 0; i < n; i++) pp_free(in[i]);
+    return pp_err(err, errlen, PP_ENOMEM, "out of memory");
+  }
+  int rc = PP_OK;
+  for (size_t i = 0; i < n; i++) {
+    if (!rc) {
+      rc = pp_merger_add(m, in[i], err, errlen);
+      in[i] = NULL;
+    } else {
+      pp_free(in[i]);
+      in[i] = NULL;
+    }
+  }
+  if (!rc) rc = pp_merger_finish(m, out, err, errlen);
+  pp_merger_free(m);
+  return rc;
+}

@@ -1,0 +1,204 @@
+/*
+ * util.c — small building blocks of the engine: growable arrays, hashing,
+ * the interning string pool and error formatting.
+ *
+ * The string pool stores every distinct string once, back to back in one
+ * buffer, with an open-addressing table of ids. Hashes are kept per string so
+ * the table can grow without rehashing bytes and so a merge can intern a
+ * string into another pool without hashing it again.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int pp_grow(void **p, size_t *cap, size_t need, size_t elsz) {
+  if (need <= *cap) return PP_OK;
+  size_t nc = *cap ? *cap : 8;
+  while (nc < need) {
+    if (nc > SIZE_MAX / 2) return PP_ENOMEM;
+    nc *= 2;
+  }
+  if (nc > SIZE_MAX / elsz) return PP_ENOMEM;
+  void *q = realloc(*p, nc * elsz);
+  if (!q) return PP_ENOMEM;
+  *p = q;
+  *cap = nc;
+  return PP_OK;
+}
+
+static inline uint64_t rd64(const unsigned char *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+uint64_t pp_hash_bytes(const void *vp, size_t n) {
+  const unsigned char *p = vp;
+  uint64_t h = 0x243f6a8885a308d3ull ^ (n * 0x9e3779b97f4a7c15ull);
+  while (n >= 8) {
+    h = (h ^ (rd64(p) * 0xbf58476d1ce4e5b9ull)) * 0x94d049bb133111ebull;
+    h ^= h >> 29;
+    p += 8;
+    n -= 8;
+  }
+  uint64_t t = 0;
+  for (size_t i = 0; i < n; i++) t |= (uint64_t)p[i] << (8 * i);
+  h = (h ^ (t * 0xbf58476d1ce4e5b9ull)) * 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  h *= 0xd6e8feb86659fd93ull;
+  h ^= h >> 32;
+  return h;
+}
+
+static int pool_rehash(pp_strpool *sp, size_t nslots) {
+  uint32_t *s = calloc(nslots, sizeof(*s));
+  if (!s) return PP_ENOMEM;
+  size_t mask = nslots - 1;
+  for (size_t i = 0; i < sp->n; i++) {
+    size_t j = sp->hash[i] & mask;
+    while (s[j]) j = (j + 1) & mask;
+    s[j] = (uint32_t)i + 1;
+  }
+  free(sp->slots);
+  sp->slots = s;
+  sp->nslots = nslots;
+  return PP_OK;
+}
+
+int pp_pool_init(pp_strpool *sp, size_t expect_strings, size_t expect_bytes) {
+  memset(sp, 0, sizeof(*sp));
+  size_t ns = 16;
+  while (ns < expect_strings * 2) ns *= 2;
+  if (PP_GROW(sp->bytes, sp->bcap, expect_bytes + 64) || PP_GROW(sp->off, sp->cap, expect_strings + 1))
+    return PP_ENOMEM;
+  sp->len = malloc(sp->cap * sizeof(*sp->len));
+  sp->hash = malloc(sp->cap * sizeof(*sp->hash));
+  if (!sp->len || !sp->hash) return PP_ENOMEM;
+  if (pool_rehash(sp, ns)) return PP_ENOMEM;
+  pp_sid z;
+  return pp_pool_intern(sp, "", 0, &z);
+}
+
+void pp_pool_free(pp_strpool *sp) {
+  free(sp->bytes);
+  free(sp->off);
+  free(sp->len);
+  free(sp->hash);
+  free(sp->slots);
+  memset(sp, 0, sizeof(*sp));
+}
+
+int pp_pool_intern_h(pp_strpool *sp, const char *s, size_t n, uint64_t hash, pp_sid *id) {
+  uint32_t h32 = (uint32_t)hash;
+  size_t mask = sp->nslots - 1;
+  size_t j = h32 & mask;
+  for (;;) {
+    uint32_t e = sp->slots[j];
+    if (!e) break;
+    e--;
+    if (sp->hash[e] == h32 && sp->len[e] == n && memcmp(sp->bytes + sp->off[e], s, n) == 0) {
+      *id = e;
+      return PP_OK;
+    }
+    j = (j + 1) & mask;
+  }
+  if (n > UINT32_MAX - 1 || sp->blen + n + 1 > UINT32_MAX || sp->n >= UINT32_MAX - 2) return PP_ENOMEM;
+  if (sp->n + 1 > sp->cap) {
+    size_t c = sp->cap;
+    if (PP_GROW(sp->off, c, sp->n + 1)) return PP_ENOMEM;
+    uint32_t *l = realloc(sp->len, c * sizeof(*l));
+    if (!l) return PP_ENOMEM;
+    sp->len = l;
+    uint32_t *h = realloc(sp->hash, c * sizeof(*h));
+    if (!h) return PP_ENOMEM;
+    sp->hash = h;
+    sp->cap = c;
+  }
+  if (PP_GROW(sp->bytes, sp->bcap, sp->blen + n + 1)) return PP_ENOMEM;
+  memcpy(sp->bytes + sp->blen, s, n);
+  sp->bytes[sp->blen + n] = 0;
+  pp_sid nid = (pp_sid)sp->n++;
+  sp->off[nid] = (uint32_t)sp->blen;
+  sp->len[nid] = (uint32_t)n;
+  sp->hash[nid] = h32;
+  sp->blen += n + 1;
+  sp->slots[j] = nid + 1;
+  if (sp->n * 2 > sp->nslots) {
+    if (pool_rehash(sp, sp->nslots * 2)) return PP_ENOMEM;
+  }
+  *id = nid;
+  return PP_OK;
+}
+
+int pp_pool_cmp(const pp_strpool *sp, pp_sid a, pp_sid b) {
+  if (a == b) return 0;
+  size_t la = sp->len[a], lb = sp->len[b];
+  int c = memcmp(pp_pool_str(sp, a), pp_pool_str(sp, b), la < lb ? la : lb);
+  if (c) return c;
+  return la < lb ? -1 : la > lb;
+}
+
+int pp_err(char *err, size_t errlen, int code, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+/* Canonical order key: string labels before numeric ones, then key text. */
+static int label_cmp(const pp_strpool *sp, const pp_label *a, const pp_label *b) {
+  if (a->is_num != b->is_num) return a->is_num ? 1 : -1;
+  return pp_pool_cmp(sp, a->key, b->key);
+}
+
+static void label_isort(const pp_strpool *sp, pp_label *l, size_t n) {
+  for (size_t i = 1; i < n; i++) {
+    if (label_cmp(sp, &l[i - 1], &l[i]) <= 0) continue;
+    pp_label t = l[i];
+    size_t j = i;
+    while (j > 0 && label_cmp(sp, &l[j - 1], &t) > 0) {
+      l[j] = l[j - 1];
+      j--;
+    }
+    l[j] = t;
+  }
+}
+
+static void label_msort(const pp_strpool *sp, pp_label *l, size_t n, pp_label *tmp) {
+  if (n <= 16) {
+    label_isort(sp, l, n);
+    return;
+  }
+  size_t h = n / 2;
+  label_msort(sp, l, h, tmp);
+  label_msort(sp, l + h, n - h, tmp);
+  if (label_cmp(sp, &l[h - 1], &l[h]) <= 0) return;
+  size_t i = 0, j = h, k = 0;
+  while (i < h && j < n) tmp[k++] = label_cmp(sp, &l[j], &l[i]) < 0 ? l[j++] : l[i++];
+  while (i < h) tmp[k++] = l[i++];
+  while (j < n) tmp[k++] = l[j++];
+  memcpy(l, tmp, n * sizeof(*l));
+}
+
+void pp_labels_canonical(const pp_strpool *sp, pp_label *l, size_t n, pp_label *tmp) {
+  /* Stable: insertion sort for the usual short lists, merge sort beyond. */
+  if (n <= 16 || !tmp)
+    label_isort(sp, l, n);
+  else
+    label_msort(sp, l, n, tmp);
+}
+
+pp_profile *pp_profile_new(void) {
+  pp_profile *p = calloc(1, sizeof(*p));
+  if (!p) return NULL;
+  if (pp_pool_init(&p->sp, 16, 256)) {
+    pp_pool_free(&p->sp);
+    free(p);
+    return NULL;
+  }
+  return p;
+}

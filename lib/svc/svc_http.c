@@ -1,0 +1,715 @@
+/*
+ * svc_http.c — routing, limits, request ids, access logs and graceful
+ * shutdown on top of libmicrohttpd (see svc_http.h for the model).
+ *
+ * libmicrohttpd calls the access handler several times per request: once
+ * when the headers are in (we match the route and apply the cheap refusals:
+ * 404/405, Content-Length over the limit, upload slots), then once per body
+ * chunk (appended under the limit), then once with no data (the route's
+ * handler runs). The completion callback writes the access log, updates the
+ * metrics, releases the upload slot and the in-flight count that graceful
+ * shutdown waits on.
+ */
+#include "svc_http.h"
+
+#include "svc_log.h"
+#include "svc_util.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_SEGS 16
+#define MAX_PARAMS 4
+#define MAX_HDRS 8
+#define MAX_LOGF 8
+
+typedef struct route {
+  char *method;
+  char *pattern;
+  char *segs[MAX_SEGS]; /* pattern split at '/'; "{x}" marks a parameter */
+  size_t nsegs;
+  svc_handler fn;
+  void *ctx;
+  uint64_t max_body;
+  unsigned flags;
+  /* built-in helpers */
+  int kind; /* 0 user, 1 health, 2 ready, 3 metrics */
+  svc_dep *deps;
+  size_t ndeps;
+  svc_metrics *reg;
+} route;
+
+struct svc_http {
+  svc_http_config cfg;
+  route *routes;
+  size_t nroutes;
+  struct MHD_Daemon *d;
+  int port;
+  atomic_int ready;
+  atomic_int draining;
+  atomic_uint uploads; /* slots taken on LIMITED routes */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  unsigned in_flight; /* guarded by mu */
+  int stopped;
+  svc_metric *m_requests, *m_duration;
+};
+
+struct svc_req {
+  svc_http *h;
+  struct MHD_Connection *conn;
+  const route *rt;
+  const char *method;
+  char *path;
+  char id[72];
+  const char *pnames[MAX_PARAMS];
+  char *pvals[MAX_PARAMS];
+  size_t nparams;
+  uint8_t *body;
+  size_t len, cap;
+  int has_slot;
+  int in_flight;
+  int64_t start_ns;
+  int status;
+  size_t resp_bytes;
+  int replied;
+  int too_big;
+  char *hname[MAX_HDRS], *hval[MAX_HDRS];
+  size_t nhdrs;
+  char *lkey[MAX_LOGF], *lval[MAX_LOGF];
+  size_t nlog;
+  char *errmsg;
+};
+
+/* ---- routes ---- */
+
+static int split_pattern(route *rt) {
+  char *p = rt->pattern;
+  if (*p != '/') return -1;
+  rt->nsegs = 0;
+  char *copy = strdup(p + 1);
+  if (!copy) return -1;
+  char *save = NULL;
+  /* An empty pattern tail ("/") is a route with zero segments. */
+  for (char *tok = strtok_r(copy, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+    if (rt->nsegs == MAX_SEGS) { free(copy); return -1; }
+    rt->segs[rt->nsegs] = strdup(tok);
+    if (!rt->segs[rt->nsegs]) { free(copy); return -1; }
+    rt->nsegs++;
+  }
+  free(copy);
+  return 0;
+}
+
+static route *add_route(svc_http *h, const char *method, const char *pattern) {
+  route *nr = realloc(h->routes, (h->nroutes + 1) * sizeof *nr);
+  if (!nr) return NULL;
+  h->routes = nr;
+  route *rt = &h->routes[h->nroutes];
+  memset(rt, 0, sizeof *rt);
+  rt->method = strdup(method);
+  rt->pattern = strdup(pattern);
+  if (!rt->method || !rt->pattern || split_pattern(rt) != 0) {
+    free(rt->method);
+    free(rt->pattern);
+    for (size_t i = 0; i < rt->nsegs; i++) free(rt->segs[i]);
+    return NULL;
+  }
+  h->nroutes++;
+  return rt;
+}
+
+int svc_http_route(svc_http *h, const char *method, const char *pattern, svc_handler fn, void *ctx,
+                   uint64_t max_body, unsigned flags) {
+  route *rt = add_route(h, method, pattern);
+  if (!rt) return -1;
+  rt->fn = fn;
+  rt->ctx = ctx;
+  rt->max_body = max_body;
+  rt->flags = flags;
+  return 0;
+}
+
+/* Matches path against rt; fills params into r when r is non-NULL. A path
+ * with an empty segment ("//", trailing "/") never matches a parameter. */
+static int match(const route *rt, const char *path, svc_req *r) {
+  const char *p = path;
+  if (*p != '/') return 0;
+  p++;
+  size_t i = 0;
+  if (*p == '\0') return rt->nsegs == 0;
+  for (;;) {
+    const char *e = strchr(p, '/');
+    size_t l = e ? (size_t)(e - p) : strlen(p);
+    if (i >= rt->nsegs) return 0;
+    const char *s = rt->segs[i];
+    size_t sl = strlen(s);
+    if (sl >= 2 && s[0] == '{' && s[sl - 1] == '}') {
+      if (l == 0) return 0;
+      if (r && r->nparams < MAX_PARAMS) {
+        r->pnames[r->nparams] = s;
+        r->pvals[r->nparams] = strndup(p, l);
+        r->nparams++;
+      }
+    } else if (sl != l || strncmp(s, p, l) != 0) {
+      return 0;
+    }
+    i++;
+    if (!e) break;
+    p = e + 1;
+  }
+  return i == rt->nsegs;
+}
+
+/* ---- replies ---- */
+
+static void queue(svc_req *r, int status, struct MHD_Response *resp, const char *ctype, size_t len) {
+  if (r->replied) {
+    MHD_destroy_response(resp);
+    return;
+  }
+  if (ctype) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+  MHD_add_response_header(resp, "X-Request-Id", r->id);
+  for (size_t i = 0; i < r->nhdrs; i++) MHD_add_response_header(resp, r->hname[i], r->hval[i]);
+  if (atomic_load(&r->h->draining) || r->too_big)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+  if (MHD_queue_response(r->conn, (unsigned)status, resp) == MHD_YES) {
+    r->replied = 1;
+    r->status = status;
+    r->resp_bytes = len;
+  }
+  MHD_destroy_response(resp);
+}
+
+void svc_reply(svc_req *r, int status, const char *content_type, const void *data, size_t len) {
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(len, (void *)(len ? data : ""), MHD_RESPMEM_MUST_COPY);
+  if (!resp) return;
+  queue(r, status, resp, content_type, len);
+}
+
+void svc_reply_owned(svc_req *r, int status, const char *content_type, void *data, size_t len) {
+  struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+  if (!resp) {
+    free(data);
+    return;
+  }
+  queue(r, status, resp, content_type, len);
+}
+
+void svc_reply_json(svc_req *r, int status, const char *json) {
+  svc_reply(r, status, "application/json", json, strlen(json));
+}
+
+void svc_reply_error(svc_req *r, int status, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  json_t *o = json_pack("{s:s, s:i}", "message", msg, "code", status);
+  char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  if (s) {
+    svc_reply_owned(r, status, "application/json", s, strlen(s));
+  } else {
+    svc_reply(r, status, "text/plain", msg, strlen(msg));
+  }
+  free(r->errmsg);
+  r->errmsg = strdup(msg);
+}
+
+/* ---- request accessors ---- */
+
+const char *svc_req_method(const svc_req *r) { return r->method; }
+const char *svc_req_path(const svc_req *r) { return r->path; }
+const char *svc_req_route(const svc_req *r) { return r->rt ? r->rt->pattern : ""; }
+const char *svc_req_id(const svc_req *r) { return r->id; }
+
+const char *svc_req_param(const svc_req *r, const char *name) {
+  size_t nl = strlen(name);
+  for (size_t i = 0; i < r->nparams; i++) {
+    const char *s = r->pnames[i];
+    if (strlen(s) == nl + 2 && strncmp(s + 1, name, nl) == 0) return r->pvals[i];
+  }
+  return NULL;
+}
+
+const char *svc_req_header(const svc_req *r, const char *name) {
+  return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *svc_req_query(const svc_req *r, const char *name) {
+  return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const uint8_t *svc_req_body(const svc_req *r, size_t *len) {
+  *len = r->len;
+  return r->body ? r->body : (const uint8_t *)"";
+}
+
+uint8_t *svc_req_take_body(svc_req *r, size_t *len) {
+  uint8_t *b = r->body;
+  *len = r->len;
+  if (!b) b = calloc(1, 1);
+  r->body = NULL;
+  r->len = r->cap = 0;
+  return b;
+}
+
+void svc_req_log(svc_req *r, const char *key, const char *value) {
+  if (r->nlog == MAX_LOGF || !key || !value) return;
+  r->lkey[r->nlog] = strdup(key);
+  r->lval[r->nlog] = strdup(value);
+  r->nlog++;
+}
+
+void svc_req_header_out(svc_req *r, const char *name, const char *value) {
+  if (r->nhdrs == MAX_HDRS) return;
+  r->hname[r->nhdrs] = strdup(name);
+  r->hval[r->nhdrs] = strdup(value);
+  if (!r->hname[r->nhdrs] || !r->hval[r->nhdrs]) {
+    free(r->hname[r->nhdrs]);
+    free(r->hval[r->nhdrs]);
+    return;
+  }
+  r->nhdrs++;
+}
+
+/* ---- built-in routes ---- */
+
+static void serve_health(svc_req *r, const route *rt) {
+  json_t *o = json_object(), *deps = json_array();
+  int ok = 1;
+  for (size_t i = 0; i < rt->ndeps; i++) {
+    char err[512] = "";
+    json_t *d = json_object();
+    int rc = rt->deps[i].check(rt->deps[i].ctx, err, sizeof err);
+    json_object_set_new(d, "name", json_string(rt->deps[i].name));
+    json_object_set_new(d, "status", json_string(rc == 0 ? "healthy" : "unhealthy"));
+    if (rc != 0) {
+      ok = 0;
+      json_object_set_new(d, "message", json_string(err[0] ? err : "check failed"));
+      svc_req_log(r, rt->deps[i].name, err);
+    }
+    json_array_append_new(deps, d);
+  }
+  json_object_set_new(o, "status", json_string(ok ? "healthy" : "unhealthy"));
+  json_object_set_new(o, "dependencies", deps);
+  if (!ok) json_object_set_new(o, "code", json_integer(503));
+  char *s = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  if (!s) {
+    svc_reply_error(r, 500, "out of memory");
+    return;
+  }
+  svc_reply_owned(r, ok ? 200 : 503, "application/json", s, strlen(s));
+}
+
+static void serve_builtin(svc_req *r, const route *rt) {
+  if (rt->kind == 1) {
+    serve_health(r, rt);
+  } else if (rt->kind == 2) {
+    if (atomic_load(&r->h->ready) && !atomic_load(&r->h->draining))
+      svc_reply_json(r, 200, "{\"status\":\"ready\"}");
+    else
+      svc_reply_error(r, 503, atomic_load(&r->h->draining) ? "shutting down" : "not ready");
+  } else if (rt->kind == 3) {
+    char *text = svc_metrics_render(rt->reg);
+    if (!text) {
+      svc_reply_error(r, 500, "out of memory rendering metrics");
+      return;
+    }
+    svc_reply_owned(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
+  }
+}
+
+int svc_http_add_health(svc_http *h, const char *path, const svc_dep *deps, size_t n) {
+  route *rt = add_route(h, "GET", path);
+  if (!rt) return -1;
+  rt->kind = 1;
+  if (n) {
+    rt->deps = malloc(n * sizeof *deps);
+    if (!rt->deps) return -1;
+    memcpy(rt->deps, deps, n * sizeof *deps);
+  }
+  rt->ndeps = n;
+  return 0;
+}
+
+int svc_http_add_ready(svc_http *h, const char *path) {
+  route *rt = add_route(h, "GET", path);
+  if (!rt) return -1;
+  rt->kind = 2;
+  return 0;
+}
+
+int svc_http_add_metrics(svc_http *h, const char *path, svc_metrics *m) {
+  route *rt = add_route(h, "GET", path);
+  if (!rt) return -1;
+  rt->kind = 3;
+  rt->reg = m;
+  return 0;
+}
+
+/* ---- libmicrohttpd callbacks ---- */
+
+static int sane_id(const char *s) {
+  size_t n = 0;
+  if (!s) return 0;
+  for (; s[n]; n++)
+    if (n >= 64 || !(isalnum((unsigned char)s[n]) || s[n] == '-' || s[n] == '_' || s[n] == '.')) return 0;
+  return n > 0;
+}
+
+static int method_matches(const route *rt, const char *method) {
+  if (strcmp(rt->method, method) == 0) return 1;
+  return strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0;
+}
+
+/* First call of a request: create the context, route, cheap refusals.
+ * Returns 1 when a response was already queued. */
+static int begin(svc_http *h, svc_req *r, const char *url, const char *method) {
+  const char *cid = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Request-Id");
+  if (sane_id(cid)) snprintf(r->id, sizeof r->id, "%s", cid);
+  else if (svc_random_hex(r->id, 8) != 0) snprintf(r->id, sizeof r->id, "%lld", (long long)svc_mono_ns());
+
+  const route *path_match = NULL;
+  for (size_t i = 0; i < h->nroutes; i++) {
+    const route *rt = &h->routes[i];
+    if (!match(rt, url, NULL)) continue;
+    if (!path_match) path_match = rt;
+    if (method_matches(rt, method)) {
+      r->rt = rt;
+      match(rt, url, r);
+      break;
+    }
+  }
+  if (!r->rt) {
+    if (path_match) {
+      char allow[128] = "";
+      for (size_t i = 0; i < h->nroutes; i++) {
+        const route *rt = &h->routes[i];
+        if (!match(rt, url, NULL) || strstr(allow, rt->method)) continue;
+        if (allow[0]) strncat(allow, ", ", sizeof allow - strlen(allow) - 1);
+        strncat(allow, rt->method, sizeof allow - strlen(allow) - 1);
+        if (strcmp(rt->method, "GET") == 0) strncat(allow, ", HEAD", sizeof allow - strlen(allow) - 1);
+      }
+      svc_req_header_out(r, "Allow", allow);
+      svc_reply_error(r, 405, "method %s not allowed on %s (allowed: %s)", method, url, allow);
+    } else {
+      svc_reply_error(r, 404, "no such route: %s %s", method, url);
+    }
+    return 1;
+  }
+  if (atomic_load(&h->draining)) {
+    svc_reply_error(r, 503, "server is shutting down");
+    return 1;
+  }
+  const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (cl) {
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    if (!errno && *end == '\0' && n > r->rt->max_body) {
+      r->too_big = 1;
+      svc_reply_error(r, 413, "request body of %llu bytes is over the limit of %llu bytes", n,
+                      (unsigned long long)r->rt->max_body);
+      return 1;
+    }
+  }
+  if ((r->rt->flags & SVC_ROUTE_LIMITED) && h->cfg.max_uploads) {
+    unsigned now = atomic_fetch_add(&h->uploads, 1) + 1;
+    r->has_slot = 1;
+    if (now > h->cfg.max_uploads) {
+      svc_reply_error(r, 503, "too many concurrent uploads (limit %u); retry later", h->cfg.max_uploads);
+      svc_req_header_out(r, "Retry-After", "1");
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+  svc_http *h = cls;
+  svc_req *r = *con_cls;
+  (void)version;
+  if (!r) {
+    r = calloc(1, sizeof *r);
+    if (!r) return MHD_NO;
+    r->h = h;
+    r->conn = conn;
+    r->method = method;
+    r->path = strdup(url);
+    r->start_ns = svc_mono_ns();
+    *con_cls = r;
+    pthread_mutex_lock(&h->mu);
+    h->in_flight++;
+    r->in_flight = 1;
+    pthread_mutex_unlock(&h->mu);
+    if (!r->path) return MHD_NO;
+    begin(h, r, url, method);
+    return MHD_YES;
+  }
+  r->conn = conn;
+  if (*upload_data_size) {
+    size_t n = *upload_data_size;
+    *upload_data_size = 0;
+    if (r->replied) return MHD_YES; /* answered already: drain the rest */
+    if (h->cfg.request_timeout_ms && svc_mono_ns() - r->start_ns > h->cfg.request_timeout_ms * 1000000) {
+      SVC_WARN("request timed out while receiving the body", SVC_STR("request_id", r->id),
+               SVC_STR("path", r->path), SVC_INT("received", r->len));
+      return MHD_NO; /* closes the connection */
+    }
+    if (r->too_big || r->len + n > r->rt->max_body) {
+      /* libmicrohttpd cannot answer in the middle of a body, so the rest is
+       * read and dropped (no memory kept) and 413 is sent at its end. A
+       * client that goes on far past the limit is cut off instead. */
+      if (!r->too_big) {
+        r->too_big = 1;
+        free(r->body);
+        r->body = NULL;
+        r->cap = 0;
+      }
+      r->len += n;
+      uint64_t slack = r->rt->max_body > (1u << 20) ? r->rt->max_body : (1u << 20);
+      return r->len > r->rt->max_body + slack ? MHD_NO : MHD_YES;
+    }
+    if (r->len + n > r->cap) {
+      size_t nc = r->cap ? r->cap : 16384;
+      while (nc < r->len + n) nc *= 2;
+      if (nc > r->rt->max_body && r->rt->max_body >= r->len + n) nc = (size_t)r->rt->max_body;
+      uint8_t *nb = realloc(r->body, nc);
+      if (!nb) return MHD_NO;
+      r->body = nb;
+      r->cap = nc;
+    }
+    memcpy(r->body + r->len, upload_data, n);
+    r->len += n;
+    return MHD_YES;
+  }
+  if (r->replied) return MHD_YES;
+  if (r->too_big) {
+    svc_reply_error(r, 413, "request body of %zu bytes is over the limit of %llu bytes", r->len,
+                    (unsigned long long)r->rt->max_body);
+    return r->replied ? MHD_YES : MHD_NO;
+  }
+  if (r->rt->kind) serve_builtin(r, r->rt);
+  else r->rt->fn(r, r->rt->ctx);
+  if (!r->replied) svc_reply_error(r, 500, "internal error: handler for %s gave no answer", r->rt->pattern);
+  return r->replied ? MHD_YES : MHD_NO;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  svc_http *h = cls;
+  svc_req *r = *con_cls;
+  (void)conn;
+  if (!r) return;
+  *con_cls = NULL;
+  double secs = (double)(svc_mono_ns() - r->start_ns) / 1e9;
+  const char *route_name = r->rt ? r->rt->pattern : "unmatched";
+  char code[16];
+  int status = r->replied ? r->status : 0; /* 0: connection closed without an answer */
+  snprintf(code, sizeof code, "%d", status);
+  svc_metric_add(h->m_requests, 1, r->method, route_name, code);
+  svc_metric_observe(h->m_duration, secs, r->method, route_name);
+
+  int lvl = status >= 500 || status == 0 ? SVC_LOG_WARN : SVC_LOG_INFO;
+  if (svc_log_enabled(lvl)) {
+    svc_field f[12 + MAX_LOGF];
+    size_t nf = 0;
+    f[nf++] = SVC_STR("request_id", r->id);
+    f[nf++] = SVC_STR("method", r->method);
+    f[nf++] = SVC_STR("path", r->path);
+    f[nf++] = SVC_STR("route", route_name);
+    f[nf++] = SVC_INT("status", status);
+    f[nf++] = SVC_FLOAT("duration_ms", secs * 1000.0);
+    f[nf++] = SVC_INT("bytes_in", r->len);
+    f[nf++] = SVC_INT("bytes_out", r->resp_bytes);
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+      static const char *why[] = {"ok", "error", "timeout", "daemon shutdown", "read error", "client abort"};
+      f[nf++] = SVC_STR("terminated", (unsigned)toe < 6 ? why[toe] : "other");
+    }
+    if (r->errmsg) f[nf++] = SVC_STR("error", r->errmsg);
+    for (size_t i = 0; i < r->nlog; i++)
+      if (r->lkey[i] && r->lval[i]) f[nf++] = SVC_STR(r->lkey[i], r->lval[i]);
+    svc_log_fields(lvl, "request", f, nf);
+  }
+
+  if (r->has_slot) atomic_fetch_sub(&h->uploads, 1);
+  for (size_t i = 0; i < r->nparams; i++) free(r->pvals[i]);
+  for (size_t i = 0; i < r->nhdrs; i++) { free(r->hname[i]); free(r->hval[i]); }
+  for (size_t i = 0; i < r->nlog; i++) { free(r->lkey[i]); free(r->lval[i]); }
+  free(r->errmsg);
+  free(r->body);
+  free(r->path);
+  if (r->in_flight) {
+    pthread_mutex_lock(&h->mu);
+    h->in_flight--;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+  }
+  free(r);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+  char msg[512];
+  (void)cls;
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  size_t n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+  SVC_DEBUG("libmicrohttpd", SVC_STR("detail", msg));
+}
+
+/* ---- lifecycle ---- */
+
+int svc_http_new(const svc_http_config *cfg, svc_http **out, char *err, size_t errlen) {
+  svc_http *h = calloc(1, sizeof *h);
+  if (!h) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  h->cfg = *cfg;
+  if (!h->cfg.bind) h->cfg.bind = "127.0.0.1";
+  if (!h->cfg.threads) h->cfg.threads = 4;
+  if (!h->cfg.max_connections) h->cfg.max_connections = 1024;
+  if (!h->cfg.idle_timeout_s) h->cfg.idle_timeout_s = 30;
+  if (!h->cfg.request_timeout_ms) h->cfg.request_timeout_ms = 60000;
+  pthread_mutex_init(&h->mu, NULL);
+  pthread_cond_init(&h->cv, NULL);
+  if (cfg->metrics) {
+    h->m_requests = svc_metrics_counter(cfg->metrics, "pgopipe_http_requests_total",
+                                        "HTTP requests by method, route and status code (0 = no answer)",
+                                        "method,route,code");
+    h->m_duration = svc_metrics_histogram(cfg->metrics, "pgopipe_http_request_duration_seconds",
+                                          "HTTP request latency from headers received to response queued",
+                                          "method,route", svc_metrics_latency_buckets,
+                                          svc_metrics_latency_nbuckets);
+  }
+  *out = h;
+  return 0;
+}
+
+int svc_http_start(svc_http *h, char *err, size_t errlen) {
+  struct addrinfo hints, *ai = NULL;
+  char portstr[16];
+  memset(&hints, 0, sizeof hints);
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  snprintf(portstr, sizeof portstr, "%d", h->cfg.port);
+  const char *host = h->cfg.bind;
+  char hostbuf[256];
+  if (host[0] == '[') { /* [::1] */
+    snprintf(hostbuf, sizeof hostbuf, "%s", host + 1);
+    char *e = strchr(hostbuf, ']');
+    if (e) *e = '\0';
+    host = hostbuf;
+  }
+  int rc = getaddrinfo(host, portstr, &hints, &ai);
+  if (rc != 0 || !ai) {
+    snprintf(err, errlen, "bind address %s: %s", h->cfg.bind, gai_strerror(rc));
+    return -1;
+  }
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+  if (h->cfg.mode == SVC_HTTP_THREAD_PER_CONNECTION) flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+  else flags |= MHD_USE_EPOLL | MHD_USE_TURBO;
+  struct MHD_OptionItem pool[] = {
+      {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)h->cfg.threads, NULL},
+      {MHD_OPTION_END, 0, NULL},
+  };
+  h->d = MHD_start_daemon(
+      flags, (uint16_t)h->cfg.port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)h->cfg.idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->cfg.max_connections,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
+      (unsigned)511, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_ARRAY,
+      h->cfg.mode == SVC_HTTP_THREAD_PER_CONNECTION ? &pool[1] : pool, MHD_OPTION_END);
+  if (!h->d) {
+    int e = errno;
+    snprintf(err, errlen, "listen %s:%d: %s", h->cfg.bind, h->cfg.port,
+             e ? strerror(e) : "libmicrohttpd could not start");
+    freeaddrinfo(ai);
+    return -1;
+  }
+  freeaddrinfo(ai);
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+  h->port = info ? info->port : h->cfg.port;
+  return 0;
+}
+
+int svc_http_port(const svc_http *h) { return h->port; }
+void svc_http_set_ready(svc_http *h, int ready) { atomic_store(&h->ready, !!ready); }
+int svc_http_ready(const svc_http *h) { return atomic_load(&h->ready) && !atomic_load(&h->draining); }
+
+unsigned svc_http_in_flight(const svc_http *h) {
+  svc_http *m = (svc_http *)h;
+  pthread_mutex_lock(&m->mu);
+  unsigned n = m->in_flight;
+  pthread_mutex_unlock(&m->mu);
+  return n;
+}
+
+unsigned svc_http_stop(svc_http *h, int64_t grace_ms) {
+  unsigned left = 0;
+  if (!h || !h->d || h->stopped) return 0;
+  h->stopped = 1;
+  atomic_store(&h->ready, 0);
+  atomic_store(&h->draining, 1);
+  MHD_socket lfd = MHD_quiesce_daemon(h->d);
+  if (lfd != MHD_INVALID_SOCKET) close(lfd);
+  int64_t deadline = svc_mono_ns() + grace_ms * 1000000;
+  pthread_mutex_lock(&h->mu);
+  while (h->in_flight > 0) {
+    int64_t now = svc_mono_ns();
+    if (now >= deadline) break;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t wait = deadline - now;
+    if (wait > 100000000) wait = 100000000;
+    ts.tv_nsec += (long)wait;
+    ts.tv_sec += ts.tv_nsec / 1000000000;
+    ts.tv_nsec %= 1000000000;
+    pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+  }
+  left = h->in_flight;
+  pthread_mutex_unlock(&h->mu);
+  MHD_stop_daemon(h->d);
+  h->d = NULL;
+  return left;
+}
+
+void svc_http_free(svc_http *h) {
+  if (!h) return;
+  if (h->d) {
+    h->stopped = 0;
+    svc_http_stop(h, 0);
+  }
+  for (size_t i = 0; i < h->nroutes; i++) {
+    route *rt = &h->routes[i];
+    free(rt->method);
+    free(rt->pattern);
+    for (size_t s = 0; s < rt->nsegs; s++) free(rt->segs[s]);
+    free(rt->deps);
+  }
+  free(h->routes);
+  pthread_mutex_destroy(&h->mu);
+  pthread_cond_destroy(&h->cv);
+  free(h);
+}

@@ -1,0 +1,86 @@
+/*
+ * svc_util.h — small helpers every daemon needs: duration and size parsing
+ * (the contract's "500ms/30s/5m/24h" and plain byte counts), RFC 3339 time
+ * formatting, random hex, constant-time comparison, the auth token (file or
+ * environment), and signal handling through signalfd.
+ *
+ * Signals: a daemon calls svc_signals_block() first thing in main, before it
+ * starts any thread, so that SIGTERM/SIGINT/SIGHUP are blocked in every
+ * thread and delivered only through svc_signals_wait() (a signalfd). No code
+ * runs in signal-handler context, so handlers cannot race with the rest of
+ * the program. SIGPIPE is ignored (a client that hangs up is an error value,
+ * not a process death).
+ */
+#ifndef PGOPIPE_SVC_UTIL_H
+#define PGOPIPE_SVC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Version string of the build ("0.1.0"). */
+const char *svc_version(void);
+
+/*
+ * Parses a duration: a non-negative integer followed by one unit of
+ * ms, s, m or h ("500ms", "30s", "5m", "24h"); a bare "0" is accepted.
+ * Result in milliseconds. Returns 0, or -1 with a message in err
+ * ("bad duration \"5x\": want a number with unit ms, s, m or h").
+ */
+int svc_parse_duration(const char *s, int64_t *ms, char *err, size_t errlen);
+
+/*
+ * Parses a size in bytes: plain digits ("1048576"), optionally with a
+ * binary suffix KiB, MiB or GiB. Returns 0 or -1 with a message in err.
+ */
+int svc_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen);
+
+/* Formats ms since the epoch as RFC 3339 UTC: "2026-11-21T12:16:34Z", or with
+ * milliseconds ("2026-11-21T12:16:34.964Z") when with_ms. buf >= 32 bytes. */
+void svc_time_rfc3339(int64_t epoch_ms, int with_ms, char *buf, size_t buflen);
+
+/* Wall-clock time, ns / ms since the epoch. */
+int64_t svc_now_ns(void);
+int64_t svc_now_ms(void);
+/* Monotonic clock in ns (for durations). */
+int64_t svc_mono_ns(void);
+
+/* Writes 2*nbytes lowercase hex digits of fresh randomness plus a NUL into
+ * out (size >= 2*nbytes+1). Returns 0 or -1 when the kernel gave none. */
+int svc_random_hex(char *out, size_t nbytes);
+
+/* Compares two byte strings in time independent of where they differ (the
+ * length of b is not hidden). Returns 1 when equal. */
+int svc_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
+/*
+ * Loads the bearer token: from `file` when it is non-NULL and non-empty
+ * (surrounding whitespace and the trailing newline trimmed; an empty file is
+ * an error naming it), otherwise from the environment variable `env_name`
+ * (e.g. "PGOPIPE_AUTH_TOKEN"). *token is malloc'd (caller frees) or NULL
+ * when neither gives one. Returns 0 or -1 with a message in err.
+ */
+int svc_load_token(const char *file, const char *env_name, char **token, char *err, size_t errlen);
+
+/* Returns 1 when `host` (an address or name given to --bind) is loopback:
+ * 127.0.0.0/8, ::1 or "localhost". */
+int svc_is_loopback(const char *host);
+
+/*
+ * Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and so in every
+ * thread created after), ignores SIGPIPE, and opens a signalfd for them.
+ * Call once from main before starting threads. Returns 0 or -1 with err.
+ */
+int svc_signals_block(char *err, size_t errlen);
+
+/* Waits up to timeout_ms (-1 = forever) for one of the blocked signals.
+ * Returns the signal number, 0 on timeout, -1 on error. */
+int svc_signals_wait(int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

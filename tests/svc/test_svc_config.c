@@ -1,0 +1,253 @@
+/*
+ * test_svc_config.c — unit tests of the flag parser (types, forms, env
+ * precedence, usage errors, help text) and the small helpers of svc_util
+ * (durations, sizes, RFC 3339, tokens, constant-time compare, loopback).
+ */
+#include "check.h"
+
+#include "svc_config.h"
+#include "svc_util.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+static const char *s_url, *s_name;
+static int64_t i_port;
+static int b_insecure;
+static int64_t d_wait;
+static uint64_t z_max;
+
+static svc_flag flags[] = {
+    {"port", 'p', SVC_FLAG_INT, "8080", "port to listen on", &i_port, NULL, NULL, 0},
+    {"blob-store-url", 0, SVC_FLAG_STRING, NULL, "blob store URL", &s_url, NULL, "URL", 0},
+    {"insecure", 0, SVC_FLAG_BOOL, "false", "allow no token", &b_insecure, NULL, NULL, 0},
+    {"batch-wait", 0, SVC_FLAG_DURATION, "500ms", "batch wait", &d_wait, NULL, NULL, 0},
+    {"max-profile-bytes", 0, SVC_FLAG_SIZE, "67108864", "body limit", &z_max, NULL, NULL, 0},
+    {"name", 'n', SVC_FLAG_STRING, "x", "no env", &s_name, "", NULL, 0},
+};
+#define NF (sizeof flags / sizeof flags[0])
+
+static int parse(int argc, char **argv, char **pos, int *npos, char *err) {
+  return svc_flags_parse(flags, NF, argc, argv, pos, npos, err, 256);
+}
+
+static void test_durations(void) {
+  int64_t ms;
+  uint64_t b;
+  char err[256];
+  CHECK_INT(svc_parse_duration("500ms", &ms, err, sizeof err), 0); CHECK_INT(ms, 500);
+  CHECK_INT(svc_parse_duration("30s", &ms, err, sizeof err), 0); CHECK_INT(ms, 30000);
+  CHECK_INT(svc_parse_duration("5m", &ms, err, sizeof err), 0); CHECK_INT(ms, 300000);
+  CHECK_INT(svc_parse_duration("24h", &ms, err, sizeof err), 0); CHECK_INT(ms, 86400000);
+  CHECK_INT(svc_parse_duration("0", &ms, err, sizeof err), 0); CHECK_INT(ms, 0);
+  CHECK_INT(svc_parse_duration("5", &ms, err, sizeof err), -1);
+  CHECK_CONTAINS(err, "bad duration \"5\"");
+  CHECK_INT(svc_parse_duration("5x", &ms, err, sizeof err), -1);
+  CHECK_INT(svc_parse_duration("-5s", &ms, err, sizeof err), -1);
+  CHECK_INT(svc_parse_duration("", &ms, err, sizeof err), -1);
+  CHECK_INT(svc_parse_duration("1.5s", &ms, err, sizeof err), -1);
+  CHECK_INT(svc_parse_duration("99999999999999999999h", &ms, err, sizeof err), -1);
+  CHECK_INT(svc_parse_size("1048576", &b, err, sizeof err), 0); CHECK_INT(b, 1048576);
+  CHECK_INT(svc_parse_size("0", &b, err, sizeof err), 0); CHECK_INT(b, 0);
+  CHECK_INT(svc_parse_size("2MiB", &b, err, sizeof err), 0); CHECK_INT(b, 2 << 20);
+  CHECK_INT(svc_parse_size("1k", &b, err, sizeof err), -1);
+  CHECK_INT(svc_parse_size("-1", &b, err, sizeof err), -1);
+  CHECK_INT(svc_parse_size("18446744073709551616", &b, err, sizeof err), -1);
+  CHECK_CONTAINS(err, "bad size");
+}
+
+static void test_time_and_misc(void) {
+  char buf[40], hex[17], err[256];
+  svc_time_rfc3339(1795263394964LL, 1, buf, sizeof buf);
+  CHECK_STR(buf, "2026-11-21T12:16:34.964Z");
+  svc_time_rfc3339(1795263394964LL, 0, buf, sizeof buf);
+  CHECK_STR(buf, "2026-11-21T12:16:34Z");
+  svc_time_rfc3339(0, 1, buf, sizeof buf);
+  CHECK_STR(buf, "1970-01-01T00:00:00.000Z");
+  CHECK_INT(svc_random_hex(hex, 8), 0);
+  CHECK_INT(strlen(hex), 16);
+  CHECK(strspn(hex, "0123456789abcdef") == 16);
+  CHECK(svc_ct_equal("secret", 6, "secret", 6));
+  CHECK(!svc_ct_equal("secreT", 6, "secret", 6));
+  CHECK(!svc_ct_equal("secret1", 7, "secret", 6));
+  CHECK(!svc_ct_equal("secre", 5, "secret", 6));
+  CHECK(!svc_ct_equal("", 0, "secret", 6));
+  CHECK(svc_is_loopback("127.0.0.1"));
+  CHECK(svc_is_loopback("127.1.2.3"));
+  CHECK(svc_is_loopback("::1"));
+  CHECK(svc_is_loopback("localhost"));
+  CHECK(!svc_is_loopback("0.0.0.0"));
+  CHECK(!svc_is_loopback("10.0.0.1"));
+  CHECK(!svc_is_loopback("127.evil.com"));
+
+  /* token: file wins over env; trimmed; empty file is an error */
+  char path[] = "/tmp/svc-token-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  CHECK(write(fd, "  tok-from-file \n", 17) == 17);
+  close(fd);
+  setenv("SVC_TEST_TOKEN", "tok-from-env", 1);
+  char *tok = NULL;
+  CHECK_INT(svc_load_token(path, "SVC_TEST_TOKEN", &tok, err, sizeof err), 0);
+  CHECK_STR(tok, "tok-from-file");
+  free(tok);
+  CHECK_INT(svc_load_token(NULL, "SVC_TEST_TOKEN", &tok, err, sizeof err), 0);
+  CHECK_STR(tok, "tok-from-env");
+  free(tok);
+  unsetenv("SVC_TEST_TOKEN");
+  CHECK_INT(svc_load_token(NULL, "SVC_TEST_TOKEN", &tok, err, sizeof err), 0);
+  CHECK(tok == NULL);
+  fd = open(path, O_WRONLY | O_TRUNC);
+  CHECK(write(fd, "\n", 1) == 1);
+  close(fd);
+  CHECK_INT(svc_load_token(path, "SVC_TEST_TOKEN", &tok, err, sizeof err), -1);
+  CHECK_CONTAINS(err, "is empty");
+  CHECK_CONTAINS(err, path);
+  unlink(path);
+  CHECK_INT(svc_load_token(path, NULL, &tok, err, sizeof err), -1);
+  CHECK_CONTAINS(err, "No such file");
+}
+
+static void test_flags(void) {
+  char err[256];
+  char *pos[16];
+  int npos;
+
+  /* defaults */
+  {
+    char *argv[] = {"prog", NULL};
+    CHECK_INT(parse(1, argv, pos, &npos, err), SVC_FLAGS_OK);
+    CHECK_INT(i_port, 8080);
+    CHECK(s_url == NULL);
+    CHECK_INT(b_insecure, 0);
+    CHECK_INT(d_wait, 500);
+    CHECK_INT(z_max, 67108864);
+    CHECK_INT(flags[0].source, SVC_SRC_DEFAULT);
+  }
+  /* every form */
+  {
+    char *argv[] = {"prog", "-p", "9000", "--blob-store-url=file:///x", "--insecure", "--batch-wait", "5m",
+                    "--max-profile-bytes=1024", "a.json", "--", "--not-a-flag", NULL};
+    CHECK_INT(parse(11, argv, pos, &npos, err), SVC_FLAGS_OK);
+    CHECK_INT(i_port, 9000);
+    CHECK_STR(s_url, "file:///x");
+    CHECK_INT(b_insecure, 1);
+    CHECK_INT(d_wait, 300000);
+    CHECK_INT(z_max, 1024);
+    CHECK_INT(npos, 2);
+    CHECK_STR(pos[0], "a.json");
+    CHECK_STR(pos[1], "--not-a-flag");
+    CHECK_INT(flags[0].source, SVC_SRC_FLAG);
+  }
+  {
+    char *argv[] = {"prog", "-p9001", "--insecure=false", NULL};
+    CHECK_INT(parse(3, argv, pos, &npos, err), SVC_FLAGS_OK);
+    CHECK_INT(i_port, 9001);
+    CHECK_INT(b_insecure, 0);
+  }
+  /* env precedence: env beats default, flag beats env */
+  setenv("PGOPIPE_PORT", "7000", 1);
+  setenv("PGOPIPE_BLOB_STORE_URL", "s3://b", 1);
+  setenv("PGOPIPE_INSECURE", "yes", 1);
+  setenv("PGOPIPE_BATCH_WAIT", "2s", 1);
+  setenv("PGOPIPE_NAME", "ignored", 1);
+  {
+    char *argv[] = {"prog", NULL};
+    CHECK_INT(parse(1, argv, pos, &npos, err), SVC_FLAGS_OK);
+    CHECK_INT(i_port, 7000);
+    CHECK_STR(s_url, "s3://b");
+    CHECK_INT(b_insecure, 1);
+    CHECK_INT(d_wait, 2000);
+    CHECK_STR(s_name, "x"); /* env disabled for this flag */
+    CHECK_INT(flags[0].source, SVC_SRC_ENV);
+  }
+  {
+    char *argv[] = {"prog", "--port", "7001", "--batch-wait=10ms", NULL};
+    CHECK_INT(parse(4, argv, pos, &npos, err), SVC_FLAGS_OK);
+    CHECK_INT(i_port, 7001);
+    CHECK_INT(d_wait, 10);
+    CHECK_STR(s_url, "s3://b");
+  }
+  setenv("PGOPIPE_BATCH_WAIT", "2 seconds", 1);
+  {
+    char *argv[] = {"prog", NULL};
+    CHECK_INT(parse(1, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
+    CHECK_CONTAINS(err, "PGOPIPE_BATCH_WAIT");
+    CHECK_CONTAINS(err, "bad duration");
+  }
+  unsetenv("PGOPIPE_PORT");
+  unsetenv("PGOPIPE_BLOB_STORE_URL");
+  unsetenv("PGOPIPE_INSECURE");
+  unsetenv("PGOPIPE_BATCH_WAIT");
+  unsetenv("PGOPIPE_NAME");
+
+  /* usage errors */
+  {
+    char *argv[] = {"prog", "--nope", NULL};
+    CHECK_INT(parse(2, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
+    CHECK_CONTAINS(err, "unknown flag --nope");
+  }
+  {
+    char *argv[] = {"prog", "-z", NULL};
+    CHECK_INT(parse(2, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
+    CHECK_CONTAINS(err, "unknown flag -z");
+  }
+  {
+    char *argv[] = {"prog", "--port", NULL};
+    CHECK_INT(parse(2, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
+    CHECK_CONTAINS(err, "--port needs a value");
+  }
+  {
+    char *argv[] = {"prog", "--port=80x", NULL};
+    CHECK_INT(parse(2, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
+    CHECK_CONTAINS(err, "--port: bad integer \"80x\"");
+  }
+  {
+    char *argv[] = {"prog", "--insecure=maybe", NULL};
+    CHECK_INT(parse(2, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
+    CHECK_CONTAINS(err, "bad boolean");
+  }
+  {
+    char *argv[] = {"prog", "--max-profile-bytes", "1e6", NULL};
+    CHECK_INT(parse(3, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
+    CHECK_CONTAINS(err, "--max-profile-bytes: bad size");
+  }
+  {
+    char *argv[] = {"prog", "extra", NULL};
+    CHECK_INT(svc_flags_parse(flags, NF, 2, argv, NULL, NULL, err, sizeof err), SVC_FLAGS_EUSAGE);
+    CHECK_CONTAINS(err, "unexpected argument \"extra\"");
+  }
+  {
+    char *argv[] = {"prog", "--port", "1", "--help", NULL};
+    CHECK_INT(parse(4, argv, pos, &npos, err), SVC_FLAGS_HELP);
+    char *argv2[] = {"prog", "--version", NULL};
+    CHECK_INT(parse(2, argv2, pos, &npos, err), SVC_FLAGS_VERSION);
+  }
+  /* help text generated from the table */
+  {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    svc_cmd cmd = {"prog", "TARGETS.json", "Does things."};
+    svc_flags_help(f, &cmd, flags, NF);
+    fclose(f);
+    CHECK_CONTAINS(text, "Usage: prog [flags] TARGETS.json");
+    CHECK_CONTAINS(text, "-p, --port N");
+    CHECK_CONTAINS(text, "(default 8080) [$PGOPIPE_PORT]");
+    CHECK_CONTAINS(text, "--blob-store-url URL");
+    CHECK_CONTAINS(text, "[$PGOPIPE_BLOB_STORE_URL]");
+    CHECK_CONTAINS(text, "[$PGOPIPE_MAX_PROFILE_BYTES]");
+    CHECK(strstr(text, "PGOPIPE_NAME") == NULL);
+    CHECK_CONTAINS(text, "--help");
+    free(text);
+  }
+}
+
+int main(void) {
+  test_durations();
+  test_time_and_misc();
+  test_flags();
+  return check_finish("test_svc_config");
+}
