@@ -6,7 +6,7 @@
  * real server cannot give a test:
  *   --fail-posts N    answer the first N uploads with 503 {"message","code"}
  *   --fail-status S   ... with status S instead (e.g. 500, 429, 400)
- *   --delay-ms MS     wait MS before answering every request
+ *   --delay-ms MS     wait MS before answering every API request
  *   --token T         require "Authorization: Bearer T" (401 otherwise)
  * and counters at GET /stats ({"posts":N,"stored":M}) so tests can assert
  * how many attempts a client made.
@@ -109,7 +109,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     *data_size = 0;
     return MHD_YES;
   }
-  if (g_delay_ms) usleep((useconds_t)g_delay_ms * 1000);
   if (!strncmp(url, "/debug/status/", 14)) {
     int code = atoi(url + 14);
     return fail(c, code >= 200 && code < 600 ? (unsigned)code : 500, "status asked for");
@@ -120,9 +119,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
   }
   if (!strcmp(url, "/stats")) {
     char b[128];
-    snprintf(b, sizeof b, "{\"posts\":%u,\"stored\":%u}", g_posts, g_stored);
+    snprintf(b, sizeof b, "{\"posts\":%u,\"stored\":%u}", __atomic_load_n(&g_posts, __ATOMIC_SEQ_CST),
+             __atomic_load_n(&g_stored, __ATOMIC_SEQ_CST));
     return reply(c, 200, "application/json", b);
   }
+  /* counted on arrival, before any delay, so a test can see a request in flight */
+  unsigned nth = !strcmp(method, "POST") ? __atomic_add_fetch(&g_posts, 1, __ATOMIC_SEQ_CST) : 0;
+  if (g_delay_ms) usleep((useconds_t)g_delay_ms * 1000);
   if (g_token) {
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     char want[512];
@@ -169,7 +172,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
   const char *app = rest + 1;
   if (!valid_app(app)) return fail(c, 400, "invalid app name");
   if (!strcmp(method, "POST")) {
-    unsigned nth = __atomic_add_fetch(&g_posts, 1, __ATOMIC_SEQ_CST);
     if ((int)nth <= g_fail_posts) return fail(c, (unsigned)g_fail_status, "injected failure");
     if (cn->too_big) return fail(c, 413, "body over the limit");
     snprintf(path, sizeof path, "%s/%s", g_dir, app);

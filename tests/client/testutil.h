@@ -40,19 +40,19 @@ static int t_failures, t_checks;
     }                                                                               \
   } while (0)
 
-static int t_report(const char *name) {
+static inline int t_report(const char *name) {
   fprintf(stderr, "%s: %d checks, %d failed\n", name, t_checks, t_failures);
   return t_failures ? 1 : 0;
 }
 
-static void t_sleep_ms(long ms) {
+static inline void t_sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
 }
 
 /* Starts argv[0] with argv; returns the pid (or -1). */
-static pid_t t_spawn(char *const argv[]) {
+static inline pid_t t_spawn(char *const argv[]) {
   pid_t pid = fork();
   if (pid == 0) {
     execv(argv[0], argv);
@@ -63,7 +63,7 @@ static pid_t t_spawn(char *const argv[]) {
 }
 
 /* Waits up to timeout_ms for `file` to hold a number; returns it or -1. */
-static long t_wait_number_file(const char *file, long timeout_ms) {
+static inline long t_wait_number_file(const char *file, long timeout_ms) {
   for (long waited = 0; waited <= timeout_ms; waited += 20) {
     FILE *f = fopen(file, "r");
     if (f) {
@@ -78,7 +78,7 @@ static long t_wait_number_file(const char *file, long timeout_ms) {
 }
 
 /* SIGTERM, then SIGKILL after 5 s; reaps the process. */
-static void t_stop(pid_t pid) {
+static inline void t_stop(pid_t pid) {
   if (pid <= 0) return;
   kill(pid, SIGTERM);
   for (int i = 0; i < 250; i++) {
@@ -89,13 +89,13 @@ static void t_stop(pid_t pid) {
   waitpid(pid, NULL, 0);
 }
 
-static int t_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+static inline int t_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb;
   (void)flag;
   (void)ftw;
   return remove(p);
 }
 
-static void t_rm_rf(const char *dir) { nftw(dir, t_rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+static inline void t_rm_rf(const char *dir) { nftw(dir, t_rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
 #endif
