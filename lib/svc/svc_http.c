@@ -66,6 +66,8 @@ struct svc_http {
   unsigned in_flight; /* guarded by mu */
   int stopped;
   svc_metric *m_requests, *m_duration;
+  char *token;
+  size_t token_len;
 };
 
 struct svc_req {
@@ -380,6 +382,32 @@ static int method_matches(const route *rt, const char *method) {
   return strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0;
 }
 
+int svc_http_set_token(svc_http *h, const char *token) {
+  free(h->token);
+  h->token = NULL;
+  h->token_len = 0;
+  if (token && *token) {
+    h->token = strdup(token);
+    if (!h->token) return -1;
+    h->token_len = strlen(token);
+  }
+  return 0;
+}
+
+/* Checks "Authorization: Bearer TOKEN" in constant time over the token. */
+static int authorized(svc_http *h, svc_req *r) {
+  if (!h->token) return 1;
+  const char *a = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+  if (!a || strncasecmp(a, "Bearer ", 7) != 0) return 0;
+  a += 7;
+  while (*a == ' ') a++;
+  return svc_ct_equal(a, strlen(a), h->token, h->token_len);
+}
+
+static void refused(svc_http *h, svc_req *r, int status) {
+  if (h->cfg.on_refused && r->rt) h->cfg.on_refused(h->cfg.refused_ctx, r->rt->pattern, status);
+}
+
 /* First call of a request: create the context, route, cheap refusals.
  * Returns 1 when a response was already queued. */
 static int begin(svc_http *h, svc_req *r, const char *url, const char *method) {
@@ -417,6 +445,14 @@ static int begin(svc_http *h, svc_req *r, const char *url, const char *method) {
   }
   if (atomic_load(&h->draining)) {
     svc_reply_error(r, 503, "server is shutting down");
+    refused(h, r, 503);
+    return 1;
+  }
+  if ((r->rt->flags & SVC_ROUTE_AUTH) && !authorized(h, r)) {
+    const char *a = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    svc_req_header_out(r, "WWW-Authenticate", "Bearer");
+    svc_reply_error(r, 401, a ? "invalid bearer token" : "missing bearer token (Authorization: Bearer TOKEN)");
+    refused(h, r, 401);
     return 1;
   }
   const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -428,6 +464,7 @@ static int begin(svc_http *h, svc_req *r, const char *url, const char *method) {
       r->too_big = 1;
       svc_reply_error(r, 413, "request body of %llu bytes is over the limit of %llu bytes", n,
                       (unsigned long long)r->rt->max_body);
+      refused(h, r, 413);
       return 1;
     }
   }
@@ -435,8 +472,9 @@ static int begin(svc_http *h, svc_req *r, const char *url, const char *method) {
     unsigned now = atomic_fetch_add(&h->uploads, 1) + 1;
     r->has_slot = 1;
     if (now > h->cfg.max_uploads) {
-      svc_reply_error(r, 503, "too many concurrent uploads (limit %u); retry later", h->cfg.max_uploads);
       svc_req_header_out(r, "Retry-After", "1");
+      svc_reply_error(r, 503, "too many concurrent uploads (limit %u); retry later", h->cfg.max_uploads);
+      refused(h, r, 503);
       return 1;
     }
   }
@@ -507,6 +545,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   if (r->too_big) {
     svc_reply_error(r, 413, "request body of %zu bytes is over the limit of %llu bytes", r->len,
                     (unsigned long long)r->rt->max_body);
+    refused(h, r, 413);
     return r->replied ? MHD_YES : MHD_NO;
   }
   if (r->rt->kind) serve_builtin(r, r->rt);
@@ -539,7 +578,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     f[nf++] = SVC_STR("path", r->path);
     f[nf++] = SVC_STR("route", route_name);
     f[nf++] = SVC_INT("status", status);
-    f[nf++] = SVC_FLOAT("duration_ms", secs * 1000.0);
+    f[nf++] = SVC_FLOAT("duration_ms", (double)(int64_t)(secs * 1e6) / 1000.0); /* µs resolution */
     f[nf++] = SVC_INT("bytes_in", r->len);
     f[nf++] = SVC_INT("bytes_out", r->resp_bytes);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
@@ -709,6 +748,7 @@ void svc_http_free(svc_http *h) {
     free(rt->deps);
   }
   free(h->routes);
+  free(h->token);
   pthread_mutex_destroy(&h->mu);
   pthread_cond_destroy(&h->cv);
   free(h);

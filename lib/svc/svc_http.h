@@ -64,12 +64,25 @@ typedef struct svc_http_config {
   unsigned max_uploads;        /* concurrent requests on SVC_ROUTE_LIMITED routes; 0 = unlimited */
   svc_metrics *metrics;        /* optional: request counters and latency go here */
   const char *name;            /* for log lines ("pgopipe-server"); may be NULL */
+  /* Optional: told when the layer itself refuses a request on a matched
+   * route before its handler runs (401 auth, 413 body limit, 503 upload
+   * bound or shutting down), e.g. to count rejected uploads by reason. */
+  void (*on_refused)(void *ctx, const char *route, int status);
+  void *refused_ctx;
 } svc_http_config;
 
 /* Route flags */
 enum {
-  SVC_ROUTE_LIMITED = 1 /* counts against max_uploads; excess gets 503 */
+  SVC_ROUTE_LIMITED = 1, /* counts against max_uploads; excess gets 503 */
+  SVC_ROUTE_AUTH = 2     /* needs "Authorization: Bearer TOKEN" when a token is set (else 401) */
 };
+
+/*
+ * Sets the bearer token that SVC_ROUTE_AUTH routes require (copied; NULL or
+ * "" = no auth). It is checked before the body is read, compared in
+ * constant time. Call before svc_http_start.
+ */
+int svc_http_set_token(svc_http *h, const char *token);
 
 /*
  * Creates a server (not listening yet). cfg is copied (strings must outlive

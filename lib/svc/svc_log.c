@@ -161,8 +161,15 @@ static void write_line(int level, const char *msg, const svc_field *fields, size
       ok &= append(&buf, &cap, &len, num, strlen(num)) == 0;
       break;
     case SVC_FIELD_FLOAT:
-      if (isfinite(f.d)) snprintf(num, sizeof num, "%.17g", f.d);
-      else snprintf(num, sizeof num, "null");
+      if (isfinite(f.d)) {
+        /* shortest form that reads back as the same double */
+        for (int prec = 1; prec <= 17; prec++) {
+          snprintf(num, sizeof num, "%.*g", prec, f.d);
+          if (strtod(num, NULL) == f.d) break;
+        }
+      } else {
+        snprintf(num, sizeof num, "null");
+      }
       ok &= append(&buf, &cap, &len, num, strlen(num)) == 0;
       break;
     case SVC_FIELD_BOOL:

@@ -1,0 +1,253 @@
+/*
+ * pgopipe-server — the upload service.
+ *
+ * A thin main: parse flags (each with its PGOPIPE_* environment variable),
+ * open the blob store and the event writer, serve the HTTP API (routes.c)
+ * on lib/svc's HTTP layer, and shut down cleanly. Signals arrive through a
+ * signalfd in this thread only: SIGTERM/SIGINT stop accepting connections,
+ * let in-flight requests finish (bounded by --shutdown-timeout), stop the
+ * in-process worker if any, flush the producer and exit 0; SIGHUP reloads
+ * the in-process worker's prune rules.
+ *
+ * With no URL flags it is the all-in-one pipeline: file://./data,
+ * mem://profiles and the merge worker in this process. A mem:// bus is only
+ * accepted together with the in-process worker, since nothing else could
+ * ever read it.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+#include "svc_config.h"
+#include "svc_http.h"
+#include "svc_log.h"
+#include "svc_util.h"
+
+#define DEFAULT_BLOB_URL "file://./data"
+#define DEFAULT_BUS_URL "mem://profiles"
+
+static server S;
+
+static svc_flag flags[] = {
+    {"port", 'p', SVC_FLAG_INT, "8080", "HTTP port (0 = any free port, logged at start)", &S.o.port, NULL, NULL, 0},
+    {"bind", 0, SVC_FLAG_STRING, "127.0.0.1",
+     "address to listen on; a non-loopback address needs an auth token or --insecure", &S.o.bind, NULL, "ADDR", 0},
+    {"blob-store-url", 0, SVC_FLAG_STRING, NULL,
+     "blob store: file:///DIR, file://./DIR or s3://BUCKET?endpoint=URL&region=R&use_path_style=true "
+     "(embedded default " DEFAULT_BLOB_URL ")",
+     &S.o.blob_url, NULL, "URL", 0},
+    {"event-writer-url", 0, SVC_FLAG_STRING, NULL,
+     "event bus to announce uploads on: kafka://TOPIC (brokers from KAFKA_BROKERS) or mem://TOPIC with --worker "
+     "(embedded default " DEFAULT_BUS_URL ")",
+     &S.o.writer_url, NULL, "URL", 0},
+    {"auth-token-file", 0, SVC_FLAG_STRING, NULL,
+     "file holding the bearer token required on POST and DELETE (or the token itself in $PGOPIPE_AUTH_TOKEN)",
+     &S.o.token_file, NULL, "FILE", 0},
+    {"insecure", 0, SVC_FLAG_BOOL, "false", "allow a non-loopback --bind without an auth token", &S.o.insecure, NULL,
+     NULL, 0},
+    {"max-profile-bytes", 0, SVC_FLAG_SIZE, "67108864", "largest accepted upload body (compressed), else 413",
+     &S.o.max_profile_bytes, NULL, NULL, 0},
+    {"max-decoded-bytes", 0, SVC_FLAG_SIZE, "268435456", "largest accepted upload after decompression, else 413",
+     &S.o.max_decoded_bytes, NULL, NULL, 0},
+    {"max-download-bytes", 0, SVC_FLAG_SIZE, "1073741824", "largest base profile served by GET",
+     &S.o.max_download_bytes, NULL, NULL, 0},
+    {"max-uploads", 0, SVC_FLAG_INT, "64", "uploads handled at once; more get 503 (0 = unlimited)", &S.o.max_uploads,
+     NULL, NULL, 0},
+    {"request-timeout", 0, SVC_FLAG_DURATION, "60s", "longest time to receive one request", &S.o.request_timeout_ms,
+     NULL, NULL, 0},
+    {"idle-timeout", 0, SVC_FLAG_DURATION, "30s", "close connections idle this long", &S.o.idle_timeout_ms, NULL,
+     NULL, 0},
+    {"shutdown-timeout", 0, SVC_FLAG_DURATION, "30s", "on SIGTERM, longest wait for in-flight requests",
+     &S.o.shutdown_timeout_ms, NULL, NULL, 0},
+    {"http-mode", 0, SVC_FLAG_STRING, "thread", "HTTP threading: thread (one per connection) or pool (epoll pool)",
+     &S.o.http_mode, NULL, "MODE", 0},
+    {"http-threads", 0, SVC_FLAG_INT, "4", "threads of the epoll pool (--http-mode pool)", &S.o.http_threads, NULL,
+     NULL, 0},
+    {"log-level", 'l', SVC_FLAG_STRING, "info", "debug, info, warn or error", &S.o.log_level, NULL, "LEVEL", 0},
+    {"worker", 0, SVC_FLAG_BOOL, "false", "also run the merge worker in this process", &S.o.worker, NULL, NULL, 0},
+    {"event-reader-url", 0, SVC_FLAG_STRING, NULL,
+     "with --worker: where the worker reads events (kafka://GROUP?topic=TOPIC; default: the writer's mem:// topic)",
+     &S.o.reader_url, NULL, "URL", 0},
+    {"prune", 0, SVC_FLAG_STRING, NULL, "with --worker: prune rules file (JSON)", &S.o.prune, NULL, "FILE", 0},
+    {"batch-max", 0, SVC_FLAG_INT, "50", "with --worker: most uploads merged in one pass", &S.o.batch_max, NULL, NULL,
+     0},
+    {"batch-wait", 0, SVC_FLAG_DURATION, "200ms", "with --worker: wait this long to fill a batch", &S.o.batch_wait_ms,
+     NULL, NULL, 0},
+};
+#define NFLAGS (sizeof flags / sizeof flags[0])
+
+static const svc_cmd cmd = {
+    "pgopipe-server", NULL,
+    "The pgopipe upload service: accepts pprof CPU profiles on POST /api/profile/{app}, stores them in the\n"
+    "blob store, announces them on the event bus, and serves the merged base profile for go build -pgo.\n"
+    "With no URL flags it runs the whole pipeline in this process on " DEFAULT_BLOB_URL " and " DEFAULT_BUS_URL "."};
+
+static void on_refused(void *ctx, const char *route, int status) {
+  server *s = ctx;
+  if (strcmp(route, "/api/profile/{app}") != 0) return;
+  const char *reason = status == 413 ? "too_big" : status == 401 ? "unauthorized" : "overloaded";
+  svc_metric_add(s->m_rejected, 1, reason);
+}
+
+static int fail(const char *what, const char *err) {
+  fprintf(stderr, "pgopipe-server: %s%s%s\n", what, err ? ": " : "", err ? err : "");
+  SVC_ERROR("start-up failed", SVC_STR("what", what), SVC_STR("error", err));
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  char err[1024];
+  int level;
+
+  int rc = svc_flags_parse(flags, NFLAGS, argc, argv, NULL, NULL, err, sizeof err);
+  if (rc == SVC_FLAGS_HELP) {
+    svc_flags_help(stdout, &cmd, flags, NFLAGS);
+    return 0;
+  }
+  if (rc == SVC_FLAGS_VERSION) {
+    svc_flags_version(stdout, &cmd);
+    return 0;
+  }
+  if (rc != SVC_FLAGS_OK) {
+    fprintf(stderr, "pgopipe-server: %s\n", err);
+    return 2;
+  }
+  if (svc_log_parse_level(S.o.log_level, &level) != 0) {
+    fprintf(stderr, "pgopipe-server: --log-level: bad level \"%s\" (want debug, info, warn or error)\n",
+            S.o.log_level);
+    return 2;
+  }
+  svc_log_set_level(level);
+  if (S.o.port < 0 || S.o.port > 65535) {
+    fprintf(stderr, "pgopipe-server: --port: %lld is not a port (0-65535)\n", (long long)S.o.port);
+    return 2;
+  }
+  if (S.o.max_profile_bytes == 0 || S.o.max_decoded_bytes == 0) {
+    fprintf(stderr, "pgopipe-server: --max-profile-bytes and --max-decoded-bytes must be positive\n");
+    return 2;
+  }
+  if (S.o.max_uploads < 0 || S.o.http_threads < 1 || S.o.http_threads > 256) {
+    fprintf(stderr, "pgopipe-server: --max-uploads must be >= 0 and --http-threads 1..256\n");
+    return 2;
+  }
+  int mode;
+  if (strcmp(S.o.http_mode, "thread") == 0) mode = SVC_HTTP_THREAD_PER_CONNECTION;
+  else if (strcmp(S.o.http_mode, "pool") == 0) mode = SVC_HTTP_POOL;
+  else {
+    fprintf(stderr, "pgopipe-server: --http-mode: bad mode \"%s\" (want thread or pool)\n", S.o.http_mode);
+    return 2;
+  }
+
+  /* The embedded default: no URL flags means the all-in-one pipeline. */
+  if (!S.o.blob_url && !S.o.writer_url) S.o.worker = 1;
+  if (!S.o.blob_url) S.o.blob_url = DEFAULT_BLOB_URL;
+  if (!S.o.writer_url) S.o.writer_url = DEFAULT_BUS_URL;
+  int mem_bus = strncmp(S.o.writer_url, "mem://", 6) == 0;
+  if (mem_bus && !S.o.worker)
+    return fail("--event-writer-url",
+                "a mem:// bus is in-process only and needs the merge worker in this process (--worker); "
+                "use kafka://TOPIC for a separate pgopipe-worker");
+  if (S.o.worker && !embedded_worker_available())
+    return fail(mem_bus && argc == 1 ? "the all-in-one default (file://./data, mem://profiles) needs the merge worker"
+                                     : "--worker",
+                "this build has no in-process merge worker yet; run pgopipe-worker separately and start the "
+                "server with --event-writer-url kafka://TOPIC (and KAFKA_BROKERS)");
+
+  if (svc_load_token(S.o.token_file, "PGOPIPE_AUTH_TOKEN", &S.token, err, sizeof err) != 0)
+    return fail("--auth-token-file", err);
+  if (!S.token && !svc_is_loopback(S.o.bind) && !S.o.insecure) {
+    fprintf(stderr,
+            "pgopipe-server: refusing to listen on %s without an auth token: set --auth-token-file or "
+            "PGOPIPE_AUTH_TOKEN, or pass --insecure\n",
+            S.o.bind);
+    return 1;
+  }
+
+  if (svc_signals_block(err, sizeof err) != 0) return fail("signals", err);
+
+  S.metrics = svc_metrics_new();
+  if (!S.metrics || server_metrics(&S) != 0) return fail("metrics", "out of memory");
+
+  if (blob_open(S.o.blob_url, &S.blob, err, sizeof err) != BLOB_OK) return fail("--blob-store-url", err);
+  if (blob_check(S.blob, err, sizeof err) != BLOB_OK)
+    SVC_WARN("blob store not reachable yet; uploads get 503 until it is", SVC_STR("url", blob_url(S.blob)),
+             SVC_STR("error", err));
+  if (bus_writer_open(S.o.writer_url, &S.bus, err, sizeof err) != BUS_OK) {
+    blob_close(S.blob);
+    return fail("--event-writer-url", err);
+  }
+  S.up.blob = S.blob;
+  S.up.bus = S.bus;
+  S.up.max_input_bytes = (size_t)S.o.max_profile_bytes;
+  S.up.max_decoded_bytes = (size_t)S.o.max_decoded_bytes;
+
+  embedded_worker *w = NULL;
+  if (S.o.worker) {
+    if (!S.o.reader_url && mem_bus) S.o.reader_url = S.o.writer_url;
+    if (embedded_worker_start(&S.o, S.blob, S.metrics, &w, err, sizeof err) != 0) {
+      bus_writer_close(S.bus);
+      blob_close(S.blob);
+      return fail("--worker", err);
+    }
+  }
+
+  svc_http_config hc = {0};
+  hc.bind = S.o.bind;
+  hc.port = (int)S.o.port;
+  hc.mode = mode;
+  hc.threads = (unsigned)S.o.http_threads;
+  hc.idle_timeout_s = (unsigned)((S.o.idle_timeout_ms + 999) / 1000);
+  hc.request_timeout_ms = S.o.request_timeout_ms;
+  hc.max_uploads = (unsigned)S.o.max_uploads;
+  hc.metrics = S.metrics;
+  hc.name = "pgopipe-server";
+  hc.on_refused = on_refused;
+  hc.refused_ctx = &S;
+  svc_http *h = NULL;
+  if (svc_http_new(&hc, &h, err, sizeof err) != 0 || svc_http_set_token(h, S.token) != 0 ||
+      server_routes(&S, h) != 0) {
+    return fail("http", err[0] ? err : "out of memory");
+  }
+  if (svc_http_start(h, err, sizeof err) != 0) {
+    embedded_worker_stop(w, err, sizeof err);
+    bus_writer_close(S.bus);
+    blob_close(S.blob);
+    svc_http_free(h);
+    return fail("http", err);
+  }
+  svc_http_set_ready(h, 1);
+  SVC_INFO("listening", SVC_STR("bind", S.o.bind), SVC_INT("port", svc_http_port(h)),
+           SVC_STR("blob", blob_url(S.blob)), SVC_STR("bus", S.o.writer_url), SVC_BOOL("worker", S.o.worker),
+           SVC_BOOL("auth", S.token != NULL), SVC_STR("http_mode", S.o.http_mode),
+           SVC_INT("max_profile_bytes", S.o.max_profile_bytes), SVC_STR("version", svc_version()));
+
+  int sig;
+  for (;;) {
+    sig = svc_signals_wait(-1);
+    if (sig == SIGHUP) {
+      SVC_INFO("SIGHUP: reloading the worker's prune rules", SVC_BOOL("worker", w != NULL));
+      embedded_worker_reload(w);
+      continue;
+    }
+    if (sig == SIGTERM || sig == SIGINT) break;
+    if (sig < 0) {
+      SVC_ERROR("waiting for signals failed; shutting down");
+      break;
+    }
+  }
+  SVC_INFO("shutting down: no new connections, finishing requests in flight",
+           SVC_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"), SVC_INT("in_flight", svc_http_in_flight(h)));
+  unsigned left = svc_http_stop(h, S.o.shutdown_timeout_ms);
+  if (left) SVC_WARN("shutdown grace period over; requests cut off", SVC_INT("unfinished", left));
+  int wrc = embedded_worker_stop(w, err, sizeof err);
+  if (wrc != 0) SVC_ERROR("worker stopped with an error", SVC_STR("error", err));
+  bus_writer_close(S.bus); /* flushes the producer */
+  blob_close(S.blob);
+  svc_http_free(h);
+  svc_metrics_free(S.metrics);
+  free(S.token);
+  SVC_INFO("stopped");
+  return left || wrc ? 1 : 0;
+}

@@ -1,0 +1,641 @@
+/*
+ * file.c — the file backend: objects are regular files under one directory.
+ *
+ * Used by the all-in-one mode and by tests. Properties it keeps:
+ * - Atomic writes: a temporary file in the object's own directory is
+ *   written, fsync'd and renamed over the object, then the directory is
+ *   fsync'd; a reader sees the old or the new bytes, and a crash leaves no
+ *   partial object.
+ * - No escape: blob.c refuses keys with "..", ".", empty segments, a
+ *   leading '/', NUL or control characters, so DIR/KEY is always below DIR.
+ *   Segments starting with ".blobtmp-" are reserved for temporary files.
+ * - ETag: the first 128 bits of the content's SHA-256, computed during put
+ *   and kept in the extended attribute user.pgopipe.etag together with the
+ *   size and mtime it belongs to. When the attribute is missing or stale
+ *   (file written by something else, filesystem without user xattrs) the
+ *   ETag is computed from the content, so it always changes with the bytes.
+ * - Listing walks the tree in lexicographic key order: each directory's
+ *   entries are sorted with directories compared as "name/", which is where
+ *   their keys fall in byte order. Deleting a key removes the parent
+ *   directories it leaves empty, up to DIR.
+ * A key that is a prefix directory of another ("a" and "a/b") cannot exist
+ * at the same time here (unlike S3); such a put fails with BLOB_EINVAL.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "blob_internal.h"
+
+#define TMP_PREFIX ".blobtmp-"
+#define ETAG_XATTR "user.pgopipe.etag"
+
+typedef struct file_store {
+  char *dir; /* without trailing '/' (except "/" itself) */
+} file_store;
+
+static int errno_code(int e) {
+  switch (e) {
+  case ENOENT: return BLOB_ENOTFOUND;
+  case EACCES:
+  case EPERM: return BLOB_EAUTH;
+  case ENOMEM: return BLOB_ENOMEM;
+  case ENOTDIR:
+  case EISDIR:
+  case ENAMETOOLONG: return BLOB_EINVAL;
+  default: return BLOB_EIO;
+  }
+}
+
+static int file_open(const char *url, void **impl, char **printable, char *err, size_t errlen) {
+  const char *p = url + strlen("file://");
+  if (*p != '/' && *p != '.')
+    return blob_fail(BLOB_EINVAL, err, errlen,
+                     "blob store URL \"%.200s\": use file:///ABSOLUTE/DIR or file://./RELATIVE/DIR",
+                     url);
+  char *dir = strdup(p);
+  if (!dir) return blob_fail(BLOB_ENOMEM, err, errlen, "blob store %s: out of memory", url);
+  char *q = strchr(dir, '?');
+  if (q) {
+    free(dir);
+    return blob_fail(BLOB_EINVAL, err, errlen,
+                     "blob store URL \"%.200s\": the file backend takes no parameters", url);
+  }
+  if (blob_pct_decode(dir) < 0) {
+    free(dir);
+    return blob_fail(BLOB_EINVAL, err, errlen, "blob store URL \"%.200s\": bad %% escape", url);
+  }
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/') dir[--n] = '\0';
+  if (n + 1 + 1024 + 64 >= PATH_MAX) {
+    free(dir);
+    return blob_fail(BLOB_EINVAL, err, errlen, "blob store URL \"%.200s\": directory path too long",
+                     url);
+  }
+  file_store *fs = calloc(1, sizeof *fs);
+  char *pr = strdup(url);
+  if (!fs || !pr) {
+    free(fs);
+    free(pr);
+    free(dir);
+    return blob_fail(BLOB_ENOMEM, err, errlen, "blob store %s: out of memory", url);
+  }
+  fs->dir = dir;
+  *impl = fs;
+  *printable = pr;
+  return 0;
+}
+
+static void file_close(void *impl) {
+  file_store *fs = impl;
+  if (!fs) return;
+  free(fs->dir);
+  free(fs);
+}
+
+/* DIR + "/" + rel into out[PATH_MAX]. */
+static void join(const file_store *fs, const char *rel, char *out) {
+  if (!*rel) snprintf(out, PATH_MAX, "%s", fs->dir);
+  else if (!strcmp(fs->dir, "/")) snprintf(out, PATH_MAX, "/%s", rel);
+  else snprintf(out, PATH_MAX, "%s/%s", fs->dir, rel);
+}
+
+static int reserved_key(const char *key) {
+  for (const char *seg = key; seg; seg = strchr(seg, '/') ? strchr(seg, '/') + 1 : NULL)
+    if (!strncmp(seg, TMP_PREFIX, strlen(TMP_PREFIX))) return 1;
+  return 0;
+}
+
+static int mkdirs(char *path) {
+  /* Creates every missing directory of path (which is modified and restored). */
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    int r = mkdir(path, 0755);
+    int e = errno;
+    *p = '/';
+    if (r < 0 && e != EEXIST) {
+      errno = e;
+      return -1;
+    }
+  }
+  if (mkdir(path, 0755) < 0 && errno != EEXIST) return -1;
+  struct stat st;
+  if (stat(path, &st) < 0) return -1;
+  if (!S_ISDIR(st.st_mode)) {
+    errno = ENOTDIR;
+    return -1;
+  }
+  return 0;
+}
+
+static void etag_from_digest(const unsigned char *md, char out[80]) {
+  static const char hex[] = "0123456789abcdef";
+  out[0] = '"';
+  for (int i = 0; i < 16; i++) {
+    out[1 + 2 * i] = hex[md[i] >> 4];
+    out[2 + 2 * i] = hex[md[i] & 15];
+  }
+  out[33] = '"';
+  out[34] = '\0';
+}
+
+static int64_t mtime_ns(const struct stat *st) {
+  return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* The stored ETag if it still belongs to this size and mtime. */
+static int etag_from_xattr(int fd, const struct stat *st, char out[80]) {
+  char v[160];
+  ssize_t n = fgetxattr(fd, ETAG_XATTR, v, sizeof v - 1);
+  if (n <= 0) return -1;
+  v[n] = '\0';
+  char tag[40];
+  unsigned long long size;
+  long long mt;
+  if (sscanf(v, "%38s %llu %lld", tag, &size, &mt) != 3) return -1;
+  if (size != (unsigned long long)st->st_size || mt != mtime_ns(st) || strlen(tag) != 34) return -1;
+  memcpy(out, tag, 35);
+  return 0;
+}
+
+/* ETag by hashing the file's content from the start. */
+static int etag_from_content(int fd, char out[80]) {
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  if (!md) return -1;
+  EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+  char buf[65536];
+  off_t off = 0;
+  for (;;) {
+    ssize_t n = pread(fd, buf, sizeof buf, off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      EVP_MD_CTX_free(md);
+      return -1;
+    }
+    if (n == 0) break;
+    EVP_DigestUpdate(md, buf, (size_t)n);
+    off += n;
+  }
+  unsigned char d[32];
+  EVP_DigestFinal_ex(md, d, NULL);
+  EVP_MD_CTX_free(md);
+  etag_from_digest(d, out);
+  return 0;
+}
+
+static int fill_info(int fd, const struct stat *st, blob_info *info) {
+  info->size = (uint64_t)st->st_size;
+  info->mtime_ms = (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+  if (etag_from_xattr(fd, st, info->etag) == 0) return 0;
+  return etag_from_content(fd, info->etag);
+}
+
+static int file_put(void *impl, const char *key, const void *data, size_t len, char *err,
+                    size_t errlen) {
+  file_store *fs = impl;
+  if (reserved_key(key))
+    return blob_fail(BLOB_EINVAL, err, errlen,
+                     "file put %s: key segments starting with \"" TMP_PREFIX "\" are reserved", key);
+  char path[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX + 32];
+  join(fs, key, path);
+  snprintf(dir, sizeof dir, "%s", path);
+  *strrchr(dir, '/') = '\0';
+  if (!*dir) snprintf(dir, sizeof dir, "/");
+
+  unsigned char md[32];
+  EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL);
+  char etag[80];
+  etag_from_digest(md, etag);
+
+  int fd = -1;
+  /* A concurrent delete may remove a just-created empty parent: retry. */
+  for (int attempt = 0; attempt < 5 && fd < 0; attempt++) {
+    if (mkdirs(dir) < 0) {
+      int e = errno;
+      return blob_fail(errno_code(e) == BLOB_ENOTFOUND ? BLOB_EIO : errno_code(e), err, errlen,
+                       "file put %s: cannot create directory %s: %s%s", key, dir, strerror(e),
+                       e == ENOTDIR ? " (a parent of this key is an object)" : "");
+    }
+    unsigned char rnd[6];
+    if (RAND_bytes(rnd, sizeof rnd) != 1) {
+      static unsigned counter;
+      unsigned v = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) ^ (unsigned)getpid();
+      memcpy(rnd, &v, sizeof v);
+      rnd[4] = (unsigned char)attempt;
+      rnd[5] = 0;
+    }
+    snprintf(tmp, sizeof tmp, "%s/" TMP_PREFIX "%02x%02x%02x%02x%02x%02x", dir, rnd[0], rnd[1],
+             rnd[2], rnd[3], rnd[4], rnd[5]);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != ENOENT && errno != EEXIST) {
+      int e = errno;
+      return blob_fail(errno_code(e), err, errlen, "file put %s: cannot create %s: %s", key, tmp,
+                       strerror(e));
+    }
+  }
+  if (fd < 0)
+    return blob_fail(BLOB_EIO, err, errlen, "file put %s: cannot create a temporary file in %s", key,
+                     dir);
+  const char *p = data;
+  size_t left = len;
+  int e = 0;
+  while (left) {
+    ssize_t n = write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      e = errno;
+      break;
+    }
+    p += n;
+    left -= (size_t)n;
+  }
+  if (!e && fsync(fd) < 0) e = errno;
+  struct stat st;
+  if (!e && fstat(fd, &st) < 0) e = errno;
+  if (!e) {
+    char v[160];
+    int vn = snprintf(v, sizeof v, "%s %llu %lld", etag, (unsigned long long)st.st_size,
+                      (long long)mtime_ns(&st));
+    /* Without xattr support the ETag is computed from the content later. */
+    (void)fsetxattr(fd, ETAG_XATTR, v, (size_t)vn, 0);
+  }
+  if (close(fd) < 0 && !e) e = errno;
+  if (!e && rename(tmp, path) < 0) e = errno;
+  if (e) {
+    unlink(tmp);
+    int code = errno_code(e) == BLOB_ENOTFOUND ? BLOB_EIO : errno_code(e);
+    return blob_fail(code, err, errlen, "file put %s: writing %s: %s", key, path, strerror(e));
+  }
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    if (fsync(dfd) < 0) e = errno;
+    close(dfd);
+  }
+  if (e) return blob_fail(BLOB_EIO, err, errlen, "file put %s: fsync %s: %s", key, dir, strerror(e));
+  return 0;
+}
+
+/* Opens an object for reading; ENOTFOUND for a missing key or a directory. */
+static int open_object(file_store *fs, const char *op, const char *key, int *fdout,
+                       struct stat *st, char *err, size_t errlen) {
+  char path[PATH_MAX];
+  join(fs, key, path);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT || e == ENOTDIR || e == ELOOP)
+      return blob_fail(BLOB_ENOTFOUND, err, errlen, "file %s %s: no such object (%s)", op, key, path);
+    return blob_fail(errno_code(e), err, errlen, "file %s %s: %s: %s", op, key, path, strerror(e));
+  }
+  if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+    close(fd);
+    return blob_fail(BLOB_ENOTFOUND, err, errlen, "file %s %s: no such object (%s is not a file)",
+                     op, key, path);
+  }
+  *fdout = fd;
+  return 0;
+}
+
+static int file_get(void *impl, const char *key, size_t max_bytes, uint8_t **data, size_t *len,
+                    blob_info *info, char *err, size_t errlen) {
+  int fd;
+  struct stat st;
+  int rc = open_object(impl, "get", key, &fd, &st, err, errlen);
+  if (rc) return rc;
+  if (max_bytes && (uint64_t)st.st_size > max_bytes) {
+    close(fd);
+    return blob_fail(BLOB_ETOOBIG, err, errlen, "file get %s: %llu bytes is over the limit of %zu",
+                     key, (unsigned long long)st.st_size, max_bytes);
+  }
+  if ((uint64_t)st.st_size >= SIZE_MAX) {
+    close(fd);
+    return blob_fail(BLOB_ETOOBIG, err, errlen, "file get %s: too large", key);
+  }
+  size_t size = (size_t)st.st_size;
+  uint8_t *buf = malloc(size + 1);
+  if (!buf) {
+    close(fd);
+    return blob_fail(BLOB_ENOMEM, err, errlen, "file get %s: out of memory for %zu bytes", key, size);
+  }
+  /* Objects are replaced by rename, never rewritten: the open file keeps
+   * the size seen by fstat. */
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = n < 0 ? errno : EIO;
+      free(buf);
+      close(fd);
+      return blob_fail(BLOB_EIO, err, errlen, "file get %s: read: %s", key, strerror(e));
+    }
+    got += (size_t)n;
+  }
+  buf[size] = '\0';
+  if (info) {
+    info->size = size;
+    info->mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    if (etag_from_xattr(fd, &st, info->etag) < 0) {
+      unsigned char md[32];
+      EVP_Digest(buf, size, md, NULL, EVP_sha256(), NULL);
+      etag_from_digest(md, info->etag);
+    }
+  }
+  close(fd);
+  *data = buf;
+  *len = size;
+  return 0;
+}
+
+static int file_get_stream(void *impl, const char *key, blob_write_fn write, void *ctx,
+                           blob_info *info, char *err, size_t errlen) {
+  int fd;
+  struct stat st;
+  int rc = open_object(impl, "get", key, &fd, &st, err, errlen);
+  if (rc) return rc;
+  if (info && fill_info(fd, &st, info) < 0) {
+    int e = errno;
+    close(fd);
+    return blob_fail(BLOB_EIO, err, errlen, "file get %s: read: %s", key, strerror(e));
+  }
+  char buf[65536];
+  off_t off = 0;
+  for (;;) {
+    ssize_t n = pread(fd, buf, sizeof buf, off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      close(fd);
+      return blob_fail(BLOB_EIO, err, errlen, "file get %s: read: %s", key, strerror(e));
+    }
+    if (n == 0) break;
+    off += n;
+    if (write(ctx, buf, (size_t)n) != 0) {
+      close(fd);
+      return blob_fail(BLOB_EIO, err, errlen, "file get %s: aborted by the receiver", key);
+    }
+  }
+  close(fd);
+  return 0;
+}
+
+static int file_stat(void *impl, const char *key, blob_info *info, char *err, size_t errlen) {
+  int fd;
+  struct stat st;
+  int rc = open_object(impl, "stat", key, &fd, &st, err, errlen);
+  if (rc) return rc;
+  rc = fill_info(fd, &st, info);
+  int e = errno;
+  close(fd);
+  if (rc < 0) return blob_fail(BLOB_EIO, err, errlen, "file stat %s: read: %s", key, strerror(e));
+  return 0;
+}
+
+static int file_del(void *impl, const char *key, char *err, size_t errlen) {
+  file_store *fs = impl;
+  char path[PATH_MAX];
+  join(fs, key, path);
+  struct stat st;
+  if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 0; /* a prefix, not an object */
+  if (unlink(path) < 0) {
+    int e = errno;
+    if (e == ENOENT || e == ENOTDIR) return 0;
+    return blob_fail(errno_code(e), err, errlen, "file delete %s: %s: %s", key, path, strerror(e));
+  }
+  /* Remove the parents this leaves empty, never DIR itself. */
+  size_t base = strlen(fs->dir);
+  for (char *slash = strrchr(path, '/'); slash && (size_t)(slash - path) > base;
+       slash = strrchr(path, '/')) {
+    *slash = '\0';
+    if (rmdir(path) < 0) break;
+  }
+  return 0;
+}
+
+/* --- listing -------------------------------------------------------------- */
+
+typedef struct lentry {
+  char *name; /* directories end in '/' */
+  int is_dir;
+} lentry;
+
+typedef struct level {
+  char *rel; /* key prefix of this directory, "" or ending in '/' */
+  lentry *e;
+  size_t n, i;
+} level;
+
+typedef struct file_iter {
+  file_store *fs;
+  char *prefix;
+  level *stack;
+  size_t depth, cap;
+  char key[PATH_MAX];
+  int done;
+} file_iter;
+
+/* Directory names carry their trailing '/', so plain byte order of the
+ * names is the byte order of the keys below them. */
+static int lentry_cmp(const void *a, const void *b) {
+  return strcmp(((const lentry *)a)->name, ((const lentry *)b)->name);
+}
+
+static void free_level(level *l) {
+  for (size_t i = 0; i < l->n; i++) free(l->e[i].name);
+  free(l->e);
+  free(l->rel);
+}
+
+/* Reads and sorts one directory; a directory that vanished is empty. */
+static int push_level(file_iter *it, const char *rel, char *err, size_t errlen) {
+  char path[PATH_MAX];
+  join(it->fs, rel, path);
+  size_t rl = strlen(path);
+  if (rl > 1 && path[rl - 1] == '/') path[rl - 1] = '\0';
+  if (it->depth == it->cap) {
+    size_t cap = it->cap ? it->cap * 2 : 8;
+    level *s = realloc(it->stack, cap * sizeof *s);
+    if (!s) return blob_fail(BLOB_ENOMEM, err, errlen, "file list: out of memory");
+    it->stack = s;
+    it->cap = cap;
+  }
+  level l = {0};
+  l.rel = strdup(rel);
+  if (!l.rel) return blob_fail(BLOB_ENOMEM, err, errlen, "file list: out of memory");
+  DIR *d = opendir(path);
+  if (!d) {
+    int e = errno;
+    if (e == ENOENT || e == ENOTDIR) {
+      it->stack[it->depth++] = l;
+      return 0;
+    }
+    free(l.rel);
+    return blob_fail(errno_code(e), err, errlen, "file list: %s: %s", path, strerror(e));
+  }
+  size_t cap = 0;
+  struct dirent *de;
+  int rc = 0;
+  while ((de = readdir(d))) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    if (!strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX))) continue;
+    struct stat st;
+    if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) continue;
+    if (l.n == cap) {
+      cap = cap ? cap * 2 : 16;
+      lentry *e = realloc(l.e, cap * sizeof *e);
+      if (!e) {
+        rc = blob_fail(BLOB_ENOMEM, err, errlen, "file list: out of memory");
+        break;
+      }
+      l.e = e;
+    }
+    size_t nl = strlen(de->d_name);
+    l.e[l.n].name = malloc(nl + 2);
+    if (l.e[l.n].name) {
+      memcpy(l.e[l.n].name, de->d_name, nl);
+      l.e[l.n].name[nl] = S_ISDIR(st.st_mode) ? '/' : '\0';
+      l.e[l.n].name[nl + 1] = '\0';
+    }
+    if (!l.e[l.n].name) {
+      rc = blob_fail(BLOB_ENOMEM, err, errlen, "file list: out of memory");
+      break;
+    }
+    l.e[l.n].is_dir = S_ISDIR(st.st_mode);
+    l.n++;
+  }
+  closedir(d);
+  if (rc) {
+    free_level(&l);
+    return rc;
+  }
+  qsort(l.e, l.n, sizeof *l.e, lentry_cmp);
+  it->stack[it->depth++] = l;
+  return 0;
+}
+
+static int file_list_open(void *impl, const char *prefix, void **state, char *err, size_t errlen) {
+  file_iter *it = calloc(1, sizeof *it);
+  if (!it) return blob_fail(BLOB_ENOMEM, err, errlen, "file list: out of memory");
+  it->fs = impl;
+  it->prefix = strdup(prefix);
+  if (!it->prefix) {
+    free(it);
+    return blob_fail(BLOB_ENOMEM, err, errlen, "file list: out of memory");
+  }
+  /* Start at the deepest directory the prefix names, when it is a safe key. */
+  char start[PATH_MAX] = "";
+  const char *slash = strrchr(prefix, '/');
+  if (slash) {
+    size_t n = (size_t)(slash - prefix);
+    if (n < sizeof start) {
+      memcpy(start, prefix, n);
+      start[n] = '\0';
+      if (blob_key_valid(start)) strcat(start, "/");
+      else start[0] = '\0';
+    }
+  }
+  int rc = push_level(it, start, err, errlen);
+  if (rc) {
+    free(it->prefix);
+    free(it);
+    return rc;
+  }
+  *state = it;
+  return 0;
+}
+
+static int starts_with(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+
+static int file_list_next(void *state, const char **key, blob_info *info, char *err,
+                          size_t errlen) {
+  file_iter *it = state;
+  while (it->depth) {
+    level *l = &it->stack[it->depth - 1];
+    if (l->i >= l->n) {
+      free_level(l);
+      it->depth--;
+      continue;
+    }
+    lentry *e = &l->e[l->i++];
+    int n = snprintf(it->key, sizeof it->key, "%s%s", l->rel, e->name);
+    if (n < 0 || (size_t)n >= sizeof it->key) continue;
+    if (e->is_dir) {
+      /* Descend only where keys can match the prefix. */
+      if (starts_with(it->key, it->prefix) || starts_with(it->prefix, it->key)) {
+        char rel[PATH_MAX];
+        snprintf(rel, sizeof rel, "%s", it->key);
+        int rc = push_level(it, rel, err, errlen);
+        if (rc) return rc;
+      }
+      continue;
+    }
+    if (!starts_with(it->key, it->prefix) || !blob_key_valid(it->key)) continue;
+    int fd;
+    struct stat st;
+    char e2[8];
+    int rc = open_object(it->fs, "list", it->key, &fd, &st, e2, sizeof e2);
+    if (rc == BLOB_ENOTFOUND) continue; /* deleted meanwhile */
+    if (rc) return blob_fail(rc, err, errlen, "file list: cannot open %s", it->key);
+    rc = fill_info(fd, &st, info);
+    close(fd);
+    if (rc < 0) return blob_fail(BLOB_EIO, err, errlen, "file list: cannot read %s", it->key);
+    *key = it->key;
+    return 1;
+  }
+  return 0;
+}
+
+static void file_list_free(void *state) {
+  file_iter *it = state;
+  if (!it) return;
+  while (it->depth) free_level(&it->stack[--it->depth]);
+  free(it->stack);
+  free(it->prefix);
+  free(it);
+}
+
+static int file_check(void *impl, char *err, size_t errlen) {
+  file_store *fs = impl;
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s", fs->dir);
+  if (mkdirs(path) < 0) {
+    int e = errno;
+    return blob_fail(errno_code(e) == BLOB_ENOTFOUND ? BLOB_EIO : errno_code(e), err, errlen,
+                     "file store %s: cannot create the directory: %s", fs->dir, strerror(e));
+  }
+  if (access(fs->dir, W_OK | X_OK) < 0) {
+    int e = errno;
+    return blob_fail(errno_code(e), err, errlen, "file store %s: not writable: %s", fs->dir,
+                     strerror(e));
+  }
+  return 0;
+}
+
+const struct blob_backend blob_file_backend = {
+    .name = "file",
+    .scheme = "file://",
+    .open = file_open,
+    .close = file_close,
+    .put = file_put,
+    .get = file_get,
+    .get_stream = file_get_stream,
+    .stat = file_stat,
+    .del = file_del,
+    .list_open = file_list_open,
+    .list_next = file_list_next,
+    .list_free = file_list_free,
+    .check = file_check,
+};

@@ -1,0 +1,134 @@
+/*
+ * upload.c — validate, stage, announce (see upload.h for the rule and why
+ * gzipped bodies are stored as received). Each step either succeeds or
+ * undoes what the steps before it did, so a refusal leaves nothing behind.
+ */
+#include "upload.h"
+
+#include "pprof.h"
+#include "svc_log.h"
+#include "svc_util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *upload_reason_name(upload_reason r) {
+  switch (r) {
+  case UPLOAD_OK: return "ok";
+  case UPLOAD_BAD_APP: return "bad_app";
+  case UPLOAD_MALFORMED: return "malformed";
+  case UPLOAD_TOO_BIG: return "too_big";
+  case UPLOAD_NOT_CPU: return "not_cpu";
+  case UPLOAD_BLOB: return "blob";
+  case UPLOAD_PUBLISH: return "publish";
+  case UPLOAD_INTERNAL: return "internal";
+  }
+  return "internal";
+}
+
+int upload_app_valid(const char *app) {
+  size_t n = 0;
+  if (!app) return 0;
+  for (; app[n]; n++) {
+    char c = app[n];
+    if (n >= 63) return 0;
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return 0;
+  }
+  return n >= 1;
+}
+
+int upload_staging_key(const char *app, char *buf, size_t buflen) {
+  char hex[9];
+  if (!upload_app_valid(app) || svc_random_hex(hex, 4) != 0) return -1;
+  int n = snprintf(buf, buflen, "%s/staging/%" PRId64 "-%s", app, svc_now_ns(), hex);
+  return n > 0 && (size_t)n < buflen ? 0 : -1;
+}
+
+static int refuse(upload_result *res, int status, upload_reason reason, const char *fmt, const char *a,
+                  const char *b) {
+  res->status = status;
+  res->reason = reason;
+  snprintf(res->message, sizeof res->message, fmt, a, b);
+  return -1;
+}
+
+int upload_accept(const upload_config *cfg, const char *app, const uint8_t *body, size_t len,
+                  upload_result *res) {
+  char err[768], derr[512];
+  pp_profile *p = NULL;
+  pp_limits lim = {cfg->max_input_bytes, cfg->max_decoded_bytes};
+  memset(res, 0, sizeof *res);
+
+  if (!upload_app_valid(app))
+    return refuse(res, 400, UPLOAD_BAD_APP,
+                  "invalid app name \"%.80s\": want 1 to 63 characters of a-z, 0-9 and '-'%s", app ? app : "",
+                  "");
+
+  int rc = pp_decode(body, len, &lim, &p, err, sizeof err);
+  if (rc == PP_ETOOBIG) return refuse(res, 413, UPLOAD_TOO_BIG, "profile for app %s: %s", app, err);
+  if (rc == PP_EMALFORMED) return refuse(res, 400, UPLOAD_MALFORMED, "profile for app %s: %s", app, err);
+  if (rc != PP_OK) return refuse(res, 500, UPLOAD_INTERNAL, "profile for app %s: %s", app, err);
+
+  rc = pp_check_cpu(p, err, sizeof err);
+  if (rc != PP_OK) {
+    pp_free(p);
+    return refuse(res, 422, UPLOAD_NOT_CPU, "profile for app %s: %s (pgopipe merges CPU profiles for go build -pgo)",
+                  app, err);
+  }
+
+  /* Stored form: gzip as received, raw re-encoded as gzip. */
+  uint8_t *enc = NULL;
+  const uint8_t *data = body;
+  size_t dlen = len;
+  if (!(len >= 2 && body[0] == 0x1f && body[1] == 0x8b)) {
+    rc = pp_encode(p, -1, &enc, &dlen, err, sizeof err);
+    if (rc != PP_OK) {
+      pp_free(p);
+      return refuse(res, 500, UPLOAD_INTERNAL, "encoding profile for app %s: %s", app, err);
+    }
+    data = enc;
+  }
+  pp_free(p);
+
+  if (upload_staging_key(app, res->key, sizeof res->key) != 0) {
+    free(enc);
+    res->key[0] = '\0';
+    return refuse(res, 500, UPLOAD_INTERNAL, "no staging key for app %s: %s", app, "no randomness available");
+  }
+
+  rc = blob_put(cfg->blob, res->key, data, dlen, err, sizeof err);
+  free(enc);
+  if (rc != BLOB_OK) {
+    res->key[0] = '\0';
+    return refuse(res, 503, UPLOAD_BLOB, "blob store unavailable, upload for app %s not accepted: %s", app, err);
+  }
+
+  bus_event ev;
+  if (bus_event_init(&ev, BUS_TYPE_UPLOADED, app) != BUS_OK) {
+    snprintf(err, sizeof err, "could not build the event");
+    rc = BUS_EINVAL;
+  } else {
+    snprintf(ev.profile_key, sizeof ev.profile_key, "%s", res->key);
+    rc = bus_publish_event(cfg->bus, &ev, err, sizeof err);
+  }
+  if (rc != BUS_OK) {
+    /* Not announced: take the staged object back so nothing half-accepted
+     * remains. If even that fails, say so loudly; the object is inert
+     * (nobody is told to merge it) except for start-up reconciliation. */
+    char key[sizeof res->key];
+    snprintf(key, sizeof key, "%s", res->key);
+    res->key[0] = '\0';
+    if (blob_delete(cfg->blob, key, derr, sizeof derr) != BLOB_OK) {
+      res->orphaned = 1;
+      SVC_ERROR("publish failed and the staged upload could not be removed", SVC_STR("app", app),
+                SVC_STR("key", key), SVC_STR("publish_error", err), SVC_STR("delete_error", derr));
+    }
+    return refuse(res, 503, UPLOAD_PUBLISH, "event bus unavailable, upload for app %s not accepted: %s", app, err);
+  }
+
+  res->status = 201;
+  res->reason = UPLOAD_OK;
+  return 0;
+}

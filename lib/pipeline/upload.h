@@ -1,0 +1,91 @@
+/*
+ * upload.h — what an upload is: the business rule behind
+ * POST /api/profile/{app}, apart from HTTP so that tests reach it directly.
+ *
+ * An upload is accepted only when all of this holds, in this order:
+ *   1. the app name matches ^[a-z0-9-]{1,63}$                       (else 400)
+ *   2. the body decodes as a valid pprof profile within the limits
+ *      (pp_decode)                                  (413 too big, 400 malformed)
+ *   3. it is a CPU profile, the only kind `go build -pgo` uses
+ *      (pp_check_cpu)                                  (422 naming what it is)
+ *   4. it is stored at {app}/staging/{unix_nanos}-{8 hex}, gzipped (503 on a
+ *      blob store error)
+ *   5. profile.uploaded {app, profileKey} is published with key = app and
+ *      acknowledged by the bus (503 on failure, after deleting the staged
+ *      object again)
+ * and only then is the answer 201 {"key": ...}. An upload is therefore
+ * either acknowledged and announced (and will be merged), or refused with
+ * nothing left behind — never half-accepted.
+ *
+ * Storage format: a gzipped body is stored byte for byte as received (it was
+ * just decoded and validated, so it is a well-formed gzip stream of a valid
+ * profile; recompressing would cost CPU on the hot path for nothing, and the
+ * worker decodes it again anyway). A raw (uncompressed) body is re-encoded
+ * by the engine (pp_encode, gzip level 6), so every staged object is gzip.
+ */
+#ifndef PGOPIPE_UPLOAD_H
+#define PGOPIPE_UPLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blob.h"
+#include "bus.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct upload_config {
+  blob_store *blob;         /* where staged uploads go (not owned) */
+  bus_writer *bus;          /* where profile.uploaded goes (not owned) */
+  size_t max_input_bytes;   /* body limit handed to pp_decode; 0 = engine default */
+  size_t max_decoded_bytes; /* decompressed limit; 0 = engine default */
+} upload_config;
+
+/* Why an upload was refused; also the label of the rejection metric. */
+typedef enum upload_reason {
+  UPLOAD_OK = 0,
+  UPLOAD_BAD_APP,    /* 400 */
+  UPLOAD_MALFORMED,  /* 400 */
+  UPLOAD_TOO_BIG,    /* 413 */
+  UPLOAD_NOT_CPU,    /* 422 */
+  UPLOAD_BLOB,       /* 503: storing failed */
+  UPLOAD_PUBLISH,    /* 503: announcing failed (staged object removed) */
+  UPLOAD_INTERNAL    /* 500: out of memory and the like */
+} upload_reason;
+
+typedef struct upload_result {
+  int status;            /* HTTP status: 201 or the error's */
+  upload_reason reason;
+  char key[128];         /* on 201: the staged key (app <= 63 + "/staging/" + 19 + "-" + 8) */
+  char message[1024];    /* on error: one line for the client and the log */
+  int orphaned;          /* 1 when the publish failed and the staged object
+                            could not be removed either (logged) */
+} upload_result;
+
+/* Short static label of a reason ("ok", "bad_app", "malformed", "too_big",
+ * "not_cpu", "blob", "publish", "internal"). */
+const char *upload_reason_name(upload_reason r);
+
+/* Returns 1 when app matches ^[a-z0-9-]{1,63}$. */
+int upload_app_valid(const char *app);
+
+/*
+ * Builds a fresh staging key "{app}/staging/{unix_nanos}-{8 hex}" into buf
+ * (>= 100 bytes). Returns 0, or -1 when app is invalid or no randomness.
+ */
+int upload_staging_key(const char *app, char *buf, size_t buflen);
+
+/*
+ * Applies the rule above to one body. body/len are not retained. Fills *res
+ * (always) and returns 0 when accepted (status 201), -1 otherwise. Blocks on
+ * the blob store and the bus; safe to call from many threads at once.
+ */
+int upload_accept(const upload_config *cfg, const char *app, const uint8_t *body, size_t len,
+                  upload_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
