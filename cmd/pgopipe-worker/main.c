@@ -1,0 +1,287 @@
+/*
+ * pgopipe-worker — the merge worker daemon.
+ *
+ * A thin main: parse flags (and their PGOPIPE_* environment variables), open
+ * the blob store and the event bus, load the prune rules, serve health,
+ * readiness and metrics over HTTP, and run worker_run (lib/pipeline) on a
+ * thread of its own. Signals arrive through a signalfd in this thread only:
+ * SIGTERM/SIGINT ask the worker to finish its batch, commit and return;
+ * SIGHUP reloads the prune rules. The reader is closed last, which leaves the
+ * consumer group so the partitions move to the other members at once.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blob.h"
+#include "bus.h"
+#include "rules.h"
+#include "svc_config.h"
+#include "svc_http.h"
+#include "svc_log.h"
+#include "svc_metrics.h"
+#include "svc_util.h"
+#include "worker.h"
+
+typedef struct opts {
+  int64_t port;
+  const char *bind;
+  const char *blob_url;
+  const char *reader_url;
+  const char *writer_url;
+  const char *prune;
+  int64_t batch_max;
+  int64_t batch_wait_ms;
+  uint64_t max_profile_bytes;
+  uint64_t max_base_bytes;
+  int64_t backoff_max_ms;
+  const char *log_level;
+} opts;
+
+static volatile sig_atomic_t g_stop, g_reload;
+static _Atomic int g_done;
+
+typedef struct run_ctx {
+  worker_config cfg;
+  int rc;
+  char err[1024];
+} run_ctx;
+
+static void *run_thread(void *arg) {
+  run_ctx *c = arg;
+  c->rc = worker_run(&c->cfg, &g_stop, &g_reload, c->err, sizeof c->err);
+  g_done = 1;
+  return NULL;
+}
+
+static void log_adapter(void *ctx, int level, const char *msg, const char *const *f, size_t n) {
+  svc_field fields[9];
+  size_t k = 0;
+  fields[k++] = SVC_STR("component", "worker");
+  for (size_t i = 0; i < n && k < 9; i++) fields[k++] = SVC_STR(f[2 * i], f[2 * i + 1]);
+  svc_log_fields(level, msg, fields, k);
+}
+
+static int check_dep(void *ctx, char *err, size_t errlen, const char *name) {
+  return worker_stats_dep((worker_stats *)ctx, name, err, errlen);
+}
+static int check_blob(void *ctx, char *err, size_t errlen) { return check_dep(ctx, err, errlen, "blob"); }
+static int check_bus(void *ctx, char *err, size_t errlen) { return check_dep(ctx, err, errlen, "bus"); }
+
+typedef struct metrics_ctx {
+  svc_metrics *http;
+  worker_stats *st;
+} metrics_ctx;
+
+static void metrics_handler(svc_req *r, void *arg) {
+  metrics_ctx *m = arg;
+  char *a = svc_metrics_render(m->http);
+  char *b = NULL;
+  size_t blen = 0;
+  if (!a || worker_stats_prometheus(m->st, &b, &blen) != 0) {
+    free(a);
+    svc_reply_error(r, 500, "out of memory rendering metrics");
+    return;
+  }
+  size_t alen = strlen(a);
+  char *all = malloc(alen + blen + 1);
+  if (!all) {
+    free(a);
+    free(b);
+    svc_reply_error(r, 500, "out of memory rendering metrics");
+    return;
+  }
+  memcpy(all, a, alen);
+  memcpy(all + alen, b, blen);
+  all[alen + blen] = 0;
+  free(a);
+  free(b);
+  svc_reply_owned(r, 200, "text/plain; version=0.0.4", all, alen + blen);
+}
+
+int main(int argc, char **argv) {
+  opts o;
+  memset(&o, 0, sizeof o);
+  svc_flag flags[] = {
+      {"port", 'p', SVC_FLAG_INT, "8081", "port for health, readiness and metrics", &o.port, NULL, "PORT", 0},
+      {"bind", 0, SVC_FLAG_STRING, "127.0.0.1", "address to listen on", &o.bind, NULL, "ADDR", 0},
+      {"blob-store-url", 0, SVC_FLAG_STRING, "file://./data",
+       "blob store: file:///DIR or s3://BUCKET?endpoint=...", &o.blob_url, NULL, "URL", 0},
+      {"event-reader-url", 0, SVC_FLAG_STRING, "kafka://pgopipe-worker?topic=profiles",
+       "events to consume: kafka://GROUP?topic=TOPIC (brokers from KAFKA_BROKERS)", &o.reader_url,
+       NULL, "URL", 0},
+      {"event-writer-url", 0, SVC_FLAG_STRING, "kafka://profiles",
+       "where profile.merged is published: kafka://TOPIC", &o.writer_url, NULL, "URL", 0},
+      {"prune", 0, SVC_FLAG_STRING, NULL,
+       "prune rules JSON file (autopgo format); SIGHUP reloads it", &o.prune, NULL, "FILE", 0},
+      {"batch-max", 0, SVC_FLAG_INT, "50",
+       "most events handled per batch (one base write per app per batch); 1 = no batching",
+       &o.batch_max, NULL, "N", 0},
+      {"batch-wait", 0, SVC_FLAG_DURATION, "100ms",
+       "after the first event, wait this long for more to batch", &o.batch_wait_ms, NULL, "DUR", 0},
+      {"max-profile-bytes", 0, SVC_FLAG_SIZE, "67108864",
+       "largest staged upload read; larger ones are moved to rejected/", &o.max_profile_bytes, NULL,
+       "BYTES", 0},
+      {"max-base-bytes", 0, SVC_FLAG_SIZE, "536870912", "largest base profile read",
+       &o.max_base_bytes, NULL, "BYTES", 0},
+      {"retry-max", 0, SVC_FLAG_DURATION, "30s",
+       "longest pause between retries of a failing store or bus", &o.backoff_max_ms, NULL, "DUR", 0},
+      {"log-level", 'l', SVC_FLAG_STRING, "info", "debug|info|warn|error", &o.log_level, NULL,
+       "LEVEL", 0},
+  };
+  size_t nflags = sizeof flags / sizeof flags[0];
+  svc_cmd cmd = {"pgopipe-worker", NULL,
+                 "Consumes profile events and merges every uploaded profile into its app's base "
+                 "profile ({app}/default.pgo) exactly once, pruned by the app's rules. Serves "
+                 "/api/health, /api/ready and /metrics on --port."};
+  char err[1024];
+  int prc = svc_flags_parse(flags, nflags, argc, argv, NULL, NULL, err, sizeof err);
+  if (prc == SVC_FLAGS_HELP) {
+    svc_flags_help(stdout, &cmd, flags, nflags);
+    return 0;
+  }
+  if (prc == SVC_FLAGS_VERSION) {
+    svc_flags_version(stdout, &cmd);
+    return 0;
+  }
+  if (prc != SVC_FLAGS_OK) {
+    fprintf(stderr, "pgopipe-worker: %s (see --help)\n", err);
+    return 2;
+  }
+  int level;
+  if (svc_log_parse_level(o.log_level, &level) != 0) {
+    fprintf(stderr, "pgopipe-worker: --log-level: want debug, info, warn or error, not \"%s\"\n",
+            o.log_level);
+    return 2;
+  }
+  if (o.port < 0 || o.port > 65535) {
+    fprintf(stderr, "pgopipe-worker: --port: %lld is not a port (0..65535)\n", (long long)o.port);
+    return 2;
+  }
+  if (o.batch_max < 1 || o.batch_max > 100000) {
+    fprintf(stderr, "pgopipe-worker: --batch-max: want 1..100000, not %lld\n",
+            (long long)o.batch_max);
+    return 2;
+  }
+  if (o.batch_wait_ms > 600000) {
+    fprintf(stderr, "pgopipe-worker: --batch-wait: at most 10m\n");
+    return 2;
+  }
+  if (!strncmp(o.reader_url, "mem://", 6) || !strncmp(o.writer_url, "mem://", 6)) {
+    fprintf(stderr, "pgopipe-worker: mem:// events exist only inside one process; run "
+                    "pgopipe-server --worker for the embedded pipeline, or use kafka://\n");
+    return 2;
+  }
+  svc_log_set_level(level);
+  if (svc_signals_block(err, sizeof err) != 0) {
+    fprintf(stderr, "pgopipe-worker: %s\n", err);
+    return 1;
+  }
+
+  rules_set *rules = NULL;
+  if (o.prune && o.prune[0] && rules_load(o.prune, &rules, err, sizeof err) != 0) {
+    fprintf(stderr, "pgopipe-worker: %s\n", err);
+    return 1;
+  }
+  blob_store *blob = NULL;
+  bus_reader *reader = NULL;
+  bus_writer *writer = NULL;
+  svc_http *http = NULL;
+  svc_metrics *metrics = NULL;
+  worker_stats *st = NULL;
+  int rc = 1;
+  if (blob_open(o.blob_url, &blob, err, sizeof err) != 0) {
+    fprintf(stderr, "pgopipe-worker: --blob-store-url %s: %s\n", o.blob_url, err);
+    goto out;
+  }
+  if (bus_writer_open(o.writer_url, &writer, err, sizeof err) != 0) {
+    fprintf(stderr, "pgopipe-worker: --event-writer-url %s: %s\n", o.writer_url, err);
+    goto out;
+  }
+  if (bus_reader_open(o.reader_url, &reader, err, sizeof err) != 0) {
+    fprintf(stderr, "pgopipe-worker: --event-reader-url %s: %s\n", o.reader_url, err);
+    goto out;
+  }
+  st = worker_stats_new();
+  metrics = svc_metrics_new();
+  if (!st || !metrics) {
+    fprintf(stderr, "pgopipe-worker: out of memory\n");
+    goto out;
+  }
+  svc_http_config hc;
+  memset(&hc, 0, sizeof hc);
+  hc.bind = o.bind;
+  hc.port = (int)o.port;
+  hc.mode = SVC_HTTP_POOL;
+  hc.threads = 1;
+  hc.metrics = metrics;
+  hc.name = "pgopipe-worker";
+  metrics_ctx mctx = {metrics, st};
+  svc_dep deps[] = {{"blob", check_blob, st}, {"bus", check_bus, st}};
+  if (svc_http_new(&hc, &http, err, sizeof err) != 0 ||
+      svc_http_add_health(http, "/api/health", deps, 2) != 0 ||
+      svc_http_add_ready(http, "/api/ready") != 0 ||
+      svc_http_route(http, "GET", "/metrics", metrics_handler, &mctx, 0, 0) != 0 ||
+      svc_http_start(http, err, sizeof err) != 0) {
+    fprintf(stderr, "pgopipe-worker: http %s:%lld: %s\n", o.bind, (long long)o.port, err);
+    goto out;
+  }
+  SVC_INFO("pgopipe-worker listening", SVC_STR("bind", o.bind),
+           SVC_INT("port", svc_http_port(http)), SVC_STR("version", svc_version()));
+
+  run_ctx rctx;
+  memset(&rctx, 0, sizeof rctx);
+  rctx.cfg.blob = blob;
+  rctx.cfg.reader = reader;
+  rctx.cfg.writer = writer;
+  rctx.cfg.prune_path = o.prune && o.prune[0] ? o.prune : NULL;
+  rctx.cfg.rules = rules;
+  rctx.cfg.batch_max = (size_t)o.batch_max;
+  rctx.cfg.batch_wait_ms = (int)o.batch_wait_ms;
+  rctx.cfg.max_profile_bytes = (size_t)o.max_profile_bytes;
+  rctx.cfg.max_base_bytes = (size_t)o.max_base_bytes;
+  rctx.cfg.backoff_max_ms = (int)o.backoff_max_ms;
+  rctx.cfg.reconcile = 0; /* Kafka keeps the events; see worker.h */
+  rctx.cfg.stats = st;
+  rctx.cfg.log = log_adapter;
+  rctx.cfg.log_level = level;
+  rctx.cfg.reader_url = o.reader_url;
+  pthread_t th;
+  if (pthread_create(&th, NULL, run_thread, &rctx) != 0) {
+    fprintf(stderr, "pgopipe-worker: cannot start the worker thread\n");
+    goto out;
+  }
+  int finished = 0;
+  while (!finished) {
+    int sig = svc_signals_wait(200);
+    if (sig == SIGTERM || sig == SIGINT) {
+      SVC_INFO("shutting down: finishing the current batch", SVC_INT("signal", sig));
+      svc_http_set_ready(http, 0);
+      g_stop = 1;
+      finished = 1;
+    } else if (sig == SIGHUP) {
+      g_reload = 1;
+    }
+    if (!finished) svc_http_set_ready(http, worker_stats_ready(st));
+    if (!finished && g_done) finished = 1;
+  }
+  pthread_join(th, NULL);
+  if (rctx.rc != 0) {
+    fprintf(stderr, "pgopipe-worker: %s\n", rctx.err);
+    goto out;
+  }
+  rc = 0;
+out:
+  svc_http_free(http);
+  if (reader) bus_reader_close(reader); /* leaves the group */
+  if (writer) bus_writer_close(writer);
+  blob_close(blob);
+  svc_metrics_free(metrics);
+  worker_stats_free(st);
+  rules_free(rules);
+  if (rc == 0) SVC_INFO("pgopipe-worker stopped");
+  return rc;
+}

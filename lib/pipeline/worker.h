@@ -1,0 +1,261 @@
+/*
+ * worker.h — the merge worker: folds every accepted upload into its app's
+ * base profile exactly once, prunes it by the app's rules, and cleans up.
+ *
+ * It consumes the event bus (lib/bus) and reads and writes the blob store
+ * (lib/blob); the merging itself is the engine's (lib/pprof). The same code
+ * runs as the pgopipe-worker daemon and inside pgopipe-server --worker
+ * (worker_run below, on already-open handles).
+ *
+ * Events (contract):
+ *   profile.uploaded  read {app}/staging/NAME and {app}/default.pgo, merge
+ *                     (uploads first, newest first, then the base, as autopgo
+ *                     does), apply the app's prune rules in order, write the
+ *                     base, publish profile.merged for each upload, commit.
+ *   profile.merged    delete the staged object (already gone is fine).
+ *   profile.deleted   delete every object under {app}/ (the base last).
+ *   anything else     skipped and committed; a malformed envelope is logged,
+ *                     counted, skipped and committed.
+ *
+ * ## Exactly once, under crashes (design note)
+ *
+ * The bus delivers at least once: a message is committed only after it was
+ * handled, so a crash (SIGKILL at any instant), a rebalance or a retry
+ * redelivers it. Exactly once is therefore made by the worker: a redelivered
+ * upload must be recognised as already merged.
+ *
+ * The record of what is in a base lives in the base itself, so it is written
+ * atomically with the data it describes (one PUT; blob_put is atomic): a
+ * pprof comment
+ *
+ *     pgopipe-merged-staged: 1730075435311000000-0a1b2c3d 1730075435399000000-77aa0b1c ...
+ *
+ * lists the staged object names merged into this base whose staged objects
+ * may still exist. Staged names are unique (nanosecond time + random) and a
+ * staged object is never written twice, so the name identifies the upload.
+ * Rules:
+ *  1. An upload whose name is in the base's list is already merged: skip it
+ *     (but publish profile.merged again so its staged object gets deleted).
+ *  2. An upload not in the list whose staged object exists is not merged yet:
+ *     merge it. (It cannot have been merged and dropped from the list: see 4.)
+ *  3. An upload not in the list whose staged object is missing was merged and
+ *     cleaned up earlier, or removed by a profile.deleted of its app: skip it,
+ *     count it (pgopipe_worker_staged_missing_total), do not fail.
+ *  4. Each base write lists the staged directory ({app}/staging/) first and
+ *     writes list = (old list ∩ staged objects still present) ∪ names merged
+ *     now. A name leaves the list only once its staged object is gone, and
+ *     a staged object is deleted only after the base naming it is durable
+ *     (profile.merged is published after the PUT). So the list stays as
+ *     small as the uploads waiting for cleanup, not the app's history.
+ * Crash points: before the PUT → nothing happened, the redelivered events
+ * merge again; after the PUT, before publishing/committing → redelivery finds
+ * the names in the list (rule 1) and only republishes profile.merged; after
+ * profile.merged, before its deletion → the deletion is redelivered; a
+ * deletion of an already deleted object succeeds.
+ *
+ * Why names and not bus offsets: offsets are not stable identities. The
+ * in-process mem:// bus restarts at offset 0 after a restart, a Kafka topic
+ * can be recreated, and start-up reconciliation (below) merges uploads that
+ * have no event at all. A name-based record is correct in all these cases;
+ * an offset watermark would wrongly skip new events after a mem:// restart.
+ * The cost is one LIST of {app}/staging/ per base write (cheap next to the
+ * merge) and a comment of ~30 bytes per upload awaiting cleanup.
+ * The `pgopipe-` comments of uploads are removed before merging, so a
+ * downloaded base uploaded again cannot smuggle in a list.
+ *
+ * Reconciliation (all-in-one mode, mem:// bus): events held in memory are
+ * lost by a crash while the staged objects are durable. On start the worker
+ * lists every `{app}/staging/` object and merges them with the rules above
+ * (those already in the base's list are only deleted), so an upload
+ * acknowledged with 201 before a SIGKILL ends in the base after the restart.
+ * It is off for Kafka: there the events are durable, and two workers of a
+ * group reconciling the same app at once would race on its base.
+ *
+ * One writer per base: the Kafka message key is the app, so one app's events
+ * are in one partition, owned by one group member at a time, handled in
+ * order. A revoked partition is noticed by librdkafka only inside poll,
+ * i.e. between batches, so the old owner finishes its write first. As a
+ * second guard the worker compares the base's ETag just before its PUT with
+ * the one it read and starts the batch again when they differ. A member
+ * paused longer than the group's session timeout between that check and its
+ * PUT could still overwrite a newer base (S3 offers no conditional PUT here);
+ * this is the one window the design does not close.
+ *
+ * ## Batching
+ * The worker polls up to batch_max messages, waiting at most batch_wait
+ * after the first, then handles them per app in order: all uploads of an app
+ * up to its next profile.deleted are merged with the base in one pass and the
+ * base is written once; then every partition's last message is committed.
+ * Under load the batch fills without waiting (messages are already there).
+ *
+ * ## Failures
+ * Poison (a staged object that does not decode, is too large, or is not
+ * compatible with the base's period/sample types) is moved to
+ * {app}/rejected/NAME, logged with the reason and counted; the batch goes on.
+ * Everything else (blob or bus errors) is retried with exponential backoff
+ * (backoff_min_ms doubling to backoff_max_ms), nothing unfinished is
+ * committed, and health reports unhealthy until an operation succeeds again.
+ * A base that does not decode is moved to {app}/rejected/default.pgo.NANOS
+ * (logged, counted) and a new base is started: a corrupt base must not stop
+ * every later upload of its app.
+ */
+#ifndef PGOPIPE_WORKER_H
+#define PGOPIPE_WORKER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blob.h"
+#include "bus.h"
+#include "rules.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Comment prefix of the merge record kept in every base. */
+#define WORKER_RECORD_PREFIX "pgopipe-merged-staged:"
+/* Every comment starting with this is the worker's and is stripped from uploads. */
+#define WORKER_COMMENT_PREFIX "pgopipe-"
+
+/* Log levels (same order as -l debug|info|warn|error). */
+enum { WORKER_LOG_DEBUG = 0, WORKER_LOG_INFO = 1, WORKER_LOG_WARN = 2, WORKER_LOG_ERROR = 3 };
+
+/* Receives one log record: level, message, and optional key/value fields
+ * (fields[2*i] key, fields[2*i+1] value, nfields pairs). */
+typedef void (*worker_log_fn)(void *ctx, int level, const char *msg, const char *const *fields,
+                              size_t nfields);
+
+/* ---- Metrics and health (shared between the worker thread and HTTP) ---- */
+
+#define WORKER_MERGE_BUCKETS 10
+#define WORKER_BATCH_BUCKETS 9
+#define WORKER_BASE_BUCKETS 7
+
+/* Counters the worker updates; readable from any thread. Opaque. */
+typedef struct worker_stats worker_stats;
+
+/* Returns zeroed stats (NULL on allocation failure); free with worker_stats_free. */
+worker_stats *worker_stats_new(void);
+void worker_stats_free(worker_stats *st);
+
+/*
+ * Renders the stats as Prometheus text (metric names pgopipe_worker_*).
+ * *out is malloc'd (caller frees), NUL-terminated.
+ */
+int worker_stats_prometheus(const worker_stats *st, char **out, size_t *len);
+
+/*
+ * Health: returns 1 when the blob store and the bus worked at their last use
+ * (or have not been used yet), 0 otherwise. *json (malloc'd, caller frees,
+ * may be NULL) gets the contract's health body:
+ * {"status":"healthy","dependencies":[{"name":"blob","status":"healthy"},...]}.
+ */
+int worker_stats_health(const worker_stats *st, char **json);
+
+/* One dependency ("blob" or "bus"): 0 when it worked at its last use, -1
+ * with its last error in msg otherwise (also for an unknown name). Shaped
+ * for svc_http's dependency checks. */
+int worker_stats_dep(const worker_stats *st, const char *name, char *msg, size_t msglen);
+
+/* Readiness: 1 once the worker is consuming (after reconciliation), 0 before
+ * and while shutting down. */
+int worker_stats_ready(const worker_stats *st);
+
+/* Counter accessors for tests and logs. */
+typedef struct worker_counts {
+  uint64_t events, malformed, skipped_types;
+  uint64_t merges;         /* base writes */
+  uint64_t uploads_merged; /* uploads folded into a base */
+  uint64_t duplicates;     /* redelivered uploads already in the base */
+  uint64_t missing;        /* uploads whose staged object was gone */
+  uint64_t rejected;       /* staged objects moved to rejected/ */
+  uint64_t bases_rejected; /* undecodable bases moved to rejected/ */
+  uint64_t retries;        /* transient failures retried */
+  uint64_t staged_deleted; /* profile.merged handled */
+  uint64_t apps_deleted;   /* profile.deleted handled */
+  uint64_t commits, commit_failures, conflicts;
+  uint64_t last_base_bytes;
+} worker_counts;
+void worker_stats_counts(const worker_stats *st, worker_counts *out);
+
+/* ---- Running ---- */
+
+typedef struct worker_config {
+  blob_store *blob;       /* required; not owned */
+  bus_reader *reader;     /* required; not owned (the caller closes it, which leaves the group) */
+  bus_writer *writer;     /* required, for profile.merged; not owned */
+  const char *prune_path; /* rules file to (re)load on *reload; NULL = none */
+  const rules_set *rules; /* initial rules (may be NULL); not owned; replaced
+                             by reloads (the worker then owns the new sets) */
+  size_t batch_max;       /* messages per batch; 0 → 50; 1 = no batching */
+  int batch_wait_ms;      /* wait after the first message for more; <0 → 100 */
+  size_t max_profile_bytes; /* largest staged object read; 0 → 64 MiB */
+  size_t max_base_bytes;    /* largest base read; 0 → 512 MiB */
+  int backoff_min_ms;     /* 0 → 100 */
+  int backoff_max_ms;     /* 0 → 30000 */
+  int reconcile;          /* 1 = merge leftover staged uploads on start, 0 = no,
+                             -1 = only when the reader is mem:// */
+  int gzip_level;         /* base compression 1..9; 0 → 6 */
+  int poll_ms;            /* poll timeout while idle (stop/reload latency); 0 → 200 */
+  worker_stats *stats;    /* optional; updated while running; not owned */
+  worker_log_fn log;      /* optional; NULL = JSON lines on stderr */
+  void *log_ctx;
+  int log_level;          /* WORKER_LOG_*; records below it are dropped */
+  const char *reader_url; /* for logs and reconcile=-1 ("mem://..."); may be NULL */
+} worker_config;
+
+/*
+ * Runs the worker until *stop becomes non-zero: reconciles (if configured),
+ * then polls, batches, merges, publishes and commits. When *stop is set it
+ * finishes the batch in hand, commits it, and returns 0; the caller then
+ * closes the reader (leaving the group). A non-zero *reload (may be NULL)
+ * makes it reload cfg->prune_path between batches and reset *reload to 0; a
+ * broken file is logged and the old rules stay.
+ * Returns 0 after a requested stop, or a negative code with err filled when
+ * it cannot run at all (bad config). Transient failures never return: they
+ * are retried with backoff while *stop stays 0.
+ * Intended for a thread of its own (pgopipe-server --worker) or main().
+ */
+int worker_run(const worker_config *cfg, volatile sig_atomic_t *stop,
+               volatile sig_atomic_t *reload, char *err, size_t errlen);
+
+/* ---- Pieces, exposed for tests ---- */
+
+typedef struct worker worker;
+
+/* Creates a worker on cfg (copied; the handles stay the caller's). */
+int worker_new(const worker_config *cfg, worker **out, char *err, size_t errlen);
+void worker_free(worker *w);
+
+/*
+ * Handles one batch of messages in order (see above) and commits each
+ * partition's last message. Returns 0, or BUS_ECLOSED when *stop was set
+ * while a transient failure was being retried (nothing of the batch is then
+ * committed). stop may be NULL.
+ */
+int worker_handle_batch(worker *w, bus_msg *const *msgs, size_t n, volatile sig_atomic_t *stop);
+
+/*
+ * Merges every staged object left under {app}/staging/ of every app (see
+ * Reconciliation). Returns 0, or BUS_ECLOSED when stopped while retrying.
+ */
+int worker_reconcile(worker *w, volatile sig_atomic_t *stop);
+
+/*
+ * Merges the given staged keys ({app}/staging/NAME) of one app into its base,
+ * with the exactly-once rules above; publishes profile.merged for each key
+ * that is (now or already) in the base. Returns 0, or a negative BLOB_E* /
+ * BUS_E* code for a transient failure (the caller retries), with err filled.
+ */
+int worker_merge_app(worker *w, const char *app, const char *const *keys, size_t nkeys,
+                     char *err, size_t errlen);
+
+/* Replaces the rules (the worker takes ownership of `rules`; NULL = none). */
+void worker_set_rules(worker *w, rules_set *rules);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

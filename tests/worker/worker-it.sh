@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# worker-it.sh BUILD_DIR PROFILE_DIR SCENARIO — integration tests of
+# pgopipe-worker against real servers: S3 (s3rver behind the SigV4-verifying
+# front end, tests/support/s3) and a Kafka-protocol broker (librdkafka's mock
+# cluster, tests/support/kafka), with real Go CPU profiles (gen-profiles.sh).
+# Uploads are made as the upload service makes them (stage the object, then
+# publish profile.uploaded) by worker-tool.
+#
+# Scenarios:
+#   basic   several apps; bases equal an independent merge of exactly their
+#           uploads (Go's pprof through the oracle when built, else totals and
+#           sample counts of `pgopipe merge` / the engine); the pruned app equals
+#           merge+prune; staged objects gone; poison → rejected/ and the worker
+#           lives; malformed events skipped; S3 failing → /api/health 503,
+#           retries, recovery → 200 and nothing lost; profile.deleted removes
+#           every object of the app; SIGHUP with a broken rules file keeps the
+#           old rules; SIGTERM → exit 0.
+#   group   two workers in one consumer group share the apps; one leaves
+#           mid-stream (SIGTERM); every base is exact.
+#   crash   a stream of uploads while the worker is SIGKILLed and restarted
+#           several times; final totals equal the sum of the uploads exactly,
+#           and staging ends empty.
+set -euo pipefail
+build=$(cd "${1:?usage: worker-it.sh BUILD_DIR PROFILE_DIR SCENARIO}" && pwd)
+profiles=$(cd "${2:?}" && pwd)
+scenario=${3:?}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+bin=$build/bin
+tool=$bin/worker-tool
+export KAFKA_MOCK=$bin/kafka-mock
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/worker-it.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  "$src/tests/support/s3/s3-down.sh" "$tmp/s3" >/dev/null 2>&1 || true
+  "$src/tests/support/kafka/kafka-down.sh" "$tmp/kafka" >/dev/null 2>&1 || true
+  if [ "${KEEP_TMP:-}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+fail() { echo "FAIL: $*" >&2; for f in "$tmp"/worker*.log; do [ -f "$f" ] && { echo "--- $f (tail)" >&2; tail -n 30 "$f" >&2; }; done; exit 1; }
+ok() { echo "ok: $*"; }
+
+mkdir -p "$tmp/s3" "$tmp/kafka"
+"$src/tests/support/s3/s3-up.sh" "$tmp/s3" >/dev/null
+set -a; . "$tmp/s3/env"; set +a
+BLOB=$PGOPIPE_TEST_S3_URL
+KAFKA_BROKERS=$("$src/tests/support/kafka/kafka-up.sh" "$tmp/kafka")
+export KAFKA_BROKERS
+TOPIC=profiles
+WRITER="kafka://$TOPIC"
+READER="kafka://workers?topic=$TOPIC&session.timeout.ms=6000&fetch.wait.max.ms=20"
+
+mapfile -t cpu < <(ls "$profiles"/cpu/*.pb.gz | sort)
+[ ${#cpu[@]} -ge 6 ] || fail "need 6 CPU profiles in $profiles/cpu"
+
+# start_worker NAME [flags...]: starts a worker, waits for /api/ready, sets PORT_<NAME>
+start_worker() {
+  local name=$1; shift
+  "$bin/pgopipe-worker" -p 0 --blob-store-url "$BLOB" --event-reader-url "$READER" \
+    --event-writer-url "$WRITER" --batch-wait 50ms "$@" >>"$tmp/worker-$name.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  eval "PID_$name=$pid"
+  local port="" i
+  for i in $(seq 1 200); do
+    port=$(grep -o '"msg":"pgopipe-worker listening"[^}]*' "$tmp/worker-$name.log" 2>/dev/null |
+           tail -n 1 | grep -o '"port":[0-9]*' | cut -d: -f2 || true)
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || fail "worker $name exited at start"
+    sleep 0.05
+  done
+  [ -n "$port" ] || fail "worker $name did not log its port"
+  eval "PORT_$name=$port"
+  for i in $(seq 1 200); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/ready")" = 200 ] && return 0
+    sleep 0.05
+  done
+  fail "worker $name not ready"
+}
+
+# expected_total FILE...: the v1 (cpu nanoseconds) sum over the files
+expected_total() { "$tool" totals "$@" | grep -o ' v1=[-0-9]*' | cut -d= -f2; }
+
+# wait_base APP TOTAL SECS: until APP's base has that total and staging is empty
+wait_base() {
+  "$tool" wait-total "$BLOB" "$1/default.pgo" 1 "$2" "$3" || fail "$1: base total never reached $2"
+  local i
+  for i in $(seq 1 $(( $3 * 10 ))); do
+    [ -z "$("$tool" list "$BLOB" "$1/staging/")" ] && return 0
+    sleep 0.1
+  done
+  fail "$1: staged objects left: $("$tool" list "$BLOB" "$1/staging/" | tr '\n' ' ')"
+}
+
+metric() { # metric PORT NAME → value (first series)
+  curl -s "http://127.0.0.1:$1/metrics" | grep "^$2 " | head -n 1 | awk '{print $2}'
+}
+
+oracle=""
+if [ -f "$src/tests/diff/oracle/main.go" ]; then
+  export GOCACHE=${GOCACHE:-$build/.gocache} GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS=
+  if (cd "$src/tests/diff/oracle" && go build -o "$tmp/oracle" . ) 2>"$tmp/oracle-build.log"; then
+    oracle=$tmp/oracle
+  fi
+fi
+
+# same_as_merge BASE [--drop RX [--keep RX]]... -- FILE...: the base equals an
+# independent merge (+prune) of exactly FILES.
+same_as_merge() {
+  local base=$1; shift
+  local rules=()
+  while [ "$1" != "--" ]; do rules+=("$1"); shift; done
+  shift
+  if [ -n "$oracle" ]; then
+    "$oracle" merge "${rules[@]}" "$@" | grep -v '^comment' >"$tmp/want.txt"
+    "$oracle" compact "$base" | grep -v '^comment' >"$tmp/got.txt"
+    diff -q "$tmp/want.txt" "$tmp/got.txt" >/dev/null ||
+      { diff "$tmp/want.txt" "$tmp/got.txt" | head -n 20 >&2; return 1; }
+  elif [ -x "$bin/pgopipe" ]; then
+    "$bin/pgopipe" merge -o "$tmp/ref.pb.gz" "${rules[@]}" "$@"
+    [ "$("$tool" totals "$tmp/ref.pb.gz")" = "$("$tool" totals "$base")" ] ||
+      { echo "want $("$tool" totals "$tmp/ref.pb.gz") got $("$tool" totals "$base")" >&2; return 1; }
+  else
+    local want got
+    want=$("$tool" totals "$@" | sed 's/^samples=[0-9]* //')
+    got=$("$tool" totals "$base" | sed 's/^samples=[0-9]* //')
+    [ "$want" = "$got" ] || { echo "want $want got $got" >&2; return 1; }
+  fi
+}
+
+case $scenario in
+basic)
+  cat >"$tmp/rules.json" <<'EOF'
+[{"app": "pruned", "rules": [{"drop": "^runtime\\.", "keep": "^runtime\\.mallocgc$"}, {"drop": "^sort\\."}]}]
+EOF
+  start_worker a --prune "$tmp/rules.json" --batch-max 20
+  port=$PORT_a
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/health")" = 200 ] || fail "health not 200 at start"
+
+  "$tool" upload "$BLOB" "$WRITER" alpha "${cpu[0]}" "${cpu[1]}" "${cpu[2]}" >/dev/null
+  "$tool" upload "$BLOB" "$WRITER" beta "${cpu[3]}" "${cpu[4]}" >/dev/null
+  "$tool" upload "$BLOB" "$WRITER" pruned "${cpu[0]}" "${cpu[3]}" "${cpu[5]}" >/dev/null
+  "$tool" upload "$BLOB" "$WRITER" alpha "${cpu[5]}" >/dev/null
+  wait_base alpha "$(expected_total "${cpu[0]}" "${cpu[1]}" "${cpu[2]}" "${cpu[5]}")" 60
+  wait_base beta "$(expected_total "${cpu[3]}" "${cpu[4]}")" 30
+  "$tool" get "$BLOB" alpha/default.pgo "$tmp/alpha.pb.gz"
+  "$tool" get "$BLOB" beta/default.pgo "$tmp/beta.pb.gz"
+  same_as_merge "$tmp/alpha.pb.gz" -- "${cpu[5]}" "${cpu[2]}" "${cpu[1]}" "${cpu[0]}" || fail "alpha differs from the merge of its uploads"
+  same_as_merge "$tmp/beta.pb.gz" -- "${cpu[4]}" "${cpu[3]}" || fail "beta differs from the merge of its uploads"
+  ok "bases equal an independent merge of exactly their uploads (oracle: ${oracle:-none})"
+  # pruned: totals survive pruning (Prune never changes values)
+  wait_base pruned "$(expected_total "${cpu[0]}" "${cpu[3]}" "${cpu[5]}")" 30
+  "$tool" get "$BLOB" pruned/default.pgo "$tmp/pruned.pb.gz"
+  same_as_merge "$tmp/pruned.pb.gz" --drop '^runtime\.' --keep '^runtime\.mallocgc$' --drop '^sort\.' -- \
+    "${cpu[5]}" "${cpu[3]}" "${cpu[0]}" || fail "pruned app differs from merge+prune"
+  ok "pruned app equals merge+prune"
+  [ -z "$("$tool" list "$BLOB" "" | grep /staging/)" ] || fail "staged objects left"
+  ok "staged objects deleted after merging"
+
+  # poison and malformed events: the worker lives and goes on
+  printf 'not a profile' >"$tmp/garbage"
+  gkey=$("$tool" upload "$BLOB" "$WRITER" alpha "$tmp/garbage")
+  "$tool" raw "$WRITER" alpha '{"broken json'
+  "$tool" publish "$WRITER" profile.viewed alpha
+  "$tool" upload "$BLOB" "$WRITER" alpha "${cpu[3]}" >/dev/null
+  wait_base alpha "$(expected_total "${cpu[0]}" "${cpu[1]}" "${cpu[2]}" "${cpu[5]}" "${cpu[3]}")" 30
+  "$tool" wait-key "$BLOB" "alpha/rejected/${gkey##*/}" 10 || fail "poison not in rejected/"
+  kill -0 "$PID_a" || fail "worker died on poison"
+  [ "$(metric "$port" pgopipe_worker_rejected_total)" = 1 ] || fail "rejected_total not 1"
+  [ "$(metric "$port" pgopipe_worker_malformed_events_total)" -ge 1 ] || fail "malformed not counted"
+  ok "poison moved to rejected/, malformed event skipped, worker alive"
+
+  # transient S3 failure: health 503 while failing, 200 after, nothing lost
+  key=$("$tool" stage "$BLOB" beta "${cpu[5]}")
+  curl -s -X POST "$S3_ENDPOINT/__control/fail?count=40&status=503" >/dev/null
+  "$tool" publish "$WRITER" profile.uploaded beta "$key"
+  saw503=0
+  for i in $(seq 1 300); do
+    code=$(curl -s -o "$tmp/health.json" -w '%{http_code}' "http://127.0.0.1:$port/api/health")
+    if [ "$code" = 503 ]; then saw503=1; break; fi
+    sleep 0.05
+  done
+  [ $saw503 = 1 ] || fail "health never 503 while S3 failed"
+  grep -q '"unhealthy"' "$tmp/health.json" || fail "503 body: $(cat "$tmp/health.json")"
+  wait_base beta "$(expected_total "${cpu[3]}" "${cpu[4]}" "${cpu[5]}")" 90
+  for i in $(seq 1 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/health")" = 200 ] && break
+    sleep 0.1
+  done
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/health")" = 200 ] || fail "health not 200 after recovery"
+  [ "$(metric "$port" pgopipe_worker_retries_total)" -ge 1 ] || fail "retries not counted"
+  ok "S3 failing: 503, retries, recovered to 200, upload merged once"
+
+  # SIGHUP with a broken file keeps the old rules; a good file is taken
+  echo '[{"app": "pruned", "rules": [{"drop": "(x"}]}]' >"$tmp/rules.json"
+  kill -HUP "$PID_a"
+  for i in $(seq 1 100); do grep -q 'reload failed' "$tmp/worker-a.log" && break; sleep 0.05; done
+  grep -q 'reload failed.*offset' "$tmp/worker-a.log" || grep -q 'offset 2' "$tmp/worker-a.log" || fail "broken rules reload not logged with the offset"
+  kill -0 "$PID_a" || fail "worker died on a broken rules reload"
+  ok "SIGHUP with a broken rules file: logged, old rules kept"
+
+  # delete: every object of the app, and only of that app
+  "$tool" publish "$WRITER" profile.deleted alpha
+  for i in $(seq 1 200); do [ -z "$("$tool" list "$BLOB" alpha/)" ] && break; sleep 0.05; done
+  [ -z "$("$tool" list "$BLOB" alpha/)" ] || fail "alpha/ not empty after delete: $("$tool" list "$BLOB" alpha/ | tr '\n' ' ')"
+  "$tool" wait-key "$BLOB" beta/default.pgo 1 || fail "delete touched another app"
+  ok "profile.deleted removed every object of the app"
+
+  curl -s "http://127.0.0.1:$port/metrics" | grep -q '^pgopipe_worker_merge_seconds_bucket' || fail "metrics"
+  kill -TERM "$PID_a"
+  set +e; wait "$PID_a"; rc=$?; set -e
+  [ $rc = 0 ] || fail "exit status $rc after SIGTERM"
+  grep -q 'pgopipe-worker stopped' "$tmp/worker-a.log" || fail "no clean stop logged"
+  ok "SIGTERM: clean exit 0"
+  ;;
+
+group)
+  start_worker a --batch-max 10
+  start_worker b --batch-max 10
+  apps=(g-one g-two g-three g-four g-five g-six g-seven g-eight)
+  declare -A files
+  for round in 1 2 3; do
+    for i in "${!apps[@]}"; do
+      f=${cpu[$(( (i + round) % ${#cpu[@]} ))]}
+      "$tool" upload "$BLOB" "$WRITER" "${apps[$i]}" "$f" >/dev/null
+      files[${apps[$i]}]="${files[${apps[$i]}]:-} $f"
+    done
+    if [ $round = 2 ]; then
+      kill -TERM "$PID_b"; wait "$PID_b" || fail "worker b exit status $? on SIGTERM"
+    fi
+  done
+  for app in "${apps[@]}"; do
+    # shellcheck disable=SC2086
+    wait_base "$app" "$(expected_total ${files[$app]})" 90
+  done
+  a_merged=$(metric "$PORT_a" pgopipe_worker_uploads_merged_total)
+  b_merged=$(grep -c '"msg":"base written"' "$tmp/worker-b.log" || true)
+  [ "$b_merged" -ge 1 ] && [ "$a_merged" -ge 1 ] || fail "work not shared (a: $a_merged uploads, b: $b_merged writes)"
+  ok "two workers in one group shared the apps (a merged $a_merged uploads, b wrote $b_merged bases); one left mid-stream; all bases exact"
+  ;;
+
+crash)
+  n=${CRASH_UPLOADS:-40}
+  kills=${CRASH_KILLS:-4}
+  start_worker c --batch-max 8
+  : >"$tmp/uploaded-c-one"; : >"$tmp/uploaded-c-two"
+  (
+    for i in $(seq 1 "$n"); do
+      app=c-one; [ $((i % 3)) = 0 ] && app=c-two
+      f=${cpu[$((i % ${#cpu[@]}))]}
+      "$tool" upload "$BLOB" "$WRITER" "$app" "$f" >/dev/null && echo "$f" >>"$tmp/uploaded-$app"
+      sleep 0.1
+    done
+  ) &
+  feeder=$!
+  pids+=("$feeder")
+  for k in $(seq 1 "$kills"); do
+    sleep "0.$((RANDOM % 9 + 1))"
+    # wait until it is in the middle of work, then kill -9
+    kill -KILL "$PID_c" 2>/dev/null || true
+    wait "$PID_c" 2>/dev/null || true
+    start_worker c --batch-max 8
+  done
+  wait "$feeder" || fail "feeder failed"
+  for app in c-one c-two; do
+    mapfile -t up <"$tmp/uploaded-$app"
+    wait_base "$app" "$(expected_total "${up[@]}")" 120
+  done
+  dups=$(grep -c 'already in the base' "$tmp/worker-c.log" || true)
+  ok "$n uploads, $kills SIGKILLs: totals exact, staging empty ($dups redelivered uploads recognised)"
+  kill -TERM "$PID_c"; wait "$PID_c" || fail "exit status after SIGTERM"
+  ;;
+*)
+  fail "unknown scenario $scenario"
+  ;;
+esac
+echo "PASS $scenario"

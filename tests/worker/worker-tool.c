@@ -1,0 +1,271 @@
+/*
+ * worker-tool — the test driver of the merge worker's integration tests.
+ *
+ * It does what the upload service does (put a staged object, then publish
+ * profile.uploaded) without the service, so the worker can be tested on its
+ * own against real S3 and Kafka-protocol servers; and it reads back what the
+ * worker produced (objects, totals of a profile, the base's merge record).
+ *
+ *   worker-tool upload BLOB WRITER APP FILE...   stage + publish; prints keys
+ *   worker-tool stage BLOB APP FILE              stage only (no event); prints key
+ *   worker-tool publish WRITER TYPE APP [KEY]    publish an envelope
+ *   worker-tool raw WRITER KEY TEXT              publish arbitrary bytes
+ *   worker-tool put BLOB KEY FILE | get BLOB KEY OUT | list BLOB PREFIX
+ *   worker-tool totals FILE...                   "samples=N v0=S0 v1=S1 ..." summed over files
+ *   worker-tool record FILE                      names in the base's merge record, one a line
+ *   worker-tool wait-key BLOB KEY SECS [gone]    waits until KEY exists (or is gone)
+ *   worker-tool wait-total BLOB KEY IDX VALUE SECS  waits until the base's total IDX is VALUE
+ * Exit 0 on success, 1 on failure with a message on stderr.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "blob.h"
+#include "bus.h"
+#include "pprof.h"
+#include "worker.h"
+
+static int die(const char *fmt, const char *a, const char *b) {
+  fprintf(stderr, "worker-tool: ");
+  fprintf(stderr, fmt, a, b ? b : "");
+  fprintf(stderr, "\n");
+  return 1;
+}
+
+static uint8_t *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 65536, n = 0;
+  uint8_t *buf = malloc(cap);
+  size_t k;
+  while (buf && (k = fread(buf + n, 1, cap - n, f)) > 0) {
+    n += k;
+    if (n == cap) {
+      uint8_t *nb = realloc(buf, cap *= 2);
+      if (!nb) { free(buf); buf = NULL; }
+      buf = nb;
+    }
+  }
+  fclose(f);
+  *len = n;
+  return buf;
+}
+
+static void staged_key(const char *app, char *key, size_t n) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  FILE *r = fopen("/dev/urandom", "rb");
+  unsigned v = 0;
+  if (r) {
+    if (fread(&v, sizeof v, 1, r) != 1) v = (unsigned)ts.tv_nsec;
+    fclose(r);
+  }
+  snprintf(key, n, "%s/staging/%lld-%08x", app,
+           (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, v);
+}
+
+static int stage(blob_store *s, const char *app, const char *file, char *key, size_t keyn) {
+  size_t len;
+  uint8_t *data = read_file(file, &len);
+  if (!data) return die("cannot read %s%s", file, NULL);
+  char err[1024];
+  staged_key(app, key, keyn);
+  int rc = blob_put(s, key, data, len, err, sizeof err);
+  free(data);
+  if (rc != 0) return die("put: %s%s", err, NULL);
+  return 0;
+}
+
+static int64_t total_of(const char *path, size_t idx, int *ok) {
+  size_t len;
+  uint8_t *data = read_file(path, &len);
+  *ok = 0;
+  if (!data) return 0;
+  pp_profile *p = NULL;
+  char err[512];
+  int rc = pp_decode(data, len, NULL, &p, err, sizeof err);
+  free(data);
+  if (rc != 0) return 0;
+  int64_t t = idx < pp_sample_type_count(p) ? pp_total(p, idx) : 0;
+  pp_free(p);
+  *ok = 1;
+  return t;
+}
+
+int main(int argc, char **argv) {
+  char err[1024];
+  if (argc < 2) return die("usage: see the header of worker-tool.c%s", "", NULL);
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "totals") && argc >= 3) {
+    int64_t sums[16] = {0};
+    size_t nt = 0, samples = 0;
+    for (int i = 2; i < argc; i++) {
+      size_t len;
+      uint8_t *data = read_file(argv[i], &len);
+      if (!data) return die("cannot read %s%s", argv[i], NULL);
+      pp_profile *p = NULL;
+      int rc = pp_decode(data, len, NULL, &p, err, sizeof err);
+      free(data);
+      if (rc != 0) return die("%s: %s", argv[i], err);
+      nt = pp_sample_type_count(p);
+      if (nt > 16) nt = 16;
+      for (size_t k = 0; k < nt; k++) sums[k] += pp_total(p, k);
+      samples += pp_sample_count(p);
+      pp_free(p);
+    }
+    printf("samples=%zu", samples);
+    for (size_t k = 0; k < nt; k++) printf(" v%zu=%lld", k, (long long)sums[k]);
+    printf("\n");
+    return 0;
+  }
+  if (!strcmp(cmd, "record") && argc == 3) {
+    size_t len;
+    uint8_t *data = read_file(argv[2], &len);
+    if (!data) return die("cannot read %s%s", argv[2], NULL);
+    pp_profile *p = NULL;
+    int rc = pp_decode(data, len, NULL, &p, err, sizeof err);
+    free(data);
+    if (rc != 0) return die("%s: %s", argv[2], err);
+    size_t pl = strlen(WORKER_RECORD_PREFIX);
+    for (size_t i = 0; i < pp_comment_count(p); i++) {
+      const char *c = pp_comment(p, i);
+      if (strncmp(c, WORKER_RECORD_PREFIX, pl)) continue;
+      for (const char *s = c + pl; *s;) {
+        while (*s == ' ') s++;
+        const char *e = s;
+        while (*e && *e != ' ') e++;
+        if (e > s) printf("%.*s\n", (int)(e - s), s);
+        s = e;
+      }
+    }
+    pp_free(p);
+    return 0;
+  }
+  if (argc < 3) return die("usage: see the header of worker-tool.c%s", "", NULL);
+  if (!strcmp(cmd, "publish") || !strcmp(cmd, "raw") || !strcmp(cmd, "upload")) {
+    const char *wurl = !strcmp(cmd, "upload") ? argv[3] : argv[2];
+    if (!strcmp(cmd, "upload") && argc < 6) return die("usage: upload BLOB WRITER APP FILE...%s", "", NULL);
+    if (!strcmp(cmd, "publish") && argc < 5) return die("usage: publish WRITER TYPE APP [KEY]%s", "", NULL);
+    if (!strcmp(cmd, "raw") && argc != 5) return die("usage: raw WRITER KEY TEXT%s", "", NULL);
+    bus_writer *w = NULL;
+    if (bus_writer_open(wurl, &w, err, sizeof err) != 0) return die("%s: %s", wurl, err);
+    int rc = 0;
+    if (!strcmp(cmd, "raw")) {
+      rc = bus_publish(w, argv[3], argv[4], strlen(argv[4]), err, sizeof err);
+    } else if (!strcmp(cmd, "publish")) {
+      bus_event ev;
+      bus_event_init(&ev, argv[3], argv[4]);
+      if (argc > 5) snprintf(ev.profile_key, sizeof ev.profile_key, "%s", argv[5]);
+      rc = bus_publish_event(w, &ev, err, sizeof err);
+    } else {
+      blob_store *s = NULL;
+      if (blob_open(argv[2], &s, err, sizeof err) != 0) return die("%s: %s", argv[2], err);
+      for (int i = 5; i < argc && rc == 0; i++) {
+        char key[1024];
+        if (stage(s, argv[4], argv[i], key, sizeof key) != 0) { rc = -1; break; }
+        bus_event ev;
+        bus_event_init(&ev, BUS_TYPE_UPLOADED, argv[4]);
+        snprintf(ev.profile_key, sizeof ev.profile_key, "%s", key);
+        rc = bus_publish_event(w, &ev, err, sizeof err);
+        if (rc == 0) printf("%s\n", key);
+      }
+      blob_close(s);
+    }
+    bus_writer_close(w);
+    if (rc != 0) return die("publish: %s%s", err, NULL);
+    return 0;
+  }
+  blob_store *s = NULL;
+  if (blob_open(argv[2], &s, err, sizeof err) != 0) return die("%s: %s", argv[2], err);
+  int rc = 1;
+  if (!strcmp(cmd, "stage") && argc == 5) {
+    char key[1024];
+    rc = stage(s, argv[3], argv[4], key, sizeof key);
+    if (rc == 0) printf("%s\n", key);
+  } else if (!strcmp(cmd, "put") && argc == 5) {
+    size_t len;
+    uint8_t *data = read_file(argv[4], &len);
+    if (!data) rc = die("cannot read %s%s", argv[4], NULL);
+    else if (blob_put(s, argv[3], data, len, err, sizeof err) != 0) rc = die("put: %s%s", err, NULL);
+    else rc = 0;
+    free(data);
+  } else if (!strcmp(cmd, "get") && argc == 5) {
+    uint8_t *data;
+    size_t len;
+    if (blob_get(s, argv[3], 0, &data, &len, NULL, err, sizeof err) != 0) {
+      rc = die("get: %s%s", err, NULL);
+    } else {
+      FILE *f = fopen(argv[4], "wb");
+      rc = !f || fwrite(data, 1, len, f) != len;
+      if (f) fclose(f);
+      free(data);
+      if (rc) die("cannot write %s%s", argv[4], NULL);
+    }
+  } else if (!strcmp(cmd, "list") && argc == 4) {
+    blob_iter *it;
+    if (blob_list(s, argv[3], &it, err, sizeof err) != 0) {
+      rc = die("list: %s%s", err, NULL);
+    } else {
+      const char *key;
+      blob_info info;
+      int k;
+      while ((k = blob_iter_next(it, &key, &info, err, sizeof err)) == 1) printf("%s\n", key);
+      blob_iter_free(it);
+      rc = k < 0 ? die("list: %s%s", err, NULL) : 0;
+    }
+  } else if (!strcmp(cmd, "wait-key") && (argc == 5 || argc == 6)) {
+    int want_gone = argc == 6;
+    double secs = atof(argv[4]);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+      blob_info info;
+      int k = blob_stat(s, argv[3], &info, err, sizeof err);
+      if ((k == 0 && !want_gone) || (k == BLOB_ENOTFOUND && want_gone)) { rc = 0; break; }
+      clock_gettime(CLOCK_MONOTONIC, &t);
+      if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > secs) {
+        rc = die("timed out waiting for %s%s", argv[3], want_gone ? " to go" : "");
+        break;
+      }
+      struct timespec d = {0, 50000000};
+      nanosleep(&d, NULL);
+    }
+  } else if (!strcmp(cmd, "wait-total") && argc == 7) {
+    size_t idx = (size_t)atoi(argv[4]);
+    long long want = atoll(argv[5]);
+    double secs = atof(argv[6]);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long long last = -1;
+    for (;;) {
+      uint8_t *data;
+      size_t len;
+      if (blob_get(s, argv[3], 0, &data, &len, NULL, err, sizeof err) == 0) {
+        pp_profile *p = NULL;
+        if (pp_decode(data, len, NULL, &p, err, sizeof err) == 0) {
+          last = idx < pp_sample_type_count(p) ? (long long)pp_total(p, idx) : -1;
+          pp_free(p);
+        }
+        free(data);
+      }
+      if (last == want) { rc = 0; break; }
+      clock_gettime(CLOCK_MONOTONIC, &t);
+      if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > secs) {
+        char got[64];
+        snprintf(got, sizeof got, "%lld", last);
+        rc = die("timed out: total is %s, want %s", got, argv[5]);
+        break;
+      }
+      struct timespec d = {0, 100000000};
+      nanosleep(&d, NULL);
+    }
+  } else {
+    rc = die("unknown command or wrong arguments: %s%s", cmd, NULL);
+  }
+  (void)total_of;
+  blob_close(s);
+  return rc;
+}
