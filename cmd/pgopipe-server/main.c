@@ -84,9 +84,9 @@ static const svc_cmd cmd = {
     "blob store, announces them on the event bus, and serves the merged base profile for go build -pgo.\n"
     "With no URL flags it runs the whole pipeline in this process on " DEFAULT_BLOB_URL " and " DEFAULT_BUS_URL "."};
 
-static void on_refused(void *ctx, const char *route, int status) {
+static void on_refused(void *ctx, const char *method, const char *route, int status) {
   server *s = ctx;
-  if (strcmp(route, "/api/profile/{app}") != 0) return;
+  if (strcmp(method, "POST") != 0 || strcmp(route, "/api/profile/{app}") != 0) return;
   const char *reason = status == 413 ? "too_big" : status == 401 ? "unauthorized" : "overloaded";
   svc_metric_add(s->m_rejected, 1, reason);
 }

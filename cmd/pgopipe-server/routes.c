@@ -150,7 +150,8 @@ static void h_list(svc_req *r, void *ctx) {
   json_t *arr = json_array();
   const char *key;
   blob_info info;
-  while (rc == BLOB_OK && (rc = blob_iter_next(it, &key, &info, err, sizeof err)) == 1) {
+  if (rc == BLOB_OK) rc = 1;
+  while (rc == 1 && (rc = blob_iter_next(it, &key, &info, err, sizeof err)) == 1) {
     const char *slash = strchr(key, '/');
     if (!slash || strcmp(slash + 1, DEFAULT_PGO) != 0) continue;
     char app[64];

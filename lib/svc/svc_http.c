@@ -405,7 +405,7 @@ static int authorized(svc_http *h, svc_req *r) {
 }
 
 static void refused(svc_http *h, svc_req *r, int status) {
-  if (h->cfg.on_refused && r->rt) h->cfg.on_refused(h->cfg.refused_ctx, r->rt->pattern, status);
+  if (h->cfg.on_refused && r->rt) h->cfg.on_refused(h->cfg.refused_ctx, r->method, r->rt->pattern, status);
 }
 
 /* First call of a request: create the context, route, cheap refusals.
@@ -501,6 +501,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     r->in_flight = 1;
     pthread_mutex_unlock(&h->mu);
     if (!r->path) return MHD_NO;
+    /* A client that stops sending altogether is cut by the connection's
+     * inactivity timeout: make it no longer than the whole-request budget
+     * (one that trickles is cut by the elapsed-time check on each chunk). */
+    unsigned req_s = (unsigned)((h->cfg.request_timeout_ms + 999) / 1000);
+    if (req_s && req_s < h->cfg.idle_timeout_s)
+      MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, req_s);
     begin(h, r, url, method);
     return MHD_YES;
   }
@@ -550,6 +556,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   if (r->rt->kind) serve_builtin(r, r->rt);
   else r->rt->fn(r, r->rt->ctx);
+  if (r->has_slot) { /* the work is done: free the slot before the answer goes out */
+    atomic_fetch_sub(&h->uploads, 1);
+    r->has_slot = 0;
+  }
   if (!r->replied) svc_reply_error(r, 500, "internal error: handler for %s gave no answer", r->rt->pattern);
   return r->replied ? MHD_YES : MHD_NO;
 }

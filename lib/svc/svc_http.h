@@ -67,7 +67,7 @@ typedef struct svc_http_config {
   /* Optional: told when the layer itself refuses a request on a matched
    * route before its handler runs (401 auth, 413 body limit, 503 upload
    * bound or shutting down), e.g. to count rejected uploads by reason. */
-  void (*on_refused)(void *ctx, const char *route, int status);
+  void (*on_refused)(void *ctx, const char *method, const char *route, int status);
   void *refused_ctx;
 } svc_http_config;
 
