@@ -98,6 +98,19 @@ check "download, server down: exit 1 naming the URL, no file" \
 run dl4 "$P" download -u "$API"
 check "download without APP: usage error 2" test $RC -eq 2
 
+# progress: only on a terminal, only for a large download (the test receiver
+# serves a 3 MiB base; `script` gives the command a pseudo-terminal)
+start_receiver rcv
+mkdir -p "$T/rcv/big" && head -c 3145728 /dev/urandom >"$T/rcv/big/default.pgo"
+script -qec "'$P' download -u '$RCV_URL' big -o '$T/big.pgo'" /dev/null >"$T/tty.out" 2>&1
+check "download on a terminal, 3 MiB: progress shown" \
+  bash -c "grep -q 'downloading big: 3.0 / 3.0 MiB (100%)' '$T/tty.out' && cmp -s '$T/big.pgo' '$T/rcv/big/default.pgo'"
+"$P" download -u "$RCV_URL" big -o "$T/big2.pgo" 2>"$T/big2.err" >/dev/null
+check "download not on a terminal, 3 MiB: no progress" test ! -s "$T/big2.err"
+mkdir -p "$T/rcv/small" && echo tiny >"$T/rcv/small/default.pgo"
+script -qec "'$P' download -u '$RCV_URL' small -o '$T/small.pgo'" /dev/null >"$T/tty2.out" 2>&1
+check "download on a terminal, small: no progress" bash -c "! grep -q downloading '$T/tty2.out'"
+
 # ---- list ----
 run ls1 "$P" list -u "$API"
 size=$(stat -c %s "$T/base2.pgo")
