@@ -96,7 +96,7 @@ static int build_strtab(const pp_profile *p, strtab *t) {
     use(t, p->stypes[i].unit);
   }
   for (size_t i = 0; i < p->nsamples; i++) {
-    const pp_label *l = p->labels + p->samples[i].label_off;
+    const pp_label *l = PP_OFF(p->labels, p->samples[i].label_off);
     for (size_t j = 0; j < p->samples[i].nlabels; j++) {
       use(t, l[j].key);
       if (l[j].is_num)
@@ -152,17 +152,17 @@ static int encode_raw(const pp_profile *p, obuf *b) {
     s1.n = 0;
     if (s->nlocs) {
       s2.n = 0;
-      const uint32_t *L = p->sloc + s->loc_off;
+      const uint32_t *L = PP_OFF(p->sloc, s->loc_off);
       for (size_t j = 0; j < s->nlocs; j++) ob_varint(&s2, (uint64_t)L[j] + 1);
       ob_bytes(&s1, 1, s2.p, s2.n);
     }
     if (p->nstypes) {
       s2.n = 0;
-      const int64_t *V = p->values + i * p->nstypes;
+      const int64_t *V = PP_OFF(p->values, i * p->nstypes);
       for (size_t j = 0; j < p->nstypes; j++) ob_varint(&s2, (uint64_t)V[j]);
       ob_bytes(&s1, 2, s2.p, s2.n);
     }
-    const pp_label *l = p->labels + s->label_off;
+    const pp_label *l = PP_OFF(p->labels, s->label_off);
     for (size_t j = 0; j < s->nlabels; j++) {
       s2.n = 0;
       ob_u64(&s2, 1, R[l[j].key]);
@@ -197,7 +197,7 @@ static int encode_raw(const pp_profile *p, obuf *b) {
     ob_u64(&s1, 1, i + 1);
     if (l->mapping != PP_NONE) ob_u64(&s1, 2, (uint64_t)l->mapping + 1);
     ob_u64(&s1, 3, l->address);
-    const pp_line *ln = p->lines + l->line_off;
+    const pp_line *ln = PP_OFF(p->lines, l->line_off);
     for (size_t j = 0; j < l->nlines; j++) {
       s2.n = 0;
       ob_u64(&s2, 1, (uint64_t)ln[j].func + 1);

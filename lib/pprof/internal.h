@@ -29,10 +29,16 @@ typedef uint32_t pp_sid; /* interned string id; 0 is always "" */
 
 #define PP_NONE UINT32_MAX /* "no entity" for 32-bit indexes */
 
+/* base + off, but NULL stays NULL (empty arrays are NULL; pointer
+ * arithmetic on NULL is undefined even with a zero offset). */
+#define PP_OFF(base, off) ((base) ? (base) + (off) : (base))
+
 /* ---- growable arrays ---- */
 
 /* Ensures *p has room for `need` elements of `elsz` bytes (doubling). */
 int pp_grow(void **p, size_t *cap, size_t need, size_t elsz);
+/* Gives back unused capacity (n may be 0: the array is freed). */
+void pp_shrink(void **p, size_t *cap, size_t n, size_t elsz);
 #define PP_GROW(arr, cap, need) pp_grow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
 
 /* ---- hashing ---- */
@@ -150,6 +156,9 @@ struct pp_profile {
 
 /* Allocates an empty profile with string 0 = "". */
 pp_profile *pp_profile_new(void);
+
+/* Trims every array of p to its length (after decode and merge). */
+void pp_profile_shrink(pp_profile *p);
 
 /* Writes "prefix: ..." into err (if any) and returns code. */
 int pp_err(char *err, size_t errlen, int code, const char *fmt, ...)

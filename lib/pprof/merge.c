@@ -71,10 +71,11 @@ static int tab_init(tab *t, size_t expect) {
   return PP_OK;
 }
 
-/* Grows t when `count` entities would fill it over half. */
+/* Grows t so that `count` entities fill at most half of it. */
 static int tab_fit(tab *t, size_t count, const uint32_t *hashes) {
   if (count * 2 < t->cap) return PP_OK;
   size_t nc = t->cap * 2;
+  while (count * 2 >= nc) nc *= 2;
   uint32_t *s = calloc(nc, sizeof(*s));
   if (!s) return PP_ENOMEM;
   size_t mask = nc - 1;
@@ -247,7 +248,7 @@ static int map_location(pp_merger *m, const pp_profile *in, uint32_t li, uint32_
     nl.address = (uint64_t)((int64_t)src->address + m->moff[src->mapping]);
   }
   if (PP_GROW(m->tlines, m->ctlines, src->nlines)) return PP_ENOMEM;
-  const pp_line *sl = in->lines + src->line_off;
+  const pp_line *sl = PP_OFF(in->lines, src->line_off);
   for (size_t i = 0; i < src->nlines; i++) {
     m->tlines[i] = sl[i];
     if (map_function(m, in, sl[i].func, &m->tlines[i].func)) return PP_ENOMEM;
@@ -260,7 +261,7 @@ static int map_location(pp_merger *m, const pp_profile *in, uint32_t li, uint32_
     if (m->lh[e - 1] != h || x->mapping != nl.mapping || x->folded != nl.folded || x->nlines != src->nlines ||
         loc_rel(r, x) != rel)
       continue;
-    const pp_line *xl = r->lines + x->line_off;
+    const pp_line *xl = PP_OFF(r->lines, x->line_off);
     size_t k = 0;
     while (k < src->nlines && xl[k].func == m->tlines[k].func && xl[k].line == m->tlines[k].line &&
            xl[k].column == m->tlines[k].column)
@@ -276,7 +277,7 @@ static int map_location(pp_merger *m, const pp_profile *in, uint32_t li, uint32_
     return PP_ENOMEM;
   nl.line_off = (uint32_t)r->nlines;
   nl.nlines = src->nlines;
-  memcpy(r->lines + r->nlines, m->tlines, src->nlines * sizeof(pp_line));
+  if (src->nlines) memcpy(r->lines + r->nlines, m->tlines, src->nlines * sizeof(pp_line));
   r->nlines += src->nlines;
   uint32_t id = (uint32_t)r->nlocs++;
   r->locs[id] = nl;
@@ -291,12 +292,12 @@ static int map_location(pp_merger *m, const pp_profile *in, uint32_t li, uint32_
 static int map_sample(pp_merger *m, const pp_profile *in, size_t si) {
   pp_profile *r = m->r;
   const pp_sample *s = &in->samples[si];
-  const int64_t *v = in->values + si * in->nstypes;
+  const int64_t *v = PP_OFF(in->values, si * in->nstypes);
   if (PP_GROW(m->tlocs, m->ctlocs, s->nlocs) || PP_GROW(m->tlabels, m->ctlabels, s->nlabels)) return PP_ENOMEM;
-  const uint32_t *sl = in->sloc + s->loc_off;
+  const uint32_t *sl = PP_OFF(in->sloc, s->loc_off);
   for (size_t i = 0; i < s->nlocs; i++)
     if (map_location(m, in, sl[i], &m->tlocs[i])) return PP_ENOMEM;
-  const pp_label *lb = in->labels + s->label_off;
+  const pp_label *lb = PP_OFF(in->labels, s->label_off);
   for (size_t i = 0; i < s->nlabels; i++) {
     pp_label *t = &m->tlabels[i];
     *t = lb[i];
@@ -309,12 +310,12 @@ static int map_sample(pp_merger *m, const pp_profile *in, size_t si) {
   for (uint32_t e; (e = m->st.slots[j]); j = (j + 1) & mask) {
     const pp_sample *x = &r->samples[e - 1];
     if (m->sh[e - 1] != h || x->nlocs != s->nlocs || x->nlabels != s->nlabels) continue;
-    if (s->nlocs && memcmp(r->sloc + x->loc_off, m->tlocs, s->nlocs * sizeof(uint32_t))) continue;
-    const pp_label *xl = r->labels + x->label_off;
+    if (s->nlocs && memcmp(PP_OFF(r->sloc, x->loc_off), m->tlocs, s->nlocs * sizeof(uint32_t))) continue;
+    const pp_label *xl = PP_OFF(r->labels, x->label_off);
     size_t k = 0;
     while (k < s->nlabels && label_eq(&xl[k], &m->tlabels[k])) k++;
     if (k != s->nlabels) continue;
-    int64_t *rv = r->values + (size_t)(e - 1) * nv;
+    int64_t *rv = PP_OFF(r->values, (size_t)(e - 1) * nv);
     for (size_t q = 0; q < nv; q++) rv[q] = (int64_t)((uint64_t)rv[q] + (uint64_t)v[q]);
     return PP_OK;
   }
@@ -417,9 +418,28 @@ static int memo_reset(pp_merger *m, const pp_profile *in) {
   return PP_OK;
 }
 
+/* Reserves room for everything `in` could add (exact sizes instead of
+ * doubling: the result is trimmed at the end). */
+static int reserve(pp_merger *m, const pp_profile *in) {
+  pp_profile *r = m->r;
+  if (PP_GROW(r->maps, r->cmaps, r->nmaps + in->nmaps) || PP_GROW(m->mh, m->cmh, r->nmaps + in->nmaps) ||
+      PP_GROW(r->funcs, r->cfuncs, r->nfuncs + in->nfuncs) || PP_GROW(m->fh, m->cfh, r->nfuncs + in->nfuncs) ||
+      PP_GROW(r->locs, r->clocs, r->nlocs + in->nlocs) || PP_GROW(m->lh, m->clh, r->nlocs + in->nlocs) ||
+      PP_GROW(r->lines, r->clines, r->nlines + in->nlines) ||
+      PP_GROW(r->samples, r->csamples, r->nsamples + in->nsamples) ||
+      PP_GROW(m->sh, m->csh, r->nsamples + in->nsamples) || PP_GROW(r->sloc, r->csloc, r->nsloc + in->nsloc) ||
+      PP_GROW(r->labels, r->clabels, r->nlabels + in->nlabels) ||
+      PP_GROW(r->values, r->cvalues, (r->nsamples + in->nsamples) * in->nstypes))
+    return PP_ENOMEM;
+  if (tab_fit(&m->mt, r->nmaps + in->nmaps, m->mh) || tab_fit(&m->ft, r->nfuncs + in->nfuncs, m->fh) ||
+      tab_fit(&m->lt, r->nlocs + in->nlocs, m->lh) || tab_fit(&m->st, r->nsamples + in->nsamples, m->sh))
+    return PP_ENOMEM;
+  return PP_OK;
+}
+
 static int fold(pp_merger *m, pp_profile *in) {
   pp_profile *r = m->r;
-  if (memo_reset(m, in)) return PP_ENOMEM;
+  if (memo_reset(m, in) || reserve(m, in)) return PP_ENOMEM;
   if (m->ninputs == 0) {
     /* Sample types, period type, drop/keep frames come from the first input. */
     r->stypes = malloc((in->nstypes ? in->nstypes : 1) * sizeof(*r->stypes));
@@ -454,7 +474,7 @@ static int fold(pp_merger *m, pp_profile *in) {
   }
   size_t nv = in->nstypes;
   for (size_t i = 0; i < in->nsamples; i++) {
-    const int64_t *v = in->values + i * nv;
+    const int64_t *v = PP_OFF(in->values, i * nv);
     size_t k = 0;
     while (k < nv && v[k] == 0) k++;
     if (k == nv) continue; /* all-zero (or no values): skipped */
@@ -490,7 +510,7 @@ int pp_merger_add(pp_merger *m, pp_profile *in, char *err, size_t errlen) {
 
 static bool has_zero_sample(const pp_profile *p) {
   for (size_t i = 0; i < p->nsamples; i++) {
-    const int64_t *v = p->values + i * p->nstypes;
+    const int64_t *v = PP_OFF(p->values, i * p->nstypes);
     size_t k = 0;
     while (k < p->nstypes && v[k] == 0) k++;
     if (k == p->nstypes) return true;
@@ -531,6 +551,7 @@ int pp_merger_finish(pp_merger *m, pp_profile **out, char *err, size_t errlen) {
   int rc = PP_OK;
   while (!rc && has_zero_sample(r)) rc = remerge(&r, err, errlen);
   if (rc) return rc;
+  pp_profile_shrink(r);
   *out = r;
   return PP_OK;
 }

@@ -17,6 +17,26 @@
  *
  * Thread safety: a pp_profile / pp_merger / pp_rules is used by one thread
  * at a time; distinct objects may be used concurrently.
+ *
+ * Representation: a decoded profile is a few flat arrays (mappings,
+ * functions, locations, lines, samples, their location lists, values and
+ * labels) with interned strings, about 1.5-2x the raw protobuf size; the
+ * wire format is read and written directly, without a message tree. IDs are
+ * not kept: entities are numbered 1, 2, ... in table order when encoded
+ * (decoding then gives an equal profile). Merge results are identical to
+ * Go's Merge after decoding, including ID assignment and entity order.
+ *
+ * Differences from Go's pprof a user could notice:
+ *  - Line.column (field 3) and Profile.doc_url (field 15) are kept, as in
+ *    current upstream pprof; every line's column is part of a location's
+ *    identity (upstream keeps only the last line's column in its key — they
+ *    differ only for locations whose inner lines differ only in column; Go
+ *    runtimes up to 1.22 write no columns).
+ *  - Legacy (non-protobuf) profile formats are not read.
+ *  - pp_prune compacts (see there); Go's Prune leaves that to the next merge.
+ *  - Regular expressions are PCRE2, not RE2 (see pp_rules_add).
+ *  - A string containing a NUL byte is accepted and kept; accessors that
+ *    return C strings show it cut at the NUL.
  */
 #ifndef PGOPIPE_PPROF_H
 #define PGOPIPE_PPROF_H
@@ -59,7 +79,17 @@ const char *pp_strerror(int code);
  * profile.Parse + CheckValid, string indexes in range, string 0 empty).
  * lim may be NULL for defaults. On success *out is a new profile owned by the
  * caller (free with pp_free). The input buffer is not retained.
- * Cost: linear in the decompressed size; a gzip bomb stops at the limit.
+ * Cost: linear in the decompressed size; a gzip bomb stops at the limit
+ * (after at most about 2x `max_decoded_bytes` of decompression work).
+ * Memory: the decompressed bytes (freed before returning) plus the model,
+ * typically 1.5-2x the decompressed size; a hostile file made only of tiny
+ * locations can reach ~12x, so servers should set max_decoded_bytes to what
+ * they can afford (the 512 MiB default is for trusted offline use).
+ * Errors: PP_ETOOBIG (input or decompressed size over a limit), PP_EMALFORMED
+ * ("malformed profile: ..." naming the entity and index: "sample 3 refers to
+ * unknown location 99", "function 2 (id 7) name refers to string 900, but
+ * the string table has 40 entries", "concatenated profiles detected", wire
+ * errors with the byte offset), PP_ENOMEM.
  */
 int pp_decode(const uint8_t *buf, size_t len, const pp_limits *lim,
               pp_profile **out, char *err, size_t errlen);
@@ -154,6 +184,15 @@ int pp_check_cpu(const pp_profile *p, char *err, size_t errlen);
  * Incremental merge with pprof's Merge semantics. Inputs are folded one at a
  * time into an accumulator, so peak memory is about result + one input.
  * Usage: m = pp_merger_new(); pp_merger_add(m, in)...; pp_merger_finish(m, &out).
+ * Adding inputs A, B, C gives exactly Go's profile.Merge([A, B, C]): the
+ * first input's period type, sample types and drop/keep frames; summed
+ * duration; pprof's period and time rules; de-duplicated comments; first
+ * non-empty default sample type and doc_url; the first input's first mapping
+ * as mapping 1; all-zero samples skipped; identical mappings (size rounded
+ * up to 4 KiB, offset, build id or else file), functions, locations and
+ * samples (stack + labels) unified; IDs dense in creation order.
+ * autopgo merges [new upload, base]: add the upload first.
+ * Cost: expected O(total input size) (hash tables keyed by identity).
  */
 typedef struct pp_merger pp_merger;
 

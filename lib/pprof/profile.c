@@ -156,10 +156,10 @@ int pp_top(const pp_profile *p, size_t vi, pp_top_entry **out, size_t *count, ch
   for (size_t i = 0; i < p->nsamples; i++) {
     const pp_sample *s = &p->samples[i];
     int64_t v = p->values[i * p->nstypes + vi];
-    const uint32_t *L = p->sloc + s->loc_off;
+    const uint32_t *L = PP_OFF(p->sloc, s->loc_off);
     for (size_t j = 0; j < s->nlocs; j++) {
       const pp_location *l = &p->locs[L[j]];
-      const pp_line *ln = p->lines + l->line_off;
+      const pp_line *ln = PP_OFF(p->lines, l->line_off);
       for (size_t k = 0; k < l->nlines; k++) {
         pp_sid name = p->funcs[ln[k].func].name;
         topacc *a = &acc[name];

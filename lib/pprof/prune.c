@@ -124,7 +124,7 @@ static int apply_rule(pp_profile *p, const rule *ru, int8_t *cache, uint8_t *cls
   memset(cache, -1, p->sp.n);
   for (size_t li = 0; li < p->nlocs; li++) {
     pp_location *l = &p->locs[li];
-    const pp_line *ln = p->lines + l->line_off;
+    const pp_line *ln = PP_OFF(p->lines, l->line_off);
     long i;
     for (i = (long)l->nlines - 1; i >= 0; i--) {
       pp_sid name = p->funcs[ln[i].func].name;
@@ -157,7 +157,7 @@ static int apply_rule(pp_profile *p, const rule *ru, int8_t *cache, uint8_t *cls
   }
   for (size_t si = 0; si < p->nsamples; si++) {
     pp_sample *s = &p->samples[si];
-    const uint32_t *L = p->sloc + s->loc_off;
+    const uint32_t *L = PP_OFF(p->sloc, s->loc_off);
     bool user = false;
     for (long i = (long)s->nlocs - 1; i >= 0; i--) {
       uint8_t c = cls[L[i]];

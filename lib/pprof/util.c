@@ -14,17 +14,46 @@
 
 int pp_grow(void **p, size_t *cap, size_t need, size_t elsz) {
   if (need <= *cap) return PP_OK;
-  size_t nc = *cap ? *cap : 8;
-  while (nc < need) {
-    if (nc > SIZE_MAX / 2) return PP_ENOMEM;
-    nc *= 2;
-  }
+  /* Doubling for one-at-a-time growth; exactly `need` for a reservation. */
+  size_t nc = *cap < 8 ? 8 : *cap;
+  nc = nc > SIZE_MAX / 2 ? SIZE_MAX : nc * 2;
+  if (nc < need) nc = need;
   if (nc > SIZE_MAX / elsz) return PP_ENOMEM;
   void *q = realloc(*p, nc * elsz);
   if (!q) return PP_ENOMEM;
   *p = q;
   *cap = nc;
   return PP_OK;
+}
+
+void pp_shrink(void **p, size_t *cap, size_t n, size_t elsz) {
+  if (!*p || n >= *cap) return;
+  if (n == 0) {
+    free(*p);
+    *p = NULL;
+    *cap = 0;
+    return;
+  }
+  void *q = realloc(*p, n * elsz);
+  if (q) {
+    *p = q;
+    *cap = n;
+  }
+}
+
+void pp_profile_shrink(pp_profile *p) {
+#define SHR(a, c, n) pp_shrink((void **)&p->a, &p->c, p->n, sizeof(*p->a))
+  SHR(maps, cmaps, nmaps);
+  SHR(funcs, cfuncs, nfuncs);
+  SHR(locs, clocs, nlocs);
+  SHR(lines, clines, nlines);
+  SHR(samples, csamples, nsamples);
+  SHR(sloc, csloc, nsloc);
+  SHR(labels, clabels, nlabels);
+#undef SHR
+  size_t nv = p->nsamples * p->nstypes;
+  pp_shrink((void **)&p->values, &p->cvalues, nv, sizeof(*p->values));
+  pp_shrink((void **)&p->sp.bytes, &p->sp.bcap, p->sp.blen, 1);
 }
 
 static inline uint64_t rd64(const unsigned char *p) {

@@ -103,7 +103,7 @@ static void dump(const pp_profile *p) {
 
 static double now(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(getenv("PPTOOL_WALL") ? CLOCK_MONOTONIC : CLOCK_PROCESS_CPUTIME_ID, &ts);
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -168,8 +168,8 @@ int main(int argc, char **argv) {
     a = now();
     write_out(out, r);
     double te = now() - a;
-    fprintf(stderr, "decode %.1f ms, merge %.1f ms, encode-raw %.1f ms, encode+gzip+write %.1f ms, total %.1f ms; %zu samples %zu locs\n",
-            td * 1e3, tm * 1e3, te1 * 1e3, te * 1e3, (now() - t0) * 1e3, r->nsamples, r->nlocs);
+    fprintf(stderr, "(%s time) decode %.1f ms, merge %.1f ms, encode-raw %.1f ms, encode+gzip+write %.1f ms, total %.1f ms; %zu samples %zu locs\n",
+            getenv("PPTOOL_WALL") ? "wall" : "cpu", td * 1e3, tm * 1e3, te1 * 1e3, te * 1e3, (now() - t0) * 1e3, r->nsamples, r->nlocs);
     pp_free(r);
     return 0;
   }

@@ -1,0 +1,477 @@
+/*
+ * test_decode.c — pp_decode: gzip handling and limits, the wire format
+ * (packed/unpacked, unknown fields, wrong types), every validation rule of
+ * pprof's Parse/CheckValid with its message, and the label quirks.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "testutil.h"
+
+#include <time.h>
+#include <zlib.h>
+
+static uint8_t *gz(const uint8_t *in, size_t n, size_t *outn) {
+  z_stream zs;
+  memset(&zs, 0, sizeof(zs));
+  deflateInit2(&zs, 6, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY);
+  size_t cap = deflateBound(&zs, n) + 64;
+  uint8_t *o = malloc(cap);
+  zs.next_in = (Bytef *)in;
+  zs.avail_in = (uInt)n;
+  zs.next_out = o;
+  zs.avail_out = (uInt)cap;
+  deflate(&zs, Z_FINISH);
+  *outn = cap - zs.avail_out;
+  deflateEnd(&zs);
+  return o;
+}
+
+static int dec(const uint8_t *b, size_t n, const pp_limits *lim, pp_profile **p, char *err) {
+  err[0] = 0;
+  return pp_decode(b, n, lim, p, err, 512);
+}
+
+/* A small valid CPU profile. */
+static void base(tb *b) {
+  tb_init(b);
+  tb_cpu(b);
+  tb_map(b, 1, 0x400000, 0x500000, 0, "/bin/app", "");
+  tb_func(b, 1, "main.main", "main.go", 10);
+  tb_func(b, 2, "runtime.main", "proc.go", 200);
+  tb_loc(b, 1, 1, 0x401000, "1:12");
+  tb_loc(b, 2, 1, 0x402000, "2:250");
+  tb_sample(b, "3 30000000", "1 2");
+}
+
+static void test_valid(void) {
+  tb b;
+  base(&b);
+  b.p.time_nanos = 1234;
+  b.p.duration_nanos = 5678;
+  b.p.default_sample_type = S_(&b, "cpu");
+  pp_profile *p = tb_decode(&b);
+  CHECK(p != NULL);
+  if (!p) return;
+  CHECK_EQ(pp_sample_count(p), 1);
+  CHECK_EQ(pp_location_count(p), 2);
+  CHECK_EQ(pp_function_count(p), 2);
+  CHECK_EQ(pp_mapping_count(p), 1);
+  CHECK_STR(pp_period_type(p).type, "cpu");
+  CHECK_STR(pp_sample_type(p, 1).unit, "nanoseconds");
+  CHECK_EQ(pp_period(p), 10000000);
+  CHECK_EQ(pp_time_nanos(p), 1234);
+  CHECK_EQ(pp_duration_nanos(p), 5678);
+  CHECK_STR(pp_default_sample_type(p), "cpu");
+  CHECK_EQ(pp_default_value_index(p), 1);
+  CHECK_EQ(pp_total(p, 1), 30000000);
+  CHECK_EQ(pp_check_cpu(p, NULL, 0), 0);
+  char buf[256];
+  CHECK_STR(stack(p, 0, buf, sizeof(buf)), "main.main;runtime.main");
+  pp_free(p);
+}
+
+static void test_validation(void) {
+  char err[512];
+  tb b;
+  pp_profile *p;
+
+  /* samples but no sample types */
+  tb_init(&b);
+  tb_func(&b, 1, "f", "f.go", 0);
+  tb_loc(&b, 1, 0, 1, "1:1");
+  tb_sample(&b, "", "1");
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "malformed profile: 1 samples but no sample types");
+
+  /* values vs sample types */
+  base(&b);
+  tb_sample(&b, "1", "1");
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "malformed profile: sample 1 has 1 values but there are 2 sample types");
+  base(&b);
+  tb_sample(&b, "1 2 3", "1");
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "sample 1 has 3 values but there are 2 sample types");
+
+  /* unknown location */
+  base(&b);
+  tb_sample(&b, "1 2", "1 99");
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_STR(err, "malformed profile: sample 1 refers to unknown location 99");
+  base(&b);
+  tb_sample(&b, "1 2", "0");
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "refers to unknown location 0");
+
+  /* reserved and duplicate ids */
+  base(&b);
+  tb_map(&b, 0, 0, 0, 0, "x", "");
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "mapping 1 has the reserved id 0");
+  base(&b);
+  tb_map(&b, 1, 0, 0, 0, "x", "");
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "multiple mappings with id 1");
+  base(&b);
+  tb_func(&b, 0, "g", "g.go", 0);
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "function 2 has the reserved id 0");
+  base(&b);
+  tb_func(&b, 2, "g", "g.go", 0);
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "multiple functions with id 2");
+  base(&b);
+  tb_loc(&b, 0, 0, 5, "");
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "location 2 has the reserved id 0");
+  base(&b);
+  tb_loc(&b, 2, 0, 5, "");
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "multiple locations with id 2");
+  /* large, sparse ids go through the hash path, duplicates still caught */
+  base(&b);
+  tb_loc(&b, 1000000007, 0, 5, "");
+  tb_loc(&b, 1000000007, 0, 6, "");
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "multiple locations with id 1000000007");
+  base(&b);
+  tb_loc(&b, 1000000007, 0, 5, "1:3");
+  tb_sample(&b, "1 1", "1000000007 2");
+  p = tb_decode_rc(&b, PP_OK, err, sizeof(err));
+  if (p) {
+    CHECK_EQ(pp_location_count(p), 3);
+    pp_free(p);
+  }
+
+  /* lines: function id 0 or unknown */
+  base(&b);
+  tb_loc(&b, 3, 1, 5, "0:1");
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "location 2 (id 3) has a line with no function (function id 0)");
+  base(&b);
+  tb_loc(&b, 3, 1, 5, "1:1 7:2");
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "location 2 (id 3) refers to unknown function 7");
+
+  /* unknown mapping id on a location: silently no mapping */
+  base(&b);
+  tb_loc(&b, 3, 42, 5, "1:1");
+  tb_sample(&b, "1 1", "3");
+  p = tb_decode_rc(&b, PP_OK, err, sizeof(err));
+  if (p) {
+    CHECK_EQ(p->locs[2].mapping, PP_NONE);
+    pp_free(p);
+  }
+
+  /* string indexes */
+  base(&b);
+  b.p.function[0]->name = 99;
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "function 0 (id 1) name refers to string 99, but the string table has");
+  base(&b);
+  b.p.drop_frames = -1;
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "drop_frames refers to string -1");
+  base(&b);
+  b.p.mapping[0]->build_id = 1000;
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "mapping 0 (id 1) build id refers to string 1000");
+  base(&b);
+  b.p.sample_type[1]->unit = 77;
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "sample type 1 unit refers to string 77");
+  base(&b);
+  b.p.period_type->type = 77;
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "period type refers to string 77");
+  base(&b);
+  tb_label_raw(&b, b.p.sample[0], 1, 500, 0, 0);
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "sample 0 label 0 value refers to string 500");
+  base(&b);
+  tb_label_raw(&b, b.p.sample[0], 500, 0, 0, 0); /* dropped label, but its key is still checked */
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "sample 0 label 0 key refers to string 500");
+  base(&b);
+  b.p.n_comment = 1;
+  b.p.comment = malloc(sizeof(int64_t));
+  b.p.comment[0] = 321;
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "comment 0 refers to string 321");
+
+  /* string 0 must be "" */
+  base(&b);
+  {
+    char *x = tb_alloc(&b, 2);
+    x[0] = 'x';
+    b.p.string_table[0] = x;
+  }
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "string table entry 0 is not the empty string");
+  tb_init(&b);
+  b.p.n_string_table = 0;
+  b.p.time_nanos = 5;
+  p = tb_decode_rc(&b, PP_EMALFORMED, err, sizeof(err));
+  CHECK_HAS(err, "empty string table");
+  (void)p;
+}
+
+static void test_labels(void) {
+  tb b;
+  base(&b);
+  PBSample *s = b.p.sample[0];
+  int64_t k = S_(&b, "k"), u = S_(&b, "bytes"), x = S_(&b, "x");
+  tb_label_raw(&b, s, k, 0, 0, 0);  /* key="" : dropped */
+  tb_label_raw(&b, s, S_(&b, "n0"), 0, 0, 0); /* numeric 0 without unit: dropped */
+  tb_label_raw(&b, s, S_(&b, "n1"), 0, 0, u); /* numeric 0 with a unit: kept */
+  tb_label_raw(&b, s, S_(&b, "s"), x, 42, u); /* string label: number ignored */
+  tb_label_raw(&b, s, S_(&b, "m"), 0, 1, 0);  /* unit alignment: [1 2 3] ["" "ms" ""] */
+  tb_label_raw(&b, s, S_(&b, "m"), 0, 2, S_(&b, "ms"));
+  tb_label_raw(&b, s, S_(&b, "m"), 0, 3, 0);
+  tb_label(&b, s, "a", "z");                  /* string labels sorted by key, values in order */
+  tb_label(&b, s, "a", "y");
+  pp_profile *p = tb_decode(&b);
+  CHECK(p != NULL);
+  if (!p) return;
+  const pp_sample *ss = &p->samples[0];
+  CHECK_EQ(ss->nlabels, 7);
+  const pp_label *l = p->labels + ss->label_off;
+#define LK(i) pp_pool_str(&p->sp, l[i].key)
+#define LS(i) pp_pool_str(&p->sp, l[i].str)
+#define LU(i) pp_pool_str(&p->sp, l[i].unit)
+  CHECK_STR(LK(0), "a");
+  CHECK_STR(LS(0), "z");
+  CHECK_STR(LK(1), "a");
+  CHECK_STR(LS(1), "y");
+  CHECK_STR(LK(2), "s");
+  CHECK_STR(LS(2), "x");
+  CHECK_EQ(l[2].is_num, 0);
+  CHECK_STR(LK(3), "m");
+  CHECK_EQ(l[3].num, 1);
+  CHECK_STR(LU(3), "");
+  CHECK_EQ(l[4].num, 2);
+  CHECK_STR(LU(4), "ms");
+  CHECK_EQ(l[5].num, 3);
+  CHECK_STR(LK(6), "n1");
+  CHECK_EQ(l[6].is_num, 1);
+  CHECK_EQ(l[6].num, 0);
+  CHECK_STR(LU(6), "bytes");
+  /* and the labels survive our own round trip unchanged */
+  pp_profile *q = roundtrip(p);
+  CHECK(q != NULL);
+  if (q) {
+    CHECK_EQ(q->samples[0].nlabels, 7);
+    const pp_label *m = q->labels + q->samples[0].label_off;
+    for (size_t i = 0; i < 7; i++) {
+      CHECK_STR(pp_pool_str(&q->sp, m[i].key), LK(i));
+      CHECK_EQ(m[i].num, l[i].num);
+      CHECK_STR(pp_pool_str(&q->sp, m[i].unit), LU(i));
+      CHECK_STR(pp_pool_str(&q->sp, m[i].str), LS(i));
+    }
+    pp_free(q);
+  }
+  pp_free(p);
+}
+
+/* Appends raw bytes to a packed message. */
+static uint8_t *cat(const uint8_t *a, size_t na, const uint8_t *b, size_t nb, size_t *n) {
+  uint8_t *o = malloc(na + nb);
+  memcpy(o, a, na);
+  if (nb) memcpy(o + na, b, nb);
+  *n = na + nb;
+  return o;
+}
+
+static void test_wire(void) {
+  char err[512];
+  pp_profile *p = NULL;
+  tb b;
+  size_t n, n2;
+  uint8_t *raw;
+
+  /* Unknown fields (varint, fixed64, bytes, fixed32) at top level are skipped. */
+  base(&b);
+  raw = tb_pack(&b, &n);
+  tb_free(&b);
+  static const uint8_t unk[] = {0xa0, 0x06, 0x05,                                     /* field 100 varint */
+                                0xa9, 0x06, 1, 2, 3, 4, 5, 6, 7, 8,                   /* field 101 fixed64 */
+                                0xb2, 0x06, 0x03, 'a', 'b', 'c',                      /* field 102 bytes */
+                                0xbd, 0x06, 1, 2, 3, 4};                              /* field 103 fixed32 */
+  uint8_t *r2 = cat(raw, n, unk, sizeof(unk), &n2);
+  CHECK_EQ(dec(r2, n2, NULL, &p, err), PP_OK);
+  pp_free(p);
+  free(r2);
+  free(raw);
+
+  /* A hand-written sample with unpacked ids/values, an unknown field and a
+   * label, in a message that has the string table first. */
+  static const uint8_t hand[] = {
+      0x32, 0x00,                         /* string "" */
+      0x32, 0x01, 'c',                    /* string "c" (1) */
+      0x32, 0x01, 'n',                    /* string "n" (2) */
+      0x32, 0x01, 'f',                    /* string "f" (3) */
+      0x12, 0x0f,                         /* sample, 15 bytes */
+      0x08, 0x01, 0x08, 0x01,             /*   location_id 1, 1 (unpacked) */
+      0x10, 0x05,                         /*   value 5 (unpacked) */
+      0xf8, 0x01, 0x07,                   /*   field 31 varint: unknown */
+      0x1a, 0x04, 0x08, 0x01, 0x10, 0x03, /*   label key "c" str "f" */
+      0x0a, 0x04, 0x08, 0x01, 0x10, 0x02, /* sample type c/n */
+      0x22, 0x06, 0x08, 0x01, 0x22, 0x02, 0x08, 0x01, /* location 1, line{function 1} */
+      0x2a, 0x04, 0x08, 0x01, 0x10, 0x03, /* function 1 "f" */
+  };
+  CHECK_EQ(dec(hand, sizeof(hand), NULL, &p, err), PP_OK);
+  if (p) {
+    CHECK_EQ(p->samples[0].nlocs, 2);
+    CHECK_EQ(val(p, 0, 0), 5);
+    CHECK_EQ(p->samples[0].nlabels, 1);
+    CHECK_STR(fname(p, 0), "f");
+    pp_free(p);
+  }
+
+  /* wrong wire type for a known field */
+  static const uint8_t wt[] = {0x32, 0x00, 0x48, 0x01, 0x4d, 1, 2, 3, 4}; /* time_nanos as fixed32 */
+  CHECK_EQ(dec(wt, sizeof(wt), NULL, &p, err), PP_EMALFORMED);
+  CHECK_HAS(err, "field 9 has wire type fixed32, expected varint");
+  /* groups are refused */
+  static const uint8_t grp[] = {0x32, 0x00, 0xa3, 0x06, 0xa4, 0x06};
+  CHECK_EQ(dec(grp, sizeof(grp), NULL, &p, err), PP_EMALFORMED);
+  CHECK_HAS(err, "unsupported wire type");
+  /* truncated varint, oversize length */
+  static const uint8_t tv[] = {0x32, 0x00, 0x48, 0xff};
+  CHECK_EQ(dec(tv, sizeof(tv), NULL, &p, err), PP_EMALFORMED);
+  CHECK_HAS(err, "bad varint");
+  static const uint8_t ol[] = {0x32, 0x00, 0x32, 0xff, 0xff, 0x03, 'a'};
+  CHECK_EQ(dec(ol, sizeof(ol), NULL, &p, err), PP_EMALFORMED);
+  CHECK_HAS(err, "length past the end of the data");
+  /* random bytes */
+  uint8_t rnd[256];
+  uint32_t x = 12345;
+  for (size_t i = 0; i < sizeof(rnd); i++) {
+    x = x * 1103515245 + 12345;
+    rnd[i] = (uint8_t)(x >> 16);
+  }
+  CHECK_EQ(dec(rnd, sizeof(rnd), NULL, &p, err), PP_EMALFORMED);
+  CHECK_HAS(err, "malformed profile");
+  CHECK_EQ(dec(rnd, 0, NULL, &p, err), PP_EMALFORMED);
+  CHECK_HAS(err, "empty input");
+
+  /* Concatenated profiles: a second time_nanos after a non-zero one. */
+  base(&b);
+  b.p.time_nanos = 7;
+  raw = tb_pack(&b, &n);
+  tb_free(&b);
+  r2 = cat(raw, n, raw, n, &n2);
+  CHECK_EQ(dec(r2, n2, NULL, &p, err), PP_EMALFORMED);
+  CHECK_HAS(err, "concatenated profiles detected");
+  free(r2);
+  /* ... but a time_nanos of 0 followed by another is accepted (as pprof). */
+  static const uint8_t t0[] = {0x32, 0x00, 0x48, 0x00, 0x48, 0x05};
+  CHECK_EQ(dec(t0, sizeof(t0), NULL, &p, err), PP_OK);
+  if (p) CHECK_EQ(pp_time_nanos(p), 5);
+  pp_free(p);
+  free(raw);
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void test_gzip_and_limits(void) {
+  char err[512];
+  pp_profile *p = NULL;
+  tb b;
+  size_t n, gn;
+  base(&b);
+  uint8_t *raw = tb_pack(&b, &n);
+  tb_free(&b);
+  uint8_t *g = gz(raw, n, &gn);
+
+  CHECK_EQ(dec(g, gn, NULL, &p, err), PP_OK);
+  pp_free(p);
+
+  /* multi-member: the raw bytes split in two gzip members */
+  size_t g1n, g2n;
+  uint8_t *g1 = gz(raw, n / 2, &g1n), *g2 = gz(raw + n / 2, n - n / 2, &g2n);
+  size_t mn;
+  uint8_t *mm = cat(g1, g1n, g2, g2n, &mn);
+  CHECK_EQ(dec(mm, mn, NULL, &p, err), PP_OK);
+  if (p) CHECK_EQ(pp_sample_count(p), 1);
+  pp_free(p);
+  /* trailing garbage after a member, truncated gzip, corrupt gzip */
+  size_t tn;
+  uint8_t *tg = cat(g, gn, (const uint8_t *)"xyz", 3, &tn);
+  CHECK_EQ(dec(tg, tn, NULL, &p, err), PP_EMALFORMED);
+  CHECK_HAS(err, "gzip");
+  free(tg);
+  CHECK_EQ(dec(g, gn - 5, NULL, &p, err), PP_EMALFORMED);
+  CHECK_HAS(err, "bad or truncated gzip data");
+  CHECK_EQ(dec(g, 12, NULL, &p, err), PP_EMALFORMED);
+  uint8_t *bad = cat(g, gn, NULL, 0, &tn);
+  bad[gn - 6] ^= 0xff; /* CRC mismatch */
+  CHECK_EQ(dec(bad, tn, NULL, &p, err), PP_EMALFORMED);
+  free(bad);
+
+  /* input limit: at the edge OK, one past refused */
+  pp_limits lim = {gn, 0};
+  CHECK_EQ(dec(g, gn, &lim, &p, err), PP_OK);
+  pp_free(p);
+  lim.max_input_bytes = gn - 1;
+  CHECK_EQ(dec(g, gn, &lim, &p, err), PP_ETOOBIG);
+  CHECK_HAS(err, "over the limit");
+  /* decompressed limit: exactly the raw size OK, one less refused */
+  lim.max_input_bytes = 0;
+  lim.max_decoded_bytes = n;
+  CHECK_EQ(dec(g, gn, &lim, &p, err), PP_OK);
+  pp_free(p);
+  CHECK_EQ(dec(mm, mn, &lim, &p, err), PP_OK); /* also across members */
+  pp_free(p);
+  lim.max_decoded_bytes = n - 1;
+  CHECK_EQ(dec(g, gn, &lim, &p, err), PP_ETOOBIG);
+  CHECK_HAS(err, "decompressed profile is over the limit");
+  CHECK_EQ(dec(mm, mn, &lim, &p, err), PP_ETOOBIG);
+  /* raw input is held to the decoded limit too */
+  lim.max_decoded_bytes = n;
+  CHECK_EQ(dec(raw, n, &lim, &p, err), PP_OK);
+  pp_free(p);
+  lim.max_decoded_bytes = n - 1;
+  CHECK_EQ(dec(raw, n, &lim, &p, err), PP_ETOOBIG);
+
+  /* gzip bomb: 64 MiB of zeros (~64 KiB compressed) against a 4 MiB limit */
+  size_t zn = 64u << 20;
+  uint8_t *zeros = calloc(1, zn);
+  size_t bn;
+  uint8_t *bomb = gz(zeros, zn, &bn);
+  free(zeros);
+  lim.max_decoded_bytes = 4u << 20;
+  double t0 = now();
+  CHECK_EQ(dec(bomb, bn, &lim, &p, err), PP_ETOOBIG);
+  double dt = now() - t0;
+  CHECK(dt < 0.5);
+  printf("gzip bomb (%zu bytes -> 64 MiB) refused in %.1f ms\n", bn, dt * 1e3);
+  /* a forged ISIZE trailer (claiming 10 bytes) does not get past the limit */
+  bomb[bn - 4] = 10;
+  bomb[bn - 3] = bomb[bn - 2] = bomb[bn - 1] = 0;
+  CHECK_EQ(dec(bomb, bn, &lim, &p, err), PP_ETOOBIG);
+  /* nor does a bomb split over several members */
+  size_t b2n;
+  uint8_t *bomb2 = cat(bomb, bn, bomb, bn, &b2n);
+  CHECK_EQ(dec(bomb2, b2n, &lim, &p, err), PP_ETOOBIG);
+  free(bomb2);
+  free(bomb);
+
+  free(g1);
+  free(g2);
+  free(mm);
+  free(g);
+  free(raw);
+}
+
+int main(void) {
+  test_valid();
+  test_validation();
+  test_labels();
+  test_wire();
+  test_gzip_and_limits();
+  return t_done("test_decode");
+}

@@ -1,0 +1,217 @@
+/*
+ * test_encode.c — pp_encode / pp_encode_raw checked with an independent
+ * decoder (protobuf-c's generated unpacker): rebuilt string table ("" first,
+ * no duplicates, first-use order), dense IDs, omitted empty period type,
+ * Line.column and doc_url through round trips, compression levels; plus the
+ * accessors: comments, pp_top, pp_check_cpu, pp_string_count.
+ */
+#include "testutil.h"
+
+static pp_profile *sample_profile(void) {
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  /* strings in the input table in an odd order, with a duplicate entry */
+  S_(&b, "zzz-unused");
+  tb_map(&b, 5, 0x400000, 0x500000, 0x10, "/bin/app", "bid");
+  tb_func(&b, 9, "main.main", "main.go", 3);
+  tb_func(&b, 4, "main.f", "main.go", 7);
+  Perftools__Profiles__Location *l = tb_loc(&b, 30, 5, 0x401000, "4:8 9:4");
+  l->line[0]->column = 17;
+  l->line[1]->column = 2;
+  tb_loc(&b, 20, 5, 0x402000, "9:5");
+  PBSample *s = tb_sample(&b, "2 20000", "30 20");
+  tb_label(&b, s, "goroutine", "worker");
+  tb_numlabel(&b, s, "bytes", 64, "B");
+  tb_sample(&b, "1 10000", "20");
+  b.p.doc_url = S_(&b, "https://go.dev/doc/pgo");
+  b.p.time_nanos = 99;
+  b.p.n_comment = 2;
+  b.p.comment = malloc(2 * sizeof(int64_t));
+  b.p.comment[0] = S_(&b, "pgopipe:merged=3");
+  b.p.comment[1] = S_(&b, "note");
+  return tb_decode(&b);
+}
+
+static void test_raw_layout(void) {
+  pp_profile *p = sample_profile();
+  uint8_t *raw;
+  size_t n;
+  char err[256];
+  CHECK_EQ(pp_encode_raw(p, &raw, &n, err, sizeof(err)), 0);
+  PB *m = perftools__profiles__profile__unpack(NULL, n, raw);
+  CHECK(m != NULL);
+  if (m) {
+    CHECK(m->n_string_table >= 1);
+    CHECK_STR(m->string_table[0], "");
+    for (size_t i = 0; i < m->n_string_table; i++)
+      for (size_t j = i + 1; j < m->n_string_table; j++) CHECK(strcmp(m->string_table[i], m->string_table[j]));
+    /* first-use order: sample types, then labels, mappings, functions, ... */
+    CHECK_STR(m->string_table[1], "samples");
+    CHECK_STR(m->string_table[2], "count");
+    CHECK_STR(m->string_table[3], "cpu");
+    CHECK_STR(m->string_table[4], "nanoseconds");
+    CHECK_STR(m->string_table[5], "goroutine");
+    CHECK_STR(m->string_table[6], "worker");
+    CHECK_STR(m->string_table[7], "bytes");
+    CHECK_STR(m->string_table[8], "B");
+    CHECK_STR(m->string_table[9], "/bin/app");
+    CHECK_STR(m->string_table[10], "bid");
+    CHECK_STR(m->string_table[11], "main.main");
+    CHECK_EQ(m->n_string_table, 17); /* the unused string is gone */
+    CHECK_EQ(pp_string_count(p), 17);
+    /* dense ids, references rewritten */
+    CHECK_EQ(m->n_mapping, 1);
+    CHECK_EQ(m->mapping[0]->id, 1);
+    CHECK_EQ(m->mapping[0]->file_offset, 0x10);
+    CHECK_EQ(m->n_location, 2);
+    CHECK_EQ(m->location[0]->id, 1);
+    CHECK_EQ(m->location[0]->mapping_id, 1);
+    CHECK_EQ(m->location[0]->n_line, 2);
+    CHECK_EQ(m->location[0]->line[0]->column, 17);
+    CHECK_EQ(m->location[0]->line[1]->column, 2);
+    CHECK_EQ(m->location[0]->line[0]->function_id, 2);
+    CHECK_EQ(m->n_function, 2);
+    CHECK_STR(m->string_table[m->function[1]->name], "main.f");
+    CHECK_EQ(m->function[1]->start_line, 7);
+    CHECK_EQ(m->n_sample, 2);
+    CHECK_EQ(m->sample[0]->n_location_id, 2);
+    CHECK_EQ(m->sample[0]->location_id[1], 2);
+    CHECK_EQ(m->sample[0]->value[1], 20000);
+    CHECK_EQ(m->sample[0]->n_label, 2);
+    CHECK_STR(m->string_table[m->sample[0]->label[0]->key], "goroutine"); /* string labels first */
+    CHECK_EQ(m->sample[0]->label[1]->num, 64);
+    CHECK_STR(m->string_table[m->doc_url], "https://go.dev/doc/pgo");
+    CHECK_EQ(m->time_nanos, 99);
+    CHECK_EQ(m->n_comment, 2);
+    CHECK(m->period_type != NULL);
+    perftools__profiles__profile__free_unpacked(m, NULL);
+  }
+  free(raw);
+
+  /* Columns and doc_url survive a round trip and a merge. */
+  pp_profile *q = roundtrip(p);
+  CHECK(q != NULL);
+  if (q) {
+    CHECK_STR(pp_doc_url(q), "https://go.dev/doc/pgo");
+    CHECK_EQ(q->lines[q->locs[0].line_off].column, 17);
+    pp_profile *r = NULL;
+    CHECK_EQ(pp_merge(&q, 1, &r, err, sizeof(err)), 0);
+    CHECK_EQ(r->lines[r->locs[0].line_off].column, 17);
+    pp_free(r);
+  }
+  pp_free(p);
+
+  /* An empty period type is omitted, a present one kept. */
+  tb b;
+  tb_init(&b);
+  p = tb_decode(&b);
+  CHECK_EQ(pp_encode_raw(p, &raw, &n, err, sizeof(err)), 0);
+  m = perftools__profiles__profile__unpack(NULL, n, raw);
+  CHECK(m && m->period_type == NULL);
+  CHECK(m && m->n_string_table == 1);
+  perftools__profiles__profile__free_unpacked(m, NULL);
+  free(raw);
+  CHECK_STR(pp_period_type(p).type, "");
+  pp_free(p);
+}
+
+static void test_columns_identity(void) {
+  /* Locations differing only in a column are different locations. */
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_func(&b, 1, "main.f", "a.go", 1);
+  tb_loc(&b, 1, 0, 0x10, "1:5")->line[0]->column = 1;
+  tb_loc(&b, 2, 0, 0x10, "1:5")->line[0]->column = 2;
+  tb_loc(&b, 3, 0, 0x10, "1:5")->line[0]->column = 1;
+  tb_sample(&b, "1 1", "1");
+  tb_sample(&b, "1 1", "2");
+  tb_sample(&b, "1 1", "3");
+  pp_profile *p = tb_decode(&b), *r = NULL;
+  char err[256];
+  CHECK_EQ(pp_merge(&p, 1, &r, err, sizeof(err)), 0);
+  CHECK_EQ(r->nlocs, 2);
+  CHECK_EQ(r->nsamples, 2);
+  pp_free(r);
+}
+
+static void test_levels(void) {
+  pp_profile *p = sample_profile();
+  char err[256];
+  int levels[] = {-1, 0, 1, 6, 9, 12};
+  for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+    uint8_t *o;
+    size_t n;
+    CHECK_EQ(pp_encode(p, levels[i], &o, &n, err, sizeof(err)), 0);
+    CHECK(n > 18 && o[0] == 0x1f && o[1] == 0x8b);
+    pp_profile *q = NULL;
+    CHECK_EQ(pp_decode(o, n, NULL, &q, err, sizeof(err)), 0);
+    if (q) CHECK_EQ(pp_sample_count(q), 2);
+    pp_free(q);
+    free(o);
+  }
+  uint8_t *o;
+  size_t n;
+  CHECK_EQ(pp_encode(p, 13, &o, &n, err, sizeof(err)), PP_EINVAL);
+  CHECK_HAS(err, "compression level 13 out of range");
+  CHECK_EQ(pp_encode(p, -2, &o, &n, err, sizeof(err)), PP_EINVAL);
+  pp_free(p);
+}
+
+static void test_accessors(void) {
+  pp_profile *p = sample_profile();
+  CHECK_EQ(pp_comment_count(p), 2);
+  CHECK_EQ(pp_add_comment(p, "pgopipe:merged=4"), 0);
+  CHECK_EQ(pp_add_comment(p, "other"), 0);
+  pp_remove_comments_with_prefix(p, "pgopipe:");
+  CHECK_EQ(pp_comment_count(p), 2);
+  CHECK_STR(pp_comment(p, 0), "note");
+  CHECK_STR(pp_comment(p, 1), "other");
+  CHECK_STR(pp_comment(p, 7), "");
+  CHECK_STR(pp_strerror(PP_ETOOBIG), "too big");
+  CHECK_STR(pp_strerror(PP_EREGEX), "bad regex");
+
+  /* top: sample 1 = [f+main.main (inlined), main.main] value 20000,
+   * sample 2 = [main.main] value 10000. main.main appears twice in sample 1
+   * but its cum counts once. */
+  pp_top_entry *t;
+  size_t n;
+  char err[256];
+  CHECK_EQ(pp_top(p, 1, &t, &n, err, sizeof(err)), 0);
+  CHECK_EQ(n, 2);
+  CHECK_STR(t[0].name, "main.f");
+  CHECK_EQ(t[0].flat, 20000);
+  CHECK_EQ(t[0].cum, 20000);
+  CHECK_STR(t[1].name, "main.main");
+  CHECK_EQ(t[1].flat, 10000);
+  CHECK_EQ(t[1].cum, 30000);
+  free(t);
+  CHECK_EQ(pp_top(p, 5, &t, &n, err, sizeof(err)), PP_EINVAL);
+  CHECK_EQ(pp_total(p, 0), 3);
+  CHECK_EQ(pp_total(p, 9), 0);
+  CHECK_EQ(pp_default_value_index(p), 1); /* no default: the last type */
+  pp_free(p);
+
+  tb b;
+  tb_init(&b);
+  tb_stype(&b, "alloc_objects", "count");
+  tb_stype(&b, "alloc_space", "bytes");
+  tb_stype(&b, "inuse_objects", "count");
+  tb_period(&b, "space", "bytes", 524288);
+  b.p.default_sample_type = S_(&b, "alloc_space");
+  p = tb_decode(&b);
+  CHECK_EQ(pp_check_cpu(p, err, sizeof(err)), PP_EINCOMPATIBLE);
+  CHECK_HAS(err, "profile is not a CPU profile: period type space/bytes, sample types "
+                 "alloc_objects/count,alloc_space/bytes,inuse_objects/count");
+  CHECK_EQ(pp_default_value_index(p), 1);
+  pp_free(p);
+}
+
+int main(void) {
+  test_raw_layout();
+  test_columns_identity();
+  test_levels();
+  test_accessors();
+  return t_done("test_encode");
+}

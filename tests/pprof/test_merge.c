@@ -1,0 +1,504 @@
+/*
+ * test_merge.c — pp_merger / pp_merge against pprof's Merge semantics:
+ * compatibility checks, header rules, identity rules of mappings, functions,
+ * locations and samples (labels included), zero samples, the first-mapping
+ * rule, the clean-up pass and dense IDs in creation order.
+ */
+#include "testutil.h"
+
+/* A one-frame CPU profile: function `fn` at `addr` in /bin/app. */
+static pp_profile *one(const char *fn, uint64_t addr, const char *values) {
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 1, 0x400000, 0x500000, 0, "/bin/app", "");
+  tb_func(&b, 1, fn, "a.go", 1);
+  tb_loc(&b, 1, 1, addr, "1:10");
+  tb_sample(&b, values, "1");
+  return tb_decode(&b);
+}
+
+static pp_profile *hdr(int64_t time, int64_t dur, int64_t period, const char *dst, const char *drop,
+                       const char *comment) {
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  b.p.period = period;
+  b.p.time_nanos = time;
+  b.p.duration_nanos = dur;
+  if (dst) b.p.default_sample_type = S_(&b, dst);
+  if (drop) b.p.drop_frames = S_(&b, drop);
+  if (comment) {
+    b.p.n_comment = 2;
+    b.p.comment = malloc(2 * sizeof(int64_t));
+    b.p.comment[0] = S_(&b, comment);
+    b.p.comment[1] = S_(&b, comment); /* duplicate inside one input */
+  }
+  tb_func(&b, 1, "f", "f.go", 0);
+  tb_loc(&b, 1, 0, 1, "1:1");
+  tb_sample(&b, "1 1", "1");
+  return tb_decode(&b);
+}
+
+static int64_t merged_time(int n, const int64_t *times) {
+  pp_merger *m = pp_merger_new();
+  char err[256];
+  for (int i = 0; i < n; i++) pp_merger_add(m, hdr(times[i], 0, 1, NULL, NULL, NULL), err, sizeof(err));
+  pp_profile *r;
+  pp_merger_finish(m, &r, err, sizeof(err));
+  pp_merger_free(m);
+  int64_t t = pp_time_nanos(r);
+  pp_free(r);
+  return t;
+}
+
+static void test_header(void) {
+  CHECK_EQ(merged_time(2, (int64_t[]){500, 300}), 300);
+  CHECK_EQ(merged_time(2, (int64_t[]){500, 0}), 0);
+  CHECK_EQ(merged_time(2, (int64_t[]){0, 500}), 500);
+  CHECK_EQ(merged_time(3, (int64_t[]){100, 0, 300}), 300);
+  CHECK_EQ(merged_time(2, (int64_t[]){300, 500}), 300);
+
+  char err[256];
+  pp_merger *m = pp_merger_new();
+  CHECK_EQ(pp_merger_add(m, hdr(1, 10, 8192, NULL, NULL, "c1"), err, sizeof(err)), 0);
+  CHECK_EQ(pp_merger_add(m, hdr(1, 20, 524288, "cpu", "^runtime", "c2"), err, sizeof(err)), 0);
+  CHECK_EQ(pp_merger_add(m, hdr(1, 30, 0, "samples", NULL, "c1"), err, sizeof(err)), 0);
+  CHECK_EQ(pp_merger_add(m, hdr(1, 40, 4096, NULL, NULL, NULL), err, sizeof(err)), 0);
+  pp_profile *r;
+  CHECK_EQ(pp_merger_finish(m, &r, err, sizeof(err)), 0);
+  pp_merger_free(m);
+  CHECK_EQ(pp_duration_nanos(r), 100);
+  CHECK_EQ(pp_period(r), 524288);
+  CHECK_STR(pp_default_sample_type(r), "cpu");
+  CHECK_STR(pp_pool_str(&r->sp, r->drop_frames), ""); /* from the first input, even if empty */
+  CHECK_EQ(pp_comment_count(r), 2);
+  CHECK_STR(pp_comment(r, 0), "c1");
+  CHECK_STR(pp_comment(r, 1), "c2");
+  CHECK_EQ(pp_sample_count(r), 1);
+  CHECK_EQ(val(r, 0, 0), 4);
+  pp_free(r);
+
+  /* negative running period: an input replaces it only when larger */
+  m = pp_merger_new();
+  pp_merger_add(m, hdr(1, 0, -5, NULL, NULL, NULL), err, sizeof(err));
+  pp_merger_add(m, hdr(1, 0, -9, NULL, NULL, NULL), err, sizeof(err));
+  pp_merger_finish(m, &r, err, sizeof(err));
+  pp_merger_free(m);
+  CHECK_EQ(pp_period(r), -5);
+  pp_free(r);
+
+  /* drop frames of the first input win */
+  m = pp_merger_new();
+  pp_merger_add(m, hdr(1, 0, 1, NULL, "^first", NULL), err, sizeof(err));
+  pp_merger_add(m, hdr(1, 0, 1, NULL, "^second", NULL), err, sizeof(err));
+  pp_merger_finish(m, &r, err, sizeof(err));
+  pp_merger_free(m);
+  CHECK_STR(pp_pool_str(&r->sp, r->drop_frames), "^first");
+  pp_free(r);
+
+  /* doc_url: first non-empty */
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  pp_profile *a = tb_decode(&b);
+  tb_init(&b);
+  tb_cpu(&b);
+  b.p.doc_url = S_(&b, "https://example.com/doc");
+  pp_profile *c = tb_decode(&b);
+  r = merge2(a, c, 0, err, sizeof(err));
+  CHECK_STR(pp_doc_url(r), "https://example.com/doc");
+  pp_free(r);
+
+  /* no inputs */
+  m = pp_merger_new();
+  CHECK_EQ(pp_merger_finish(m, &r, err, sizeof(err)), PP_EINVAL);
+  CHECK_STR(err, "no profiles to merge");
+  pp_merger_free(m);
+  CHECK_EQ(pp_merge(NULL, 0, &r, err, sizeof(err)), PP_EINVAL);
+}
+
+static pp_profile *typed(const char *pt, const char *pu, int n, const char *const *st) {
+  tb b;
+  tb_init(&b);
+  tb_period(&b, pt, pu, 1);
+  for (int i = 0; i < n; i++) tb_stype(&b, st[2 * i], st[2 * i + 1]);
+  return tb_decode(&b);
+}
+
+static void test_incompatible(void) {
+  char err[256];
+  static const char *const cpu[] = {"samples", "count", "cpu", "nanoseconds"};
+  static const char *const heap[] = {"alloc_objects", "count", "alloc_space", "bytes"};
+  static const char *const cpu_rev[] = {"cpu", "nanoseconds", "samples", "count"};
+  static const char *const cpu_ms[] = {"samples", "count", "cpu", "milliseconds"};
+  pp_profile *r;
+  r = merge2(typed("cpu", "nanoseconds", 2, cpu), typed("space", "bytes", 2, heap), PP_EINCOMPATIBLE, err,
+             sizeof(err));
+  CHECK(r == NULL);
+  CHECK_STR(err, "incompatible period types cpu/nanoseconds and space/bytes");
+  r = merge2(typed("cpu", "nanoseconds", 2, cpu), typed("cpu", "nanoseconds", 2, heap), PP_EINCOMPATIBLE, err,
+             sizeof(err));
+  CHECK_STR(err,
+            "incompatible sample types [samples/count cpu/nanoseconds] and [alloc_objects/count alloc_space/bytes]");
+  merge2(typed("cpu", "nanoseconds", 2, cpu), typed("cpu", "nanoseconds", 1, cpu), PP_EINCOMPATIBLE, err,
+         sizeof(err));
+  CHECK_HAS(err, "incompatible sample types");
+  merge2(typed("cpu", "nanoseconds", 2, cpu), typed("cpu", "nanoseconds", 2, cpu_rev), PP_EINCOMPATIBLE, err,
+         sizeof(err));
+  CHECK_HAS(err, "incompatible sample types"); /* order matters */
+  merge2(typed("cpu", "nanoseconds", 2, cpu), typed("cpu", "nanoseconds", 2, cpu_ms), PP_EINCOMPATIBLE, err,
+         sizeof(err));
+  CHECK_HAS(err, "incompatible sample types"); /* units matter */
+  /* period type is checked first */
+  merge2(typed("cpu", "nanoseconds", 2, cpu), typed("space", "bytes", 1, heap), PP_EINCOMPATIBLE, err, sizeof(err));
+  CHECK_HAS(err, "incompatible period types");
+
+  /* After a refused input the merger goes on unchanged. */
+  pp_merger *m = pp_merger_new();
+  CHECK_EQ(pp_merger_add(m, one("main.a", 0x401000, "1 10"), err, sizeof(err)), 0);
+  CHECK_EQ(pp_merger_add(m, typed("space", "bytes", 2, heap), err, sizeof(err)), PP_EINCOMPATIBLE);
+  CHECK_EQ(pp_merger_add(m, one("main.a", 0x401000, "2 20"), err, sizeof(err)), 0);
+  CHECK_EQ(pp_merger_finish(m, &r, err, sizeof(err)), 0);
+  pp_merger_free(m);
+  CHECK_EQ(pp_sample_count(r), 1);
+  CHECK_EQ(val(r, 0, 1), 30);
+  pp_free(r);
+}
+
+/* Two profiles, each one sample in one mapping; returns the mapping count
+ * of the merge and the location count. */
+static void map_pair(uint64_t s1, uint64_t l1, const char *f1, const char *b1, uint64_t s2, uint64_t l2,
+                     const char *f2, const char *b2, size_t *nmaps, size_t *nlocs, pp_profile **keep) {
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 1, s1, l1, 0, f1, b1)->has_functions = 1;
+  tb_func(&b, 1, "main.f", "a.go", 1);
+  tb_loc(&b, 1, 1, s1 + 0x10, "1:10");
+  tb_sample(&b, "1 1", "1");
+  pp_profile *a = tb_decode(&b);
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 7, s2, l2, 0, f2, b2)->has_line_numbers = 1;
+  tb_func(&b, 3, "main.f", "a.go", 1);
+  tb_loc(&b, 5, 7, s2 + 0x10, "3:10");
+  tb_sample(&b, "1 1", "5");
+  pp_profile *c = tb_decode(&b);
+  char err[256];
+  pp_profile *r = merge2(a, c, 0, err, sizeof(err));
+  *nmaps = r->nmaps;
+  *nlocs = r->nlocs;
+  if (keep)
+    *keep = r;
+  else
+    pp_free(r);
+}
+
+static void test_mapping_identity(void) {
+  size_t nm, nl;
+  pp_profile *r;
+  /* size rounding: 0x3ff001 .. 0x400000 all round to 0x400000 */
+  map_pair(0x400000, 0x400000 + 0x3ff001, "/bin/app", "", 0x400000, 0x800000, "/bin/app", "", &nm, &nl, NULL);
+  CHECK_EQ(nm, 1);
+  CHECK_EQ(nl, 1);
+  map_pair(0x400000, 0x400000 + 0x400001, "/bin/app", "", 0x400000, 0x800000, "/bin/app", "", &nm, &nl, NULL);
+  CHECK_EQ(nm, 2);
+  CHECK_EQ(nl, 2);
+  /* build id wins over file name */
+  map_pair(0x400000, 0x500000, "/bin/app", "abc", 0x400000, 0x500000, "/other/name", "abc", &nm, &nl, NULL);
+  CHECK_EQ(nm, 1);
+  map_pair(0x400000, 0x500000, "/bin/app", "abc", 0x400000, 0x500000, "/bin/app", "abd", &nm, &nl, NULL);
+  CHECK_EQ(nm, 2);
+  map_pair(0x400000, 0x500000, "/bin/app", "", 0x400000, 0x500000, "/bin/app2", "", &nm, &nl, NULL);
+  CHECK_EQ(nm, 2);
+  /* fake mappings (neither build id nor file) are one */
+  map_pair(0x1000, 0x2000, "", "", 0x9000, 0xa000, "", "", &nm, &nl, NULL);
+  CHECK_EQ(nm, 1);
+  CHECK_EQ(nl, 1);
+  /* ASLR: same binary at another start; addresses shifted, locations unified,
+   * first mapping's start and flags kept */
+  map_pair(0x400000, 0x500000, "/bin/app", "", 0x7f0000400000, 0x7f0000500000, "/bin/app", "", &nm, &nl, &r);
+  CHECK_EQ(nm, 1);
+  CHECK_EQ(nl, 1);
+  CHECK_EQ(r->maps[0].start, 0x400000);
+  CHECK_EQ(r->maps[0].flags, PP_HAS_FUNCTIONS);
+  CHECK_EQ(r->locs[0].address, 0x400010);
+  CHECK_EQ(r->nsamples, 1);
+  CHECK_EQ(val(r, 0, 0), 2);
+  pp_free(r);
+
+  /* An address shift applies to locations that do not unify too. */
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 1, 0x400000, 0x500000, 0, "/bin/app", "");
+  tb_func(&b, 1, "main.f", "a.go", 1);
+  tb_loc(&b, 1, 1, 0x400010, "1:10");
+  tb_sample(&b, "1 1", "1");
+  pp_profile *a = tb_decode(&b);
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 1, 0x1400000, 0x1500000, 0, "/bin/app", "");
+  tb_func(&b, 1, "main.g", "a.go", 1);
+  tb_loc(&b, 1, 1, 0x1400020, "1:10");
+  tb_sample(&b, "1 1", "1");
+  char err[256];
+  r = merge2(a, tb_decode(&b), 0, err, sizeof(err));
+  CHECK_EQ(r->nlocs, 2);
+  CHECK_EQ(r->locs[1].address, 0x400020);
+  pp_free(r);
+}
+
+static void test_function_location_identity(void) {
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 1, 0x400000, 0x500000, 0, "/bin/app", "");
+  tb_func(&b, 1, "main.f", "a.go", 1);
+  tb_func(&b, 2, "main.f", "b.go", 1); /* other file: other function */
+  tb_func(&b, 3, "main.f", "a.go", 2); /* other start line: other function */
+  tb_func(&b, 4, "main.f", "a.go", 1); /* same as 1 */
+  tb_loc(&b, 1, 1, 0x401000, "1:10");
+  tb_loc(&b, 2, 1, 0x401000, "4:10");          /* same as 1 after translation */
+  tb_loc(&b, 3, 1, 0x402000, "1:10");          /* other address */
+  tb_loc(&b, 4, 1, 0x401000, "1:11");          /* other line */
+  tb_loc(&b, 5, 1, 0x401000, "2:10 1:10");     /* other inlining */
+  Perftools__Profiles__Location *f = tb_loc(&b, 6, 1, 0x401000, "1:10");
+  f->is_folded = 1;                             /* folded: other location */
+  tb_sample(&b, "1 1", "1");
+  tb_sample(&b, "1 1", "2"); /* same sample as the first */
+  tb_sample(&b, "1 1", "3");
+  tb_sample(&b, "1 1", "4");
+  tb_sample(&b, "1 1", "5");
+  tb_sample(&b, "1 1", "6");
+  tb_sample(&b, "1 1", "3 1"); /* order and length matter */
+  tb_sample(&b, "1 1", "1 3");
+  tb_sample(&b, "1 1", "1 3 3");
+  tb_sample(&b, "1 1", "1 3");
+  tb_sample(&b, "0 0", "1 2 3 4 5 6"); /* zero: skipped, creates nothing */
+  tb_func(&b, 9, "main.zero", "z.go", 0);
+  tb_loc(&b, 9, 1, 0x409000, "9:1");
+  tb_sample(&b, "0 0", "9");
+  tb_sample(&b, "-3 -3", "1"); /* negative values are added */
+  tb_loc(&b, 7, 1, 0x407000, "3:10");
+  tb_sample(&b, "1 1", "7");
+  pp_profile *p = tb_decode(&b);
+  pp_profile *r = NULL;
+  char err[256];
+  CHECK_EQ(pp_merge(&p, 1, &r, err, sizeof(err)), 0);
+  CHECK_EQ(r->nfuncs, 3);
+  CHECK_EQ(r->nlocs, 6);
+  CHECK_EQ(r->nsamples, 9);
+  CHECK_EQ(val(r, 0, 0), 2 - 3);
+  CHECK_EQ(val(r, 6, 0), 2);
+  CHECK_EQ(r->nmaps, 1);
+  for (size_t i = 0; i < r->nfuncs; i++) CHECK(strcmp(fname(r, (uint32_t)i), "main.zero") != 0);
+  /* creation order: functions f(a.go:1), then f(b.go) first used by location 5 */
+  CHECK_STR(pp_pool_str(&r->sp, r->funcs[1].filename), "b.go");
+  CHECK_EQ(r->funcs[2].start_line, 2);
+  CHECK_EQ(r->locs[4].folded, 1);
+  pp_free(r);
+}
+
+static void test_sample_labels(void) {
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_func(&b, 1, "main.f", "a.go", 1);
+  tb_loc(&b, 1, 0, 0x10, "1:10");
+  PBSample *s;
+  s = tb_sample(&b, "1 1", "1");
+  tb_label(&b, s, "k", "x");
+  s = tb_sample(&b, "1 1", "1");
+  tb_label(&b, s, "k", "y");
+  s = tb_sample(&b, "1 1", "1");
+  tb_label(&b, s, "k", "x");
+  tb_label(&b, s, "k", "y");
+  s = tb_sample(&b, "1 1", "1");
+  tb_label(&b, s, "k", "y");
+  tb_label(&b, s, "k", "x");
+  s = tb_sample(&b, "1 1", "1"); /* no label */
+  s = tb_sample(&b, "1 1", "1");
+  tb_label_raw(&b, s, S_(&b, "k"), 0, 0, 0); /* k="" is dropped on decode: same as no label */
+  s = tb_sample(&b, "1 1", "1");             /* key order does not matter */
+  tb_label(&b, s, "k", "x");
+  tb_label(&b, s, "j", "x");
+  s = tb_sample(&b, "1 1", "1");
+  tb_label(&b, s, "j", "x");
+  tb_label(&b, s, "k", "x");
+  s = tb_sample(&b, "1 1", "1"); /* numeric: with unit / no unit / empty unit */
+  tb_numlabel(&b, s, "n", 5, "bytes");
+  s = tb_sample(&b, "1 1", "1");
+  tb_numlabel(&b, s, "n", 5, NULL);
+  s = tb_sample(&b, "1 1", "1");
+  tb_numlabel(&b, s, "n", 5, "");
+  s = tb_sample(&b, "1 1", "1");
+  tb_label(&b, s, "n", "5"); /* string label with the same text: different */
+  s = tb_sample(&b, "1 1", "1");
+  tb_label(&b, s, "k", "x"); /* same as the first sample */
+  pp_profile *p = tb_decode(&b), *r = NULL;
+  char err[256];
+  CHECK_EQ(pp_merge(&p, 1, &r, err, sizeof(err)), 0);
+  CHECK_EQ(r->nsamples, 9);
+  CHECK_EQ(val(r, 0, 0), 2);            /* k=x twice */
+  CHECK_EQ(val(r, 4, 0), 2);            /* none + k="" */
+  CHECK_EQ(val(r, 5, 0), 2);            /* {j,k} in either key order */
+  CHECK_EQ(val(r, 7, 0), 2);            /* n=5 without unit == with empty unit */
+  pp_free(r);
+}
+
+static void test_first_mapping_and_cleanup(void) {
+  /* The first input's first mapping is added first even if no sample uses it. */
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 1, 0x400000, 0x500000, 0, "/bin/unused", "");
+  tb_map(&b, 2, 0x7f0000, 0x800000, 0, "/lib/libc.so", "");
+  tb_func(&b, 1, "libc.f", "c.c", 1);
+  tb_loc(&b, 1, 2, 0x7f0010, "1:10");
+  tb_sample(&b, "1 1", "1");
+  pp_profile *p = tb_decode(&b), *r = NULL;
+  char err[256];
+  CHECK_EQ(pp_merge(&p, 1, &r, err, sizeof(err)), 0);
+  CHECK_EQ(r->nmaps, 2);
+  CHECK_STR(pp_pool_str(&r->sp, r->maps[0].file), "/bin/unused");
+  CHECK_EQ(r->locs[0].mapping, 1);
+  pp_free(r);
+
+  /* ...but a mapping only reached from zero samples is not */
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 1, 0x400000, 0x500000, 0, "/bin/app", "");
+  tb_map(&b, 2, 0x7f0000, 0x800000, 0, "/lib/libc.so", "");
+  tb_func(&b, 1, "libc.f", "c.c", 1);
+  tb_loc(&b, 1, 2, 0x7f0010, "1:10");
+  tb_sample(&b, "0 0", "1");
+  p = tb_decode(&b);
+  CHECK_EQ(pp_merge(&p, 1, &r, err, sizeof(err)), 0);
+  CHECK_EQ(r->nmaps, 1);
+  CHECK_EQ(r->nsamples, 0);
+  CHECK_EQ(r->nlocs, 0);
+  pp_free(r);
+
+  /* Clean-up: +5 and -5 cancel; main.cancel, its location and function go,
+   * everything is renumbered densely in the same relative order. */
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 1, 0x400000, 0x500000, 0, "/bin/app", "");
+  tb_func(&b, 1, "main.keep1", "a.go", 1);
+  tb_func(&b, 2, "main.cancel", "a.go", 2);
+  tb_func(&b, 3, "main.keep2", "a.go", 3);
+  tb_loc(&b, 1, 1, 0x401000, "1:1");
+  tb_loc(&b, 2, 1, 0x402000, "2:1");
+  tb_loc(&b, 3, 1, 0x403000, "3:1");
+  tb_sample(&b, "1 1", "1");
+  tb_sample(&b, "5 5", "2");
+  tb_sample(&b, "1 1", "3");
+  pp_profile *a = tb_decode(&b);
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 1, 0x400000, 0x500000, 0, "/bin/app", "");
+  tb_func(&b, 1, "main.cancel", "a.go", 2);
+  tb_loc(&b, 1, 1, 0x402000, "1:1");
+  tb_sample(&b, "-5 -5", "1");
+  b.p.time_nanos = 42;
+  b.p.n_comment = 1;
+  b.p.comment = malloc(sizeof(int64_t));
+  b.p.comment[0] = S_(&b, "hello");
+  r = merge2(a, tb_decode(&b), 0, err, sizeof(err));
+  CHECK_EQ(r->nsamples, 2);
+  CHECK_EQ(r->nfuncs, 2);
+  CHECK_EQ(r->nlocs, 2);
+  CHECK_STR(fname(r, 0), "main.keep1");
+  CHECK_STR(fname(r, 1), "main.keep2");
+  CHECK_EQ(r->locs[1].address, 0x403000);
+  CHECK_EQ(r->sloc[r->samples[1].loc_off], 1);
+  CHECK_EQ(pp_time_nanos(r), 42); /* header unchanged by the clean-up */
+  CHECK_EQ(pp_comment_count(r), 1);
+  pp_free(r);
+
+  /* cancellation inside one input also goes */
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_func(&b, 1, "main.x", "a.go", 1);
+  tb_loc(&b, 1, 0, 0x1, "1:1");
+  tb_sample(&b, "5 5", "1");
+  tb_sample(&b, "-5 -5", "1");
+  p = tb_decode(&b);
+  CHECK_EQ(pp_merge(&p, 1, &r, err, sizeof(err)), 0);
+  CHECK_EQ(r->nsamples, 0);
+  CHECK_EQ(r->nfuncs, 0);
+  pp_free(r);
+
+  /* 64-bit wrapping */
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_func(&b, 1, "main.x", "a.go", 1);
+  tb_loc(&b, 1, 0, 0x1, "1:1");
+  tb_sample(&b, "9223372036854775807 1", "1");
+  tb_sample(&b, "1 1", "1");
+  p = tb_decode(&b);
+  CHECK_EQ(pp_merge(&p, 1, &r, err, sizeof(err)), 0);
+  CHECK_EQ(val(r, 0, 0), INT64_MIN);
+  pp_free(r);
+}
+
+static void test_order_and_roundtrip(void) {
+  /* Upload first (autopgo's order): its first mapping is mapping 1 and its
+   * entities come first; the result survives an encode/decode round trip. */
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 1, 0x400000, 0x500000, 0, "/bin/new", "");
+  tb_func(&b, 1, "main.new", "n.go", 1);
+  tb_func(&b, 2, "main.shared", "s.go", 1);
+  tb_loc(&b, 1, 1, 0x400100, "1:5");
+  tb_loc(&b, 2, 1, 0x400200, "2:6");
+  tb_sample(&b, "1 10", "1 2");
+  pp_profile *up = tb_decode(&b);
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 1, 0x400000, 0x500000, 0, "/bin/old", "");
+  tb_func(&b, 1, "main.shared", "s.go", 1);
+  tb_func(&b, 2, "main.old", "o.go", 1);
+  tb_loc(&b, 1, 1, 0x400300, "2:7");
+  tb_loc(&b, 2, 1, 0x400200, "1:6");
+  tb_sample(&b, "2 20", "1 2");
+  pp_profile *bs = tb_decode(&b);
+  char err[256];
+  pp_profile *r = merge2(up, bs, 0, err, sizeof(err));
+  CHECK_EQ(r->nmaps, 2);
+  CHECK_STR(pp_pool_str(&r->sp, r->maps[0].file), "/bin/new");
+  CHECK_EQ(r->nfuncs, 3);
+  CHECK_STR(fname(r, 0), "main.new");
+  CHECK_STR(fname(r, 1), "main.shared");
+  CHECK_STR(fname(r, 2), "main.old");
+  CHECK_EQ(r->nlocs, 4); /* main.shared@0x400200 differs: other mapping */
+  pp_profile *q = roundtrip(r);
+  CHECK(q != NULL);
+  if (q) {
+    CHECK_EQ(q->nmaps, r->nmaps);
+    CHECK_EQ(q->nlocs, r->nlocs);
+    CHECK_EQ(q->nfuncs, r->nfuncs);
+    CHECK_EQ(q->nsamples, r->nsamples);
+    char s1[256], s2[256];
+    for (size_t i = 0; i < r->nsamples; i++) {
+      CHECK_STR(stack(q, i, s1, sizeof(s1)), stack(r, i, s2, sizeof(s2)));
+      CHECK_EQ(val(q, i, 1), val(r, i, 1));
+    }
+    pp_free(q);
+  }
+  pp_free(r);
+}
+
+int main(void) {
+  test_header();
+  test_incompatible();
+  test_mapping_identity();
+  test_function_location_identity();
+  test_sample_labels();
+  test_first_mapping_and_cleanup();
+  test_order_and_roundtrip();
+  return t_done("test_merge");
+}
