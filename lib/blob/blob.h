@@ -9,6 +9,9 @@
  * URLs (see the contract):
  *   file:///ABS/DIR, file://./REL     objects are files under DIR
  *   s3://BUCKET?endpoint=URL&region=R&use_path_style=true
+ *     optional: connect_timeout=5s, timeout=60s (per attempt), retries=3,
+ *     retry_backoff=200ms; credentials from AWS_ACCESS_KEY_ID,
+ *     AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (see lib/blob/README.md)
  *
  * Errors are values: 0 on success or a negative BLOB_E* code, with a message
  * naming the operation, key and cause written to err (when given), e.g.
@@ -64,8 +67,9 @@ const char *blob_url(const blob_store *s);
 
 /*
  * Keys: non-empty, '/'-separated, no empty / "." / ".." segments, no
- * leading '/', no NUL or control characters, at most 1024 bytes. Anything
- * else is BLOB_EINVAL.
+ * leading '/', no NUL or control characters, well-formed UTF-8, at most
+ * 1024 bytes. Anything else is BLOB_EINVAL. (The file backend also reserves
+ * segments starting with ".blobtmp-" for its temporary files.)
  */
 int blob_key_valid(const char *key);
 

@@ -488,6 +488,7 @@ typedef struct s3_req {
   size_t nquery;
   const void *body;
   size_t body_len;
+  const char *range; /* Range header value, or NULL */
   /* response handling */
   blob_write_fn write; /* streaming GET */
   void *ctx;
@@ -706,6 +707,7 @@ static int perform_once(s3_store *s, const s3_req *q, s3_resp *r, char *err, siz
   ADDH("x-amz-date: %s", amz_date);
   ADDH("Authorization: %s", auth);
   if (s->session_token) ADDH("x-amz-security-token: %s", s->session_token);
+  if (q->range) ADDH("Range: %s", q->range);
   ADDH("Expect:");
   ADDH("Accept:");
   if (!strcmp(q->method, "PUT")) ADDH("Content-Type: application/octet-stream");
@@ -884,11 +886,25 @@ static int s3_get_stream(void *impl, const char *key, blob_write_fn write, void 
   return rc;
 }
 
+/*
+ * HEAD answers carry no body, so a refused HEAD says only "403". The same
+ * permission governs GET, so a one-byte ranged GET fetches S3's Code and
+ * Message for the report; only on that error path.
+ */
 static int s3_stat(void *impl, const char *key, blob_info *info, char *err, size_t errlen) {
   s3_req q = {.op = "HEAD", .method = "HEAD", .key = key, .info = info};
   s3_resp r = {0};
   int rc = perform(impl, &q, &r, err, errlen);
+  long status = r.status;
   free(r.body);
+  if ((rc == BLOB_EAUTH || rc == BLOB_EIO) && status >= 400 && status < 500) {
+    char e2[1024];
+    s3_req g = {.op = "HEAD", .method = "GET", .key = key, .range = "bytes=0-0"};
+    s3_resp r2 = {0};
+    int rc2 = perform(impl, &g, &r2, e2, sizeof e2);
+    free(r2.body);
+    if (rc2 == rc && strstr(e2, ": ")) blob_fail(rc, err, errlen, "%s", e2);
+  }
   return rc;
 }
 

@@ -295,6 +295,20 @@ int bus_reader_open(const char *url, bus_reader **out, char *err, size_t errlen)
   }
   rc = be->reader_open(&u, out, err, errlen);
   url_free(&u);
+  if (rc == 0) {
+    char id[37];
+    if (bus_uuid4(id) != 0) {
+      bus_reader_close(*out);
+      *out = NULL;
+      return bus_fail(err, errlen, BUS_EIO, "bus: %s: no random bytes for a reader id", url);
+    }
+    /* 64 bits of the random UUID: unique among readers for all purposes */
+    uint64_t v = 0;
+    for (int i = 0; i < 36; i++)
+      if (id[i] != '-' && i != 14 && i != 19)
+        v = v * 16 + (uint64_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
+    (*out)->id = v | 1; /* never 0 */
+  }
   return rc;
 }
 
@@ -340,7 +354,7 @@ bus_msg_full *bus_msg_new(const struct bus_reader *owner, const void *key, size_
   m->pub.len = len;
   m->pub.partition = partition;
   m->pub.offset = offset;
-  m->owner = owner;
+  m->owner = owner->id;
   m->gen = gen;
   return m;
 }
@@ -350,7 +364,7 @@ int bus_commit(bus_reader *r, const bus_msg *msg, char *err, size_t errlen) {
   if (!r || !msg)
     return bus_fail(err, errlen, BUS_EINVAL, "bus: commit: NULL reader or msg");
   const bus_msg_full *m = (const bus_msg_full *)msg;
-  if (m->owner != r)
+  if (m->owner != r->id)
     return bus_fail(err, errlen, BUS_EINVAL, "bus: commit of a message this reader did not deliver");
   return r->be->commit(r, m, err, errlen);
 }

@@ -9,7 +9,16 @@
  *      writer kafka://TOPIC            reader kafka://GROUP?topic=TOPIC
  *      writer mem://TOPIC              reader mem://TOPIC   (same process only)
  *    Kafka brokers come from KAFKA_BROKERS; any other query parameter is
- *    handed to librdkafka as a configuration property, untouched.
+ *    handed to librdkafka as a configuration property, untouched, after
+ *    our defaults (so the URL can override them): writers enable.idempotence
+ *    =true, acks=all, linger.ms=0, message.timeout.ms=30000 (the bound on a
+ *    publish); readers enable.auto.commit=false, enable.auto.offset.store=
+ *    false, auto.offset.reset=earliest, fetch.wait.max.ms=50,
+ *    session.timeout.ms=10000. Ours, not librdkafka's: check.timeout.ms
+ *    (default 5000), the bound on the broker check at open and in *_check.
+ *    mem:// takes max.messages (default 100000): how many uncommitted
+ *    messages a topic may hold before publish returns BUS_ERETRY.
+ *    Names and values in URLs are percent-decoded.
  *
  * Delivery is at-least-once: a writer's publish returns only after the
  * broker acknowledged (idempotent producer, acks=all); a reader commits a
@@ -93,7 +102,8 @@ int bus_publish_event(bus_writer *w, const bus_event *ev, char *err, size_t errl
 /* Health: are the brokers reachable now? */
 int bus_writer_check(bus_writer *w, char *err, size_t errlen);
 
-/* Flushes outstanding messages (bounded) and frees the writer. */
+/* Flushes outstanding messages (bounded: 10 s for kafka) and frees the
+ * writer. No other call on w may be running or follow. NULL is a no-op. */
 void bus_writer_close(bus_writer *w);
 
 /* ---- Readers ---- */
@@ -130,7 +140,9 @@ int bus_commit(bus_reader *r, const bus_msg *msg, char *err, size_t errlen);
 /* Health: is the group coordinator / broker reachable? */
 int bus_reader_check(bus_reader *r, char *err, size_t errlen);
 
-/* Leaves the group (committing nothing more) and frees the reader. */
+/* Leaves the group (committing nothing more) and frees the reader. No other
+ * call on r may be running or follow; messages already delivered stay valid
+ * until bus_msg_free (but can no longer be committed). NULL is a no-op. */
 void bus_reader_close(bus_reader *r);
 
 #ifdef __cplusplus

@@ -57,18 +57,20 @@ struct bus_writer {
 
 struct bus_reader {
   const struct bus_backend *be;
+  uint64_t id; /* random, set by bus.c after open: which reader a message
+                * came from (an address could be reused after close) */
 };
 
 /*
  * A message as handed out by bus_poll: one allocation holding the public
  * part, the key and a copy of the payload, so it outlives the reader and
  * bus_msg_free is a plain free(). `owner` and `gen` let a backend check in
- * commit that the message is its own and still from the current assignment
+ * commit that the message is its own (by reader id) and still from the current assignment
  * of its partition.
  */
 typedef struct bus_msg_full {
   bus_msg pub;
-  const struct bus_reader *owner;
+  uint64_t owner; /* the id of the reader that delivered it */
   uint64_t gen;
 } bus_msg_full;
 
@@ -119,7 +121,7 @@ typedef int bus_poll_fn(struct bus_reader *r, int timeout_ms, bus_msg_full **msg
 
 /*
  * Commits msg->offset + 1 for msg's partition, synchronously. msg came from
- * this reader (bus.c checks owner). If the partition is no longer assigned
+ * this reader (bus.c checks the owner id). If the partition is no longer assigned
  * to this reader, or was revoked and reassigned since msg was polled
  * (gen differs), returns BUS_ERETRY and commits nothing. May be called from
  * another thread than the poller.

@@ -13,8 +13,10 @@
  * Decoding is a trust boundary — a consumer reads whatever is on the topic —
  * so it checks everything it copies, reports the first problem by field
  * name, and never writes past the fixed-size fields of bus_event. Unknown
- * top-level fields are ignored (forward compatibility); unknown event types
- * are kept as read, with whatever string fields they carry.
+ * top-level and payload fields are ignored (forward compatibility): a known
+ * type keeps exactly its own payload fields, so decode(encode(e)) == e;
+ * unknown event types are kept as read, with whatever of app / profileKey /
+ * mergedKey they carry as strings.
  */
 #define _DEFAULT_SOURCE
 #include <errno.h>
@@ -341,6 +343,8 @@ static int decode_obj(json_t *root, bus_event *ev, char *err, size_t errlen) {
     const char *v = NULL;
     char *dst = (char *)ev + fields[i].off;
     int required = needs > 0 && (needs & fields[i].need);
+    if (needs > 0 && !required) /* a known type keeps only its own fields */
+      continue;
     r = get_string(payload, fields[i].name, "payload.", &v, err, errlen);
     if (r < 0) {
       if (!required) { /* unknown type: a field of another shape is not ours */
@@ -385,7 +389,7 @@ int bus_event_decode(const void *json, size_t len, bus_event *ev, char *err, siz
   if (len == 0)
     return bus_fail(err, errlen, BUS_EINVAL, "event: empty message");
   json_error_t je;
-  json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+  json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
   if (!root)
     return bus_fail(err, errlen, BUS_EINVAL, "event: not JSON: %s (line %d, column %d)", je.text,
                     je.line, je.column);

@@ -68,7 +68,8 @@ static void json_escape(FILE *f, const char *s) {
   }
 }
 
-static void log_line(const char *level, const char *client, const char *what, const char *detail) {
+/* One JSON line on stderr: {"level","time","msg":"kafka: DETAIL","facility","client"}. */
+static void log_line(const char *level, const char *client, const char *facility, const char *detail) {
   struct timespec ts;
   struct tm tm;
   char when[96];
@@ -78,11 +79,11 @@ static void log_line(const char *level, const char *client, const char *what, co
            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
   flockfile(stderr);
   fprintf(stderr, "{\"level\":\"%s\",\"time\":\"%s\",\"msg\":\"kafka: ", level, when);
-  json_escape(stderr, what);
+  json_escape(stderr, detail);
+  fprintf(stderr, "\",\"facility\":\"");
+  json_escape(stderr, facility);
   fprintf(stderr, "\",\"client\":\"");
   json_escape(stderr, client);
-  fprintf(stderr, "\",\"detail\":\"");
-  json_escape(stderr, detail);
   fprintf(stderr, "\"}\n");
   funlockfile(stderr);
 }
@@ -93,8 +94,11 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
-  /* All brokers down is reported by the operations that fail; the callback
-   * only logs, so that a long outage is visible in the logs too. */
+  /* Connection failures are already logged by log_cb; the operations that
+   * fail report the rest to their callers. This keeps the other errors
+   * (all brokers down, fatal producer errors) visible in the logs too. */
+  if (err == RD_KAFKA_RESP_ERR__TRANSPORT)
+    return;
   log_line(err == RD_KAFKA_RESP_ERR__FATAL ? "error" : "warn", rd_kafka_name(rk),
            rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
@@ -389,7 +393,7 @@ static void kafka_writer_close(struct bus_writer *bw) {
   kafka_writer *w = (kafka_writer *)bw;
   rd_kafka_resp_err_t e = rd_kafka_flush(w->rk, KAFKA_CLOSE_FLUSH_MS);
   if (e)
-    log_line("warn", rd_kafka_name(w->rk), "close: messages not delivered", rd_kafka_err2str(e));
+    log_line("warn", rd_kafka_name(w->rk), "close", "messages still undelivered after 10s were dropped");
   atomic_store(&w->stop, 1);
   pthread_join(w->poller, NULL);
   kafka_writer_free(w);

@@ -210,6 +210,17 @@ int main(void) {
     CHECK(blob_open(NULL, &r, NULL, 0) == BLOB_EINVAL, "NULL url");
   }
 
+  /* Key rules at their edges: UTF-8 well-formedness. */
+  CHECK(blob_key_valid("ok/\xc3\xa9/\xf0\x9f\x98\x80/\xf4\x8f\xbf\xbf"), "valid UTF-8 refused");
+  CHECK(!blob_key_valid("overlong/\xc0\xaf"), "overlong '/' accepted");
+  CHECK(!blob_key_valid("overlong/\xe0\x80\xae\xe0\x80\xae"), "overlong '..' accepted");
+  CHECK(!blob_key_valid("surrogate/\xed\xa0\x80"), "surrogate accepted");
+  CHECK(!blob_key_valid("too-high/\xf4\x90\x80\x80"), "code point > U+10FFFF accepted");
+  CHECK(!blob_key_valid("cut/\xe2\x82"), "truncated sequence accepted");
+  CHECK(blob_key_valid("a/.b/..c/...") && blob_key_valid("x") && blob_key_valid("~"),
+        "dot-led names refused");
+  CHECK(!blob_key_valid(NULL), "NULL key accepted");
+
   /* Error strings. */
   CHECK(!strcmp(blob_strerror(BLOB_ENOTFOUND), "not found"), "strerror");
   CHECK(!strcmp(blob_strerror(12345), "unknown error"), "strerror unknown");

@@ -369,7 +369,11 @@ static void run(int mode) {
   CHECK_INT(r.status, 200);
   free(r.body);
 
-  /* concurrent-upload bound: 2 in the handler, the third gets 503 */
+  /* concurrent-upload bound: 2 in the handler, the third gets 503. Only with
+   * a thread per connection: in the epoll pool two connections can share a
+   * thread, and a blocked handler then holds back the other (the reason the
+   * server defaults to one thread per connection). */
+  if (mode == SVC_HTTP_THREAD_PER_CONNECTION) {
   release_all(0);
   upload_job j[2] = {{.path = "/up/block"}, {.path = "/up/block"}};
   for (int i = 0; i < 2; i++) pthread_create(&j[i].th, NULL, upload_thread, &j[i]);
@@ -388,6 +392,7 @@ static void run(int mode) {
     pthread_join(j[i].th, NULL);
     CHECK_INT(j[i].r.status, 200);
     free(j[i].r.body);
+  }
   }
   r = req("POST", "/up/after", "abc", 3, 0, NULL);
   CHECK_INT(r.status, 200);
@@ -414,7 +419,8 @@ static void run(int mode) {
   CHECK_INT(r.status, 200);
   CHECK_CONTAINS(r.headers, "text/plain; version=0.0.4");
   CHECK_CONTAINS(r.body, "pgopipe_http_requests_total{method=\"POST\",route=\"/up/{app}\",code=\"413\"} 4");
-  CHECK_CONTAINS(r.body, "pgopipe_http_requests_total{method=\"POST\",route=\"/up/{app}\",code=\"503\"} 1");
+  if (mode == SVC_HTTP_THREAD_PER_CONNECTION)
+    CHECK_CONTAINS(r.body, "pgopipe_http_requests_total{method=\"POST\",route=\"/up/{app}\",code=\"503\"} 1");
   CHECK_CONTAINS(r.body, "pgopipe_http_requests_total{method=\"GET\",route=\"unmatched\",code=\"404\"}");
   CHECK_CONTAINS(r.body, "pgopipe_http_request_duration_seconds_bucket{method=\"GET\",route=\"/hello/{name}\",le=\"+Inf\"}");
   free(r.body);

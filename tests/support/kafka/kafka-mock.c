@@ -8,11 +8,14 @@
  * its whole life so that separate processes (our bus code, kcat, the server
  * and worker binaries) can talk to it like to a real broker.
  *
- * Usage: kafka-mock [--brokers N] [--topic NAME:PARTITIONS]... BOOTSTRAP_FILE
+ * Usage: kafka-mock [--brokers N] [--topic NAME:PARTITIONS]... [--exit-with PID]
+ *                   BOOTSTRAP_FILE
  *
  * It writes the bootstrap string ("127.0.0.1:PORT[,...]") to BOOTSTRAP_FILE
  * atomically (temp file + rename, so a reader never sees half a line), then
- * waits for SIGTERM or SIGINT, destroys the cluster and exits 0. Everything
+ * waits for SIGTERM or SIGINT, destroys the cluster and exits 0. With
+ * --exit-with PID it also exits (within half a second) once process PID is
+ * gone, so a test runner killed with SIGKILL does not leave a broker behind. Everything
  * is in memory: the data is gone when the process ends. Ports are random
  * (the mock has no fixed-port option).
  */
@@ -22,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -29,7 +34,7 @@
 static int usage(const char *msg) {
   if (msg)
     fprintf(stderr, "kafka-mock: %s\n", msg);
-  fprintf(stderr, "usage: kafka-mock [--brokers N] [--topic NAME:PARTITIONS]... BOOTSTRAP_FILE\n");
+  fprintf(stderr, "usage: kafka-mock [--brokers N] [--topic NAME:PARTITIONS]... [--exit-with PID] BOOTSTRAP_FILE\n");
   return 2;
 }
 
@@ -59,6 +64,7 @@ int main(int argc, char **argv) {
   const char *file = NULL;
   const char *topics[64];
   int ntopics = 0;
+  long watch = 0;
 
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -70,6 +76,11 @@ int main(int argc, char **argv) {
       if (*end || n < 1 || n > 16)
         return usage("--brokers takes 1..16");
       brokers = (int)n;
+    } else if (!strcmp(argv[i], "--exit-with") && i + 1 < argc) {
+      char *end;
+      watch = strtol(argv[++i], &end, 10);
+      if (*end || watch < 1)
+        return usage("--exit-with takes a PID");
     } else if (!strcmp(argv[i], "--topic") && i + 1 < argc) {
       if (ntopics == 64)
         return usage("at most 64 --topic");
@@ -151,10 +162,18 @@ int main(int argc, char **argv) {
       rc = 1;
     } else {
       fprintf(stderr, "kafka-mock: listening on %s (written to %s)\n", bs, file);
-      int sig = 0;
-      while (sigwait(&stop, &sig) != 0)
-        ;
-      fprintf(stderr, "kafka-mock: signal %d, stopping\n", sig);
+      struct timespec half = {0, 500 * 1000000L};
+      for (;;) {
+        int sig = sigtimedwait(&stop, NULL, &half);
+        if (sig > 0) {
+          fprintf(stderr, "kafka-mock: signal %d, stopping\n", sig);
+          break;
+        }
+        if (watch && kill((pid_t)watch, 0) != 0 && errno == ESRCH) {
+          fprintf(stderr, "kafka-mock: process %ld is gone, stopping\n", watch);
+          break;
+        }
+      }
     }
   }
 

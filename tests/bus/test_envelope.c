@@ -1,0 +1,283 @@
+/*
+ * test_envelope — the event envelope: encode/decode round trips for every
+ * known type, the exact JSON written, normalisation of foreign timestamps
+ * and ids, the app-name rule at and past its edges, and a table of malformed
+ * envelopes each refused with a message naming the problem.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "bus_internal.h"
+#include "check.h"
+
+static int is_v4(const char *id) {
+  if (strlen(id) != 36 || id[14] != '4' || !strchr("89ab", id[19]))
+    return 0;
+  for (int i = 0; i < 36; i++) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (id[i] != '-')
+        return 0;
+    } else if (!strchr("0123456789abcdef", id[i])) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static void round_trip(const char *type, const char *app, const char *pk, const char *mk) {
+  bus_event ev, back;
+  char err[256], *json = NULL;
+  size_t len = 0;
+  CHECK_RC(bus_event_init(&ev, type, app), 0, "", NULL);
+  CHECK(is_v4(ev.id), "id %s is not a lower-case UUIDv4", ev.id);
+  CHECK(strlen(ev.timestamp) == 24 && ev.timestamp[10] == 'T' && ev.timestamp[23] == 'Z',
+        "timestamp %s", ev.timestamp);
+  snprintf(ev.profile_key, sizeof ev.profile_key, "%s", pk);
+  snprintf(ev.merged_key, sizeof ev.merged_key, "%s", mk);
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), 0, err, NULL);
+  if (!json)
+    return;
+  CHECK(len == strlen(json), "len %zu vs %zu", len, strlen(json));
+  CHECK_RC(bus_event_decode(json, len, &back, err, sizeof err), 0, err, NULL);
+  CHECK(!strcmp(ev.id, back.id) && !strcmp(ev.timestamp, back.timestamp) &&
+            !strcmp(ev.type, back.type) && !strcmp(ev.app, back.app) &&
+            !strcmp(ev.profile_key, back.profile_key) && !strcmp(ev.merged_key, back.merged_key),
+        "round trip of %s differs: %s", type, json);
+  free(json);
+}
+
+static void exact_json(void) {
+  bus_event ev;
+  char err[256], *json = NULL, want[512];
+  size_t len;
+  bus_event_init(&ev, BUS_TYPE_MERGED, "example");
+  strcpy(ev.profile_key, "example/staging/1730075435311000000-0a1b2c3d");
+  strcpy(ev.merged_key, "example/default.pgo");
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), 0, err, NULL);
+  snprintf(want, sizeof want,
+           "{\"id\":\"%s\",\"timestamp\":\"%s\",\"type\":\"profile.merged\",\"payload\":{\"app\":"
+           "\"example\",\"profileKey\":\"example/staging/1730075435311000000-0a1b2c3d\","
+           "\"mergedKey\":\"example/default.pgo\"}}",
+           ev.id, ev.timestamp);
+  CHECK(json && !strcmp(json, want), "got %s\nwant %s", json, want);
+  free(json);
+
+  /* Only the fields of the type: a deleted event carries no keys. */
+  bus_event_init(&ev, BUS_TYPE_DELETED, "example");
+  strcpy(ev.profile_key, "stray");
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), 0, err, NULL);
+  CHECK(json && strstr(json, "\"payload\":{\"app\":\"example\"}}") && !strstr(json, "stray"),
+        "deleted: %s", json);
+  free(json);
+
+  /* Unknown types are encoded with whatever is set. */
+  bus_event_init(&ev, "profile.custom", "");
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), 0, err, NULL);
+  CHECK(json && strstr(json, "\"payload\":{}"), "custom: %s", json);
+  free(json);
+}
+
+static void encode_refusals(void) {
+  bus_event ev;
+  char err[256], *json = (char *)1;
+  size_t len;
+  bus_event_init(&ev, BUS_TYPE_UPLOADED, "Bad_App");
+  strcpy(ev.profile_key, "x");
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), BUS_EINVAL, err, "not a valid app name");
+  CHECK(json == NULL, "json not cleared on failure");
+  bus_event_init(&ev, BUS_TYPE_UPLOADED, "ok");
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), BUS_EINVAL, err, "profileKey is empty");
+  bus_event_init(&ev, BUS_TYPE_MERGED, "ok");
+  strcpy(ev.profile_key, "ok/staging/1");
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), BUS_EINVAL, err, "mergedKey is empty");
+  bus_event_init(&ev, BUS_TYPE_UPLOADED, "ok");
+  strcpy(ev.profile_key, "ok/\xff\xfe");
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), BUS_EINVAL, err, "UTF-8");
+  memset(ev.app, 'a', sizeof ev.app); /* no terminator */
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), BUS_EINVAL, err, "NUL-terminated");
+  char type[100];
+  memset(type, 't', 99);
+  type[99] = 0;
+  CHECK(bus_event_init(&ev, type, "a") == BUS_EINVAL, "over-long type accepted by init");
+  char app[100];
+  memset(app, 'a', 99);
+  app[99] = 0;
+  CHECK(bus_event_init(&ev, BUS_TYPE_DELETED, app) == BUS_EINVAL, "over-long app accepted by init");
+}
+
+static void app_names(void) {
+  char a63[64], a64[65];
+  memset(a63, 'a', 63);
+  a63[63] = 0;
+  memset(a64, 'a', 64);
+  a64[64] = 0;
+  CHECK(bus_valid_app("a") && bus_valid_app("my-app-2") && bus_valid_app("0") && bus_valid_app(a63),
+        "valid names refused");
+  CHECK(!bus_valid_app("") && !bus_valid_app(a64) && !bus_valid_app("A") && !bus_valid_app("a_b") &&
+            !bus_valid_app("a.b") && !bus_valid_app("a/b") && !bus_valid_app("é") && !bus_valid_app("a b"),
+        "invalid names accepted");
+  /* the same rule in decode, at the edge */
+  char json[512], err[256];
+  bus_event ev;
+  const char *fmt = "{\"id\":\"e9e23fa8-9d46-4c66-9190-2f64eacd73a2\",\"timestamp\":\"2026-11-21T12:16:34.964Z\","
+                    "\"type\":\"profile.deleted\",\"payload\":{\"app\":\"%s\"}}";
+  snprintf(json, sizeof json, fmt, a63);
+  CHECK_RC(bus_event_decode(json, strlen(json), &ev, err, sizeof err), 0, err, NULL);
+  CHECK(!strcmp(ev.app, a63), "63-char app not kept");
+  snprintf(json, sizeof json, fmt, a64);
+  CHECK_RC(bus_event_decode(json, strlen(json), &ev, err, sizeof err), BUS_EINVAL, err, "payload.app");
+}
+
+static void foreign_forms(void) {
+  bus_event ev;
+  char err[256];
+  struct {
+    const char *ts, *want;
+  } t[] = {
+      {"2026-11-21T12:16:34.964Z", "2026-11-21T12:16:34.964Z"},
+      {"2026-11-21T12:16:34Z", "2026-11-21T12:16:34.000Z"},
+      {"2026-11-21T12:16:34.9Z", "2026-11-21T12:16:34.900Z"},
+      {"2026-11-21T12:16:34.964123456Z", "2026-11-21T12:16:34.964Z"},
+      {"2026-11-21T14:16:34.964+02:00", "2026-11-21T12:16:34.964Z"},
+      {"2026-11-21T00:30:00.000-01:00", "2026-11-21T01:30:00.000Z"},
+      {"2024-02-29t23:59:59.999z", "2024-02-29T23:59:59.999Z"},
+      {"2026-01-01T00:30:00+01:00", "2025-12-31T23:30:00.000Z"},
+      {"1970-01-01T00:00:00Z", "1970-01-01T00:00:00.000Z"},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"id\":\"E9E23FA8-9D46-4C66-9190-2F64EACD73A2\",\"timestamp\":\"%s\",\"type\":\"profile.uploaded\","
+             "\"payload\":{\"app\":\"a\",\"profileKey\":\"a/staging/1\"},\"extra\":[1,2]}",
+             t[i].ts);
+    CHECK_RC(bus_event_decode(json, strlen(json), &ev, err, sizeof err), 0, err, NULL);
+    CHECK(!strcmp(ev.timestamp, t[i].want), "%s -> %s, want %s", t[i].ts, ev.timestamp, t[i].want);
+    CHECK(!strcmp(ev.id, "e9e23fa8-9d46-4c66-9190-2f64eacd73a2"), "id not lower-cased: %s", ev.id);
+  }
+  /* A known type keeps only its own payload fields (found by the fuzzer:
+   * otherwise decode(encode(e)) != e). */
+  const char *extra = "{\"id\":\"e9e23fa8-9d46-4c66-9190-2f64eacd73a2\",\"timestamp\":\"2026-11-21T12:16:34Z\","
+                      "\"type\":\"profile.deleted\",\"payload\":{\"app\":\"x\",\"profileKey\":\"x/staging/1\",\"n\":1}}";
+  CHECK_RC(bus_event_decode(extra, strlen(extra), &ev, err, sizeof err), 0, err, NULL);
+  CHECK(!strcmp(ev.app, "x") && !ev.profile_key[0], "deleted kept profileKey %s", ev.profile_key);
+  /* An unknown type is kept with its string fields; odd-shaped ones ignored. */
+  const char *custom = "{\"id\":\"e9e23fa8-9d46-4c66-9190-2f64eacd73a2\",\"timestamp\":\"2026-11-21T12:16:34.964Z\","
+                       "\"type\":\"profile.other\",\"payload\":{\"app\":\"Any Thing\",\"profileKey\":7}}";
+  CHECK_RC(bus_event_decode(custom, strlen(custom), &ev, err, sizeof err), 0, err, NULL);
+  CHECK(!strcmp(ev.type, "profile.other") && !strcmp(ev.app, "Any Thing") && !ev.profile_key[0],
+        "custom kept as: type=%s app=%s pk=%s", ev.type, ev.app, ev.profile_key);
+}
+
+static void malformed(void) {
+  static const char ID[] = "\"id\":\"e9e23fa8-9d46-4c66-9190-2f64eacd73a2\"";
+  static const char TS[] = "\"timestamp\":\"2026-11-21T12:16:34.964Z\"";
+  char longkey[1100];
+  memset(longkey, 'k', 1025);
+  longkey[1025] = 0;
+  char buf[64][1600];
+  struct {
+    const char *json;
+    const char *want;
+  } t[64];
+  int n = 0;
+#define ROW(want_, ...)                                                        \
+  do {                                                                         \
+    snprintf(buf[n], sizeof buf[n], __VA_ARGS__);                              \
+    t[n].json = buf[n];                                                        \
+    t[n].want = want_;                                                         \
+    n++;                                                                       \
+  } while (0)
+  ROW("empty message", "%s", "");
+  ROW("not JSON", "%s", "{");
+  ROW("not JSON", "%s", "{\"id\":1,}");
+  ROW("not JSON", "%s", "{} trailing");
+  ROW("not JSON", "%s", "\xff\xfe{}");
+  ROW("not a JSON object", "%s", "[]");
+  ROW("not a JSON object", "%s", "\"event\"");
+  ROW("missing \"id\"", "{%s,\"type\":\"x\",\"payload\":{}}", TS);
+  ROW("\"id\" is not a string", "{\"id\":7,%s,\"type\":\"x\",\"payload\":{}}", TS);
+  ROW("is not a UUID", "{\"id\":\"abc\",%s,\"type\":\"x\",\"payload\":{}}", TS);
+  ROW("is not a UUID", "{\"id\":\"e9e23fa8x9d46-4c66-9190-2f64eacd73a2\",%s,\"type\":\"x\",\"payload\":{}}", TS);
+  ROW("is not a UUID", "{\"id\":\"g9e23fa8-9d46-4c66-9190-2f64eacd73a2\",%s,\"type\":\"x\",\"payload\":{}}", TS);
+  ROW("missing \"timestamp\"", "{%s,\"type\":\"x\",\"payload\":{}}", ID);
+  ROW("\"timestamp\" is not a string", "{%s,\"timestamp\":1700000000,\"type\":\"x\",\"payload\":{}}", ID);
+  ROW("not RFC 3339", "{%s,\"timestamp\":\"yesterday\",\"type\":\"x\",\"payload\":{}}", ID);
+  ROW("not RFC 3339", "{%s,\"timestamp\":\"2026-11-21 12:16:34\",\"type\":\"x\",\"payload\":{}}", ID);
+  ROW("not RFC 3339", "{%s,\"timestamp\":\"2026-02-29T12:16:34Z\",\"type\":\"x\",\"payload\":{}}", ID);
+  ROW("not RFC 3339", "{%s,\"timestamp\":\"2026-13-01T12:16:34Z\",\"type\":\"x\",\"payload\":{}}", ID);
+  ROW("not RFC 3339", "{%s,\"timestamp\":\"2026-11-21T24:00:00Z\",\"type\":\"x\",\"payload\":{}}", ID);
+  ROW("not RFC 3339", "{%s,\"timestamp\":\"2026-11-21T12:16:34.Z\",\"type\":\"x\",\"payload\":{}}", ID);
+  ROW("not RFC 3339", "{%s,\"timestamp\":\"2026-11-21T12:16:34+0200\",\"type\":\"x\",\"payload\":{}}", ID);
+  ROW("not RFC 3339", "{%s,\"timestamp\":\"2026-11-21T12:16:34Zjunk\",\"type\":\"x\",\"payload\":{}}", ID);
+  ROW("missing \"type\"", "{%s,%s,\"payload\":{}}", ID, TS);
+  ROW("\"type\" is not a string", "{%s,%s,\"type\":null,\"payload\":{}}", ID, TS);
+  ROW("\"type\" is empty", "{%s,%s,\"type\":\"\",\"payload\":{}}", ID, TS);
+  ROW("\"type\" is longer than", "{%s,%s,\"type\":\"%060d\",\"payload\":{}}", ID, TS, 0);
+  ROW("is not allowed", "{%s,%s,\"type\":\"profile.merged\\u0000x\",\"payload\":{}}", ID, TS);
+  ROW("missing \"payload\"", "{%s,%s,\"type\":\"profile.deleted\"}", ID, TS);
+  ROW("\"payload\" is not an object", "{%s,%s,\"type\":\"profile.deleted\",\"payload\":\"a\"}", ID, TS);
+  ROW("\"payload\" is not an object", "{%s,%s,\"type\":\"profile.deleted\",\"payload\":null}", ID, TS);
+  ROW("missing \"payload.app\"", "{%s,%s,\"type\":\"profile.deleted\",\"payload\":{}}", ID, TS);
+  ROW("missing \"payload.app\"", "{%s,%s,\"type\":\"profile.deleted\",\"payload\":{\"app\":\"\"}}", ID, TS);
+  ROW("\"payload.app\" is not a string", "{%s,%s,\"type\":\"profile.deleted\",\"payload\":{\"app\":[]}}", ID, TS);
+  ROW("not a valid app name", "{%s,%s,\"type\":\"profile.deleted\",\"payload\":{\"app\":\"My App\"}}", ID, TS);
+  ROW("not a valid app name", "{%s,%s,\"type\":\"profile.deleted\",\"payload\":{\"app\":\"../x\"}}", ID, TS);
+  ROW("is not allowed", "{%s,%s,\"type\":\"profile.deleted\",\"payload\":{\"app\":\"a\\u0000b\"}}", ID, TS);
+  ROW("missing \"payload.profileKey\"", "{%s,%s,\"type\":\"profile.uploaded\",\"payload\":{\"app\":\"a\"}}", ID, TS);
+  ROW("\"payload.profileKey\" is not a string",
+      "{%s,%s,\"type\":\"profile.uploaded\",\"payload\":{\"app\":\"a\",\"profileKey\":{}}}", ID, TS);
+  ROW("\"payload.profileKey\" is longer than 1024",
+      "{%s,%s,\"type\":\"profile.uploaded\",\"payload\":{\"app\":\"a\",\"profileKey\":\"%s\"}}", ID, TS, longkey);
+  ROW("missing \"payload.mergedKey\"",
+      "{%s,%s,\"type\":\"profile.merged\",\"payload\":{\"app\":\"a\",\"profileKey\":\"a/staging/1\"}}", ID, TS);
+  ROW("not JSON", "{%s,%s,\"type\":\"profile.deleted\",\"payload\":{\"app\":\"a\"},\"type\":\"x\"}", ID, TS);
+#undef ROW
+  for (int i = 0; i < n; i++) {
+    bus_event ev;
+    char err[256];
+    memset(&ev, 0x5a, sizeof ev);
+    int rc = bus_event_decode(t[i].json, strlen(t[i].json), &ev, err, sizeof err);
+    CHECK(rc == BUS_EINVAL, "row %d: rc %d for %s", i, rc, t[i].json);
+    CHECK(strstr(err, t[i].want) != NULL, "row %d: error \"%s\" lacks \"%s\"", i, err, t[i].want);
+    CHECK(!strncmp(err, "event", 5), "row %d: error \"%s\" does not say it is about an event", i, err);
+    CHECK(ev.id[0] == 0 && ev.app[0] == 0, "row %d: event not cleared after failure", i);
+  }
+  /* A profileKey of exactly 1024 bytes is the largest kept. */
+  char json[1600], err[256];
+  bus_event ev;
+  longkey[1024] = 0;
+  snprintf(json, sizeof json, "{%s,%s,\"type\":\"profile.uploaded\",\"payload\":{\"app\":\"a\",\"profileKey\":\"%s\"}}",
+           ID, TS, longkey);
+  CHECK_RC(bus_event_decode(json, strlen(json), &ev, err, sizeof err), 0, err, NULL);
+  CHECK(strlen(ev.profile_key) == 1024, "1024-byte key not kept");
+  /* Not NUL-terminated input, and no error buffer at all, are both fine. */
+  const char raw[] = {'{', '}'};
+  CHECK(bus_event_decode(raw, sizeof raw, &ev, NULL, 0) == BUS_EINVAL, "{} without err buffer");
+  /* Deep nesting is refused by the parser, not by a stack overflow. */
+  static char deep[200001];
+  memset(deep, '[', 100000);
+  memset(deep + 100000, ']', 100000);
+  CHECK_RC(bus_event_decode(deep, 200000, &ev, err, sizeof err), BUS_EINVAL, err, "event");
+}
+
+static void uuids_differ(void) {
+  char a[37], b[37];
+  CHECK(bus_uuid4(a) == 0 && bus_uuid4(b) == 0 && strcmp(a, b) != 0 && is_v4(a) && is_v4(b),
+        "uuids %s %s", a, b);
+}
+
+int main(void) {
+  round_trip(BUS_TYPE_UPLOADED, "example", "example/staging/1730075435311000000-0a1b2c3d", "");
+  round_trip(BUS_TYPE_MERGED, "a-b-9", "a-b-9/staging/1-00000000", "a-b-9/default.pgo");
+  round_trip(BUS_TYPE_DELETED, "x", "", "");
+  round_trip(BUS_TYPE_UPLOADED, "unicode", "unicode/staging/é 漢字 +%20", "");
+  exact_json();
+  encode_refusals();
+  app_names();
+  foreign_forms();
+  malformed();
+  uuids_differ();
+  return check_status("test_envelope");
+}
