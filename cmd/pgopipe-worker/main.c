@@ -71,37 +71,6 @@ static int check_dep(void *ctx, char *err, size_t errlen, const char *name) {
 static int check_blob(void *ctx, char *err, size_t errlen) { return check_dep(ctx, err, errlen, "blob"); }
 static int check_bus(void *ctx, char *err, size_t errlen) { return check_dep(ctx, err, errlen, "bus"); }
 
-typedef struct metrics_ctx {
-  svc_metrics *http;
-  worker_stats *st;
-} metrics_ctx;
-
-static void metrics_handler(svc_req *r, void *arg) {
-  metrics_ctx *m = arg;
-  char *a = svc_metrics_render(m->http);
-  char *b = NULL;
-  size_t blen = 0;
-  if (!a || worker_stats_prometheus(m->st, &b, &blen) != 0) {
-    free(a);
-    svc_reply_error(r, 500, "out of memory rendering metrics");
-    return;
-  }
-  size_t alen = strlen(a);
-  char *all = malloc(alen + blen + 1);
-  if (!all) {
-    free(a);
-    free(b);
-    svc_reply_error(r, 500, "out of memory rendering metrics");
-    return;
-  }
-  memcpy(all, a, alen);
-  memcpy(all + alen, b, blen);
-  all[alen + blen] = 0;
-  free(a);
-  free(b);
-  svc_reply_owned(r, 200, "text/plain; version=0.0.4", all, alen + blen);
-}
-
 int main(int argc, char **argv) {
   opts o;
   memset(&o, 0, sizeof o);
@@ -207,7 +176,7 @@ int main(int argc, char **argv) {
   }
   st = worker_stats_new();
   metrics = svc_metrics_new();
-  if (!st || !metrics) {
+  if (!st || !metrics || worker_stats_attach(st, metrics) != 0) {
     fprintf(stderr, "pgopipe-worker: out of memory\n");
     goto out;
   }
@@ -219,12 +188,11 @@ int main(int argc, char **argv) {
   hc.threads = 1;
   hc.metrics = metrics;
   hc.name = "pgopipe-worker";
-  metrics_ctx mctx = {metrics, st};
   svc_dep deps[] = {{"blob", check_blob, st}, {"bus", check_bus, st}};
   if (svc_http_new(&hc, &http, err, sizeof err) != 0 ||
       svc_http_add_health(http, "/api/health", deps, 2) != 0 ||
       svc_http_add_ready(http, "/api/ready") != 0 ||
-      svc_http_route(http, "GET", "/metrics", metrics_handler, &mctx, 0, 0) != 0 ||
+      svc_http_add_metrics(http, "/metrics", metrics) != 0 ||
       svc_http_start(http, err, sizeof err) != 0) {
     fprintf(stderr, "pgopipe-worker: http %s:%lld: %s\n", o.bind, (long long)o.port, err);
     goto out;

@@ -25,6 +25,9 @@ int cli_inspect(int argc, char **argv);
 void cli_errorf(const char *verb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The name messages use for a path: "standard input" for "-". */
+const char *cli_display_name(const char *path);
+
 /*
  * Reads the whole of `path` ("-" = standard input) into a malloc'd buffer
  * (*out, caller frees; *len its size). Reading stops at max_bytes + 1 bytes,

@@ -27,6 +27,10 @@ void cli_errorf(const char *verb, const char *fmt, ...) {
   fputc('\n', stderr);
 }
 
+const char *cli_display_name(const char *path) {
+  return strcmp(path, "-") ? path : "standard input";
+}
+
 int cli_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *len,
                   char *err, size_t errlen) {
   int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
@@ -34,6 +38,7 @@ int cli_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *len
     snprintf(err, errlen, "%s: %s", path, strerror(errno));
     return -1;
   }
+  path = cli_display_name(path);
   size_t cap = 1 << 16, n = 0;
   size_t want = max_bytes < SIZE_MAX ? max_bytes + 1 : SIZE_MAX;
   struct stat st;

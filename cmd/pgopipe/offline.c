@@ -65,7 +65,8 @@ static void help_merge(FILE *f) {
           "                         simplified name matches RX (unanchored PCRE2 search)\n"
           "  --keep RX              ...except those matching RX (belongs to the --drop\n"
           "                         before it)\n"
-          "  --level N              gzip level 0-9 of the output (default 6)\n");
+          "  --level N              gzip level 0-12 of the output (default 6;\n"
+          "                         10-12: slower, smaller)\n");
   fprintf(f, limits_help, PP_DEFAULT_MAX_INPUT, PP_DEFAULT_MAX_DECODED);
   fprintf(f, "\nExit status: 0 success, 1 failure (bad or incompatible input, I/O),\n"
              "2 usage error (including a regular expression that does not compile).\n");
@@ -82,7 +83,8 @@ static void help_prune(FILE *f) {
           "pointer receiver, e.g. sync.(*Mutex).Lock, is matched as \"sync.\".\n\n"
           "  -o, --output OUT       output file (\"-\" = standard output)\n"
           "  --drop RX, --keep RX   the rule (unanchored PCRE2 search)\n"
-          "  --level N              gzip level 0-9 of the output (default 6)\n");
+          "  --level N              gzip level 0-12 of the output (default 6;\n"
+          "                         10-12: slower, smaller)\n");
   fprintf(f, limits_help, PP_DEFAULT_MAX_INPUT, PP_DEFAULT_MAX_DECODED);
   fprintf(f, "\nExit status: 0 success, 1 failure, 2 usage error.\n");
 }
@@ -160,8 +162,8 @@ static int parse(struct opts *o, int argc, char **argv, void (*help)(FILE *),
       o->pending_keep = optarg;
       break;
     case OPT_LEVEL:
-      if (!allow_output || cli_parse_size(optarg, &sz) != 0 || sz > 9) {
-        cli_errorf(o->verb, "--level wants a number from 0 to 9, not \"%s\"", optarg);
+      if (!allow_output || cli_parse_size(optarg, &sz) != 0 || sz > 12) {
+        cli_errorf(o->verb, "--level wants a number from 0 to 12, not \"%s\"", optarg);
         return CLI_USAGE;
       }
       o->level = (int)sz;
@@ -217,7 +219,7 @@ static pp_profile *load(const char *verb, const char *path, const pp_limits *lim
   int rc = pp_decode(buf, len, lim, &p, err, sizeof err);
   free(buf);
   if (rc != 0) {
-    cli_errorf(verb, "%s: %s", path, err[0] ? err : pp_strerror(rc));
+    cli_errorf(verb, "%s: %s", cli_display_name(path), err[0] ? err : pp_strerror(rc));
     return NULL;
   }
   return p;
@@ -274,7 +276,7 @@ int cli_merge(int argc, char **argv) {
     }
     int e = pp_merger_add(m, p, err, sizeof err); /* consumes p */
     if (e != 0) {
-      cli_errorf(o.verb, "%s: %s", argv[i], err[0] ? err : pp_strerror(e));
+      cli_errorf(o.verb, "%s: %s", cli_display_name(argv[i]), err[0] ? err : pp_strerror(e));
       pp_merger_free(m);
       rc = CLI_FAIL;
       goto done;

@@ -35,6 +35,7 @@
 
 #include "pprof.h"
 #include "svc_log.h"
+#include "svc_metrics.h"
 
 /* ------------------------------------------------------------------ */
 /* Small utilities                                                     */
@@ -154,6 +155,12 @@ struct worker_stats {
       conflicts, last_base_bytes, uploaded_events, merged_events, deleted_events;
   _Atomic int ready;
   hist merge_seconds, batch_size, base_bytes;
+  /* Mirrors in a svc_metrics registry (worker_stats_attach); NULL = none. */
+  svc_metric *m_events, *m_malformed, *m_skipped_types, *m_merges, *m_uploads_merged, *m_duplicates,
+      *m_missing, *m_rejected, *m_bases_rejected, *m_retries, *m_staged_deleted, *m_apps_deleted,
+      *m_commits, *m_commit_failures, *m_conflicts, *m_uploaded_events, *m_merged_events,
+      *m_deleted_events, *m_typed, *m_last_base_bytes, *m_merge_seconds, *m_batch_size,
+      *m_base_bytes, *m_healthy;
   pthread_mutex_t mu;
   int dep_failing[DEP_N];
   char dep_msg[DEP_N][512];
@@ -170,6 +177,48 @@ void worker_stats_free(worker_stats *st) {
   if (!st) return;
   pthread_mutex_destroy(&st->mu);
   free(st);
+}
+
+int worker_stats_attach(worker_stats *st, svc_metrics *m) {
+  const char *P = "pgopipe_worker_";
+  char n[96];
+#define C(field, name, help)                                               \
+  do {                                                                     \
+    snprintf(n, sizeof n, "%s%s", P, name);                                \
+    if (!(st->m_##field = svc_metrics_counter(m, n, help, NULL))) return -1; \
+  } while (0)
+  if (!(st->m_typed = svc_metrics_counter(m, "pgopipe_worker_events_total",
+                                          "Events read from the bus, by type.", "type")))
+    return -1;
+  C(malformed, "malformed_events_total", "Events whose envelope could not be decoded (skipped and committed).");
+  C(merges, "merges_total", "Base profiles written.");
+  C(uploads_merged, "uploads_merged_total", "Uploads folded into a base.");
+  C(duplicates, "duplicates_total", "Redelivered uploads found already merged (skipped).");
+  C(missing, "staged_missing_total", "Uploads whose staged object was already gone (skipped).");
+  C(rejected, "rejected_total", "Staged uploads moved to rejected/.");
+  C(bases_rejected, "bases_rejected_total", "Undecodable base profiles moved to rejected/.");
+  C(retries, "retries_total", "Transient failures (store or bus) retried with backoff.");
+  C(staged_deleted, "staged_deleted_total", "Staged objects deleted after merging.");
+  C(apps_deleted, "apps_deleted_total", "Apps deleted (profile.deleted).");
+  C(commits, "commits_total", "Offsets committed.");
+  C(commit_failures, "commit_failures_total", "Commits refused (partition revoked or broker trouble; redelivery is harmless).");
+  C(conflicts, "base_conflicts_total", "Batches restarted because the base changed between read and write.");
+#undef C
+  st->m_last_base_bytes = svc_metrics_gauge(m, "pgopipe_worker_base_last_bytes", "Size of the last base written.", NULL);
+  st->m_healthy = svc_metrics_gauge(m, "pgopipe_worker_healthy", "1 when the store and the bus work.", NULL);
+  st->m_merge_seconds = svc_metrics_histogram(m, "pgopipe_worker_merge_seconds",
+                                              "Time to merge a batch and write the base.", NULL,
+                                              merge_bounds, WORKER_MERGE_BUCKETS);
+  st->m_batch_size = svc_metrics_histogram(m, "pgopipe_worker_batch_uploads", "Uploads merged per base write.",
+                                           NULL, batch_bounds, WORKER_BATCH_BUCKETS);
+  st->m_base_bytes = svc_metrics_histogram(m, "pgopipe_worker_base_bytes",
+                                           "Size of base profiles written (gzipped bytes).", NULL,
+                                           base_bounds, WORKER_BASE_BUCKETS);
+  if (!st->m_last_base_bytes || !st->m_healthy || !st->m_merge_seconds || !st->m_batch_size ||
+      !st->m_base_bytes)
+    return -1;
+  svc_metric_set(st->m_healthy, 1);
+  return 0;
 }
 
 static void hist_observe(hist *h, const double *bounds, size_t nb, double v) {
@@ -389,7 +438,11 @@ struct worker {
   uint64_t rng;
 };
 
-#define STAT_ADD(w, f, v) atomic_fetch_add(&(w)->st->f, (v))
+#define STAT_ADD(w, f, v)                                  \
+  do {                                                     \
+    atomic_fetch_add(&(w)->st->f, (v));                    \
+    svc_metric_add((w)->st->m_##f, (double)(v));           \
+  } while (0)
 
 /* Without a caller's log function, records go to svc_log (JSON lines on
  * stderr, filtered by svc_log's level). */
@@ -427,13 +480,16 @@ static void dep_fail(worker *w, int dep, const char *msg) {
   w->st->dep_failing[dep] = 1;
   snprintf(w->st->dep_msg[dep], sizeof w->st->dep_msg[dep], "%.500s", msg);
   pthread_mutex_unlock(&w->st->mu);
+  svc_metric_set(w->st->m_healthy, 0);
 }
 
 static void dep_ok(worker *w, int dep) {
   pthread_mutex_lock(&w->st->mu);
   w->st->dep_failing[dep] = 0;
   w->st->dep_msg[dep][0] = 0;
+  int all_ok = !w->st->dep_failing[DEP_BLOB] && !w->st->dep_failing[DEP_BUS];
   pthread_mutex_unlock(&w->st->mu);
+  svc_metric_set(w->st->m_healthy, all_ok);
 }
 
 int worker_new(const worker_config *cfg, worker **out, char *err, size_t errlen) {
@@ -871,9 +927,15 @@ static int merge_attempt(worker *w, const char *app, const strlist *names, char 
     STAT_ADD(w, merges, 1);
     STAT_ADD(w, uploads_merged, nups);
     atomic_store(&w->st->last_base_bytes, (uint64_t)enclen);
+    svc_metric_set(w->st->m_last_base_bytes, (double)enclen);
     hist_observe(&w->st->merge_seconds, merge_bounds, WORKER_MERGE_BUCKETS, dt);
     hist_observe(&w->st->batch_size, batch_bounds, WORKER_BATCH_BUCKETS, (double)nups);
     hist_observe(&w->st->base_bytes, base_bounds, WORKER_BASE_BUCKETS, (double)enclen);
+    svc_metric_observe(w->st->m_merge_seconds, dt);
+    svc_metric_observe(w->st->m_batch_size, (double)nups);
+    svc_metric_observe(w->st->m_base_bytes, (double)enclen);
+    for (size_t i = 0; i < fresh.n; i++)
+      wlog(w, WORKER_LOG_DEBUG, "upload merged", "app", app, "name", fresh.v[i], NULL);
     char nb[32], sz[32], ms[32];
     snprintf(nb, sizeof nb, "%zu", nups);
     snprintf(sz, sizeof sz, "%zu", enclen);
@@ -1093,6 +1155,8 @@ int worker_handle_batch(worker *w, bus_msg *const *msgs, size_t n, volatile sig_
       continue;
     }
     const char *t = evs[i].ev.type;
+    int known = !strcmp(t, BUS_TYPE_UPLOADED) || !strcmp(t, BUS_TYPE_MERGED) || !strcmp(t, BUS_TYPE_DELETED);
+    svc_metric_add(w->st->m_typed, 1, known ? t : "other");
     if (!strcmp(t, BUS_TYPE_UPLOADED)) STAT_ADD(w, uploaded_events, 1);
     else if (!strcmp(t, BUS_TYPE_MERGED)) STAT_ADD(w, merged_events, 1);
     else if (!strcmp(t, BUS_TYPE_DELETED)) STAT_ADD(w, deleted_events, 1);

@@ -141,6 +141,16 @@ worker_stats *worker_stats_new(void);
 void worker_stats_free(worker_stats *st);
 
 /*
+ * Registers the worker's metric families (pgopipe_worker_*) in a svc
+ * registry and mirrors every later update there, so a daemon serves them
+ * with the rest of its metrics (svc_http_add_metrics). Call once, before the
+ * worker runs; the registry must outlive the stats. Returns 0 or -1 (a name
+ * already registered, or no memory).
+ */
+struct svc_metrics;
+int worker_stats_attach(worker_stats *st, struct svc_metrics *m);
+
+/*
  * Renders the stats as Prometheus text (metric names pgopipe_worker_*).
  * *out is malloc'd (caller frees), NUL-terminated.
  */
@@ -220,6 +230,50 @@ typedef struct worker_config {
  */
 int worker_run(const worker_config *cfg, volatile sig_atomic_t *stop,
                volatile sig_atomic_t *reload, char *err, size_t errlen);
+
+/* ---- In-process embedding (pgopipe-server --worker) ---- */
+
+/*
+ * The worker on a thread of its own inside another daemon, on that daemon's
+ * already-open blob store. It opens its own bus reader and writer from URLs
+ * (for mem://TOPIC both are the server's in-process topic), loads the rules,
+ * reconciles leftover staged uploads when the reader is mem://, and runs
+ * worker_run until worker_embed_stop.
+ */
+typedef struct worker_embed worker_embed;
+
+typedef struct worker_embed_config {
+  blob_store *blob;           /* required; not owned (must outlive the worker) */
+  const char *reader_url;     /* events to consume; NULL → writer_url (mem://TOPIC) */
+  const char *writer_url;     /* where profile.merged goes (the server's writer URL) */
+  const char *prune_path;     /* rules file, or NULL; reloaded by worker_embed_reload */
+  size_t batch_max;           /* 0 → 50 */
+  int batch_wait_ms;          /* <0 → 100 */
+  struct svc_metrics *metrics; /* optional: pgopipe_worker_* families registered here */
+} worker_embed_config;
+
+/*
+ * Starts the worker thread. Fails (without starting anything) on a bad rules
+ * file (message names file, app, rule and regex offset), or a bus URL that
+ * cannot be opened. *out is owned by the caller: worker_embed_stop frees it.
+ */
+int worker_embed_start(const worker_embed_config *cfg, worker_embed **out, char *err,
+                       size_t errlen);
+
+/* Asks for a rules reload at the next batch boundary (e.g. on SIGHUP). */
+void worker_embed_reload(worker_embed *e);
+
+/* The running worker's stats (health: worker_stats_dep / worker_stats_health;
+ * readiness: worker_stats_ready). Valid until worker_embed_stop. */
+worker_stats *worker_embed_stats(worker_embed *e);
+
+/*
+ * Stops: the current batch is finished and committed, the reader closed
+ * (leaving the group), the writer flushed, everything freed. Returns 0, or
+ * -1 with err when the worker had stopped on an error of its own. NULL is
+ * fine.
+ */
+int worker_embed_stop(worker_embed *e, char *err, size_t errlen);
 
 /* ---- Pieces, exposed for tests ---- */
 

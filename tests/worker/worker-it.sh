@@ -31,6 +31,7 @@ export KAFKA_MOCK=$bin/kafka-mock
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/worker-it.XXXXXX")
 pids=()
+starts=0
 cleanup() {
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
   "$src/tests/support/s3/s3-down.sh" "$tmp/s3" >/dev/null 2>&1 || true
@@ -59,14 +60,17 @@ mapfile -t cpu < <(ls "$profiles"/cpu/*.pb.gz | sort)
 # start_worker NAME [flags...]: starts a worker, waits for /api/ready, sets PORT_<NAME>
 start_worker() {
   local name=$1; shift
+  starts=$((starts + 1))
+  local log=$tmp/worker-$name.$starts.log
   "$bin/pgopipe-worker" -p 0 --blob-store-url "$BLOB" --event-reader-url "$READER" \
-    --event-writer-url "$WRITER" --batch-wait 50ms "$@" >>"$tmp/worker-$name.log" 2>&1 &
+    --event-writer-url "$WRITER" --batch-wait 50ms "$@" >"$log" 2>&1 &
   local pid=$!
+  eval "LOG_$name=$log"
   pids+=("$pid")
   eval "PID_$name=$pid"
   local port="" i
   for i in $(seq 1 200); do
-    port=$(grep -o '"msg":"pgopipe-worker listening"[^}]*' "$tmp/worker-$name.log" 2>/dev/null |
+    port=$(grep -o '"msg":"pgopipe-worker listening"[^}]*' "$log" 2>/dev/null |
            tail -n 1 | grep -o '"port":[0-9]*' | cut -d: -f2 || true)
     [ -n "$port" ] && break
     kill -0 "$pid" 2>/dev/null || fail "worker $name exited at start"
@@ -96,7 +100,8 @@ wait_base() {
 }
 
 metric() { # metric PORT NAME → value (first series)
-  curl -s "http://127.0.0.1:$1/metrics" | grep "^$2 " | head -n 1 | awk '{print $2}'
+  curl -s "http://127.0.0.1:$1/metrics" >"$tmp/m.txt" || true
+  awk -v n="$2" '$1 == n { print $2; exit }' "$tmp/m.txt"
 }
 
 oracle=""
@@ -197,8 +202,8 @@ EOF
   # SIGHUP with a broken file keeps the old rules; a good file is taken
   echo '[{"app": "pruned", "rules": [{"drop": "(x"}]}]' >"$tmp/rules.json"
   kill -HUP "$PID_a"
-  for i in $(seq 1 100); do grep -q 'reload failed' "$tmp/worker-a.log" && break; sleep 0.05; done
-  grep -q 'reload failed.*offset' "$tmp/worker-a.log" || grep -q 'offset 2' "$tmp/worker-a.log" || fail "broken rules reload not logged with the offset"
+  for i in $(seq 1 100); do grep -q 'reload failed' "$LOG_a" && break; sleep 0.05; done
+  grep -q 'reload failed.*offset' "$LOG_a" || grep -q 'offset 2' "$LOG_a" || fail "broken rules reload not logged with the offset"
   kill -0 "$PID_a" || fail "worker died on a broken rules reload"
   ok "SIGHUP with a broken rules file: logged, old rules kept"
 
@@ -209,11 +214,18 @@ EOF
   "$tool" wait-key "$BLOB" beta/default.pgo 1 || fail "delete touched another app"
   ok "profile.deleted removed every object of the app"
 
-  curl -s "http://127.0.0.1:$port/metrics" | grep -q '^pgopipe_worker_merge_seconds_bucket' || fail "metrics"
+  curl -s -o "$tmp/metrics.txt" "http://127.0.0.1:$port/metrics"
+  for m in pgopipe_worker_merge_seconds_bucket pgopipe_worker_batch_uploads_bucket \
+           pgopipe_worker_base_bytes_bucket pgopipe_worker_merges_total pgopipe_worker_rejected_total \
+           pgopipe_worker_retries_total pgopipe_worker_base_last_bytes 'pgopipe_worker_events_total{type="profile.uploaded"}'; do
+    grep -qF "$m" "$tmp/metrics.txt" || fail "metric $m missing from /metrics"
+  done
+  c=$(metric "$port" pgopipe_worker_base_conflicts_total)
+  [ "${c:-0}" = 0 ] || fail "$c base conflicts with a single worker"
   kill -TERM "$PID_a"
   set +e; wait "$PID_a"; rc=$?; set -e
   [ $rc = 0 ] || fail "exit status $rc after SIGTERM"
-  grep -q 'pgopipe-worker stopped' "$tmp/worker-a.log" || fail "no clean stop logged"
+  grep -q 'pgopipe-worker stopped' "$LOG_a" || fail "no clean stop logged"
   ok "SIGTERM: clean exit 0"
   ;;
 
@@ -237,9 +249,10 @@ group)
     wait_base "$app" "$(expected_total ${files[$app]})" 90
   done
   a_merged=$(metric "$PORT_a" pgopipe_worker_uploads_merged_total)
-  b_merged=$(grep -c '"msg":"base written"' "$tmp/worker-b.log" || true)
+  b_merged=$(grep -c '"msg":"base written"' "$LOG_b" || true)
   [ "$b_merged" -ge 1 ] && [ "$a_merged" -ge 1 ] || fail "work not shared (a: $a_merged uploads, b: $b_merged writes)"
   ok "two workers in one group shared the apps (a merged $a_merged uploads, b wrote $b_merged bases); one left mid-stream; all bases exact"
+  kill -TERM "$PID_a"; wait "$PID_a" || fail "worker a exit status $? on SIGTERM"
   ;;
 
 crash)
@@ -252,14 +265,15 @@ crash)
       app=c-one; [ $((i % 3)) = 0 ] && app=c-two
       f=${cpu[$((i % ${#cpu[@]}))]}
       "$tool" upload "$BLOB" "$WRITER" "$app" "$f" >/dev/null && echo "$f" >>"$tmp/uploaded-$app"
-      sleep 0.1
+      sleep 0.2
     done
   ) &
   feeder=$!
   pids+=("$feeder")
   for k in $(seq 1 "$kills"); do
-    sleep "0.$((RANDOM % 9 + 1))"
-    # wait until it is in the middle of work, then kill -9
+    # wait until this instance is merging, then kill -9 at a random instant
+    for i in $(seq 1 300); do grep -q '"base written"' "$LOG_c" && break; sleep 0.1; done
+    sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
     kill -KILL "$PID_c" 2>/dev/null || true
     wait "$PID_c" 2>/dev/null || true
     start_worker c --batch-max 8
@@ -269,7 +283,7 @@ crash)
     mapfile -t up <"$tmp/uploaded-$app"
     wait_base "$app" "$(expected_total "${up[@]}")" 120
   done
-  dups=$(grep -c 'already in the base' "$tmp/worker-c.log" || true)
+  dups=$(cat "$tmp"/worker-c.*.log | grep -c 'already in the base' || true)
   ok "$n uploads, $kills SIGKILLs: totals exact, staging empty ($dups redelivered uploads recognised)"
   kill -TERM "$PID_c"; wait "$PID_c" || fail "exit status after SIGTERM"
   ;;

@@ -7,6 +7,10 @@
  * worker produced (objects, totals of a profile, the base's merge record).
  *
  *   worker-tool upload BLOB WRITER APP FILE...   stage + publish; prints keys
+ *   worker-tool upload-timed BLOB WRITER APP INTERVAL_MS FILE...
+ *                                                same, one every INTERVAL_MS, printing
+ *                                                "KEY MS" (ms since the epoch when the
+ *                                                publish was acknowledged, i.e. the 201)
  *   worker-tool stage BLOB APP FILE              stage only (no event); prints key
  *   worker-tool publish WRITER TYPE APP [KEY]    publish an envelope
  *   worker-tool raw WRITER KEY TEXT              publish arbitrary bytes
@@ -79,22 +83,6 @@ static int stage(blob_store *s, const char *app, const char *file, char *key, si
   return 0;
 }
 
-static int64_t total_of(const char *path, size_t idx, int *ok) {
-  size_t len;
-  uint8_t *data = read_file(path, &len);
-  *ok = 0;
-  if (!data) return 0;
-  pp_profile *p = NULL;
-  char err[512];
-  int rc = pp_decode(data, len, NULL, &p, err, sizeof err);
-  free(data);
-  if (rc != 0) return 0;
-  int64_t t = idx < pp_sample_type_count(p) ? pp_total(p, idx) : 0;
-  pp_free(p);
-  *ok = 1;
-  return t;
-}
-
 int main(int argc, char **argv) {
   char err[1024];
   if (argc < 2) return die("usage: see the header of worker-tool.c%s", "", NULL);
@@ -145,9 +133,12 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (argc < 3) return die("usage: see the header of worker-tool.c%s", "", NULL);
-  if (!strcmp(cmd, "publish") || !strcmp(cmd, "raw") || !strcmp(cmd, "upload")) {
-    const char *wurl = !strcmp(cmd, "upload") ? argv[3] : argv[2];
+  int timed = !strcmp(cmd, "upload-timed");
+  if (!strcmp(cmd, "publish") || !strcmp(cmd, "raw") || !strcmp(cmd, "upload") || timed) {
+    int upl = timed || !strcmp(cmd, "upload");
+    const char *wurl = upl ? argv[3] : argv[2];
     if (!strcmp(cmd, "upload") && argc < 6) return die("usage: upload BLOB WRITER APP FILE...%s", "", NULL);
+    if (timed && argc < 7) return die("usage: upload-timed BLOB WRITER APP INTERVAL_MS FILE...%s", "", NULL);
     if (!strcmp(cmd, "publish") && argc < 5) return die("usage: publish WRITER TYPE APP [KEY]%s", "", NULL);
     if (!strcmp(cmd, "raw") && argc != 5) return die("usage: raw WRITER KEY TEXT%s", "", NULL);
     bus_writer *w = NULL;
@@ -163,14 +154,29 @@ int main(int argc, char **argv) {
     } else {
       blob_store *s = NULL;
       if (blob_open(argv[2], &s, err, sizeof err) != 0) return die("%s: %s", argv[2], err);
-      for (int i = 5; i < argc && rc == 0; i++) {
+      long interval = timed ? atol(argv[5]) : 0;
+      for (int i = timed ? 6 : 5; i < argc && rc == 0; i++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         char key[1024];
         if (stage(s, argv[4], argv[i], key, sizeof key) != 0) { rc = -1; break; }
         bus_event ev;
         bus_event_init(&ev, BUS_TYPE_UPLOADED, argv[4]);
         snprintf(ev.profile_key, sizeof ev.profile_key, "%s", key);
         rc = bus_publish_event(w, &ev, err, sizeof err);
-        if (rc == 0) printf("%s\n", key);
+        if (rc == 0 && !timed) printf("%s\n", key);
+        if (rc == 0 && timed) {
+          struct timespec now;
+          clock_gettime(CLOCK_REALTIME, &now);
+          printf("%s %lld\n", key, (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+          fflush(stdout);
+          clock_gettime(CLOCK_MONOTONIC, &t1);
+          long spent = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+          if (spent < interval) {
+            struct timespec d = {(interval - spent) / 1000, ((interval - spent) % 1000) * 1000000};
+            nanosleep(&d, NULL);
+          }
+        }
       }
       blob_close(s);
     }
@@ -265,7 +271,6 @@ int main(int argc, char **argv) {
   } else {
     rc = die("unknown command or wrong arguments: %s%s", cmd, NULL);
   }
-  (void)total_of;
   blob_close(s);
   return rc;
 }

@@ -37,6 +37,7 @@
 #include "bus.h"
 #include "pprof.h"
 #include "rules.h"
+#include "svc_log.h"
 #include "worker.h"
 
 static int failures, checks;
@@ -350,6 +351,8 @@ static void test_merge_once(void) {
   worker_counts c = counts(&e);
   CHECK(c.uploads_merged == 2 && c.duplicates == 0, "merged %llu", (unsigned long long)c.uploads_merged);
   CHECK(c.staged_deleted == 2, "staged_deleted %llu", (unsigned long long)c.staged_deleted);
+  CHECK(c.conflicts == 0 && c.retries == 0, "conflicts %llu retries %llu on a quiet store",
+        (unsigned long long)c.conflicts, (unsigned long long)c.retries);
   env_close(&e);
 }
 
@@ -721,6 +724,55 @@ static void test_run_transient(void) {
   env_close(&e);
 }
 
+/* The in-process entry point, as pgopipe-server --worker uses it: a
+ * leftover staged upload (its mem:// event died with the last process) is
+ * reconciled at start, and new uploads are merged; stop returns cleanly. */
+static int embed_done(void *e) {
+  env *en = e;
+  pp_profile *b = base_of(en, "emb");
+  int64_t t = b ? pp_total(b, 1) : -1;
+  pp_free(b);
+  return t == 2 * file_total(g_cpu[0], 1) + file_total(g_cpu[1], 1) &&
+         count_prefix(en, "emb/staging/") == 0;
+}
+
+static void test_embed(void) {
+  env e;
+  env_open(&e, NULL, 50);
+  char k[1024], err[512];
+  stage(&e, "emb", g_cpu[0], k, sizeof k); /* left over, no event */
+  char rules_path[700];
+  snprintf(rules_path, sizeof rules_path, "%s/embed-rules.json", g_tmp);
+  FILE *f = fopen(rules_path, "wb");
+  fputs("[{\"app\": \"emb\", \"rules\": [{\"drop\": \"(x\"}]}]", f);
+  fclose(f);
+  worker_embed_config c;
+  memset(&c, 0, sizeof c);
+  c.blob = e.blob;
+  c.writer_url = e.topic;
+  c.prune_path = rules_path;
+  c.batch_wait_ms = 10;
+  worker_embed *w = NULL;
+  CHECK(worker_embed_start(&c, &w, err, sizeof err) != 0 && !w && strstr(err, "embed-rules.json") &&
+            strstr(err, "offset"), "bad rules accepted: %s", err);
+  f = fopen(rules_path, "wb");
+  fputs("[]", f);
+  fclose(f);
+  /* the env's own worker is not running; close its reader so the embedded
+   * one owns the topic */
+  bus_reader_close(e.rd);
+  e.rd = NULL;
+  CHECK(worker_embed_start(&c, &w, err, sizeof err) == 0, "%s", err);
+  upload(&e, "emb", g_cpu[0], NULL, 0);
+  upload(&e, "emb", g_cpu[1], NULL, 0);
+  worker_embed_reload(w);
+  CHECK(wait_for(embed_done, &e, 20000), "embedded worker did not merge");
+  CHECK(worker_stats_ready(worker_embed_stats(w)), "not ready");
+  CHECK(worker_embed_stop(w, err, sizeof err) == 0, "%s", err);
+  CHECK(bus_reader_open(e.topic, &e.rd, err, sizeof err) == 0, "%s", err);
+  env_close(&e);
+}
+
 static int cmp_path(const void *a, const void *b) { return strcmp(a, b); }
 
 int main(int argc, char **argv) {
@@ -745,6 +797,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "worker_test: need at least 3 CPU profiles in %s\n", cpudir);
     return 1;
   }
+  if (!getenv("WORKER_TEST_DEBUG")) svc_log_set_level(SVC_LOG_ERROR + 1);
   snprintf(g_tmp, sizeof g_tmp, "/tmp/worker-test.XXXXXX");
   if (!mkdtemp(g_tmp)) return 1;
 
@@ -758,6 +811,7 @@ int main(int argc, char **argv) {
   test_reconcile();
   test_malformed();
   test_run_transient();
+  test_embed();
 
   char cmd[700];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
