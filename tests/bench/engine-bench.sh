@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# engine-bench.sh — pgopipe's profile engine against Go's pprof, side by side.
+#
+# How to run (after `cmake -S . -B build && cmake --build build -j2`):
+#
+#   tests/bench/engine-bench.sh [BUILD_DIR]          # BUILD_DIR defaults to ./build
+#
+# It needs go (Debian golang-go) and GNU time (/usr/bin/time). Step 1 builds,
+# once, a realistic base profile and caches it in BUILD_DIR/bench: CPU profiles
+# of tests/bench/workload (a Go program that parses, type-checks and prints
+# standard-library packages, sampled at BENCH_HZ) are generated until their
+# merge reaches BENCH_BASE_BYTES of raw protobuf (default 4 MB, like a
+# long-lived app's default.pgo) or BENCH_GEN_SECONDS have passed; delete
+# BUILD_DIR/bench to start over. Step 2 measures, BENCH_RUNS times each
+# (default 5, the median is reported), wall time and peak RSS
+# (/usr/bin/time -f '%e %M') of:
+#   (a) one new upload merged into the base:  pgopipe merge -o OUT UPLOAD BASE
+#       vs  pprof -proto -symbolize=none UPLOAD BASE > OUT
+#   (b) 50 profiles at once:                  pgopipe merge -o OUT P1..P50
+#       vs  pprof -proto -symbolize=none P1..P50 > OUT
+# (the upload comes first, as the worker merges it). `pprof` is Go's own tool
+# binary ($(go env GOTOOLDIR)/pprof, what `go tool pprof` runs) so the go
+# command's start-up is not charged to Go. Both outputs are then compared with
+# the differential-test oracle when it is built, so the race is for the same
+# answer. Figures depend on machine load: say what else was running.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+pgopipe=$build/bin/pgopipe
+[ -x "$pgopipe" ] || { echo "no $pgopipe: build first" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "needs GNU time (/usr/bin/time)" >&2; exit 1; }
+pprof_bin=$(go env GOTOOLDIR)/pprof
+[ -x "$pprof_bin" ] || { echo "no Go pprof tool at $pprof_bin" >&2; exit 1; }
+
+bench=$build/bench
+runs=${BENCH_RUNS:-5}
+target=${BENCH_BASE_BYTES:-4000000}
+gen_max=${BENCH_GEN_SECONDS:-1200}
+hz=${BENCH_HZ:-2000}
+secs=${BENCH_PROFILE_SECONDS:-5}
+export GOCACHE=${GOCACHE:-$build/.gocache} GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS=
+mkdir -p "$bench/profiles"
+
+# ---- step 1: the inputs (cached) ----
+if [ ! -f "$bench/base.pb.gz" ]; then
+  echo "== building the workload and generating profiles (target ${target} B raw, at most ${gen_max} s)"
+  (cd "$root/tests/bench/workload" && go build -o "$bench/workload" .)
+  start=$(date +%s)
+  seed=$(ls "$bench/profiles" | wc -l)
+  while :; do
+    n=$(ls "$bench/profiles" | wc -l)
+    if [ "$n" -ge 52 ]; then
+      "$pgopipe" merge -o "$bench/base.tmp.pb.gz" "$bench"/profiles/w-*.pb.gz
+      raw=$(gzip -dc "$bench/base.tmp.pb.gz" | wc -c)
+      echo "   $n profiles, merged base $raw B raw"
+      [ "$raw" -ge "$target" ] && break
+      [ $(($(date +%s) - start)) -ge "$gen_max" ] && { echo "   time is up: base stays at $raw B raw"; break; }
+    fi
+    seed=$((seed + 1))
+    f=$(printf '%s/profiles/w-%04d.pb.gz' "$bench" "$seed")
+    "$bench/workload" -o "$f.tmp" -seconds "$secs" -hz "$hz" -seed "$seed" 2>/dev/null
+    mv "$f.tmp" "$f"
+  done
+  # The newest profile is the upload of (a); the base is the merge of the rest.
+  ls "$bench"/profiles/w-*.pb.gz | tail -1 >"$bench/upload.list"
+  ls "$bench"/profiles/w-*.pb.gz | tail -51 | head -50 >"$bench/fifty.list"
+  ls "$bench"/profiles/w-*.pb.gz | head -n -1 | xargs "$pgopipe" merge -o "$bench/base.pb.gz"
+  rm -f "$bench/base.tmp.pb.gz"
+fi
+upload=$(cat "$bench/upload.list")
+mapfile -t fifty <"$bench/fifty.list"
+base=$bench/base.pb.gz
+
+echo "== inputs"
+echo "base:   $(stat -c %s "$base") B gz, $(gzip -dc "$base" | wc -c) B raw; $("$pgopipe" inspect --top 0 "$base" | grep '^Tables')"
+echo "upload: $(stat -c %s "$upload") B gz, $(gzip -dc "$upload" | wc -c) B raw"
+echo "fifty:  $(cat "${fifty[@]}" | wc -c) B gz, $(for f in "${fifty[@]}"; do gzip -dc "$f"; done | wc -c) B raw in total"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/pgopipe-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# measure NAME command... : runs it $runs times, prints "median_seconds median_kib".
+measure() {
+  local name=$1
+  shift
+  : >"$work/$name.times"
+  for ((i = 0; i < runs; i++)); do
+    /usr/bin/time -f '%e %M' -o "$work/$name.t" "$@"
+    cat "$work/$name.t" >>"$work/$name.times"
+  done
+  local t m
+  t=$(awk '{print $1}' "$work/$name.times" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  m=$(awk '{print $2}' "$work/$name.times" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  echo "$t $m"
+}
+
+go_merge() { # out inputs...
+  local out=$1
+  shift
+  "$pprof_bin" -proto -symbolize=none "$@" >"$out" 2>/dev/null
+}
+export -f go_merge
+export pprof_bin
+
+row() { # label pgopipe_result go_result
+  read -r pt pm <<<"$2"
+  read -r gt gm <<<"$3"
+  awk -v l="$1" -v pt="$pt" -v pm="$pm" -v gt="$gt" -v gm="$gm" 'BEGIN {
+    printf "%-26s pgopipe %7.3f s %8.1f MiB | go pprof %7.3f s %8.1f MiB | %6.1fx faster, %5.1f%% of Go memory\n",
+      l, pt, pm / 1024, gt, gm / 1024, (pt > 0 ? gt / pt : 0), 100 * pm / gm }'
+}
+
+echo "== measuring, median of $runs runs each"
+a_p=$(measure a_pgopipe "$pgopipe" merge -o "$work/a_p.pb.gz" "$upload" "$base")
+a_g=$(measure a_go bash -c 'go_merge "$@"' _ "$work/a_g.pb.gz" "$upload" "$base")
+b_p=$(measure b_pgopipe "$pgopipe" merge -o "$work/b_p.pb.gz" "${fifty[@]}")
+b_g=$(measure b_go bash -c 'go_merge "$@"' _ "$work/b_g.pb.gz" "${fifty[@]}")
+row "(a) upload into base" "$a_p" "$a_g"
+row "(b) 50 profiles at once" "$b_p" "$b_g"
+
+oracle=$build/tests/diff/oracle
+if [ -x "$oracle" ]; then
+  for c in a b; do
+    if cmp -s <("$oracle" summary "$work/${c}_p.pb.gz") <("$oracle" summary "$work/${c}_g.pb.gz"); then
+      echo "($c) same result as Go (oracle summaries equal)"
+    else
+      echo "($c) RESULTS DIFFER from Go"
+    fi
+  done
+fi
