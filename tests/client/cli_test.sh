@@ -138,23 +138,24 @@ run cl0 "$P" clean -u "$API"
 check "clean without criteria: usage error 2" test $RC -eq 2
 run cl1 "$P" clean -u "$API" --older-than 5x
 check "clean, bad duration: usage error 2" test $RC -eq 2
-for app in demo other; do
+# fresh app names: an upload right after a DELETE of the same app can race the
+# worker's clean-up of that app (see the report), which is not what this tests
+for app in shop web; do
   "$P" upload -u "$API" --auth-token-file "$TOKEN_FILE" -a $app "$T/cpu.pprof" >/dev/null 2>&1
 done
-both() { "$P" list -u "$API" 2>/dev/null | grep -q '^demo ' && "$P" list -u "$API" 2>/dev/null | grep -q '^other '; }
+both() { "$P" list -u "$API" 2>/dev/null | grep -q '^shop ' && "$P" list -u "$API" 2>/dev/null | grep -q '^web '; }
 check "clean: two merged bases to work on" wait_until 30 both
 run cl2 "$P" clean -u "$API" --auth-token-file "$TOKEN_FILE" --older-than 1h --larger-than 999999999
 check "clean: nothing older than 1h or larger than 999999999" \
   bash -c "[ $RC -eq 0 ] && grep -q 'removed 0 of 2' '$T/cl2.out'"
-dsize=$("$P" list -u "$API" | awk '$1 == "demo" {print $2}')
-osize=$("$P" list -u "$API" | awk '$1 == "other" {print $2}')
+dsize=$("$P" list -u "$API" | awk '$1 == "shop" {print $2}')
+osize=$("$P" list -u "$API" | awk '$1 == "web" {print $2}')
 big=$((dsize > osize ? dsize : osize))
 run cl3 "$P" clean -u "$API" --auth-token-file "$TOKEN_FILE" --larger-than "$big"
 check "clean --larger-than SIZE of the largest: nothing removed (edge)" \
   bash -c "[ $RC -eq 0 ] && grep -q 'removed 0 of 2' '$T/cl3.out'"
 run cl4 "$P" clean -u "$API" --auth-token-file "$BAD_TOKEN_FILE" --larger-than 0
 check "clean, bad token: exit 1 with 401" bash -c "[ $RC -eq 1 ] && grep -q ': 401: ' '$T/cl4.err'"
-small=$((dsize < osize ? dsize : osize))
 run cl5 "$P" clean -u "$API" --auth-token-file "$TOKEN_FILE" --larger-than "$((big - 1))"
 if [ "$dsize" -ne "$osize" ]; then
   check "clean --larger-than SIZE-1: only the largest removed" \
@@ -163,12 +164,15 @@ else
   check "clean --larger-than SIZE-1: both (same size) removed" \
     bash -c "[ $RC -eq 0 ] && grep -q 'removed 2 of 2' '$T/cl5.out'"
 fi
-sleep 1.1
+# make sure something is left for --older-than to remove
+if [ "$("$P" list -u "$API" | wc -l)" -le 1 ]; then
+  "$P" upload -u "$API" --auth-token-file "$TOKEN_FILE" -a third "$T/cpu.pprof" >/dev/null 2>&1
+  wait_until 30 bash -c "'$P' list -u '$API' 2>/dev/null | grep -q '^third '"
+fi
+left=$(($("$P" list -u "$API" | wc -l) - 1))
+sleep 1.1 # lastModified has whole seconds: let the bases get measurably old
 run cl6 "$P" clean -u "$API" --auth-token-file "$TOKEN_FILE" --older-than 1ms
-check "clean --older-than 1ms: the rest removed, each printed" \
-  bash -c "[ $RC -eq 0 ] && grep -q '^removed ' '$T/cl6.out' && ! grep -q 'removed 0 of' '$T/cl6.out'"
-run ls5 "$P" list -u "$API"
-check "clean: nothing left" bash -c "[ \$(wc -l <'$T/ls5.out') -eq 1 ]"
-: "$small"
+check "clean --older-than 1ms: all $left left removed, each printed" \
+  bash -c "[ $RC -eq 0 ] && [ $left -ge 1 ] && grep -q 'removed $left of $left' '$T/cl6.out' && [ \$(grep -c '^removed [a-z]* (' '$T/cl6.out') -eq $left ]"
 
 finish
