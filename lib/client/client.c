@@ -352,7 +352,8 @@ client_req *client_req_upload(const client_config *cfg, const char *app, const u
   client_req *r = req_new(cfg, "POST", app, err, errlen);
   if (!r) return NULL;
   curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
-  curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, (const char *)body);
+  /* never NULL: with NULL postfields curl would read the body from stdin */
+  curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
   curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
   struct curl_slist *l = curl_slist_append(r->headers, "Content-Type: application/octet-stream");
   if (!l) {

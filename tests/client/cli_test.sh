@@ -56,6 +56,10 @@ check "upload, heap profile: exit 1 with 422 and the server's message" \
   bash -c "[ $RC -eq 1 ] && grep -q ': 422: ' '$T/up5.err'"
 run up6 "$P" upload -u "$API" --auth-token-file "$TOKEN_FILE" -a demo "$T/junk.pprof"
 check "upload, garbage: exit 1 with 400" bash -c "[ $RC -eq 1 ] && grep -q ': 400: ' '$T/up6.err'"
+: >"$T/empty.pprof"
+run up6b "$P" upload -u "$API" --auth-token-file "$TOKEN_FILE" -a demo "$T/empty.pprof"
+check "upload, empty file: sent as an empty body, exit 1 with 400" \
+  bash -c "[ $RC -eq 1 ] && grep -q ': 400: ' '$T/up6b.err'"
 run up7 "$P" upload -u "$API" -a demo "$T/missing.pprof"
 check "upload, missing file: exit 1 naming it" bash -c "[ $RC -eq 1 ] && grep -q missing.pprof '$T/up7.err'"
 run up8 env -u PGOPIPE_APP "$P" upload -u "$API" "$T/cpu.pprof"
