@@ -47,6 +47,7 @@ struct client_req {
   client_progress_fn progress;
   void *progress_ud;
   char etag[128];
+  long retry_after_ms;
   char key[512];
   char errbuf[CURL_ERROR_SIZE];
   int finished;
@@ -164,6 +165,17 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
     memcpy(r->etag, v, vl);
     r->etag[vl] = '\0';
   }
+  if (n > 12 && strncasecmp(buf, "retry-after:", 12) == 0) {
+    const char *v = buf + 12;
+    while (*v == ' ' || *v == '\t') v++;
+    long secs = 0;
+    int digits = 0;
+    while (v < buf + n && *v >= '0' && *v <= '9' && secs < 86400) {
+      secs = secs * 10 + (*v++ - '0');
+      digits++;
+    }
+    if (digits) r->retry_after_ms = secs * 1000;
+  }
   return n;
 }
 
@@ -260,6 +272,14 @@ void client_req_free(client_req *r) {
 CURL *client_req_easy(client_req *r) { return r->easy; }
 const char *client_req_what(const client_req *r) { return r->what; }
 const char *client_req_key(const client_req *r) { return r->key; }
+long client_req_retry_after_ms(const client_req *r) { return r->retry_after_ms; }
+
+long client_retry_delay_ms(const client_config *cfg, int attempt, double rnd, long retry_after_ms) {
+  long d = client_backoff_ms(cfg, attempt, rnd);
+  long cap = cfg_long(cfg ? cfg->backoff_max_ms : 0, CLIENT_DEFAULT_BACKOFF_MAX_MS);
+  if (retry_after_ms > d) d = retry_after_ms < cap ? retry_after_ms : cap;
+  return d;
+}
 
 /* Short message from an error answer: the JSON "message" when there is one,
  * else the first line of the body, else nothing. */
@@ -465,9 +485,10 @@ int client_upload(client_t *c, const char *app, const uint8_t *body, size_t len,
     CURLcode cc = perform(c, r);
     rc = client_req_finish(r, cc, NULL, &transient, err, errlen);
     if (rc == CLIENT_OK && key && keylen) snprintf(key, keylen, "%s", r->key);
+    long retry_after = r->retry_after_ms;
     client_req_free(r);
     if (rc == CLIENT_OK || !transient || n == max) break;
-    sleep_ms(client_backoff_ms(&c->cfg, n, rng_unit(&c->rng)));
+    sleep_ms(client_retry_delay_ms(&c->cfg, n, rng_unit(&c->rng), retry_after));
   }
   if (n > max) n = max;
   if (rc != CLIENT_OK && n > 1 && err && errlen) {

@@ -82,6 +82,10 @@ int client_valid_app(const char *app);
  */
 long client_backoff_ms(const client_config *cfg, int attempt, double rnd);
 
+/* The wait before retry `attempt`: client_backoff_ms, or the server's
+ * Retry-After (ms, 0 = none) when longer, capped at backoff_max_ms. */
+long client_retry_delay_ms(const client_config *cfg, int attempt, double rnd, long retry_after_ms);
+
 /* ---- Request objects (for curl multi users) ---- */
 
 typedef struct client_req client_req;
@@ -113,6 +117,10 @@ const char *client_req_what(const client_req *r);
 int client_req_finish(client_req *r, CURLcode cc, long *status, int *transient,
                       char *err, size_t errlen);
 
+/* The server's Retry-After of a finished request in ms (seconds form only;
+ * 0 when absent). Retries wait max(backoff, this), capped at backoff_max_ms. */
+long client_req_retry_after_ms(const client_req *r);
+
 /* Key returned by the server for a successful upload ("" otherwise). */
 const char *client_req_key(const client_req *r);
 
@@ -132,7 +140,8 @@ void client_free(client_t *c);
 
 /*
  * Uploads body to app, retrying transient failures up to upload_attempts
- * times with client_backoff_ms delays. On success copies the stored key
+ * times with client_backoff_ms delays (longer when the server sends
+ * Retry-After, up to backoff_max_ms). On success copies the stored key
  * into key (may be NULL). *attempts (may be NULL) receives the number of
  * attempts made. The error message of the last attempt is reported, with
  * "(after N attempts)" when retried.

@@ -247,6 +247,7 @@ static void upload_done(round *rd, xfer *x, CURLcode cc) {
     finish(rd, x);
     return;
   }
+  long retry_after = client_req_retry_after_ms(x->up);
   client_req_free(x->up);
   x->up = NULL;
   if (x->attempts > 1)
@@ -255,7 +256,8 @@ static void upload_done(round *rd, xfer *x, CURLcode cc) {
     snprintf(x->upload_error, sizeof x->upload_error, "%s", err);
   if (transient && x->attempts < rd->max_attempts) {
     int64_t delay =
-        (int64_t)client_backoff_ms(&rd->cfg->api, x->attempts, rnd_unit(&rd->rng)) * 1000000;
+        (int64_t)client_retry_delay_ms(&rd->cfg->api, x->attempts, rnd_unit(&rd->rng),
+                                       retry_after) * 1000000;
     int64_t at = mono_ns() + delay;
     if (!rd->stopping || rd->cfg->drain_ms < 0 || at < rd->drain_deadline_ns) {
       x->retry_at_ns = at;

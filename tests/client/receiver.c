@@ -8,6 +8,7 @@
  *   --fail-status S   ... with status S instead (e.g. 500, 429, 400)
  *   --delay-ms MS     wait MS before answering every API request
  *   --token T         require "Authorization: Bearer T" (401 otherwise)
+ *   --retry-after S   send "Retry-After: S" with the injected failures
  * and counters at GET /stats ({"posts":N,"stored":M}) so tests can assert
  * how many attempts a client made.
  *
@@ -46,6 +47,7 @@ static const char *g_token;
 static int g_fail_posts;
 static int g_fail_status = 503;
 static int g_delay_ms;
+static const char *g_retry_after;
 static unsigned g_posts, g_stored;
 static volatile sig_atomic_t g_stop;
 
@@ -172,7 +174,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
   const char *app = rest + 1;
   if (!valid_app(app)) return fail(c, 400, "invalid app name");
   if (!strcmp(method, "POST")) {
-    if ((int)nth <= g_fail_posts) return fail(c, (unsigned)g_fail_status, "injected failure");
+    if ((int)nth <= g_fail_posts) {
+      char b[128];
+      snprintf(b, sizeof b, "{\"message\":\"injected failure\",\"code\":%d}", g_fail_status);
+      struct MHD_Response *rs =
+          MHD_create_response_from_buffer(strlen(b), (void *)b, MHD_RESPMEM_MUST_COPY);
+      MHD_add_response_header(rs, "Content-Type", "application/json");
+      if (g_retry_after) MHD_add_response_header(rs, "Retry-After", g_retry_after);
+      enum MHD_Result ret = MHD_queue_response(c, (unsigned)g_fail_status, rs);
+      MHD_destroy_response(rs);
+      return ret;
+    }
     if (cn->too_big) return fail(c, 413, "body over the limit");
     snprintf(path, sizeof path, "%s/%s", g_dir, app);
     mkdir(path, 0755);
@@ -290,6 +302,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--fail-status")) g_fail_status = atoi(v);
     else if (!strcmp(a, "--delay-ms")) g_delay_ms = atoi(v);
     else if (!strcmp(a, "--hang-port-file")) hang_file = v;
+    else if (!strcmp(a, "--retry-after")) g_retry_after = v;
     else {
       fprintf(stderr, "receiver: unknown flag %s\n", a);
       return 2;
@@ -297,7 +310,7 @@ int main(int argc, char **argv) {
   }
   if (!g_dir || !port_file) {
     fprintf(stderr, "usage: receiver --dir D --port-file F [--token T] [--fail-posts N] "
-                    "[--fail-status S] [--delay-ms MS]\n");
+                    "[--fail-status S] [--delay-ms MS] [--retry-after S]\n");
     return 2;
   }
   signal(SIGTERM, on_sig);

@@ -10,7 +10,8 @@
  * retried and reported naming the URL; the server's JSON message reaches
  * the error text; download streams atomically (no partial or temporary file
  * left on failure, old file kept), ETag/If-None-Match → 304; list parsing;
- * delete 200/404; timeouts; backoff arithmetic; RFC 3339 parsing.
+ * delete 200/404; timeouts; backoff arithmetic and Retry-After; RFC 3339
+ * parsing.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -136,7 +137,8 @@ static void test_pure(void) {
   CHECK_CONTAINS(err, "http://");
 }
 
-static void test_upload(const srv *plain, const srv *flaky, const srv *broken, const srv *rejects) {
+static void test_upload(const srv *plain, const srv *flaky, const srv *broken, const srv *rejects,
+                        const srv *slow_ra) {
   char err[1024], key[512];
   int attempts = 0;
   const uint8_t body[] = "not checked by the receiver";
@@ -176,6 +178,24 @@ static void test_upload(const srv *plain, const srv *flaky, const srv *broken, c
   CHECK_CONTAINS(err, flaky->url);
   CHECK(key[0] == '\0');
   client_free(c);
+
+  /* Retry-After: 1 from the server stretches a 10 ms backoff to 1 s, and a
+   * backoff cap of 300 ms bounds it again */
+  client_config ra = {.api_url = slow_ra->url, .upload_attempts = 2, .backoff_ms = 10,
+                      .backoff_max_ms = 5000};
+  c = client_new(&ra, err, sizeof err);
+  struct timespec r0, r1;
+  clock_gettime(CLOCK_MONOTONIC, &r0);
+  rc = client_upload(c, "demo", body, sizeof body, key, sizeof key, &attempts, err, sizeof err);
+  clock_gettime(CLOCK_MONOTONIC, &r1);
+  double waited = (double)(r1.tv_sec - r0.tv_sec) + (double)(r1.tv_nsec - r0.tv_nsec) / 1e9;
+  CHECK(rc == CLIENT_OK && attempts == 2);
+  CHECK(waited >= 0.95 && waited < 3.0);
+  client_free(c);
+  CHECK(client_retry_delay_ms(&ra, 1, 1.0, 1000) == 1000);
+  CHECK(client_retry_delay_ms(&ra, 1, 1.0, 0) == 10);
+  client_config capped = {.backoff_ms = 10, .backoff_max_ms = 300};
+  CHECK(client_retry_delay_ms(&capped, 1, 1.0, 5000) == 300);
 
   /* 500 every time: all attempts used, last message reported with the count */
   client_config bc = {.api_url = broken->url, .upload_attempts = 3, .backoff_ms = 5};
@@ -369,21 +389,24 @@ int main(int argc, char **argv) {
     return 1;
   }
   test_pure();
-  srv plain = {0}, flaky = {0}, broken = {0}, rejects = {0};
+  srv plain = {0}, flaky = {0}, broken = {0}, rejects = {0}, ra = {0};
   const char *fl[] = {"--fail-posts", "2", "--token", "s3cret", NULL};
   const char *br[] = {"--fail-posts", "1000", "--fail-status", "500", NULL};
   const char *rj[] = {"--fail-posts", "1000", "--fail-status", "400", NULL};
+  const char *rr[] = {"--fail-posts", "1", "--retry-after", "1", NULL};
   int ok = srv_start(&plain, "plain", NULL) == 0 && srv_start(&flaky, "flaky", fl) == 0 &&
-           srv_start(&broken, "broken", br) == 0 && srv_start(&rejects, "rejects", rj) == 0;
+           srv_start(&broken, "broken", br) == 0 && srv_start(&rejects, "rejects", rj) == 0 &&
+           srv_start(&ra, "retry-after", rr) == 0;
   CHECK(ok);
   if (ok) {
-    test_upload(&plain, &flaky, &broken, &rejects);
+    test_upload(&plain, &flaky, &broken, &rejects, &ra);
     test_download_list_delete(&plain);
   }
   t_stop(plain.pid);
   t_stop(flaky.pid);
   t_stop(broken.pid);
   t_stop(rejects.pid);
+  t_stop(ra.pid);
   t_rm_rf(g_tmp);
   curl_global_cleanup();
   return t_report("test_client");
