@@ -73,7 +73,7 @@ static svc_flag flags[] = {
     {"prune", 0, SVC_FLAG_STRING, NULL, "with --worker: prune rules file (JSON)", &S.o.prune, NULL, "FILE", 0},
     {"batch-max", 0, SVC_FLAG_INT, "50", "with --worker: most uploads merged in one pass", &S.o.batch_max, NULL, NULL,
      0},
-    {"batch-wait", 0, SVC_FLAG_DURATION, "200ms", "with --worker: wait this long to fill a batch", &S.o.batch_wait_ms,
+    {"batch-wait", 0, SVC_FLAG_DURATION, "100ms", "with --worker: wait this long to fill a batch", &S.o.batch_wait_ms,
      NULL, NULL, 0},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
@@ -141,7 +141,8 @@ int main(int argc, char **argv) {
   }
 
   /* The embedded default: no URL flags means the all-in-one pipeline. */
-  if (!S.o.blob_url && !S.o.writer_url) S.o.worker = 1;
+  int embedded = !S.o.blob_url && !S.o.writer_url;
+  if (embedded) S.o.worker = 1;
   if (!S.o.blob_url) S.o.blob_url = DEFAULT_BLOB_URL;
   if (!S.o.writer_url) S.o.writer_url = DEFAULT_BUS_URL;
   int mem_bus = strncmp(S.o.writer_url, "mem://", 6) == 0;
@@ -150,7 +151,7 @@ int main(int argc, char **argv) {
                 "a mem:// bus is in-process only and needs the merge worker in this process (--worker); "
                 "use kafka://TOPIC for a separate pgopipe-worker");
   if (S.o.worker && !embedded_worker_available())
-    return fail(mem_bus && argc == 1 ? "the all-in-one default (file://./data, mem://profiles) needs the merge worker"
+    return fail(embedded ? "the all-in-one default (file://./data, mem://profiles) needs the merge worker"
                                      : "--worker",
                 "this build has no in-process merge worker yet; run pgopipe-worker separately and start the "
                 "server with --event-writer-url kafka://TOPIC (and KAFKA_BROKERS)");

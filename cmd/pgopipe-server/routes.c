@@ -43,6 +43,13 @@ static void h_upload(svc_req *r, void *ctx) {
   svc_metric_observe(s->m_upload_bytes, (double)len);
   svc_metric_observe(s->m_upload_seconds, (double)(svc_mono_ns() - t0) / 1e9);
   svc_req_log(r, "key", res.key);
+  char ms[32];
+  snprintf(ms, sizeof ms, "%.3f", (double)res.decode_ns / 1e6);
+  svc_req_log(r, "validate_ms", ms);
+  snprintf(ms, sizeof ms, "%.3f", (double)res.store_ns / 1e6);
+  svc_req_log(r, "store_ms", ms);
+  snprintf(ms, sizeof ms, "%.3f", (double)res.publish_ns / 1e6);
+  svc_req_log(r, "publish_ms", ms);
 
   json_t *o = json_pack("{s:s}", "key", res.key);
   char *out = o ? json_dumps(o, JSON_COMPACT) : NULL;

@@ -60,6 +60,7 @@ int upload_accept(const upload_config *cfg, const char *app, const uint8_t *body
   pp_profile *p = NULL;
   pp_limits lim = {cfg->max_input_bytes, cfg->max_decoded_bytes};
   memset(res, 0, sizeof *res);
+  int64_t t0 = svc_mono_ns();
 
   if (!upload_app_valid(app))
     return refuse(res, 400, UPLOAD_BAD_APP,
@@ -98,8 +99,12 @@ int upload_accept(const upload_config *cfg, const char *app, const uint8_t *body
     return refuse(res, 500, UPLOAD_INTERNAL, "no staging key for app %s: %s", app, "no randomness available");
   }
 
+  int64_t t1 = svc_mono_ns();
+  res->decode_ns = t1 - t0;
   rc = blob_put(cfg->blob, res->key, data, dlen, err, sizeof err);
   free(enc);
+  int64_t t2 = svc_mono_ns();
+  res->store_ns = t2 - t1;
   if (rc != BLOB_OK) {
     res->key[0] = '\0';
     return refuse(res, 503, UPLOAD_BLOB, "blob store unavailable, upload for app %s not accepted: %s", app, err);
@@ -113,6 +118,7 @@ int upload_accept(const upload_config *cfg, const char *app, const uint8_t *body
     snprintf(ev.profile_key, sizeof ev.profile_key, "%s", res->key);
     rc = bus_publish_event(cfg->bus, &ev, err, sizeof err);
   }
+  res->publish_ns = svc_mono_ns() - t2;
   if (rc != BUS_OK) {
     /* Not announced: take the staged object back so nothing half-accepted
      * remains. If even that fails, say so loudly; the object is inert

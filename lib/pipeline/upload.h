@@ -62,6 +62,9 @@ typedef struct upload_result {
   char message[1024];    /* on error: one line for the client and the log */
   int orphaned;          /* 1 when the publish failed and the staged object
                             could not be removed either (logged) */
+  int64_t decode_ns;     /* time spent validating (decode + kind check + re-encode) */
+  int64_t store_ns;      /* time spent in blob_put */
+  int64_t publish_ns;    /* time spent in bus_publish_event */
 } upload_result;
 
 /* Short static label of a reason ("ok", "bad_app", "malformed", "too_big",

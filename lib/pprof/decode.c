@@ -261,6 +261,7 @@ typedef struct dec {
   pp_sid *smap; /* input string index -> sid */
   size_t nstr;
   size_t cnt[16]; /* top-level field counts */
+  size_t first[16], last[16]; /* byte range where each top-level field number occurs */
   idmap mids, fids, lids;
   pp_label *ltmp; /* label sort scratch */
   size_t cltmp;
@@ -312,13 +313,16 @@ static int tr_str(dec *d, uint64_t idx, pp_sid *out, const char *fmt, ...) {
 
 /* Iterates the top-level fields numbered `want`, calling fn on each. */
 typedef int (*field_fn)(dec *d, const field *f, size_t i);
+/* Only the byte range where that field occurs is scanned: writers group
+ * repeated fields, so each pass reads little besides its own fields. */
 static int each_top(dec *d, uint32_t want, field_fn fn) {
-  const uint8_t *p = d->buf;
+  if (!d->cnt[want]) return PP_OK;
+  const uint8_t *p = d->buf + d->first[want], *end = d->buf + d->last[want];
   field f = {0};
   const char *why;
   size_t i = 0;
-  while (p < d->end) {
-    if (rd_field(&p, d->end, &f, &why)) return wire_err(d, "profile", why, p);
+  while (p < end) {
+    if (rd_field(&p, end, &f, &why)) return wire_err(d, "profile", why, p);
     if (f.num != want) continue;
     if (f.typ != 2) return type_err(d, "profile", &f, 2);
     int rc = fn(d, &f, i++);
@@ -608,8 +612,13 @@ static int scan_top(dec *d, span **strs, uint64_t **cmt, size_t *ncmt, uint64_t 
   size_t cstr = 0, ccmt = 0, nstr = 0;
   uint64_t time_seen = 0;
   while (p < d->end) {
+    const uint8_t *at = p;
     if (rd_field(&p, d->end, &f, &why)) return wire_err(d, "profile", why, p);
-    if (f.num < 16) d->cnt[f.num]++;
+    if (f.num < 16) {
+      if (!d->cnt[f.num]) d->first[f.num] = (size_t)(at - d->buf);
+      d->last[f.num] = (size_t)(p - d->buf);
+      d->cnt[f.num]++;
+    }
     switch (f.num) {
     case 1: case 2: case 3: case 4: case 5: case 11:
       if (f.typ != 2) return type_err(d, "profile", &f, 2);
@@ -685,6 +694,12 @@ static int decode_proto(const uint8_t *buf, size_t len, pp_profile **out, char *
                              : "malformed profile: string table entry 0 is not the empty string");
     goto out;
   }
+  for (int k = 1; k <= 6; k++)
+    if (d->cnt[k] >= UINT32_MAX - 2) {
+      rc = pp_err(err, errlen, PP_ETOOBIG, "profile has %zu entries of field %d, over the engine's limit of %u", d->cnt[k],
+                  k, (unsigned)(UINT32_MAX - 2));
+      goto out;
+    }
   if (d->cnt[2] > 0 && d->cnt[1] == 0) {
     rc = pp_err(err, errlen, PP_EMALFORMED, "malformed profile: %zu samples but no sample types", d->cnt[2]);
     goto out;

@@ -58,6 +58,8 @@ struct pp_merger {
   size_t ctlabels;
   pp_line *tlines;
   size_t ctlines;
+  uint8_t *cseen; /* result string id -> already a comment of the result */
+  size_t ccseen;
 };
 
 /* ---- tables ---- */
@@ -360,6 +362,7 @@ static void merger_clear(pp_merger *m) {
   free(m->tlocs);
   free(m->tlabels);
   free(m->tlines);
+  free(m->cseen);
   memset(m, 0, sizeof(*m));
 }
 
@@ -422,6 +425,10 @@ static int memo_reset(pp_merger *m, const pp_profile *in) {
  * doubling: the result is trimmed at the end). */
 static int reserve(pp_merger *m, const pp_profile *in) {
   pp_profile *r = m->r;
+  /* Indexes are 32-bit. */
+  if (r->nmaps + in->nmaps >= UINT32_MAX - 2 || r->nfuncs + in->nfuncs >= UINT32_MAX - 2 ||
+      r->nlocs + in->nlocs >= UINT32_MAX - 2 || r->nsamples + in->nsamples >= UINT32_MAX - 2)
+    return PP_ENOMEM;
   if (PP_GROW(r->maps, r->cmaps, r->nmaps + in->nmaps) || PP_GROW(m->mh, m->cmh, r->nmaps + in->nmaps) ||
       PP_GROW(r->funcs, r->cfuncs, r->nfuncs + in->nfuncs) || PP_GROW(m->fh, m->cfh, r->nfuncs + in->nfuncs) ||
       PP_GROW(r->locs, r->clocs, r->nlocs + in->nlocs) || PP_GROW(m->lh, m->clh, r->nlocs + in->nlocs) ||
@@ -459,9 +466,13 @@ static int fold(pp_merger *m, pp_profile *in) {
   for (size_t i = 0; i < in->ncomments; i++) {
     pp_sid c;
     if (tr_sid(m, in, in->comments[i], &c)) return PP_ENOMEM;
-    size_t k = 0;
-    while (k < r->ncomments && r->comments[k] != c) k++;
-    if (k < r->ncomments) continue;
+    if (c >= m->ccseen) { /* a flag per result string: de-duplication in O(1) */
+      size_t old = m->ccseen;
+      if (PP_GROW(m->cseen, m->ccseen, (size_t)c + 1)) return PP_ENOMEM;
+      memset(m->cseen + old, 0, m->ccseen - old);
+    }
+    if (m->cseen[c]) continue;
+    m->cseen[c] = 1;
     if (PP_GROW(r->comments, r->ccomments, r->ncomments + 1)) return PP_ENOMEM;
     r->comments[r->ncomments++] = c;
   }

@@ -61,7 +61,7 @@ enum {
 /* Limits applied by pp_decode. Zero fields take the defaults below. */
 typedef struct pp_limits {
   size_t max_input_bytes;   /* compressed (or raw) input; default PP_DEFAULT_MAX_INPUT */
-  size_t max_decoded_bytes; /* after gunzip; default PP_DEFAULT_MAX_DECODED */
+  size_t max_decoded_bytes; /* after gunzip (raw input too); default PP_DEFAULT_MAX_DECODED */
 } pp_limits;
 
 #define PP_DEFAULT_MAX_INPUT   (64u << 20)  /* 64 MiB */
@@ -253,6 +253,9 @@ pp_rules *pp_rules_new(void);
  *    pp_prune fail with PP_EREGEX instead of hanging.
  *  - Unicode classes (\pL, \p{Greek}) use PCRE2's Unicode tables, which may
  *    be a different Unicode version than Go's.
+ *  - In names that are not valid UTF-8, Go reads each bad byte as U+FFFD (so
+ *    `.` matches it); PCRE2 matches nothing across a bad byte. Go
+ *    toolchains write valid UTF-8 names, so this only affects odd inputs.
  * The name matched is pprof's simplified name (see pp_simplify_name), so a
  * pointer-receiver method `pkg.(*T).M` is matched as `pkg.`.
  */

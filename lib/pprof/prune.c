@@ -63,7 +63,8 @@ static int compile(const char *pat, const char *what, pcre2_code **out, char *er
     return pp_err(err, errlen, PP_EREGEX, "bad %s regex \"%s\": %s at offset %zu", what, pat, (char *)msg,
                   (size_t)eo);
   }
-  (void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE); /* optional speed-up; the interpreter is used if it fails */
+  /* No JIT: matches run once per distinct function name, so the interpreter
+   * is fast enough, and JIT code may read a few bytes past the subject. */
   *out = c;
   return PP_OK;
 }

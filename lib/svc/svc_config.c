@@ -198,7 +198,8 @@ void svc_flags_help(FILE *out, const svc_cmd *cmd, const svc_flag *flags, size_t
     else
       snprintf(left, sizeof left, "      --%s%s%s", f->name, mv ? " " : "", mv ? mv : "");
     fprintf(out, "%-36s %s", left, f->help ? f->help : "");
-    if (f->def && *f->def) fprintf(out, " (default %s)", f->def);
+    int quiet_default = f->type == SVC_FLAG_BOOL && f->def && strcasecmp(f->def, "false") == 0;
+    if (f->def && *f->def && !quiet_default) fprintf(out, " (default %s)", f->def);
     if (!(f->env && !*f->env)) {
       svc_flag_env_name(f, envname, sizeof envname);
       fprintf(out, " [$%s]", envname);

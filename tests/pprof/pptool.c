@@ -168,6 +168,7 @@ int main(int argc, char **argv) {
     a = now();
     write_out(out, r);
     double te = now() - a;
+    fprintf(stderr, "model: %zu maps %zu funcs %zu locs %zu lines %zu samples %zu sloc %zu labels %zu strings %zu string bytes\n", r->nmaps, r->nfuncs, r->nlocs, r->nlines, r->nsamples, r->nsloc, r->nlabels, r->sp.n, r->sp.blen);
     fprintf(stderr, "(%s time) decode %.1f ms, merge %.1f ms, encode-raw %.1f ms, encode+gzip+write %.1f ms, total %.1f ms; %zu samples %zu locs\n",
             getenv("PPTOOL_WALL") ? "wall" : "cpu", td * 1e3, tm * 1e3, te1 * 1e3, te * 1e3, (now() - t0) * 1e3, r->nsamples, r->nlocs);
     pp_free(r);

@@ -492,7 +492,45 @@ static void test_order_and_roundtrip(void) {
   pp_free(r);
 }
 
+/* 50,000 distinct comments, each twice: de-duplication stays linear. */
+static void test_many_comments(void) {
+  enum { N = 50000 };
+  size_t cap = (size_t)N * 16 + 1024, n = 0;
+  uint8_t *b = malloc(cap);
+  b[n++] = 0x32;
+  b[n++] = 0x00;
+  for (int i = 1; i <= N; i++) {
+    char s[16];
+    int l = snprintf(s, sizeof(s), "c%d", i);
+    b[n++] = 0x32;
+    b[n++] = (uint8_t)l;
+    memcpy(b + n, s, (size_t)l);
+    n += (size_t)l;
+  }
+  for (int rep = 0; rep < 2; rep++)
+    for (int i = 1; i <= N; i++) { /* unpacked comment indexes */
+      b[n++] = 0x68;
+      uint32_t v = (uint32_t)i;
+      while (v >= 0x80) {
+        b[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+      }
+      b[n++] = (uint8_t)v;
+    }
+  pp_profile *p = NULL, *r = NULL;
+  char err[256];
+  CHECK_EQ(pp_decode(b, n, NULL, &p, err, sizeof(err)), 0);
+  free(b);
+  if (!p) return;
+  CHECK_EQ(pp_comment_count(p), 2 * N);
+  CHECK_EQ(pp_merge(&p, 1, &r, err, sizeof(err)), 0);
+  CHECK_EQ(pp_comment_count(r), N);
+  CHECK_STR(pp_comment(r, N - 1), "c50000");
+  pp_free(r);
+}
+
 int main(void) {
+  test_many_comments();
   test_header();
   test_incompatible();
   test_mapping_identity();

@@ -725,6 +725,16 @@ static int mode_cli(void) {
   CHECK_CONTAINS(out, "mem://");
   CHECK_CONTAINS(out, "--worker");
   free(out);
+  /* Until the merge worker is wired in (cmd/pgopipe-server/embedded_worker.c),
+   * the all-in-one default and --worker are refused, never half-served. */
+  char *a_def[] = {"-p", "0", NULL};
+  CHECK_INT(run_capture(BIN, a_def, NULL, &out), 1);
+  CHECK_CONTAINS(out, "all-in-one default");
+  free(out);
+  char *a_wrk[] = {"-p", "0", dataurl, "--event-writer-url=kafka://cli", "--worker", NULL};
+  CHECK_INT(run_capture(BIN, a_wrk, NULL, &out), 1);
+  CHECK_CONTAINS(out, "--worker");
+  free(out);
   /* bad URLs name themselves */
   char *a_badurl[] = {"-p", "0", "--blob-store-url=ftp://x", "--event-writer-url=kafka://cli", NULL};
   CHECK_INT(run_capture(BIN, a_badurl, NULL, &out), 1);

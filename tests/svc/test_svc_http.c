@@ -374,25 +374,25 @@ static void run(int mode) {
    * thread, and a blocked handler then holds back the other (the reason the
    * server defaults to one thread per connection). */
   if (mode == SVC_HTTP_THREAD_PER_CONNECTION) {
-  release_all(0);
-  upload_job j[2] = {{.path = "/up/block"}, {.path = "/up/block"}};
-  for (int i = 0; i < 2; i++) pthread_create(&j[i].th, NULL, upload_thread, &j[i]);
-  wait_blocked(2);
-  r = req("POST", "/up/other", "abc", 3, 0, NULL);
-  CHECK_INT(r.status, 503);
-  CHECK_INT(json_code(&r), 503);
-  CHECK_CONTAINS(r.body, "too many concurrent uploads");
-  free(r.body);
-  r = req("GET", "/hello/not-limited", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 200);
-  free(r.body);
-  CHECK(svc_http_in_flight(h) >= 2);
-  release_all(1);
-  for (int i = 0; i < 2; i++) {
-    pthread_join(j[i].th, NULL);
-    CHECK_INT(j[i].r.status, 200);
-    free(j[i].r.body);
-  }
+    release_all(0);
+    upload_job j[2] = {{.path = "/up/block"}, {.path = "/up/block"}};
+    for (int i = 0; i < 2; i++) pthread_create(&j[i].th, NULL, upload_thread, &j[i]);
+    wait_blocked(2);
+    r = req("POST", "/up/other", "abc", 3, 0, NULL);
+    CHECK_INT(r.status, 503);
+    CHECK_INT(json_code(&r), 503);
+    CHECK_CONTAINS(r.body, "too many concurrent uploads");
+    free(r.body);
+    r = req("GET", "/hello/not-limited", NULL, 0, 0, NULL);
+    CHECK_INT(r.status, 200);
+    free(r.body);
+    CHECK(svc_http_in_flight(h) >= 2);
+    release_all(1);
+    for (int i = 0; i < 2; i++) {
+      pthread_join(j[i].th, NULL);
+      CHECK_INT(j[i].r.status, 200);
+      free(j[i].r.body);
+    }
   }
   r = req("POST", "/up/after", "abc", 3, 0, NULL);
   CHECK_INT(r.status, 200);

@@ -1,0 +1,217 @@
+/*
+ * test_upload.c — the upload rule of lib/pipeline (upload_accept) without
+ * HTTP: the file store and the in-process bus (mem://), real Go profiles.
+ * Checks every outcome and that a refusal leaves nothing behind: no object
+ * and no event for 400/413/422, no object when the publish fails (the
+ * staged object is taken back), no event when the store fails.
+ *   test_upload PROFILES WORKDIR
+ */
+#include "check.h"
+
+#include "blob.h"
+#include "bus.h"
+#include "pprof.h"
+#include "upload.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static uint8_t *slurp(const char *dir, const char *name, size_t *len) {
+  char p[1024];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  FILE *f = fopen(p, "rb");
+  if (!f) {
+    fprintf(stderr, "missing %s (run gen-profiles.sh)\n", p);
+    exit(1);
+  }
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *b = malloc((size_t)n + 1);
+  if (fread(b, 1, (size_t)n, f) != (size_t)n) exit(1);
+  fclose(f);
+  *len = (size_t)n;
+  return b;
+}
+
+static int count(blob_store *bs, const char *prefix) {
+  blob_iter *it;
+  char err[256];
+  const char *k;
+  blob_info info;
+  int n = 0, rc;
+  if (blob_list(bs, prefix, &it, err, sizeof err) != 0) return -1;
+  while ((rc = blob_iter_next(it, &k, &info, err, sizeof err)) == 1) n++;
+  blob_iter_free(it);
+  return rc < 0 ? -1 : n;
+}
+
+/* Drains the mem topic; returns the number of events, last one in *last. */
+static int drain(bus_reader *rd, bus_event *last) {
+  int n = 0;
+  bus_msg *m;
+  char err[256];
+  while (bus_poll(rd, 50, &m, err, sizeof err) == 1) {
+    CHECK_INT(bus_event_decode(m->payload, m->len, last, err, sizeof err), 0);
+    CHECK_STR(m->key, last->app);
+    CHECK_INT(bus_commit(rd, m, err, sizeof err), 0);
+    bus_msg_free(m);
+    n++;
+  }
+  return n;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: test_upload PROFILES WORKDIR\n");
+    return 2;
+  }
+  size_t cpu_len, raw_len, heap_len;
+  uint8_t *cpu = slurp(argv[1], "cpu.pprof", &cpu_len);
+  uint8_t *raw = slurp(argv[1], "cpu.raw", &raw_len);
+  uint8_t *heap = slurp(argv[1], "heap.pprof", &heap_len);
+  char url[1200], err[512];
+  snprintf(url, sizeof url, "file://%s/upload-data", argv[2]);
+  blob_store *bs;
+  bus_writer *w, *w1;
+  bus_reader *rd, *rd1;
+  CHECK_INT(blob_open(url, &bs, err, sizeof err), 0);
+  CHECK_INT(bus_writer_open("mem://uploads", &w, err, sizeof err), 0);
+  CHECK_INT(bus_reader_open("mem://uploads", &rd, err, sizeof err), 0);
+  upload_config cfg = {bs, w, 1 << 20, raw_len};
+  upload_result res;
+  bus_event ev;
+
+  /* app names */
+  CHECK(upload_app_valid("a"));
+  CHECK(upload_app_valid("my-app-2"));
+  CHECK(upload_app_valid("a12345678901234567890123456789012345678901234567890123456789012"));
+  CHECK(!upload_app_valid("a123456789012345678901234567890123456789012345678901234567890123"));
+  CHECK(!upload_app_valid(""));
+  CHECK(!upload_app_valid(NULL));
+  CHECK(!upload_app_valid("App"));
+  CHECK(!upload_app_valid("a/b"));
+  CHECK(!upload_app_valid("a_b"));
+  CHECK(!upload_app_valid("a b"));
+  char key[128];
+  CHECK_INT(upload_staging_key("demo", key, sizeof key), 0);
+  CHECK(strncmp(key, "demo/staging/", 13) == 0 && strlen(key) == 13 + 19 + 1 + 8);
+  CHECK_INT(upload_staging_key("Bad", key, sizeof key), -1);
+
+  /* accepted: gzip stored as received, event after the object */
+  CHECK_INT(upload_accept(&cfg, "demo", cpu, cpu_len, &res), 0);
+  CHECK_INT(res.status, 201);
+  CHECK_INT(res.reason, UPLOAD_OK);
+  CHECK_STR(upload_reason_name(res.reason), "ok");
+  {
+    uint8_t *d;
+    size_t n;
+    CHECK_INT(blob_get(bs, res.key, 0, &d, &n, NULL, err, sizeof err), 0);
+    CHECK(n == cpu_len && memcmp(d, cpu, n) == 0);
+    free(d);
+  }
+  CHECK_INT(drain(rd, &ev), 1);
+  CHECK_STR(ev.type, BUS_TYPE_UPLOADED);
+  CHECK_STR(ev.app, "demo");
+  CHECK_STR(ev.profile_key, res.key);
+
+  /* raw: stored as gzip of the same profile */
+  CHECK_INT(upload_accept(&cfg, "demo", raw, raw_len, &res), 0);
+  {
+    uint8_t *d;
+    size_t n;
+    pp_profile *a = NULL, *b = NULL;
+    CHECK_INT(blob_get(bs, res.key, 0, &d, &n, NULL, err, sizeof err), 0);
+    CHECK(n > 2 && d[0] == 0x1f && d[1] == 0x8b);
+    CHECK_INT(pp_decode(d, n, NULL, &a, err, sizeof err), 0);
+    CHECK_INT(pp_decode(raw, raw_len, NULL, &b, err, sizeof err), 0);
+    if (a && b) {
+      CHECK_INT(pp_sample_count(a), pp_sample_count(b));
+      CHECK_INT(pp_total(a, 0), pp_total(b, 0));
+      CHECK_INT(pp_total(a, 1), pp_total(b, 1));
+      CHECK_INT(pp_period(a), pp_period(b));
+    }
+    pp_free(a);
+    pp_free(b);
+    free(d);
+  }
+  CHECK_INT(drain(rd, &ev), 1);
+  CHECK_INT(count(bs, "demo/staging/"), 2);
+
+  /* refusals: nothing stored, nothing announced */
+  CHECK_INT(upload_accept(&cfg, "Bad_App", cpu, cpu_len, &res), -1);
+  CHECK_INT(res.status, 400);
+  CHECK_STR(upload_reason_name(res.reason), "bad_app");
+  CHECK_INT(upload_accept(&cfg, "demo", (const uint8_t *)"nope", 4, &res), -1);
+  CHECK_INT(res.status, 400);
+  CHECK_STR(upload_reason_name(res.reason), "malformed");
+  CHECK(strstr(res.message, "malformed") != NULL);
+  CHECK_INT(upload_accept(&cfg, "demo", heap, heap_len, &res), -1);
+  CHECK_INT(res.status, 422);
+  CHECK_STR(upload_reason_name(res.reason), "not_cpu");
+  CHECK(strstr(res.message, "space/bytes") != NULL);
+  upload_config tight = cfg;
+  tight.max_decoded_bytes = raw_len - 1; /* one past the decoded limit */
+  CHECK_INT(upload_accept(&tight, "demo", cpu, cpu_len, &res), -1);
+  CHECK_INT(res.status, 413);
+  CHECK_STR(upload_reason_name(res.reason), "too_big");
+  tight.max_decoded_bytes = raw_len; /* exactly at it */
+  CHECK_INT(upload_accept(&tight, "demo", cpu, cpu_len, &res), 0);
+  CHECK_INT(drain(rd, &ev), 1);
+  tight.max_input_bytes = cpu_len - 1; /* body one past the input limit */
+  CHECK_INT(upload_accept(&tight, "demo", cpu, cpu_len, &res), -1);
+  CHECK_INT(res.status, 413);
+  CHECK_INT(drain(rd, &ev), 0);
+  CHECK_INT(count(bs, "demo/staging/"), 3);
+  CHECK_INT(count(bs, "Bad_App/"), 0);
+
+  /* publish fails (topic full at one message): the staged object is removed */
+  CHECK_INT(bus_writer_open("mem://full?max.messages=1", &w1, err, sizeof err), 0);
+  CHECK_INT(bus_reader_open("mem://full", &rd1, err, sizeof err), 0);
+  upload_config one = {bs, w1, 0, 0};
+  CHECK_INT(upload_accept(&one, "full", cpu, cpu_len, &res), 0);
+  CHECK_INT(upload_accept(&one, "full", cpu, cpu_len, &res), -1);
+  CHECK_INT(res.status, 503);
+  CHECK_STR(upload_reason_name(res.reason), "publish");
+  CHECK_INT(res.orphaned, 0);
+  CHECK_STR(res.key, "");
+  CHECK(strstr(res.message, "event bus unavailable") != NULL);
+  CHECK_INT(count(bs, "full/staging/"), 1);
+  CHECK_INT(drain(rd1, &ev), 1);
+  bus_reader_close(rd1);
+  bus_writer_close(w1);
+
+  /* store fails: 503 and no event */
+  blob_store *bad;
+  char badurl[1300];
+  snprintf(badurl, sizeof badurl, "file://%s/readonly", argv[2]);
+  snprintf(url, sizeof url, "%s/readonly", argv[2]);
+  mkdir(url, 0555);
+  CHECK_INT(blob_open(badurl, &bad, err, sizeof err), 0);
+  upload_config ro = {bad, w, 0, 0};
+  if (geteuid() == 0) {
+    /* root writes anywhere: use a file where the store's directory should be */
+    blob_close(bad);
+    snprintf(url, sizeof url, "%s/notadir", argv[2]);
+    FILE *f = fopen(url, "w");
+    fclose(f);
+    snprintf(badurl, sizeof badurl, "file://%s/notadir", argv[2]);
+    CHECK_INT(blob_open(badurl, &bad, err, sizeof err), 0);
+    ro.blob = bad;
+  }
+  CHECK_INT(upload_accept(&ro, "demo", cpu, cpu_len, &res), -1);
+  CHECK_INT(res.status, 503);
+  CHECK_STR(upload_reason_name(res.reason), "blob");
+  CHECK(strstr(res.message, "blob store unavailable") != NULL);
+  CHECK_INT(drain(rd, &ev), 0);
+  blob_close(bad);
+
+  bus_reader_close(rd);
+  bus_writer_close(w);
+  blob_close(bs);
+  free(cpu);
+  free(raw);
+  free(heap);
+  return check_finish("test_upload");
+}
