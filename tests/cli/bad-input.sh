@@ -31,12 +31,17 @@ check() { # label, command...
   if ! grep -qF -- "$shown" "$work/stderr"; then echo "  FAIL: message does not name the file"; fail=1; fi
   if [ -e "$work/out.pb.gz" ]; then echo "  FAIL: output file left behind"; fail=1; fi
   if ls "$work" | grep -q '\.tmp\.'; then echo "  FAIL: temporary file left behind"; fail=1; fi
-  if [ "$ms" -gt "${BAD_INPUT_MAX_MS:-20000}" ]; then echo "  FAIL: took too long"; fail=1; fi
+  if [ "$ms" -gt "${BAD_INPUT_MAX_MS:-60000}" ]; then echo "  FAIL: took too long"; fail=1; fi
 }
 
 check merge "$pgopipe" merge -o "$work/out.pb.gz" "$in"
-check merge-after-good "$pgopipe" merge -o "$work/out.pb.gz" "$dir/good.pb" "$in"
-check prune "$pgopipe" prune -o "$work/out.pb.gz" --drop '^runtime\.' "$in"
+# A bomb costs seconds per run (inflating up to the limit, longer under ASan):
+# fewer runs for those.
+case $name in *bomb*) ;; *)
+  check merge-after-good "$pgopipe" merge -o "$work/out.pb.gz" "$dir/good.pb" "$in"
+  check prune "$pgopipe" prune -o "$work/out.pb.gz" --drop '^runtime\.' "$in"
+  ;;
+esac
 check inspect "$pgopipe" inspect "$in"
 check stdin "$pgopipe" merge -o "$work/out.pb.gz" - <"$in"
 exit $fail
