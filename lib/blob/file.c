@@ -521,7 +521,7 @@ static int push_level(file_iter *it, const char *rel, char *err, size_t errlen) 
     free_level(&l);
     return rc;
   }
-  if (l.n > 1) qsort(l.e, l.n, sizeof *l.e, lentry_cmp); /* qsort(NULL, 0) is undefined */
+  if (l.n > 1) qsort(l.e, l.n, sizeof *l.e, lentry_cmp); /* l.e is NULL when empty */
   it->stack[it->depth++] = l;
   return 0;
 }

@@ -152,14 +152,14 @@ enum { DEP_BLOB = 0, DEP_BUS = 1, DEP_N = 2 };
 struct worker_stats {
   _Atomic uint64_t events, malformed, skipped_types, merges, uploads_merged, duplicates, missing,
       rejected, bases_rejected, retries, staged_deleted, apps_deleted, commits, commit_failures,
-      conflicts, last_base_bytes, uploaded_events, merged_events, deleted_events;
+      conflicts, last_base_bytes, uploaded_events, merged_events, deleted_events, cache_hits;
   _Atomic int ready;
   hist merge_seconds, batch_size, base_bytes;
   /* Mirrors in a svc_metrics registry (worker_stats_attach); NULL = none. */
   svc_metric *m_events, *m_malformed, *m_skipped_types, *m_merges, *m_uploads_merged, *m_duplicates,
       *m_missing, *m_rejected, *m_bases_rejected, *m_retries, *m_staged_deleted, *m_apps_deleted,
       *m_commits, *m_commit_failures, *m_conflicts, *m_uploaded_events, *m_merged_events,
-      *m_deleted_events, *m_typed, *m_last_base_bytes, *m_merge_seconds, *m_batch_size,
+      *m_deleted_events, *m_cache_hits, *m_typed, *m_last_base_bytes, *m_merge_seconds, *m_batch_size,
       *m_base_bytes, *m_healthy;
   pthread_mutex_t mu;
   int dep_failing[DEP_N];
@@ -203,6 +203,7 @@ int worker_stats_attach(worker_stats *st, svc_metrics *m) {
   C(commits, "commits_total", "Offsets committed.");
   C(commit_failures, "commit_failures_total", "Commits refused (partition revoked or broker trouble; redelivery is harmless).");
   C(conflicts, "base_conflicts_total", "Batches restarted because the base changed between read and write.");
+  C(cache_hits, "base_cache_hits_total", "Base writes that started from the base kept in memory (no GET + decode).");
 #undef C
   st->m_last_base_bytes = svc_metrics_gauge(m, "pgopipe_worker_base_last_bytes", "Size of the last base written.", NULL);
   st->m_healthy = svc_metrics_gauge(m, "pgopipe_worker_healthy", "1 when the store and the bus work.", NULL);
@@ -249,6 +250,7 @@ void worker_stats_counts(const worker_stats *cst, worker_counts *o) {
   o->commit_failures = atomic_load(&st->commit_failures);
   o->conflicts = atomic_load(&st->conflicts);
   o->last_base_bytes = atomic_load(&st->last_base_bytes);
+  o->cache_hits = atomic_load(&st->cache_hits);
 }
 
 int worker_stats_dep(const worker_stats *cst, const char *name, char *msg, size_t msglen) {
@@ -372,6 +374,9 @@ int worker_stats_prometheus(const worker_stats *cst, char **out, size_t *len) {
   prom_counter(&b, "pgopipe_worker_base_conflicts_total",
                "Batches restarted because the base changed between read and write.",
                atomic_load(&st->conflicts));
+  prom_counter(&b, "pgopipe_worker_base_cache_hits_total",
+               "Base writes that started from the base kept in memory (no GET + decode).",
+               atomic_load(&st->cache_hits));
   sb_printf(&b, "# HELP pgopipe_worker_base_last_bytes Size of the last base written.\n"
                 "# TYPE pgopipe_worker_base_last_bytes gauge\npgopipe_worker_base_last_bytes %llu\n",
             (unsigned long long)atomic_load(&st->last_base_bytes));
@@ -436,7 +441,21 @@ struct worker {
   worker_stats *own_st; /* when the caller gave none */
   int fail_dep;         /* DEP_* of the last failure */
   uint64_t rng;
+  /* The last base this worker wrote, decoded, with the ETag the store gave
+   * it. Both backends' ETags are content digests, so an equal ETag means
+   * the stored base is byte for byte what this profile encodes to: the next
+   * batch of the same app then needs a HEAD instead of GET + decode. */
+  pp_profile *cache;
+  char cache_app[64];
+  char cache_etag[80];
+  uint64_t cache_size;
 };
+
+static void cache_drop(worker *w) {
+  pp_free(w->cache);
+  w->cache = NULL;
+  w->cache_app[0] = 0;
+}
 
 #define STAT_ADD(w, f, v)                                  \
   do {                                                     \
@@ -535,6 +554,7 @@ int worker_new(const worker_config *cfg, worker **out, char *err, size_t errlen)
 
 void worker_free(worker *w) {
   if (!w) return;
+  cache_drop(w);
   rules_free(w->owned_rules);
   worker_stats_free(w->own_st);
   free(w);
@@ -714,11 +734,91 @@ static int list_staged(worker *w, const char *app, strlist *out, char *err, size
   return 0;
 }
 
+/* ---- Fetching uploads in parallel ---- */
+
+/*
+ * Staged uploads are small and many per batch; fetched one after the other
+ * their round trips add up (50 GETs ≈ 50 round trips). A few threads fetch
+ * and decode them at once; the blob store is thread-safe and decoding is
+ * pure. The results are then judged one by one, in order, as before.
+ */
+#define WORKER_FETCH_THREADS 4
+
+typedef struct fetched {
+  const char *name;
+  char key[1200];
+  int skip;       /* already in the base record: not fetched */
+  int rc;         /* blob_get result */
+  uint8_t *data;
+  size_t len;
+  int drc;        /* pp_decode result (when rc == 0) */
+  pp_profile *p;
+  char err[512];  /* blob or decode message */
+} fetched;
+
+typedef struct fetch_job {
+  worker *w;
+  fetched *items;
+  size_t n;
+  _Atomic size_t next;
+} fetch_job;
+
+static void *fetch_main(void *arg) {
+  fetch_job *j = arg;
+  for (;;) {
+    size_t i = atomic_fetch_add(&j->next, 1);
+    if (i >= j->n) break;
+    fetched *f = &j->items[i];
+    if (f->skip) continue;
+    f->rc = blob_get(j->w->cfg.blob, f->key, j->w->cfg.max_profile_bytes, &f->data, &f->len, NULL,
+                     f->err, sizeof f->err);
+    if (f->rc != 0) continue;
+    pp_limits lim = {j->w->cfg.max_profile_bytes, 0};
+    f->drc = pp_decode(f->data, f->len, &lim, &f->p, f->err, sizeof f->err);
+  }
+  return NULL;
+}
+
+/* Fetches and decodes every name not in `record`, using up to
+ * WORKER_FETCH_THREADS threads. *out (n items, caller frees with
+ * fetched_free) is filled in input order. */
+static int prefetch(worker *w, const char *app, const strlist *names, const strlist *record,
+                    fetched **out) {
+  fetched *items = calloc(names->n ? names->n : 1, sizeof *items);
+  if (!items) return -1;
+  size_t todo = 0;
+  for (size_t i = 0; i < names->n; i++) {
+    items[i].name = names->v[i];
+    snprintf(items[i].key, sizeof items[i].key, "%s/staging/%s", app, names->v[i]);
+    items[i].skip = sl_has_sorted(record, names->v[i]);
+    todo += !items[i].skip;
+  }
+  fetch_job j = {w, items, names->n, 0};
+  size_t nt = todo < WORKER_FETCH_THREADS ? todo : WORKER_FETCH_THREADS;
+  pthread_t th[WORKER_FETCH_THREADS];
+  size_t started = 0;
+  for (size_t t = 1; t < nt; t++)
+    if (pthread_create(&th[started], NULL, fetch_main, &j) == 0) started++;
+  fetch_main(&j); /* this thread works too */
+  for (size_t t = 0; t < started; t++) pthread_join(th[t], NULL);
+  *out = items;
+  return 0;
+}
+
+static void fetched_free(fetched *items, size_t n) {
+  if (!items) return;
+  for (size_t i = 0; i < n; i++) {
+    free(items[i].data);
+    pp_free(items[i].p);
+  }
+  free(items);
+}
+
 /* One attempt of worker_merge_app. Returns 0, 1 (conflict: base changed,
  * try again) or a negative error. */
 static int merge_attempt(worker *w, const char *app, const strlist *names, char *err,
                          size_t errlen) {
-  double t0 = now_s();
+  double t0 = now_s(), t_base = 0, t_ups = 0, t_merge = 0, t_enc = 0;
   char base_key[128];
   snprintf(base_key, sizeof base_key, "%s/default.pgo", app);
   int rc;
@@ -731,15 +831,41 @@ static int merge_attempt(worker *w, const char *app, const strlist *names, char 
   strlist record = {0}, fresh = {0}, publish = {0}, present = {0};
   pp_profile **ups = NULL;
   size_t nups = 0;
+  fetched *items = NULL;
   pp_merger *m = NULL;
   pp_profile *result = NULL;
   uint8_t *enc = NULL;
   size_t enclen = 0;
   char why[600];
 
-  /* 1. The base and its record. */
-  rc = blob_get(w->cfg.blob, base_key, w->cfg.max_base_bytes, &bytes, &blen, &binfo, err, errlen);
-  if (rc == BLOB_ENOTFOUND) {
+  /* 1. The base and its record: from the cache when the stored base is
+   * still the one this worker wrote last, else read and decoded. */
+  rc = 1;
+  if (w->cache && strcmp(w->cache_app, app) == 0) {
+    blob_info now;
+    int src = blob_stat(w->cfg.blob, base_key, &now, err, errlen);
+    if (src == 0 && now.etag[0] && strcmp(now.etag, w->cache_etag) == 0 && now.size == w->cache_size) {
+      base = w->cache;
+      w->cache = NULL;
+      binfo = now;
+      STAT_ADD(w, cache_hits, 1);
+      base_existed = 1;
+      rc = 0;
+      if (record_read(base, &record) != 0) {
+        rc = BLOB_ENOMEM;
+        snprintf(err, errlen, "reading the record of %s: out of memory", base_key);
+        goto out;
+      }
+    } else if (src != 0 && src != BLOB_ENOTFOUND) {
+      rc = src;
+      goto fail_blob;
+    }
+    cache_drop(w);
+  }
+  if (rc == 0) {
+    /* cached */
+  } else if ((rc = blob_get(w->cfg.blob, base_key, w->cfg.max_base_bytes, &bytes, &blen, &binfo,
+                            err, errlen)) == BLOB_ENOTFOUND) {
     rc = 0;
   } else if (rc == BLOB_ETOOBIG) {
     snprintf(why, sizeof why, "base larger than the limit of %zu bytes", w->cfg.max_base_bytes);
@@ -774,24 +900,26 @@ static int merge_attempt(worker *w, const char *app, const strlist *names, char 
   free(bytes);
   bytes = NULL;
 
+  t_base = now_s();
   /* 2. The uploads: duplicates, missing, poison, or new. */
   ups = calloc(names->n ? names->n : 1, sizeof *ups);
-  if (!ups) { rc = BLOB_ENOMEM; snprintf(err, errlen, "out of memory"); goto out; }
+  if (!ups || prefetch(w, app, names, &record, &items) != 0) {
+    rc = BLOB_ENOMEM;
+    snprintf(err, errlen, "out of memory");
+    goto out;
+  }
   const pp_profile *ref = base;
   for (size_t i = 0; i < names->n; i++) {
-    const char *name = names->v[i];
-    char key[1200];
-    snprintf(key, sizeof key, "%s/staging/%s", app, name);
-    if (sl_has_sorted(&record, name)) {
+    fetched *f = &items[i];
+    const char *name = f->name, *key = f->key;
+    if (f->skip) {
       STAT_ADD(w, duplicates, 1);
       wlog(w, WORKER_LOG_INFO, "upload already in the base (redelivered): skipped", "app", app,
            "key", key, NULL);
       if (sl_add(&publish, key) != 0) goto oom;
       continue;
     }
-    uint8_t *ub = NULL;
-    size_t ulen = 0;
-    rc = blob_get(w->cfg.blob, key, w->cfg.max_profile_bytes, &ub, &ulen, NULL, err, errlen);
+    rc = f->rc;
     if (rc == BLOB_ENOTFOUND) {
       rc = 0;
       STAT_ADD(w, missing, 1);
@@ -808,27 +936,29 @@ static int merge_attempt(worker *w, const char *app, const strlist *names, char 
       if (rc != 0) goto fail_blob;
       continue;
     }
-    if (rc != 0) goto fail_blob;
-    pp_limits lim = {w->cfg.max_profile_bytes, 0};
-    pp_profile *up = NULL;
-    char derr[512];
-    int drc = pp_decode(ub, ulen, &lim, &up, derr, sizeof derr);
+    if (rc != 0) {
+      snprintf(err, errlen, "%s", f->err);
+      goto fail_blob;
+    }
+    int drc = f->drc;
     if (drc == PP_ENOMEM) {
-      free(ub);
       rc = BLOB_ENOMEM;
       snprintf(err, errlen, "decoding %s: out of memory", key);
       goto out;
     }
-    if (drc == PP_OK && ref && !compatible(ref, up, derr, sizeof derr)) drc = PP_EINCOMPATIBLE;
+    char derr[512];
+    snprintf(derr, sizeof derr, "%s", f->err);
+    if (drc == PP_OK && ref && !compatible(ref, f->p, derr, sizeof derr)) drc = PP_EINCOMPATIBLE;
     if (drc != PP_OK) {
-      pp_free(up);
       snprintf(why, sizeof why, "%s", derr);
-      rc = reject_staged(w, app, key, name, ub, ulen, why, err, errlen);
-      free(ub);
+      rc = reject_staged(w, app, key, name, f->data, f->len, why, err, errlen);
       if (rc != 0) goto fail_blob;
       continue;
     }
-    free(ub);
+    pp_profile *up = f->p;
+    f->p = NULL;
+    free(f->data);
+    f->data = NULL;
     pp_remove_comments_with_prefix(up, WORKER_COMMENT_PREFIX);
     ups[nups++] = up;
     if (!ref) ref = up;
@@ -836,6 +966,7 @@ static int merge_attempt(worker *w, const char *app, const strlist *names, char 
   }
 
   if (nups > 0) {
+    t_ups = now_s();
     /* 3. Merge: uploads newest first, then the base (autopgo's [upload, base]). */
     m = pp_merger_new();
     if (!m) goto oom;
@@ -876,6 +1007,7 @@ static int merge_attempt(worker *w, const char *app, const strlist *names, char 
       }
     }
 
+    t_merge = now_s();
     /* 4. The new record: old names still staged, plus the names merged now. */
     rc = list_staged(w, app, &present, err, errlen);
     if (rc != 0) goto fail_blob;
@@ -903,6 +1035,7 @@ static int merge_attempt(worker *w, const char *app, const strlist *names, char 
       goto out;
     }
 
+    t_enc = now_s();
     /* 5. Guard against another writer since our read, then write. */
     blob_info now;
     int src = blob_stat(w->cfg.blob, base_key, &now, err, errlen);
@@ -923,6 +1056,18 @@ static int merge_attempt(worker *w, const char *app, const strlist *names, char 
     rc = blob_put(w->cfg.blob, base_key, enc, enclen, err, errlen);
     if (rc != 0) goto fail_blob;
     dep_ok(w, DEP_BLOB);
+    /* keep what we wrote for the next batch of this app (see struct worker) */
+    blob_info after;
+    char serr[256];
+    if (blob_stat(w->cfg.blob, base_key, &after, serr, sizeof serr) == 0 && after.etag[0] &&
+        after.size == enclen) {
+      cache_drop(w);
+      w->cache = result;
+      result = NULL;
+      snprintf(w->cache_app, sizeof w->cache_app, "%s", app);
+      snprintf(w->cache_etag, sizeof w->cache_etag, "%s", after.etag);
+      w->cache_size = after.size;
+    }
     double dt = now_s() - t0;
     STAT_ADD(w, merges, 1);
     STAT_ADD(w, uploads_merged, nups);
@@ -940,8 +1085,13 @@ static int merge_attempt(worker *w, const char *app, const strlist *names, char 
     snprintf(nb, sizeof nb, "%zu", nups);
     snprintf(sz, sizeof sz, "%zu", enclen);
     snprintf(ms, sizeof ms, "%.1f", dt * 1000);
+    char stages[160];
+    snprintf(stages, sizeof stages, "base %.0f, uploads %.0f, merge+prune %.0f, list+encode %.0f, write %.0f",
+             (t_base - t0) * 1000, (t_ups - t_base) * 1000, (t_merge - t_ups) * 1000,
+             (t_enc - t_merge) * 1000, (now_s() - t_enc) * 1000);
     wlog(w, WORKER_LOG_INFO, "base written", "app", app, "uploads", nb, "base_bytes", sz,
          "merge_ms", ms, NULL);
+    wlog(w, WORKER_LOG_DEBUG, "base write stages (ms)", "app", app, "stages", stages, NULL);
   } else {
     dep_ok(w, DEP_BLOB);
   }
@@ -970,6 +1120,7 @@ out:
   if (ups)
     for (size_t i = 0; i < nups; i++) pp_free(ups[i]);
   free(ups);
+  fetched_free(items, names->n);
   sl_free(&record);
   sl_free(&fresh);
   sl_free(&publish);
@@ -1038,6 +1189,7 @@ static int delete_staged(worker *w, const char *app, const char *key, char *err,
 /* profile.deleted: every object under {app}/, the base last (so a crash
  * half-way leaves the base and the redelivered event finishes the job). */
 static int delete_app(worker *w, const char *app, char *err, size_t errlen) {
+  if (w->cache && strcmp(w->cache_app, app) == 0) cache_drop(w);
   char prefix[80], base_key[128];
   snprintf(prefix, sizeof prefix, "%s/", app);
   snprintf(base_key, sizeof base_key, "%s/default.pgo", app);

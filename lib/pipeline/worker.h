@@ -87,6 +87,12 @@
  * up to its next profile.deleted are merged with the base in one pass and the
  * base is written once; then every partition's last message is committed.
  * Under load the batch fills without waiting (messages are already there).
+ * A batch's uploads are fetched and decoded on a few threads at once. The
+ * worker keeps the last base it wrote, decoded, with the ETag the store gave
+ * it; the next batch of that app checks the ETag with a HEAD and, when it is
+ * unchanged, starts from the kept base instead of GET + decode. Both stores'
+ * ETags are content digests (MD5), so an equal ETag means the stored base is
+ * exactly what the kept one encodes to: the shortcut cannot change a result.
  *
  * ## Failures
  * Poison (a staged object that does not decode, is too large, or is not
@@ -187,6 +193,7 @@ typedef struct worker_counts {
   uint64_t apps_deleted;   /* profile.deleted handled */
   uint64_t commits, commit_failures, conflicts;
   uint64_t last_base_bytes;
+  uint64_t cache_hits;     /* base writes started from the base kept in memory */
 } worker_counts;
 void worker_stats_counts(const worker_stats *st, worker_counts *out);
 

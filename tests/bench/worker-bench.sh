@@ -16,7 +16,8 @@
 # on); per upload, 201 → the worker's "upload merged" log line (same clock).
 #
 # Environment: N_BATCH (200), N_SINGLE (20), LAT_N (60), LAT_INTERVAL_MS (100),
-# BATCH_MAX (50), BATCH_WAIT (200ms), COPIES (2: compiler copies per package).
+# BATCH_MAX (50), BATCH_WAIT (200ms), COPIES (2: compiler copies per package),
+# BIG_COPIES (16: copies of the largest compiles).
 # Prints a small table; other work on the machine skews the figures.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -40,6 +41,7 @@ export GOCACHE=${GOCACHE:-$build/.gocache}
 profdir=$build/bench-profiles
 echo "== profiles (cached in $profdir)" >&2
 gen_compile_profiles "$profdir" "${COPIES:-2}" "${BENCH_PKGS[@]}"
+gen_compile_profiles "$profdir" "${BIG_COPIES:-16}" "${BENCH_BIG_PKGS[@]}"
 mapfile -t profs < <(ls "$profdir"/*.pb.gz | sort)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/worker-bench.XXXXXX")
@@ -48,7 +50,7 @@ cleanup() {
   [ -n "$wpid" ] && kill -KILL "$wpid" 2>/dev/null || true
   "$src/tests/support/s3/s3-down.sh" "$tmp/s3" >/dev/null 2>&1 || true
   "$src/tests/support/kafka/kafka-down.sh" "$tmp/kafka" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
+  if [ "${KEEP_TMP:-}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 mkdir -p "$tmp/s3" "$tmp/kafka"
@@ -108,14 +110,17 @@ throughput() {
   t1=$(grep '"msg":"base written"' "$log" | tail -n 1 | tsec)
   local writes
   writes=$(grep -c '"msg":"base written"' "$log")
-  awk -v n="$n" -v t0="$t0" -v t1="$t1" -v ms="$ms" -v w="$writes" \
-    'BEGIN { d = t1 - t0 + ms / 1000; printf "%.1f %d %.1f %.2f\n", n / d, w, n / w, d }'
+  local avg_ms
+  avg_ms=$(grep '"msg":"base written"' "$log" | sed -n 's/.*"merge_ms":"\([0-9.]*\)".*/\1/p' |
+           awk '{ s += $1 } END { printf "%.0f", s / NR }')
+  awk -v n="$n" -v t0="$t0" -v t1="$t1" -v ms="$ms" -v w="$writes" -v a="$avg_ms" \
+    'BEGIN { d = t1 - t0 + ms / 1000; printf "%.1f %d %.1f %.2f %s\n", n / d, w, n / w, d, a }'
 }
 
 echo "== throughput, batching on (--batch-max $BATCH_MAX --batch-wait $BATCH_WAIT), $N_BATCH uploads" >&2
-read -r tp_on writes_on mean_on secs_on < <(throughput on "$N_BATCH" --batch-max "$BATCH_MAX" --batch-wait "$BATCH_WAIT")
+read -r tp_on writes_on mean_on secs_on ms_on < <(throughput on "$N_BATCH" --batch-max "$BATCH_MAX" --batch-wait "$BATCH_WAIT")
 echo "== throughput, batching off (--batch-max 1), $N_SINGLE uploads" >&2
-read -r tp_off writes_off mean_off secs_off < <(throughput off "$N_SINGLE" --batch-max 1)
+read -r tp_off writes_off mean_off secs_off ms_off < <(throughput off "$N_SINGLE" --batch-max 1)
 
 echo "== latency: $LAT_N uploads, one every ${LAT_INTERVAL_MS} ms, batching on" >&2
 app=lat
@@ -147,6 +152,7 @@ base: ${#profs[@]} Go compiler CPU profiles merged: $base_raw bytes raw, $base_g
   $base_tables
 throughput, batching on  (--batch-max $BATCH_MAX): $tp_on uploads/s  ($N_BATCH uploads in ${secs_on}s, $writes_on base writes, $mean_on uploads per write)
 throughput, batching off (--batch-max 1):  $tp_off uploads/s  ($N_SINGLE uploads in ${secs_off}s, $writes_off base writes)
+time per base write (read base + uploads, merge, prune, encode, LIST, PUT): ${ms_on} ms with $mean_on uploads, ${ms_off} ms with 1
 speed-up from batching: $(awk -v a="$tp_on" -v b="$tp_off" 'BEGIN { printf "%.1fx", a / b }')
 latency 201 → in the base ($cnt uploads at one per ${LAT_INTERVAL_MS} ms): p50 ${p50}s  p99 ${p99}s  max ${pmax}s
 EOF

@@ -57,6 +57,7 @@ static size_t g_ncpu;
 static char g_heap[1024];
 static char g_tmp[512];
 static int g_topic;
+static size_t g_max_profile; /* max_profile_bytes for the next env_open (0 = default) */
 
 static uint8_t *slurp(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
@@ -120,6 +121,7 @@ static void env_open(env *e, const rules_set *rules, size_t batch_max) {
   c.rules = rules;
   c.batch_max = batch_max;
   c.batch_wait_ms = 0;
+  c.max_profile_bytes = g_max_profile;
   c.stats = e->st;
   c.log_level = getenv("WORKER_TEST_DEBUG") ? WORKER_LOG_DEBUG : WORKER_LOG_ERROR + 1;
   c.backoff_min_ms = 10;
@@ -353,6 +355,29 @@ static void test_merge_once(void) {
   CHECK(c.staged_deleted == 2, "staged_deleted %llu", (unsigned long long)c.staged_deleted);
   CHECK(c.conflicts == 0 && c.retries == 0, "conflicts %llu retries %llu on a quiet store",
         (unsigned long long)c.conflicts, (unsigned long long)c.retries);
+  /* The worker keeps the base it wrote; a base replaced behind its back
+   * (another writer, a restore) must be read again, not the kept one used. */
+  upload(&e, "app", g_cpu[2], NULL, 0);
+  drain(&e, 50);
+  b = base_of(&e, "app");
+  CHECK(b && pp_total(b, 1) == file_total(g_cpu[0], 1) + file_total(g_cpu[1], 1) + file_total(g_cpu[2], 1),
+        "second write from the kept base");
+  CHECK(counts(&e).cache_hits == 1, "kept base not used (hits %llu)", (unsigned long long)counts(&e).cache_hits);
+  pp_free(b);
+  {
+    size_t len;
+    uint8_t *raw = slurp(g_cpu[2], &len);
+    char err[256];
+    CHECK(raw && blob_put(e.blob, "app/default.pgo", raw, len, err, sizeof err) == 0, "replace base");
+    free(raw);
+  }
+  upload(&e, "app", g_cpu[1], NULL, 0);
+  drain(&e, 50);
+  b = base_of(&e, "app");
+  CHECK(b && pp_total(b, 1) == file_total(g_cpu[2], 1) + file_total(g_cpu[1], 1),
+        "a replaced base was not read again: total %lld", b ? (long long)pp_total(b, 1) : -1LL);
+  CHECK(counts(&e).cache_hits == 1, "kept base used after it was replaced");
+  pp_free(b);
   env_close(&e);
 }
 
@@ -724,6 +749,48 @@ static void test_run_transient(void) {
   env_close(&e);
 }
 
+/* The staged-object size limit, at and past the edge: a valid profile of
+ * exactly the limit merges, one a byte larger is set aside. */
+static void test_limit(void) {
+  size_t small = 0, big = 0, si = 0, bi = 0;
+  for (size_t i = 0; i < g_ncpu; i++) {
+    struct stat st;
+    if (stat(g_cpu[i], &st)) continue;
+    if (!small || (size_t)st.st_size < small) { small = (size_t)st.st_size; si = i; }
+    if ((size_t)st.st_size > big) { big = (size_t)st.st_size; bi = i; }
+  }
+  CHECK(big > small, "profiles of one size");
+  g_max_profile = small;
+  env e;
+  env_open(&e, NULL, 50);
+  g_max_profile = 0;
+  char k1[1024], k2[1024];
+  upload(&e, "lim", g_cpu[si], k1, sizeof k1);
+  drain(&e, 50);
+  /* one byte past the limit: the largest profile with the limit at its
+   * size minus one (a valid profile, so size is the only reason to refuse) */
+  worker_free(e.w);
+  worker_config c;
+  memset(&c, 0, sizeof c);
+  c.blob = e.blob;
+  c.reader = e.rd;
+  c.writer = e.wr;
+  c.stats = e.st;
+  c.max_profile_bytes = big - 1;
+  c.log_level = WORKER_LOG_ERROR + 1;
+  char err[256];
+  CHECK(worker_new(&c, &e.w, err, sizeof err) == 0, "%s", err);
+  upload(&e, "lim", g_cpu[bi], k2, sizeof k2);
+  drain(&e, 50);
+  worker_counts n = counts(&e);
+  CHECK(n.uploads_merged == 1 && n.rejected == 1, "at the limit merged %llu, past it rejected %llu",
+        (unsigned long long)n.uploads_merged, (unsigned long long)n.rejected);
+  char rk[1200];
+  snprintf(rk, sizeof rk, "lim/rejected/%s", strrchr(k2, '/') + 1);
+  CHECK(exists(&e, rk), "oversized upload not in rejected/");
+  env_close(&e);
+}
+
 /* The in-process entry point, as pgopipe-server --worker uses it: a
  * leftover staged upload (its mem:// event died with the last process) is
  * reconciled at start, and new uploads are merged; stop returns cleanly. */
@@ -812,6 +879,7 @@ int main(int argc, char **argv) {
   test_malformed();
   test_run_transient();
   test_embed();
+  test_limit();
 
   char cmd[700];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
