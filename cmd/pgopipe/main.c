@@ -5,6 +5,7 @@
  * --help` always shows exactly what the binary can do.
  */
 #include "cli.h"
+#include "client_verbs.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,11 @@ static const struct verb verbs[] = {
     {"merge", cli_merge, "merge profiles like `go tool pprof -proto`, optionally prune"},
     {"prune", cli_prune, "remove frames below matching functions (pprof Prune)"},
     {"inspect", cli_inspect, "print a profile's header, counts, totals and top functions"},
+    {"upload", cli_upload, "send a profile to the server for an app (-a APP FILE)"},
+    {"download", cli_download, "fetch an app's merged base profile (APP [-o FILE])"},
+    {"list", cli_list, "list the merged base profiles on the server"},
+    {"delete", cli_delete, "delete an app's merged base profile (APP)"},
+    {"clean", cli_clean, "delete base profiles older and/or larger than given"},
 };
 
 static void usage(FILE *f) {

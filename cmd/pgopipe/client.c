@@ -1,0 +1,463 @@
+/*
+ * client.c — pgopipe's server verbs: upload, download, list, delete, clean.
+ *
+ * Each verb parses its command line, builds a client (lib/client) from
+ * --api-url / PGOPIPE_API_URL and the token from --auth-token-file /
+ * PGOPIPE_AUTH_TOKEN, makes its calls and prints the result. On failure it
+ * prints one line naming the verb, the request (method and URL, hence the
+ * app) and the server's own message, and exits 1. The profile bytes are the
+ * server's business: upload sends the file as it is and lets the server
+ * say what is wrong with it (400/413/422), so the CLI and the scraper see
+ * the same rules.
+ */
+#define _GNU_SOURCE /* getopt_long */
+#include "client_verbs.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "client.h"
+
+#define ERRLEN 1024
+#define DEFAULT_API_URL "http://localhost:8080"
+#define MAX_UPLOAD_BYTES (64u << 20)  /* the server's default compressed-body limit */
+#define PROGRESS_MIN_BYTES (1u << 20) /* progress only for downloads above 1 MiB */
+
+enum { OPT_TOKEN_FILE = 256, OPT_OLDER, OPT_LARGER };
+
+struct copts {
+  const char *verb;
+  const char *api_url;
+  const char *token_file;
+  const char *app;
+  const char *output;
+  int64_t older_ms;   /* -1 = not given */
+  int64_t larger;     /* -1 = not given */
+};
+
+static const struct option long_opts[] = {
+    {"api-url", required_argument, NULL, 'u'},
+    {"auth-token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"app", required_argument, NULL, 'a'},
+    {"output", required_argument, NULL, 'o'},
+    {"older-than", required_argument, NULL, OPT_OLDER},
+    {"larger-than", required_argument, NULL, OPT_LARGER},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static const char common_help[] =
+    "  -u, --api-url URL        server URL (env PGOPIPE_API_URL, default " DEFAULT_API_URL ")\n"
+    "  --auth-token-file F      send the bearer token read from F (env PGOPIPE_AUTH_TOKEN)\n"
+    "  -h, --help               this help\n\n"
+    "Exit status: 0 success, 1 failure (the server's message on stderr), 2 usage error.\n";
+
+static void help(const char *verb, FILE *f) {
+  if (!strcmp(verb, "upload"))
+    fprintf(f, "usage: pgopipe upload -a APP FILE\n\n"
+               "Sends the profile FILE (gzipped or raw profile.proto) to the server,\n"
+               "which stages it for merging into APP's base profile. Transient failures\n"
+               "(no connection, 5xx, 429) are retried with backoff. Prints the stored key.\n\n"
+               "  -a, --app APP            application name (env PGOPIPE_APP)\n");
+  else if (!strcmp(verb, "download"))
+    fprintf(f, "usage: pgopipe download APP [-o FILE]\n\n"
+               "Writes APP's merged base profile, ready for `go build -pgo=FILE`. The file\n"
+               "is replaced atomically: it is never left half-written.\n\n"
+               "  -o, --output FILE        output file (default default.pgo; \"-\" = stdout)\n");
+  else if (!strcmp(verb, "list"))
+    fprintf(f, "usage: pgopipe list\n\n"
+               "Lists the merged base profiles on the server: app, size, last modified.\n\n");
+  else if (!strcmp(verb, "delete"))
+    fprintf(f, "usage: pgopipe delete APP\n\nDeletes APP's merged base profile.\n\n");
+  else
+    fprintf(f, "usage: pgopipe clean [--older-than DUR] [--larger-than BYTES]\n\n"
+               "Deletes the merged base profiles last modified longer than DUR ago and/or\n"
+               "larger than BYTES; with both, a profile matching either is deleted.\n"
+               "Prints each profile it removed.\n\n"
+               "  --older-than DUR         e.g. 500ms, 30s, 5m, 24h\n"
+               "  --larger-than BYTES      a plain number of bytes\n");
+  fputs(common_help, f);
+}
+
+/* "500ms", "30s", "5m", "24h" → ms. Returns 0 or -1. */
+static int parse_duration(const char *s, int64_t *ms) {
+  const char *p = s;
+  int64_t v = 0;
+  if (!isdigit((unsigned char)*p)) return -1;
+  while (isdigit((unsigned char)*p)) {
+    if (v > INT64_MAX / 10 - 10) return -1;
+    v = v * 10 + (*p++ - '0');
+  }
+  int64_t mul;
+  if (!strcmp(p, "ms")) mul = 1;
+  else if (!strcmp(p, "s")) mul = 1000;
+  else if (!strcmp(p, "m")) mul = 60000;
+  else if (!strcmp(p, "h")) mul = 3600000;
+  else if (!*p && v == 0) mul = 1;
+  else return -1;
+  if (v > INT64_MAX / mul) return -1;
+  *ms = v * mul;
+  return 0;
+}
+
+/* Returns -1 to go on, or the exit status (help, usage error). */
+static int parse(struct copts *o, int argc, char **argv, const char *shortopts) {
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, shortopts, long_opts, NULL)) != -1) {
+    switch (c) {
+    case 'h':
+      help(o->verb, stdout);
+      return CLI_OK;
+    case 'u':
+      o->api_url = optarg;
+      break;
+    case OPT_TOKEN_FILE:
+      o->token_file = optarg;
+      break;
+    case 'a':
+      o->app = optarg;
+      break;
+    case 'o':
+      o->output = optarg;
+      break;
+    case OPT_OLDER:
+      if (parse_duration(optarg, &o->older_ms) != 0) {
+        cli_errorf(o->verb, "--older-than wants a duration like 30s, 5m or 24h, not \"%s\"",
+                   optarg);
+        return CLI_USAGE;
+      }
+      break;
+    case OPT_LARGER: {
+      size_t v;
+      if (cli_parse_size(optarg, &v) != 0 || v > INT64_MAX) {
+        cli_errorf(o->verb, "--larger-than wants a number of bytes, not \"%s\"", optarg);
+        return CLI_USAGE;
+      }
+      o->larger = (int64_t)v;
+      break;
+    }
+    case ':':
+      cli_errorf(o->verb, "option %s needs a value (see pgopipe %s --help)", argv[optind - 1],
+                 o->verb);
+      return CLI_USAGE;
+    default:
+      cli_errorf(o->verb, "unknown option %s (see pgopipe %s --help)", argv[optind - 1],
+                 o->verb);
+      return CLI_USAGE;
+    }
+  }
+  return -1;
+}
+
+/* The token from --auth-token-file (trimmed) or PGOPIPE_AUTH_TOKEN; NULL
+ * when neither. Returns 0 or -1 after printing the error. */
+static int load_token(const struct copts *o, char **token) {
+  *token = NULL;
+  if (o->token_file) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char err[ERRLEN];
+    if (cli_read_file(o->token_file, 64 * 1024, &buf, &len, err, sizeof err) != 0) {
+      cli_errorf(o->verb, "auth token file %s", err);
+      return -1;
+    }
+    size_t a = 0, b = len;
+    while (a < b && isspace(buf[a])) a++;
+    while (b > a && isspace(buf[b - 1])) b--;
+    if (a == b || len > 64 * 1024) {
+      cli_errorf(o->verb, "auth token file %s: %s", o->token_file,
+                 a == b ? "is empty" : "is larger than 64 KiB");
+      free(buf);
+      return -1;
+    }
+    *token = malloc(b - a + 1);
+    if (!*token) {
+      free(buf);
+      cli_errorf(o->verb, "out of memory");
+      return -1;
+    }
+    memcpy(*token, buf + a, b - a);
+    (*token)[b - a] = '\0';
+    free(buf);
+    return 0;
+  }
+  const char *env = getenv("PGOPIPE_AUTH_TOKEN");
+  if (env && *env) {
+    *token = strdup(env);
+    if (!*token) return -1;
+  }
+  return 0;
+}
+
+static client_t *make_client(const struct copts *o, char **token) {
+  if (load_token(o, token) != 0) return NULL;
+  const char *url = o->api_url;
+  if (!url || !*url) url = getenv("PGOPIPE_API_URL");
+  if (!url || !*url) url = DEFAULT_API_URL;
+  client_config cfg = {.api_url = url, .token = *token};
+  char err[ERRLEN];
+  client_t *c = client_new(&cfg, err, sizeof err);
+  if (!c) cli_errorf(o->verb, "%s", err);
+  return c;
+}
+
+/* Prints a failed call and returns the exit status for it. */
+static int report(const struct copts *o, int rc, const char *err) {
+  if (rc == CLIENT_ENET && strstr(err, "cannot connect"))
+    cli_errorf(o->verb, "%s (is pgopipe-server running there? see --api-url)", err);
+  else
+    cli_errorf(o->verb, "%s", err);
+  return rc == CLIENT_EINVAL ? CLI_USAGE : CLI_FAIL;
+}
+
+static int want_args(const struct copts *o, int argc, int n, const char *what) {
+  if (argc - optind != n) {
+    cli_errorf(o->verb, "want %s, got %d argument%s (see pgopipe %s --help)", what,
+               argc - optind, argc - optind == 1 ? "" : "s", o->verb);
+    return 0;
+  }
+  return 1;
+}
+
+int cli_upload(int argc, char **argv) {
+  struct copts o = {.verb = "upload", .older_ms = -1, .larger = -1};
+  int rc = parse(&o, argc, argv, ":u:a:h");
+  if (rc >= 0) return rc;
+  if (!o.app || !*o.app) o.app = getenv("PGOPIPE_APP");
+  if (!o.app || !*o.app) {
+    cli_errorf(o.verb, "missing -a APP (or PGOPIPE_APP)");
+    return CLI_USAGE;
+  }
+  if (!want_args(&o, argc, 1, "one profile FILE")) return CLI_USAGE;
+  if (!client_valid_app(o.app)) {
+    cli_errorf(o.verb, "invalid app name \"%s\": want 1-63 characters of a-z, 0-9 and '-'",
+               o.app);
+    return CLI_USAGE;
+  }
+  const char *path = argv[optind];
+  char err[ERRLEN];
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  if (cli_read_file(path, MAX_UPLOAD_BYTES, &buf, &len, err, sizeof err) != 0) {
+    cli_errorf(o.verb, "%s", err);
+    return CLI_FAIL;
+  }
+  if (len > MAX_UPLOAD_BYTES) {
+    cli_errorf(o.verb, "%s: larger than %u bytes, the upload limit", path, MAX_UPLOAD_BYTES);
+    free(buf);
+    return CLI_FAIL;
+  }
+  char *token = NULL;
+  client_t *c = make_client(&o, &token);
+  if (!c) {
+    free(buf);
+    free(token);
+    return CLI_FAIL;
+  }
+  char key[512];
+  int attempts = 0;
+  rc = client_upload(c, o.app, buf, len, key, sizeof key, &attempts, err, sizeof err);
+  int status = CLI_OK;
+  if (rc != CLIENT_OK)
+    status = report(&o, rc, err);
+  else
+    printf("uploaded %s (%zu bytes) for %s: %s\n", path, len, o.app, key);
+  client_free(c);
+  free(buf);
+  free(token);
+  return status;
+}
+
+struct progress {
+  const char *app;
+  int shown;
+};
+
+static void show_progress(void *ud, uint64_t now, uint64_t total) {
+  struct progress *p = ud;
+  if ((total ? total : now) < PROGRESS_MIN_BYTES) return;
+  if (total)
+    fprintf(stderr, "\rdownloading %s: %.1f / %.1f MiB (%d%%)", p->app, (double)now / 1048576.0,
+            (double)total / 1048576.0, (int)(now * 100 / total));
+  else
+    fprintf(stderr, "\rdownloading %s: %.1f MiB", p->app, (double)now / 1048576.0);
+  p->shown = 1;
+}
+
+int cli_download(int argc, char **argv) {
+  struct copts o = {.verb = "download", .older_ms = -1, .larger = -1};
+  int rc = parse(&o, argc, argv, ":u:o:h");
+  if (rc >= 0) return rc;
+  if (!want_args(&o, argc, 1, "one APP")) return CLI_USAGE;
+  const char *app = argv[optind];
+  if (!client_valid_app(app)) {
+    cli_errorf(o.verb, "invalid app name \"%s\": want 1-63 characters of a-z, 0-9 and '-'", app);
+    return CLI_USAGE;
+  }
+  const char *out = o.output ? o.output : "default.pgo";
+  char *token = NULL;
+  client_t *c = make_client(&o, &token);
+  if (!c) {
+    free(token);
+    return CLI_FAIL;
+  }
+  struct progress pr = {.app = app};
+  client_download_opts dopts = {0};
+  if (isatty(STDERR_FILENO)) {
+    dopts.progress = show_progress;
+    dopts.progress_ud = &pr;
+  }
+  client_download_result res;
+  char err[ERRLEN];
+  rc = client_download(c, app, out, &dopts, &res, err, sizeof err);
+  if (pr.shown) fputc('\n', stderr);
+  int status = CLI_OK;
+  if (rc != CLIENT_OK)
+    status = report(&o, rc, err);
+  else if (strcmp(out, "-") != 0)
+    printf("wrote %s (%" PRIu64 " bytes), the base profile of %s\n", out, res.bytes, app);
+  client_free(c);
+  free(token);
+  return status;
+}
+
+static void format_size(uint64_t n, char *buf, size_t len) {
+  if (n < 1024)
+    snprintf(buf, len, "%" PRIu64 " B", n);
+  else if (n < 1048576)
+    snprintf(buf, len, "%.1f KiB", (double)n / 1024.0);
+  else
+    snprintf(buf, len, "%.1f MiB", (double)n / 1048576.0);
+}
+
+int cli_list(int argc, char **argv) {
+  struct copts o = {.verb = "list", .older_ms = -1, .larger = -1};
+  int rc = parse(&o, argc, argv, ":u:h");
+  if (rc >= 0) return rc;
+  if (!want_args(&o, argc, 0, "no arguments")) return CLI_USAGE;
+  char *token = NULL;
+  client_t *c = make_client(&o, &token);
+  if (!c) {
+    free(token);
+    return CLI_FAIL;
+  }
+  client_profile *ps = NULL;
+  size_t n = 0;
+  char err[ERRLEN];
+  rc = client_list(c, &ps, &n, err, sizeof err);
+  int status = CLI_OK;
+  if (rc != CLIENT_OK) {
+    status = report(&o, rc, err);
+  } else {
+    printf("%-40s %12s  %s\n", "APP", "SIZE", "LAST MODIFIED");
+    for (size_t i = 0; i < n; i++)
+      printf("%-40s %12" PRIu64 "  %s\n", ps[i].app, ps[i].size, ps[i].last_modified);
+  }
+  client_profiles_free(ps, n);
+  client_free(c);
+  free(token);
+  return status;
+}
+
+int cli_delete(int argc, char **argv) {
+  struct copts o = {.verb = "delete", .older_ms = -1, .larger = -1};
+  int rc = parse(&o, argc, argv, ":u:h");
+  if (rc >= 0) return rc;
+  if (!want_args(&o, argc, 1, "one APP")) return CLI_USAGE;
+  const char *app = argv[optind];
+  if (!client_valid_app(app)) {
+    cli_errorf(o.verb, "invalid app name \"%s\": want 1-63 characters of a-z, 0-9 and '-'", app);
+    return CLI_USAGE;
+  }
+  char *token = NULL;
+  client_t *c = make_client(&o, &token);
+  if (!c) {
+    free(token);
+    return CLI_FAIL;
+  }
+  char err[ERRLEN];
+  rc = client_delete(c, app, NULL, err, sizeof err);
+  int status = CLI_OK;
+  if (rc != CLIENT_OK)
+    status = report(&o, rc, err);
+  else
+    printf("deleted the base profile of %s\n", app);
+  client_free(c);
+  free(token);
+  return status;
+}
+
+int cli_clean(int argc, char **argv) {
+  struct copts o = {.verb = "clean", .older_ms = -1, .larger = -1};
+  int rc = parse(&o, argc, argv, ":u:h");
+  if (rc >= 0) return rc;
+  if (!want_args(&o, argc, 0, "no arguments")) return CLI_USAGE;
+  if (o.older_ms < 0 && o.larger < 0) {
+    cli_errorf(o.verb, "give --older-than DUR and/or --larger-than BYTES (see pgopipe clean --help)");
+    return CLI_USAGE;
+  }
+  char *token = NULL;
+  client_t *c = make_client(&o, &token);
+  if (!c) {
+    free(token);
+    return CLI_FAIL;
+  }
+  client_profile *ps = NULL;
+  size_t n = 0;
+  char err[ERRLEN];
+  rc = client_list(c, &ps, &n, err, sizeof err);
+  if (rc != CLIENT_OK) {
+    int s = report(&o, rc, err);
+    client_free(c);
+    free(token);
+    return s;
+  }
+  struct timespec now_ts;
+  clock_gettime(CLOCK_REALTIME, &now_ts);
+  int64_t now_ms = (int64_t)now_ts.tv_sec * 1000 + now_ts.tv_nsec / 1000000;
+  int status = CLI_OK;
+  size_t removed = 0;
+  for (size_t i = 0; i < n; i++) {
+    client_profile *p = &ps[i];
+    int old = 0, large = 0;
+    if (o.older_ms >= 0) {
+      if (p->last_modified_ms < 0)
+        fprintf(stderr, "pgopipe clean: %s: cannot read lastModified \"%s\", age not checked\n",
+                p->app, p->last_modified);
+      else
+        old = now_ms - p->last_modified_ms > o.older_ms;
+    }
+    if (o.larger >= 0) large = p->size > (uint64_t)o.larger;
+    if (!old && !large) continue;
+    long st = 0;
+    rc = client_delete(c, p->app, &st, err, sizeof err);
+    if (rc == CLIENT_EHTTP && st == 404) {
+      fprintf(stderr, "pgopipe clean: %s: already gone\n", p->app);
+      continue;
+    }
+    if (rc != CLIENT_OK) {
+      report(&o, rc, err);
+      status = CLI_FAIL;
+      continue;
+    }
+    char sz[32];
+    format_size(p->size, sz, sizeof sz);
+    printf("removed %s (%s, last modified %s%s%s)\n", p->app, sz, p->last_modified,
+           old ? ", older than asked" : "", large ? ", larger than asked" : "");
+    removed++;
+  }
+  printf("removed %zu of %zu merged profiles\n", removed, n);
+  client_profiles_free(ps, n);
+  client_free(c);
+  free(token);
+  return status;
+}
