@@ -120,6 +120,13 @@
  * is never merged into the fresh base (the fresh base's record starts
  * empty). Only a mem:// crash before that profile.merged is handled lets
  * reconciliation merge it (a window of one ms on one clock).
+ * Redelivery: a profile.deleted handled again (crash before its commit)
+ * also removes a fresh base written after it; the uploads in that base are
+ * merged again by their redelivered profile.uploaded, since their staged
+ * objects are deleted only by a later profile.merged, which would be
+ * redelivered too. Only when that profile.merged was handled but neither
+ * its commit nor the delete's went through (a refused commit, then a crash
+ * or rebalance) is such an upload lost.
  * Assumption: the servers' clocks agree (NTP) to well under the time
  * between a DELETE and the first upload meant for the app's next life. An
  * upload staged by a server whose clock lags the deleting server's by d, in
