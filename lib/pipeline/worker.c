@@ -1186,21 +1186,116 @@ static int delete_staged(worker *w, const char *app, const char *key, char *err,
   return 0;
 }
 
-/* profile.deleted: every object under {app}/, the base last (so a crash
- * half-way leaves the base and the redelivered event finishes the job). */
-static int delete_app(worker *w, const char *app, char *err, size_t errlen) {
+/* ---- profile.deleted ---- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  unsigned yoe = (unsigned)(y - era * 400);
+  unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* Parses the envelope's timestamp as the bus normalises it
+ * ("2026-11-21T12:16:34.964Z") into ms since the epoch; -1 if it is not
+ * of that form. */
+static int parse_event_ms(const char *s, int64_t *ms) {
+  int v[7] = {0};
+  static const int width[7] = {4, 2, 2, 2, 2, 2, 3};
+  static const char sep[7] = {'-', '-', 'T', ':', ':', '.', 'Z'};
+  const char *p = s;
+  for (int f = 0; f < 7; f++) {
+    for (int k = 0; k < width[f]; k++, p++) {
+      if (*p < '0' || *p > '9') return -1;
+      v[f] = v[f] * 10 + (*p - '0');
+    }
+    if (*p++ != sep[f]) return -1;
+  }
+  if (*p || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60)
+    return -1;
+  int64_t days = days_from_civil(v[0], (unsigned)v[1], (unsigned)v[2]);
+  *ms = ((days * 86400 + v[3] * 3600 + v[4] * 60 + v[5]) * 1000) + v[6];
+  return 0;
+}
+
+/* The time stamp (ns since the epoch) in an object name of staging/ or
+ * rejected/: "NANOS-HEX" (a staged name) or "default.pgo.NANOS" (a rejected
+ * base). Returns 0, or -1 when the name carries none. */
+static int name_stamp_ns(const char *name, int64_t *ns) {
+  const char *p = name;
+  if (strncmp(p, "default.pgo.", 12) == 0) p += 12;
+  int64_t v = 0;
+  const char *d = p;
+  while (*p >= '0' && *p <= '9') {
+    if (v > (INT64_MAX - 9) / 10) return -1;
+    v = v * 10 + (*p++ - '0');
+  }
+  if (p == d || (*p != '-' && *p != 0) || (*p == 0 && d == name)) return -1;
+  *ns = v;
+  return 0;
+}
+
+static int key_in(const char *key, const char *const *keys, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(keys[i], key) == 0) return 1;
+  return 0;
+}
+
+/* What one profile.deleted removes (see worker.h, "Deleting an app"). */
+typedef struct delete_args {
+  int64_t cutoff_ns;       /* staged/rejected objects stamped before it go */
+  const char *const *drop; /* staged keys whose uploads precede the delete in the batch: go */
+  size_t ndrop;
+  const char *const *keep; /* staged keys whose uploads follow it in the batch: stay */
+  size_t nkeep;
+} delete_args;
+
+/*
+ * profile.deleted: every object under {app}/ that belongs to the app as it
+ * was when the DELETE was made, the base last (so a crash half-way leaves
+ * the base and the redelivered event finishes the job). Staged and rejected
+ * objects stamped at or after the cut-off stay: they are uploads accepted
+ * after the DELETE, whose profile.uploaded events follow in the partition.
+ */
+static int delete_app(worker *w, const char *app, const delete_args *a, char *err,
+                      size_t errlen) {
   if (w->cache && strcmp(w->cache_app, app) == 0) cache_drop(w);
-  char prefix[80], base_key[128];
+  char prefix[80], base_key[128], staging[96], rejected[96];
   snprintf(prefix, sizeof prefix, "%s/", app);
   snprintf(base_key, sizeof base_key, "%s/default.pgo", app);
+  snprintf(staging, sizeof staging, "%s/staging/", app);
+  snprintf(rejected, sizeof rejected, "%s/rejected/", app);
+  size_t sl = strlen(staging), rl = strlen(rejected);
   strlist keys = {0};
+  size_t kept = 0;
   blob_iter *it = NULL;
   int rc = blob_list(w->cfg.blob, prefix, &it, err, errlen);
   if (rc == 0) {
     const char *key;
     blob_info info;
     while ((rc = blob_iter_next(it, &key, &info, err, errlen)) == 1) {
-      if (strcmp(key, base_key) != 0 && sl_add(&keys, key) != 0) {
+      if (strcmp(key, base_key) == 0) continue;
+      int64_t ns;
+      int is_staged = strncmp(key, staging, sl) == 0;
+      int is_rejected = strncmp(key, rejected, rl) == 0;
+      int go = 1;
+      if (is_staged) {
+        /* an unstamped staged name cannot be placed in time: it stays */
+        go = key_in(key, a->drop, a->ndrop) ||
+             (!key_in(key, a->keep, a->nkeep) && name_stamp_ns(key + sl, &ns) == 0 &&
+              ns < a->cutoff_ns);
+      } else if (is_rejected) {
+        go = name_stamp_ns(key + rl, &ns) != 0 || ns < a->cutoff_ns;
+      }
+      if (!go) {
+        kept++;
+        wlog(w, WORKER_LOG_INFO, "object newer than the app's deletion: kept", "app", app, "key",
+             key, NULL);
+        continue;
+      }
+      if (sl_add(&keys, key) != 0) {
         rc = BLOB_ENOMEM;
         snprintf(err, errlen, "listing %s: out of memory", prefix);
         break;
@@ -1219,9 +1314,10 @@ static int delete_app(worker *w, const char *app, char *err, size_t errlen) {
   } else {
     dep_ok(w, DEP_BLOB);
     STAT_ADD(w, apps_deleted, 1);
-    char n[32];
+    char n[32], k[32];
     snprintf(n, sizeof n, "%zu", keys.n + 1);
-    wlog(w, WORKER_LOG_INFO, "app deleted", "app", app, "objects", n, NULL);
+    snprintf(k, sizeof k, "%zu", kept);
+    wlog(w, WORKER_LOG_INFO, "app deleted", "app", app, "objects", n, "kept_newer", k, NULL);
   }
   sl_free(&keys);
   return rc;
@@ -1252,12 +1348,12 @@ typedef enum { OP_MERGE, OP_DELSTAGED, OP_DELAPP } op_kind;
 /* Runs one operation until it succeeds; returns 0, or BUS_ECLOSED when stop
  * was requested while it kept failing. */
 static int run_op(worker *w, op_kind op, const char *app, const char *const *keys, size_t n,
-                  volatile sig_atomic_t *stop) {
+                  const delete_args *del, volatile sig_atomic_t *stop) {
   char err[1024];
   for (int k = 0;; k++) {
     err[0] = 0;
     int rc = op == OP_MERGE     ? worker_merge_app(w, app, keys, n, err, sizeof err)
-             : op == OP_DELAPP ? delete_app(w, app, err, sizeof err)
+             : op == OP_DELAPP ? delete_app(w, app, del, err, sizeof err)
                                : delete_staged(w, app, keys[0], err, sizeof err);
     if (rc == 0) {
       if (k > 0) wlog(w, WORKER_LOG_INFO, "recovered", "app", app, NULL);
@@ -1286,9 +1382,10 @@ int worker_handle_batch(worker *w, bus_msg *const *msgs, size_t n, volatile sig_
   evslot *evs = calloc(n, sizeof *evs);
   const char **keys = calloc(n, sizeof *keys);
   const char **dels = calloc(n, sizeof *dels);
+  const char **later = calloc(n, sizeof *later);
   char *done = calloc(n, 1);
   int rc = 0;
-  if (!evs || !keys || !dels || !done) {
+  if (!evs || !keys || !dels || !later || !done) {
     wlog(w, WORKER_LOG_ERROR, "out of memory handling a batch; it will be redelivered", NULL);
     rc = BUS_ENOMEM;
     goto out;
@@ -1332,7 +1429,10 @@ int worker_handle_batch(worker *w, bus_msg *const *msgs, size_t n, volatile sig_
    * Uploads accumulate into one merge up to the app's next profile.deleted;
    * profile.merged deletions run after that merge (they never concern an
    * upload of the same merge that is not yet in the base: those are
-   * redeliveries, which the record recognises). */
+   * redeliveries, which the record recognises). Uploads followed by a
+   * profile.deleted of their app in the same batch are not merged (the
+   * delete would remove them again): their staged objects go with the app.
+   * Uploads after it stay, whatever their names say (see worker.h). */
   for (size_t i = 0; i < n && rc == 0; i++) {
     if (done[i]) continue;
     const char *app = evs[i].ev.app;
@@ -1346,14 +1446,32 @@ int worker_handle_batch(worker *w, bus_msg *const *msgs, size_t n, volatile sig_
       } else if (!strcmp(t, BUS_TYPE_MERGED)) {
         dels[nd++] = evs[j].ev.profile_key;
       } else { /* deleted: a barrier */
-        if (nk) rc = run_op(w, OP_MERGE, app, keys, nk, stop);
-        for (size_t d = 0; rc == 0 && d < nd; d++) rc = run_op(w, OP_DELSTAGED, app, &dels[d], 1, stop);
+        for (size_t d = 0; rc == 0 && d < nd; d++)
+          rc = run_op(w, OP_DELSTAGED, app, &dels[d], 1, NULL, stop);
+        size_t nl = 0;
+        for (size_t k = j + 1; k < n; k++)
+          if (evs[k].ok && !strcmp(evs[k].ev.app, app) && !strcmp(evs[k].ev.type, BUS_TYPE_UPLOADED))
+            later[nl++] = evs[k].ev.profile_key;
+        int64_t ms;
+        delete_args da = {INT64_MIN, keys, nk, later, nl};
+        if (parse_event_ms(evs[j].ev.timestamp, &ms) == 0 && ms < INT64_MAX / 1000000 &&
+            ms > INT64_MIN / 1000000) {
+          da.cutoff_ns = ms * 1000000;
+        } else {
+          wlog(w, WORKER_LOG_WARN,
+               "profile.deleted with an unreadable timestamp: staged uploads not in this batch kept",
+               "app", app, "timestamp", evs[j].ev.timestamp, NULL);
+        }
+        for (size_t d = 0; d < nk; d++)
+          wlog(w, WORKER_LOG_DEBUG, "upload followed by its app's deletion: not merged", "app", app,
+               "key", keys[d], NULL);
+        if (rc == 0) rc = run_op(w, OP_DELAPP, app, NULL, 0, &da, stop);
         nk = nd = 0;
-        if (rc == 0) rc = run_op(w, OP_DELAPP, app, NULL, 0, stop);
       }
     }
-    if (rc == 0 && nk) rc = run_op(w, OP_MERGE, app, keys, nk, stop);
-    for (size_t d = 0; rc == 0 && d < nd; d++) rc = run_op(w, OP_DELSTAGED, app, &dels[d], 1, stop);
+    if (rc == 0 && nk) rc = run_op(w, OP_MERGE, app, keys, nk, NULL, stop);
+    for (size_t d = 0; rc == 0 && d < nd; d++)
+      rc = run_op(w, OP_DELSTAGED, app, &dels[d], 1, NULL, stop);
   }
   if (rc != 0) {
     wlog(w, WORKER_LOG_WARN, "stopping with a batch unfinished: nothing of it committed", NULL);
@@ -1380,6 +1498,7 @@ out:
   free(evs);
   free(keys);
   free(dels);
+  free(later);
   free(done);
   return rc;
 }
@@ -1430,7 +1549,7 @@ int worker_reconcile(worker *w, volatile sig_atomic_t *stop) {
     size_t chunk = w->cfg.batch_max < 200 ? 200 : w->cfg.batch_max;
     for (size_t s = i; s < j && rc == 0; s += chunk) {
       size_t e = s + chunk < j ? s + chunk : j;
-      rc = run_op(w, OP_MERGE, app, (const char *const *)&keys.v[s], e - s, stop);
+      rc = run_op(w, OP_MERGE, app, (const char *const *)&keys.v[s], e - s, NULL, stop);
     }
     char c[32];
     snprintf(c, sizeof c, "%zu", j - i);

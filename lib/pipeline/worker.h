@@ -13,7 +13,9 @@
  *                     does), apply the app's prune rules in order, write the
  *                     base, publish profile.merged for each upload, commit.
  *   profile.merged    delete the staged object (already gone is fine).
- *   profile.deleted   delete every object under {app}/ (the base last).
+ *   profile.deleted   delete the app as it was at the DELETE: the base,
+ *                     rejected/ and the staged uploads accepted before it
+ *                     (see "Deleting an app"); the base last.
  *   anything else     skipped and committed; a malformed envelope is logged,
  *                     counted, skipped and committed.
  *
@@ -68,6 +70,12 @@
  * lists every `{app}/staging/` object and merges them with the rules above
  * (those already in the base's list are only deleted), so an upload
  * acknowledged with 201 before a SIGKILL ends in the base after the restart.
+ * A profile.deleted handled before the crash left only staged objects newer
+ * than itself (see "Deleting an app"), so those are merged into a fresh base
+ * and nothing older comes back. A profile.deleted lost by the crash before
+ * it was handled is not redone (the server already removed the base):
+ * staged uploads merged into that base and not yet cleaned up would then be
+ * merged again into a new base, a window the events alone cannot close.
  * It is off for Kafka: there the events are durable, and two workers of a
  * group reconciling the same app at once would race on its base.
  *
@@ -81,11 +89,59 @@
  * PUT could still overwrite a newer base (S3 offers no conditional PUT here);
  * this is the one window the design does not close.
  *
+ * ## Deleting an app
+ * The server publishes profile.deleted (and removes the base itself) while
+ * uploads may keep arriving: an upload acknowledged after the DELETE is
+ * staged and its profile.uploaded follows profile.deleted in the partition.
+ * Its staged object must survive the delete, or that upload is lost. The
+ * cut-off is the deleted event's timestamp T (ms, server clock); a staged
+ * name's time N is in ns from the same kind of clock. The handler deletes
+ *   - every staged object whose upload precedes the delete in the batch
+ *     being handled (event order is exact);
+ *   - every other staged object with N < T × 10^6, unless its upload follows
+ *     the delete in the same batch (then it stays, whatever its name says);
+ *   - every rejected/ object stamped before the cut-off (or not stamped),
+ *     and anything else under {app}/ except staged objects;
+ *   - the base, last.
+ * Staged objects with N ≥ T × 10^6 stay: T is the event's time truncated to
+ * the ms, so everything named in the same ms as the DELETE counts as newer
+ * (the conservative side: nothing that might be newer is deleted). A staged
+ * name without a time stamp stays too. What stays is merged into a fresh
+ * base by its own profile.uploaded, which comes later (or by reconciliation
+ * in mem:// mode after a restart, since the delete already removed what was
+ * older: an older staged object cannot resurrect the app).
+ * Uploads before the delete in the same batch are not merged at all (the
+ * delete would remove them again at once); their staged objects go with
+ * the app, so a redelivery finds them missing (rule 3).
+ * A staged object kept because it is in the same ms (or stamped by a server
+ * whose clock runs ahead) but whose upload preceded the delete was merged
+ * into the deleted base; its profile.merged, published after that merge,
+ * deletes it later, and no profile.uploaded of it follows the delete, so it
+ * is never merged into the fresh base (the fresh base's record starts
+ * empty). Only a mem:// crash before that profile.merged is handled lets
+ * reconciliation merge it (a window of one ms on one clock).
+ * Redelivery: a profile.deleted handled again (crash before its commit)
+ * also removes a fresh base written after it; the uploads in that base are
+ * merged again by their redelivered profile.uploaded, since their staged
+ * objects are deleted only by a later profile.merged, which would be
+ * redelivered too. Only when that profile.merged was handled but neither
+ * its commit nor the delete's went through (a refused commit, then a crash
+ * or rebalance) is such an upload lost.
+ * Assumption: the servers' clocks agree (NTP) to well under the time
+ * between a DELETE and the first upload meant for the app's next life. An
+ * upload staged by a server whose clock lags the deleting server's by d, in
+ * the d after the DELETE, whose event is not in the batch holding the
+ * profile.deleted, is named before the cut-off and deleted with the app;
+ * likewise an upload whose name was taken before the DELETE but whose
+ * event was published after it (requests truly concurrent with the DELETE).
+ * mem:// runs in one process, on one clock.
+ *
  * ## Batching
  * The worker polls up to batch_max messages, waiting at most batch_wait
  * after the first, then handles them per app in order: all uploads of an app
- * up to its next profile.deleted are merged with the base in one pass and the
- * base is written once; then every partition's last message is committed.
+ * after its last profile.deleted in the batch (all, without one) are merged
+ * with the base in one pass and the base is written once; then every
+ * partition's last message is committed.
  * Under load the batch fills without waiting (messages are already there).
  * A batch's uploads are fetched and decoded on a few threads at once. The
  * worker keeps the last base it wrote, decoded, with the ETag the store gave
