@@ -1,9 +1,11 @@
 /*
  * decode.c — bytes to a validated pp_profile.
  *
- * Input is gunzipped (libdeflate into a buffer bounded by the decompressed-
- * size limit, so a gzip bomb stops at the limit; multi-member streams are
- * read as one), then the profile.proto wire format is read
+ * Input is gunzipped (streaming, into a buffer bounded by the decompressed-
+ * size limit, checking the top-level field structure as bytes arrive, so a
+ * gzip bomb stops at its first implausible field or at the limit;
+ * multi-member streams are read as one), then the profile.proto wire format
+ * is read
  * directly into the flat model of internal.h. Reading the wire format here,
  * instead of unpacking a generic message tree first, means no per-message
  * allocation and no second copy of the profile: peak memory is the
@@ -21,52 +23,157 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <libdeflate.h>
+#include <limits.h>
+#include <zlib.h>
 
 /* ---------------------------------------------------------------- gunzip */
 
 /*
- * Whole-buffer gunzip with libdeflate (about twice zlib's speed), member by
- * member so multi-member files read as one stream. The output buffer starts
- * at the last member's ISIZE (exact for the usual single member), capped by
- * the limit and by deflate's maximum ratio (1032:1), and doubles up to the
- * limit when a member does not fit (the member is then decoded again).
- * A gzip bomb therefore costs at most about twice `limit` bytes of
- * decompression work before it is refused.
+ * Streaming gunzip (zlib) with a structural check of the top-level fields
+ * as the bytes arrive, so a hostile stream is refused after its first chunk
+ * instead of after inflating up to the limit:
+ *  - every top-level tag must be valid: field number > 0, wire type varint,
+ *    fixed64, length-delimited or fixed32 (groups and types 6/7 are refused);
+ *  - profile.proto's fields 1-15 must have their schema's wire type;
+ *  - a length-delimited field must end within the decoded-size limit, so a
+ *    header claiming a gibibyte string is refused (PP_ETOOBIG) at once.
+ * Field contents are not read here (decode_proto does that); the walk only
+ * hops from tag to tag, a few nanoseconds per top-level field. A bomb whose
+ * structure is valid (many real small fields) still stops at the limit,
+ * after inflating at most `limit` bytes once.
+ *
+ * The output buffer starts at the last member's ISIZE (exact for the usual
+ * single member) but never above 16x the input (or 1 MiB) — real profiles
+ * compress 3-10x, and ISIZE is attacker-controlled — and doubles as data
+ * arrives, up to limit + 1 (the extra byte tells "exactly at the limit" from
+ * "over it"). Multi-member streams are read as one.
  */
+
+enum { GZ_CHUNK = 256u << 10 }; /* output per inflate call: the walk's granularity */
+
+/* Reads a varint from [p, end): 1 = ok (*n bytes), 0 = incomplete, -1 = over 10 bytes. */
+static int walk_varint(const uint8_t *p, const uint8_t *end, uint64_t *v, size_t *n) {
+  uint64_t u = 0;
+  for (size_t i = 0; i < 10; i++) {
+    if (p + i >= end) return 0;
+    u |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+    if (!(p[i] & 0x80)) {
+      *v = u;
+      *n = i + 1;
+      return 1;
+    }
+  }
+  return -1;
+}
+
+static const char *wire_name(uint32_t t);
+
+/* Wire type profile.proto gives top-level field `num` (1..15); 13 (comment)
+ * may be packed or not; 99 = unknown field, any type. */
+static uint32_t top_wire_type(uint64_t num) {
+  switch (num) {
+  case 1: case 2: case 3: case 4: case 5: case 6: case 11: return 2;
+  case 7: case 8: case 9: case 10: case 12: case 14: case 15: return 0;
+  default: return 99;
+  }
+}
+
+/*
+ * Walks the complete top-level fields in buf[*pos, have), advancing *pos
+ * (which may end up past `have`, inside a field's contents still to come).
+ * Stops quietly at an incomplete tag or length: the next call resumes there,
+ * and truncation at the very end is reported by the decoder proper.
+ */
+static int walk_top(const uint8_t *buf, size_t have, size_t *pos, size_t limit, char *err, size_t errlen) {
+  const uint8_t *end = buf + have;
+  while (*pos < have) {
+    const uint8_t *p = buf + *pos;
+    uint64_t key, v;
+    size_t n, m;
+    int r = walk_varint(p, end, &key, &n);
+    if (r == 0) return PP_OK;
+    if (r < 0)
+      return pp_err(err, errlen, PP_EMALFORMED,
+                    "malformed profile: profile: bad varint (near byte %zu of the decoded data)", *pos);
+    uint64_t num = key >> 3;
+    uint32_t typ = (uint32_t)(key & 7);
+    if (num == 0)
+      return pp_err(err, errlen, PP_EMALFORMED,
+                    "malformed profile: profile: field number 0 (near byte %zu of the decoded data; not a "
+                    "profile.proto message?)",
+                    *pos);
+    if (typ != 0 && typ != 1 && typ != 2 && typ != 5)
+      return pp_err(err, errlen, PP_EMALFORMED,
+                    "malformed profile: profile: unsupported wire type %u (near byte %zu of the decoded data)", typ,
+                    *pos);
+    uint32_t want = top_wire_type(num);
+    if (want != 99 && typ != want && !(num == 13 && (typ == 0 || typ == 2)))
+      return pp_err(err, errlen, PP_EMALFORMED,
+                    "malformed profile: %s field %u has wire type %s, expected %s (not a profile.proto message?)",
+                    num == 6 ? "profile string table" : "profile", (unsigned)num, wire_name(typ), wire_name(want));
+    size_t at = *pos + n;
+    switch (typ) {
+    case 0:
+      r = walk_varint(buf + at, end, &v, &m);
+      if (r == 0) return PP_OK;
+      if (r < 0)
+        return pp_err(err, errlen, PP_EMALFORMED,
+                      "malformed profile: profile: bad varint (near byte %zu of the decoded data)", at);
+      *pos = at + m;
+      break;
+    case 1: *pos = at + 8; break;
+    case 5: *pos = at + 4; break;
+    default:
+      r = walk_varint(buf + at, end, &v, &m);
+      if (r == 0) return PP_OK;
+      if (r < 0)
+        return pp_err(err, errlen, PP_EMALFORMED,
+                      "malformed profile: profile: bad varint (near byte %zu of the decoded data)", at);
+      at += m;
+      if (at > limit || v > limit - at)
+        return pp_err(err, errlen, PP_ETOOBIG,
+                      "decompressed profile is over the limit of %zu bytes (field %u at byte %zu declares %llu bytes; "
+                      "gzip bomb or limit too low)",
+                      limit, (unsigned)num, *pos, (unsigned long long)v);
+      *pos = at + (size_t)v;
+      break;
+    }
+  }
+  return PP_OK;
+}
+
 static int gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, size_t *outlen, char *err,
                   size_t errlen) {
+  size_t hardcap = limit < SIZE_MAX ? limit + 1 : SIZE_MAX;
   size_t cap = 0;
   if (inlen >= 18) cap = (size_t)in[inlen - 4] | (size_t)in[inlen - 3] << 8 | (size_t)in[inlen - 2] << 16 |
                          (size_t)in[inlen - 1] << 24;
-  size_t maxratio = inlen > SIZE_MAX / 1032 ? SIZE_MAX : inlen * 1032;
-  if (cap > maxratio) cap = maxratio;
-  if (cap < 4096) cap = 4096;
-  if (cap > limit) cap = limit;
-  uint8_t *buf = malloc(cap ? cap : 1);
-  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+  size_t plausible = inlen > SIZE_MAX / 16 ? SIZE_MAX : inlen * 16;
+  if (plausible < (1u << 20)) plausible = 1u << 20;
+  if (cap > plausible) cap = plausible;
+  if (cap < (64u << 10)) cap = 64u << 10;
+  if (cap > hardcap) cap = hardcap;
+  uint8_t *buf = malloc(cap);
+  z_stream z;
+  memset(&z, 0, sizeof(z));
+  bool zok = false;
   int rc = PP_OK;
-  size_t pos = 0, have = 0;
-  if (!buf || !d) {
+  size_t have = 0, fed = 0, wpos = 0, member = 0;
+  if (!buf || inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
     rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory");
     goto done;
   }
-  while (pos < inlen) {
-    size_t used = 0, got = 0;
-    enum libdeflate_result r =
-        libdeflate_gzip_decompress_ex(d, in + pos, inlen - pos, buf + have, cap - have, &used, &got);
-    if (r == LIBDEFLATE_SUCCESS) {
-      pos += used;
-      have += got;
-      continue;
+  zok = true;
+  for (;;) {
+    if (z.avail_in == 0 && fed < inlen) {
+      size_t k = inlen - fed > UINT_MAX ? UINT_MAX : inlen - fed;
+      z.next_in = (Bytef *)(uintptr_t)(in + fed);
+      z.avail_in = (uInt)k;
+      fed += k;
     }
-    if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
-      if (cap >= limit) {
-        rc = pp_err(err, errlen, PP_ETOOBIG,
-                    "decompressed profile is over the limit of %zu bytes (gzip bomb or limit too low)", limit);
-        goto done;
-      }
-      size_t nc = cap > limit / 2 ? limit : cap * 2;
+    if (have == cap) {
+      if (cap >= hardcap) break; /* have > limit: reported below */
+      size_t nc = cap > hardcap / 2 ? hardcap : cap * 2;
       uint8_t *nb = realloc(buf, nc);
       if (!nb) {
         rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory growing to %zu bytes", nc);
@@ -74,14 +181,39 @@ static int gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, 
       }
       buf = nb;
       cap = nc;
+    }
+    size_t room = cap - have < GZ_CHUNK ? cap - have : GZ_CHUNK;
+    z.next_out = buf + have;
+    z.avail_out = (uInt)room;
+    int zr = inflate(&z, Z_NO_FLUSH);
+    have += room - z.avail_out;
+    if (have > limit) break;
+    if ((rc = walk_top(buf, have, &wpos, limit, err, errlen))) goto done;
+    if (zr == Z_STREAM_END) {
+      size_t consumed = fed - z.avail_in;
+      if (consumed >= inlen) break;
+      member = consumed; /* another gzip member follows */
+      if (inflateReset(&z) != Z_OK) {
+        rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory");
+        goto done;
+      }
       continue;
     }
+    if (zr == Z_OK) continue;
+    if (zr == Z_BUF_ERROR && z.avail_out == 0) continue; /* needs more room */
+    if (zr == Z_MEM_ERROR) {
+      rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory");
+      goto done;
+    }
     rc = pp_err(err, errlen, PP_EMALFORMED,
-                "malformed profile: bad or truncated gzip data (gzip member starting at byte %zu)", pos);
+                "malformed profile: bad or truncated gzip data (gzip member starting at byte %zu)", member);
     goto done;
   }
+  if (have > limit)
+    rc = pp_err(err, errlen, PP_ETOOBIG,
+                "decompressed profile is over the limit of %zu bytes (gzip bomb or limit too low)", limit);
 done:
-  if (d) libdeflate_free_decompressor(d);
+  if (zok) inflateEnd(&z);
   if (rc) {
     free(buf);
     return rc;
@@ -191,10 +323,12 @@ typedef struct idmap {
   uint64_t *keys;
   uint32_t *vals; /* PP_NONE = empty */
   size_t cap;     /* power of two, 0 = none */
+  uint64_t seed;  /* ids are chosen by the file's author: keyed hash */
 } idmap;
 
-static int idmap_init(idmap *m, size_t n) {
+static int idmap_init(idmap *m, size_t n, uint64_t seed) {
   memset(m, 0, sizeof(*m));
+  m->seed = seed;
   m->ndirect = n;
   m->direct = malloc((n + 1) * sizeof(*m->direct));
   if (!m->direct) return PP_ENOMEM;
@@ -211,7 +345,7 @@ static void idmap_free(idmap *m) {
 static inline uint32_t idmap_get(const idmap *m, uint64_t id) {
   if (id <= m->ndirect) return m->direct[id];
   if (!m->cap) return PP_NONE;
-  size_t mask = m->cap - 1, j = pp_mix(0, id) & mask;
+  size_t mask = m->cap - 1, j = pp_hfin(m->seed, pp_mix(m->seed, id)) & mask;
   while (m->vals[j] != PP_NONE) {
     if (m->keys[j] == id) return m->vals[j];
     j = (j + 1) & mask;
@@ -236,7 +370,7 @@ static int idmap_put(idmap *m, uint64_t id, uint32_t v) {
     memset(m->vals, 0xff, c * sizeof(*m->vals));
     m->cap = c;
   }
-  size_t mask = m->cap - 1, j = pp_mix(0, id) & mask;
+  size_t mask = m->cap - 1, j = pp_hfin(m->seed, pp_mix(m->seed, id)) & mask;
   while (m->vals[j] != PP_NONE) {
     if (m->keys[j] == id) return 1;
     j = (j + 1) & mask;
@@ -614,6 +748,7 @@ static int scan_top(dec *d, span **strs, uint64_t **cmt, size_t *ncmt, uint64_t 
   while (p < d->end) {
     const uint8_t *at = p;
     if (rd_field(&p, d->end, &f, &why)) return wire_err(d, "profile", why, p);
+    if (f.num == 0) return wire_err(d, "profile", "field number 0 (not a profile.proto message?)", at);
     if (f.num < 16) {
       if (!d->cnt[f.num]) d->first[f.num] = (size_t)(at - d->buf);
       d->last[f.num] = (size_t)(p - d->buf);
@@ -728,7 +863,8 @@ static int decode_proto(const uint8_t *buf, size_t len, pp_profile **out, char *
       (P->csamples && !(P->samples = malloc(P->csamples * sizeof(*P->samples)))) ||
       (d->cnt[1] && !(P->stypes = malloc(d->cnt[1] * sizeof(*P->stypes)))))
     goto nomem;
-  if (idmap_init(&d->mids, d->cnt[3]) || idmap_init(&d->fids, d->cnt[5]) || idmap_init(&d->lids, d->cnt[4]))
+  if (idmap_init(&d->mids, d->cnt[3], P->sp.seed ^ 0x6d) || idmap_init(&d->fids, d->cnt[5], P->sp.seed ^ 0x66) ||
+      idmap_init(&d->lids, d->cnt[4], P->sp.seed ^ 0x6c))
     goto nomem;
   if (d->cnt[1] && d->cnt[2]) {
     if (d->cnt[1] > SIZE_MAX / sizeof(int64_t) / d->cnt[2]) goto nomem;

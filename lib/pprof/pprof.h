@@ -79,8 +79,12 @@ const char *pp_strerror(int code);
  * profile.Parse + CheckValid, string indexes in range, string 0 empty).
  * lim may be NULL for defaults. On success *out is a new profile owned by the
  * caller (free with pp_free). The input buffer is not retained.
- * Cost: linear in the decompressed size; a gzip bomb stops at the limit
- * (after at most about 2x `max_decoded_bytes` of decompression work).
+ * Cost: linear in the decompressed size. Gzip input is inflated in chunks
+ * while its top-level fields are checked (valid tags, schema wire types,
+ * declared lengths within max_decoded_bytes), so a typical gzip bomb (zeros,
+ * or a field header claiming more than the limit) is refused after its
+ * first 256 KiB; one with valid structure stops at the limit, after at most
+ * `max_decoded_bytes` of decompression work and memory.
  * Memory: the decompressed bytes (freed before returning) plus the model,
  * typically 1.5-2x the decompressed size; a hostile file made only of tiny
  * locations can reach ~12x, so servers should set max_decoded_bytes to what

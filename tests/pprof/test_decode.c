@@ -437,25 +437,46 @@ static void test_gzip_and_limits(void) {
   lim.max_decoded_bytes = n - 1;
   CHECK_EQ(dec(raw, n, &lim, &p, err), PP_ETOOBIG);
 
-  /* gzip bomb: 64 MiB of zeros (~64 KiB compressed) against a 4 MiB limit */
+  /* zeros are not a protobuf (field number 0): refused at the first byte,
+   * with the default limits, in milliseconds */
   size_t zn = 64u << 20;
   uint8_t *zeros = calloc(1, zn);
   size_t bn;
   uint8_t *bomb = gz(zeros, zn, &bn);
   free(zeros);
-  lim.max_decoded_bytes = 4u << 20;
   double t0 = now();
-  CHECK_EQ(dec(bomb, bn, &lim, &p, err), PP_ETOOBIG);
+  CHECK_EQ(dec(bomb, bn, NULL, &p, err), PP_EMALFORMED);
   double dt = now() - t0;
-  CHECK(dt < 0.5);
-  printf("gzip bomb (%zu bytes -> 64 MiB) refused in %.1f ms\n", bn, dt * 1e3);
+  CHECK(dt < 1.0);
+  CHECK_HAS(err, "field number 0");
+  printf("gzip of 64 MiB of zeros (%zu bytes) refused in %.1f ms: %s\n", bn, dt * 1e3, err);
+  /* also split over several members */
+  size_t b2n;
+  uint8_t *bomb2 = cat(bomb, bn, bomb, bn, &b2n);
+  CHECK_EQ(dec(bomb2, b2n, NULL, &p, err), PP_EMALFORMED);
+  free(bomb2);
+  free(bomb);
+
+  /* a bomb with valid structure (16 MiB of 3-byte string table entries)
+   * still stops at the limit */
+  size_t fn = (16u << 20) / 3 * 3;
+  uint8_t *fields = malloc(fn);
+  for (size_t i = 0; i + 3 <= fn; i += 3) memcpy(fields + i, "\x32\x01x", 3);
+  bomb = gz(fields, fn, &bn);
+  free(fields);
+  lim.max_input_bytes = 0;
+  lim.max_decoded_bytes = 1u << 20;
+  t0 = now();
+  CHECK_EQ(dec(bomb, bn, &lim, &p, err), PP_ETOOBIG);
+  dt = now() - t0;
+  CHECK_HAS(err, "decompressed profile is over the limit of 1048576 bytes (gzip bomb");
+  printf("gzip bomb of valid fields (%zu bytes -> %zu) vs 1 MiB refused in %.1f ms\n", bn, fn, dt * 1e3);
   /* a forged ISIZE trailer (claiming 10 bytes) does not get past the limit */
   bomb[bn - 4] = 10;
   bomb[bn - 3] = bomb[bn - 2] = bomb[bn - 1] = 0;
   CHECK_EQ(dec(bomb, bn, &lim, &p, err), PP_ETOOBIG);
   /* nor does a bomb split over several members */
-  size_t b2n;
-  uint8_t *bomb2 = cat(bomb, bn, bomb, bn, &b2n);
+  bomb2 = cat(bomb, bn, bomb, bn, &b2n);
   CHECK_EQ(dec(bomb2, b2n, &lim, &p, err), PP_ETOOBIG);
   free(bomb2);
   free(bomb);
@@ -467,11 +488,212 @@ static void test_gzip_and_limits(void) {
   free(raw);
 }
 
+/* One gzip member: head, then `mib` MiB of zeros, built from one deflated
+ * MiB repeated (full flushes make the blocks independent), so a gibibyte
+ * bomb costs milliseconds to make. The trailer is honest (CRC, ISIZE). */
+static uint8_t *deflate_raw(const uint8_t *d, size_t n, int finish, size_t *outn) {
+  z_stream z;
+  memset(&z, 0, sizeof(z));
+  deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY);
+  size_t cap = deflateBound(&z, n) + 64;
+  uint8_t *o = malloc(cap);
+  z.next_in = (Bytef *)(uintptr_t)d;
+  z.avail_in = (uInt)n;
+  z.next_out = o;
+  z.avail_out = (uInt)cap;
+  deflate(&z, finish ? Z_FINISH : Z_FULL_FLUSH);
+  *outn = cap - z.avail_out;
+  deflateEnd(&z);
+  return o;
+}
+
+static uint8_t *zero_bomb(const uint8_t *head, size_t hn, size_t mib, size_t *outn) {
+  static uint8_t mz[1u << 20];
+  size_t zn, hdn, fn;
+  uint8_t *z = deflate_raw(mz, sizeof(mz), 0, &zn);
+  uint8_t *h = deflate_raw(head, hn, 0, &hdn);
+  uint8_t *f = deflate_raw(NULL, 0, 1, &fn);
+  size_t n = 10 + hdn + mib * zn + fn + 8;
+  uint8_t *o = malloc(n), *q = o;
+  memcpy(q, "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);
+  q += 10;
+  memcpy(q, h, hdn);
+  q += hdn;
+  uLong crc = crc32(crc32(0L, Z_NULL, 0), head, (uInt)hn);
+  uLong zcrc = crc32(crc32(0L, Z_NULL, 0), mz, sizeof(mz));
+  for (size_t i = 0; i < mib; i++) {
+    memcpy(q, z, zn);
+    q += zn;
+    crc = crc32_combine(crc, zcrc, (z_off_t)sizeof(mz));
+  }
+  memcpy(q, f, fn);
+  q += fn;
+  uint32_t isz = (uint32_t)(hn + (mib << 20));
+  uint8_t t[8] = {(uint8_t)crc, (uint8_t)(crc >> 8), (uint8_t)(crc >> 16), (uint8_t)(crc >> 24),
+                  (uint8_t)isz, (uint8_t)(isz >> 8), (uint8_t)(isz >> 16), (uint8_t)(isz >> 24)};
+  memcpy(q, t, 8);
+  free(z);
+  free(h);
+  free(f);
+  *outn = n;
+  return o;
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    p[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  p[n++] = (uint8_t)v;
+  return n;
+}
+
+/* The streaming structure check: hostile streams stop at their first chunk. */
+static void test_gzip_bombs(void) {
+  char err[512];
+  pp_profile *p = NULL;
+
+  /* 1 GiB of zeros after a string table field claiming 1 GiB, default
+   * limits (512 MiB decoded): refused from the header, not after inflating */
+  uint8_t head[16];
+  head[0] = 6u << 3 | 2;
+  size_t hn = 1 + put_varint(head + 1, 1ull << 30);
+  size_t bn;
+  uint8_t *bomb = zero_bomb(head, hn, 1024, &bn);
+  double t0 = now();
+  CHECK_EQ(dec(bomb, bn, NULL, &p, err), PP_ETOOBIG);
+  double dt = now() - t0;
+  CHECK(dt < 1.0);
+  CHECK_HAS(err, "decompressed profile is over the limit of 536870912 bytes");
+  CHECK_HAS(err, "declares 1073741824 bytes");
+  printf("1 GiB gzip bomb (%zu bytes, string field claiming 1 GiB) refused in %.1f ms: %s\n", bn, dt * 1e3, err);
+  free(bomb);
+
+  /* the same zeros without the header: malformed at byte 0 */
+  bomb = zero_bomb(NULL, 0, 1024, &bn);
+  t0 = now();
+  CHECK_EQ(dec(bomb, bn, NULL, &p, err), PP_EMALFORMED);
+  dt = now() - t0;
+  CHECK(dt < 1.0);
+  CHECK_HAS(err, "field number 0");
+  CHECK_HAS(err, "near byte 0 ");
+  free(bomb);
+  /* raw zeros are refused the same way */
+  uint8_t z8[8] = {0};
+  CHECK_EQ(dec(z8, sizeof(z8), NULL, &p, err), PP_EMALFORMED);
+  CHECK_HAS(err, "field number 0");
+
+  /* structure errors after a valid start are caught as they arrive */
+  uint8_t bad[3][4] = {
+      {0x32, 0x00, 0x0b, 0x00}, /* field 1, wire type 3 (start group) */
+      {0x32, 0x00, 0x0d, 0x00}, /* field 1, wire type 5 (sample_type needs length-delimited) */
+      {0x32, 0x00, 0x4d, 0x00}, /* field 9 (time_nanos) as fixed32 */
+  };
+  const char *want[3] = {"unsupported wire type 3", "field 1 has wire type fixed32, expected length-delimited",
+                         "field 9 has wire type fixed32, expected varint"};
+  for (int i = 0; i < 3; i++) {
+    bomb = zero_bomb(bad[i], 4, 64, &bn);
+    t0 = now();
+    CHECK_EQ(dec(bomb, bn, NULL, &p, err), PP_EMALFORMED);
+    CHECK(now() - t0 < 1.0);
+    CHECK_HAS(err, want[i]);
+    free(bomb);
+  }
+}
+
+/* A multi-MB real-shaped profile decodes through the chunked path, and the
+ * decoded limit holds at its edge, for the whole size and for one field. */
+static void test_big_profile(void) {
+  char err[512];
+  pp_profile *p = NULL;
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 1, 0x400000, 0x4000000, 0, "/bin/app", "");
+  char name[64], spec[64];
+  for (int i = 1; i <= 4000; i++) {
+    snprintf(name, sizeof(name), "github.com/example/pkg%d.(*Type%d).Method%d", i % 97, i, i);
+    tb_func(&b, (uint64_t)i, name, "/src/github.com/example/pkg/file.go", i);
+    snprintf(spec, sizeof(spec), "%d:%d", i, i * 3);
+    tb_loc(&b, (uint64_t)i, 1, 0x400000 + (uint64_t)i * 16, spec);
+  }
+  for (int i = 0; i < 80000; i++) {
+    char vals[64], locs[256];
+    snprintf(vals, sizeof(vals), "%d %d", 1 + i % 7, (1 + i % 7) * 10000000);
+    int at = 0;
+    for (int k = 0; k < 16; k++) at += snprintf(locs + at, sizeof(locs) - (size_t)at, "%s%d", k ? " " : "", 1 + (i * 31 + k * 977) % 4000);
+    tb_sample(&b, vals, locs);
+  }
+  size_t n, gn;
+  uint8_t *raw = tb_pack(&b, &n);
+  tb_free(&b);
+  uint8_t *g = gz(raw, n, &gn);
+  CHECK(n > (3u << 20));
+  double t0 = now();
+  CHECK_EQ(dec(g, gn, NULL, &p, err), PP_OK);
+  double dt = now() - t0;
+  printf("%zu-byte profile (%zu gzipped) decoded in %.1f ms\n", n, gn, dt * 1e3);
+  if (p) {
+    CHECK_EQ(pp_sample_count(p), 80000);
+    CHECK_EQ(pp_location_count(p), 4000);
+    CHECK_EQ(pp_function_count(p), 4000);
+  }
+  pp_free(p);
+  /* a small last member (ISIZE 10) makes the buffer start small and double */
+  size_t m1n, m2n, mmn;
+  uint8_t *m1 = gz(raw, n - 10, &m1n), *m2 = gz(raw + n - 10, 10, &m2n);
+  uint8_t *mm = cat(m1, m1n, m2, m2n, &mmn);
+  CHECK_EQ(dec(mm, mmn, NULL, &p, err), PP_OK);
+  if (p) CHECK_EQ(pp_sample_count(p), 80000);
+  pp_free(p);
+  free(m1);
+  free(m2);
+  free(mm);
+
+  /* decoded limit: at the raw size OK, one less refused */
+  pp_limits lim = {0, n};
+  CHECK_EQ(dec(g, gn, &lim, &p, err), PP_OK);
+  pp_free(p);
+  lim.max_decoded_bytes = n - 1;
+  CHECK_EQ(dec(g, gn, &lim, &p, err), PP_ETOOBIG);
+  CHECK_HAS(err, "over the limit");
+
+  /* a field's declared length: ending exactly at the limit is not refused
+   * as too big (here the stream just ends: malformed), one byte past is */
+  size_t cap = n + 16;
+  uint8_t *t = malloc(cap);
+  memcpy(t, raw, n);
+  size_t k = n + put_varint(t + n, 100u << 3 | 2); /* unknown field 100, length-delimited */
+  size_t lim_b = 1u << 30;
+  uint8_t lv[10];
+  size_t lvn = put_varint(lv, lim_b - (k + 5)); /* data would end exactly at lim_b */
+  CHECK_EQ(lvn, 5);
+  memcpy(t + k, lv, lvn);
+  size_t tn = k + lvn, tgn;
+  uint8_t *tg = gz(t, tn, &tgn);
+  lim.max_decoded_bytes = lim_b;
+  CHECK_EQ(dec(tg, tgn, &lim, &p, err), PP_EMALFORMED);
+  CHECK_HAS(err, "length past the end");
+  free(tg);
+  lvn = put_varint(lv, lim_b - (k + 5) + 1);
+  memcpy(t + k, lv, lvn);
+  tg = gz(t, tn, &tgn);
+  CHECK_EQ(dec(tg, tgn, &lim, &p, err), PP_ETOOBIG);
+  CHECK_HAS(err, "field 100");
+  free(tg);
+  free(t);
+  free(g);
+  free(raw);
+}
+
 int main(void) {
   test_valid();
   test_validation();
   test_labels();
   test_wire();
   test_gzip_and_limits();
+  test_gzip_bombs();
+  test_big_profile();
   return t_done("test_decode");
 }
