@@ -23,6 +23,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <libdeflate.h>
 #include <limits.h>
 #include <zlib.h>
 
@@ -42,11 +43,16 @@
  * structure is valid (many real small fields) still stops at the limit,
  * after inflating at most `limit` bytes once.
  *
- * The output buffer starts at the last member's ISIZE (exact for the usual
- * single member) but never above 16x the input (or 1 MiB) — real profiles
- * compress 3-10x, and ISIZE is attacker-controlled — and doubles as data
- * arrives, up to limit + 1 (the extra byte tells "exactly at the limit" from
- * "over it"). Multi-member streams are read as one.
+ * Speed: streaming zlib is slower than one-shot libdeflate, so when the
+ * gzip trailer's ISIZE is plausible — within the limit and at most 16x the
+ * input (real profiles compress 3-10x) — the first 64 KiB are streamed and
+ * walked as a probe, then the whole input is inflated in one shot into
+ * exactly ISIZE bytes (the work is bounded by ISIZE; the decoder's own
+ * top-level pass then makes the same checks, with the same messages). Otherwise (implausible or
+ * lying ISIZE, multi-member streams) everything is streamed: the buffer
+ * starts at min(ISIZE, 16x input), doubles as data arrives up to limit + 1
+ * (the extra byte tells "exactly at the limit" from "over it"), and the
+ * walk runs over every chunk. Multi-member streams are read as one.
  */
 
 enum { GZ_CHUNK = 256u << 10 }; /* output per inflate call: the walk's granularity */
@@ -142,16 +148,14 @@ static int walk_top(const uint8_t *buf, size_t have, size_t *pos, size_t limit, 
   return PP_OK;
 }
 
-static int gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, size_t *outlen, char *err,
-                  size_t errlen) {
+/*
+ * Streaming inflate with the walk, into a buffer growing up to limit + 1.
+ * Stops early (returning what it has, *complete = false) once `stop_at`
+ * bytes are out: that is the probe of the fast path below.
+ */
+static int gz_stream(const uint8_t *in, size_t inlen, size_t limit, size_t cap, size_t stop_at, uint8_t **out,
+                     size_t *outlen, bool *complete, char *err, size_t errlen) {
   size_t hardcap = limit < SIZE_MAX ? limit + 1 : SIZE_MAX;
-  size_t cap = 0;
-  if (inlen >= 18) cap = (size_t)in[inlen - 4] | (size_t)in[inlen - 3] << 8 | (size_t)in[inlen - 2] << 16 |
-                         (size_t)in[inlen - 1] << 24;
-  size_t plausible = inlen > SIZE_MAX / 16 ? SIZE_MAX : inlen * 16;
-  if (plausible < (1u << 20)) plausible = 1u << 20;
-  if (cap > plausible) cap = plausible;
-  if (cap < (64u << 10)) cap = 64u << 10;
   if (cap > hardcap) cap = hardcap;
   uint8_t *buf = malloc(cap);
   z_stream z;
@@ -159,6 +163,7 @@ static int gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, 
   bool zok = false;
   int rc = PP_OK;
   size_t have = 0, fed = 0, wpos = 0, member = 0;
+  *complete = false;
   if (!buf || inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
     rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory");
     goto done;
@@ -191,23 +196,23 @@ static int gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, 
     if ((rc = walk_top(buf, have, &wpos, limit, err, errlen))) goto done;
     if (zr == Z_STREAM_END) {
       size_t consumed = fed - z.avail_in;
-      if (consumed >= inlen) break;
+      if (consumed >= inlen) {
+        *complete = true;
+        break;
+      }
       member = consumed; /* another gzip member follows */
       if (inflateReset(&z) != Z_OK) {
         rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory");
         goto done;
       }
-      continue;
-    }
-    if (zr == Z_OK) continue;
-    if (zr == Z_BUF_ERROR && z.avail_out == 0) continue; /* needs more room */
-    if (zr == Z_MEM_ERROR) {
-      rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory");
+    } else if (zr != Z_OK && !(zr == Z_BUF_ERROR && z.avail_out == 0)) {
+      rc = zr == Z_MEM_ERROR ? pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory")
+                             : pp_err(err, errlen, PP_EMALFORMED,
+                                      "malformed profile: bad or truncated gzip data (gzip member starting at byte %zu)",
+                                      member);
       goto done;
     }
-    rc = pp_err(err, errlen, PP_EMALFORMED,
-                "malformed profile: bad or truncated gzip data (gzip member starting at byte %zu)", member);
-    goto done;
+    if (have >= stop_at) break;
   }
   if (have > limit)
     rc = pp_err(err, errlen, PP_ETOOBIG,
@@ -221,6 +226,76 @@ done:
   *out = buf;
   *outlen = have;
   return PP_OK;
+}
+
+/*
+ * One-shot inflate (libdeflate, about 1.5-2x zlib's speed) into exactly
+ * `size` bytes. Returns PP_OK, 1 when the data does not fit (or a member
+ * boundary is unusual: the caller falls back to streaming), or an error.
+ */
+static int gz_oneshot(const uint8_t *in, size_t inlen, size_t size, uint8_t **out, size_t *outlen, char *err,
+                      size_t errlen) {
+  uint8_t *buf = malloc(size ? size : 1);
+  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+  int rc = PP_OK;
+  size_t pos = 0, have = 0;
+  if (!buf || !d) {
+    rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory");
+    goto done;
+  }
+  while (pos < inlen) {
+    size_t used = 0, got = 0;
+    enum libdeflate_result r =
+        libdeflate_gzip_decompress_ex(d, in + pos, inlen - pos, buf + have, size - have, &used, &got);
+    if (r == LIBDEFLATE_SUCCESS) {
+      pos += used;
+      have += got;
+      continue;
+    }
+    if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
+      rc = 1;
+      goto done;
+    }
+    rc = pp_err(err, errlen, PP_EMALFORMED,
+                "malformed profile: bad or truncated gzip data (gzip member starting at byte %zu)", pos);
+    goto done;
+  }
+done:
+  if (d) libdeflate_free_decompressor(d);
+  if (rc) {
+    free(buf);
+    return rc;
+  }
+  *out = buf;
+  *outlen = have;
+  return PP_OK;
+}
+
+enum { GZ_PROBE = 64u << 10 }; /* output the fast path checks by streaming first */
+
+static int gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, size_t *outlen, char *err,
+                  size_t errlen) {
+  size_t isize = 0;
+  if (inlen >= 18) isize = (size_t)in[inlen - 4] | (size_t)in[inlen - 3] << 8 | (size_t)in[inlen - 2] << 16 |
+                           (size_t)in[inlen - 1] << 24;
+  size_t plausible = inlen > SIZE_MAX / 16 ? SIZE_MAX : inlen * 16;
+  if (plausible < (1u << 20)) plausible = 1u << 20;
+  bool complete = false;
+  int rc;
+  if (isize > GZ_PROBE && isize <= plausible && isize <= limit) {
+    /* Fast path: check the start by streaming, then inflate in one shot
+     * into the size the trailer states, which is plausible (at most 16:1)
+     * and within the limit; if it lied, stream after all. */
+    rc = gz_stream(in, inlen, limit, GZ_PROBE, GZ_PROBE, out, outlen, &complete, err, errlen);
+    if (rc || complete) return rc;
+    free(*out);
+    *out = NULL;
+    rc = gz_oneshot(in, inlen, isize, out, outlen, err, errlen);
+    if (rc <= 0) return rc;
+  }
+  size_t cap = isize > plausible ? plausible : isize;
+  if (cap < GZ_PROBE) cap = GZ_PROBE;
+  return gz_stream(in, inlen, limit, cap, SIZE_MAX, out, outlen, &complete, err, errlen);
 }
 
 /* ------------------------------------------------------------ wire reader */
@@ -288,6 +363,7 @@ static inline int rd_field(const uint8_t **pp, const uint8_t *end, field *f, con
       return -1;
     }
     if (n > (uint64_t)(end - *pp)) {
+      f->len = n > SIZE_MAX ? SIZE_MAX : (size_t)n; /* for the caller's limit check */
       *why = "length past the end of the data";
       return -1;
     }
@@ -389,6 +465,7 @@ typedef struct span {
 
 typedef struct dec {
   const uint8_t *buf, *end;
+  size_t limit; /* decoded-size limit: declared lengths beyond it are PP_ETOOBIG */
   char *err;
   size_t errlen;
   pp_profile *p;
@@ -747,7 +824,15 @@ static int scan_top(dec *d, span **strs, uint64_t **cmt, size_t *ncmt, uint64_t 
   uint64_t time_seen = 0;
   while (p < d->end) {
     const uint8_t *at = p;
-    if (rd_field(&p, d->end, &f, &why)) return wire_err(d, "profile", why, p);
+    if (rd_field(&p, d->end, &f, &why)) {
+      size_t pos = (size_t)(p - d->buf);
+      if (f.typ == 2 && f.len && (pos > d->limit || f.len > d->limit - pos))
+        return pp_err(d->err, d->errlen, PP_ETOOBIG,
+                      "decompressed profile is over the limit of %zu bytes (field %u at byte %zu declares %zu bytes; "
+                      "gzip bomb or limit too low)",
+                      d->limit, f.num, (size_t)(at - d->buf), f.len);
+      return wire_err(d, "profile", why, p);
+    }
     if (f.num == 0) return wire_err(d, "profile", "field number 0 (not a profile.proto message?)", at);
     if (f.num < 16) {
       if (!d->cnt[f.num]) d->first[f.num] = (size_t)(at - d->buf);
@@ -805,12 +890,13 @@ static int scan_top(dec *d, span **strs, uint64_t **cmt, size_t *ncmt, uint64_t 
   return PP_OK;
 }
 
-static int decode_proto(const uint8_t *buf, size_t len, pp_profile **out, char *err, size_t errlen) {
+static int decode_proto(const uint8_t *buf, size_t len, size_t limit, pp_profile **out, char *err, size_t errlen) {
   dec D;
   memset(&D, 0, sizeof(D));
   dec *d = &D;
   d->buf = buf;
   d->end = buf + len;
+  d->limit = limit;
   d->err = err;
   d->errlen = errlen;
   span *strs = NULL;
@@ -952,12 +1038,12 @@ int pp_decode(const uint8_t *buf, size_t len, const pp_limits *lim, pp_profile *
       free(raw);
       return pp_err(err, errlen, PP_EMALFORMED, "malformed profile: gzip data decompresses to nothing");
     }
-    rc = decode_proto(raw, rawlen, out, err, errlen);
+    rc = decode_proto(raw, rawlen, max_dec, out, err, errlen);
     free(raw);
     return rc;
   }
   if (len > max_dec)
     return pp_err(err, errlen, PP_ETOOBIG, "profile is %zu bytes, over the decoded-size limit of %zu bytes", len,
                   max_dec);
-  return decode_proto(buf, len, out, err, errlen);
+  return decode_proto(buf, len, max_dec, out, err, errlen);
 }

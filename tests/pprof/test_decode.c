@@ -681,6 +681,17 @@ static void test_big_profile(void) {
   tg = gz(t, tn, &tgn);
   CHECK_EQ(dec(tg, tgn, &lim, &p, err), PP_ETOOBIG);
   CHECK_HAS(err, "field 100");
+  /* the same through the streaming path (two members) and as raw input */
+  size_t h1n, h2n, hmn;
+  uint8_t *h1 = gz(t, tn / 2, &h1n), *h2 = gz(t + tn / 2, tn - tn / 2, &h2n);
+  uint8_t *hm = cat(h1, h1n, h2, h2n, &hmn);
+  CHECK_EQ(dec(hm, hmn, &lim, &p, err), PP_ETOOBIG);
+  CHECK_HAS(err, "field 100");
+  free(h1);
+  free(h2);
+  free(hm);
+  CHECK_EQ(dec(t, tn, &lim, &p, err), PP_ETOOBIG);
+  CHECK_HAS(err, "over the limit of 1073741824 bytes (field 100");
   free(tg);
   free(t);
   free(g);
