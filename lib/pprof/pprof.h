@@ -18,6 +18,17 @@
  * Thread safety: a pp_profile / pp_merger / pp_rules is used by one thread
  * at a time; distinct objects may be used concurrently.
  *
+ * Hashing: string interning, id lookup during decode and the merge's
+ * identity tables are open-addressing hash tables over data a client
+ * chooses (names, ids, addresses), so their hashes are keyed with a seed
+ * drawn from getrandom(2) for every profile and every merger: inputs
+ * crafted to collide cannot be prepared offline, and learning one merge's
+ * layout (e.g. by timing) does not carry over to the next. The mixing
+ * functions are fast non-cryptographic ones, chosen so that no simple
+ * key difference collides for all seeds (a keyed final avalanche decides
+ * the slot). Output never depends on the seed: entity IDs and order come
+ * from creation order, not from table order.
+ *
  * Representation: a decoded profile is a few flat arrays (mappings,
  * functions, locations, lines, samples, their location lists, values and
  * labels) with interned strings, about 1.5-2x the raw protobuf size; the
