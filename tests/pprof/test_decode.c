@@ -377,6 +377,73 @@ static double now(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A tiny protobuf writer for the large inputs below (the builder's
+ * one-element reallocations would make them quadratic under ASan). */
+typedef struct wbuf {
+  uint8_t *p;
+  size_t n, cap;
+} wbuf;
+
+static void w_raw(wbuf *b, const void *d, size_t n) {
+  if (b->n + n > b->cap) {
+    size_t c = b->cap ? b->cap : 4096;
+    while (c < b->n + n) c *= 2;
+    b->p = realloc(b->p, c);
+    b->cap = c;
+  }
+  memcpy(b->p + b->n, d, n);
+  b->n += n;
+}
+
+static void w_varint(wbuf *b, uint64_t v) {
+  uint8_t t[10];
+  size_t n = 0;
+  while (v >= 0x80) {
+    t[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  t[n++] = (uint8_t)v;
+  w_raw(b, t, n);
+}
+
+static void w_u(wbuf *b, uint32_t field, uint64_t v) {
+  w_varint(b, (uint64_t)field << 3);
+  w_varint(b, v);
+}
+
+/* Writes field `field` holding message m (consumed). */
+static void w_msg(wbuf *b, uint32_t field, wbuf *m) {
+  w_varint(b, (uint64_t)field << 3 | 2);
+  w_varint(b, m->n);
+  w_raw(b, m->p, m->n);
+  m->n = 0;
+}
+
+static void w_str(wbuf *b, const char *s) {
+  w_varint(b, 6u << 3 | 2);
+  w_varint(b, strlen(s));
+  w_raw(b, s, strlen(s));
+}
+
+/* Header of a CPU profile: strings 0..6 are "", samples, count, cpu,
+ * nanoseconds, f, f.go; then sample types and period type. */
+static void w_cpu_head(wbuf *b) {
+  const char *st[] = {"", "samples", "count", "cpu", "nanoseconds", "f", "f.go"};
+  for (int i = 0; i < 7; i++) w_str(b, st[i]);
+  wbuf m = {0};
+  w_u(&m, 1, 1);
+  w_u(&m, 2, 2);
+  w_msg(b, 1, &m);
+  w_u(&m, 1, 3);
+  w_u(&m, 2, 4);
+  w_msg(b, 1, &m);
+  w_u(&m, 1, 3);
+  w_u(&m, 2, 4);
+  w_msg(b, 11, &m);
+  w_u(b, 12, 10000000);
+  free(m.p);
+}
+
 /* One gzip member: head, then `mib` MiB of zeros, built from one deflated
  * MiB repeated (full flushes make the blocks independent), so a gibibyte
  * bomb costs milliseconds to make. The trailer is honest (CRC, ISIZE). */
@@ -604,27 +671,41 @@ static void test_gzip_bombs(void) {
 static void test_big_profile(void) {
   char err[512];
   pp_profile *p = NULL;
-  tb b;
-  tb_init(&b);
-  tb_cpu(&b);
-  tb_map(&b, 1, 0x400000, 0x4000000, 0, "/bin/app", "");
-  char name[64], spec[64];
+  wbuf b = {0}, m = {0}, l = {0};
+  w_cpu_head(&b);
+  char name[96];
   for (int i = 1; i <= 4000; i++) {
     snprintf(name, sizeof(name), "github.com/example/pkg%d.(*Type%d).Method%d", i % 97, i, i);
-    tb_func(&b, (uint64_t)i, name, "/src/github.com/example/pkg/file.go", i);
-    snprintf(spec, sizeof(spec), "%d:%d", i, i * 3);
-    tb_loc(&b, (uint64_t)i, 1, 0x400000 + (uint64_t)i * 16, spec);
+    w_str(&b, name); /* string 6 + i */
+  }
+  w_u(&m, 1, 1); /* mapping 1 */
+  w_u(&m, 2, 0x400000);
+  w_u(&m, 3, 0x4000000);
+  w_msg(&b, 3, &m);
+  for (int i = 1; i <= 4000; i++) {
+    w_u(&m, 1, (uint64_t)i);
+    w_u(&m, 2, (uint64_t)(6 + i));
+    w_u(&m, 4, 6);
+    w_u(&m, 5, (uint64_t)i);
+    w_msg(&b, 5, &m);
+    w_u(&l, 1, (uint64_t)i);
+    w_u(&l, 2, (uint64_t)i * 3);
+    w_msg(&m, 4, &l);
+    w_u(&m, 1, (uint64_t)i);
+    w_u(&m, 2, 1);
+    w_u(&m, 3, 0x400000 + (uint64_t)i * 16);
+    w_msg(&b, 4, &m);
   }
   for (int i = 0; i < 80000; i++) {
-    char vals[64], locs[256];
-    snprintf(vals, sizeof(vals), "%d %d", 1 + i % 7, (1 + i % 7) * 10000000);
-    int at = 0;
-    for (int k = 0; k < 16; k++) at += snprintf(locs + at, sizeof(locs) - (size_t)at, "%s%d", k ? " " : "", 1 + (i * 31 + k * 977) % 4000);
-    tb_sample(&b, vals, locs);
+    for (int k = 0; k < 16; k++) w_u(&m, 1, (uint64_t)(1 + (i * 31 + k * 977) % 4000));
+    w_u(&m, 2, (uint64_t)(1 + i % 7));
+    w_u(&m, 2, (uint64_t)(1 + i % 7) * 10000000);
+    w_msg(&b, 2, &m);
   }
-  size_t n, gn;
-  uint8_t *raw = tb_pack(&b, &n);
-  tb_free(&b);
+  free(m.p);
+  free(l.p);
+  uint8_t *raw = b.p;
+  size_t n = b.n, gn;
   uint8_t *g = gz(raw, n, &gn);
   CHECK(n > (3u << 20));
   double t0 = now();
@@ -698,20 +779,28 @@ static void test_big_profile(void) {
 /* N functions and locations with ids i * mult (never dense: hashed). */
 static double time_ids(uint64_t mult, size_t *nlocs) {
   enum { N = 100000 };
-  tb b;
-  tb_init(&b);
-  tb_cpu(&b);
-  char spec[64];
+  wbuf b = {0}, m = {0}, l = {0};
+  w_cpu_head(&b);
   for (uint64_t i = 1; i <= N; i++) {
-    tb_func(&b, i * mult, "f", "f.go", 1);
-    snprintf(spec, sizeof(spec), "%llu:1", (unsigned long long)(i * mult));
-    tb_loc(&b, i * mult, 0, i, spec);
+    w_u(&m, 1, i * mult);
+    w_u(&m, 2, 5);
+    w_u(&m, 4, 6);
+    w_msg(&b, 5, &m);
+    w_u(&l, 1, i * mult);
+    w_u(&l, 2, 1);
+    w_msg(&m, 4, &l);
+    w_u(&m, 1, i * mult);
+    w_u(&m, 3, i);
+    w_msg(&b, 4, &m);
   }
-  tb_sample(&b, "1 1", "1");
-  b.p.sample[0]->location_id[0] = 7 * mult;
-  size_t n;
-  uint8_t *raw = tb_pack(&b, &n);
-  tb_free(&b);
+  w_u(&m, 1, 7 * mult);
+  w_u(&m, 2, 1);
+  w_u(&m, 2, 1);
+  w_msg(&b, 2, &m);
+  free(m.p);
+  free(l.p);
+  uint8_t *raw = b.p;
+  size_t n = b.n;
   pp_profile *p = NULL;
   char err[512];
   double best = 1e9;
