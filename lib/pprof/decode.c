@@ -1,9 +1,11 @@
 /*
  * decode.c — bytes to a validated pp_profile.
  *
- * Input is gunzipped (libdeflate into a buffer bounded by the decompressed-
- * size limit, so a gzip bomb stops at the limit; multi-member streams are
- * read as one), then the profile.proto wire format is read
+ * Input is gunzipped (streaming, into a buffer bounded by the decompressed-
+ * size limit, checking the top-level field structure as bytes arrive, so a
+ * gzip bomb stops at its first implausible field or at the limit;
+ * multi-member streams are read as one), then the profile.proto wire format
+ * is read
  * directly into the flat model of internal.h. Reading the wire format here,
  * instead of unpacking a generic message tree first, means no per-message
  * allocation and no second copy of the profile: peak memory is the
@@ -22,28 +24,218 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <libdeflate.h>
+#include <limits.h>
+#include <zlib.h>
 
 /* ---------------------------------------------------------------- gunzip */
 
 /*
- * Whole-buffer gunzip with libdeflate (about twice zlib's speed), member by
- * member so multi-member files read as one stream. The output buffer starts
- * at the last member's ISIZE (exact for the usual single member), capped by
- * the limit and by deflate's maximum ratio (1032:1), and doubles up to the
- * limit when a member does not fit (the member is then decoded again).
- * A gzip bomb therefore costs at most about twice `limit` bytes of
- * decompression work before it is refused.
+ * Streaming gunzip (zlib) with a structural check of the top-level fields
+ * as the bytes arrive, so a hostile stream is refused after its first chunk
+ * instead of after inflating up to the limit:
+ *  - every top-level tag must be valid: field number > 0, wire type varint,
+ *    fixed64, length-delimited or fixed32 (groups and types 6/7 are refused);
+ *  - profile.proto's fields 1-15 must have their schema's wire type;
+ *  - a length-delimited field must end within the decoded-size limit, so a
+ *    header claiming a gibibyte string is refused (PP_ETOOBIG) at once.
+ * Field contents are not read here (decode_proto does that); the walk only
+ * hops from tag to tag, a few nanoseconds per top-level field. A bomb whose
+ * structure is valid (many real small fields) still stops at the limit,
+ * after inflating at most `limit` bytes once.
+ *
+ * Speed: streaming zlib is slower than one-shot libdeflate, so when the
+ * gzip trailer's ISIZE is plausible — within the limit and at most 16x the
+ * input (real profiles compress 3-10x) — the first 64 KiB are streamed and
+ * walked as a probe, then the whole input is inflated in one shot into
+ * exactly ISIZE bytes (the work is bounded by ISIZE; the decoder's own
+ * top-level pass then makes the same checks, with the same messages). Otherwise (implausible or
+ * lying ISIZE, multi-member streams) everything is streamed: the buffer
+ * starts at min(ISIZE, 16x input), doubles as data arrives up to limit + 1
+ * (the extra byte tells "exactly at the limit" from "over it"), and the
+ * walk runs over every chunk. Multi-member streams are read as one.
  */
-static int gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, size_t *outlen, char *err,
-                  size_t errlen) {
-  size_t cap = 0;
-  if (inlen >= 18) cap = (size_t)in[inlen - 4] | (size_t)in[inlen - 3] << 8 | (size_t)in[inlen - 2] << 16 |
-                         (size_t)in[inlen - 1] << 24;
-  size_t maxratio = inlen > SIZE_MAX / 1032 ? SIZE_MAX : inlen * 1032;
-  if (cap > maxratio) cap = maxratio;
-  if (cap < 4096) cap = 4096;
-  if (cap > limit) cap = limit;
-  uint8_t *buf = malloc(cap ? cap : 1);
+
+enum { GZ_CHUNK = 256u << 10 }; /* output per inflate call: the walk's granularity */
+
+/* Reads a varint from [p, end): 1 = ok (*n bytes), 0 = incomplete, -1 = over 10 bytes. */
+static int walk_varint(const uint8_t *p, const uint8_t *end, uint64_t *v, size_t *n) {
+  uint64_t u = 0;
+  for (size_t i = 0; i < 10; i++) {
+    if (p + i >= end) return 0;
+    u |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+    if (!(p[i] & 0x80)) {
+      *v = u;
+      *n = i + 1;
+      return 1;
+    }
+  }
+  return -1;
+}
+
+static const char *wire_name(uint32_t t);
+
+/* Wire type profile.proto gives top-level field `num` (1..15); 13 (comment)
+ * may be packed or not; 99 = unknown field, any type. */
+static uint32_t top_wire_type(uint64_t num) {
+  switch (num) {
+  case 1: case 2: case 3: case 4: case 5: case 6: case 11: return 2;
+  case 7: case 8: case 9: case 10: case 12: case 14: case 15: return 0;
+  default: return 99;
+  }
+}
+
+/*
+ * Walks the complete top-level fields in buf[*pos, have), advancing *pos
+ * (which may end up past `have`, inside a field's contents still to come).
+ * Stops quietly at an incomplete tag or length: the next call resumes there,
+ * and truncation at the very end is reported by the decoder proper.
+ */
+static int walk_top(const uint8_t *buf, size_t have, size_t *pos, size_t limit, char *err, size_t errlen) {
+  const uint8_t *end = buf + have;
+  while (*pos < have) {
+    const uint8_t *p = buf + *pos;
+    uint64_t key, v;
+    size_t n, m;
+    int r = walk_varint(p, end, &key, &n);
+    if (r == 0) return PP_OK;
+    if (r < 0)
+      return pp_err(err, errlen, PP_EMALFORMED,
+                    "malformed profile: profile: bad varint (near byte %zu of the decoded data)", *pos);
+    uint64_t num = key >> 3;
+    uint32_t typ = (uint32_t)(key & 7);
+    if (num == 0)
+      return pp_err(err, errlen, PP_EMALFORMED,
+                    "malformed profile: profile: field number 0 (near byte %zu of the decoded data; not a "
+                    "profile.proto message?)",
+                    *pos);
+    if (typ != 0 && typ != 1 && typ != 2 && typ != 5)
+      return pp_err(err, errlen, PP_EMALFORMED,
+                    "malformed profile: profile: unsupported wire type %u (near byte %zu of the decoded data)", typ,
+                    *pos);
+    uint32_t want = top_wire_type(num);
+    if (want != 99 && typ != want && !(num == 13 && (typ == 0 || typ == 2)))
+      return pp_err(err, errlen, PP_EMALFORMED,
+                    "malformed profile: %s field %u has wire type %s, expected %s (not a profile.proto message?)",
+                    num == 6 ? "profile string table" : "profile", (unsigned)num, wire_name(typ), wire_name(want));
+    size_t at = *pos + n;
+    switch (typ) {
+    case 0:
+      r = walk_varint(buf + at, end, &v, &m);
+      if (r == 0) return PP_OK;
+      if (r < 0)
+        return pp_err(err, errlen, PP_EMALFORMED,
+                      "malformed profile: profile: bad varint (near byte %zu of the decoded data)", at);
+      *pos = at + m;
+      break;
+    case 1: *pos = at + 8; break;
+    case 5: *pos = at + 4; break;
+    default:
+      r = walk_varint(buf + at, end, &v, &m);
+      if (r == 0) return PP_OK;
+      if (r < 0)
+        return pp_err(err, errlen, PP_EMALFORMED,
+                      "malformed profile: profile: bad varint (near byte %zu of the decoded data)", at);
+      at += m;
+      if (at > limit || v > limit - at)
+        return pp_err(err, errlen, PP_ETOOBIG,
+                      "decompressed profile is over the limit of %zu bytes (field %u at byte %zu declares %llu bytes; "
+                      "gzip bomb or limit too low)",
+                      limit, (unsigned)num, *pos, (unsigned long long)v);
+      *pos = at + (size_t)v;
+      break;
+    }
+  }
+  return PP_OK;
+}
+
+/*
+ * Streaming inflate with the walk, into a buffer growing up to limit + 1.
+ * Stops early (returning what it has, *complete = false) once `stop_at`
+ * bytes are out: that is the probe of the fast path below.
+ */
+static int gz_stream(const uint8_t *in, size_t inlen, size_t limit, size_t cap, size_t stop_at, uint8_t **out,
+                     size_t *outlen, bool *complete, char *err, size_t errlen) {
+  size_t hardcap = limit < SIZE_MAX ? limit + 1 : SIZE_MAX;
+  if (cap > hardcap) cap = hardcap;
+  uint8_t *buf = malloc(cap);
+  z_stream z;
+  memset(&z, 0, sizeof(z));
+  bool zok = false;
+  int rc = PP_OK;
+  size_t have = 0, fed = 0, wpos = 0, member = 0;
+  *complete = false;
+  if (!buf || inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+    rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory");
+    goto done;
+  }
+  zok = true;
+  for (;;) {
+    if (z.avail_in == 0 && fed < inlen) {
+      size_t k = inlen - fed > UINT_MAX ? UINT_MAX : inlen - fed;
+      z.next_in = (Bytef *)(uintptr_t)(in + fed);
+      z.avail_in = (uInt)k;
+      fed += k;
+    }
+    if (have == cap) {
+      if (cap >= hardcap) break; /* have > limit: reported below */
+      size_t nc = cap > hardcap / 2 ? hardcap : cap * 2;
+      uint8_t *nb = realloc(buf, nc);
+      if (!nb) {
+        rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory growing to %zu bytes", nc);
+        goto done;
+      }
+      buf = nb;
+      cap = nc;
+    }
+    size_t room = cap - have < GZ_CHUNK ? cap - have : GZ_CHUNK;
+    z.next_out = buf + have;
+    z.avail_out = (uInt)room;
+    int zr = inflate(&z, Z_NO_FLUSH);
+    have += room - z.avail_out;
+    if (have > limit) break;
+    if ((rc = walk_top(buf, have, &wpos, limit, err, errlen))) goto done;
+    if (zr == Z_STREAM_END) {
+      size_t consumed = fed - z.avail_in;
+      if (consumed >= inlen) {
+        *complete = true;
+        break;
+      }
+      member = consumed; /* another gzip member follows */
+      if (inflateReset(&z) != Z_OK) {
+        rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory");
+        goto done;
+      }
+    } else if (zr != Z_OK && !(zr == Z_BUF_ERROR && z.avail_out == 0)) {
+      rc = zr == Z_MEM_ERROR ? pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory")
+                             : pp_err(err, errlen, PP_EMALFORMED,
+                                      "malformed profile: bad or truncated gzip data (gzip member starting at byte %zu)",
+                                      member);
+      goto done;
+    }
+    if (have >= stop_at) break;
+  }
+  if (have > limit)
+    rc = pp_err(err, errlen, PP_ETOOBIG,
+                "decompressed profile is over the limit of %zu bytes (gzip bomb or limit too low)", limit);
+done:
+  if (zok) inflateEnd(&z);
+  if (rc) {
+    free(buf);
+    return rc;
+  }
+  *out = buf;
+  *outlen = have;
+  return PP_OK;
+}
+
+/*
+ * One-shot inflate (libdeflate, about 1.5-2x zlib's speed) into exactly
+ * `size` bytes. Returns PP_OK, 1 when the data does not fit (or a member
+ * boundary is unusual: the caller falls back to streaming), or an error.
+ */
+static int gz_oneshot(const uint8_t *in, size_t inlen, size_t size, uint8_t **out, size_t *outlen, char *err,
+                      size_t errlen) {
+  uint8_t *buf = malloc(size ? size : 1);
   struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
   int rc = PP_OK;
   size_t pos = 0, have = 0;
@@ -54,27 +246,15 @@ static int gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, 
   while (pos < inlen) {
     size_t used = 0, got = 0;
     enum libdeflate_result r =
-        libdeflate_gzip_decompress_ex(d, in + pos, inlen - pos, buf + have, cap - have, &used, &got);
+        libdeflate_gzip_decompress_ex(d, in + pos, inlen - pos, buf + have, size - have, &used, &got);
     if (r == LIBDEFLATE_SUCCESS) {
       pos += used;
       have += got;
       continue;
     }
     if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
-      if (cap >= limit) {
-        rc = pp_err(err, errlen, PP_ETOOBIG,
-                    "decompressed profile is over the limit of %zu bytes (gzip bomb or limit too low)", limit);
-        goto done;
-      }
-      size_t nc = cap > limit / 2 ? limit : cap * 2;
-      uint8_t *nb = realloc(buf, nc);
-      if (!nb) {
-        rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory growing to %zu bytes", nc);
-        goto done;
-      }
-      buf = nb;
-      cap = nc;
-      continue;
+      rc = 1;
+      goto done;
     }
     rc = pp_err(err, errlen, PP_EMALFORMED,
                 "malformed profile: bad or truncated gzip data (gzip member starting at byte %zu)", pos);
@@ -89,6 +269,33 @@ done:
   *out = buf;
   *outlen = have;
   return PP_OK;
+}
+
+enum { GZ_PROBE = 64u << 10 }; /* output the fast path checks by streaming first */
+
+static int gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, size_t *outlen, char *err,
+                  size_t errlen) {
+  size_t isize = 0;
+  if (inlen >= 18) isize = (size_t)in[inlen - 4] | (size_t)in[inlen - 3] << 8 | (size_t)in[inlen - 2] << 16 |
+                           (size_t)in[inlen - 1] << 24;
+  size_t plausible = inlen > SIZE_MAX / 16 ? SIZE_MAX : inlen * 16;
+  if (plausible < (1u << 20)) plausible = 1u << 20;
+  bool complete = false;
+  int rc;
+  if (isize > GZ_PROBE && isize <= plausible && isize <= limit) {
+    /* Fast path: check the start by streaming, then inflate in one shot
+     * into the size the trailer states, which is plausible (at most 16:1)
+     * and within the limit; if it lied, stream after all. */
+    rc = gz_stream(in, inlen, limit, GZ_PROBE, GZ_PROBE, out, outlen, &complete, err, errlen);
+    if (rc || complete) return rc;
+    free(*out);
+    *out = NULL;
+    rc = gz_oneshot(in, inlen, isize, out, outlen, err, errlen);
+    if (rc <= 0) return rc;
+  }
+  size_t cap = isize > plausible ? plausible : isize;
+  if (cap < GZ_PROBE) cap = GZ_PROBE;
+  return gz_stream(in, inlen, limit, cap, SIZE_MAX, out, outlen, &complete, err, errlen);
 }
 
 /* ------------------------------------------------------------ wire reader */
@@ -156,6 +363,7 @@ static inline int rd_field(const uint8_t **pp, const uint8_t *end, field *f, con
       return -1;
     }
     if (n > (uint64_t)(end - *pp)) {
+      f->len = n > SIZE_MAX ? SIZE_MAX : (size_t)n; /* for the caller's limit check */
       *why = "length past the end of the data";
       return -1;
     }
@@ -191,10 +399,12 @@ typedef struct idmap {
   uint64_t *keys;
   uint32_t *vals; /* PP_NONE = empty */
   size_t cap;     /* power of two, 0 = none */
+  uint64_t seed;  /* ids are chosen by the file's author: keyed hash */
 } idmap;
 
-static int idmap_init(idmap *m, size_t n) {
+static int idmap_init(idmap *m, size_t n, uint64_t seed) {
   memset(m, 0, sizeof(*m));
+  m->seed = seed;
   m->ndirect = n;
   m->direct = malloc((n + 1) * sizeof(*m->direct));
   if (!m->direct) return PP_ENOMEM;
@@ -211,7 +421,7 @@ static void idmap_free(idmap *m) {
 static inline uint32_t idmap_get(const idmap *m, uint64_t id) {
   if (id <= m->ndirect) return m->direct[id];
   if (!m->cap) return PP_NONE;
-  size_t mask = m->cap - 1, j = pp_mix(0, id) & mask;
+  size_t mask = m->cap - 1, j = pp_hfin(m->seed, pp_mix(m->seed, id)) & mask;
   while (m->vals[j] != PP_NONE) {
     if (m->keys[j] == id) return m->vals[j];
     j = (j + 1) & mask;
@@ -236,7 +446,7 @@ static int idmap_put(idmap *m, uint64_t id, uint32_t v) {
     memset(m->vals, 0xff, c * sizeof(*m->vals));
     m->cap = c;
   }
-  size_t mask = m->cap - 1, j = pp_mix(0, id) & mask;
+  size_t mask = m->cap - 1, j = pp_hfin(m->seed, pp_mix(m->seed, id)) & mask;
   while (m->vals[j] != PP_NONE) {
     if (m->keys[j] == id) return 1;
     j = (j + 1) & mask;
@@ -255,6 +465,7 @@ typedef struct span {
 
 typedef struct dec {
   const uint8_t *buf, *end;
+  size_t limit; /* decoded-size limit: declared lengths beyond it are PP_ETOOBIG */
   char *err;
   size_t errlen;
   pp_profile *p;
@@ -613,7 +824,16 @@ static int scan_top(dec *d, span **strs, uint64_t **cmt, size_t *ncmt, uint64_t 
   uint64_t time_seen = 0;
   while (p < d->end) {
     const uint8_t *at = p;
-    if (rd_field(&p, d->end, &f, &why)) return wire_err(d, "profile", why, p);
+    if (rd_field(&p, d->end, &f, &why)) {
+      size_t pos = (size_t)(p - d->buf);
+      if (f.typ == 2 && f.len && (pos > d->limit || f.len > d->limit - pos))
+        return pp_err(d->err, d->errlen, PP_ETOOBIG,
+                      "decompressed profile is over the limit of %zu bytes (field %u at byte %zu declares %zu bytes; "
+                      "gzip bomb or limit too low)",
+                      d->limit, f.num, (size_t)(at - d->buf), f.len);
+      return wire_err(d, "profile", why, p);
+    }
+    if (f.num == 0) return wire_err(d, "profile", "field number 0 (not a profile.proto message?)", at);
     if (f.num < 16) {
       if (!d->cnt[f.num]) d->first[f.num] = (size_t)(at - d->buf);
       d->last[f.num] = (size_t)(p - d->buf);
@@ -670,12 +890,13 @@ static int scan_top(dec *d, span **strs, uint64_t **cmt, size_t *ncmt, uint64_t 
   return PP_OK;
 }
 
-static int decode_proto(const uint8_t *buf, size_t len, pp_profile **out, char *err, size_t errlen) {
+static int decode_proto(const uint8_t *buf, size_t len, size_t limit, pp_profile **out, char *err, size_t errlen) {
   dec D;
   memset(&D, 0, sizeof(D));
   dec *d = &D;
   d->buf = buf;
   d->end = buf + len;
+  d->limit = limit;
   d->err = err;
   d->errlen = errlen;
   span *strs = NULL;
@@ -728,7 +949,8 @@ static int decode_proto(const uint8_t *buf, size_t len, pp_profile **out, char *
       (P->csamples && !(P->samples = malloc(P->csamples * sizeof(*P->samples)))) ||
       (d->cnt[1] && !(P->stypes = malloc(d->cnt[1] * sizeof(*P->stypes)))))
     goto nomem;
-  if (idmap_init(&d->mids, d->cnt[3]) || idmap_init(&d->fids, d->cnt[5]) || idmap_init(&d->lids, d->cnt[4]))
+  if (idmap_init(&d->mids, d->cnt[3], P->sp.seed ^ 0x6d) || idmap_init(&d->fids, d->cnt[5], P->sp.seed ^ 0x66) ||
+      idmap_init(&d->lids, d->cnt[4], P->sp.seed ^ 0x6c))
     goto nomem;
   if (d->cnt[1] && d->cnt[2]) {
     if (d->cnt[1] > SIZE_MAX / sizeof(int64_t) / d->cnt[2]) goto nomem;
@@ -816,12 +1038,12 @@ int pp_decode(const uint8_t *buf, size_t len, const pp_limits *lim, pp_profile *
       free(raw);
       return pp_err(err, errlen, PP_EMALFORMED, "malformed profile: gzip data decompresses to nothing");
     }
-    rc = decode_proto(raw, rawlen, out, err, errlen);
+    rc = decode_proto(raw, rawlen, max_dec, out, err, errlen);
     free(raw);
     return rc;
   }
   if (len > max_dec)
     return pp_err(err, errlen, PP_ETOOBIG, "profile is %zu bytes, over the decoded-size limit of %zu bytes", len,
                   max_dec);
-  return decode_proto(buf, len, out, err, errlen);
+  return decode_proto(buf, len, max_dec, out, err, errlen);
 }

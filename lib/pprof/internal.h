@@ -48,7 +48,25 @@ static inline uint64_t pp_mix(uint64_t h, uint64_t v) {
   h *= 0xff51afd7ed558ccdull;
   return h ^ (h >> 32);
 }
-uint64_t pp_hash_bytes(const void *p, size_t n);
+/* Keyed byte hash: seed selects the function, so colliding inputs cannot
+ * be prepared without knowing it. */
+uint64_t pp_hash_bytes(uint64_t seed, const void *p, size_t n);
+/* Final avalanche of a pp_mix chain, keyed again: every bit of the 32-bit
+ * result (slot indexes are its low bits) depends on every bit of h and on
+ * the seed. Without it, keys differing only in high bits share a slot. */
+static inline uint32_t pp_hfin(uint64_t seed, uint64_t h) {
+  h ^= seed >> 7;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return (uint32_t)h;
+}
+/* A fresh 64-bit hash seed from getrandom(2) (falling back to clock and
+ * address bits if the kernel refuses). Each profile and merger draws its
+ * own, so hash-table layout, never output, differs from run to run. */
+uint64_t pp_seed(void);
 
 /* ---- string pool (interning) ---- */
 
@@ -61,14 +79,15 @@ typedef struct pp_strpool {
   size_t n, cap;
   uint32_t *slots; /* open addressing: sid + 1, 0 = empty */
   size_t nslots;   /* power of two */
+  uint64_t seed;   /* of pp_hash_bytes, per pool (pp_seed) */
 } pp_strpool;
 
 int pp_pool_init(pp_strpool *sp, size_t expect_strings, size_t expect_bytes);
 void pp_pool_free(pp_strpool *sp);
-/* Interns s[0..n); hash is pp_hash_bytes(s, n). Returns PP_OK and *id. */
+/* Interns s[0..n); hash is pp_hash_bytes(sp->seed, s, n). Returns PP_OK and *id. */
 int pp_pool_intern_h(pp_strpool *sp, const char *s, size_t n, uint64_t hash, pp_sid *id);
 static inline int pp_pool_intern(pp_strpool *sp, const char *s, size_t n, pp_sid *id) {
-  return pp_pool_intern_h(sp, s, n, pp_hash_bytes(s, n), id);
+  return pp_pool_intern_h(sp, s, n, pp_hash_bytes(sp->seed, s, n), id);
 }
 static inline const char *pp_pool_str(const pp_strpool *sp, pp_sid id) { return sp->bytes + sp->off[id]; }
 static inline size_t pp_pool_len(const pp_strpool *sp, pp_sid id) { return sp->len[id]; }

@@ -40,6 +40,7 @@ typedef struct tab {
 struct pp_merger {
   pp_profile *r;
   size_t ninputs;
+  uint64_t seed; /* of the identity hashes, drawn per merger (pp_seed) */
   tab mt, ft, lt, st;
   uint32_t *mh, *fh, *lh, *sh; /* per-entity hashes */
   size_t cmh, cfh, clh, csh;
@@ -104,25 +105,26 @@ static inline uint64_t map_size(const pp_mapping *m) {
 
 static inline pp_sid map_name(const pp_mapping *m) { return m->build_id ? m->build_id : m->file; }
 
-static inline uint32_t hash_mapping(const pp_mapping *m) {
-  uint64_t h = pp_mix(0x6d, map_size(m));
+static inline uint32_t hash_mapping(uint64_t seed, const pp_mapping *m) {
+  uint64_t h = pp_mix(seed ^ 0x6d, map_size(m));
   h = pp_mix(h, m->offset);
-  return (uint32_t)pp_mix(h, map_name(m));
+  return pp_hfin(seed, pp_mix(h, map_name(m)));
 }
 
-static inline uint32_t hash_function(const pp_function *f) {
-  uint64_t h = pp_mix(0x66, f->name);
+static inline uint32_t hash_function(uint64_t seed, const pp_function *f) {
+  uint64_t h = pp_mix(seed ^ 0x66, f->name);
   h = pp_mix(h, f->system_name);
   h = pp_mix(h, f->filename);
-  return (uint32_t)pp_mix(h, (uint64_t)f->start_line);
+  return pp_hfin(seed, pp_mix(h, (uint64_t)f->start_line));
 }
 
 static inline uint64_t loc_rel(const pp_profile *r, const pp_location *l) {
   return l->mapping == PP_NONE ? l->address : l->address - r->maps[l->mapping].start;
 }
 
-static inline uint32_t hash_location(uint64_t rel, uint32_t mapping, uint32_t folded, const pp_line *ln, size_t n) {
-  uint64_t h = pp_mix(0x6c, rel);
+static inline uint32_t hash_location(uint64_t seed, uint64_t rel, uint32_t mapping, uint32_t folded,
+                                     const pp_line *ln, size_t n) {
+  uint64_t h = pp_mix(seed ^ 0x6c, rel);
   h = pp_mix(h, mapping);
   h = pp_mix(h, folded);
   for (size_t i = 0; i < n; i++) {
@@ -130,17 +132,17 @@ static inline uint32_t hash_location(uint64_t rel, uint32_t mapping, uint32_t fo
     h = pp_mix(h, (uint64_t)ln[i].line);
     if (ln[i].column) h = pp_mix(h, (uint64_t)ln[i].column ^ 0xc01);
   }
-  return (uint32_t)h;
+  return pp_hfin(seed, h);
 }
 
-static inline uint32_t hash_sample(const uint32_t *locs, size_t nl, const pp_label *lb, size_t nb) {
-  uint64_t h = pp_mix(0x73, nl);
+static inline uint32_t hash_sample(uint64_t seed, const uint32_t *locs, size_t nl, const pp_label *lb, size_t nb) {
+  uint64_t h = pp_mix(seed ^ 0x73, nl);
   for (size_t i = 0; i < nl; i++) h = pp_mix(h, locs[i]);
   for (size_t i = 0; i < nb; i++) {
     h = pp_mix(h, ((uint64_t)lb[i].key << 1) | lb[i].is_num);
     h = pp_mix(h, lb[i].is_num ? (uint64_t)lb[i].num ^ ((uint64_t)lb[i].unit << 40) : lb[i].str);
   }
-  return (uint32_t)h;
+  return pp_hfin(seed, h);
 }
 
 static inline bool label_eq(const pp_label *a, const pp_label *b) {
@@ -158,8 +160,12 @@ static inline int tr_sid(pp_merger *m, const pp_profile *in, pp_sid s, pp_sid *o
     return PP_OK;
   }
   pp_sid id;
-  if (pp_pool_intern_h(&m->r->sp, pp_pool_str(&in->sp, s), pp_pool_len(&in->sp, s), in->sp.hash[s], &id))
-    return PP_ENOMEM;
+  const char *str = pp_pool_str(&in->sp, s);
+  size_t len = pp_pool_len(&in->sp, s);
+  /* Pools are keyed separately: the input's stored hash is reusable only
+   * when both share a seed (e.g. when compacting a merge result). */
+  uint64_t h = in->sp.seed == m->r->sp.seed ? in->sp.hash[s] : pp_hash_bytes(m->r->sp.seed, str, len);
+  if (pp_pool_intern_h(&m->r->sp, str, len, h, &id)) return PP_ENOMEM;
   m->smap[s] = id + 1;
   *out = id;
   return PP_OK;
@@ -176,7 +182,7 @@ static int map_mapping(pp_merger *m, const pp_profile *in, uint32_t mi, uint32_t
   const pp_mapping *src = &in->maps[mi];
   pp_mapping nm = *src;
   if (tr_sid(m, in, src->file, &nm.file) || tr_sid(m, in, src->build_id, &nm.build_id)) return PP_ENOMEM;
-  uint32_t h = hash_mapping(&nm);
+  uint32_t h = hash_mapping(m->seed, &nm);
   uint64_t sz = map_size(&nm);
   pp_sid nn = map_name(&nm);
   size_t mask = m->mt.cap - 1, j = h & mask;
@@ -212,7 +218,7 @@ static int map_function(pp_merger *m, const pp_profile *in, uint32_t fi, uint32_
   if (tr_sid(m, in, src->name, &nf.name) || tr_sid(m, in, src->system_name, &nf.system_name) ||
       tr_sid(m, in, src->filename, &nf.filename))
     return PP_ENOMEM;
-  uint32_t h = hash_function(&nf);
+  uint32_t h = hash_function(m->seed, &nf);
   size_t mask = m->ft.cap - 1, j = h & mask;
   for (uint32_t e; (e = m->ft.slots[j]); j = (j + 1) & mask) {
     const pp_function *x = &r->funcs[e - 1];
@@ -256,7 +262,7 @@ static int map_location(pp_merger *m, const pp_profile *in, uint32_t li, uint32_
     if (map_function(m, in, sl[i].func, &m->tlines[i].func)) return PP_ENOMEM;
   }
   uint64_t rel = loc_rel(r, &nl);
-  uint32_t h = hash_location(rel, nl.mapping, nl.folded, m->tlines, src->nlines);
+  uint32_t h = hash_location(m->seed, rel, nl.mapping, nl.folded, m->tlines, src->nlines);
   size_t mask = m->lt.cap - 1, j = h & mask;
   for (uint32_t e; (e = m->lt.slots[j]); j = (j + 1) & mask) {
     const pp_location *x = &r->locs[e - 1];
@@ -306,7 +312,7 @@ static int map_sample(pp_merger *m, const pp_profile *in, size_t si) {
     if (tr_sid(m, in, lb[i].key, &t->key) || tr_sid(m, in, lb[i].str, &t->str) || tr_sid(m, in, lb[i].unit, &t->unit))
       return PP_ENOMEM;
   }
-  uint32_t h = hash_sample(m->tlocs, s->nlocs, m->tlabels, s->nlabels);
+  uint32_t h = hash_sample(m->seed, m->tlocs, s->nlocs, m->tlabels, s->nlabels);
   size_t mask = m->st.cap - 1, j = h & mask;
   size_t nv = r->nstypes;
   for (uint32_t e; (e = m->st.slots[j]); j = (j + 1) & mask) {
@@ -502,6 +508,7 @@ int pp_merger_add(pp_merger *m, pp_profile *in, char *err, size_t errlen) {
   int rc;
   if (!m->r) {
     m->r = pp_profile_new();
+    m->seed = pp_seed();
     if (!m->r || tab_init(&m->mt, in->nmaps) || tab_init(&m->ft, in->nfuncs) || tab_init(&m->lt, in->nlocs) ||
         tab_init(&m->st, in->nsamples)) {
       merger_clear(m);

@@ -18,6 +18,17 @@
  * Thread safety: a pp_profile / pp_merger / pp_rules is used by one thread
  * at a time; distinct objects may be used concurrently.
  *
+ * Hashing: string interning, id lookup during decode and the merge's
+ * identity tables are open-addressing hash tables over data a client
+ * chooses (names, ids, addresses), so their hashes are keyed with a seed
+ * drawn from getrandom(2) for every profile and every merger: inputs
+ * crafted to collide cannot be prepared offline, and learning one merge's
+ * layout (e.g. by timing) does not carry over to the next. The mixing
+ * functions are fast non-cryptographic ones, chosen so that no simple
+ * key difference collides for all seeds (a keyed final avalanche decides
+ * the slot). Output never depends on the seed: entity IDs and order come
+ * from creation order, not from table order.
+ *
  * Representation: a decoded profile is a few flat arrays (mappings,
  * functions, locations, lines, samples, their location lists, values and
  * labels) with interned strings, about 1.5-2x the raw protobuf size; the
@@ -79,8 +90,12 @@ const char *pp_strerror(int code);
  * profile.Parse + CheckValid, string indexes in range, string 0 empty).
  * lim may be NULL for defaults. On success *out is a new profile owned by the
  * caller (free with pp_free). The input buffer is not retained.
- * Cost: linear in the decompressed size; a gzip bomb stops at the limit
- * (after at most about 2x `max_decoded_bytes` of decompression work).
+ * Cost: linear in the decompressed size. Gzip input is inflated in chunks
+ * while its top-level fields are checked (valid tags, schema wire types,
+ * declared lengths within max_decoded_bytes), so a typical gzip bomb (zeros,
+ * or a field header claiming more than the limit) is refused after its
+ * first 256 KiB; one with valid structure stops at the limit, after at most
+ * `max_decoded_bytes` of decompression work and memory.
  * Memory: the decompressed bytes (freed before returning) plus the model,
  * typically 1.5-2x the decompressed size; a hostile file made only of tiny
  * locations can reach ~12x, so servers should set max_decoded_bytes to what

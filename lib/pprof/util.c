@@ -7,10 +7,13 @@
  * the table can grow without rehashing bytes and so a merge can intern a
  * string into another pool without hashing it again.
  */
+#define _GNU_SOURCE /* getrandom */
 #include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
 
 int pp_grow(void **p, size_t *cap, size_t need, size_t elsz) {
   if (need <= *cap) return PP_OK;
@@ -62,18 +65,24 @@ static inline uint64_t rd64(const unsigned char *p) {
   return v;
 }
 
-uint64_t pp_hash_bytes(const void *vp, size_t n) {
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+/* Each 8-byte block is xored into the state, multiplied, rotated and
+ * multiplied again: the rotation between the multiplications makes a
+ * block's effect depend on the (seeded) state, so block differences that
+ * cancel for every seed (possible with xor-multiply alone, via the top bit)
+ * do not exist in any simple form. */
+uint64_t pp_hash_bytes(uint64_t seed, const void *vp, size_t n) {
   const unsigned char *p = vp;
-  uint64_t h = 0x243f6a8885a308d3ull ^ (n * 0x9e3779b97f4a7c15ull);
+  uint64_t h = seed ^ 0x243f6a8885a308d3ull ^ (n * 0x9e3779b97f4a7c15ull);
   while (n >= 8) {
-    h = (h ^ (rd64(p) * 0xbf58476d1ce4e5b9ull)) * 0x94d049bb133111ebull;
-    h ^= h >> 29;
+    h = rotl64((h ^ rd64(p)) * 0xbf58476d1ce4e5b9ull, 29) * 0x94d049bb133111ebull;
     p += 8;
     n -= 8;
   }
   uint64_t t = 0;
   for (size_t i = 0; i < n; i++) t |= (uint64_t)p[i] << (8 * i);
-  h = (h ^ (t * 0xbf58476d1ce4e5b9ull)) * 0x94d049bb133111ebull;
+  h = rotl64((h ^ t) * 0xbf58476d1ce4e5b9ull, 29) * 0x94d049bb133111ebull;
   h ^= h >> 31;
   h *= 0xd6e8feb86659fd93ull;
   h ^= h >> 32;
@@ -95,8 +104,19 @@ static int pool_rehash(pp_strpool *sp, size_t nslots) {
   return PP_OK;
 }
 
+uint64_t pp_seed(void) {
+  uint64_t s = 0;
+  if (getrandom(&s, sizeof(s), GRND_NONBLOCK) == (ssize_t)sizeof(s)) return s;
+  /* No kernel entropy (very early boot, seccomp): still differs per call. */
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  s = pp_mix((uint64_t)ts.tv_nsec, (uint64_t)ts.tv_sec);
+  return pp_mix(s, (uint64_t)(uintptr_t)&s);
+}
+
 int pp_pool_init(pp_strpool *sp, size_t expect_strings, size_t expect_bytes) {
   memset(sp, 0, sizeof(*sp));
+  sp->seed = pp_seed();
   size_t ns = 16;
   while (ns < expect_strings * 2) ns *= 2;
   if (PP_GROW(sp->bytes, sp->bcap, expect_bytes + 64) || PP_GROW(sp->off, sp->cap, expect_strings + 1))

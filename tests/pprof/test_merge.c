@@ -529,7 +529,63 @@ static void test_many_comments(void) {
   pp_free(r);
 }
 
+/* Input k of the seed test: overlapping functions, locations and stacks. */
+static pp_profile *gen(int k) {
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 1, 0x400000 + (uint64_t)k * 0x10000, 0x900000 + (uint64_t)k * 0x10000, 0, "/bin/app", "");
+  char name[64], spec[32];
+  for (int i = 1; i <= 300; i++) {
+    int f = (i * 7 + k * 50) % 400; /* inputs share part of their functions */
+    snprintf(name, sizeof(name), "pkg.F%d", f);
+    tb_func(&b, (uint64_t)i, name, "f.go", f);
+    snprintf(spec, sizeof(spec), "%d:%d", i, f + 1);
+    tb_loc(&b, (uint64_t)i, 1, 0x400000 + (uint64_t)k * 0x10000 + (uint64_t)f * 64, spec);
+  }
+  for (int i = 0; i < 2000; i++) {
+    char vals[32], locs[64];
+    snprintf(vals, sizeof(vals), "%d %d", 1 + i % 3, (1 + i % 3) * 10);
+    snprintf(locs, sizeof(locs), "%d %d %d", 1 + (i * 13 + k) % 300, 1 + (i * 29) % 300, 1 + (i / 7) % 300);
+    tb_sample(&b, vals, locs);
+  }
+  return tb_decode(&b);
+}
+
+/* Hash tables are keyed by a fresh random seed per profile and per merger;
+ * the output must not depend on it: IDs and order come from creation
+ * order, never from table order. */
+static void test_seed_independence(void) {
+  uint8_t *first = NULL;
+  size_t firstn = 0;
+  uint64_t seeds[2] = {0, 0};
+  for (int run = 0; run < 6; run++) {
+    pp_profile *in[3];
+    for (int k = 0; k < 3; k++) in[k] = gen(k);
+    if (run < 2 && in[0]) seeds[run] = in[0]->sp.seed;
+    pp_profile *r = NULL;
+    char err[256];
+    CHECK_EQ(pp_merge(in, 3, &r, err, sizeof(err)), 0);
+    if (!r) return;
+    CHECK(r->nfuncs > 300 && r->nsamples > 1000);
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    CHECK_EQ(pp_encode_raw(r, &raw, &n, err, sizeof(err)), 0);
+    pp_free(r);
+    if (run == 0) {
+      first = raw;
+      firstn = n;
+      continue;
+    }
+    CHECK(n == firstn && memcmp(raw, first, n) == 0);
+    free(raw);
+  }
+  CHECK(seeds[0] != seeds[1]);
+  free(first);
+}
+
 int main(void) {
+  test_seed_independence();
   test_many_comments();
   test_header();
   test_incompatible();
