@@ -82,7 +82,7 @@ check "nothing is left staged after the merge (<= 30 s)" wait_until 30 staging_e
 # SIGHUP reloads the prune rules of the in-process worker
 printf '[{"app":"pruned","rules":[{"drop":"^runtime\\\\."}]}]\n' >"$T/prune.json"
 kill -HUP "$SRV"
-check "SIGHUP is logged" wait_until 10 grep -q 'SIGHUP' "$T/server2.log"
+check "SIGHUP: the worker reloaded the rules" wait_until 10 grep -q '"prune rules reloaded"' "$T/server2.log"
 check "upload to the pruned app" pg upload -a pruned "${cpu[0]}"
 "$BIN/pgopipe" prune -o "$T/pruned-expected.pgo" --drop '^runtime\.' "${cpu[0]}" >/dev/null
 pruned_like_expected() {
