@@ -91,10 +91,17 @@ build)
   (cd "$SRC" && git ls-files -z 2>/dev/null | xargs -0 cp --parents -t "$T/build/src") ||
     (cd "$SRC" && tar --exclude='./build*' -cf - . | tar -C "$T/build/src" -xf -)
   runs() { stage "$1" | sed -n 's/^RUN //p'; }
+  # apt_packages "RUN LINE": the package names after `apt-get install`
+  apt_packages() {
+    echo "$1" | awk '{ for (i = 1; i <= NF; i++) {
+      if ($i == "install" && $(i-1) == "apt-get") { on = 1; continue }
+      if (on && ($i ~ /^[>&|;]/)) on = 0
+      if (on && $i !~ /^-/) print $i } }'
+  }
   while IFS= read -r r; do
     case $r in
       *apt-get*)
-        for p in $(echo "$r" | sed -n 's/.*install[^a-z]*\(.*\)>.*/\1/p' | tr ' ' '\n' | grep -v '^-'); do
+        for p in $(apt_packages "$r"); do
           check "build stage package $p is installed" dpkg-query -W "$p" >/dev/null
         done ;;
       *) echo "# build stage: $r"
@@ -113,13 +120,23 @@ build)
   while IFS= read -r r; do
     case $r in
       *apt-get*)
-        for p in $(echo "$r" | sed -n 's/.*install[^a-z]*\(.*\)>.*/\1/p' | tr ' ' '\n' | grep -v '^-'); do
+        for p in $(apt_packages "$r"); do
           check "demo-build package $p is installed" dpkg-query -W "$p" >/dev/null
         done ;;
-      *) r=${r//\/src/$T\/demo\/src}; r=${r//-o \/gotarget/-o $T\/demo\/gotarget}
+      *) r=${r//\/src/$T\/demo\/src}; r=${r//-o \/gotarget/-o $T\/demo\/gotarget}; r=${r//\/tmp\/gocache/$T\/gocache}
          check "demo-build stage: $r" bash -c "$r" ;;
     esac
   done < <(runs demo-build)
+  # runtime stage: its packages are the run-time libraries our binaries use
+  while IFS= read -r r; do
+    for p in $(apt_packages "$r"); do
+      check "runtime package $p exists (installed here)" dpkg-query -W "$p" >/dev/null
+    done
+  done < <(runs runtime)
+  for b in pgopipe-server pgopipe-worker pgopipe-scraper pgopipe; do
+    check "$b needs no library outside the system (ldd)" \
+      bash -c "! ldd '$T/build/src/build/bin/$b' | grep -q 'not found'"
+  done
   "$T/demo/gotarget" -h >/dev/null 2>&1
   check "the demo binary runs" test $? -eq 0
   ;;
