@@ -192,6 +192,7 @@ int main(int argc, char **argv) {
       blob_close(S.blob);
       return fail("--worker", err);
     }
+    S.worker = w;
   }
 
   svc_http_config hc = {0};

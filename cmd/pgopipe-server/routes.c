@@ -247,6 +247,11 @@ static int check_bus(void *ctx, char *err, size_t errlen) {
   return bus_writer_check(s->bus, err, errlen) == BUS_OK ? 0 : -1;
 }
 
+static int check_worker(void *ctx, char *err, size_t errlen) {
+  server *s = ctx;
+  return embedded_worker_check(s->worker, err, errlen);
+}
+
 int server_metrics(server *s) {
   svc_metrics *m = s->metrics;
   s->m_uploads = svc_metrics_counter(m, "pgopipe_uploads_accepted_total",
@@ -271,16 +276,18 @@ int server_metrics(server *s) {
 }
 
 int server_routes(server *s, svc_http *h) {
-  static svc_dep deps[2];
-  deps[0] = (svc_dep){"blob", check_blob, s};
-  deps[1] = (svc_dep){"bus", check_bus, s};
+  static svc_dep deps[3];
+  size_t ndeps = 0;
+  deps[ndeps++] = (svc_dep){"blob", check_blob, s};
+  deps[ndeps++] = (svc_dep){"bus", check_bus, s};
+  if (s->worker) deps[ndeps++] = (svc_dep){"worker", check_worker, s};
   int rc = 0;
   rc |= svc_http_route(h, "POST", "/api/profile/{app}", h_upload, s, s->o.max_profile_bytes,
                        SVC_ROUTE_LIMITED | SVC_ROUTE_AUTH);
   rc |= svc_http_route(h, "GET", "/api/profile/{app}", h_download, s, 0, 0);
   rc |= svc_http_route(h, "DELETE", "/api/profile/{app}", h_delete, s, 0, SVC_ROUTE_AUTH);
   rc |= svc_http_route(h, "GET", "/api/profile", h_list, s, 0, 0);
-  rc |= svc_http_add_health(h, "/api/health", deps, 2);
+  rc |= svc_http_add_health(h, "/api/health", deps, ndeps);
   rc |= svc_http_add_ready(h, "/api/ready");
   rc |= svc_http_add_metrics(h, "/metrics", s->metrics);
   return rc ? -1 : 0;

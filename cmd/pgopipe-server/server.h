@@ -46,6 +46,7 @@ typedef struct server {
   bus_writer *bus;
   upload_config up;
   svc_metrics *metrics;
+  struct embedded_worker *worker; /* the in-process worker, NULL without --worker */
   svc_metric *m_upload_bytes, *m_upload_seconds, *m_uploads, *m_rejected, *m_publish_err, *m_blob_err;
 } server;
 
@@ -69,6 +70,11 @@ int embedded_worker_available(void);
  */
 int embedded_worker_start(const server_opts *o, blob_store *blob, svc_metrics *m, embedded_worker **out,
                           char *err, size_t errlen);
+
+/* Health of the in-process worker: 0 when its blob store and bus worked at
+ * their last use, -1 with the failing one's last error in err otherwise.
+ * NULL (no worker) is healthy. */
+int embedded_worker_check(embedded_worker *w, char *err, size_t errlen);
 
 /* Asks the worker to reload its prune rules (SIGHUP). */
 void embedded_worker_reload(embedded_worker *w);

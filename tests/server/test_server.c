@@ -725,16 +725,54 @@ static int mode_cli(void) {
   CHECK_CONTAINS(out, "mem://");
   CHECK_CONTAINS(out, "--worker");
   free(out);
-  /* Until the merge worker is wired in (cmd/pgopipe-server/embedded_worker.c),
-   * the all-in-one default and --worker are refused, never half-served. */
-  char *a_def[] = {"-p", "0", NULL};
-  CHECK_INT(run_capture(BIN, a_def, NULL, &out), 1);
-  CHECK_CONTAINS(out, "all-in-one default");
-  free(out);
-  char *a_wrk[] = {"-p", "0", dataurl, "--event-writer-url=kafka://cli", "--worker", NULL};
-  CHECK_INT(run_capture(BIN, a_wrk, NULL, &out), 1);
-  CHECK_CONTAINS(out, "--worker");
-  free(out);
+  /* The all-in-one default: no URL flags runs the whole pipeline in one
+   * process on file://./data + mem://profiles with the merge worker
+   * in-process; health lists the worker as a dependency. */
+  {
+    char aio[1100], here[1100];
+    snprintf(aio, sizeof aio, "%s/aio", WORKDIR);
+    CHECK(mkdir(aio, 0755) == 0 || errno == EEXIST);
+    CHECK(getcwd(here, sizeof here) != NULL);
+    CHECK_INT(chdir(aio), 0);
+    char *a_def[] = {"-p", "0", NULL};
+    int started = srv_start_env(&s, BIN, log, NULL, a_def, NULL);
+    CHECK_INT(chdir(here), 0);
+    CHECK_INT(started, 0);
+    size_t len;
+    char *text = (char *)h_read_file(log, &len);
+    CHECK_CONTAINS(text, "\"bus\":\"mem://profiles\"");
+    CHECK_CONTAINS(text, "\"worker\":true");
+    free(text);
+    resp r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
+    CHECK_INT(r.status, 200);
+    CHECK_CONTAINS(r.body, "\"name\":\"worker\"");
+    CHECK_CONTAINS(r.body, "\"status\":\"healthy\"");
+    free(r.body);
+    CHECK_INT(srv_stop(&s), 0);
+    struct stat sb;
+    snprintf(aio, sizeof aio, "%s/aio/data", WORKDIR);
+    CHECK_INT(stat(aio, &sb), 0); /* file://./data is relative to the working directory */
+  }
+  /* --worker with Kafka: the in-process worker joins a consumer group */
+  {
+    char *a_wrk[] = {"-p", "0", dataurl, "--event-writer-url=kafka://cli", "--worker",
+                     "--event-reader-url=kafka://cli-group?topic=cli", NULL};
+    CHECK_INT(srv_start_env(&s, BIN, log, NULL, a_wrk, NULL), 0);
+    resp r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
+    CHECK_INT(r.status, 200);
+    CHECK_CONTAINS(r.body, "\"name\":\"worker\"");
+    free(r.body);
+    CHECK_INT(srv_stop(&s), 0);
+  }
+  /* without --worker, health has no worker dependency */
+  {
+    CHECK_INT(srv_start_env(&s, BIN, log, NULL, a_insec, NULL), 0);
+    resp r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
+    CHECK_INT(r.status, 200);
+    CHECK(strstr(r.body, "\"worker\"") == NULL);
+    free(r.body);
+    CHECK_INT(srv_stop(&s), 0);
+  }
   /* bad URLs name themselves */
   char *a_badurl[] = {"-p", "0", "--blob-store-url=ftp://x", "--event-writer-url=kafka://cli", NULL};
   CHECK_INT(run_capture(BIN, a_badurl, NULL, &out), 1);
