@@ -49,7 +49,7 @@ static svc_flag flags[] = {
      NULL, 0},
     {"max-profile-bytes", 0, SVC_FLAG_SIZE, "67108864", "largest accepted upload body (compressed), else 413",
      &S.o.max_profile_bytes, NULL, NULL, 0},
-    {"max-decoded-bytes", 0, SVC_FLAG_SIZE, "268435456", "largest accepted upload after decompression, else 413",
+    {"max-decoded-bytes", 0, SVC_FLAG_SIZE, "67108864", "largest accepted upload after decompression, else 413",
      &S.o.max_decoded_bytes, NULL, NULL, 0},
     {"max-download-bytes", 0, SVC_FLAG_SIZE, "1073741824", "largest base profile served by GET",
      &S.o.max_download_bytes, NULL, NULL, 0},
@@ -68,7 +68,7 @@ static svc_flag flags[] = {
     {"log-level", 'l', SVC_FLAG_STRING, "info", "debug, info, warn or error", &S.o.log_level, NULL, "LEVEL", 0},
     {"worker", 0, SVC_FLAG_BOOL, "false", "also run the merge worker in this process", &S.o.worker, NULL, NULL, 0},
     {"event-reader-url", 0, SVC_FLAG_STRING, NULL,
-     "with --worker: where the worker reads events (kafka://GROUP?topic=TOPIC; default: the writer's mem:// topic)",
+     "with --worker: where the worker reads events: kafka://GROUP?topic=TOPIC (required with a kafka:// writer); with a mem:// writer, the same mem:// topic",
      &S.o.reader_url, NULL, "URL", 0},
     {"prune", 0, SVC_FLAG_STRING, NULL, "with --worker: prune rules file (JSON)", &S.o.prune, NULL, "FILE", 0},
     {"batch-max", 0, SVC_FLAG_INT, "50", "with --worker: most uploads merged in one pass", &S.o.batch_max, NULL, NULL,
@@ -111,7 +111,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (rc != SVC_FLAGS_OK) {
-    fprintf(stderr, "pgopipe-server: %s\n", err);
+    fprintf(stderr, "pgopipe-server: %s (see --help)\n", err);
     return 2;
   }
   if (svc_log_parse_level(S.o.log_level, &level) != 0) {
@@ -220,8 +220,14 @@ int main(int argc, char **argv) {
     return fail("http", err);
   }
   svc_http_set_ready(h, 1);
+  /* The bus URL's query may carry librdkafka secrets (sasl.password): log
+   * only what comes before it. */
+  char bus_url_printable[256];
+  size_t qpos = strcspn(S.o.writer_url, "?");
+  snprintf(bus_url_printable, sizeof bus_url_printable, "%.*s%s", (int)(qpos < 200 ? qpos : 200), S.o.writer_url,
+           S.o.writer_url[qpos] ? "?..." : "");
   SVC_INFO("listening", SVC_STR("bind", S.o.bind), SVC_INT("port", svc_http_port(h)),
-           SVC_STR("blob", blob_url(S.blob)), SVC_STR("bus", S.o.writer_url), SVC_BOOL("worker", S.o.worker),
+           SVC_STR("blob", blob_url(S.blob)), SVC_STR("bus", bus_url_printable), SVC_BOOL("worker", S.o.worker),
            SVC_BOOL("auth", S.token != NULL), SVC_STR("http_mode", S.o.http_mode),
            SVC_INT("max_profile_bytes", S.o.max_profile_bytes), SVC_STR("version", svc_version()));
 

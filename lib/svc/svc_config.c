@@ -140,7 +140,7 @@ int svc_flags_parse(svc_flag *flags, size_t n, int argc, char **argv, char **pos
       for (size_t i = 0; i < n; i++)
         if (strlen(flags[i].name) == nl && strncmp(flags[i].name, name, nl) == 0) f = &flags[i];
       if (!f) {
-        snprintf(err, errlen, "unknown flag --%.*s (see --help)", (int)nl, name);
+        snprintf(err, errlen, "unknown flag --%.*s", (int)nl, name);
         return SVC_FLAGS_EUSAGE;
       }
       if (eq) val = eq + 1;
@@ -149,7 +149,7 @@ int svc_flags_parse(svc_flag *flags, size_t n, int argc, char **argv, char **pos
       for (size_t i = 0; i < n; i++)
         if (flags[i].short_name && flags[i].short_name == arg[1]) f = &flags[i];
       if (!f) {
-        snprintf(err, errlen, "unknown flag -%c (see --help)", arg[1]);
+        snprintf(err, errlen, "unknown flag -%c", arg[1]);
         return SVC_FLAGS_EUSAGE;
       }
       if (arg[2]) val = arg[2] == '=' ? arg + 3 : arg + 2;
