@@ -9,6 +9,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "rules.h"
 
+#include "bus.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,16 +28,6 @@ struct rules_set {
   size_t n;
   size_t total;
 };
-
-static int app_name_ok(const char *s) {
-  size_t n = strlen(s);
-  if (n < 1 || n > 63) return 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return 0;
-  }
-  return 1;
-}
 
 void rules_free(rules_set *s) {
   if (!s) return;
@@ -96,7 +88,7 @@ int rules_parse(const char *json, size_t len, const char *name, rules_set **out,
                g == 0 ? "missing" : "non-string");
       goto out;
     }
-    if (!app_name_ok(app)) {
+    if (!bus_valid_app(app)) {
       snprintf(err, errlen, "prune rules %s: entry %zu: app \"%.80s\" is not a valid app name "
                "(^[a-z0-9-]{1,63}$)", name, i, app);
       goto out;

@@ -28,16 +28,7 @@ const char *upload_reason_name(upload_reason r) {
   return "internal";
 }
 
-int upload_app_valid(const char *app) {
-  size_t n = 0;
-  if (!app) return 0;
-  for (; app[n]; n++) {
-    char c = app[n];
-    if (n >= 63) return 0;
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return 0;
-  }
-  return n >= 1;
-}
+int upload_app_valid(const char *app) { return app && bus_valid_app(app); }
 
 int upload_staging_key(const char *app, char *buf, size_t buflen) {
   char hex[9];

@@ -65,13 +65,13 @@ static void sleep_ms(int ms) {
   }
 }
 
+/* The contract's app-name rule (bus_valid_app) on the first n bytes of s. */
 static int app_name_valid(const char *s, size_t n) {
-  if (n < 1 || n > 63) return 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return 0;
-  }
-  return 1;
+  char app[64];
+  if (n < 1 || n >= sizeof app) return 0;
+  memcpy(app, s, n);
+  app[n] = 0;
+  return bus_valid_app(app);
 }
 
 /* A growable list of strings (owned copies). */
@@ -1415,7 +1415,7 @@ int worker_handle_batch(worker *w, bus_msg *const *msgs, size_t n, volatile sig_
       done[i] = 1;
       continue;
     }
-    if (!app_name_valid(evs[i].ev.app, strlen(evs[i].ev.app))) {
+    if (!bus_valid_app(evs[i].ev.app)) {
       STAT_ADD(w, malformed, 1);
       wlog(w, WORKER_LOG_WARN, "event with an invalid app name: skipped", "app", evs[i].ev.app,
            NULL);
