@@ -117,6 +117,9 @@ static int reserved_key(const char *key) {
   return 0;
 }
 
+/* How often put retries when a concurrent delete removes its parent directory. */
+#define PUT_ATTEMPTS 32
+
 static int mkdirs(char *path) {
   /* Creates every missing directory of path (which is modified and restored). */
   for (char *p = path + 1; *p; p++) {
@@ -220,10 +223,13 @@ static int file_put(void *impl, const char *key, const void *data, size_t len, c
   etag_from_digest(md, etag);
 
   int fd = -1;
-  /* A concurrent delete may remove a just-created empty parent: retry. */
-  for (int attempt = 0; attempt < 5 && fd < 0; attempt++) {
+  /* A concurrent delete may remove a just-created empty parent, while we
+   * create the chain of directories or before the temporary file is in
+   * place: retry both. */
+  for (int attempt = 0; attempt < PUT_ATTEMPTS && fd < 0; attempt++) {
     if (mkdirs(dir) < 0) {
       int e = errno;
+      if (e == ENOENT && attempt + 1 < PUT_ATTEMPTS) continue;
       return blob_fail(errno_code(e) == BLOB_ENOTFOUND ? BLOB_EIO : errno_code(e), err, errlen,
                        "file put %s: cannot create directory %s: %s%s", key, dir, strerror(e),
                        e == ENOTDIR ? " (a parent of this key is an object)" : "");

@@ -358,9 +358,20 @@ static void run(int mode) {
     size_t n = 10u << 20;
     char *huge = malloc(n);
     memset(huge, 'y', n);
+    /* A client that waits for 100-continue (curl's default for large
+     * bodies) gets the 413 before sending anything. */
     int64_t t0 = svc_mono_ns();
-    r = req("POST", "/up/a", huge, n, 0, NULL);
+    r = req("POST", "/up/a", huge, n, 0, "Expect: 100-continue");
     CHECK_INT(r.status, 413);
+    CHECK((svc_mono_ns() - t0) < 2000000000LL);
+    free(r.body);
+    /* One that sends the body at once is refused as soon as the headers are
+     * read; the connection is then closed, so such a client may see the
+     * reset while still sending (no status) instead of the 413. Either way
+     * it is refused fast and the server stays up. */
+    t0 = svc_mono_ns();
+    r = req("POST", "/up/a", huge, n, 0, NULL);
+    CHECK(r.status == 413 || r.status == -1);
     CHECK((svc_mono_ns() - t0) < 2000000000LL);
     free(r.body);
     free(huge);
@@ -418,7 +429,9 @@ static void run(int mode) {
   r = req("GET", "/metrics", NULL, 0, 0, NULL);
   CHECK_INT(r.status, 200);
   CHECK_CONTAINS(r.headers, "text/plain; version=0.0.4");
-  CHECK_CONTAINS(r.body, "pgopipe_http_requests_total{method=\"POST\",route=\"/up/{app}\",code=\"413\"} 4");
+  /* 5 refusals; the one whose client saw a reset may count as no answer (0) */
+  CHECK(strstr(r.body, "pgopipe_http_requests_total{method=\"POST\",route=\"/up/{app}\",code=\"413\"} 5") ||
+        strstr(r.body, "pgopipe_http_requests_total{method=\"POST\",route=\"/up/{app}\",code=\"413\"} 4"));
   if (mode == SVC_HTTP_THREAD_PER_CONNECTION)
     CHECK_CONTAINS(r.body, "pgopipe_http_requests_total{method=\"POST\",route=\"/up/{app}\",code=\"503\"} 1");
   CHECK_CONTAINS(r.body, "pgopipe_http_requests_total{method=\"GET\",route=\"unmatched\",code=\"404\"}");
