@@ -211,28 +211,22 @@ int bus_url_param_int(bus_url *u, const char *key, long min, long max, long *out
   return 0;
 }
 
-static const bus_backend *find_backend(const bus_url *u, const char *url, char *err, size_t errlen) {
-  for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
-    if (!strcmp(backends[i]->scheme, u->scheme))
-      return backends[i];
-  bus_fail(err, errlen, BUS_EINVAL, "bus: %s: unknown scheme \"%s\" (want kafka:// or mem://)", url,
-           u->scheme);
-  return NULL;
-}
-
-/* Parses url into *u and finds its backend. On success the caller owns *u
- * (url_free); on failure nothing is left to free. */
+/* Parses url into *u and finds its backend by scheme. On success the caller
+ * owns *u (url_free); on failure nothing is left to free. */
 static int parse_url_backend(const char *url, bus_url *u, const bus_backend **be, char *err,
                              size_t errlen) {
   int rc = url_parse(url, u, err, errlen);
   if (rc)
     return rc;
-  *be = find_backend(u, url, err, errlen);
-  if (!*be) {
-    url_free(u);
-    return BUS_EINVAL;
-  }
-  return 0;
+  for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+    if (!strcmp(backends[i]->scheme, u->scheme)) {
+      *be = backends[i];
+      return 0;
+    }
+  rc = bus_fail(err, errlen, BUS_EINVAL,
+                "bus: %s: unknown scheme \"%s\" (want kafka:// or mem://)", url, u->scheme);
+  url_free(u);
+  return rc;
 }
 
 /* ---- writers ---- */
