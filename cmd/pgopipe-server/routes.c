@@ -99,17 +99,25 @@ static void http_date(int64_t ms, char *buf, size_t n) {
   strftime(buf, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
+/* Logs the app, checks its name and writes its base key "{app}/default.pgo"
+ * into key. Returns -1 after replying 400 when the name is invalid. */
+static int base_key(svc_req *r, const char *app, char *key, size_t n) {
+  svc_req_log(r, "app", app);
+  if (!upload_app_valid(app)) {
+    svc_reply_error(r, 400, "invalid app name \"%.80s\": want 1 to 63 characters of a-z, 0-9 and '-'", app);
+    return -1;
+  }
+  snprintf(key, n, "%s/" DEFAULT_PGO, app);
+  return 0;
+}
+
 static void h_download(svc_req *r, void *ctx) {
   server *s = ctx;
   const char *app = svc_req_param(r, "app");
   char key[128], err[1024];
   blob_info info;
-  svc_req_log(r, "app", app);
-  if (!upload_app_valid(app)) {
-    svc_reply_error(r, 400, "invalid app name \"%.80s\": want 1 to 63 characters of a-z, 0-9 and '-'", app);
+  if (base_key(r, app, key, sizeof key) != 0)
     return;
-  }
-  snprintf(key, sizeof key, "%s/" DEFAULT_PGO, app);
 
   const char *inm = svc_req_header(r, "If-None-Match");
   if (inm) {
@@ -202,12 +210,8 @@ static void h_delete(svc_req *r, void *ctx) {
   const char *app = svc_req_param(r, "app");
   char key[128], err[1024];
   blob_info info;
-  svc_req_log(r, "app", app);
-  if (!upload_app_valid(app)) {
-    svc_reply_error(r, 400, "invalid app name \"%.80s\": want 1 to 63 characters of a-z, 0-9 and '-'", app);
+  if (base_key(r, app, key, sizeof key) != 0)
     return;
-  }
-  snprintf(key, sizeof key, "%s/" DEFAULT_PGO, app);
   int rc = blob_stat(s->blob, key, &info, err, sizeof err);
   if (rc == BLOB_ENOTFOUND) {
     svc_reply_error(r, 404, "no merged profile for app %s", app);

@@ -206,8 +206,19 @@ static client_t *make_client(const struct copts *o, char **token) {
   client_config cfg = {.api_url = url, .token = *token};
   char err[ERRLEN];
   client_t *c = client_new(&cfg, err, sizeof err);
-  if (!c) cli_errorf(o->verb, "%s", err);
+  if (!c) {
+    cli_errorf(o->verb, "%s", err);
+    free(*token);
+    *token = NULL;
+  }
   return c;
+}
+
+/* Frees what make_client made and passes the verb's exit status through. */
+static int done(client_t *c, char *token, int status) {
+  client_free(c);
+  free(token);
+  return status;
 }
 
 /* Prints a failed call and returns the exit status for it. */
@@ -260,7 +271,6 @@ int cli_upload(int argc, char **argv) {
   client_t *c = make_client(&o, &token);
   if (!c) {
     free(buf);
-    free(token);
     return CLI_FAIL;
   }
   char key[512];
@@ -271,10 +281,8 @@ int cli_upload(int argc, char **argv) {
     status = report(&o, rc, err);
   else
     printf("uploaded %s (%zu bytes) for %s: %s\n", path, len, o.app, key);
-  client_free(c);
   free(buf);
-  free(token);
-  return status;
+  return done(c, token, status);
 }
 
 struct progress {
@@ -306,10 +314,7 @@ int cli_download(int argc, char **argv) {
   const char *out = o.output ? o.output : "default.pgo";
   char *token = NULL;
   client_t *c = make_client(&o, &token);
-  if (!c) {
-    free(token);
-    return CLI_FAIL;
-  }
+  if (!c) return CLI_FAIL;
   struct progress pr = {.app = app};
   client_download_opts dopts = {0};
   if (isatty(STDERR_FILENO)) {
@@ -325,9 +330,7 @@ int cli_download(int argc, char **argv) {
     status = report(&o, rc, err);
   else if (strcmp(out, "-") != 0)
     printf("wrote %s (%" PRIu64 " bytes), the base profile of %s\n", out, res.bytes, app);
-  client_free(c);
-  free(token);
-  return status;
+  return done(c, token, status);
 }
 
 static void format_size(uint64_t n, char *buf, size_t len) {
@@ -346,10 +349,7 @@ int cli_list(int argc, char **argv) {
   if (!want_args(&o, argc, 0, "no arguments")) return CLI_USAGE;
   char *token = NULL;
   client_t *c = make_client(&o, &token);
-  if (!c) {
-    free(token);
-    return CLI_FAIL;
-  }
+  if (!c) return CLI_FAIL;
   client_profile *ps = NULL;
   size_t n = 0;
   char err[ERRLEN];
@@ -363,9 +363,7 @@ int cli_list(int argc, char **argv) {
       printf("%-40s %12" PRIu64 "  %s\n", ps[i].app, ps[i].size, ps[i].last_modified);
   }
   client_profiles_free(ps, n);
-  client_free(c);
-  free(token);
-  return status;
+  return done(c, token, status);
 }
 
 int cli_delete(int argc, char **argv) {
@@ -380,10 +378,7 @@ int cli_delete(int argc, char **argv) {
   }
   char *token = NULL;
   client_t *c = make_client(&o, &token);
-  if (!c) {
-    free(token);
-    return CLI_FAIL;
-  }
+  if (!c) return CLI_FAIL;
   char err[ERRLEN];
   rc = client_delete(c, app, NULL, err, sizeof err);
   int status = CLI_OK;
@@ -391,9 +386,7 @@ int cli_delete(int argc, char **argv) {
     status = report(&o, rc, err);
   else
     printf("deleted the base profile of %s\n", app);
-  client_free(c);
-  free(token);
-  return status;
+  return done(c, token, status);
 }
 
 int cli_clean(int argc, char **argv) {
@@ -407,19 +400,13 @@ int cli_clean(int argc, char **argv) {
   }
   char *token = NULL;
   client_t *c = make_client(&o, &token);
-  if (!c) {
-    free(token);
-    return CLI_FAIL;
-  }
+  if (!c) return CLI_FAIL;
   client_profile *ps = NULL;
   size_t n = 0;
   char err[ERRLEN];
   rc = client_list(c, &ps, &n, err, sizeof err);
   if (rc != CLIENT_OK) {
-    int s = report(&o, rc, err);
-    client_free(c);
-    free(token);
-    return s;
+    return done(c, token, report(&o, rc, err));
   }
   struct timespec now_ts;
   clock_gettime(CLOCK_REALTIME, &now_ts);
@@ -457,7 +444,5 @@ int cli_clean(int argc, char **argv) {
   }
   printf("removed %zu of %zu merged profiles\n", removed, n);
   client_profiles_free(ps, n);
-  client_free(c);
-  free(token);
-  return status;
+  return done(c, token, status);
 }

@@ -291,17 +291,7 @@ static int s3_open(const char *url, void **impl, char **printable, char *err, si
   }
   if (pthread_mutex_init(&s->mu, NULL) != 0 || pthread_key_create(&s->tkey, handle_destroy) != 0) {
     rc = blob_fail(BLOB_EIO, err, errlen, "s3 %s: cannot create a thread key", url);
-    free(copy);
-    free(s->bucket);
-    free(s->region);
-    free(s->base);
-    free(s->host);
-    free(s->path_pfx);
-    free(s->access_key);
-    free(s->secret_key);
-    free(s->session_token);
-    free(s);
-    return rc;
+    goto out;
   }
   *printable = strdup(url);
   if (!*printable) {

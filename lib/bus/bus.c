@@ -211,13 +211,22 @@ int bus_url_param_int(bus_url *u, const char *key, long min, long max, long *out
   return 0;
 }
 
-static const bus_backend *find_backend(const bus_url *u, const char *url, char *err, size_t errlen) {
+/* Parses url into *u and finds its backend by scheme. On success the caller
+ * owns *u (url_free); on failure nothing is left to free. */
+static int parse_url_backend(const char *url, bus_url *u, const bus_backend **be, char *err,
+                             size_t errlen) {
+  int rc = url_parse(url, u, err, errlen);
+  if (rc)
+    return rc;
   for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
-    if (!strcmp(backends[i]->scheme, u->scheme))
-      return backends[i];
-  bus_fail(err, errlen, BUS_EINVAL, "bus: %s: unknown scheme \"%s\" (want kafka:// or mem://)", url,
-           u->scheme);
-  return NULL;
+    if (!strcmp(backends[i]->scheme, u->scheme)) {
+      *be = backends[i];
+      return 0;
+    }
+  rc = bus_fail(err, errlen, BUS_EINVAL,
+                "bus: %s: unknown scheme \"%s\" (want kafka:// or mem://)", url, u->scheme);
+  url_free(u);
+  return rc;
 }
 
 /* ---- writers ---- */
@@ -228,14 +237,10 @@ int bus_writer_open(const char *url, bus_writer **out, char *err, size_t errlen)
     return bus_fail(err, errlen, BUS_EINVAL, "bus: bus_writer_open: out is NULL");
   *out = NULL;
   bus_url u;
-  int rc = url_parse(url, &u, err, errlen);
+  const bus_backend *be;
+  int rc = parse_url_backend(url, &u, &be, err, errlen);
   if (rc)
     return rc;
-  const bus_backend *be = find_backend(&u, url, err, errlen);
-  if (!be) {
-    url_free(&u);
-    return BUS_EINVAL;
-  }
   rc = be->writer_open(&u, out, err, errlen);
   url_free(&u);
   return rc;
@@ -285,14 +290,10 @@ int bus_reader_open(const char *url, bus_reader **out, char *err, size_t errlen)
     return bus_fail(err, errlen, BUS_EINVAL, "bus: bus_reader_open: out is NULL");
   *out = NULL;
   bus_url u;
-  int rc = url_parse(url, &u, err, errlen);
+  const bus_backend *be;
+  int rc = parse_url_backend(url, &u, &be, err, errlen);
   if (rc)
     return rc;
-  const bus_backend *be = find_backend(&u, url, err, errlen);
-  if (!be) {
-    url_free(&u);
-    return BUS_EINVAL;
-  }
   rc = be->reader_open(&u, out, err, errlen);
   url_free(&u);
   if (rc == 0) {
