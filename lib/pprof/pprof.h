@@ -8,7 +8,7 @@
  * except the generated protobuf-c code of proto/profile.proto.
  *
  * Semantics are those of Go's github.com/google/pprof/profile package
- * (Parse, Merge, Prune, Write); see the project's pprof-semantics notes.
+ * (Parse, Merge, Prune, Write).
  * Results are compared with Go's after decoding, never byte for byte.
  *
  * Errors: functions return 0 (PP_OK) or a negative PP_E* code and, when the

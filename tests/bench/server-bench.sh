@@ -14,7 +14,7 @@
 # file store lives; default a temp dir on the disk holding TMPDIR — the file
 # store fsyncs each object and its directory, so the disk sets the pace;
 # STORE_DIR=/dev/shm/... shows the server without the disk).
-# Target (issue 4): >= 1,000 uploads/s with p99 < 50 ms on a 2-core machine.
+# Target: >= 1,000 uploads/s with p99 < 50 ms on a 2-core machine.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
