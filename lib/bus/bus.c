@@ -237,7 +237,7 @@ int bus_writer_open(const char *url, bus_writer **out, char *err, size_t errlen)
     return bus_fail(err, errlen, BUS_EINVAL, "bus: bus_writer_open: out is NULL");
   *out = NULL;
   bus_url u;
-  const bus_backend *be;
+  const bus_backend *be = NULL;
   int rc = parse_url_backend(url, &u, &be, err, errlen);
   if (rc)
     return rc;
@@ -290,7 +290,7 @@ int bus_reader_open(const char *url, bus_reader **out, char *err, size_t errlen)
     return bus_fail(err, errlen, BUS_EINVAL, "bus: bus_reader_open: out is NULL");
   *out = NULL;
   bus_url u;
-  const bus_backend *be;
+  const bus_backend *be = NULL;
   int rc = parse_url_backend(url, &u, &be, err, errlen);
   if (rc)
     return rc;
