@@ -399,6 +399,12 @@ int cli_inspect(int argc, char **argv) {
       cli_errorf(o.verb, "%s: %s", path, err[0] ? err : pp_strerror(r));
       rc = CLI_FAIL;
     } else {
+      /* Functions that only appear in samples whose value of this type is
+       * zero carry nothing: left out, as pprof's reports leave them out. */
+      size_t kept = 0;
+      for (size_t i = 0; i < n; i++)
+        if (e[i].flat != 0 || e[i].cum != 0) e[kept++] = e[i];
+      n = kept;
       int64_t total = pp_total(p, vi);
       pp_value_type d = pp_sample_type(p, vi);
       size_t k = n < (size_t)o.top ? n : (size_t)o.top;
