@@ -1,0 +1,176 @@
+/* test_core.c — lib/core: app names, layout keys, RFC 3339, durations, errors, log records. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/check.h"
+#include "chrono.h"
+#include "corelog.h"
+#include "errbuf.h"
+#include "layout.h"
+#include "rnd.h"
+
+CHECK_DEFINE_COUNTERS
+
+static void test_app_names(void) {
+  CHECK(layout_app_valid("a"), "one letter");
+  CHECK(layout_app_valid("my-app-2"), "letters digits dash");
+  char n63[64], n64[65];
+  memset(n63, 'a', 63);
+  n63[63] = 0;
+  memset(n64, 'a', 64);
+  n64[64] = 0;
+  CHECK(layout_app_valid(n63), "63 chars");
+  CHECK(!layout_app_valid(n64), "64 chars");
+  CHECK(!layout_app_valid(""), "empty");
+  CHECK(!layout_app_valid(NULL), "NULL");
+  CHECK(!layout_app_valid("My"), "upper case");
+  CHECK(!layout_app_valid("a_b"), "underscore");
+  CHECK(!layout_app_valid("a/b"), "slash");
+  CHECK(!layout_app_valid("a.b"), "dot");
+  CHECK(layout_app_valid_n("abc/def", 3), "prefix");
+  CHECK(!layout_app_valid_n("abc/def", 4), "prefix with slash");
+  CHECK(!layout_app_valid_n("abc", 0), "zero length");
+}
+
+static void test_keys(void) {
+  char b[LAYOUT_KEY_BUF];
+  CHECK(layout_base_key("app", b, sizeof b) == 0 && !strcmp(b, "app/default.pgo"), "%s", b);
+  CHECK(layout_app_prefix("app", b, sizeof b) == 0 && !strcmp(b, "app/"), "%s", b);
+  CHECK(layout_staging_prefix("app", b, sizeof b) == 0 && !strcmp(b, "app/staging/"), "%s", b);
+  CHECK(layout_staging_key("app", "1-ab", b, sizeof b) == 0 && !strcmp(b, "app/staging/1-ab"), "%s", b);
+  CHECK(layout_rejected_prefix("app", b, sizeof b) == 0 && !strcmp(b, "app/rejected/"), "%s", b);
+  CHECK(layout_rejected_key("app", "1-ab", b, sizeof b) == 0 && !strcmp(b, "app/rejected/1-ab"), "%s", b);
+  CHECK(layout_rejected_base_key("app", 42, b, sizeof b) == 0 &&
+            !strcmp(b, "app/rejected/default.pgo.42"), "%s", b);
+  CHECK(layout_base_key("Bad", b, sizeof b) == -1 && b[0] == 0, "bad app refused");
+  CHECK(layout_base_key("app", b, 5) == -1 && b[0] == 0, "small buffer refused");
+  CHECK(layout_staging_key("app", "", b, sizeof b) == -1, "empty name refused");
+
+  CHECK(layout_staging_key_new("app", 1730075435311000000LL, b, sizeof b) == 0, "new key");
+  CHECK(!strncmp(b, "app/staging/1730075435311000000-", 32) && strlen(b) == 40, "%s", b);
+  const char *name = layout_staged_name(b, "app");
+  CHECK(name && !strcmp(name, b + 12), "staged name of %s", b);
+  int64_t ns = 0;
+  CHECK(name && layout_name_stamp_ns(name, &ns) == 0 && ns == 1730075435311000000LL, "stamp %" PRId64, ns);
+  CHECK(layout_staged_name("app/staging/", "app") == NULL, "no name");
+  CHECK(layout_staged_name("app/staging/a/b", "app") == NULL, "nested");
+  CHECK(layout_staged_name("app/staging/a b", "app") == NULL, "space");
+  CHECK(layout_staged_name("apx/staging/a", "app") == NULL, "other app");
+  CHECK(layout_staged_name("app/rejected/a", "app") == NULL, "other dir");
+
+  char app[LAYOUT_APP_MAX + 1];
+  CHECK(layout_key_app("my-app/staging/1-a", app, sizeof app) == 0 && !strcmp(app, "my-app"), "%s", app);
+  CHECK(layout_key_app("My/staging/1-a", app, sizeof app) == -1, "bad app in key");
+  CHECK(layout_key_app("noslash", app, sizeof app) == -1, "no slash");
+
+  CHECK(layout_name_stamp_ns("default.pgo.77", &ns) == 0 && ns == 77, "rejected base stamp");
+  CHECK(layout_name_stamp_ns("abc-1", &ns) == -1, "no digits");
+  CHECK(layout_name_stamp_ns("12x", &ns) == -1, "junk after digits");
+  CHECK(layout_name_stamp_ns("99999999999999999999-a", &ns) == -1, "overflow");
+}
+
+static void test_rfc3339(void) {
+  int64_t ms = 0;
+  CHECK(chrono_parse_rfc3339("1970-01-01T00:00:00Z", &ms) == 0 && ms == 0, "epoch");
+  CHECK(chrono_parse_rfc3339("2026-11-21T12:16:34.964Z", &ms) == 0 && ms == 1795263394964LL,
+        "%" PRId64, ms);
+  CHECK(chrono_parse_rfc3339("2026-11-21T13:16:34.964123456+01:00", &ms) == 0 &&
+            ms == 1795263394964LL, "offset, 9 digits: %" PRId64, ms);
+  CHECK(chrono_parse_rfc3339("2026-11-21 12:16:34.9z", &ms) == 0 && ms == 1795263394900LL, "space, z");
+  CHECK(chrono_parse_rfc3339("1969-12-31T23:59:59.500Z", &ms) == 0 && ms == -500, "before epoch");
+  CHECK(chrono_parse_rfc3339("2024-02-29T00:00:00Z", &ms) == 0, "leap day");
+  CHECK(chrono_parse_rfc3339("2025-02-29T00:00:00Z", &ms) == -1, "not a leap year");
+  CHECK(chrono_parse_rfc3339("2026-04-31T00:00:00Z", &ms) == -1, "April 31");
+  CHECK(chrono_parse_rfc3339("2026-11-21T12:16:60Z", &ms) == -1, "leap second");
+  CHECK(chrono_parse_rfc3339("2026-11-21T12:16:34", &ms) == -1, "no zone");
+  CHECK(chrono_parse_rfc3339("2026-11-21T12:16:34.Z", &ms) == -1, "empty fraction");
+  CHECK(chrono_parse_rfc3339("2026-11-21T12:16:34.1234567890Z", &ms) == -1, "10 digits");
+  CHECK(chrono_parse_rfc3339("2026-11-21T12:16:34Zx", &ms) == -1, "trailing junk");
+  CHECK(chrono_parse_rfc3339(NULL, &ms) == -1, "NULL");
+  char b[32];
+  CHECK(chrono_format_rfc3339(1795263394964LL, 1, b, sizeof b) == 0 &&
+            !strcmp(b, "2026-11-21T12:16:34.964Z"), "%s", b);
+  CHECK(chrono_format_rfc3339(1795263394964LL, 0, b, sizeof b) == 0 &&
+            !strcmp(b, "2026-11-21T12:16:34Z"), "%s", b);
+  CHECK(chrono_format_rfc3339(-500, 1, b, sizeof b) == 0 && !strcmp(b, "1969-12-31T23:59:59.500Z"), "%s", b);
+  CHECK(chrono_format_rfc3339(0, 1, b, 10) == -1, "small buffer");
+  /* round trip over a range of days */
+  int bad = 0;
+  for (int64_t t = -86400000LL * 800; t < 86400000LL * 40000; t += 86400000LL * 7 + 12345) {
+    int64_t back;
+    if (chrono_format_rfc3339(t, 1, b, sizeof b) || chrono_parse_rfc3339(b, &back) || back != t) bad++;
+  }
+  CHECK(bad == 0, "%d round trips failed", bad);
+}
+
+static void test_duration(void) {
+  int64_t ms = -1;
+  char e[160];
+  CHECK(chrono_parse_duration("500ms", &ms, e, sizeof e) == 0 && ms == 500, "ms");
+  CHECK(chrono_parse_duration("30s", &ms, e, sizeof e) == 0 && ms == 30000, "s");
+  CHECK(chrono_parse_duration("5m", &ms, e, sizeof e) == 0 && ms == 300000, "m");
+  CHECK(chrono_parse_duration("24h", &ms, e, sizeof e) == 0 && ms == 86400000, "h");
+  CHECK(chrono_parse_duration("0", &ms, e, sizeof e) == 0 && ms == 0, "bare 0");
+  e[0] = 0;
+  CHECK(chrono_parse_duration("5", &ms, e, sizeof e) == -1 && strstr(e, "bad duration \"5\""), "%s", e);
+  CHECK(chrono_parse_duration("5x", &ms, e, sizeof e) == -1, "unit");
+  CHECK(chrono_parse_duration("-5s", &ms, e, sizeof e) == -1, "negative");
+  CHECK(chrono_parse_duration("1.5s", &ms, e, sizeof e) == -1, "fraction");
+  CHECK(chrono_parse_duration("", &ms, e, sizeof e) == -1, "empty");
+  CHECK(chrono_parse_duration("99999999999999999999h", &ms, NULL, 0) == -1, "overflow");
+  CHECK(chrono_parse_duration("9223372036854775807h", &ms, NULL, 0) == -1, "overflow on multiply");
+}
+
+static void test_errbuf_rnd(void) {
+  char e[8];
+  errbuf_set(e, sizeof e, "%s-%d", "abcdef", 12);
+  CHECK(!strcmp(e, "abcdef-"), "truncated: %s", e);
+  errbuf_set(NULL, 0, "%s", "x"); /* no crash */
+  errbuf_clear(e, sizeof e);
+  CHECK(e[0] == 0, "cleared");
+  char h[17];
+  CHECK(rnd_hex(h, 8) == 0 && strlen(h) == 16 && strspn(h, "0123456789abcdef") == 16, "%s", h);
+  char u[37];
+  CHECK(rnd_uuid4(u) == 0 && strlen(u) == 36 && u[14] == '4' && strchr("89ab", u[19]), "%s", u);
+}
+
+typedef struct rec {
+  int n, level;
+  char msg[64], kv[256];
+} rec;
+
+static void record(void *ctx, int level, const char *msg, const char *const *kv, size_t np) {
+  rec *r = ctx;
+  r->n++;
+  r->level = level;
+  snprintf(r->msg, sizeof r->msg, "%s", msg);
+  r->kv[0] = 0;
+  for (size_t i = 0; i < np; i++) {
+    size_t l = strlen(r->kv);
+    snprintf(r->kv + l, sizeof r->kv - l, "%s=%s;", kv[2 * i], kv[2 * i + 1] ? kv[2 * i + 1] : "(null)");
+  }
+}
+
+static void test_log(void) {
+  rec r = {0};
+  core_logger lg = {record, &r, CORE_LOG_INFO};
+  core_log(&lg, CORE_LOG_DEBUG, "hidden", "a", "1", NULL);
+  CHECK(r.n == 0, "below level");
+  core_log(&lg, CORE_LOG_WARN, "shown", "a", "1", "b", NULL, NULL);
+  CHECK(r.n == 1 && r.level == CORE_LOG_WARN && !strcmp(r.msg, "shown") && !strcmp(r.kv, "a=1;b=(null);"),
+        "%s %s", r.msg, r.kv);
+  core_log(NULL, CORE_LOG_ERROR, "no logger", NULL); /* silent */
+  core_logger none = {0};
+  CHECK(!core_log_enabled(&none, CORE_LOG_ERROR), "no callback: disabled");
+}
+
+int main(void) {
+  test_app_names();
+  test_keys();
+  test_rfc3339();
+  test_duration();
+  test_errbuf_rnd();
+  test_log();
+  return check_exit("core");
+}
