@@ -10,7 +10,6 @@
  * Environment: PGOPIPE_TEST_S3_URL, S3_ENDPOINT, S3_BUCKET and the AWS_*
  * credentials, as written by s3-up.sh.
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>

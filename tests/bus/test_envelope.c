@@ -4,7 +4,6 @@
  * and ids, the app-name rule at and past its edges, and a table of malformed
  * envelopes each refused with a message naming the problem.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
 

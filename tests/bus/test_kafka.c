@@ -19,7 +19,6 @@
  *                    BUS_ERETRY within their bounds, no hang
  *   unreachable      (no broker) bounded, clear errors at open; bad URLs
  */
-#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>

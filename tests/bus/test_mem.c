@@ -5,7 +5,6 @@
  * its edge, concurrent publishers, a poller woken by a publish from another
  * thread, and URL errors.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>

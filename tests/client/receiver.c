@@ -23,9 +23,6 @@
  * uploads, {app}/default.pgo served by GET /api/profile/{app}. Runs until
  * SIGTERM/SIGINT.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <dirent.h>
 #include <errno.h>
 #include <arpa/inet.h>

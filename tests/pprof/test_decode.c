@@ -3,7 +3,6 @@
  * (packed/unpacked, unknown fields, wrong types), every validation rule of
  * pprof's Parse/CheckValid with its message, and the label quirks.
  */
-#define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 
 #include <time.h>

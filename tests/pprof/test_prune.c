@@ -4,7 +4,6 @@
  * cut, keep rules, several rules in order, compaction, regex errors. The
  * stacks are the observed examples of the semantics notes.
  */
-#define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 
 static void test_simplify(void) {

@@ -26,7 +26,6 @@
  *  - worker_run: transient store failure → unhealthy, retries, recovery →
  *    healthy, nothing lost; stop finishes and returns 0.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
