@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/http.h"
 #include "suite.h"
 
 CHECK_DEFINE_COUNTERS
@@ -32,30 +33,15 @@ static double now_s(void) {
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static size_t collect(char *p, size_t sz, size_t n, void *ud) {
-  char *buf = ud;
-  size_t have = strlen(buf), k = sz * n;
-  if (have + k < 4096) {
-    memcpy(buf + have, p, k);
-    buf[have + k] = '\0';
-  }
-  return sz * n;
-}
-
-/* Talks to the front end's test controls (not S3). */
+/* Talks to the front end's test controls (not S3); out (4096 bytes) gets
+ * the answer's body when not NULL. */
 static int control(const char *method, const char *path, char *out) {
-  char url[512], body[4096] = "";
+  char url[512];
   snprintf(url, sizeof url, "%s%s", endpoint, path);
-  CURL *c = curl_easy_init();
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-  CURLcode cc = curl_easy_perform(c);
-  curl_easy_cleanup(c);
-  if (out) strcpy(out, body);
-  return cc == CURLE_OK ? 0 : -1;
+  http_resp r = http_url(method, url, NULL, 0, 0, NULL, 10000);
+  if (out) snprintf(out, 4096, "%s", r.body);
+  http_resp_free(&r);
+  return r.status > 0 ? 0 : -1;
 }
 
 static long stat_field(const char *name) {
@@ -153,21 +139,10 @@ static void test_auth(const char *url) {
   blob_close(s);
 }
 
-/* A port nobody listens on. */
-static int dead_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  bind(fd, (struct sockaddr *)&a, sizeof a);
-  socklen_t l = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &l);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 static void test_down(void) {
   char err[2048], ep[128], port[16];
   /* Refused: retried, then BLOB_ERETRY, quickly. */
-  snprintf(ep, sizeof ep, "http://127.0.0.1:%d", dead_port());
+  snprintf(ep, sizeof ep, "http://127.0.0.1:%d", http_dead_port());
   blob_store *s =
       open_url("s3://%s?endpoint=%s&use_path_style=true&retries=2&retry_backoff=50ms", bucket, ep);
   double t0 = now_s();

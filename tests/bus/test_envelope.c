@@ -9,7 +9,9 @@
 
 #include "bus.h"
 #include "bus_internal.h"
-#include "check.h"
+#include "../common/check.h"
+
+CHECK_DEFINE_COUNTERS
 
 static int is_v4(const char *id) {
   if (strlen(id) != 36 || id[14] != '4' || !strchr("89ab", id[19]))
@@ -278,5 +280,5 @@ int main(void) {
   foreign_forms();
   malformed();
   uuids_differ();
-  return check_status("test_envelope");
+  return check_exit("test_envelope");
 }

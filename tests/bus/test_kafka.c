@@ -27,7 +27,9 @@
 #include <unistd.h>
 
 #include "bus.h"
-#include "check.h"
+#include "../common/check.h"
+
+CHECK_DEFINE_COUNTERS
 
 static char err[1024];
 
@@ -624,5 +626,5 @@ int main(int argc, char **argv) {
     return 2;
   }
   fprintf(stderr, "test_kafka %s: %.2fs\n", s, check_now() - t0);
-  return check_status(s);
+  return check_exit(s);
 }

@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "bus.h"
-#include "check.h"
+#include "../common/check.h"
+
+CHECK_DEFINE_COUNTERS
 
 static char err[512];
 
@@ -280,5 +282,5 @@ int main(void) {
   wakeup();
   urls();
   events();
-  return check_status("test_mem");
+  return check_exit("test_mem");
 }

@@ -10,6 +10,8 @@
 
 #include <zlib.h>
 
+CHECK_DEFINE_COUNTERS
+
 static uint32_t rng = 0x12345678;
 static uint32_t rnd(void) {
   rng ^= rng << 13;
@@ -162,5 +164,5 @@ int main(void) {
   free(buf);
   free(orig);
   pp_rules_free(rules);
-  return t_done("test_mutate");
+  return check_exit("test_mutate");
 }
