@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,9 +53,13 @@ static long stat_field(const char *name) {
   return p ? atol(p + strlen(pat)) : -1;
 }
 
-static blob_store *open_url(const char *fmt, const char *a, const char *b) {
+/* Opens the store at the URL fmt, ... (CHECKed). */
+__attribute__((format(printf, 1, 2))) static blob_store *open_url(const char *fmt, ...) {
   char url[1024], err[1024];
-  snprintf(url, sizeof url, fmt, a, b);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(url, sizeof url, fmt, ap);
+  va_end(ap);
   blob_store *s = NULL;
   int rc = blob_open(url, &s, err, sizeof err);
   CHECK(rc == 0, "open %s: %s", url, err);

@@ -108,6 +108,14 @@ static void encode_refusals(void) {
   CHECK(bus_event_init(&ev, BUS_TYPE_DELETED, app) == BUS_EINVAL, "over-long app accepted by init");
 }
 
+/* A profile.deleted envelope for app, into json. */
+static void deleted_event(char *json, size_t n, const char *app) {
+  snprintf(json, n,
+           "{\"id\":\"e9e23fa8-9d46-4c66-9190-2f64eacd73a2\",\"timestamp\":\"2026-11-21T12:16:34.964Z\","
+           "\"type\":\"profile.deleted\",\"payload\":{\"app\":\"%s\"}}",
+           app);
+}
+
 static void app_names(void) {
   char a63[64], a64[65];
   memset(a63, 'a', 63);
@@ -122,12 +130,10 @@ static void app_names(void) {
   /* the same rule in decode, at the edge */
   char json[512], err[256];
   bus_event ev;
-  const char *fmt = "{\"id\":\"e9e23fa8-9d46-4c66-9190-2f64eacd73a2\",\"timestamp\":\"2026-11-21T12:16:34.964Z\","
-                    "\"type\":\"profile.deleted\",\"payload\":{\"app\":\"%s\"}}";
-  snprintf(json, sizeof json, fmt, a63);
+  deleted_event(json, sizeof json, a63);
   CHECK_RC(bus_event_decode(json, strlen(json), &ev, err, sizeof err), 0, err, NULL);
   CHECK(!strcmp(ev.app, a63), "63-char app not kept");
-  snprintf(json, sizeof json, fmt, a64);
+  deleted_event(json, sizeof json, a64);
   CHECK_RC(bus_event_decode(json, strlen(json), &ev, err, sizeof err), BUS_EINVAL, err, "payload.app");
 }
 

@@ -46,14 +46,14 @@ static int srv_start(srv *s, const char *name, const char *const *extra) {
   snprintf(hf, sizeof hf, "%s/%s.hang", g_tmp, name);
   char *argv[32];
   int n = 0;
-  argv[n++] = (char *)g_receiver;
+  argv[n++] = (char *)(uintptr_t)g_receiver;
   argv[n++] = "--dir";
   argv[n++] = s->dir;
   argv[n++] = "--port-file";
   argv[n++] = pf;
   argv[n++] = "--hang-port-file";
   argv[n++] = hf;
-  for (; extra && *extra && n < 30; extra++) argv[n++] = (char *)*extra;
+  for (; extra && *extra && n < 30; extra++) argv[n++] = (char *)(uintptr_t)*extra;
   argv[n] = NULL;
   s->pid = t_spawn(argv);
   s->port = t_wait_number_file(pf, 10000);

@@ -68,6 +68,8 @@ static pp_profile *redecode(const pp_profile *p, int raw) {
   return q;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[256];
   pp_limits lim = {.max_input_bytes = 1 << 20, .max_decoded_bytes = 8 << 20};

@@ -16,7 +16,7 @@ static uint8_t *gz(const uint8_t *in, size_t n, size_t *outn) {
   deflateInit2(&zs, 6, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY);
   size_t cap = deflateBound(&zs, n) + 64;
   uint8_t *o = malloc(cap);
-  zs.next_in = (Bytef *)in;
+  zs.next_in = (Bytef *)(uintptr_t)in;
   zs.avail_in = (uInt)n;
   zs.next_out = o;
   zs.avail_out = (uInt)cap;

@@ -54,14 +54,14 @@ static int rcv_start(rcv *r, const char *name, const char *const *extra) {
   snprintf(hf, sizeof hf, "%s/%s.hang", g_tmp, name);
   char *argv[24];
   int n = 0;
-  argv[n++] = (char *)g_receiver;
+  argv[n++] = (char *)(uintptr_t)g_receiver;
   argv[n++] = "--dir";
   argv[n++] = r->dir;
   argv[n++] = "--port-file";
   argv[n++] = pf;
   argv[n++] = "--hang-port-file";
   argv[n++] = hf;
-  for (; extra && *extra && n < 22; extra++) argv[n++] = (char *)*extra;
+  for (; extra && *extra && n < 22; extra++) argv[n++] = (char *)(uintptr_t)*extra;
   argv[n] = NULL;
   r->pid = t_spawn(argv);
   r->port = t_wait_number_file(pf, 10000);
@@ -78,7 +78,7 @@ typedef struct gt {
 static int gt_start(gt *g, const char *name) {
   char af[300];
   snprintf(af, sizeof af, "%s/%s.addr", g_tmp, name);
-  char *argv[] = {(char *)g_gotarget, "-addr", "127.0.0.1:0", "-addr-file", af, "-workers", "1",
+  char *argv[] = {(char *)(uintptr_t)g_gotarget, "-addr", "127.0.0.1:0", "-addr-file", af, "-workers", "1",
                   NULL};
   g->pid = t_spawn(argv);
   for (int i = 0; i < 500; i++) {

@@ -47,7 +47,7 @@ static int srv_start_env(srv *s, const char *bin, const char *logpath, char *con
   snprintf(s->log, sizeof s->log, "%s", logpath);
   char *argv[64];
   int n = 0;
-  argv[n++] = (char *)bin;
+  argv[n++] = (char *)(uintptr_t)bin;
   for (int i = 0; args && args[i] && n < 63; i++) argv[n++] = args[i];
   argv[n] = NULL;
   /* Created here, before the child exists: a log left by an earlier process
@@ -121,7 +121,7 @@ static int run_capture(const char *bin, char *const *args, char *const *env, cha
   int fd = mkstemp(path);
   char *argv[64];
   int n = 0;
-  argv[n++] = (char *)bin;
+  argv[n++] = (char *)(uintptr_t)bin;
   for (int i = 0; args && args[i] && n < 63; i++) argv[n++] = args[i];
   argv[n] = NULL;
   pid_t pid = fork();
