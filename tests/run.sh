@@ -6,12 +6,29 @@
 #   3. builds again with clang + ASan + UBSan (+ libFuzzer targets) and runs
 #      the suite again there, including a short run of every fuzzer.
 # Exit status 0 only when both runs pass.
+#
+#   tests/run.sh [--no-install]
+# --no-install (or PGOPIPE_NO_INSTALL=1) skips step 1, for machines where the
+# packages are present and root is not available; CI installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
-./deploy/install-deps.sh
+install=1
+[ "${PGOPIPE_NO_INSTALL:-0}" = 1 ] && install=0
+for arg in "$@"; do
+  case $arg in
+    --no-install) install=0 ;;
+    *) echo "usage: $0 [--no-install]" >&2; exit 2 ;;
+  esac
+done
+
+if [ "$install" = 1 ]; then
+  ./deploy/install-deps.sh
+else
+  echo "== dependencies: not installing (--no-install)"
+fi
 
 # Go builds (the pprof oracle, test targets) need a writable cache, and the
 # module proxy is not used: everything builds in GOPATH mode from Debian's packages.

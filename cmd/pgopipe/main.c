@@ -6,6 +6,7 @@
  */
 #include "cli.h"
 #include "client_verbs.h"
+#include "pgopipe_version.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -49,7 +50,7 @@ int main(int argc, char **argv) {
     return CLI_OK;
   }
   if (!strcmp(v, "--version") || !strcmp(v, "version")) {
-    printf("pgopipe %s\n", PGOPIPE_VERSION);
+    printf("pgopipe %s\n", PGOPIPE_VERSION_STRING);
     return CLI_OK;
   }
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)

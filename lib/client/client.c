@@ -15,6 +15,8 @@
  */
 #include "client.h"
 
+#include "pgopipe_version.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,10 +28,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef PGOPIPE_VERSION_STRING
-#define PGOPIPE_VERSION_STRING "dev"
-#endif
 
 struct client_req {
   CURL *easy;

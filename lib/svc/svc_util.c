@@ -5,6 +5,8 @@
  */
 #include "svc_util.h"
 
+#include "pgopipe_version.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -18,10 +20,6 @@
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef PGOPIPE_VERSION_STRING
-#define PGOPIPE_VERSION_STRING "0.0.0"
-#endif
 
 const char *svc_version(void) { return PGOPIPE_VERSION_STRING; }
 

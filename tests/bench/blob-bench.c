@@ -6,7 +6,6 @@
  * wall time of each phase. With one thread every request of a phase goes
  * over one reused connection (per-thread curl handle).
  */
-#define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

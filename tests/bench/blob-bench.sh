@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
 n=${2:-1000}
-bench=$build/bin/blob-bench
+bench=$build/tests/bin/blob-bench
 [ -x "$bench" ] || { echo "build first: cmake --build $build --target blob-bench" >&2; exit 1; }
 dir=$(mktemp -d /tmp/pgopipe-blob-bench-XXXXXX)
 trap '"$root/tests/support/s3/s3-down.sh" "$dir"; rm -rf "$dir"' EXIT

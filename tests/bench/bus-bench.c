@@ -8,7 +8,6 @@
  * service does. Prints one line: messages, threads, seconds, messages/s,
  * and the median and 99th-percentile latency of one publish.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -7,8 +7,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
-bench=$build/bin/bus-bench
-export KAFKA_MOCK=${KAFKA_MOCK:-$build/bin/kafka-mock}
+bench=$build/tests/bin/bus-bench
+export KAFKA_MOCK=${KAFKA_MOCK:-$build/tests/bin/kafka-mock}
 n=${MESSAGES:-5000}
 [ -x "$bench" ] || { echo "bus-bench.sh: build first ($bench missing)" >&2; exit 1; }
 echo "# $(date -u +%FT%TZ) $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -25,7 +25,7 @@ wthreads=${WRK_THREADS:-2}
 modes=${MODES:-"thread pool:2 pool:4 pool:8"}
 warmup=${WARMUP:-2s}
 command -v wrk >/dev/null || { echo "server-bench: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-[ -x "$build/bin/pgopipe-server" ] && [ -x "$build/bin/kafka-mock" ] ||
+[ -x "$build/bin/pgopipe-server" ] && [ -x "$build/tests/bin/kafka-mock" ] ||
   { echo "server-bench: build $build first (pgopipe-server, kafka-mock)" >&2; exit 1; }
 
 profiles=$build/tests/server/profiles
@@ -43,7 +43,7 @@ cleanup() {
   rm -rf "$work" "$store"
 }
 trap cleanup EXIT
-export KAFKA_MOCK=$build/bin/kafka-mock
+export KAFKA_MOCK=$build/tests/bin/kafka-mock
 KAFKA_BROKERS=$("$root/tests/support/kafka/kafka-up.sh" "$kdir")
 export KAFKA_BROKERS
 

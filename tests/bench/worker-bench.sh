@@ -23,10 +23,11 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
 bin=$build/bin
-tool=$bin/worker-tool
-export KAFKA_MOCK=$bin/kafka-mock
-for b in pgopipe-worker worker-tool kafka-mock pgopipe; do
-  [ -x "$bin/$b" ] || { echo "worker-bench: build $b first (cmake --build $build)" >&2; exit 1; }
+testbin=$build/tests/bin
+tool=$testbin/worker-tool
+export KAFKA_MOCK=$testbin/kafka-mock
+for b in "$bin/pgopipe-worker" "$tool" "$KAFKA_MOCK" "$bin/pgopipe"; do
+  [ -x "$b" ] || { echo "worker-bench: build $(basename "$b") first (cmake --build $build)" >&2; exit 1; }
 done
 N_BATCH=${N_BATCH:-200}
 N_SINGLE=${N_SINGLE:-20}

@@ -6,7 +6,6 @@
  * change with the content, listing order and paging past 1000 keys, and
  * concurrent use from several threads.
  */
-#define _GNU_SOURCE
 #include "suite.h"
 
 #include <pthread.h>

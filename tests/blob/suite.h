@@ -5,7 +5,7 @@
 #define PGOPIPE_TEST_BLOB_SUITE_H
 
 #include "blob.h"
-#include "check.h"
+#include "../common/check.h"
 
 /* Runs every check against an open store, using keys under pfx; `many`
  * keys are written, listed in order and deleted again (more than 1000 to

@@ -6,7 +6,6 @@
  * follow the content even without the stored attribute, URL handling.
  * Usage: test_blob_file (creates and removes its own temporary directory).
  */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -10,10 +10,10 @@
  * Environment: PGOPIPE_TEST_S3_URL, S3_ENDPOINT, S3_BUCKET and the AWS_*
  * credentials, as written by s3-up.sh.
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/http.h"
 #include "suite.h"
 
 CHECK_DEFINE_COUNTERS
@@ -33,30 +34,15 @@ static double now_s(void) {
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static size_t collect(char *p, size_t sz, size_t n, void *ud) {
-  char *buf = ud;
-  size_t have = strlen(buf), k = sz * n;
-  if (have + k < 4096) {
-    memcpy(buf + have, p, k);
-    buf[have + k] = '\0';
-  }
-  return sz * n;
-}
-
-/* Talks to the front end's test controls (not S3). */
+/* Talks to the front end's test controls (not S3); out (4096 bytes) gets
+ * the answer's body when not NULL. */
 static int control(const char *method, const char *path, char *out) {
-  char url[512], body[4096] = "";
+  char url[512];
   snprintf(url, sizeof url, "%s%s", endpoint, path);
-  CURL *c = curl_easy_init();
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-  CURLcode cc = curl_easy_perform(c);
-  curl_easy_cleanup(c);
-  if (out) strcpy(out, body);
-  return cc == CURLE_OK ? 0 : -1;
+  http_resp r = http_url(method, url, NULL, 0, 0, NULL, 10000);
+  if (out) snprintf(out, 4096, "%s", r.body);
+  http_resp_free(&r);
+  return r.status > 0 ? 0 : -1;
 }
 
 static long stat_field(const char *name) {
@@ -67,9 +53,13 @@ static long stat_field(const char *name) {
   return p ? atol(p + strlen(pat)) : -1;
 }
 
-static blob_store *open_url(const char *fmt, const char *a, const char *b) {
+/* Opens the store at the URL fmt, ... (CHECKed). */
+__attribute__((format(printf, 1, 2))) static blob_store *open_url(const char *fmt, ...) {
   char url[1024], err[1024];
-  snprintf(url, sizeof url, fmt, a, b);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(url, sizeof url, fmt, ap);
+  va_end(ap);
   blob_store *s = NULL;
   int rc = blob_open(url, &s, err, sizeof err);
   CHECK(rc == 0, "open %s: %s", url, err);
@@ -154,21 +144,10 @@ static void test_auth(const char *url) {
   blob_close(s);
 }
 
-/* A port nobody listens on. */
-static int dead_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  bind(fd, (struct sockaddr *)&a, sizeof a);
-  socklen_t l = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &l);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 static void test_down(void) {
   char err[2048], ep[128], port[16];
   /* Refused: retried, then BLOB_ERETRY, quickly. */
-  snprintf(ep, sizeof ep, "http://127.0.0.1:%d", dead_port());
+  snprintf(ep, sizeof ep, "http://127.0.0.1:%d", http_dead_port());
   blob_store *s =
       open_url("s3://%s?endpoint=%s&use_path_style=true&retries=2&retry_backoff=50ms", bucket, ep);
   double t0 = now_s();

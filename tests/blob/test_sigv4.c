@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "check.h"
+#include "../common/check.h"
 #include "sigv4.h"
 
 CHECK_DEFINE_COUNTERS

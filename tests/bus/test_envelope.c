@@ -4,13 +4,14 @@
  * and ids, the app-name rule at and past its edges, and a table of malformed
  * envelopes each refused with a message naming the problem.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
 
 #include "bus.h"
 #include "bus_internal.h"
-#include "check.h"
+#include "../common/check.h"
+
+CHECK_DEFINE_COUNTERS
 
 static int is_v4(const char *id) {
   if (strlen(id) != 36 || id[14] != '4' || !strchr("89ab", id[19]))
@@ -107,6 +108,14 @@ static void encode_refusals(void) {
   CHECK(bus_event_init(&ev, BUS_TYPE_DELETED, app) == BUS_EINVAL, "over-long app accepted by init");
 }
 
+/* A profile.deleted envelope for app, into json. */
+static void deleted_event(char *json, size_t n, const char *app) {
+  snprintf(json, n,
+           "{\"id\":\"e9e23fa8-9d46-4c66-9190-2f64eacd73a2\",\"timestamp\":\"2026-11-21T12:16:34.964Z\","
+           "\"type\":\"profile.deleted\",\"payload\":{\"app\":\"%s\"}}",
+           app);
+}
+
 static void app_names(void) {
   char a63[64], a64[65];
   memset(a63, 'a', 63);
@@ -121,12 +130,10 @@ static void app_names(void) {
   /* the same rule in decode, at the edge */
   char json[512], err[256];
   bus_event ev;
-  const char *fmt = "{\"id\":\"e9e23fa8-9d46-4c66-9190-2f64eacd73a2\",\"timestamp\":\"2026-11-21T12:16:34.964Z\","
-                    "\"type\":\"profile.deleted\",\"payload\":{\"app\":\"%s\"}}";
-  snprintf(json, sizeof json, fmt, a63);
+  deleted_event(json, sizeof json, a63);
   CHECK_RC(bus_event_decode(json, strlen(json), &ev, err, sizeof err), 0, err, NULL);
   CHECK(!strcmp(ev.app, a63), "63-char app not kept");
-  snprintf(json, sizeof json, fmt, a64);
+  deleted_event(json, sizeof json, a64);
   CHECK_RC(bus_event_decode(json, strlen(json), &ev, err, sizeof err), BUS_EINVAL, err, "payload.app");
 }
 
@@ -279,5 +286,5 @@ int main(void) {
   foreign_forms();
   malformed();
   uuids_differ();
-  return check_status("test_envelope");
+  return check_exit("test_envelope");
 }

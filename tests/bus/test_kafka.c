@@ -19,8 +19,8 @@
  *                    BUS_ERETRY within their bounds, no hang
  *   unreachable      (no broker) bounded, clear errors at open; bad URLs
  */
-#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +28,9 @@
 #include <unistd.h>
 
 #include "bus.h"
-#include "check.h"
+#include "../common/check.h"
+
+CHECK_DEFINE_COUNTERS
 
 static char err[1024];
 
@@ -54,9 +56,14 @@ static int same_event(const bus_event *a, const bus_event *b) {
          !strcmp(a->merged_key, b->merged_key);
 }
 
-static int publish(bus_writer *w, const char *key, const char *fmt, int n) {
+/* Publishes the message fmt, ... under key. */
+__attribute__((format(printf, 3, 4))) static int publish(bus_writer *w, const char *key, const char *fmt,
+                                                         ...) {
   char msg[128];
-  snprintf(msg, sizeof msg, fmt, key, n);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
   int rc = bus_publish(w, key, msg, strlen(msg), err, sizeof err);
   CHECK(rc == 0, "publish %s: %s", msg, err);
   return rc;
@@ -90,7 +97,7 @@ static void produce_consume(void) {
   if (!w)
     return;
   for (int i = 0; i < SYNC_PER_KEY * KEYS; i++)
-    publish(w, keys[i % KEYS], "%s:%d", i / KEYS);
+    publish(w, keys[i % KEYS], "%s:%d", keys[i % KEYS], i / KEYS);
   shared = w;
   pthread_t th[THREADS];
   for (int i = 0; i < THREADS; i++)
@@ -219,7 +226,7 @@ static void restart(void) {
   if (!w)
     return;
   for (int i = 0; i < 10; i++)
-    publish(w, "k", "%s:%d", i);
+    publish(w, "k", "%s:%d", "k", i);
   const char *url = "kafka://g-rs?topic=rs&" SESSION;
 
   bus_reader *a = reader(url);
@@ -250,7 +257,7 @@ static void restart(void) {
   bus_reader_close(b);
 
   bus_reader *c = reader(url);
-  publish(w, "k", "%s:%d", 10);
+  publish(w, "k", "%s:%d", "k", 10);
   int seq = c ? poll_seq(c, 20000, &m) : -1;
   CHECK(seq == 10, "third reader: got %d, want 10 (everything before was committed)", seq);
   if (seq >= 0)
@@ -312,7 +319,7 @@ static void group(int cooperative) {
   char key[16];
   for (int k = 0; k < GKEYS; k++) {
     snprintf(key, sizeof key, "k%d", k);
-    publish(w, key, "r0:%s%d", 0);
+    publish(w, key, "r0:%s%d", key, 0);
   }
   const char *url = cooperative
                         ? "kafka://g-gr?topic=gr&" SESSION "&partition.assignment.strategy=cooperative-sticky"
@@ -373,7 +380,7 @@ static void group(int cooperative) {
   int base_a = ga.n, base_b = gb.n;
   for (int i = 0; i < 4 * GKEYS; i++) {
     snprintf(key, sizeof key, "k%d", i % GKEYS);
-    publish(w, key, "s0:%s%d", i);
+    publish(w, key, "s0:%s%d", key, i);
   }
   end = check_now() + 20;
   while (check_now() < end && (ga.n - base_a) + (gb.n - base_b) < 4 * GKEYS) {
@@ -531,7 +538,7 @@ static void broker_down(void) {
   bus_writer *w = writer("kafka://bd?message.timeout.ms=3000&check.timeout.ms=2000");
   if (!w)
     return;
-  publish(w, "k", "%s:%d", 0);
+  publish(w, "k", "%s:%d", "k", 0);
   char cmd[2048];
   snprintf(cmd, sizeof cmd, "'%s/kafka-down.sh' '%s'", support, dir);
   CHECK(system(cmd) == 0, "%s failed", cmd);
@@ -625,5 +632,5 @@ int main(int argc, char **argv) {
     return 2;
   }
   fprintf(stderr, "test_kafka %s: %.2fs\n", s, check_now() - t0);
-  return check_status(s);
+  return check_exit(s);
 }

@@ -5,7 +5,6 @@
  * its edge, concurrent publishers, a poller woken by a publish from another
  * thread, and URL errors.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,7 +12,9 @@
 #include <string.h>
 
 #include "bus.h"
-#include "check.h"
+#include "../common/check.h"
+
+CHECK_DEFINE_COUNTERS
 
 static char err[512];
 
@@ -281,5 +282,5 @@ int main(void) {
   wakeup();
   urls();
   events();
-  return check_status("test_mem");
+  return check_exit("test_mem");
 }

@@ -224,7 +224,7 @@ static buf deflate_chunk(const uint8_t *d, size_t n, int finish) {
   memset(&z, 0, sizeof z);
   if (deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) != Z_OK) abort();
   uint8_t tmp[1 << 16];
-  z.next_in = (uint8_t *)d;
+  z.next_in = (uint8_t *)(uintptr_t)d;
   z.avail_in = (uInt)n;
   int r;
   do {
@@ -277,7 +277,7 @@ static buf gzip_buf(const uint8_t *d, size_t n) {
   memset(&z, 0, sizeof z);
   if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) abort();
   uint8_t tmp[1 << 16];
-  z.next_in = (uint8_t *)d;
+  z.next_in = (uint8_t *)(uintptr_t)d;
   z.avail_in = (uInt)n;
   int r;
   do {

@@ -23,9 +23,6 @@
  * uploads, {app}/default.pgo served by GET /api/profile/{app}. Runs until
  * SIGTERM/SIGINT.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <dirent.h>
 #include <errno.h>
 #include <arpa/inet.h>
@@ -33,6 +30,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +66,7 @@ static int valid_app(const char *a) {
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *ctype,
                              const char *body) {
   struct MHD_Response *r =
-      MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+      MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
   MHD_add_response_header(r, "Content-Type", ctype);
   enum MHD_Result ret = MHD_queue_response(c, status, r);
   MHD_destroy_response(r);

@@ -7,8 +7,9 @@
 # started is recorded by PID and stopped (TERM, then KILL after 5 s) on exit;
 # the directory is removed.
 #
-# Needs: BIN (directory of the built binaries). Sets: T (temp dir), API (server
-# URL), TOKEN, TOKEN_FILE, BAD_TOKEN_FILE.
+# Needs: BIN (directory of the product binaries), KAFKA_MOCK (the kafka-mock
+# binary; ctest sets it). Sets: T (temp dir), API (server URL), TOKEN,
+# TOKEN_FILE, BAD_TOKEN_FILE.
 
 set -u
 T=$(mktemp -d /tmp/pgopipe-it-XXXXXX)
@@ -93,7 +94,7 @@ dead_port() {
 }
 
 start_stack() { # [extra server flags...]
-  "$BIN/kafka-mock" "$T/kafka.boot" 2>"$T/kafka.log" &
+  "${KAFKA_MOCK:?KAFKA_MOCK: the kafka-mock binary}" "$T/kafka.boot" 2>"$T/kafka.log" &
   PIDS+=($!)
   wait_until 20 test -s "$T/kafka.boot" || { echo "kafka-mock did not start" >&2; exit 1; }
   export KAFKA_BROKERS

@@ -19,8 +19,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "../common/check.h"
+#include "../common/http.h"
+#include "../common/proc.h"
 #include "client.h"
-#include "testutil.h"
+
+CHECK_DEFINE_COUNTERS
 
 static char g_tmp[256];
 static const char *g_receiver;
@@ -42,33 +46,20 @@ static int srv_start(srv *s, const char *name, const char *const *extra) {
   snprintf(hf, sizeof hf, "%s/%s.hang", g_tmp, name);
   char *argv[32];
   int n = 0;
-  argv[n++] = (char *)g_receiver;
+  argv[n++] = (char *)(uintptr_t)g_receiver;
   argv[n++] = "--dir";
   argv[n++] = s->dir;
   argv[n++] = "--port-file";
   argv[n++] = pf;
   argv[n++] = "--hang-port-file";
   argv[n++] = hf;
-  for (; extra && *extra && n < 30; extra++) argv[n++] = (char *)*extra;
+  for (; extra && *extra && n < 30; extra++) argv[n++] = (char *)(uintptr_t)*extra;
   argv[n] = NULL;
   s->pid = t_spawn(argv);
   s->port = t_wait_number_file(pf, 10000);
   s->hang_port = t_wait_number_file(hf, 10000);
   snprintf(s->url, sizeof s->url, "http://127.0.0.1:%ld", s->port);
   return s->port > 0 && s->hang_port > 0 ? 0 : -1;
-}
-
-/* A port with nothing listening: bind, read the port, close. */
-static long dead_port(void) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in sa = {0};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(0x7f000001);
-  socklen_t sl = sizeof sa;
-  bind(s, (struct sockaddr *)&sa, sizeof sa);
-  getsockname(s, (struct sockaddr *)&sa, &sl);
-  close(s);
-  return ntohs(sa.sin_port);
 }
 
 static void write_file(const char *path, const void *buf, size_t len) {
@@ -218,7 +209,7 @@ static void test_upload(const srv *plain, const srv *flaky, const srv *broken, c
 
   /* nobody listening: retried, then a message naming the URL */
   char dead[64];
-  snprintf(dead, sizeof dead, "http://127.0.0.1:%ld", dead_port());
+  snprintf(dead, sizeof dead, "http://127.0.0.1:%d", http_dead_port());
   client_config dc = {.api_url = dead, .upload_attempts = 2, .backoff_ms = 5};
   c = client_new(&dc, err, sizeof err);
   rc = client_upload(c, "demo", body, sizeof body, key, sizeof key, &attempts, err, sizeof err);
@@ -359,7 +350,7 @@ static void test_download_list_delete(const srv *s) {
 
   /* server down: list names the URL */
   char dead[64];
-  snprintf(dead, sizeof dead, "http://127.0.0.1:%ld", dead_port());
+  snprintf(dead, sizeof dead, "http://127.0.0.1:%d", http_dead_port());
   client_config dc = {.api_url = dead};
   c = client_new(&dc, err, sizeof err);
   rc = client_list(c, &ps, &n, err, sizeof err);
@@ -409,5 +400,5 @@ int main(int argc, char **argv) {
   t_stop(ra.pid);
   t_rm_rf(g_tmp);
   curl_global_cleanup();
-  return t_report("test_client");
+  return check_exit("test_client");
 }

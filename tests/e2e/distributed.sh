@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # distributed.sh BIN_DIR GOTARGET RECPROXY — end to end, the production topology.
+# (KAFKA_MOCK: the kafka-mock binary; ctest sets it.)
 #
 # On 127.0.0.1: S3 (s3rver behind the SigV4 checker, tests/support/s3), the
 # Kafka-protocol broker (kafka-mock), pgopipe-server (s3:// + kafka://, bearer
@@ -33,7 +34,7 @@ set -a
 . "$S3DIR/env"
 set +a
 
-"$BIN/kafka-mock" "$T/kafka.boot" 2>"$T/kafka.log" &
+"${KAFKA_MOCK:?KAFKA_MOCK: the kafka-mock binary}" "$T/kafka.boot" 2>"$T/kafka.log" &
 PIDS+=($!)
 wait_until 20 test -s "$T/kafka.boot" || { echo "kafka-mock did not start" >&2; exit 1; }
 export KAFKA_BROKERS

@@ -43,12 +43,12 @@ static const uint8_t seed_profile[] = {
   0x03, 0x5a, 0x04, 0x08, 0x03, 0x10, 0x04, 0x60, 0x80, 0xad, 0xe2, 0x04
 };
 
-#define CHECK(cond, what)                                        \
-  do {                                                           \
-    if (!(cond)) {                                               \
+#define INVARIANT(cond, what)                                        \
+  do {                                                               \
+    if (!(cond)) {                                                   \
       fprintf(stderr, "fuzz_profile: invariant failed: %s\n", what); \
-      abort();                                                   \
-    }                                                            \
+      abort();                                                       \
+    }                                                                \
   } while (0)
 
 static pp_profile *redecode(const pp_profile *p, int raw) {
@@ -58,15 +58,17 @@ static pp_profile *redecode(const pp_profile *p, int raw) {
   int rc = raw ? pp_encode_raw(p, &buf, &len, err, sizeof err)
                : pp_encode(p, 1, &buf, &len, err, sizeof err);
   if (rc == PP_ENOMEM) return NULL;
-  CHECK(rc == 0, "encoding a valid profile succeeds");
+  INVARIANT(rc == 0, "encoding a valid profile succeeds");
   pp_profile *q = NULL;
   rc = pp_decode(buf, len, NULL, &q, err, sizeof err);
   free(buf);
   if (rc == PP_ENOMEM) return NULL;
   if (rc != 0) fprintf(stderr, "fuzz_profile: re-decode: %s\n", err);
-  CHECK(rc == 0, "what pp_encode writes decodes again");
+  INVARIANT(rc == 0, "what pp_encode writes decodes again");
   return q;
 }
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[256];
@@ -81,8 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     pp_free(p);
     return 0;
   }
-  CHECK(pp_sample_type_count(q) == nst, "round trip keeps the sample types");
-  for (size_t i = 0; i < nst; i++) CHECK(pp_total(q, i) == pp_total(p, i), "round trip keeps totals");
+  INVARIANT(pp_sample_type_count(q) == nst, "round trip keeps the sample types");
+  for (size_t i = 0; i < nst; i++) INVARIANT(pp_total(q, i) == pp_total(p, i), "round trip keeps totals");
 
   /* Merge p with itself: every total doubles (64-bit wrapping). */
   int64_t totals[64];
@@ -104,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* Incompatible with most inputs; then the merger must be unchanged. */
     int src = pp_merger_add(m, seed, err, sizeof err);
     if (src != 0) {
-      CHECK(src == PP_EINCOMPATIBLE || src == PP_ENOMEM, "seed merge fails only as incompatible");
+      INVARIANT(src == PP_EINCOMPATIBLE || src == PP_ENOMEM, "seed merge fails only as incompatible");
       for (size_t i = 0; i < nt; i++) totals[i] = before[i];
     } else {
       nt = 0; /* totals now include the seed's; not tracked */
@@ -114,10 +116,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc == 0) rc = pp_merger_finish(m, &r, err, sizeof err);
   pp_merger_free(m);
   if (rc != 0) {
-    CHECK(rc == PP_ENOMEM, "merging a profile with itself succeeds");
+    INVARIANT(rc == PP_ENOMEM, "merging a profile with itself succeeds");
     return 0;
   }
-  for (size_t i = 0; i < nt; i++) CHECK(pp_total(r, i) == totals[i], "self-merge doubles totals");
+  for (size_t i = 0; i < nt; i++) INVARIANT(pp_total(r, i) == totals[i], "self-merge doubles totals");
 
   /* Prune with fixed rules: totals never change. */
   pp_rules *rules = pp_rules_new();
@@ -128,14 +130,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < n; i++) pre[i] = pp_total(r, i);
     rc = pp_prune(r, rules, err, sizeof err);
     if (rc == 0)
-      for (size_t i = 0; i < n; i++) CHECK(pp_total(r, i) == pre[i], "prune keeps totals");
+      for (size_t i = 0; i < n; i++) INVARIANT(pp_total(r, i) == pre[i], "prune keeps totals");
   }
   pp_rules_free(rules);
 
   pp_profile *again = redecode(r, 0);
   if (again) {
     for (size_t i = 0; i < pp_sample_type_count(r); i++)
-      CHECK(pp_total(again, i) == pp_total(r, i), "encode/decode after merge+prune keeps totals");
+      INVARIANT(pp_total(again, i) == pp_total(r, i), "encode/decode after merge+prune keeps totals");
   }
   pp_free(again);
   pp_free(r);

@@ -9,7 +9,6 @@
  *   pptool prune DROP KEEP|- [-o OUT] IN... (merge, prune+compact, dump)
  *   pptool bench OUT IN...                 (decode/merge/encode timings)
  */
-#define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 
 #include <stdio.h>

@@ -7,6 +7,8 @@
  */
 #include "testutil.h"
 
+CHECK_DEFINE_COUNTERS
+
 static pp_profile *sample_profile(void) {
   tb b;
   tb_init(&b);
@@ -154,7 +156,7 @@ static void test_levels(void) {
   uint8_t *o;
   size_t n;
   CHECK_EQ(pp_encode(p, 13, &o, &n, err, sizeof(err)), PP_EINVAL);
-  CHECK_HAS(err, "compression level 13 out of range");
+  CHECK_CONTAINS(err, "compression level 13 out of range");
   CHECK_EQ(pp_encode(p, -2, &o, &n, err, sizeof(err)), PP_EINVAL);
   pp_free(p);
 }
@@ -202,7 +204,7 @@ static void test_accessors(void) {
   b.p.default_sample_type = S_(&b, "alloc_space");
   p = tb_decode(&b);
   CHECK_EQ(pp_check_cpu(p, err, sizeof(err)), PP_EINCOMPATIBLE);
-  CHECK_HAS(err, "profile is not a CPU profile: period type space/bytes, sample types "
+  CHECK_CONTAINS(err, "profile is not a CPU profile: period type space/bytes, sample types "
                  "alloc_objects/count,alloc_space/bytes,inuse_objects/count");
   CHECK_EQ(pp_default_value_index(p), 1);
   pp_free(p);
@@ -213,5 +215,5 @@ int main(void) {
   test_columns_identity();
   test_levels();
   test_accessors();
-  return t_done("test_encode");
+  return check_exit("test_encode");
 }

@@ -10,6 +10,8 @@
 
 #include <zlib.h>
 
+CHECK_DEFINE_COUNTERS
+
 static uint32_t rng = 0x12345678;
 static uint32_t rnd(void) {
   rng ^= rng << 13;
@@ -102,7 +104,7 @@ static uint8_t *gzip(const uint8_t *in, size_t n, size_t *outn) {
   deflateInit2(&zs, 6, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY);
   size_t cap = deflateBound(&zs, n) + 64;
   uint8_t *o = malloc(cap);
-  zs.next_in = (Bytef *)in;
+  zs.next_in = (Bytef *)(uintptr_t)in;
   zs.avail_in = (uInt)n;
   zs.next_out = o;
   zs.avail_out = (uInt)cap;
@@ -162,5 +164,5 @@ int main(void) {
   free(buf);
   free(orig);
   pp_rules_free(rules);
-  return t_done("test_mutate");
+  return check_exit("test_mutate");
 }

@@ -1,68 +1,19 @@
 /*
  * testutil.h — helpers for the engine's unit tests: a small builder that
  * assembles profile.proto messages with the protobuf-c generated structs
- * (so inputs are produced by an independent encoder, not by our own), plus
- * check macros that count failures and report file:line.
+ * (so inputs are produced by an independent encoder, not by our own), and
+ * accessors of the decoded model for the checks (tests/common/check.h).
  */
 #ifndef PGOPIPE_TEST_PPROF_UTIL_H
 #define PGOPIPE_TEST_PPROF_UTIL_H
 
+#include "../common/check.h"
 #include "internal.h"
 #include "profile.pb-c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int t_fail, t_checks;
-
-#define CHECK(c)                                                                                               \
-  do {                                                                                                         \
-    t_checks++;                                                                                                \
-    if (!(c)) {                                                                                                \
-      t_fail++;                                                                                                \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                    \
-    }                                                                                                          \
-  } while (0)
-
-#define CHECK_EQ(a, b)                                                                                         \
-  do {                                                                                                         \
-    long long _a = (long long)(a), _b = (long long)(b);                                                        \
-    t_checks++;                                                                                                \
-    if (_a != _b) {                                                                                            \
-      t_fail++;                                                                                                \
-      fprintf(stderr, "%s:%d: %s == %lld, want %s == %lld\n", __FILE__, __LINE__, #a, _a, #b, _b);            \
-    }                                                                                                          \
-  } while (0)
-
-#define CHECK_STR(a, b)                                                                                        \
-  do {                                                                                                         \
-    const char *_a = (a), *_b = (b);                                                                           \
-    t_checks++;                                                                                                \
-    if (strcmp(_a, _b) != 0) {                                                                                 \
-      t_fail++;                                                                                                \
-      fprintf(stderr, "%s:%d: %s == \"%s\", want \"%s\"\n", __FILE__, __LINE__, #a, _a, _b);                  \
-    }                                                                                                          \
-  } while (0)
-
-/* err contains sub */
-#define CHECK_HAS(err, sub)                                                                                    \
-  do {                                                                                                         \
-    t_checks++;                                                                                                \
-    if (!strstr((err), (sub))) {                                                                               \
-      t_fail++;                                                                                                \
-      fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, (err), (sub));           \
-    }                                                                                                          \
-  } while (0)
-
-static int t_done(const char *name) {
-  if (t_fail) {
-    fprintf(stderr, "%s: %d of %d checks FAILED\n", name, t_fail, t_checks);
-    return 1;
-  }
-  printf("%s: %d checks passed\n", name, t_checks);
-  return 0;
-}
 
 /* ---- builder ---- */
 
@@ -267,11 +218,7 @@ static pp_profile *tb_decode_rc(tb *b, int want_rc, char *err, size_t errlen) {
   err[0] = 0;
   int rc = pp_decode(buf, n, NULL, &p, err, errlen);
   free(buf);
-  t_checks++;
-  if (rc != want_rc) {
-    t_fail++;
-    fprintf(stderr, "decode returned %d (%s), want %d\n", rc, err, want_rc);
-  }
+  CHECK(rc == want_rc, "decode returned %d (%s), want %d", rc, err, want_rc);
   return p;
 }
 
@@ -318,11 +265,7 @@ static pp_profile *merge2(pp_profile *a, pp_profile *b, int want_rc, char *err, 
   pp_profile *in[2] = {a, b}, *out = NULL;
   err[0] = 0;
   int rc = pp_merge(in, 2, &out, err, errlen);
-  t_checks++;
-  if (rc != want_rc) {
-    t_fail++;
-    fprintf(stderr, "merge returned %d (%s), want %d\n", rc, err, want_rc);
-  }
+  CHECK(rc == want_rc, "merge returned %d (%s), want %d", rc, err, want_rc);
   return out;
 }
 

@@ -22,9 +22,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include "../client/testutil.h"
+#include "../common/check.h"
+#include "../common/http.h"
+#include "../common/proc.h"
 #include "pprof.h"
 #include "scrape.h"
+
+CHECK_DEFINE_COUNTERS
 
 static char g_tmp[200];
 static const char *g_receiver, *g_gotarget;
@@ -50,14 +54,14 @@ static int rcv_start(rcv *r, const char *name, const char *const *extra) {
   snprintf(hf, sizeof hf, "%s/%s.hang", g_tmp, name);
   char *argv[24];
   int n = 0;
-  argv[n++] = (char *)g_receiver;
+  argv[n++] = (char *)(uintptr_t)g_receiver;
   argv[n++] = "--dir";
   argv[n++] = r->dir;
   argv[n++] = "--port-file";
   argv[n++] = pf;
   argv[n++] = "--hang-port-file";
   argv[n++] = hf;
-  for (; extra && *extra && n < 22; extra++) argv[n++] = (char *)*extra;
+  for (; extra && *extra && n < 22; extra++) argv[n++] = (char *)(uintptr_t)*extra;
   argv[n] = NULL;
   r->pid = t_spawn(argv);
   r->port = t_wait_number_file(pf, 10000);
@@ -74,7 +78,7 @@ typedef struct gt {
 static int gt_start(gt *g, const char *name) {
   char af[300];
   snprintf(af, sizeof af, "%s/%s.addr", g_tmp, name);
-  char *argv[] = {(char *)g_gotarget, "-addr", "127.0.0.1:0", "-addr-file", af, "-workers", "1",
+  char *argv[] = {(char *)(uintptr_t)g_gotarget, "-addr", "127.0.0.1:0", "-addr-file", af, "-workers", "1",
                   NULL};
   g->pid = t_spawn(argv);
   for (int i = 0; i < 500; i++) {
@@ -92,18 +96,6 @@ static int gt_start(gt *g, const char *name) {
     t_sleep_ms(20);
   }
   return -1;
-}
-
-static long dead_port(void) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in sa = {0};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(0x7f000001);
-  socklen_t sl = sizeof sa;
-  bind(s, (struct sockaddr *)&sa, sizeof sa);
-  getsockname(s, (struct sockaddr *)&sa, &sl);
-  close(s);
-  return ntohs(sa.sin_port);
 }
 
 /* Results of one round, by target index (matched by URL). */
@@ -143,33 +135,17 @@ static void on_result(void *ud, const scrape_result *r) {
     g->at_ms[i] = mono_ms() - g->start_ms;
     return;
   }
-  fprintf(stderr, "unexpected result for %s\n", r->url);
-  t_failures++;
-}
-
-static size_t on_body(char *p, size_t s, size_t n, void *ud) {
-  char *buf = ud;
-  size_t l = strlen(buf), k = s * n;
-  if (l + k < 255) {
-    memcpy(buf + l, p, k);
-    buf[l + k] = 0;
-  }
-  return k;
+  CHECK(0, "unexpected result for %s", r->url);
 }
 
 static int posts_seen(const char *url) {
-  char u[128], body[256] = "";
+  char u[128];
   snprintf(u, sizeof u, "%s/stats", url);
-  CURL *e = curl_easy_init();
-  curl_easy_setopt(e, CURLOPT_URL, u);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 2000L);
-  curl_easy_perform(e);
-  curl_easy_cleanup(e);
+  http_resp r = http_url("GET", u, NULL, 0, 0, NULL, 2000);
   int posts = -1;
-  const char *p = strstr(body, "\"posts\":");
+  const char *p = strstr(r.body, "\"posts\":");
   if (p) posts = atoi(p + 8);
+  http_resp_free(&r);
   return posts;
 }
 
@@ -275,7 +251,7 @@ int main(int argc, char **argv) {
   char s_g1[160], s_g2[160], s_dead[160], s_hang[160], s_junk[160], s_500[160], s_heap[160];
   snprintf(s_g1, sizeof s_g1, "%s|/debug/pprof/profile", g1.addr);
   snprintf(s_g2, sizeof s_g2, "%s|/debug/pprof/profile", g2.addr);
-  snprintf(s_dead, sizeof s_dead, "http://127.0.0.1:%ld|/debug/pprof/profile", dead_port());
+  snprintf(s_dead, sizeof s_dead, "http://127.0.0.1:%d|/debug/pprof/profile", http_dead_port());
   snprintf(s_hang, sizeof s_hang, "http://127.0.0.1:%ld|/debug/pprof/profile", api.hang_port);
   snprintf(s_junk, sizeof s_junk, "%s|/debug/garbage", api.url);
   snprintf(s_500, sizeof s_500, "%s|/debug/status/500", api.url);
@@ -400,5 +376,5 @@ out:
   t_stop(g2.pid);
   t_rm_rf(g_tmp);
   curl_global_cleanup();
-  return t_report("test_scrape");
+  return check_exit("test_scrape");
 }

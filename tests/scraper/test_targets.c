@@ -9,8 +9,11 @@
  */
 #include <sys/stat.h>
 
-#include "../client/testutil.h"
+#include "../common/check.h"
+#include "../common/proc.h"
 #include "scrape.h"
+
+CHECK_DEFINE_COUNTERS
 
 static int parse(const char *json, const scrape_target_limits *lim, scrape_targets *t, char *err,
                  size_t errlen) {
@@ -153,5 +156,5 @@ int main(void) {
   test_limits(tmp);
   test_sample();
   t_rm_rf(tmp);
-  return t_report("test_targets");
+  return check_exit("test_targets");
 }

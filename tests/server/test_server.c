@@ -26,6 +26,8 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
+CHECK_DEFINE_COUNTERS
+
 static const char *BIN, *PROFILES, *WORKDIR;
 static uint8_t *cpu, *cpu2, *raw, *heap;
 static size_t cpu_len, cpu2_len, raw_len, heap_len;
@@ -34,13 +36,13 @@ static const char *TOKEN = "s3cret-token-for-tests";
 static void load_profiles(void) {
   char p[1024];
   snprintf(p, sizeof p, "%s/cpu.pprof", PROFILES);
-  cpu = h_read_file(p, &cpu_len);
+  cpu = t_read_file(p, &cpu_len);
   snprintf(p, sizeof p, "%s/cpu2.pprof", PROFILES);
-  cpu2 = h_read_file(p, &cpu2_len);
+  cpu2 = t_read_file(p, &cpu2_len);
   snprintf(p, sizeof p, "%s/cpu.raw", PROFILES);
-  raw = h_read_file(p, &raw_len);
+  raw = t_read_file(p, &raw_len);
   snprintf(p, sizeof p, "%s/heap.pprof", PROFILES);
-  heap = h_read_file(p, &heap_len);
+  heap = t_read_file(p, &heap_len);
   if (!cpu || !cpu2 || !raw || !heap) {
     fprintf(stderr, "profiles missing under %s (run gen-profiles.sh)\n", PROFILES);
     exit(1);
@@ -49,14 +51,14 @@ static void load_profiles(void) {
 
 static const char *auth_hdr[] = {"Authorization: Bearer s3cret-token-for-tests", NULL};
 
-static resp upload(int port, const char *app, const void *b, size_t n) {
+static http_resp upload(int port, const char *app, const void *b, size_t n) {
   char path[256];
   snprintf(path, sizeof path, "/api/profile/%s", app);
   return http_do(port, "POST", path, b, n, 0, auth_hdr);
 }
 
 /* Key from a 201 body {"key":"..."} into out; 0 on success. */
-static int key_of(const resp *r, char *out, size_t n) {
+static int key_of(const http_resp *r, char *out, size_t n) {
   json_t *o = json_loads(r->body, 0, NULL);
   const char *k = o ? json_string_value(json_object_get(o, "key")) : NULL;
   int rc = -1;
@@ -108,15 +110,15 @@ typedef struct evlist {
 static size_t read_events(const char *topic, size_t want, int timeout_ms, evlist *out) {
   char url[512], err[512], grp[32];
   bus_reader *rd;
-  snprintf(grp, sizeof grp, "t%lld", (long long)h_now_ms());
+  snprintf(grp, sizeof grp, "t%lld", (long long)t_now_ms());
   snprintf(url, sizeof url, "kafka://%s?topic=%s", grp, topic);
   if (bus_reader_open(url, &rd, err, sizeof err) != BUS_OK) {
     fprintf(stderr, "reader: %s\n", err);
     return 0;
   }
-  int64_t deadline = h_now_ms() + timeout_ms;
+  int64_t deadline = t_now_ms() + timeout_ms;
   memset(out, 0, sizeof *out);
-  while (out->n < want && h_now_ms() < deadline) {
+  while (out->n < want && t_now_ms() < deadline) {
     bus_msg *m;
     int rc = bus_poll(rd, 200, &m, err, sizeof err);
     if (rc != 1) continue;
@@ -151,7 +153,7 @@ static int find_event(const evlist *l, const char *type, const char *app, const 
 typedef struct conc_job {
   pthread_t th;
   int port;
-  resp r;
+  http_resp r;
 } conc_job;
 
 static void *conc_upload(void *arg) {
@@ -183,14 +185,14 @@ static void garbage_corpus(int port) {
       {"json", "{\"profile\":true}", 16},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    resp r = upload(port, "garbage", cases[i].b, cases[i].n);
+    http_resp r = upload(port, "garbage", cases[i].b, cases[i].n);
     if (r.status != 400) fprintf(stderr, "garbage case %s: %ld %s\n", cases[i].name, r.status, r.body);
     CHECK_ERROR(r, 400);
     CHECK_CONTAINS(r.body, "malformed");
     free(r.body);
   }
   /* Empty body: also refused as not a profile. */
-  resp r = upload(port, "garbage", "", 0);
+  http_resp r = upload(port, "garbage", "", 0);
   CHECK_ERROR(r, 400);
   free(r.body);
   free(flipped);
@@ -200,7 +202,7 @@ static int mode_api(const char *blob_url) {
   char log[1024], err[512], topic[64], writer[256], buf[512];
   blob_store *bs;
   srv s;
-  snprintf(topic, sizeof topic, "api%lld", (long long)h_now_ms());
+  snprintf(topic, sizeof topic, "api%lld", (long long)t_now_ms());
   snprintf(writer, sizeof writer, "--event-writer-url=kafka://%s", topic);
   snprintf(log, sizeof log, "%s/server-api.log", WORKDIR);
   char blobarg[1024];
@@ -213,14 +215,14 @@ static int mode_api(const char *blob_url) {
     fprintf(stderr, "server did not start; see %s\n", log);
     return 1;
   }
-  CHECK_INT(blob_open(blob_url, &bs, err, sizeof err), 0);
+  CHECK_EQ(blob_open(blob_url, &bs, err, sizeof err), 0);
   int port = s.port;
 
-  resp r = http_do(port, "GET", "/api/ready", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 200);
+  http_resp r = http_do(port, "GET", "/api/ready", NULL, 0, 0, NULL);
+  CHECK_EQ(r.status, 200);
   free(r.body);
   r = http_do(port, "GET", "/api/health", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   CHECK_STR(r.body, "{\"status\":\"healthy\",\"dependencies\":[{\"name\":\"blob\",\"status\":\"healthy\"},"
                     "{\"name\":\"bus\",\"status\":\"healthy\"}]}");
   free(r.body);
@@ -246,34 +248,34 @@ static int mode_api(const char *blob_url) {
   /* accepted gzip upload: stored byte for byte, key shaped by the contract */
   char demo_keys[3][256];
   r = upload(port, "demo", cpu, cpu_len);
-  CHECK_INT(r.status, 201);
-  CHECK_INT(key_of(&r, demo_keys[0], sizeof demo_keys[0]), 0);
+  CHECK_EQ(r.status, 201);
+  CHECK_EQ(key_of(&r, demo_keys[0], sizeof demo_keys[0]), 0);
   CHECK(key_shape_ok(demo_keys[0], "demo"));
   CHECK(strstr(r.headers, "application/json") != NULL);
   free(r.body);
   {
     uint8_t *data;
     size_t len;
-    CHECK_INT(blob_get(bs, demo_keys[0], 0, &data, &len, NULL, err, sizeof err), 0);
+    CHECK_EQ(blob_get(bs, demo_keys[0], 0, &data, &len, NULL, err, sizeof err), 0);
     CHECK(len == cpu_len && memcmp(data, cpu, len) == 0);
     free(data);
   }
   /* raw upload: stored gzipped, same profile */
   r = upload(port, "demo", raw, raw_len);
-  CHECK_INT(r.status, 201);
-  CHECK_INT(key_of(&r, demo_keys[1], sizeof demo_keys[1]), 0);
+  CHECK_EQ(r.status, 201);
+  CHECK_EQ(key_of(&r, demo_keys[1], sizeof demo_keys[1]), 0);
   free(r.body);
   {
     uint8_t *data;
     size_t len;
     pp_profile *a = NULL, *b = NULL;
-    CHECK_INT(blob_get(bs, demo_keys[1], 0, &data, &len, NULL, err, sizeof err), 0);
+    CHECK_EQ(blob_get(bs, demo_keys[1], 0, &data, &len, NULL, err, sizeof err), 0);
     CHECK(len > 2 && data[0] == 0x1f && data[1] == 0x8b);
-    CHECK_INT(pp_decode(data, len, NULL, &a, err, sizeof err), 0);
-    CHECK_INT(pp_decode(raw, raw_len, NULL, &b, err, sizeof err), 0);
+    CHECK_EQ(pp_decode(data, len, NULL, &a, err, sizeof err), 0);
+    CHECK_EQ(pp_decode(raw, raw_len, NULL, &b, err, sizeof err), 0);
     if (a && b) {
-      CHECK_INT(pp_sample_count(a), pp_sample_count(b));
-      CHECK_INT(pp_total(a, 1), pp_total(b, 1));
+      CHECK_EQ(pp_sample_count(a), pp_sample_count(b));
+      CHECK_EQ(pp_total(a, 1), pp_total(b, 1));
     }
     pp_free(a);
     pp_free(b);
@@ -281,10 +283,10 @@ static int mode_api(const char *blob_url) {
   }
   /* chunked upload */
   r = http_do(port, "POST", "/api/profile/demo", cpu2, cpu2_len, 1, auth_hdr);
-  CHECK_INT(r.status, 201);
-  CHECK_INT(key_of(&r, demo_keys[2], sizeof demo_keys[2]), 0);
+  CHECK_EQ(r.status, 201);
+  CHECK_EQ(key_of(&r, demo_keys[2], sizeof demo_keys[2]), 0);
   free(r.body);
-  CHECK_INT(count_objects(bs, "demo/staging/"), 3);
+  CHECK_EQ(count_objects(bs, "demo/staging/"), 3);
 
   /* wrong kind: a valid heap profile */
   r = upload(port, "demo", heap, heap_len);
@@ -304,14 +306,14 @@ static int mode_api(const char *blob_url) {
   }
   const char *app63 = "a12345678901234567890123456789012345678901234567890123456789012";
   r = upload(port, app63, cpu, cpu_len);
-  CHECK_INT(r.status, 201);
+  CHECK_EQ(r.status, 201);
   free(r.body);
   r = upload(port, "a%2Fb", cpu, cpu_len);
   CHECK(r.status == 400 || r.status == 404);
   free(r.body);
 
   garbage_corpus(port);
-  CHECK_INT(count_objects(bs, "garbage/"), 0);
+  CHECK_EQ(count_objects(bs, "garbage/"), 0);
 
   /* download: 404, then a base (written as the worker would), ETag, 304, HEAD */
   r = http_do(port, "GET", "/api/profile/demo", NULL, 0, 0, NULL);
@@ -320,38 +322,38 @@ static int mode_api(const char *blob_url) {
   r = http_do(port, "GET", "/api/profile/Bad_App", NULL, 0, 0, NULL);
   CHECK_ERROR(r, 400);
   free(r.body);
-  CHECK_INT(blob_put(bs, "demo/default.pgo", cpu, cpu_len, err, sizeof err), 0);
+  CHECK_EQ(blob_put(bs, "demo/default.pgo", cpu, cpu_len, err, sizeof err), 0);
   r = http_do(port, "GET", "/api/profile/demo", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   CHECK(r.len == cpu_len && memcmp(r.body, cpu, cpu_len) == 0);
   char etag[128] = "", v[256];
-  CHECK_INT(resp_header(&r, "ETag", etag, sizeof etag), 0);
+  CHECK_EQ(http_resp_header(&r, "ETag", etag, sizeof etag), 0);
   CHECK(etag[0] == '"' || strncmp(etag, "W/", 2) == 0);
-  CHECK_INT(resp_header(&r, "Content-Type", v, sizeof v), 0);
+  CHECK_EQ(http_resp_header(&r, "Content-Type", v, sizeof v), 0);
   CHECK_STR(v, "application/octet-stream");
-  CHECK_INT(resp_header(&r, "Content-Disposition", v, sizeof v), 0);
+  CHECK_EQ(http_resp_header(&r, "Content-Disposition", v, sizeof v), 0);
   CHECK_CONTAINS(v, "filename=\"default.pgo\"");
   free(r.body);
   snprintf(buf, sizeof buf, "If-None-Match: %s", etag);
   const char *inm[] = {buf, NULL};
   r = http_do(port, "GET", "/api/profile/demo", NULL, 0, 0, inm);
-  CHECK_INT(r.status, 304);
-  CHECK_INT(r.len, 0);
+  CHECK_EQ(r.status, 304);
+  CHECK_EQ(r.len, 0);
   free(r.body);
   const char *inm_list[] = {"If-None-Match: \"nope\", W/\"other\"", NULL};
   r = http_do(port, "GET", "/api/profile/demo", NULL, 0, 0, inm_list);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   free(r.body);
   r = http_do(port, "HEAD", "/api/profile/demo", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 200);
-  CHECK_INT(r.len, 0);
-  CHECK_INT(resp_header(&r, "Content-Length", v, sizeof v), 0);
-  CHECK_INT(atol(v), cpu_len);
+  CHECK_EQ(r.status, 200);
+  CHECK_EQ(r.len, 0);
+  CHECK_EQ(http_resp_header(&r, "Content-Length", v, sizeof v), 0);
+  CHECK_EQ(atol(v), cpu_len);
   free(r.body);
   /* a new base changes the ETag: the old one no longer gives 304 */
-  CHECK_INT(blob_put(bs, "demo/default.pgo", cpu2, cpu2_len, err, sizeof err), 0);
+  CHECK_EQ(blob_put(bs, "demo/default.pgo", cpu2, cpu2_len, err, sizeof err), 0);
   r = http_do(port, "GET", "/api/profile/demo", NULL, 0, 0, inm);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   CHECK(r.len == cpu2_len);
   free(r.body);
 
@@ -364,7 +366,7 @@ static int mode_api(const char *blob_url) {
     snprintf(gocache, sizeof gocache, "GOCACHE=%s/.gocache", PROFILES);
     char *genv[] = {gocache, "HOME=/tmp", NULL};
     int rc = run_capture("/usr/bin/go", gargs, genv, &out);
-    CHECK_INT(rc, 0);
+    CHECK_EQ(rc, 0);
     CHECK_CONTAINS(out, "flat%");
     CHECK_CONTAINS(out, "json");
     if (rc != 0) fprintf(stderr, "go tool pprof: %s\n", out);
@@ -372,16 +374,16 @@ static int mode_api(const char *blob_url) {
   }
 
   /* list: merged profiles only */
-  CHECK_INT(blob_put(bs, "other/default.pgo", cpu, cpu_len, err, sizeof err), 0);
+  CHECK_EQ(blob_put(bs, "other/default.pgo", cpu, cpu_len, err, sizeof err), 0);
   r = http_do(port, "GET", "/api/profile", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   {
     json_t *o = json_loads(r.body, 0, NULL);
     json_t *arr = json_object_get(o, "profiles");
-    CHECK_INT(json_array_size(arr), 2);
+    CHECK_EQ(json_array_size(arr), 2);
     json_t *e0 = json_array_get(arr, 0), *e1 = json_array_get(arr, 1);
     CHECK_STR(json_string_value(json_object_get(e0, "key")), "demo");
-    CHECK_INT(json_integer_value(json_object_get(e0, "size")), cpu2_len);
+    CHECK_EQ(json_integer_value(json_object_get(e0, "size")), cpu2_len);
     CHECK_STR(json_string_value(json_object_get(e1, "key")), "other");
     const char *lm = json_string_value(json_object_get(e0, "lastModified"));
     CHECK(lm && strlen(lm) == 20 && lm[10] == 'T' && lm[19] == 'Z');
@@ -402,7 +404,7 @@ static int mode_api(const char *blob_url) {
   CHECK_ERROR(r, 404);
   free(r.body);
   r = http_do(port, "DELETE", "/api/profile/other", NULL, 0, 0, auth_hdr);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   CHECK_STR(r.body, "{}");
   free(r.body);
   r = http_do(port, "GET", "/api/profile/other", NULL, 0, 0, NULL);
@@ -423,29 +425,29 @@ static int mode_api(const char *blob_url) {
     else conc_keys[i][0] = '\0';
     free(jobs[i].r.body);
   }
-  CHECK_INT(ok201, 50);
+  CHECK_EQ(ok201, 50);
   int distinct = 1;
   for (int i = 0; i < 50; i++)
     for (int j = i + 1; j < 50; j++)
       if (strcmp(conc_keys[i], conc_keys[j]) == 0) distinct = 0;
   CHECK(distinct);
-  CHECK_INT(count_objects(bs, "conc/staging/"), 50);
+  CHECK_EQ(count_objects(bs, "conc/staging/"), 50);
 
   /* every acknowledged upload was announced, keyed by app; the delete too */
   evlist evs;
   size_t want = 3 + 1 + 50 + 1; /* demo x3, app63, conc x50, deleted */
   read_events(topic, want, 30000, &evs);
-  CHECK_INT(evs.n, want);
-  for (int i = 0; i < 3; i++) CHECK_INT(find_event(&evs, BUS_TYPE_UPLOADED, "demo", demo_keys[i]), 1);
-  for (int i = 0; i < 50; i++) CHECK_INT(find_event(&evs, BUS_TYPE_UPLOADED, "conc", conc_keys[i]), 1);
-  CHECK_INT(find_event(&evs, BUS_TYPE_DELETED, "other", NULL), 1);
-  CHECK_INT(find_event(&evs, BUS_TYPE_UPLOADED, "garbage", NULL), 0);
+  CHECK_EQ(evs.n, want);
+  for (int i = 0; i < 3; i++) CHECK_EQ(find_event(&evs, BUS_TYPE_UPLOADED, "demo", demo_keys[i]), 1);
+  for (int i = 0; i < 50; i++) CHECK_EQ(find_event(&evs, BUS_TYPE_UPLOADED, "conc", conc_keys[i]), 1);
+  CHECK_EQ(find_event(&evs, BUS_TYPE_DELETED, "other", NULL), 1);
+  CHECK_EQ(find_event(&evs, BUS_TYPE_UPLOADED, "garbage", NULL), 0);
   free(evs.ev);
   free(evs.msgkey);
 
   /* metrics */
   r = http_do(port, "GET", "/metrics", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   CHECK_CONTAINS(r.body, "pgopipe_uploads_accepted_total 54\n");
   CHECK_CONTAINS(r.body, "pgopipe_uploads_rejected_total{reason=\"not_cpu\"} 1\n");
   CHECK_CONTAINS(r.body, "pgopipe_uploads_rejected_total{reason=\"unauthorized\"} 4\n");
@@ -459,10 +461,10 @@ static int mode_api(const char *blob_url) {
   free(r.body);
 
   /* the access log carries request id, route, status, duration */
-  CHECK_INT(srv_stop(&s), 0);
+  CHECK_EQ(srv_stop(&s), 0);
   {
     size_t len;
-    char *text = (char *)h_read_file(log, &len);
+    char *text = (char *)t_read_file(log, &len);
     CHECK_CONTAINS(text, "\"route\":\"/api/profile/{app}\",\"status\":201");
     CHECK_CONTAINS(text, "\"request_id\":\"");
     CHECK_CONTAINS(text, "\"duration_ms\":");
@@ -509,11 +511,11 @@ static int mode_limits(void) {
     fprintf(stderr, "server A did not start; see %s\n", log);
     return 1;
   }
-  resp r = upload(a.port, "lim", raw, raw_len); /* exactly at both limits */
-  CHECK_INT(r.status, 201);
+  http_resp r = upload(a.port, "lim", raw, raw_len); /* exactly at both limits */
+  CHECK_EQ(r.status, 201);
   free(r.body);
   r = upload(a.port, "lim", cpu, cpu_len); /* gzip decoding to exactly the limit */
-  CHECK_INT(r.status, 201);
+  CHECK_EQ(r.status, 201);
   free(r.body);
   uint8_t *plus1 = malloc(raw_len + 1);
   memcpy(plus1, raw, raw_len);
@@ -526,17 +528,17 @@ static int mode_limits(void) {
   CHECK_ERROR(r, 413);
   free(r.body);
   r = http_do(a.port, "POST", "/api/profile/lim", raw, raw_len, 1, auth_hdr); /* chunked, at */
-  CHECK_INT(r.status, 201);
+  CHECK_EQ(r.status, 201);
   free(r.body);
   free(plus1);
   /* a gzip bomb: tiny body, decompresses far past the limit */
   {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "head -c 20000000 /dev/zero | gzip -9 > %s/bomb.gz", WORKDIR);
-    CHECK_INT(system(cmd), 0);
+    CHECK_EQ(system(cmd), 0);
     snprintf(cmd, sizeof cmd, "%s/bomb.gz", WORKDIR);
     size_t bl;
-    uint8_t *bomb = h_read_file(cmd, &bl);
+    uint8_t *bomb = t_read_file(cmd, &bl);
     CHECK(bomb && bl < raw_len);
     r = upload(a.port, "lim", bomb, bl);
     CHECK_ERROR(r, 413);
@@ -546,16 +548,16 @@ static int mode_limits(void) {
   /* the concurrent-upload bound: one held open, the next is 503 at once */
   int fd = slow_upload_open(a.port, cpu_len);
   CHECK(fd >= 0);
-  int64_t t0 = h_now_ms();
-  resp busy;
+  int64_t t0 = t_now_ms();
+  http_resp busy;
   early = 0; /* accepted before the held upload's headers were processed */
   do {
     busy = upload(a.port, "lim", cpu, cpu_len);
     if (busy.status == 503) break;
     early += busy.status == 201;
     free(busy.body);
-    h_sleep_ms(20);
-  } while (h_now_ms() - t0 < 5000);
+    t_sleep_ms(20);
+  } while (t_now_ms() - t0 < 5000);
   CHECK_ERROR(busy, 503);
   CHECK_CONTAINS(busy.body, "too many concurrent uploads");
   free(busy.body);
@@ -565,32 +567,32 @@ static int mode_limits(void) {
   ssize_t got = 0;
   for (int i = 0; i < 100 && got <= 0; i++) {
     got = read(fd, reply, sizeof reply - 1);
-    if (got <= 0) h_sleep_ms(20);
+    if (got <= 0) t_sleep_ms(20);
   }
   if (got > 0) reply[got] = 0;
   CHECK_CONTAINS(reply, "HTTP/1.1 201");
   close(fd);
   r = upload(a.port, "lim", cpu, cpu_len);
-  CHECK_INT(r.status, 201);
+  CHECK_EQ(r.status, 201);
   free(r.body);
   /* a body that stalls is cut at the request timeout, and the slot is freed */
   fd = slow_upload_open(a.port, cpu_len);
-  t0 = h_now_ms();
+  t0 = t_now_ms();
   char tmp[256];
   ssize_t rd;
   do {
     rd = read(fd, tmp, sizeof tmp);
-  } while (rd > 0 && h_now_ms() - t0 < 10000);
-  CHECK(h_now_ms() - t0 >= 2000 && h_now_ms() - t0 < 8000);
+  } while (rd > 0 && t_now_ms() - t0 < 10000);
+  CHECK(t_now_ms() - t0 >= 2000 && t_now_ms() - t0 < 8000);
   close(fd);
   r = upload(a.port, "lim", cpu, cpu_len);
-  CHECK_INT(r.status, 201);
+  CHECK_EQ(r.status, 201);
   free(r.body);
   r = http_do(a.port, "GET", "/metrics", NULL, 0, 0, NULL);
   CHECK_CONTAINS(r.body, "pgopipe_uploads_rejected_total{reason=\"too_big\"} 3\n");
   CHECK_CONTAINS(r.body, "pgopipe_uploads_rejected_total{reason=\"overloaded\"} 1\n");
   free(r.body);
-  CHECK_INT(srv_stop(&a), 0);
+  CHECK_EQ(srv_stop(&a), 0);
 
   /* C: decoded limit one below the profile's decoded size */
   snprintf(log, sizeof log, "%s/server-limits-c.log", WORKDIR);
@@ -605,15 +607,15 @@ static int mode_limits(void) {
   r = upload(c.port, "lim", raw, raw_len);
   CHECK_ERROR(r, 413);
   free(r.body);
-  CHECK_INT(srv_stop(&c), 0);
+  CHECK_EQ(srv_stop(&c), 0);
 
   /* nothing refused was stored */
   blob_store *bs;
   char u[1100];
   snprintf(u, sizeof u, "file://%s", blobdir);
-  CHECK_INT(blob_open(u, &bs, err, sizeof err), 0);
-  CHECK_INT(count_objects(bs, "lim/staging/"), 5 + early);
-  CHECK_INT(count_objects(bs, "slow/staging/"), 1);
+  CHECK_EQ(blob_open(u, &bs, err, sizeof err), 0);
+  CHECK_EQ(count_objects(bs, "lim/staging/"), 5 + early);
+  CHECK_EQ(count_objects(bs, "slow/staging/"), 1);
   blob_close(bs);
   return 0;
 }
@@ -625,63 +627,63 @@ static int mode_cli(void) {
   char dataurl[1100];
   snprintf(dataurl, sizeof dataurl, "--blob-store-url=file://%s/cli-data", WORKDIR);
   char *a_help[] = {"--help", NULL};
-  CHECK_INT(run_capture(BIN, a_help, NULL, &out), 0);
+  CHECK_EQ(run_capture(BIN, a_help, NULL, &out), 0);
   const char *want[] = {"--port", "-p,", "--bind", "--blob-store-url", "--event-writer-url", "--auth-token-file",
                         "--insecure", "--max-profile-bytes", "--log-level", "-l,", "--worker", "PGOPIPE_BLOB_STORE_URL",
                         "PGOPIPE_MAX_PROFILE_BYTES", "PGOPIPE_AUTH_TOKEN", "(default 8080)", "(default 127.0.0.1)", NULL};
   for (int i = 0; want[i]; i++) CHECK_CONTAINS(out, want[i]);
   free(out);
   char *a_ver[] = {"--version", NULL};
-  CHECK_INT(run_capture(BIN, a_ver, NULL, &out), 0);
+  CHECK_EQ(run_capture(BIN, a_ver, NULL, &out), 0);
   CHECK_CONTAINS(out, "pgopipe-server 0.");
   free(out);
   char *a_bad[] = {"--bogus", NULL};
-  CHECK_INT(run_capture(BIN, a_bad, NULL, &out), 2);
+  CHECK_EQ(run_capture(BIN, a_bad, NULL, &out), 2);
   CHECK_CONTAINS(out, "unknown flag --bogus");
   free(out);
   char *a_port[] = {"-p", "http", NULL};
-  CHECK_INT(run_capture(BIN, a_port, NULL, &out), 2);
+  CHECK_EQ(run_capture(BIN, a_port, NULL, &out), 2);
   CHECK_CONTAINS(out, "-p: bad integer");
   free(out);
   char *a_port2[] = {"--port=70000", NULL};
-  CHECK_INT(run_capture(BIN, a_port2, NULL, &out), 2);
+  CHECK_EQ(run_capture(BIN, a_port2, NULL, &out), 2);
   free(out);
   char *a_size[] = {"--max-profile-bytes=10MB", NULL};
-  CHECK_INT(run_capture(BIN, a_size, NULL, &out), 2);
+  CHECK_EQ(run_capture(BIN, a_size, NULL, &out), 2);
   CHECK_CONTAINS(out, "bad size");
   free(out);
   char *a_lvl[] = {"-l", "loud", NULL};
-  CHECK_INT(run_capture(BIN, a_lvl, NULL, &out), 2);
+  CHECK_EQ(run_capture(BIN, a_lvl, NULL, &out), 2);
   free(out);
   char *e_lvl[] = {"PGOPIPE_LOG_LEVEL=loud", NULL};
   char *a_none[] = {NULL};
-  CHECK_INT(run_capture(BIN, a_none, e_lvl, &out), 2);
+  CHECK_EQ(run_capture(BIN, a_none, e_lvl, &out), 2);
   CHECK_CONTAINS(out, "loud");
   free(out);
   char *e_port[] = {"PGOPIPE_PORT=abc", NULL};
-  CHECK_INT(run_capture(BIN, a_none, e_port, &out), 2);
+  CHECK_EQ(run_capture(BIN, a_none, e_port, &out), 2);
   CHECK_CONTAINS(out, "PGOPIPE_PORT");
   free(out);
   /* non-loopback without a token: refused; with --insecure or a token: starts */
   char *a_open[] = {"--bind", "0.0.0.0", "-p", "0", dataurl, "--event-writer-url=kafka://cli", NULL};
-  CHECK_INT(run_capture(BIN, a_open, NULL, &out), 1);
+  CHECK_EQ(run_capture(BIN, a_open, NULL, &out), 1);
   CHECK_CONTAINS(out, "refusing to listen on 0.0.0.0 without an auth token");
   free(out);
   char log[1024];
   srv s;
   snprintf(log, sizeof log, "%s/server-cli-insecure.log", WORKDIR);
   char *a_insec[] = {"--bind", "0.0.0.0", "-p", "0", dataurl, "--event-writer-url=kafka://cli", "--insecure", NULL};
-  CHECK_INT(srv_start_env(&s, BIN, log, NULL, a_insec, NULL), 0);
-  CHECK_INT(srv_stop(&s), 0);
+  CHECK_EQ(srv_start_env(&s, BIN, log, NULL, a_insec, NULL), 0);
+  CHECK_EQ(srv_stop(&s), 0);
   char *e_tok[] = {"PGOPIPE_AUTH_TOKEN=abc", NULL};
   char *a_open2[] = {"--bind", "0.0.0.0", "-p", "0", dataurl, "--event-writer-url=kafka://cli", NULL};
-  CHECK_INT(srv_start_env(&s, BIN, log, e_tok, a_open2, NULL), 0);
+  CHECK_EQ(srv_start_env(&s, BIN, log, e_tok, a_open2, NULL), 0);
   {
-    resp r = http_do(s.port, "POST", "/api/profile/x", "x", 1, 0, NULL);
+    http_resp r = http_do(s.port, "POST", "/api/profile/x", "x", 1, 0, NULL);
     CHECK_ERROR(r, 401);
     free(r.body);
   }
-  CHECK_INT(srv_stop(&s), 0);
+  CHECK_EQ(srv_stop(&s), 0);
   /* token file: flag beats env var for the file, the file's token is used */
   {
     char tf[1024];
@@ -692,18 +694,18 @@ static int mode_cli(void) {
     char tfarg[1100];
     snprintf(tfarg, sizeof tfarg, "--auth-token-file=%s", tf);
     char *a_tf[] = {"-p", "0", dataurl, "--event-writer-url=kafka://cli", tfarg, NULL};
-    CHECK_INT(srv_start_env(&s, BIN, log, e_tok, a_tf, NULL), 0);
+    CHECK_EQ(srv_start_env(&s, BIN, log, e_tok, a_tf, NULL), 0);
     const char *fh[] = {"Authorization: Bearer file-token", NULL};
     const char *eh[] = {"Authorization: Bearer abc", NULL};
-    resp r = http_do(s.port, "DELETE", "/api/profile/x", NULL, 0, 0, eh);
+    http_resp r = http_do(s.port, "DELETE", "/api/profile/x", NULL, 0, 0, eh);
     CHECK_ERROR(r, 401);
     free(r.body);
     r = http_do(s.port, "DELETE", "/api/profile/x", NULL, 0, 0, fh);
     CHECK_ERROR(r, 404);
     free(r.body);
-    CHECK_INT(srv_stop(&s), 0);
+    CHECK_EQ(srv_stop(&s), 0);
     char *a_missing[] = {"-p", "0", dataurl, "--event-writer-url=kafka://cli", "--auth-token-file=/nonexistent/t", NULL};
-    CHECK_INT(run_capture(BIN, a_missing, NULL, &out), 1);
+    CHECK_EQ(run_capture(BIN, a_missing, NULL, &out), 1);
     CHECK_CONTAINS(out, "/nonexistent/t");
     free(out);
   }
@@ -711,17 +713,17 @@ static int mode_cli(void) {
   {
     char *e_url[] = {"PGOPIPE_EVENT_WRITER_URL=kafka://from-env", "PGOPIPE_PORT=1", NULL};
     char *a_p0[] = {"-p", "0", dataurl, NULL};
-    CHECK_INT(srv_start_env(&s, BIN, log, e_url, a_p0, NULL), 0);
+    CHECK_EQ(srv_start_env(&s, BIN, log, e_url, a_p0, NULL), 0);
     size_t len;
-    char *text = (char *)h_read_file(log, &len);
+    char *text = (char *)t_read_file(log, &len);
     CHECK_CONTAINS(text, "\"bus\":\"kafka://from-env\"");
     free(text);
     CHECK(s.port != 1);
-    CHECK_INT(srv_stop(&s), 0);
+    CHECK_EQ(srv_stop(&s), 0);
   }
   /* mem:// without the in-process worker is refused: nothing could read it */
   char *a_mem[] = {"-p", "0", dataurl, "--event-writer-url=mem://profiles", NULL};
-  CHECK_INT(run_capture(BIN, a_mem, NULL, &out), 1);
+  CHECK_EQ(run_capture(BIN, a_mem, NULL, &out), 1);
   CHECK_CONTAINS(out, "mem://");
   CHECK_CONTAINS(out, "--worker");
   free(out);
@@ -733,62 +735,62 @@ static int mode_cli(void) {
     snprintf(aio, sizeof aio, "%s/aio", WORKDIR);
     CHECK(mkdir(aio, 0755) == 0 || errno == EEXIST);
     CHECK(getcwd(here, sizeof here) != NULL);
-    CHECK_INT(chdir(aio), 0);
+    CHECK_EQ(chdir(aio), 0);
     char *a_def[] = {"-p", "0", NULL};
     int started = srv_start_env(&s, BIN, log, NULL, a_def, NULL);
-    CHECK_INT(chdir(here), 0);
-    CHECK_INT(started, 0);
+    CHECK_EQ(chdir(here), 0);
+    CHECK_EQ(started, 0);
     size_t len;
-    char *text = (char *)h_read_file(log, &len);
+    char *text = (char *)t_read_file(log, &len);
     CHECK_CONTAINS(text, "\"bus\":\"mem://profiles\"");
     CHECK_CONTAINS(text, "\"worker\":true");
     free(text);
-    resp r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
-    CHECK_INT(r.status, 200);
+    http_resp r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
+    CHECK_EQ(r.status, 200);
     CHECK_CONTAINS(r.body, "\"name\":\"worker\"");
     CHECK_CONTAINS(r.body, "\"status\":\"healthy\"");
     free(r.body);
-    CHECK_INT(srv_stop(&s), 0);
+    CHECK_EQ(srv_stop(&s), 0);
     struct stat sb;
     snprintf(aio, sizeof aio, "%s/aio/data", WORKDIR);
-    CHECK_INT(stat(aio, &sb), 0); /* file://./data is relative to the working directory */
+    CHECK_EQ(stat(aio, &sb), 0); /* file://./data is relative to the working directory */
   }
   /* --worker with Kafka: the in-process worker joins a consumer group */
   {
     char *a_wrk[] = {"-p", "0", dataurl, "--event-writer-url=kafka://cli", "--worker",
                      "--event-reader-url=kafka://cli-group?topic=cli", NULL};
-    CHECK_INT(srv_start_env(&s, BIN, log, NULL, a_wrk, NULL), 0);
-    resp r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
-    CHECK_INT(r.status, 200);
+    CHECK_EQ(srv_start_env(&s, BIN, log, NULL, a_wrk, NULL), 0);
+    http_resp r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
+    CHECK_EQ(r.status, 200);
     CHECK_CONTAINS(r.body, "\"name\":\"worker\"");
     free(r.body);
-    CHECK_INT(srv_stop(&s), 0);
+    CHECK_EQ(srv_stop(&s), 0);
   }
   /* without --worker, health has no worker dependency */
   {
-    CHECK_INT(srv_start_env(&s, BIN, log, NULL, a_insec, NULL), 0);
-    resp r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
-    CHECK_INT(r.status, 200);
+    CHECK_EQ(srv_start_env(&s, BIN, log, NULL, a_insec, NULL), 0);
+    http_resp r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
+    CHECK_EQ(r.status, 200);
     CHECK(strstr(r.body, "\"worker\"") == NULL);
     free(r.body);
-    CHECK_INT(srv_stop(&s), 0);
+    CHECK_EQ(srv_stop(&s), 0);
   }
   /* bad URLs name themselves */
   char *a_badurl[] = {"-p", "0", "--blob-store-url=ftp://x", "--event-writer-url=kafka://cli", NULL};
-  CHECK_INT(run_capture(BIN, a_badurl, NULL, &out), 1);
+  CHECK_EQ(run_capture(BIN, a_badurl, NULL, &out), 1);
   CHECK_CONTAINS(out, "ftp://x");
   free(out);
   /* port in use */
   {
     srv s1;
-    CHECK_INT(srv_start_env(&s1, BIN, log, NULL, a_insec, NULL), 0);
+    CHECK_EQ(srv_start_env(&s1, BIN, log, NULL, a_insec, NULL), 0);
     char pstr[16];
     snprintf(pstr, sizeof pstr, "%d", s1.port);
     char *a_busy[] = {"-p", pstr, dataurl, "--event-writer-url=kafka://cli", NULL};
-    CHECK_INT(run_capture(BIN, a_busy, NULL, &out), 1);
+    CHECK_EQ(run_capture(BIN, a_busy, NULL, &out), 1);
     CHECK_CONTAINS(out, pstr);
     free(out);
-    CHECK_INT(srv_stop(&s1), 0);
+    CHECK_EQ(srv_stop(&s1), 0);
   }
   return 0;
 }
@@ -810,20 +812,20 @@ static int mode_kafka_down(void) {
     fprintf(stderr, "server did not start; see %s\n", log);
     return 1;
   }
-  resp r = upload(s.port, "kd", cpu, cpu_len);
-  CHECK_INT(r.status, 201);
+  http_resp r = upload(s.port, "kd", cpu, cpu_len);
+  CHECK_EQ(r.status, 201);
   free(r.body);
   /* stop the broker (its PID is in KAFKA_MOCK_DIR/pid) */
   char pidpath[1024];
   snprintf(pidpath, sizeof pidpath, "%s/pid", kdir);
   size_t len;
-  char *pidtxt = (char *)h_read_file(pidpath, &len);
+  char *pidtxt = (char *)t_read_file(pidpath, &len);
   CHECK(pidtxt != NULL);
   pid_t kp = pidtxt ? (pid_t)atoi(pidtxt) : 0;
   free(pidtxt);
   if (kp > 0) {
     kill(kp, SIGKILL);
-    for (int i = 0; i < 200 && kill(kp, 0) == 0; i++) h_sleep_ms(10);
+    for (int i = 0; i < 200 && kill(kp, 0) == 0; i++) t_sleep_ms(10);
   }
   for (int i = 0; i < 3; i++) {
     r = upload(s.port, "kd", cpu, cpu_len);
@@ -833,7 +835,7 @@ static int mode_kafka_down(void) {
     free(r.body);
   }
   r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 503);
+  CHECK_EQ(r.status, 503);
   CHECK_CONTAINS(r.body, "{\"name\":\"bus\",\"status\":\"unhealthy\",\"message\":");
   CHECK_CONTAINS(r.body, "{\"name\":\"blob\",\"status\":\"healthy\"}");
   free(r.body);
@@ -845,8 +847,8 @@ static int mode_kafka_down(void) {
   blob_store *bs;
   char u[1100];
   snprintf(u, sizeof u, "file://%s/kdown-data", WORKDIR);
-  CHECK_INT(blob_open(u, &bs, err, sizeof err), 0);
-  CHECK_INT(count_objects(bs, "kd/staging/"), 1);
+  CHECK_EQ(blob_open(u, &bs, err, sizeof err), 0);
+  CHECK_EQ(count_objects(bs, "kd/staging/"), 1);
   blob_close(bs);
   int rc = srv_stop_sig(&s, SIGTERM, 60000);
   CHECK(rc == 0 || rc == 1); /* exits; the producer cannot flush to a dead broker */
@@ -870,11 +872,11 @@ static int mode_s3_down(const char *s3dir, const char *support) {
     fprintf(stderr, "server did not start; see %s\n", log);
     return 1;
   }
-  resp r = upload(s.port, "s3d", cpu, cpu_len);
-  CHECK_INT(r.status, 201);
+  http_resp r = upload(s.port, "s3d", cpu, cpu_len);
+  CHECK_EQ(r.status, 201);
   free(r.body);
   snprintf(cmd, sizeof cmd, "%s/s3-down.sh %s", support, s3dir);
-  CHECK_INT(system(cmd), 0);
+  CHECK_EQ(system(cmd), 0);
   r = upload(s.port, "s3d", cpu, cpu_len);
   CHECK_ERROR(r, 503);
   CHECK_CONTAINS(r.body, "blob store unavailable");
@@ -882,7 +884,7 @@ static int mode_s3_down(const char *s3dir, const char *support) {
   fprintf(stderr, "upload with S3 down answered 503 in %.3f s\n", r.secs);
   free(r.body);
   r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 503);
+  CHECK_EQ(r.status, 503);
   CHECK_CONTAINS(r.body, "{\"name\":\"blob\",\"status\":\"unhealthy\",\"message\":");
   CHECK(r.secs < 5);
   free(r.body);
@@ -892,24 +894,24 @@ static int mode_s3_down(const char *s3dir, const char *support) {
   /* S3 comes back on the same port: the server recovers without a restart */
   const char *port = strrchr(endpoint, ':') + 1;
   snprintf(cmd, sizeof cmd, "S3_PORT=%s %s/s3-up.sh %s >/dev/null", port, support, s3dir);
-  CHECK_INT(system(cmd), 0);
-  int64_t t0 = h_now_ms();
+  CHECK_EQ(system(cmd), 0);
+  int64_t t0 = t_now_ms();
   long st = 0;
-  while (h_now_ms() - t0 < 30000) {
+  while (t_now_ms() - t0 < 30000) {
     r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
     st = r.status;
     free(r.body);
     if (st == 200) break;
-    h_sleep_ms(100);
+    t_sleep_ms(100);
   }
-  CHECK_INT(st, 200);
+  CHECK_EQ(st, 200);
   r = upload(s.port, "s3d", cpu, cpu_len);
-  CHECK_INT(r.status, 201);
+  CHECK_EQ(r.status, 201);
   free(r.body);
   r = http_do(s.port, "GET", "/metrics", NULL, 0, 0, NULL);
   CHECK_CONTAINS(r.body, "pgopipe_blob_errors_total{op=\"put\"} 1\n");
   free(r.body);
-  CHECK_INT(srv_stop(&s), 0);
+  CHECK_EQ(srv_stop(&s), 0);
   return 0;
 }
 
@@ -927,7 +929,7 @@ typedef struct load_job {
 static void *load_loop(void *arg) {
   load_job *j = arg;
   while (!*j->stop) {
-    resp r = upload(j->port, "term", cpu, cpu_len);
+    http_resp r = upload(j->port, "term", cpu, cpu_len);
     if (r.status == 201 && j->nkeys < j->cap) {
       key_of(&r, j->keys[j->nkeys], 128);
       j->nkeys++;
@@ -935,14 +937,14 @@ static void *load_loop(void *arg) {
       j->refused++;
     }
     free(r.body);
-    if (r.status == -1) h_sleep_ms(5); /* server gone: connection refused */
+    if (r.status == -1) t_sleep_ms(5); /* server gone: connection refused */
   }
   return NULL;
 }
 
 static int mode_sigterm(void) {
   char log[1024], bloburl[1100], err[512], topic[64], writer[128];
-  snprintf(topic, sizeof topic, "term%lld", (long long)h_now_ms());
+  snprintf(topic, sizeof topic, "term%lld", (long long)t_now_ms());
   snprintf(writer, sizeof writer, "--event-writer-url=kafka://%s", topic);
   snprintf(bloburl, sizeof bloburl, "--blob-store-url=file://%s/term-data", WORKDIR);
   snprintf(log, sizeof log, "%s/server-sigterm.log", WORKDIR);
@@ -962,10 +964,10 @@ static int mode_sigterm(void) {
     jobs[i].keys = malloc((size_t)jobs[i].cap * 128);
     pthread_create(&jobs[i].th, NULL, load_loop, &jobs[i]);
   }
-  h_sleep_ms(1500);
+  t_sleep_ms(1500);
   int rc = srv_stop_sig(&s, SIGTERM, 30000);
-  CHECK_INT(rc, 0);
-  h_sleep_ms(200);
+  CHECK_EQ(rc, 0);
+  t_sleep_ms(200);
   stop = 1;
   int acked = 0;
   for (int i = 0; i < 8; i++) {
@@ -978,14 +980,14 @@ static int mode_sigterm(void) {
   blob_store *bs;
   char u[1100];
   snprintf(u, sizeof u, "file://%s/term-data", WORKDIR);
-  CHECK_INT(blob_open(u, &bs, err, sizeof err), 0);
+  CHECK_EQ(blob_open(u, &bs, err, sizeof err), 0);
   int stored = 0;
   for (int i = 0; i < 8; i++)
     for (int k = 0; k < jobs[i].nkeys; k++) {
       blob_info info;
       if (blob_stat(bs, jobs[i].keys[k], &info, err, sizeof err) == BLOB_OK) stored++;
     }
-  CHECK_INT(stored, acked);
+  CHECK_EQ(stored, acked);
   int staged = count_objects(bs, "term/staging/");
   blob_close(bs);
   evlist evs;
@@ -993,14 +995,14 @@ static int mode_sigterm(void) {
   int announced = 0;
   for (int i = 0; i < 8; i++)
     for (int k = 0; k < jobs[i].nkeys; k++) announced += find_event(&evs, BUS_TYPE_UPLOADED, "term", jobs[i].keys[k]) > 0;
-  CHECK_INT(announced, acked);
+  CHECK_EQ(announced, acked);
   /* no event without its object, and no object without its event */
-  CHECK_INT((int)evs.n, staged);
+  CHECK_EQ((int)evs.n, staged);
   free(evs.ev);
   free(evs.msgkey);
   for (int i = 0; i < 8; i++) free(jobs[i].keys);
   size_t len;
-  char *text = (char *)h_read_file(log, &len);
+  char *text = (char *)t_read_file(log, &len);
   CHECK_CONTAINS(text, "shutting down");
   CHECK_CONTAINS(text, "\"msg\":\"stopped\"");
   free(text);
@@ -1037,5 +1039,5 @@ int main(int argc, char **argv) {
   free(raw);
   free(heap);
   if (rc) return rc;
-  return check_finish(mode);
+  return check_exit(mode);
 }

@@ -3,7 +3,7 @@
  * precedence, usage errors, help text) and the small helpers of svc_util
  * (durations, sizes, RFC 3339, tokens, constant-time compare, loopback).
  */
-#include "check.h"
+#include "../common/check.h"
 
 #include "svc_config.h"
 #include "svc_util.h"
@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <fcntl.h>
 #include <unistd.h>
+
+CHECK_DEFINE_COUNTERS
 
 static const char *s_url, *s_name;
 static int64_t i_port;
@@ -37,24 +39,24 @@ static void test_durations(void) {
   int64_t ms;
   uint64_t b;
   char err[256];
-  CHECK_INT(svc_parse_duration("500ms", &ms, err, sizeof err), 0); CHECK_INT(ms, 500);
-  CHECK_INT(svc_parse_duration("30s", &ms, err, sizeof err), 0); CHECK_INT(ms, 30000);
-  CHECK_INT(svc_parse_duration("5m", &ms, err, sizeof err), 0); CHECK_INT(ms, 300000);
-  CHECK_INT(svc_parse_duration("24h", &ms, err, sizeof err), 0); CHECK_INT(ms, 86400000);
-  CHECK_INT(svc_parse_duration("0", &ms, err, sizeof err), 0); CHECK_INT(ms, 0);
-  CHECK_INT(svc_parse_duration("5", &ms, err, sizeof err), -1);
+  CHECK_EQ(svc_parse_duration("500ms", &ms, err, sizeof err), 0); CHECK_EQ(ms, 500);
+  CHECK_EQ(svc_parse_duration("30s", &ms, err, sizeof err), 0); CHECK_EQ(ms, 30000);
+  CHECK_EQ(svc_parse_duration("5m", &ms, err, sizeof err), 0); CHECK_EQ(ms, 300000);
+  CHECK_EQ(svc_parse_duration("24h", &ms, err, sizeof err), 0); CHECK_EQ(ms, 86400000);
+  CHECK_EQ(svc_parse_duration("0", &ms, err, sizeof err), 0); CHECK_EQ(ms, 0);
+  CHECK_EQ(svc_parse_duration("5", &ms, err, sizeof err), -1);
   CHECK_CONTAINS(err, "bad duration \"5\"");
-  CHECK_INT(svc_parse_duration("5x", &ms, err, sizeof err), -1);
-  CHECK_INT(svc_parse_duration("-5s", &ms, err, sizeof err), -1);
-  CHECK_INT(svc_parse_duration("", &ms, err, sizeof err), -1);
-  CHECK_INT(svc_parse_duration("1.5s", &ms, err, sizeof err), -1);
-  CHECK_INT(svc_parse_duration("99999999999999999999h", &ms, err, sizeof err), -1);
-  CHECK_INT(svc_parse_size("1048576", &b, err, sizeof err), 0); CHECK_INT(b, 1048576);
-  CHECK_INT(svc_parse_size("0", &b, err, sizeof err), 0); CHECK_INT(b, 0);
-  CHECK_INT(svc_parse_size("2MiB", &b, err, sizeof err), 0); CHECK_INT(b, 2 << 20);
-  CHECK_INT(svc_parse_size("1k", &b, err, sizeof err), -1);
-  CHECK_INT(svc_parse_size("-1", &b, err, sizeof err), -1);
-  CHECK_INT(svc_parse_size("18446744073709551616", &b, err, sizeof err), -1);
+  CHECK_EQ(svc_parse_duration("5x", &ms, err, sizeof err), -1);
+  CHECK_EQ(svc_parse_duration("-5s", &ms, err, sizeof err), -1);
+  CHECK_EQ(svc_parse_duration("", &ms, err, sizeof err), -1);
+  CHECK_EQ(svc_parse_duration("1.5s", &ms, err, sizeof err), -1);
+  CHECK_EQ(svc_parse_duration("99999999999999999999h", &ms, err, sizeof err), -1);
+  CHECK_EQ(svc_parse_size("1048576", &b, err, sizeof err), 0); CHECK_EQ(b, 1048576);
+  CHECK_EQ(svc_parse_size("0", &b, err, sizeof err), 0); CHECK_EQ(b, 0);
+  CHECK_EQ(svc_parse_size("2MiB", &b, err, sizeof err), 0); CHECK_EQ(b, 2 << 20);
+  CHECK_EQ(svc_parse_size("1k", &b, err, sizeof err), -1);
+  CHECK_EQ(svc_parse_size("-1", &b, err, sizeof err), -1);
+  CHECK_EQ(svc_parse_size("18446744073709551616", &b, err, sizeof err), -1);
   CHECK_CONTAINS(err, "bad size");
 }
 
@@ -66,8 +68,8 @@ static void test_time_and_misc(void) {
   CHECK_STR(buf, "2026-11-21T12:16:34Z");
   svc_time_rfc3339(0, 1, buf, sizeof buf);
   CHECK_STR(buf, "1970-01-01T00:00:00.000Z");
-  CHECK_INT(svc_random_hex(hex, 8), 0);
-  CHECK_INT(strlen(hex), 16);
+  CHECK_EQ(svc_random_hex(hex, 8), 0);
+  CHECK_EQ(strlen(hex), 16);
   CHECK(strspn(hex, "0123456789abcdef") == 16);
   CHECK(svc_ct_equal("secret", 6, "secret", 6));
   CHECK(!svc_ct_equal("secreT", 6, "secret", 6));
@@ -90,23 +92,23 @@ static void test_time_and_misc(void) {
   close(fd);
   setenv("SVC_TEST_TOKEN", "tok-from-env", 1);
   char *tok = NULL;
-  CHECK_INT(svc_load_token(path, "SVC_TEST_TOKEN", &tok, err, sizeof err), 0);
+  CHECK_EQ(svc_load_token(path, "SVC_TEST_TOKEN", &tok, err, sizeof err), 0);
   CHECK_STR(tok, "tok-from-file");
   free(tok);
-  CHECK_INT(svc_load_token(NULL, "SVC_TEST_TOKEN", &tok, err, sizeof err), 0);
+  CHECK_EQ(svc_load_token(NULL, "SVC_TEST_TOKEN", &tok, err, sizeof err), 0);
   CHECK_STR(tok, "tok-from-env");
   free(tok);
   unsetenv("SVC_TEST_TOKEN");
-  CHECK_INT(svc_load_token(NULL, "SVC_TEST_TOKEN", &tok, err, sizeof err), 0);
+  CHECK_EQ(svc_load_token(NULL, "SVC_TEST_TOKEN", &tok, err, sizeof err), 0);
   CHECK(tok == NULL);
   fd = open(path, O_WRONLY | O_TRUNC);
   CHECK(write(fd, "\n", 1) == 1);
   close(fd);
-  CHECK_INT(svc_load_token(path, "SVC_TEST_TOKEN", &tok, err, sizeof err), -1);
+  CHECK_EQ(svc_load_token(path, "SVC_TEST_TOKEN", &tok, err, sizeof err), -1);
   CHECK_CONTAINS(err, "is empty");
   CHECK_CONTAINS(err, path);
   unlink(path);
-  CHECK_INT(svc_load_token(path, NULL, &tok, err, sizeof err), -1);
+  CHECK_EQ(svc_load_token(path, NULL, &tok, err, sizeof err), -1);
   CHECK_CONTAINS(err, "No such file");
 }
 
@@ -118,34 +120,34 @@ static void test_flags(void) {
   /* defaults */
   {
     char *argv[] = {"prog", NULL};
-    CHECK_INT(parse(1, argv, pos, &npos, err), SVC_FLAGS_OK);
-    CHECK_INT(i_port, 8080);
+    CHECK_EQ(parse(1, argv, pos, &npos, err), SVC_FLAGS_OK);
+    CHECK_EQ(i_port, 8080);
     CHECK(s_url == NULL);
-    CHECK_INT(b_insecure, 0);
-    CHECK_INT(d_wait, 500);
-    CHECK_INT(z_max, 67108864);
-    CHECK_INT(flags[0].source, SVC_SRC_DEFAULT);
+    CHECK_EQ(b_insecure, 0);
+    CHECK_EQ(d_wait, 500);
+    CHECK_EQ(z_max, 67108864);
+    CHECK_EQ(flags[0].source, SVC_SRC_DEFAULT);
   }
   /* every form */
   {
     char *argv[] = {"prog", "-p", "9000", "--blob-store-url=file:///x", "--insecure", "--batch-wait", "5m",
                     "--max-profile-bytes=1024", "a.json", "--", "--not-a-flag", NULL};
-    CHECK_INT(parse(11, argv, pos, &npos, err), SVC_FLAGS_OK);
-    CHECK_INT(i_port, 9000);
+    CHECK_EQ(parse(11, argv, pos, &npos, err), SVC_FLAGS_OK);
+    CHECK_EQ(i_port, 9000);
     CHECK_STR(s_url, "file:///x");
-    CHECK_INT(b_insecure, 1);
-    CHECK_INT(d_wait, 300000);
-    CHECK_INT(z_max, 1024);
-    CHECK_INT(npos, 2);
+    CHECK_EQ(b_insecure, 1);
+    CHECK_EQ(d_wait, 300000);
+    CHECK_EQ(z_max, 1024);
+    CHECK_EQ(npos, 2);
     CHECK_STR(pos[0], "a.json");
     CHECK_STR(pos[1], "--not-a-flag");
-    CHECK_INT(flags[0].source, SVC_SRC_FLAG);
+    CHECK_EQ(flags[0].source, SVC_SRC_FLAG);
   }
   {
     char *argv[] = {"prog", "-p9001", "--insecure=false", NULL};
-    CHECK_INT(parse(3, argv, pos, &npos, err), SVC_FLAGS_OK);
-    CHECK_INT(i_port, 9001);
-    CHECK_INT(b_insecure, 0);
+    CHECK_EQ(parse(3, argv, pos, &npos, err), SVC_FLAGS_OK);
+    CHECK_EQ(i_port, 9001);
+    CHECK_EQ(b_insecure, 0);
   }
   /* env precedence: env beats default, flag beats env */
   setenv("PGOPIPE_PORT", "7000", 1);
@@ -155,25 +157,25 @@ static void test_flags(void) {
   setenv("PGOPIPE_NAME", "ignored", 1);
   {
     char *argv[] = {"prog", NULL};
-    CHECK_INT(parse(1, argv, pos, &npos, err), SVC_FLAGS_OK);
-    CHECK_INT(i_port, 7000);
+    CHECK_EQ(parse(1, argv, pos, &npos, err), SVC_FLAGS_OK);
+    CHECK_EQ(i_port, 7000);
     CHECK_STR(s_url, "s3://b");
-    CHECK_INT(b_insecure, 1);
-    CHECK_INT(d_wait, 2000);
+    CHECK_EQ(b_insecure, 1);
+    CHECK_EQ(d_wait, 2000);
     CHECK_STR(s_name, "x"); /* env disabled for this flag */
-    CHECK_INT(flags[0].source, SVC_SRC_ENV);
+    CHECK_EQ(flags[0].source, SVC_SRC_ENV);
   }
   {
     char *argv[] = {"prog", "--port", "7001", "--batch-wait=10ms", NULL};
-    CHECK_INT(parse(4, argv, pos, &npos, err), SVC_FLAGS_OK);
-    CHECK_INT(i_port, 7001);
-    CHECK_INT(d_wait, 10);
+    CHECK_EQ(parse(4, argv, pos, &npos, err), SVC_FLAGS_OK);
+    CHECK_EQ(i_port, 7001);
+    CHECK_EQ(d_wait, 10);
     CHECK_STR(s_url, "s3://b");
   }
   setenv("PGOPIPE_BATCH_WAIT", "2 seconds", 1);
   {
     char *argv[] = {"prog", NULL};
-    CHECK_INT(parse(1, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
+    CHECK_EQ(parse(1, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
     CHECK_CONTAINS(err, "PGOPIPE_BATCH_WAIT");
     CHECK_CONTAINS(err, "bad duration");
   }
@@ -186,44 +188,44 @@ static void test_flags(void) {
   /* usage errors */
   {
     char *argv[] = {"prog", "--nope", NULL};
-    CHECK_INT(parse(2, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
+    CHECK_EQ(parse(2, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
     CHECK_CONTAINS(err, "unknown flag --nope");
   }
   {
     char *argv[] = {"prog", "-z", NULL};
-    CHECK_INT(parse(2, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
+    CHECK_EQ(parse(2, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
     CHECK_CONTAINS(err, "unknown flag -z");
   }
   {
     char *argv[] = {"prog", "--port", NULL};
-    CHECK_INT(parse(2, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
+    CHECK_EQ(parse(2, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
     CHECK_CONTAINS(err, "--port needs a value");
   }
   {
     char *argv[] = {"prog", "--port=80x", NULL};
-    CHECK_INT(parse(2, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
+    CHECK_EQ(parse(2, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
     CHECK_CONTAINS(err, "--port: bad integer \"80x\"");
   }
   {
     char *argv[] = {"prog", "--insecure=maybe", NULL};
-    CHECK_INT(parse(2, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
+    CHECK_EQ(parse(2, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
     CHECK_CONTAINS(err, "bad boolean");
   }
   {
     char *argv[] = {"prog", "--max-profile-bytes", "1e6", NULL};
-    CHECK_INT(parse(3, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
+    CHECK_EQ(parse(3, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
     CHECK_CONTAINS(err, "--max-profile-bytes: bad size");
   }
   {
     char *argv[] = {"prog", "extra", NULL};
-    CHECK_INT(svc_flags_parse(flags, NF, 2, argv, NULL, NULL, err, sizeof err), SVC_FLAGS_EUSAGE);
+    CHECK_EQ(svc_flags_parse(flags, NF, 2, argv, NULL, NULL, err, sizeof err), SVC_FLAGS_EUSAGE);
     CHECK_CONTAINS(err, "unexpected argument \"extra\"");
   }
   {
     char *argv[] = {"prog", "--port", "1", "--help", NULL};
-    CHECK_INT(parse(4, argv, pos, &npos, err), SVC_FLAGS_HELP);
+    CHECK_EQ(parse(4, argv, pos, &npos, err), SVC_FLAGS_HELP);
     char *argv2[] = {"prog", "--version", NULL};
-    CHECK_INT(parse(2, argv2, pos, &npos, err), SVC_FLAGS_VERSION);
+    CHECK_EQ(parse(2, argv2, pos, &npos, err), SVC_FLAGS_VERSION);
   }
   /* help text generated from the table */
   {
@@ -249,5 +251,5 @@ int main(void) {
   test_durations();
   test_time_and_misc();
   test_flags();
-  return check_finish("test_svc_config");
+  return check_exit("test_svc_config");
 }

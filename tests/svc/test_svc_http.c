@@ -7,7 +7,8 @@
  * metrics helpers, and graceful shutdown finishing an in-flight request while
  * refusing new connections.
  */
-#include "check.h"
+#include "../common/check.h"
+#include "../common/http.h"
 
 #include "svc_http.h"
 #include "svc_log.h"
@@ -23,91 +24,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* ---- a tiny HTTP client on libcurl ---- */
-
-typedef struct resp {
-  long status;
-  char *body;
-  size_t len;
-  char headers[4096];
-} resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
-  resp *r = ud;
-  r->body = realloc(r->body, r->len + sz * n + 1);
-  memcpy(r->body + r->len, p, sz * n);
-  r->len += sz * n;
-  r->body[r->len] = '\0';
-  return sz * n;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
-  resp *r = ud;
-  strncat(r->headers, p, sz * n < sizeof r->headers - strlen(r->headers) - 1 ? sz * n
-                                                                               : sizeof r->headers - strlen(r->headers) - 1);
-  return sz * n;
-}
-
-typedef struct chunked_src {
-  const char *data;
-  size_t len, off;
-} chunked_src;
-
-static size_t on_read(char *buf, size_t sz, size_t n, void *ud) {
-  chunked_src *s = ud;
-  size_t k = s->len - s->off;
-  if (k > sz * n) k = sz * n;
-  if (k > 300) k = 300;
-  memcpy(buf, s->data + s->off, k);
-  s->off += k;
-  return k;
-}
+CHECK_DEFINE_COUNTERS
 
 static int port;
 
-/* Performs method url with body (NULL = none); chunked sends without
- * Content-Length. hdr is one extra request header or NULL. */
-static resp req(const char *method, const char *path, const char *body, size_t blen, int chunked, const char *hdr) {
-  resp r;
-  memset(&r, 0, sizeof r);
+/* Performs method path with body (NULL = none); chunked sends without
+ * Content-Length, in chunks of at most 300 bytes. hdr is one extra request
+ * header or NULL. */
+static http_resp req(const char *method, const char *path, const char *body, size_t blen, int chunked,
+                     const char *hdr) {
   char url[512];
   snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  CURL *c = curl_easy_init();
-  struct curl_slist *h = NULL;
-  chunked_src src = {body, blen, 0};
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-  h = curl_slist_append(h, "Expect:");
-  if (hdr) h = curl_slist_append(h, hdr);
-  if (strcmp(method, "HEAD") == 0) {
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  } else if (body && chunked) {
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-    curl_easy_setopt(c, CURLOPT_READDATA, &src);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    h = curl_slist_append(h, "Transfer-Encoding: chunked");
-  } else if (body) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  } else {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  }
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  if (curl_easy_perform(c) != CURLE_OK) r.status = -1;
-  else curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  if (!r.body) r.body = calloc(1, 1);
-  return r;
+  const char *hdrs[] = {hdr, NULL};
+  return http_url(method, url, body, blen, chunked ? 300 : 0, hdrs, 20000);
 }
 
-static int json_code(const resp *r) {
+static int json_code(const http_resp *r) {
   json_t *o = json_loads(r->body, 0, NULL);
   int code = o ? (int)json_integer_value(json_object_get(o, "code")) : -1;
   if (o && !json_is_string(json_object_get(o, "message"))) code = -2;
@@ -183,15 +115,15 @@ static svc_http *start(int mode, svc_metrics *m) {
   cfg.request_timeout_ms = 1500;
   cfg.max_uploads = 2;
   cfg.metrics = m;
-  CHECK_INT(svc_http_new(&cfg, &h, err, sizeof err), 0);
-  CHECK_INT(svc_http_route(h, "GET", "/hello/{name}", h_hello, NULL, 0, 0), 0);
-  CHECK_INT(svc_http_route(h, "POST", "/up/{app}", h_up, NULL, 1000, SVC_ROUTE_LIMITED), 0);
-  CHECK_INT(svc_http_route(h, "GET", "/err", h_err, NULL, 0, 0), 0);
-  CHECK_INT(svc_http_route(h, "GET", "/silent", h_silent, NULL, 0, 0), 0);
+  CHECK_EQ(svc_http_new(&cfg, &h, err, sizeof err), 0);
+  CHECK_EQ(svc_http_route(h, "GET", "/hello/{name}", h_hello, NULL, 0, 0), 0);
+  CHECK_EQ(svc_http_route(h, "POST", "/up/{app}", h_up, NULL, 1000, SVC_ROUTE_LIMITED), 0);
+  CHECK_EQ(svc_http_route(h, "GET", "/err", h_err, NULL, 0, 0), 0);
+  CHECK_EQ(svc_http_route(h, "GET", "/silent", h_silent, NULL, 0, 0), 0);
   svc_dep deps[] = {{"blob", dep_ok, NULL}, {"bus", dep_flaky, NULL}};
-  CHECK_INT(svc_http_add_health(h, "/api/health", deps, 2), 0);
-  CHECK_INT(svc_http_add_ready(h, "/api/ready"), 0);
-  CHECK_INT(svc_http_add_metrics(h, "/metrics", m), 0);
+  CHECK_EQ(svc_http_add_health(h, "/api/health", deps, 2), 0);
+  CHECK_EQ(svc_http_add_ready(h, "/api/ready"), 0);
+  CHECK_EQ(svc_http_add_metrics(h, "/metrics", m), 0);
   if (svc_http_start(h, err, sizeof err) != 0) {
     fprintf(stderr, "start: %s\n", err);
     exit(1);
@@ -203,7 +135,7 @@ static svc_http *start(int mode, svc_metrics *m) {
 
 typedef struct upload_job {
   pthread_t th;
-  resp r;
+  http_resp r;
   const char *path;
 } upload_job;
 
@@ -234,7 +166,7 @@ static void wait_blocked(int n) {
     ts.tv_sec += 1;
     pthread_cond_timedwait(&cv, &mu, &ts);
   }
-  CHECK_INT(blocked_now, n);
+  CHECK_EQ(blocked_now, n);
   pthread_mutex_unlock(&mu);
 }
 
@@ -273,23 +205,23 @@ static int wait_closed(int fd, int limit_ms) {
 static void run(int mode) {
   svc_metrics *m = svc_metrics_new();
   svc_http *h = start(mode, m);
-  resp r;
+  http_resp r;
   char big[2001];
   memset(big, 'x', sizeof big);
 
   /* readiness starts false */
   r = req("GET", "/api/ready", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 503);
-  CHECK_INT(json_code(&r), 503);
+  CHECK_EQ(r.status, 503);
+  CHECK_EQ(json_code(&r), 503);
   free(r.body);
   svc_http_set_ready(h, 1);
   r = req("GET", "/api/ready", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   free(r.body);
 
   /* routing, params, query, headers, request ids */
   r = req("GET", "/hello/bob?q=1", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   CHECK_STR(r.body, "hello bob q=1");
   CHECK_CONTAINS(r.headers, "X-Test: yes");
   CHECK_CONTAINS(r.headers, "X-Request-Id: ");
@@ -301,57 +233,57 @@ static void run(int mode) {
   CHECK(strstr(r.headers, "bad id") == NULL);
   free(r.body);
   r = req("HEAD", "/hello/bob", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 200);
-  CHECK_INT(r.len, 0);
+  CHECK_EQ(r.status, 200);
+  CHECK_EQ(r.len, 0);
   CHECK_CONTAINS(r.headers, "Content-Length: 13");
   free(r.body);
   r = req("GET", "/hello/", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 404);
-  CHECK_INT(json_code(&r), 404);
+  CHECK_EQ(r.status, 404);
+  CHECK_EQ(json_code(&r), 404);
   CHECK_CONTAINS(r.headers, "application/json");
   free(r.body);
   r = req("GET", "/hello/a/b", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 404);
+  CHECK_EQ(r.status, 404);
   free(r.body);
   r = req("GET", "/", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 404);
+  CHECK_EQ(r.status, 404);
   free(r.body);
   r = req("DELETE", "/hello/bob", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 405);
-  CHECK_INT(json_code(&r), 405);
+  CHECK_EQ(r.status, 405);
+  CHECK_EQ(json_code(&r), 405);
   CHECK_CONTAINS(r.headers, "Allow: GET, HEAD");
   free(r.body);
   r = req("GET", "/err", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 418);
+  CHECK_EQ(r.status, 418);
   CHECK_STR(r.body, "{\"message\":\"short and \\\"stout\\\"\",\"code\":418}");
   free(r.body);
   r = req("GET", "/silent", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 500);
-  CHECK_INT(json_code(&r), 500);
+  CHECK_EQ(r.status, 500);
+  CHECK_EQ(json_code(&r), 500);
   free(r.body);
 
   /* body limit: exactly at and one past, both framings */
   r = req("POST", "/up/a", big, 1000, 0, NULL);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   CHECK_STR(r.body, "{\"len\":1000,\"first\":120}");
   free(r.body);
   r = req("POST", "/up/a", big, 1001, 0, NULL);
-  CHECK_INT(r.status, 413);
-  CHECK_INT(json_code(&r), 413);
+  CHECK_EQ(r.status, 413);
+  CHECK_EQ(json_code(&r), 413);
   free(r.body);
   r = req("POST", "/up/a", big, 1000, 1, NULL);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   CHECK_STR(r.body, "{\"len\":1000,\"first\":120}");
   free(r.body);
   r = req("POST", "/up/a", big, 1001, 1, NULL);
-  CHECK_INT(r.status, 413);
-  CHECK_INT(json_code(&r), 413);
+  CHECK_EQ(r.status, 413);
+  CHECK_EQ(json_code(&r), 413);
   free(r.body);
   r = req("POST", "/up/a", big, 2001, 1, NULL);
-  CHECK_INT(r.status, 413);
+  CHECK_EQ(r.status, 413);
   free(r.body);
   r = req("POST", "/up/a", "", 0, 0, NULL);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   CHECK_STR(r.body, "{\"len\":0,\"first\":-1}");
   free(r.body);
   {
@@ -362,7 +294,7 @@ static void run(int mode) {
      * bodies) gets the 413 before sending anything. */
     int64_t t0 = svc_mono_ns();
     r = req("POST", "/up/a", huge, n, 0, "Expect: 100-continue");
-    CHECK_INT(r.status, 413);
+    CHECK_EQ(r.status, 413);
     CHECK((svc_mono_ns() - t0) < 2000000000LL);
     free(r.body);
     /* One that sends the body at once is refused as soon as the headers are
@@ -377,7 +309,7 @@ static void run(int mode) {
     free(huge);
   }
   r = req("GET", "/hello/still-up", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   free(r.body);
 
   /* concurrent-upload bound: 2 in the handler, the third gets 503. Only with
@@ -390,44 +322,44 @@ static void run(int mode) {
     for (int i = 0; i < 2; i++) pthread_create(&j[i].th, NULL, upload_thread, &j[i]);
     wait_blocked(2);
     r = req("POST", "/up/other", "abc", 3, 0, NULL);
-    CHECK_INT(r.status, 503);
-    CHECK_INT(json_code(&r), 503);
+    CHECK_EQ(r.status, 503);
+    CHECK_EQ(json_code(&r), 503);
     CHECK_CONTAINS(r.body, "too many concurrent uploads");
     free(r.body);
     r = req("GET", "/hello/not-limited", NULL, 0, 0, NULL);
-    CHECK_INT(r.status, 200);
+    CHECK_EQ(r.status, 200);
     free(r.body);
     CHECK(svc_http_in_flight(h) >= 2);
     release_all(1);
     for (int i = 0; i < 2; i++) {
       pthread_join(j[i].th, NULL);
-      CHECK_INT(j[i].r.status, 200);
+      CHECK_EQ(j[i].r.status, 200);
       free(j[i].r.body);
     }
   }
   r = req("POST", "/up/after", "abc", 3, 0, NULL);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   free(r.body);
 
   /* health: each dependency listed; a failing one turns it 503 with its message */
   dep_fail = 0;
   r = req("GET", "/api/health", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   CHECK_STR(r.body, "{\"status\":\"healthy\",\"dependencies\":[{\"name\":\"blob\",\"status\":\"healthy\"},"
                     "{\"name\":\"bus\",\"status\":\"healthy\"}]}");
   free(r.body);
   dep_fail = 1;
   r = req("GET", "/api/health", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 503);
+  CHECK_EQ(r.status, 503);
   CHECK_CONTAINS(r.body, "\"status\":\"unhealthy\"");
   CHECK_CONTAINS(r.body, "{\"name\":\"bus\",\"status\":\"unhealthy\",\"message\":\"s3 HEAD bucket: connection refused\"}");
-  CHECK_INT(json_code(&r), -2); /* message lives per dependency */
+  CHECK_EQ(json_code(&r), -2); /* message lives per dependency */
   free(r.body);
   dep_fail = 0;
 
   /* metrics: the requests above are counted by method, route, code */
   r = req("GET", "/metrics", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   CHECK_CONTAINS(r.headers, "text/plain; version=0.0.4");
   /* 5 refusals; the one whose client saw a reset may count as no answer (0) */
   CHECK(strstr(r.body, "pgopipe_http_requests_total{method=\"POST\",route=\"/up/{app}\",code=\"413\"} 5") ||
@@ -468,7 +400,7 @@ static void run(int mode) {
     close(fd);
   }
   r = req("GET", "/hello/alive", NULL, 0, 0, NULL);
-  CHECK_INT(r.status, 200);
+  CHECK_EQ(r.status, 200);
   free(r.body);
 
   /* graceful stop: an in-flight upload finishes, new connections are refused */
@@ -491,11 +423,11 @@ static void run(int mode) {
   CHECK(!svc_http_ready(h));
   release_all(1);
   pthread_join(inflight.th, NULL);
-  CHECK_INT(inflight.r.status, 200);
+  CHECK_EQ(inflight.r.status, 200);
   CHECK_STR(inflight.r.body, "{\"len\":3,\"first\":97}");
   free(inflight.r.body);
   pthread_join(sj.th, NULL);
-  CHECK_INT(sj.left, 0);
+  CHECK_EQ(sj.left, 0);
   svc_http_free(h);
   svc_metrics_free(m);
 }
@@ -506,5 +438,5 @@ int main(void) {
   run(SVC_HTTP_POOL);
   run(SVC_HTTP_THREAD_PER_CONNECTION);
   curl_global_cleanup();
-  return check_finish("test_svc_http");
+  return check_exit("test_svc_http");
 }

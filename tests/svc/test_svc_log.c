@@ -4,7 +4,7 @@
  * UTF-8), typed fields keep their types, levels filter, and lines written by
  * many threads at once never interleave.
  */
-#include "check.h"
+#include "../common/check.h"
 
 #include "svc_log.h"
 
@@ -12,6 +12,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+CHECK_DEFINE_COUNTERS
 
 static char *read_all(int fd) {
   size_t cap = 1 << 16, len = 0;
@@ -75,8 +77,8 @@ int main(void) {
       CHECK_STR(json_string_value(json_object_get(o, "level")), "info");
       CHECK_STR(json_string_value(json_object_get(o, "msg")), "hello \"world\"");
       CHECK_STR(json_string_value(json_object_get(o, "app")), "demo");
-      CHECK_INT(json_integer_value(json_object_get(o, "bytes")), 20480);
-      CHECK_INT(json_integer_value(json_object_get(o, "neg")), -5);
+      CHECK_EQ(json_integer_value(json_object_get(o, "bytes")), 20480);
+      CHECK_EQ(json_integer_value(json_object_get(o, "neg")), -5);
       CHECK(json_real_value(json_object_get(o, "ms")) == 1.5);
       CHECK(json_is_true(json_object_get(o, "ok")));
       CHECK(json_is_null(json_object_get(o, "nil")));
@@ -91,16 +93,16 @@ int main(void) {
     }
     json_decref(o);
   }
-  CHECK_INT(lines, 3);
+  CHECK_EQ(lines, 3);
   free(text);
   close(fd);
 
   int lvl;
-  CHECK_INT(svc_log_parse_level("warn", &lvl), 0);
-  CHECK_INT(lvl, SVC_LOG_WARN);
-  CHECK_INT(svc_log_parse_level("debug", &lvl), 0);
-  CHECK_INT(lvl, SVC_LOG_DEBUG);
-  CHECK_INT(svc_log_parse_level("loud", &lvl), -1);
+  CHECK_EQ(svc_log_parse_level("warn", &lvl), 0);
+  CHECK_EQ(lvl, SVC_LOG_WARN);
+  CHECK_EQ(svc_log_parse_level("debug", &lvl), 0);
+  CHECK_EQ(lvl, SVC_LOG_DEBUG);
+  CHECK_EQ(svc_log_parse_level("loud", &lvl), -1);
 
   /* 8 threads x 200 lines of 3 KB: each line intact */
   fd = logfd();
@@ -116,10 +118,10 @@ int main(void) {
     if (o && strlen(json_string_value(json_object_get(o, "pad"))) == 2999) good++;
     json_decref(o);
   }
-  CHECK_INT(total, 1600);
-  CHECK_INT(good, 1600);
+  CHECK_EQ(total, 1600);
+  CHECK_EQ(good, 1600);
   free(text);
   close(fd);
   svc_log_set_fd(2);
-  return check_finish("test_svc_log");
+  return check_exit("test_svc_log");
 }

@@ -3,12 +3,14 @@
  * label escaping, cumulative histogram buckets with +Inf, _sum and _count,
  * and counts that stay exact under concurrent updates.
  */
-#include "check.h"
+#include "../common/check.h"
 
 #include "svc_metrics.h"
 
 #include <pthread.h>
 #include <stdlib.h>
+
+CHECK_DEFINE_COUNTERS
 
 static svc_metric *conc;
 
@@ -70,5 +72,5 @@ int main(void) {
   CHECK(svc_metric_value(conc, "odd") == 20000);
   CHECK(svc_metric_value(conc, "even") == 20000);
   svc_metrics_free(m);
-  return check_finish("test_svc_metrics");
+  return check_exit("test_svc_metrics");
 }

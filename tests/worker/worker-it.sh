@@ -26,8 +26,8 @@ profiles=$(cd "${2:?}" && pwd)
 scenario=${3:?}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$build/bin
-tool=$bin/worker-tool
-export KAFKA_MOCK=$bin/kafka-mock
+tool=$build/tests/bin/worker-tool
+export KAFKA_MOCK=$build/tests/bin/kafka-mock
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/worker-it.XXXXXX")
 pids=()

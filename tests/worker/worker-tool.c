@@ -21,7 +21,7 @@
  *   worker-tool wait-total BLOB KEY IDX VALUE SECS  waits until the base's total IDX is VALUE
  * Exit 0 on success, 1 on failure with a message on stderr.
  */
-#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +32,13 @@
 #include "pprof.h"
 #include "worker.h"
 
-static int die(const char *fmt, const char *a, const char *b) {
+__attribute__((format(printf, 1, 2))) static int die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
   fprintf(stderr, "worker-tool: ");
-  fprintf(stderr, fmt, a, b ? b : "");
+  vfprintf(stderr, fmt, ap);
   fprintf(stderr, "\n");
+  va_end(ap);
   return 1;
 }
 
@@ -74,18 +77,18 @@ static void staged_key(const char *app, char *key, size_t n) {
 static int stage(blob_store *s, const char *app, const char *file, char *key, size_t keyn) {
   size_t len;
   uint8_t *data = read_file(file, &len);
-  if (!data) return die("cannot read %s%s", file, NULL);
+  if (!data) return die("cannot read %s", file);
   char err[1024];
   staged_key(app, key, keyn);
   int rc = blob_put(s, key, data, len, err, sizeof err);
   free(data);
-  if (rc != 0) return die("put: %s%s", err, NULL);
+  if (rc != 0) return die("put: %s", err);
   return 0;
 }
 
 int main(int argc, char **argv) {
   char err[1024];
-  if (argc < 2) return die("usage: see the header of worker-tool.c%s", "", NULL);
+  if (argc < 2) return die("usage: see the header of worker-tool.c");
   const char *cmd = argv[1];
   if (!strcmp(cmd, "totals") && argc >= 3) {
     int64_t sums[16] = {0};
@@ -93,7 +96,7 @@ int main(int argc, char **argv) {
     for (int i = 2; i < argc; i++) {
       size_t len;
       uint8_t *data = read_file(argv[i], &len);
-      if (!data) return die("cannot read %s%s", argv[i], NULL);
+      if (!data) return die("cannot read %s", argv[i]);
       pp_profile *p = NULL;
       int rc = pp_decode(data, len, NULL, &p, err, sizeof err);
       free(data);
@@ -112,7 +115,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "record") && argc == 3) {
     size_t len;
     uint8_t *data = read_file(argv[2], &len);
-    if (!data) return die("cannot read %s%s", argv[2], NULL);
+    if (!data) return die("cannot read %s", argv[2]);
     pp_profile *p = NULL;
     int rc = pp_decode(data, len, NULL, &p, err, sizeof err);
     free(data);
@@ -132,15 +135,15 @@ int main(int argc, char **argv) {
     pp_free(p);
     return 0;
   }
-  if (argc < 3) return die("usage: see the header of worker-tool.c%s", "", NULL);
+  if (argc < 3) return die("usage: see the header of worker-tool.c");
   int timed = !strcmp(cmd, "upload-timed");
   if (!strcmp(cmd, "publish") || !strcmp(cmd, "raw") || !strcmp(cmd, "upload") || timed) {
     int upl = timed || !strcmp(cmd, "upload");
     const char *wurl = upl ? argv[3] : argv[2];
-    if (!strcmp(cmd, "upload") && argc < 6) return die("usage: upload BLOB WRITER APP FILE...%s", "", NULL);
-    if (timed && argc < 7) return die("usage: upload-timed BLOB WRITER APP INTERVAL_MS FILE...%s", "", NULL);
-    if (!strcmp(cmd, "publish") && argc < 5) return die("usage: publish WRITER TYPE APP [KEY]%s", "", NULL);
-    if (!strcmp(cmd, "raw") && argc != 5) return die("usage: raw WRITER KEY TEXT%s", "", NULL);
+    if (!strcmp(cmd, "upload") && argc < 6) return die("usage: upload BLOB WRITER APP FILE...");
+    if (timed && argc < 7) return die("usage: upload-timed BLOB WRITER APP INTERVAL_MS FILE...");
+    if (!strcmp(cmd, "publish") && argc < 5) return die("usage: publish WRITER TYPE APP [KEY]");
+    if (!strcmp(cmd, "raw") && argc != 5) return die("usage: raw WRITER KEY TEXT");
     bus_writer *w = NULL;
     if (bus_writer_open(wurl, &w, err, sizeof err) != 0) return die("%s: %s", wurl, err);
     int rc = 0;
@@ -181,7 +184,7 @@ int main(int argc, char **argv) {
       blob_close(s);
     }
     bus_writer_close(w);
-    if (rc != 0) return die("publish: %s%s", err, NULL);
+    if (rc != 0) return die("publish: %s", err);
     return 0;
   }
   blob_store *s = NULL;
@@ -194,33 +197,33 @@ int main(int argc, char **argv) {
   } else if (!strcmp(cmd, "put") && argc == 5) {
     size_t len;
     uint8_t *data = read_file(argv[4], &len);
-    if (!data) rc = die("cannot read %s%s", argv[4], NULL);
-    else if (blob_put(s, argv[3], data, len, err, sizeof err) != 0) rc = die("put: %s%s", err, NULL);
+    if (!data) rc = die("cannot read %s", argv[4]);
+    else if (blob_put(s, argv[3], data, len, err, sizeof err) != 0) rc = die("put: %s", err);
     else rc = 0;
     free(data);
   } else if (!strcmp(cmd, "get") && argc == 5) {
     uint8_t *data;
     size_t len;
     if (blob_get(s, argv[3], 0, &data, &len, NULL, err, sizeof err) != 0) {
-      rc = die("get: %s%s", err, NULL);
+      rc = die("get: %s", err);
     } else {
       FILE *f = fopen(argv[4], "wb");
       rc = !f || fwrite(data, 1, len, f) != len;
       if (f) fclose(f);
       free(data);
-      if (rc) die("cannot write %s%s", argv[4], NULL);
+      if (rc) die("cannot write %s", argv[4]);
     }
   } else if (!strcmp(cmd, "list") && argc == 4) {
     blob_iter *it;
     if (blob_list(s, argv[3], &it, err, sizeof err) != 0) {
-      rc = die("list: %s%s", err, NULL);
+      rc = die("list: %s", err);
     } else {
       const char *key;
       blob_info info;
       int k;
       while ((k = blob_iter_next(it, &key, &info, err, sizeof err)) == 1) printf("%s\n", key);
       blob_iter_free(it);
-      rc = k < 0 ? die("list: %s%s", err, NULL) : 0;
+      rc = k < 0 ? die("list: %s", err) : 0;
     }
   } else if (!strcmp(cmd, "wait-key") && (argc == 5 || argc == 6)) {
     int want_gone = argc == 6;
@@ -269,7 +272,7 @@ int main(int argc, char **argv) {
       nanosleep(&d, NULL);
     }
   } else {
-    rc = die("unknown command or wrong arguments: %s%s", cmd, NULL);
+    rc = die("unknown command or wrong arguments: %s", cmd);
   }
   blob_close(s);
   return rc;

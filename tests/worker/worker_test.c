@@ -26,7 +26,6 @@
  *  - worker_run: transient store failure → unhealthy, retries, recovery →
  *    healthy, nothing lost; stop finishes and returns 0.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -43,17 +42,9 @@
 #include "svc_log.h"
 #include "worker.h"
 
-static int failures, checks;
-#define CHECK(c, ...)                                                   \
-  do {                                                                  \
-    checks++;                                                           \
-    if (!(c)) {                                                         \
-      failures++;                                                       \
-      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #c);      \
-      fprintf(stderr, __VA_ARGS__);                                     \
-      fprintf(stderr, "\n");                                            \
-    }                                                                   \
-  } while (0)
+#include "../common/check.h"
+
+CHECK_DEFINE_COUNTERS
 
 static char g_cpu[64][1024];
 static size_t g_ncpu;
@@ -1094,6 +1085,5 @@ int main(int argc, char **argv) {
   char cmd[700];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
-  printf("%d checks, %d failures\n", checks, failures);
-  return failures ? 1 : 0;
+  return check_exit("worker_test");
 }

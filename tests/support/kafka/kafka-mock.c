@@ -19,7 +19,6 @@
  * is in memory: the data is gone when the process ends. Ports are random
  * (the mock has no fixed-port option).
  */
-#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>

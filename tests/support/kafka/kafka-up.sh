@@ -8,7 +8,7 @@
 #     export KAFKA_BROKERS=$(kafka-up.sh "$dir")
 # is all a test needs. Stop it with kafka-down.sh DIR.
 #
-# Environment: KAFKA_MOCK   the kafka-mock binary (default: build/bin/kafka-mock
+# Environment: KAFKA_MOCK   the kafka-mock binary (default: build/tests/bin/kafka-mock
 #                           of this checkout)
 #              KAFKA_UP_TIMEOUT  seconds to wait for the broker (default 20)
 # Exit status 0 when the broker answers; 1 otherwise (the broker is stopped
@@ -17,7 +17,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 dir=${1:?usage: kafka-up.sh DIR [kafka-mock options...]}
 shift
-bin=${KAFKA_MOCK:-$here/../../../build/bin/kafka-mock}
+bin=${KAFKA_MOCK:-$here/../../../build/tests/bin/kafka-mock}
 timeout=${KAFKA_UP_TIMEOUT:-20}
 
 [ -x "$bin" ] || { echo "kafka-up.sh: $bin is not an executable (set KAFKA_MOCK or build the tree)" >&2; exit 1; }

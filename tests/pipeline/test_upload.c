@@ -6,7 +6,7 @@
  * staged object is taken back), no event when the store fails.
  *   test_upload PROFILES WORKDIR
  */
-#include "check.h"
+#include "../common/check.h"
 
 #include "blob.h"
 #include "bus.h"
@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+CHECK_DEFINE_COUNTERS
 
 static uint8_t *slurp(const char *dir, const char *name, size_t *len) {
   char p[1024];
@@ -53,9 +55,9 @@ static int drain(bus_reader *rd, bus_event *last) {
   bus_msg *m;
   char err[256];
   while (bus_poll(rd, 50, &m, err, sizeof err) == 1) {
-    CHECK_INT(bus_event_decode(m->payload, m->len, last, err, sizeof err), 0);
+    CHECK_EQ(bus_event_decode(m->payload, m->len, last, err, sizeof err), 0);
     CHECK_STR(m->key, last->app);
-    CHECK_INT(bus_commit(rd, m, err, sizeof err), 0);
+    CHECK_EQ(bus_commit(rd, m, err, sizeof err), 0);
     bus_msg_free(m);
     n++;
   }
@@ -76,9 +78,9 @@ int main(int argc, char **argv) {
   blob_store *bs;
   bus_writer *w, *w1;
   bus_reader *rd, *rd1;
-  CHECK_INT(blob_open(url, &bs, err, sizeof err), 0);
-  CHECK_INT(bus_writer_open("mem://uploads", &w, err, sizeof err), 0);
-  CHECK_INT(bus_reader_open("mem://uploads", &rd, err, sizeof err), 0);
+  CHECK_EQ(blob_open(url, &bs, err, sizeof err), 0);
+  CHECK_EQ(bus_writer_open("mem://uploads", &w, err, sizeof err), 0);
+  CHECK_EQ(bus_reader_open("mem://uploads", &rd, err, sizeof err), 0);
   upload_config cfg = {bs, w, 1 << 20, raw_len};
   upload_result res;
   bus_event ev;
@@ -95,90 +97,90 @@ int main(int argc, char **argv) {
   CHECK(!upload_app_valid("a_b"));
   CHECK(!upload_app_valid("a b"));
   char key[128];
-  CHECK_INT(upload_staging_key("demo", key, sizeof key), 0);
+  CHECK_EQ(upload_staging_key("demo", key, sizeof key), 0);
   CHECK(strncmp(key, "demo/staging/", 13) == 0 && strlen(key) == 13 + 19 + 1 + 8);
-  CHECK_INT(upload_staging_key("Bad", key, sizeof key), -1);
+  CHECK_EQ(upload_staging_key("Bad", key, sizeof key), -1);
 
   /* accepted: gzip stored as received, event after the object */
-  CHECK_INT(upload_accept(&cfg, "demo", cpu, cpu_len, &res), 0);
-  CHECK_INT(res.status, 201);
-  CHECK_INT(res.reason, UPLOAD_OK);
+  CHECK_EQ(upload_accept(&cfg, "demo", cpu, cpu_len, &res), 0);
+  CHECK_EQ(res.status, 201);
+  CHECK_EQ(res.reason, UPLOAD_OK);
   CHECK_STR(upload_reason_name(res.reason), "ok");
   {
     uint8_t *d;
     size_t n;
-    CHECK_INT(blob_get(bs, res.key, 0, &d, &n, NULL, err, sizeof err), 0);
+    CHECK_EQ(blob_get(bs, res.key, 0, &d, &n, NULL, err, sizeof err), 0);
     CHECK(n == cpu_len && memcmp(d, cpu, n) == 0);
     free(d);
   }
-  CHECK_INT(drain(rd, &ev), 1);
+  CHECK_EQ(drain(rd, &ev), 1);
   CHECK_STR(ev.type, BUS_TYPE_UPLOADED);
   CHECK_STR(ev.app, "demo");
   CHECK_STR(ev.profile_key, res.key);
 
   /* raw: stored as gzip of the same profile */
-  CHECK_INT(upload_accept(&cfg, "demo", raw, raw_len, &res), 0);
+  CHECK_EQ(upload_accept(&cfg, "demo", raw, raw_len, &res), 0);
   {
     uint8_t *d;
     size_t n;
     pp_profile *a = NULL, *b = NULL;
-    CHECK_INT(blob_get(bs, res.key, 0, &d, &n, NULL, err, sizeof err), 0);
+    CHECK_EQ(blob_get(bs, res.key, 0, &d, &n, NULL, err, sizeof err), 0);
     CHECK(n > 2 && d[0] == 0x1f && d[1] == 0x8b);
-    CHECK_INT(pp_decode(d, n, NULL, &a, err, sizeof err), 0);
-    CHECK_INT(pp_decode(raw, raw_len, NULL, &b, err, sizeof err), 0);
+    CHECK_EQ(pp_decode(d, n, NULL, &a, err, sizeof err), 0);
+    CHECK_EQ(pp_decode(raw, raw_len, NULL, &b, err, sizeof err), 0);
     if (a && b) {
-      CHECK_INT(pp_sample_count(a), pp_sample_count(b));
-      CHECK_INT(pp_total(a, 0), pp_total(b, 0));
-      CHECK_INT(pp_total(a, 1), pp_total(b, 1));
-      CHECK_INT(pp_period(a), pp_period(b));
+      CHECK_EQ(pp_sample_count(a), pp_sample_count(b));
+      CHECK_EQ(pp_total(a, 0), pp_total(b, 0));
+      CHECK_EQ(pp_total(a, 1), pp_total(b, 1));
+      CHECK_EQ(pp_period(a), pp_period(b));
     }
     pp_free(a);
     pp_free(b);
     free(d);
   }
-  CHECK_INT(drain(rd, &ev), 1);
-  CHECK_INT(count(bs, "demo/staging/"), 2);
+  CHECK_EQ(drain(rd, &ev), 1);
+  CHECK_EQ(count(bs, "demo/staging/"), 2);
 
   /* refusals: nothing stored, nothing announced */
-  CHECK_INT(upload_accept(&cfg, "Bad_App", cpu, cpu_len, &res), -1);
-  CHECK_INT(res.status, 400);
+  CHECK_EQ(upload_accept(&cfg, "Bad_App", cpu, cpu_len, &res), -1);
+  CHECK_EQ(res.status, 400);
   CHECK_STR(upload_reason_name(res.reason), "bad_app");
-  CHECK_INT(upload_accept(&cfg, "demo", (const uint8_t *)"nope", 4, &res), -1);
-  CHECK_INT(res.status, 400);
+  CHECK_EQ(upload_accept(&cfg, "demo", (const uint8_t *)"nope", 4, &res), -1);
+  CHECK_EQ(res.status, 400);
   CHECK_STR(upload_reason_name(res.reason), "malformed");
   CHECK(strstr(res.message, "malformed") != NULL);
-  CHECK_INT(upload_accept(&cfg, "demo", heap, heap_len, &res), -1);
-  CHECK_INT(res.status, 422);
+  CHECK_EQ(upload_accept(&cfg, "demo", heap, heap_len, &res), -1);
+  CHECK_EQ(res.status, 422);
   CHECK_STR(upload_reason_name(res.reason), "not_cpu");
   CHECK(strstr(res.message, "space/bytes") != NULL);
   upload_config tight = cfg;
   tight.max_decoded_bytes = raw_len - 1; /* one past the decoded limit */
-  CHECK_INT(upload_accept(&tight, "demo", cpu, cpu_len, &res), -1);
-  CHECK_INT(res.status, 413);
+  CHECK_EQ(upload_accept(&tight, "demo", cpu, cpu_len, &res), -1);
+  CHECK_EQ(res.status, 413);
   CHECK_STR(upload_reason_name(res.reason), "too_big");
   tight.max_decoded_bytes = raw_len; /* exactly at it */
-  CHECK_INT(upload_accept(&tight, "demo", cpu, cpu_len, &res), 0);
-  CHECK_INT(drain(rd, &ev), 1);
+  CHECK_EQ(upload_accept(&tight, "demo", cpu, cpu_len, &res), 0);
+  CHECK_EQ(drain(rd, &ev), 1);
   tight.max_input_bytes = cpu_len - 1; /* body one past the input limit */
-  CHECK_INT(upload_accept(&tight, "demo", cpu, cpu_len, &res), -1);
-  CHECK_INT(res.status, 413);
-  CHECK_INT(drain(rd, &ev), 0);
-  CHECK_INT(count(bs, "demo/staging/"), 3);
-  CHECK_INT(count(bs, "Bad_App/"), 0);
+  CHECK_EQ(upload_accept(&tight, "demo", cpu, cpu_len, &res), -1);
+  CHECK_EQ(res.status, 413);
+  CHECK_EQ(drain(rd, &ev), 0);
+  CHECK_EQ(count(bs, "demo/staging/"), 3);
+  CHECK_EQ(count(bs, "Bad_App/"), 0);
 
   /* publish fails (topic full at one message): the staged object is removed */
-  CHECK_INT(bus_writer_open("mem://full?max.messages=1", &w1, err, sizeof err), 0);
-  CHECK_INT(bus_reader_open("mem://full", &rd1, err, sizeof err), 0);
+  CHECK_EQ(bus_writer_open("mem://full?max.messages=1", &w1, err, sizeof err), 0);
+  CHECK_EQ(bus_reader_open("mem://full", &rd1, err, sizeof err), 0);
   upload_config one = {bs, w1, 0, 0};
-  CHECK_INT(upload_accept(&one, "full", cpu, cpu_len, &res), 0);
-  CHECK_INT(upload_accept(&one, "full", cpu, cpu_len, &res), -1);
-  CHECK_INT(res.status, 503);
+  CHECK_EQ(upload_accept(&one, "full", cpu, cpu_len, &res), 0);
+  CHECK_EQ(upload_accept(&one, "full", cpu, cpu_len, &res), -1);
+  CHECK_EQ(res.status, 503);
   CHECK_STR(upload_reason_name(res.reason), "publish");
-  CHECK_INT(res.orphaned, 0);
+  CHECK_EQ(res.orphaned, 0);
   CHECK_STR(res.key, "");
   CHECK(strstr(res.message, "event bus unavailable") != NULL);
-  CHECK_INT(count(bs, "full/staging/"), 1);
-  CHECK_INT(drain(rd1, &ev), 1);
+  CHECK_EQ(count(bs, "full/staging/"), 1);
+  CHECK_EQ(drain(rd1, &ev), 1);
   bus_reader_close(rd1);
   bus_writer_close(w1);
 
@@ -188,7 +190,7 @@ int main(int argc, char **argv) {
   snprintf(badurl, sizeof badurl, "file://%s/readonly", argv[2]);
   snprintf(url, sizeof url, "%s/readonly", argv[2]);
   mkdir(url, 0555);
-  CHECK_INT(blob_open(badurl, &bad, err, sizeof err), 0);
+  CHECK_EQ(blob_open(badurl, &bad, err, sizeof err), 0);
   upload_config ro = {bad, w, 0, 0};
   if (geteuid() == 0) {
     /* root writes anywhere: use a file where the store's directory should be */
@@ -197,14 +199,14 @@ int main(int argc, char **argv) {
     FILE *f = fopen(url, "w");
     fclose(f);
     snprintf(badurl, sizeof badurl, "file://%s/notadir", argv[2]);
-    CHECK_INT(blob_open(badurl, &bad, err, sizeof err), 0);
+    CHECK_EQ(blob_open(badurl, &bad, err, sizeof err), 0);
     ro.blob = bad;
   }
-  CHECK_INT(upload_accept(&ro, "demo", cpu, cpu_len, &res), -1);
-  CHECK_INT(res.status, 503);
+  CHECK_EQ(upload_accept(&ro, "demo", cpu, cpu_len, &res), -1);
+  CHECK_EQ(res.status, 503);
   CHECK_STR(upload_reason_name(res.reason), "blob");
   CHECK(strstr(res.message, "blob store unavailable") != NULL);
-  CHECK_INT(drain(rd, &ev), 0);
+  CHECK_EQ(drain(rd, &ev), 0);
   blob_close(bad);
 
   bus_reader_close(rd);
@@ -213,5 +215,5 @@ int main(int argc, char **argv) {
   free(cpu);
   free(raw);
   free(heap);
-  return check_finish("test_upload");
+  return check_exit("test_upload");
 }
