@@ -41,6 +41,7 @@
 #include "pprof.h"
 #include "rules.h"
 #include "svc_log.h"
+#include "svc_metrics.h"
 #include "worker.h"
 
 static int failures, checks;
@@ -89,6 +90,19 @@ static pp_profile *decode_file(const char *path) {
   return p;
 }
 
+/* The worker's log records on stderr with WORKER_TEST_DEBUG set, else none. */
+static void log_stderr(void *ctx, int level, const char *msg, const char *const *kv, size_t n) {
+  (void)ctx;
+  fprintf(stderr, "worker[%d] %s", level, msg);
+  for (size_t i = 0; i < n; i++) fprintf(stderr, " %s=%s", kv[2 * i], kv[2 * i + 1] ? kv[2 * i + 1] : "null");
+  fputc('\n', stderr);
+}
+
+static core_logger test_log(void) {
+  core_logger lg = {getenv("WORKER_TEST_DEBUG") ? log_stderr : NULL, NULL, CORE_LOG_DEBUG};
+  return lg;
+}
+
 /* A fresh store + bus per scenario. */
 typedef struct env {
   char dir[600];
@@ -126,7 +140,7 @@ static void env_open(env *e, const rules_set *rules, size_t batch_max) {
   c.batch_wait_ms = 0;
   c.max_profile_bytes = g_max_profile;
   c.stats = e->st;
-  c.log_level = getenv("WORKER_TEST_DEBUG") ? WORKER_LOG_DEBUG : WORKER_LOG_ERROR + 1;
+  c.log = test_log();
   c.backoff_min_ms = 10;
   c.backoff_max_ms = 100;
   c.reader_url = e->topic;
@@ -156,7 +170,7 @@ static void env_restart(env *e, int new_topic) {
   c.rules = e->rules;
   c.batch_max = 1000;
   c.stats = e->st;
-  c.log_level = getenv("WORKER_TEST_DEBUG") ? WORKER_LOG_DEBUG : WORKER_LOG_ERROR + 1;
+  c.log = test_log();
   c.backoff_min_ms = 10;
   c.backoff_max_ms = 100;
   if (worker_new(&c, &e->w, err, sizeof err)) exit(1);
@@ -881,6 +895,8 @@ static int is_ready(void *st) { return worker_stats_ready(st); }
 static void test_run_transient(void) {
   env e;
   env_open(&e, NULL, 50);
+  svc_metrics *reg = svc_metrics_new();
+  CHECK(reg && worker_stats_attach(e.st, reg) == 0, "attach");
   char err[256];
   char k1[1024];
   upload(&e, "app", g_cpu[0], k1, sizeof k1);
@@ -902,7 +918,7 @@ static void test_run_transient(void) {
   a.c.backoff_max_ms = 50;
   a.c.poll_ms = 20;
   a.c.reconcile = 0;
-  a.c.log_level = getenv("WORKER_TEST_DEBUG") ? WORKER_LOG_DEBUG : WORKER_LOG_ERROR + 1;
+  a.c.log = test_log();
   pthread_t th;
   pthread_create(&th, NULL, run_main, &a);
   CHECK(wait_for(is_ready, e.st, 5000), "never ready");
@@ -934,7 +950,7 @@ static void test_run_transient(void) {
   a.c.batch_wait_ms = 10;
   a.c.poll_ms = 20;
   a.c.reconcile = 0;
-  a.c.log_level = getenv("WORKER_TEST_DEBUG") ? WORKER_LOG_DEBUG : WORKER_LOG_ERROR + 1;
+  a.c.log = test_log();
   pthread_create(&th, NULL, run_main, &a);
   upload(&e, "app", g_cpu[1], NULL, 0);
   CHECK(wait_for(healthy_and_merged, &e, 15000), "did not recover");
@@ -945,13 +961,19 @@ static void test_run_transient(void) {
   CHECK(b && pp_total(b, 1) == file_total(g_cpu[0], 1) + file_total(g_cpu[1], 1),
         "totals after recovery");
   pp_free(b);
-  char *prom = NULL;
-  size_t plen = 0;
-  CHECK(worker_stats_prometheus(e.st, &prom, &plen) == 0 && prom &&
-            strstr(prom, "pgopipe_worker_merge_seconds_bucket") &&
-            strstr(prom, "pgopipe_worker_retries_total"), "metrics text");
+  /* the registry renders what the stats counted (the first upload was read
+   * twice: by the failing worker, then again) */
+  char *prom = svc_metrics_render(reg);
+  char want[128];
+  snprintf(want, sizeof want, "\npgopipe_worker_uploads_merged_total %llu\n",
+           (unsigned long long)counts(&e).uploads_merged);
+  CHECK(prom && strstr(prom, "pgopipe_worker_merge_seconds_bucket") && strstr(prom, want) &&
+            strstr(prom, "\npgopipe_worker_retries_total ") && strstr(prom, "\npgopipe_worker_healthy 1\n") &&
+            strstr(prom, "pgopipe_worker_events_total{type=\"profile.uploaded\"} 3\n"),
+        "metrics text: %s", prom ? prom : "");
   free(prom);
   env_close(&e);
+  svc_metrics_free(reg);
 }
 
 /* The staged-object size limit, at and past the edge: a valid profile of
@@ -982,7 +1004,7 @@ static void test_limit(void) {
   c.writer = e.wr;
   c.stats = e.st;
   c.max_profile_bytes = big - 1;
-  c.log_level = WORKER_LOG_ERROR + 1;
+  c.log = test_log();
   char err[256];
   CHECK(worker_new(&c, &e.w, err, sizeof err) == 0, "%s", err);
   upload(&e, "lim", g_cpu[bi], k2, sizeof k2);
