@@ -29,6 +29,8 @@
 
 #include "blob.h"
 #include "bus.h"
+#include "chrono.h"
+#include "layout.h"
 #include "pprof.h"
 #include "worker.h"
 
@@ -58,25 +60,13 @@ static uint8_t *read_file(const char *path, size_t *len) {
   return buf;
 }
 
-static void staged_key(const char *app, char *key, size_t n) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  FILE *r = fopen("/dev/urandom", "rb");
-  unsigned v = 0;
-  if (r) {
-    if (fread(&v, sizeof v, 1, r) != 1) v = (unsigned)ts.tv_nsec;
-    fclose(r);
-  }
-  snprintf(key, n, "%s/staging/%lld-%08x", app,
-           (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, v);
-}
-
 static int stage(blob_store *s, const char *app, const char *file, char *key, size_t keyn) {
   size_t len;
   uint8_t *data = read_file(file, &len);
   if (!data) return die("cannot read %s%s", file, NULL);
   char err[1024];
-  staged_key(app, key, keyn);
+  if (layout_staging_key_new(app, chrono_now_ns(), key, keyn) != 0)
+    return die("cannot name a staged object of app %s%s", app, NULL);
   int rc = blob_put(s, key, data, len, err, sizeof err);
   free(data);
   if (rc != 0) return die("put: %s%s", err, NULL);
