@@ -4,9 +4,9 @@
  *
  * The daemon keeps its signal handling and its HTTP server; this file gives
  * it the calls it needs (start, reload, check, stop) around worker_run on a
- * thread of its own. The stop and reload flags are plain sig_atomic_t set by the daemon's
- * thread and read by the worker between batches: a one-way, single-writer
- * signal per flag, for which nothing heavier is needed.
+ * thread of its own. The stop and reload flags are plain sig_atomic_t set by
+ * the daemon's thread and read by the worker between batches: a one-way,
+ * single-writer signal per flag, for which nothing heavier is needed.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>

@@ -12,6 +12,9 @@
  *  - worker_run: transient store failure → unhealthy, retries, recovery →
  *    healthy, nothing lost; stop finishes and returns 0; the metrics
  *    registry renders what the stats counted;
+ *  - the worker's own result codes: WORKER_EINVAL for a bad configuration
+ *    or app name, WORKER_ESTORE for a failing store (health then says
+ *    the same), WORKER_ESTOPPED for a batch stopped while retrying;
  *  - worker_embed: a bad rules file refuses to start; leftover staged
  *    uploads are reconciled, new ones merged, stop is clean.
  */
@@ -80,6 +83,57 @@ static void *run_main(void *p) {
   return NULL;
 }
 
+/* An S3 store nobody listens for. */
+static blob_store *dead_store(void) {
+  setenv("AWS_ACCESS_KEY_ID", "test", 0);
+  setenv("AWS_SECRET_ACCESS_KEY", "test-secret", 0);
+  blob_store *dead = NULL;
+  char err[256];
+  CHECK(blob_open("s3://bucket?endpoint=http://127.0.0.1:1&region=us-east-1&use_path_style=true",
+                  &dead, err, sizeof err) == 0, "%s", err);
+  return dead;
+}
+
+/* The worker's own result codes, whatever the store or the bus said. */
+static void test_codes(void) {
+  env e;
+  env_open(&e, NULL, 50, 0);
+  char err[512];
+  worker *w = NULL;
+  worker_config c = env_config(&e, 50, 0);
+  c.writer = NULL;
+  CHECK(worker_new(&c, &w, err, sizeof err) == WORKER_EINVAL && !w && strstr(err, "bus writer"),
+        "worker_new without a writer: %s", err);
+  const char *bad[] = {"Bad_App/staging/1-2"};
+  CHECK(worker_merge_app(e.w, "Bad_App", bad, 1, err, sizeof err) == WORKER_EINVAL &&
+            strstr(err, "Bad_App"), "invalid app: %s", err);
+  /* a store that cannot be reached: WORKER_ESTORE (not a BLOB_E* code),
+   * health names the store */
+  blob_store *dead = dead_store();
+  worker_free(e.w);
+  c = env_config(&e, 50, 0);
+  c.blob = dead;
+  CHECK(worker_new(&c, &e.w, err, sizeof err) == 0, "%s", err);
+  char k[1024];
+  stage(&e, "app", g_cpu[0], k, sizeof k);
+  const char *keys[] = {k};
+  CHECK(worker_merge_app(e.w, "app", keys, 1, err, sizeof err) == WORKER_ESTORE && err[0],
+        "merge on a dead store: %s", err);
+  char dep[512];
+  CHECK(worker_stats_dep(e.st, "blob", dep, sizeof dep) != 0 && strcmp(dep, err) == 0,
+        "health says \"%s\", the merge \"%s\"", dep, err);
+  /* stop requested while that failure is retried: WORKER_ESTOPPED, nothing committed */
+  publish(&e, BUS_TYPE_UPLOADED, "app", k);
+  bus_msg *m = NULL;
+  CHECK(bus_poll(e.rd, 1000, &m, err, sizeof err) == 1, "no message");
+  volatile sig_atomic_t stop = 1;
+  if (m) CHECK(worker_handle_batch(e.w, &m, 1, &stop) == WORKER_ESTOPPED, "stopped batch");
+  CHECK(counts(&e).commits == 0, "a stopped batch was committed");
+  bus_msg_free(m);
+  env_close(&e);
+  blob_close(dead);
+}
+
 /* A scenario's configuration for worker_run: short waits, no reconcile. */
 static worker_config run_config(const env *e) {
   worker_config c = env_config(e, 50, 0);
@@ -106,11 +160,7 @@ static void test_run_transient(void) {
   char k1[1024];
   upload(&e, "app", g_cpu[0], k1, sizeof k1);
   /* Phase 1: the worker runs against a store that cannot be reached. */
-  setenv("AWS_ACCESS_KEY_ID", "test", 0);
-  setenv("AWS_SECRET_ACCESS_KEY", "test-secret", 0);
-  blob_store *dead = NULL;
-  CHECK(blob_open("s3://bucket?endpoint=http://127.0.0.1:1&region=us-east-1&use_path_style=true",
-                  &dead, err, sizeof err) == 0, "%s", err);
+  blob_store *dead = dead_store();
   run_arg a;
   memset(&a, 0, sizeof a);
   a.c = run_config(&e);
@@ -219,6 +269,7 @@ int main(int argc, char **argv) {
   int rc = wenv_init(argc, argv, "worker_run_test");
   if (rc) return rc;
   test_reconcile();
+  test_codes();
   test_run_transient();
   test_embed();
   wenv_done();
