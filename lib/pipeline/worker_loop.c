@@ -91,7 +91,6 @@ static void decode_one(batch *b, size_t i) {
 }
 
 /* The operations a batch retries (wk_op; merging is wk_op_merge). */
-
 static int op_delete_staged(worker *w, void *arg, char *err, size_t errlen) {
   const wk_keys *k = arg;
   return wk_delete_staged(w, k->app, k->keys[0], err, errlen);
