@@ -91,6 +91,30 @@ static void on_refused(void *ctx, const char *method, const char *route, int sta
   svc_metric_add(s->m_rejected, 1, reason);
 }
 
+/* The in-process worker's log records as lib/svc's JSON lines on stderr. */
+static void log_to_svc(void *ctx, int level, const char *msg, const char *const *kv, size_t n) {
+  svc_field f[16];
+  for (size_t i = 0; i < n && i < 16; i++) f[i] = SVC_STR(kv[2 * i], kv[2 * i + 1]);
+  svc_log_fields(level, msg, f, n < 16 ? n : 16);
+  (void)ctx;
+}
+
+/* Starts the merge worker on a thread of its own, on the server's blob store
+ * and metrics, reading the bus at reader_url (for mem:// the topic the
+ * server writes). */
+static int start_worker(server *s, int level, worker_embed **out, char *err, size_t errlen) {
+  worker_embed_config c = {0};
+  c.blob = s->blob;
+  c.writer_url = s->o.writer_url;
+  c.reader_url = s->o.reader_url;
+  c.prune_path = s->o.prune;
+  c.batch_max = s->o.batch_max > 0 ? (size_t)s->o.batch_max : 0;
+  c.batch_wait_ms = (int)s->o.batch_wait_ms;
+  c.metrics = s->metrics;
+  c.log = (core_logger){log_to_svc, NULL, level};
+  return worker_embed_start(&c, out, err, errlen);
+}
+
 static int fail(const char *what, const char *err) {
   fprintf(stderr, "pgopipe-server: %s%s%s\n", what, err ? ": " : "", err ? err : "");
   SVC_ERROR("start-up failed", SVC_STR("what", what), SVC_STR("error", err));
@@ -150,11 +174,6 @@ int main(int argc, char **argv) {
     return fail("--event-writer-url",
                 "a mem:// bus is in-process only and needs the merge worker in this process (--worker); "
                 "use kafka://TOPIC for a separate pgopipe-worker");
-  if (S.o.worker && !embedded_worker_available())
-    return fail(embedded ? "the all-in-one default (file://./data, mem://profiles) needs the merge worker"
-                                     : "--worker",
-                "this build has no in-process merge worker yet; run pgopipe-worker separately and start the "
-                "server with --event-writer-url kafka://TOPIC (and KAFKA_BROKERS)");
 
   if (svc_load_token(S.o.token_file, "PGOPIPE_AUTH_TOKEN", &S.token, err, sizeof err) != 0)
     return fail("--auth-token-file", err);
@@ -184,10 +203,10 @@ int main(int argc, char **argv) {
   S.up.max_input_bytes = (size_t)S.o.max_profile_bytes;
   S.up.max_decoded_bytes = (size_t)S.o.max_decoded_bytes;
 
-  embedded_worker *w = NULL;
+  worker_embed *w = NULL;
   if (S.o.worker) {
     if (!S.o.reader_url && mem_bus) S.o.reader_url = S.o.writer_url;
-    if (embedded_worker_start(&S.o, S.blob, S.metrics, &w, err, sizeof err) != 0) {
+    if (start_worker(&S, level, &w, err, sizeof err) != 0) {
       bus_writer_close(S.bus);
       blob_close(S.blob);
       return fail("--worker", err);
@@ -213,7 +232,7 @@ int main(int argc, char **argv) {
     return fail("http", err[0] ? err : "out of memory");
   }
   if (svc_http_start(h, err, sizeof err) != 0) {
-    embedded_worker_stop(w, err, sizeof err);
+    worker_embed_stop(w, err, sizeof err);
     bus_writer_close(S.bus);
     blob_close(S.blob);
     svc_http_free(h);
@@ -236,7 +255,7 @@ int main(int argc, char **argv) {
     sig = svc_signals_wait(-1);
     if (sig == SIGHUP) {
       SVC_INFO("SIGHUP: reloading the worker's prune rules", SVC_BOOL("worker", w != NULL));
-      embedded_worker_reload(w);
+      worker_embed_reload(w);
       continue;
     }
     if (sig == SIGTERM || sig == SIGINT) break;
@@ -249,7 +268,7 @@ int main(int argc, char **argv) {
            SVC_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"), SVC_INT("in_flight", svc_http_in_flight(h)));
   unsigned left = svc_http_stop(h, S.o.shutdown_timeout_ms);
   if (left) SVC_WARN("shutdown grace period over; requests cut off", SVC_INT("unfinished", left));
-  int wrc = embedded_worker_stop(w, err, sizeof err);
+  int wrc = worker_embed_stop(w, err, sizeof err);
   if (wrc != 0) SVC_ERROR("worker stopped with an error", SVC_STR("error", err));
   bus_writer_close(S.bus); /* flushes the producer */
   blob_close(S.blob);

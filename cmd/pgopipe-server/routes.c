@@ -253,7 +253,7 @@ static int check_bus(void *ctx, char *err, size_t errlen) {
 
 static int check_worker(void *ctx, char *err, size_t errlen) {
   server *s = ctx;
-  return embedded_worker_check(s->worker, err, errlen);
+  return worker_embed_check(s->worker, err, errlen);
 }
 
 int server_metrics(server *s) {

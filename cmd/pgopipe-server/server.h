@@ -1,7 +1,8 @@
 /*
  * server.h — what the pieces of pgopipe-server share: its options, its open
- * dependencies and its metrics. main.c parses and wires, routes.c answers
- * HTTP, embedded_worker.c runs the merge worker in-process (--worker).
+ * dependencies and its metrics. main.c parses and wires (and starts the
+ * in-process merge worker, lib/pipeline's worker_embed, with --worker),
+ * routes.c answers HTTP.
  */
 #ifndef PGOPIPE_SERVER_H
 #define PGOPIPE_SERVER_H
@@ -13,6 +14,7 @@
 #include "svc_http.h"
 #include "svc_metrics.h"
 #include "upload.h"
+#include "worker.h"
 
 typedef struct server_opts {
   int64_t port;
@@ -46,7 +48,7 @@ typedef struct server {
   bus_writer *bus;
   upload_config up;
   svc_metrics *metrics;
-  struct embedded_worker *worker; /* the in-process worker, NULL without --worker */
+  worker_embed *worker; /* the in-process worker, NULL without --worker */
   svc_metric *m_upload_bytes, *m_upload_seconds, *m_uploads, *m_rejected, *m_publish_err, *m_blob_err;
 } server;
 
@@ -55,32 +57,5 @@ int server_routes(server *s, svc_http *h);
 
 /* Creates the server's own metric families in s->metrics. */
 int server_metrics(server *s);
-
-/* ---- The in-process merge worker (--worker, and the embedded default) ---- */
-
-typedef struct embedded_worker embedded_worker;
-
-/* Returns 1 when this build contains the merge worker. */
-int embedded_worker_available(void);
-
-/*
- * Starts the merge worker on a thread of its own, sharing the server's blob
- * store and reading the bus at o->reader_url (for mem:// the same topic the
- * server writes). Returns 0 or -1 with err.
- */
-int embedded_worker_start(const server_opts *o, blob_store *blob, svc_metrics *m, embedded_worker **out,
-                          char *err, size_t errlen);
-
-/* Health of the in-process worker: 0 when its blob store and bus worked at
- * their last use, -1 with the failing one's last error in err otherwise.
- * NULL (no worker) is healthy. */
-int embedded_worker_check(embedded_worker *w, char *err, size_t errlen);
-
-/* Asks the worker to reload its prune rules (SIGHUP). */
-void embedded_worker_reload(embedded_worker *w);
-
-/* Asks the worker to finish its batch, waits for it and frees it. Returns its
- * exit status (0 clean). NULL is fine. */
-int embedded_worker_stop(embedded_worker *w, char *err, size_t errlen);
 
 #endif

@@ -57,12 +57,12 @@ static void *run_thread(void *arg) {
   return NULL;
 }
 
-static void log_adapter(void *ctx, int level, const char *msg, const char *const *f, size_t n) {
-  svc_field fields[9];
-  size_t k = 0;
-  fields[k++] = SVC_STR("component", "worker");
-  for (size_t i = 0; i < n && k < 9; i++) fields[k++] = SVC_STR(f[2 * i], f[2 * i + 1]);
-  svc_log_fields(level, msg, fields, k);
+/* The worker's log records as lib/svc's JSON lines on stderr. */
+static void log_to_svc(void *ctx, int level, const char *msg, const char *const *kv, size_t n) {
+  svc_field f[16];
+  for (size_t i = 0; i < n && i < 16; i++) f[i] = SVC_STR(kv[2 * i], kv[2 * i + 1]);
+  svc_log_fields(level, msg, f, n < 16 ? n : 16);
+  (void)ctx;
 }
 
 static int check_dep(void *ctx, char *err, size_t errlen, const char *name) {
@@ -71,35 +71,36 @@ static int check_dep(void *ctx, char *err, size_t errlen, const char *name) {
 static int check_blob(void *ctx, char *err, size_t errlen) { return check_dep(ctx, err, errlen, "blob"); }
 static int check_bus(void *ctx, char *err, size_t errlen) { return check_dep(ctx, err, errlen, "bus"); }
 
-int main(int argc, char **argv) {
-  opts o;
-  memset(&o, 0, sizeof o);
+/* Parses and checks the flags into *o. Returns -1 to go on, or the exit
+ * status (0 after --help or --version, 2 on a usage error). */
+static int parse_opts(int argc, char **argv, opts *o, int *level) {
+  memset(o, 0, sizeof *o);
   /* URLs are printed only up to their query: it may hold librdkafka secrets */
   svc_flag flags[] = {
-      {"port", 'p', SVC_FLAG_INT, "8081", "port for health, readiness and metrics", &o.port, NULL, "PORT", 0},
-      {"bind", 0, SVC_FLAG_STRING, "127.0.0.1", "address to listen on", &o.bind, NULL, "ADDR", 0},
+      {"port", 'p', SVC_FLAG_INT, "8081", "port for health, readiness and metrics", &o->port, NULL, "PORT", 0},
+      {"bind", 0, SVC_FLAG_STRING, "127.0.0.1", "address to listen on", &o->bind, NULL, "ADDR", 0},
       {"blob-store-url", 0, SVC_FLAG_STRING, "file://./data",
-       "blob store: file:///DIR or s3://BUCKET?endpoint=...", &o.blob_url, NULL, "URL", 0},
+       "blob store: file:///DIR or s3://BUCKET?endpoint=...", &o->blob_url, NULL, "URL", 0},
       {"event-reader-url", 0, SVC_FLAG_STRING, "kafka://pgopipe-worker?topic=profiles",
-       "events to consume: kafka://GROUP?topic=TOPIC (brokers from KAFKA_BROKERS)", &o.reader_url,
+       "events to consume: kafka://GROUP?topic=TOPIC (brokers from KAFKA_BROKERS)", &o->reader_url,
        NULL, "URL", 0},
       {"event-writer-url", 0, SVC_FLAG_STRING, "kafka://profiles",
-       "where profile.merged is published: kafka://TOPIC", &o.writer_url, NULL, "URL", 0},
+       "where profile.merged is published: kafka://TOPIC", &o->writer_url, NULL, "URL", 0},
       {"prune", 0, SVC_FLAG_STRING, NULL,
-       "prune rules JSON file (autopgo format); SIGHUP reloads it", &o.prune, NULL, "FILE", 0},
+       "prune rules JSON file (autopgo format); SIGHUP reloads it", &o->prune, NULL, "FILE", 0},
       {"batch-max", 0, SVC_FLAG_INT, "50",
        "most events handled per batch (one base write per app per batch); 1 = no batching",
-       &o.batch_max, NULL, "N", 0},
+       &o->batch_max, NULL, "N", 0},
       {"batch-wait", 0, SVC_FLAG_DURATION, "100ms",
-       "after the first event, wait this long for more to batch", &o.batch_wait_ms, NULL, "DUR", 0},
+       "after the first event, wait this long for more to batch", &o->batch_wait_ms, NULL, "DUR", 0},
       {"max-profile-bytes", 0, SVC_FLAG_SIZE, "67108864",
-       "largest staged upload read; larger ones are moved to rejected/", &o.max_profile_bytes, NULL,
+       "largest staged upload read; larger ones are moved to rejected/", &o->max_profile_bytes, NULL,
        "BYTES", 0},
       {"max-base-bytes", 0, SVC_FLAG_SIZE, "536870912", "largest base profile read",
-       &o.max_base_bytes, NULL, "BYTES", 0},
+       &o->max_base_bytes, NULL, "BYTES", 0},
       {"retry-max", 0, SVC_FLAG_DURATION, "30s",
-       "longest pause between retries of a failing store or bus", &o.backoff_max_ms, NULL, "DUR", 0},
-      {"log-level", 'l', SVC_FLAG_STRING, "info", "debug|info|warn|error", &o.log_level, NULL,
+       "longest pause between retries of a failing store or bus", &o->backoff_max_ms, NULL, "DUR", 0},
+      {"log-level", 'l', SVC_FLAG_STRING, "info", "debug|info|warn|error", &o->log_level, NULL,
        "LEVEL", 0},
   };
   size_t nflags = sizeof flags / sizeof flags[0];
@@ -121,138 +122,173 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pgopipe-worker: %s (see --help)\n", err);
     return 2;
   }
-  int level;
-  if (svc_log_parse_level(o.log_level, &level) != 0) {
+  if (svc_log_parse_level(o->log_level, level) != 0) {
     fprintf(stderr, "pgopipe-worker: --log-level: want debug, info, warn or error, not \"%s\"\n",
-            o.log_level);
+            o->log_level);
     return 2;
   }
-  if (o.port < 0 || o.port > 65535) {
-    fprintf(stderr, "pgopipe-worker: --port: %lld is not a port (0..65535)\n", (long long)o.port);
+  if (o->port < 0 || o->port > 65535) {
+    fprintf(stderr, "pgopipe-worker: --port: %lld is not a port (0..65535)\n", (long long)o->port);
     return 2;
   }
-  if (o.batch_max < 1 || o.batch_max > 100000) {
+  if (o->batch_max < 1 || o->batch_max > 100000) {
     fprintf(stderr, "pgopipe-worker: --batch-max: want 1..100000, not %lld\n",
-            (long long)o.batch_max);
+            (long long)o->batch_max);
     return 2;
   }
-  if (o.batch_wait_ms > 600000) {
+  if (o->batch_wait_ms > 600000) {
     fprintf(stderr, "pgopipe-worker: --batch-wait: at most 10m\n");
     return 2;
   }
-  if (!strncmp(o.reader_url, "mem://", 6) || !strncmp(o.writer_url, "mem://", 6)) {
+  if (!strncmp(o->reader_url, "mem://", 6) || !strncmp(o->writer_url, "mem://", 6)) {
     fprintf(stderr, "pgopipe-worker: mem:// events exist only inside one process; run "
                     "pgopipe-server --worker for the embedded pipeline, or use kafka://\n");
     return 2;
   }
-  svc_log_set_level(level);
-  if (svc_signals_block(err, sizeof err) != 0) {
-    fprintf(stderr, "pgopipe-worker: %s\n", err);
-    return 1;
-  }
+  return -1;
+}
 
-  rules_set *rules = NULL;
-  if (o.prune && o.prune[0] && rules_load(o.prune, &rules, err, sizeof err) != 0) {
+/* What the daemon opens; closed by close_deps. */
+typedef struct deps {
+  rules_set *rules;
+  blob_store *blob;
+  bus_reader *reader;
+  bus_writer *writer;
+  svc_http *http;
+  svc_metrics *metrics;
+  worker_stats *st;
+} deps;
+
+/* Opens the store and the bus, loads the rules, creates the stats and
+ * their metrics. Returns 0, or -1 after printing why. */
+static int open_deps(const opts *o, deps *d) {
+  char err[1024];
+  if (o->prune && o->prune[0] && rules_load(o->prune, &d->rules, err, sizeof err) != 0) {
     fprintf(stderr, "pgopipe-worker: %s\n", err);
-    return 1;
+    return -1;
   }
-  blob_store *blob = NULL;
-  bus_reader *reader = NULL;
-  bus_writer *writer = NULL;
-  svc_http *http = NULL;
-  svc_metrics *metrics = NULL;
-  worker_stats *st = NULL;
-  int rc = 1;
-  if (blob_open(o.blob_url, &blob, err, sizeof err) != 0) {
-    fprintf(stderr, "pgopipe-worker: --blob-store-url %s: %s\n", o.blob_url, err);
-    goto out;
+  if (blob_open(o->blob_url, &d->blob, err, sizeof err) != 0) {
+    fprintf(stderr, "pgopipe-worker: --blob-store-url %s: %s\n", o->blob_url, err);
+    return -1;
   }
-  if (bus_writer_open(o.writer_url, &writer, err, sizeof err) != 0) {
-    fprintf(stderr, "pgopipe-worker: --event-writer-url %.*s: %s\n", (int)strcspn(o.writer_url, "?"),
-            o.writer_url, err);
-    goto out;
+  if (bus_writer_open(o->writer_url, &d->writer, err, sizeof err) != 0) {
+    fprintf(stderr, "pgopipe-worker: --event-writer-url %.*s: %s\n", (int)strcspn(o->writer_url, "?"),
+            o->writer_url, err);
+    return -1;
   }
-  if (bus_reader_open(o.reader_url, &reader, err, sizeof err) != 0) {
-    fprintf(stderr, "pgopipe-worker: --event-reader-url %.*s: %s\n", (int)strcspn(o.reader_url, "?"),
-            o.reader_url, err);
-    goto out;
+  if (bus_reader_open(o->reader_url, &d->reader, err, sizeof err) != 0) {
+    fprintf(stderr, "pgopipe-worker: --event-reader-url %.*s: %s\n", (int)strcspn(o->reader_url, "?"),
+            o->reader_url, err);
+    return -1;
   }
-  st = worker_stats_new();
-  metrics = svc_metrics_new();
-  if (!st || !metrics || worker_stats_attach(st, metrics) != 0) {
+  d->st = worker_stats_new();
+  d->metrics = svc_metrics_new();
+  if (!d->st || !d->metrics || worker_stats_attach(d->st, d->metrics) != 0) {
     fprintf(stderr, "pgopipe-worker: out of memory\n");
-    goto out;
+    return -1;
   }
+  return 0;
+}
+
+static void close_deps(deps *d) {
+  svc_http_free(d->http);
+  if (d->reader) bus_reader_close(d->reader); /* leaves the group */
+  if (d->writer) bus_writer_close(d->writer);
+  blob_close(d->blob);
+  svc_metrics_free(d->metrics);
+  worker_stats_free(d->st);
+  rules_free(d->rules);
+}
+
+/* Serves health, readiness and metrics. Returns 0, or -1 after printing why. */
+static int start_http(const opts *o, deps *d) {
+  static svc_dep checks[2];
+  checks[0] = (svc_dep){"blob", check_blob, d->st};
+  checks[1] = (svc_dep){"bus", check_bus, d->st};
   svc_http_config hc;
   memset(&hc, 0, sizeof hc);
-  hc.bind = o.bind;
-  hc.port = (int)o.port;
+  hc.bind = o->bind;
+  hc.port = (int)o->port;
   hc.mode = SVC_HTTP_POOL;
   hc.threads = 1;
-  hc.metrics = metrics;
+  hc.metrics = d->metrics;
   hc.name = "pgopipe-worker";
-  svc_dep deps[] = {{"blob", check_blob, st}, {"bus", check_bus, st}};
-  if (svc_http_new(&hc, &http, err, sizeof err) != 0 ||
-      svc_http_add_health(http, "/api/health", deps, 2) != 0 ||
-      svc_http_add_ready(http, "/api/ready") != 0 ||
-      svc_http_add_metrics(http, "/metrics", metrics) != 0 ||
-      svc_http_start(http, err, sizeof err) != 0) {
-    fprintf(stderr, "pgopipe-worker: http %s:%lld: %s\n", o.bind, (long long)o.port, err);
-    goto out;
+  char err[1024];
+  if (svc_http_new(&hc, &d->http, err, sizeof err) != 0 ||
+      svc_http_add_health(d->http, "/api/health", checks, 2) != 0 ||
+      svc_http_add_ready(d->http, "/api/ready") != 0 ||
+      svc_http_add_metrics(d->http, "/metrics", d->metrics) != 0 ||
+      svc_http_start(d->http, err, sizeof err) != 0) {
+    fprintf(stderr, "pgopipe-worker: http %s:%lld: %s\n", o->bind, (long long)o->port, err);
+    return -1;
   }
-  SVC_INFO("pgopipe-worker listening", SVC_STR("bind", o.bind),
-           SVC_INT("port", svc_http_port(http)), SVC_STR("version", svc_version()));
+  SVC_INFO("pgopipe-worker listening", SVC_STR("bind", o->bind),
+           SVC_INT("port", svc_http_port(d->http)), SVC_STR("version", svc_version()));
+  return 0;
+}
 
+/* Runs the worker on its thread until SIGTERM/SIGINT (SIGHUP reloads the
+ * rules) or its own end. Returns 0, or -1 after printing why. */
+static int run_worker(const opts *o, deps *d, int level) {
   run_ctx rctx;
   memset(&rctx, 0, sizeof rctx);
-  rctx.cfg.blob = blob;
-  rctx.cfg.reader = reader;
-  rctx.cfg.writer = writer;
-  rctx.cfg.prune_path = o.prune && o.prune[0] ? o.prune : NULL;
-  rctx.cfg.rules = rules;
-  rctx.cfg.batch_max = (size_t)o.batch_max;
-  rctx.cfg.batch_wait_ms = (int)o.batch_wait_ms;
-  rctx.cfg.max_profile_bytes = (size_t)o.max_profile_bytes;
-  rctx.cfg.max_base_bytes = (size_t)o.max_base_bytes;
-  rctx.cfg.backoff_max_ms = (int)o.backoff_max_ms;
+  rctx.cfg.blob = d->blob;
+  rctx.cfg.reader = d->reader;
+  rctx.cfg.writer = d->writer;
+  rctx.cfg.prune_path = o->prune && o->prune[0] ? o->prune : NULL;
+  rctx.cfg.rules = d->rules;
+  rctx.cfg.batch_max = (size_t)o->batch_max;
+  rctx.cfg.batch_wait_ms = (int)o->batch_wait_ms;
+  rctx.cfg.max_profile_bytes = (size_t)o->max_profile_bytes;
+  rctx.cfg.max_base_bytes = (size_t)o->max_base_bytes;
+  rctx.cfg.backoff_max_ms = (int)o->backoff_max_ms;
   rctx.cfg.reconcile = 0; /* Kafka keeps the events; see worker.h */
-  rctx.cfg.stats = st;
-  rctx.cfg.log = log_adapter;
-  rctx.cfg.log_level = level;
-  rctx.cfg.reader_url = o.reader_url;
+  rctx.cfg.stats = d->st;
+  rctx.cfg.log = (core_logger){log_to_svc, NULL, level};
+  rctx.cfg.reader_url = o->reader_url;
   pthread_t th;
   if (pthread_create(&th, NULL, run_thread, &rctx) != 0) {
     fprintf(stderr, "pgopipe-worker: cannot start the worker thread\n");
-    goto out;
+    return -1;
   }
   int finished = 0;
   while (!finished) {
     int sig = svc_signals_wait(200);
     if (sig == SIGTERM || sig == SIGINT) {
       SVC_INFO("shutting down: finishing the current batch", SVC_INT("signal", sig));
-      svc_http_set_ready(http, 0);
+      svc_http_set_ready(d->http, 0);
       g_stop = 1;
       finished = 1;
     } else if (sig == SIGHUP) {
       g_reload = 1;
     }
-    if (!finished) svc_http_set_ready(http, worker_stats_ready(st));
+    if (!finished) svc_http_set_ready(d->http, worker_stats_ready(d->st));
     if (!finished && g_done) finished = 1;
   }
   pthread_join(th, NULL);
   if (rctx.rc != 0) {
     fprintf(stderr, "pgopipe-worker: %s\n", rctx.err);
-    goto out;
+    return -1;
   }
-  rc = 0;
-out:
-  svc_http_free(http);
-  if (reader) bus_reader_close(reader); /* leaves the group */
-  if (writer) bus_writer_close(writer);
-  blob_close(blob);
-  svc_metrics_free(metrics);
-  worker_stats_free(st);
-  rules_free(rules);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  opts o;
+  int level;
+  int prc = parse_opts(argc, argv, &o, &level);
+  if (prc >= 0) return prc;
+  svc_log_set_level(level);
+  char err[1024];
+  if (svc_signals_block(err, sizeof err) != 0) {
+    fprintf(stderr, "pgopipe-worker: %s\n", err);
+    return 1;
+  }
+  deps d;
+  memset(&d, 0, sizeof d);
+  int rc = 1;
+  if (open_deps(&o, &d) == 0 && start_http(&o, &d) == 0 && run_worker(&o, &d, level) == 0) rc = 0;
+  close_deps(&d);
   if (rc == 0) SVC_INFO("pgopipe-worker stopped");
   return rc;
 }

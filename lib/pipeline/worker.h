@@ -170,6 +170,7 @@
 
 #include "blob.h"
 #include "bus.h"
+#include "corelog.h"
 #include "rules.h"
 
 #ifdef __cplusplus
@@ -181,19 +182,23 @@ extern "C" {
 /* Every comment starting with this is the worker's and is stripped from uploads. */
 #define WORKER_COMMENT_PREFIX "pgopipe-"
 
-/* Log levels (same order as -l debug|info|warn|error). */
-enum { WORKER_LOG_DEBUG = 0, WORKER_LOG_INFO = 1, WORKER_LOG_WARN = 2, WORKER_LOG_ERROR = 3 };
-
-/* Receives one log record: level, message, and optional key/value fields
- * (fields[2*i] key, fields[2*i+1] value, nfields pairs). */
-typedef void (*worker_log_fn)(void *ctx, int level, const char *msg, const char *const *fields,
-                              size_t nfields);
+/*
+ * The worker's result codes. Failures of the store, the bus or the engine
+ * are mapped to these where the worker calls them, so a caller never has to
+ * tell a BLOB_E* from a BUS_E* (their values overlap).
+ */
+enum {
+  WORKER_OK = 0,
+  WORKER_EINVAL = -1,    /* bad configuration or arguments (final) */
+  WORKER_ENOMEM = -2,    /* out of memory */
+  WORKER_ESTORE = -3,    /* the blob store failed (transient: retried) */
+  WORKER_EBUS = -4,      /* the event bus failed (transient: retried) */
+  WORKER_EENGINE = -5,   /* merging, pruning or encoding a profile failed */
+  WORKER_ECONFLICT = -6, /* the base kept changing under the worker (another writer?) */
+  WORKER_ESTOPPED = -7   /* a stop was requested while a failure was being retried */
+};
 
 /* ---- Metrics and health (shared between the worker thread and HTTP) ---- */
-
-#define WORKER_MERGE_BUCKETS 10
-#define WORKER_BATCH_BUCKETS 9
-#define WORKER_BASE_BUCKETS 7
 
 /* Counters the worker updates; readable from any thread. Opaque. */
 typedef struct worker_stats worker_stats;
@@ -205,18 +210,13 @@ void worker_stats_free(worker_stats *st);
 /*
  * Registers the worker's metric families (pgopipe_worker_*) in a svc
  * registry and mirrors every later update there, so a daemon serves them
- * with the rest of its metrics (svc_http_add_metrics). Call once, before the
- * worker runs; the registry must outlive the stats. Returns 0 or -1 (a name
- * already registered, or no memory).
+ * with the rest of its metrics (svc_http_add_metrics); the registry is the
+ * only renderer of the worker's metrics. Call once, before the worker runs;
+ * the registry must outlive the stats. Returns 0 or -1 (a name already
+ * registered, or no memory).
  */
 struct svc_metrics;
 int worker_stats_attach(worker_stats *st, struct svc_metrics *m);
-
-/*
- * Renders the stats as Prometheus text (metric names pgopipe_worker_*).
- * *out is malloc'd (caller frees), NUL-terminated.
- */
-int worker_stats_prometheus(const worker_stats *st, char **out, size_t *len);
 
 /*
  * Health: returns 1 when the blob store and the bus worked at their last use
@@ -273,9 +273,8 @@ typedef struct worker_config {
   int gzip_level;         /* base compression 1..9; 0 → 6 */
   int poll_ms;            /* poll timeout while idle (stop/reload latency); 0 → 200 */
   worker_stats *stats;    /* optional; updated while running; not owned */
-  worker_log_fn log;      /* optional; NULL = JSON lines on stderr */
-  void *log_ctx;
-  int log_level;          /* WORKER_LOG_*; records below it are dropped */
+  core_logger log;        /* where log records go (fn NULL: nowhere); every
+                             record carries "component": "worker" first */
   const char *reader_url; /* for logs and reconcile=-1 ("mem://..."); may be NULL */
 } worker_config;
 
@@ -286,9 +285,9 @@ typedef struct worker_config {
  * closes the reader (leaving the group). A non-zero *reload (may be NULL)
  * makes it reload cfg->prune_path between batches and reset *reload to 0; a
  * broken file is logged and the old rules stay.
- * Returns 0 after a requested stop, or a negative code with err filled when
- * it cannot run at all (bad config). Transient failures never return: they
- * are retried with backoff while *stop stays 0.
+ * Returns 0 after a requested stop, or WORKER_EINVAL / WORKER_ENOMEM with
+ * err filled when it cannot run at all. Transient failures never return:
+ * they are retried with backoff while *stop stays 0.
  * Intended for a thread of its own (pgopipe-server --worker) or main().
  */
 int worker_run(const worker_config *cfg, volatile sig_atomic_t *stop,
@@ -313,22 +312,32 @@ typedef struct worker_embed_config {
   size_t batch_max;           /* 0 → 50 */
   int batch_wait_ms;          /* <0 → 100 */
   struct svc_metrics *metrics; /* optional: pgopipe_worker_* families registered here */
+  core_logger log;            /* the worker's log records (see worker_config.log) */
 } worker_embed_config;
 
 /*
  * Starts the worker thread. Fails (without starting anything) on a bad rules
  * file (message names file, app, rule and regex offset), or a bus URL that
  * cannot be opened. *out is owned by the caller: worker_embed_stop frees it.
+ * Returns 0, or WORKER_EINVAL / WORKER_ENOMEM / WORKER_EBUS with err.
  */
 int worker_embed_start(const worker_embed_config *cfg, worker_embed **out, char *err,
                        size_t errlen);
 
-/* Asks for a rules reload at the next batch boundary (e.g. on SIGHUP). */
+/* Asks for a rules reload at the next batch boundary (e.g. on SIGHUP). NULL is fine. */
 void worker_embed_reload(worker_embed *e);
 
 /* The running worker's stats (health: worker_stats_dep / worker_stats_health;
  * readiness: worker_stats_ready). Valid until worker_embed_stop. */
 worker_stats *worker_embed_stats(worker_embed *e);
+
+/*
+ * The running worker's health as one dependency of its daemon: 0 when its
+ * blob store and bus worked at their last use, -1 with
+ * "merge worker: blob: LAST ERROR" (or bus) in err otherwise. NULL (no
+ * worker) is healthy. Shaped for svc_http's dependency checks.
+ */
+int worker_embed_check(worker_embed *e, char *err, size_t errlen);
 
 /*
  * Stops: the current batch is finished and committed, the reader closed
@@ -342,29 +351,33 @@ int worker_embed_stop(worker_embed *e, char *err, size_t errlen);
 
 typedef struct worker worker;
 
-/* Creates a worker on cfg (copied; the handles stay the caller's). */
+/* Creates a worker on cfg (copied; the handles stay the caller's). Returns
+ * 0, or WORKER_EINVAL / WORKER_ENOMEM with err. */
 int worker_new(const worker_config *cfg, worker **out, char *err, size_t errlen);
 void worker_free(worker *w);
 
 /*
  * Handles one batch of messages in order (see above) and commits each
- * partition's last message. Returns 0, or BUS_ECLOSED when *stop was set
- * while a transient failure was being retried (nothing of the batch is then
+ * partition's last message. Returns 0, WORKER_ENOMEM (nothing handled; the
+ * batch is redelivered), or WORKER_ESTOPPED when *stop was set while a
+ * transient failure was being retried (nothing of the batch is then
  * committed). stop may be NULL.
  */
 int worker_handle_batch(worker *w, bus_msg *const *msgs, size_t n, volatile sig_atomic_t *stop);
 
 /*
  * Merges every staged object left under {app}/staging/ of every app (see
- * Reconciliation). Returns 0, or BUS_ECLOSED when stopped while retrying.
+ * Reconciliation). Returns 0, or WORKER_ESTOPPED when stopped while retrying.
  */
 int worker_reconcile(worker *w, volatile sig_atomic_t *stop);
 
 /*
  * Merges the given staged keys ({app}/staging/NAME) of one app into its base,
  * with the exactly-once rules above; publishes profile.merged for each key
- * that is (now or already) in the base. Returns 0, or a negative BLOB_E* /
- * BUS_E* code for a transient failure (the caller retries), with err filled.
+ * that is (now or already) in the base. Returns 0, or a negative WORKER_E*
+ * code with err filled: WORKER_EINVAL for an invalid app name, otherwise a
+ * failure the caller retries (WORKER_ESTORE, WORKER_EBUS, WORKER_EENGINE,
+ * WORKER_ECONFLICT, WORKER_ENOMEM).
  */
 int worker_merge_app(worker *w, const char *app, const char *const *keys, size_t nkeys,
                      char *err, size_t errlen);

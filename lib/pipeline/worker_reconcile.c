@@ -1,0 +1,77 @@
+/*
+ * worker_reconcile.c — merging staged uploads that have no event (worker.h,
+ * "Reconciliation"): in all-in-one mode the mem:// bus forgets its events on
+ * a crash while the staged objects are durable, so on start every
+ * {app}/staging/ object is merged with the usual exactly-once rules (those
+ * already in their base's record are only cleaned up).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <string.h>
+
+#include "errbuf.h"
+#include "worker_internal.h"
+
+/* Lists every staged key of every app into *keys (sorted, as listings
+ * are). Returns 0 or a BLOB_E* code with err. */
+static int list_all_staged(worker *w, wk_strlist *keys, char *err, size_t errlen) {
+  blob_iter *it = NULL;
+  int rc = blob_list(w->cfg.blob, "", &it, err, errlen);
+  if (rc != 0) return rc;
+  const char *key;
+  blob_info info;
+  char app[LAYOUT_APP_MAX + 1];
+  while ((rc = blob_iter_next(it, &key, &info, err, errlen)) == 1) {
+    if (layout_key_app(key, app, sizeof app) != 0 || !layout_staged_name(key, app)) continue;
+    if (wk_sl_add(keys, key) != 0) {
+      rc = BLOB_ENOMEM;
+      errbuf_set(err, errlen, "listing the store: out of memory");
+      break;
+    }
+  }
+  blob_iter_free(it);
+  return rc < 0 ? rc : 0;
+}
+
+/* Merges the n staged keys of app, in chunks that bound memory (each chunk's
+ * uploads are held decoded at once). */
+static int merge_app_keys(worker *w, const char *app, char *const *keys, size_t n,
+                          volatile sig_atomic_t *stop) {
+  size_t per = w->cfg.batch_max < 200 ? 200 : w->cfg.batch_max;
+  int rc = 0;
+  for (size_t s = 0; s < n && rc == 0; s += per) {
+    wk_keys chunk = {app, (const char *const *)&keys[s], s + per < n ? per : n - s};
+    rc = wk_retry(w, app, wk_op_merge, &chunk, stop);
+  }
+  if (rc == 0) {
+    char count[32];
+    snprintf(count, sizeof count, "%zu", n);
+    WK_LOG(w, CORE_LOG_INFO, "reconciled staged uploads", "app", app, "staged", count, NULL);
+  }
+  return rc;
+}
+
+int worker_reconcile(worker *w, volatile sig_atomic_t *stop) {
+  char err[1024];
+  wk_strlist keys = {0};
+  for (int k = 0;; k++) {
+    int rc = list_all_staged(w, &keys, err, sizeof err);
+    if (rc == 0) break;
+    wk_sl_free(&keys);
+    wk_dep_fail(w, WK_DEP_BLOB, err);
+    WK_LOG(w, CORE_LOG_WARN, "reconcile: listing the store failed, retrying", "error", err, NULL);
+    if (wk_backoff(w, k, stop)) return WORKER_ESTOPPED;
+  }
+  /* Keys are sorted, so one app's staged objects are adjacent, oldest first. */
+  int rc = 0;
+  for (size_t i = 0, j; i < keys.n && rc == 0; i = j) {
+    char app[LAYOUT_APP_MAX + 1];
+    layout_key_app(keys.v[i], app, sizeof app);
+    size_t al = strlen(app);
+    for (j = i; j < keys.n && strncmp(keys.v[j], keys.v[i], al + 1) == 0;) j++;
+    rc = merge_app_keys(w, app, &keys.v[i], j - i, stop);
+  }
+  if (rc == 0 && keys.n == 0) WK_LOG(w, CORE_LOG_DEBUG, "reconcile: nothing staged", NULL);
+  wk_sl_free(&keys);
+  return rc;
+}
