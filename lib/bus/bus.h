@@ -25,13 +25,16 @@
  * message only when the caller says it is done (bus_commit), so a crash
  * redelivers what was not committed.
  *
- * Errors: 0 or a negative BUS_E* code, message in err.
+ * App names are the contract's (layout_app_valid); timestamps are RFC 3339
+ * (chrono.h). Errors: 0 or a negative BUS_E* code, message in err.
  */
 #ifndef PGOPIPE_BUS_H
 #define PGOPIPE_BUS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "layout.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,8 +66,9 @@ typedef struct bus_event {
   char merged_key[1025];  /* payload.mergedKey ("" if absent) */
 } bus_event;
 
-/* 1 if s is a valid app name (^[a-z0-9-]{1,63}$), else 0. */
-int bus_valid_app(const char *s);
+/* Deprecated: the app-name rule is layout_app_valid (layout.h); this
+ * forwarding name goes once no caller is left. */
+static inline int bus_valid_app(const char *s) { return layout_app_valid(s); }
 
 /* Fills id (fresh UUIDv4), timestamp (now) and type/app; keys are cleared. */
 int bus_event_init(bus_event *ev, const char *type, const char *app);

@@ -28,6 +28,10 @@ static void test_app_names(void) {
   CHECK(!layout_app_valid("a_b"), "underscore");
   CHECK(!layout_app_valid("a/b"), "slash");
   CHECK(!layout_app_valid("a.b"), "dot");
+  CHECK(layout_app_valid("0"), "digits only");
+  CHECK(!layout_app_valid("A"), "one upper-case letter");
+  CHECK(!layout_app_valid("a b"), "space");
+  CHECK(!layout_app_valid("\xc3\xa9"), "non-ASCII letter");
   CHECK(layout_app_valid_n("abc/def", 3), "prefix");
   CHECK(!layout_app_valid_n("abc/def", 4), "prefix with slash");
   CHECK(!layout_app_valid_n("abc", 0), "zero length");
@@ -133,6 +137,8 @@ static void test_errbuf_rnd(void) {
   CHECK(rnd_hex(h, 8) == 0 && strlen(h) == 16 && strspn(h, "0123456789abcdef") == 16, "%s", h);
   char u[37];
   CHECK(rnd_uuid4(u) == 0 && strlen(u) == 36 && u[14] == '4' && strchr("89ab", u[19]), "%s", u);
+  char u2[37];
+  CHECK(rnd_uuid4(u2) == 0 && strcmp(u, u2) != 0, "two uuids differ: %s %s", u, u2);
 }
 
 typedef struct rec {
