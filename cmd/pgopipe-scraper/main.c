@@ -28,6 +28,7 @@
 
 #include <curl/curl.h>
 
+#include "chrono.h"
 #include "scrape.h"
 #include "svc_config.h"
 #include "svc_http.h"
@@ -294,17 +295,17 @@ int main(int argc, char **argv) {
       .max_body_bytes = (size_t)o.max_profile_bytes,
       .drain_ms = o.drain_ms > 0 ? o.drain_ms : 1,
   };
-  uint64_t rng = (uint64_t)svc_now_ns() ^ ((uint64_t)getpid() << 32);
-  int64_t next_ns = svc_mono_ns();
+  uint64_t rng = (uint64_t)chrono_now_ns() ^ ((uint64_t)getpid() << 32);
+  int64_t next_ns = chrono_mono_ns();
   while (!st.stop) {
-    int64_t now = svc_mono_ns();
+    int64_t now = chrono_mono_ns();
     if (now < next_ns) {
       int64_t wait_ms = (next_ns - now + 999999) / 1000000;
       if (drain_signals(&st, (int)(wait_ms > 1000 ? 1000 : wait_ms))) break;
       continue;
     }
     if (drain_signals(&st, 0)) break;
-    int64_t start = svc_mono_ns();
+    int64_t start = chrono_mono_ns();
     next_ns = start + o.frequency_ms * 1000000;
     size_t n = st.targets.n;
     size_t *idx = malloc(n * sizeof *idx);
@@ -323,15 +324,15 @@ int main(int argc, char **argv) {
     rc = scrape_round(&sc, chosen, k, on_result, should_stop, &st, err, sizeof err);
     free(chosen);
     svc_metric_add(st.rounds, 1);
-    svc_metric_set(st.last_round, (double)svc_now_ms() / 1000.0);
-    double secs = (double)(svc_mono_ns() - start) / 1e9;
+    svc_metric_set(st.last_round, (double)chrono_now_ms() / 1000.0);
+    double secs = (double)(chrono_mono_ns() - start) / 1e9;
     if (rc != CLIENT_OK)
       SVC_ERROR("round failed", SVC_STR("error", err));
     else
       SVC_INFO("round done", SVC_INT("targets", k), SVC_INT("scraped", st.r_ok),
                SVC_INT("failed", st.r_failed), SVC_INT("uploaded", st.r_uploaded),
                SVC_FLOAT("seconds", secs));
-    if (!st.stop && svc_mono_ns() > next_ns)
+    if (!st.stop && chrono_mono_ns() > next_ns)
       SVC_WARN("round took longer than --frequency; starting the next at once",
                SVC_FLOAT("seconds", secs), SVC_INT("frequency_ms", o.frequency_ms));
   }

@@ -7,7 +7,7 @@
 #include "server.h"
 
 #include "svc_log.h"
-#include "svc_util.h"
+#include "chrono.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -27,7 +27,7 @@ static void h_upload(svc_req *r, void *ctx) {
   size_t len;
   const uint8_t *body = svc_req_body(r, &len);
   upload_result res;
-  int64_t t0 = svc_mono_ns();
+  int64_t t0 = chrono_mono_ns();
 
   svc_req_log(r, "app", app);
   int rc = upload_accept(&s->up, app, body, len, &res);
@@ -41,7 +41,7 @@ static void h_upload(svc_req *r, void *ctx) {
   }
   svc_metric_add(s->m_uploads, 1);
   svc_metric_observe(s->m_upload_bytes, (double)len);
-  svc_metric_observe(s->m_upload_seconds, (double)(svc_mono_ns() - t0) / 1e9);
+  svc_metric_observe(s->m_upload_seconds, (double)(chrono_mono_ns() - t0) / 1e9);
   svc_req_log(r, "key", res.key);
   char ms[32];
   snprintf(ms, sizeof ms, "%.3f", (double)res.decode_ns / 1e6);
@@ -176,7 +176,7 @@ static void h_list(svc_req *r, void *ctx) {
     app[al] = '\0';
     if (!upload_app_valid(app)) continue;
     char lm[40];
-    svc_time_rfc3339(info.mtime_ms, 0, lm, sizeof lm);
+    chrono_format_rfc3339(info.mtime_ms, 0, lm, sizeof lm);
     json_array_append_new(arr, json_pack("{s:s, s:I, s:s}", "key", app, "size", (json_int_t)info.size,
                                          "lastModified", lm));
   }

@@ -7,7 +7,8 @@
 
 #include "pprof.h"
 #include "svc_log.h"
-#include "svc_util.h"
+#include "chrono.h"
+#include "layout.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,10 +32,7 @@ const char *upload_reason_name(upload_reason r) {
 int upload_app_valid(const char *app) { return app && bus_valid_app(app); }
 
 int upload_staging_key(const char *app, char *buf, size_t buflen) {
-  char hex[9];
-  if (!upload_app_valid(app) || svc_random_hex(hex, 4) != 0) return -1;
-  int n = snprintf(buf, buflen, "%s/staging/%" PRId64 "-%s", app, svc_now_ns(), hex);
-  return n > 0 && (size_t)n < buflen ? 0 : -1;
+  return layout_staging_key_new(app, chrono_now_ns(), buf, buflen);
 }
 
 static int refuse(upload_result *res, int status, upload_reason reason, const char *fmt, const char *a,
@@ -51,7 +49,7 @@ int upload_accept(const upload_config *cfg, const char *app, const uint8_t *body
   pp_profile *p = NULL;
   pp_limits lim = {cfg->max_input_bytes, cfg->max_decoded_bytes};
   memset(res, 0, sizeof *res);
-  int64_t t0 = svc_mono_ns();
+  int64_t t0 = chrono_mono_ns();
 
   if (!upload_app_valid(app))
     return refuse(res, 400, UPLOAD_BAD_APP,
@@ -90,11 +88,11 @@ int upload_accept(const upload_config *cfg, const char *app, const uint8_t *body
     return refuse(res, 500, UPLOAD_INTERNAL, "no staging key for app %s: %s", app, "no randomness available");
   }
 
-  int64_t t1 = svc_mono_ns();
+  int64_t t1 = chrono_mono_ns();
   res->decode_ns = t1 - t0;
   rc = blob_put(cfg->blob, res->key, data, dlen, err, sizeof err);
   free(enc);
-  int64_t t2 = svc_mono_ns();
+  int64_t t2 = chrono_mono_ns();
   res->store_ns = t2 - t1;
   if (rc != BLOB_OK) {
     res->key[0] = '\0';
@@ -109,7 +107,7 @@ int upload_accept(const upload_config *cfg, const char *app, const uint8_t *body
     snprintf(ev.profile_key, sizeof ev.profile_key, "%s", res->key);
     rc = bus_publish_event(cfg->bus, &ev, err, sizeof err);
   }
-  res->publish_ns = svc_mono_ns() - t2;
+  res->publish_ns = chrono_mono_ns() - t2;
   if (rc != BUS_OK) {
     /* Not announced: take the staged object back so nothing half-accepted
      * remains. If even that fails, say so loudly; the object is inert

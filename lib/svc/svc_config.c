@@ -8,6 +8,8 @@
 
 #include "svc_util.h"
 
+#include "chrono.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -66,7 +68,7 @@ static int set_value(svc_flag *f, const char *v, const char *from, char *err, si
     }
     return 0;
   case SVC_FLAG_DURATION:
-    if (svc_parse_duration(v, (int64_t *)f->dest, msg, sizeof msg) != 0) {
+    if (chrono_parse_duration(v, (int64_t *)f->dest, msg, sizeof msg) != 0) {
       snprintf(err, errlen, "%s: %s", from, msg);
       return -1;
     }

@@ -5,7 +5,7 @@
  */
 #include "svc_log.h"
 
-#include "svc_util.h"
+#include "chrono.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -131,7 +131,7 @@ static void write_line(int level, const char *msg, const svc_field *fields, size
   char ts[40], num[64];
   int ok = 1;
 
-  svc_time_rfc3339(svc_now_ms(), 1, ts, sizeof ts);
+  chrono_format_rfc3339(chrono_now_ms(), 1, ts, sizeof ts);
   ok &= append(&buf, &cap, &len, "{\"time\":\"", 9) == 0;
   ok &= append(&buf, &cap, &len, ts, strlen(ts)) == 0;
   ok &= append(&buf, &cap, &len, "\",\"level\":\"", 11) == 0;

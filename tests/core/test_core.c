@@ -97,6 +97,7 @@ static void test_rfc3339(void) {
             !strcmp(b, "2026-11-21T12:16:34.964Z"), "%s", b);
   CHECK(chrono_format_rfc3339(1795263394964LL, 0, b, sizeof b) == 0 &&
             !strcmp(b, "2026-11-21T12:16:34Z"), "%s", b);
+  CHECK(chrono_format_rfc3339(0, 1, b, sizeof b) == 0 && !strcmp(b, "1970-01-01T00:00:00.000Z"), "%s", b);
   CHECK(chrono_format_rfc3339(-500, 1, b, sizeof b) == 0 && !strcmp(b, "1969-12-31T23:59:59.500Z"), "%s", b);
   CHECK(chrono_format_rfc3339(0, 1, b, 10) == -1, "small buffer");
   /* round trip over a range of days */
