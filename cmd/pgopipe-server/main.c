@@ -120,6 +120,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   svc_log_set_level(level);
+  core_logger lg = svc_core_logger();
+  bus_set_logger(&lg);
   if (S.o.port < 0 || S.o.port > 65535) {
     fprintf(stderr, "pgopipe-server: --port: %lld is not a port (0-65535)\n", (long long)S.o.port);
     return 2;
@@ -183,6 +185,7 @@ int main(int argc, char **argv) {
   S.up.bus = S.bus;
   S.up.max_input_bytes = (size_t)S.o.max_profile_bytes;
   S.up.max_decoded_bytes = (size_t)S.o.max_decoded_bytes;
+  S.up.log = lg;
 
   embedded_worker *w = NULL;
   if (S.o.worker) {

@@ -4,8 +4,9 @@
  * A bus URL names its backend by scheme (kafka://, mem://). This file parses
  * the URL once (percent-decoding the name and the query parameters), picks
  * the backend from a small table, checks the arguments common to all
- * backends, and forwards to the backend's operation (bus_internal.h). It
- * holds no state: everything lives in the handles.
+ * backends, and forwards to the backend's operation (bus_internal.h). Its
+ * only state is the application's logger (bus_set_logger): everything else
+ * lives in the handles.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -18,6 +19,18 @@
 #include "rnd.h"
 
 static const bus_backend *const backends[] = {&bus_backend_kafka, &bus_backend_mem};
+
+/* Set once at start-up (bus_set_logger), read by backend threads after. */
+static core_logger bus_log;
+
+void bus_set_logger(const core_logger *lg) {
+  if (lg)
+    bus_log = *lg;
+  else
+    memset(&bus_log, 0, sizeof bus_log);
+}
+
+const core_logger *bus_logger(void) { return &bus_log; }
 
 const char *bus_strerror(int code) {
   switch (code) {

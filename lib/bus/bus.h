@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "corelog.h"
 #include "layout.h"
 
 #ifdef __cplusplus
@@ -50,6 +51,14 @@ enum {
 };
 
 const char *bus_strerror(int code);
+
+/*
+ * Where the bus's log lines go (librdkafka's own messages and errors, as
+ * records "kafka: DETAIL" with fields facility and client). The logger is
+ * copied; NULL (the default) drops them. Process-wide: call it once at
+ * start-up, before any reader or writer is opened.
+ */
+void bus_set_logger(const core_logger *lg);
 
 /* ---- Envelope ---- */
 

@@ -149,6 +149,9 @@ typedef struct bus_backend {
 extern const bus_backend bus_backend_kafka;
 extern const bus_backend bus_backend_mem;
 
+/* The logger installed with bus_set_logger (never NULL; fn NULL = silent). */
+const core_logger *bus_logger(void);
+
 /* Topic names as Kafka allows them: [A-Za-z0-9._-]{1,249}. */
 int bus_valid_topic(const char *s);
 

@@ -33,8 +33,9 @@
  * URL can override them (a failure names the property). Opening checks
  * that a broker answers a metadata request within check.timeout.ms
  * (default 5000) and returns BUS_ERETRY otherwise. librdkafka's own log
- * lines and errors are written to stderr as JSON lines like the rest of
- * pgopipe's logs.
+ * lines and errors go to the application's logger (bus_set_logger) as
+ * records "kafka: DETAIL" with fields facility and client; with none
+ * installed they are dropped.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -49,6 +50,7 @@
 
 #include "bus.h"
 #include "bus_internal.h"
+#include "corelog.h"
 #include "errbuf.h"
 
 #define KAFKA_CHECK_TIMEOUT_MS 5000L
@@ -57,40 +59,23 @@
 
 /* ---- shared: logging, configuration ---- */
 
-static void json_escape(FILE *f, const char *s) {
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      fprintf(f, "\\%c", c);
-    else if (c < 0x20)
-      fprintf(f, "\\u%04x", c);
-    else
-      fputc(c, f);
-  }
+/* One record for the application's logger (bus_set_logger): message
+ * "kafka: DETAIL" with the librdkafka facility and client name. */
+static void log_line(int level, const char *client, const char *facility, const char *detail) {
+  const core_logger *lg = bus_logger();
+  if (!core_log_enabled(lg, level))
+    return;
+  char msg[2048];
+  snprintf(msg, sizeof msg, "kafka: %s", detail);
+  core_log(lg, level, msg, "facility", facility, "client", client, NULL);
 }
 
-/* One JSON line on stderr: {"level","time","msg":"kafka: DETAIL","facility","client"}. */
-static void log_line(const char *level, const char *client, const char *facility, const char *detail) {
-  struct timespec ts;
-  struct tm tm;
-  char when[96];
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-  flockfile(stderr);
-  fprintf(stderr, "{\"level\":\"%s\",\"time\":\"%s\",\"msg\":\"kafka: ", level, when);
-  json_escape(stderr, detail);
-  fprintf(stderr, "\",\"facility\":\"");
-  json_escape(stderr, facility);
-  fprintf(stderr, "\",\"client\":\"");
-  json_escape(stderr, client);
-  fprintf(stderr, "\"}\n");
-  funlockfile(stderr);
-}
-
+/* librdkafka's syslog levels: 0-3 error, 4 warning, 5-6 info, 7 debug. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-  const char *lv = level <= 3 ? "error" : level <= 4 ? "warn" : level <= 6 ? "info" : "debug";
+  int lv = level <= 3   ? CORE_LOG_ERROR
+           : level <= 4 ? CORE_LOG_WARN
+           : level <= 6 ? CORE_LOG_INFO
+                        : CORE_LOG_DEBUG;
   log_line(lv, rd_kafka_name(rk), fac, buf);
 }
 
@@ -100,7 +85,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
    * (all brokers down, fatal producer errors) visible in the logs too. */
   if (err == RD_KAFKA_RESP_ERR__TRANSPORT)
     return;
-  log_line(err == RD_KAFKA_RESP_ERR__FATAL ? "error" : "warn", rd_kafka_name(rk),
+  log_line(err == RD_KAFKA_RESP_ERR__FATAL ? CORE_LOG_ERROR : CORE_LOG_WARN, rd_kafka_name(rk),
            rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
@@ -415,7 +400,8 @@ static void kafka_writer_close(struct bus_writer *bw) {
   kafka_writer *w = (kafka_writer *)bw;
   rd_kafka_resp_err_t e = rd_kafka_flush(w->rk, KAFKA_CLOSE_FLUSH_MS);
   if (e)
-    log_line("warn", rd_kafka_name(w->rk), "close", "messages still undelivered after 10s were dropped");
+    log_line(CORE_LOG_WARN, rd_kafka_name(w->rk), "close",
+             "messages still undelivered after 10s were dropped");
   atomic_store(&w->stop, 1);
   pthread_join(w->poller, NULL);
   kafka_writer_free(w);
@@ -495,10 +481,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
   else
     ae = rd_kafka_assign(rk, NULL);
   if (ce) {
-    log_line("error", rd_kafka_name(rk), "rebalance", rd_kafka_error_string(ce));
+    log_line(CORE_LOG_ERROR, rd_kafka_name(rk), "rebalance", rd_kafka_error_string(ce));
     rd_kafka_error_destroy(ce);
   } else if (ae) {
-    log_line("error", rd_kafka_name(rk), "rebalance", rd_kafka_err2str(ae));
+    log_line(CORE_LOG_ERROR, rd_kafka_name(rk), "rebalance", rd_kafka_err2str(ae));
   }
 }
 
@@ -674,7 +660,7 @@ static void kafka_reader_close(struct bus_reader *br) {
   /* Leaves the group: the revoke callback runs and commits nothing. */
   rd_kafka_resp_err_t e = rd_kafka_consumer_close(r->rk);
   if (e)
-    log_line("warn", rd_kafka_name(r->rk), "close", rd_kafka_err2str(e));
+    log_line(CORE_LOG_WARN, rd_kafka_name(r->rk), "close", rd_kafka_err2str(e));
   kafka_reader_free(r);
 }
 

@@ -6,7 +6,6 @@
 #include "upload.h"
 
 #include "pprof.h"
-#include "svc_log.h"
 #include "chrono.h"
 #include "layout.h"
 
@@ -117,8 +116,9 @@ int upload_accept(const upload_config *cfg, const char *app, const uint8_t *body
     res->key[0] = '\0';
     if (blob_delete(cfg->blob, key, derr, sizeof derr) != BLOB_OK) {
       res->orphaned = 1;
-      SVC_ERROR("publish failed and the staged upload could not be removed", SVC_STR("app", app),
-                SVC_STR("key", key), SVC_STR("publish_error", err), SVC_STR("delete_error", derr));
+      core_log(&cfg->log, CORE_LOG_ERROR,
+               "publish failed and the staged upload could not be removed", "app", app, "key", key,
+               "publish_error", err, "delete_error", derr, NULL);
     }
     return refuse(res, 503, UPLOAD_PUBLISH, "event bus unavailable, upload for app %s not accepted: %s", app, err);
   }

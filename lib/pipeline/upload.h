@@ -31,6 +31,7 @@
 
 #include "blob.h"
 #include "bus.h"
+#include "corelog.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,6 +42,7 @@ typedef struct upload_config {
   bus_writer *bus;          /* where profile.uploaded goes (not owned) */
   size_t max_input_bytes;   /* body limit handed to pp_decode; 0 = engine default */
   size_t max_decoded_bytes; /* decompressed limit; 0 = engine default */
+  core_logger log;          /* where an upload left behind is reported; {0} = silent */
 } upload_config;
 
 /* Why an upload was refused; also the label of the rejection metric. */

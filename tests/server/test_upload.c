@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
   CHECK_INT(blob_open(url, &bs, err, sizeof err), 0);
   CHECK_INT(bus_writer_open("mem://uploads", &w, err, sizeof err), 0);
   CHECK_INT(bus_reader_open("mem://uploads", &rd, err, sizeof err), 0);
-  upload_config cfg = {bs, w, 1 << 20, raw_len};
+  upload_config cfg = {.blob = bs, .bus = w, .max_input_bytes = 1 << 20, .max_decoded_bytes = raw_len};
   upload_result res;
   bus_event ev;
 
@@ -169,7 +169,7 @@ int main(int argc, char **argv) {
   /* publish fails (topic full at one message): the staged object is removed */
   CHECK_INT(bus_writer_open("mem://full?max.messages=1", &w1, err, sizeof err), 0);
   CHECK_INT(bus_reader_open("mem://full", &rd1, err, sizeof err), 0);
-  upload_config one = {bs, w1, 0, 0};
+  upload_config one = {.blob = bs, .bus = w1};
   CHECK_INT(upload_accept(&one, "full", cpu, cpu_len, &res), 0);
   CHECK_INT(upload_accept(&one, "full", cpu, cpu_len, &res), -1);
   CHECK_INT(res.status, 503);
@@ -189,7 +189,7 @@ int main(int argc, char **argv) {
   snprintf(url, sizeof url, "%s/readonly", argv[2]);
   mkdir(url, 0555);
   CHECK_INT(blob_open(badurl, &bad, err, sizeof err), 0);
-  upload_config ro = {bad, w, 0, 0};
+  upload_config ro = {.blob = bad, .bus = w};
   if (geteuid() == 0) {
     /* root writes anywhere: use a file where the store's directory should be */
     blob_close(bad);
