@@ -92,6 +92,11 @@ static void test_rfc3339(void) {
   CHECK(chrono_parse_rfc3339("2026-11-21T12:16:34.1234567890Z", &ms) == -1, "10 digits");
   CHECK(chrono_parse_rfc3339("2026-11-21T12:16:34Zx", &ms) == -1, "trailing junk");
   CHECK(chrono_parse_rfc3339(NULL, &ms) == -1, "NULL");
+  CHECK(chrono_parse_rfc3339("", &ms) == -1, "empty");
+  CHECK(chrono_parse_rfc3339("yesterday", &ms) == -1, "not a date");
+  CHECK(chrono_parse_rfc3339("2026-13-01T00:00:00Z", &ms) == -1, "month 13");
+  CHECK(chrono_parse_rfc3339("2000-02-29T00:00:00.5Z", &ms) == 0 && ms == 951782400500LL,
+        "leap day 2000, one fraction digit: %" PRId64, ms);
   char b[32];
   CHECK(chrono_format_rfc3339(1795263394964LL, 1, b, sizeof b) == 0 &&
             !strcmp(b, "2026-11-21T12:16:34.964Z"), "%s", b);
