@@ -163,7 +163,6 @@ static const char *check_opts(const opts *o, int npos, char *buf, size_t n) {
 /* Parses the command line into o and *targets_path. Returns -1 to go on,
  * or the exit status (0 after --help/--version, 2 on a usage error). */
 static int parse_args(opts *o, int argc, char **argv, const char **targets_path) {
-  char err[1024];
   svc_flag flags[] = {
       {"api-url", 'u', SVC_FLAG_STRING, "http://localhost:8080", "pgopipe-server to upload to",
        &o->api_url, NULL, "URL", 0},
@@ -206,21 +205,13 @@ static int parse_args(opts *o, int argc, char **argv, const char **targets_path)
   char **pos = calloc((size_t)argc + 1, sizeof *pos);
   int npos = 0;
   if (!pos) return 1;
-  int prc = svc_flags_parse(flags, nflags, argc, argv, pos, &npos, err, sizeof err);
+  int rc = svc_flags_main(&cmd, flags, nflags, argc, argv, pos, &npos);
   *targets_path = pos[0];
   free(pos);
-  if (prc == SVC_FLAGS_HELP) {
-    svc_flags_help(stdout, &cmd, flags, nflags);
-    return 0;
-  }
-  if (prc == SVC_FLAGS_VERSION) {
-    svc_flags_version(stdout, &cmd);
-    return 0;
-  }
+  if (rc >= 0) return rc;
   char ubuf[512];
-  const char *usage_err = prc != SVC_FLAGS_OK ? err : check_opts(o, npos, ubuf, sizeof ubuf);
-  if (!usage_err)
-    return -1;
+  const char *usage_err = check_opts(o, npos, ubuf, sizeof ubuf);
+  if (!usage_err) return -1;
   fprintf(stderr, "pgopipe-scraper: %s (see --help)\n", usage_err);
   return 2;
 }

@@ -101,20 +101,9 @@ static int fail(const char *what, const char *err) {
  * exit status (0 after --help/--version, 2 on a usage error); *mode is the
  * HTTP threading mode. */
 static int parse_args(int argc, char **argv, int *mode) {
-  char err[1024];
-  int rc = svc_flags_parse(flags, NFLAGS, argc, argv, NULL, NULL, err, sizeof err);
-  if (rc == SVC_FLAGS_HELP) {
-    svc_flags_help(stdout, &cmd, flags, NFLAGS);
-    return 0;
-  }
-  if (rc == SVC_FLAGS_VERSION) {
-    svc_flags_version(stdout, &cmd);
-    return 0;
-  }
-  if (rc != SVC_FLAGS_OK) {
-    fprintf(stderr, "pgopipe-server: %s (see --help)\n", err);
-    return 2;
-  }
+  int rc = svc_flags_main(&cmd, flags, NFLAGS, argc, argv, NULL, NULL);
+  if (rc >= 0)
+    return rc;
   int level;
   if (svc_log_parse_level(S.o.log_level, &level) != 0) {
     fprintf(stderr, "pgopipe-server: --log-level: bad level \"%s\" (want debug, info, warn or error)\n",

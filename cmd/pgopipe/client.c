@@ -336,28 +336,45 @@ static void format_size(uint64_t n, char *buf, size_t len) {
     snprintf(buf, len, "%.1f MiB", (double)n / 1048576.0);
 }
 
+/* The merged profiles on the server, with the client that listed them
+ * (list and clean). */
+typedef struct listing {
+  client_t *c;
+  char *token;
+  client_profile *ps;
+  size_t n;
+} listing;
+
+/* -1 with l filled (listing_done frees it), or the exit status after
+ * reporting (nothing left to free). */
+static int fetch_list(const struct copts *o, listing *l) {
+  memset(l, 0, sizeof *l);
+  l->c = make_client(o, &l->token);
+  if (!l->c) return CLI_FAIL;
+  char err[ERRLEN];
+  int rc = client_list(l->c, &l->ps, &l->n, err, sizeof err);
+  if (rc == CLIENT_OK) return -1;
+  int status = report(o, rc, err);
+  done(l->c, l->token, 0);
+  return status;
+}
+
+static int listing_done(listing *l, int status) {
+  client_profiles_free(l->ps, l->n);
+  return done(l->c, l->token, status);
+}
+
 int cli_list(int argc, char **argv) {
   struct copts o = {.verb = "list", .older_ms = -1, .larger = -1};
   int rc = parse(&o, argc, argv, ":u:h");
   if (rc >= 0) return rc;
   if (!want_args(&o, argc, 0, "no arguments")) return CLI_USAGE;
-  char *token = NULL;
-  client_t *c = make_client(&o, &token);
-  if (!c) return CLI_FAIL;
-  client_profile *ps = NULL;
-  size_t n = 0;
-  char err[ERRLEN];
-  rc = client_list(c, &ps, &n, err, sizeof err);
-  int status = CLI_OK;
-  if (rc != CLIENT_OK) {
-    status = report(&o, rc, err);
-  } else {
-    printf("%-40s %12s  %s\n", "APP", "SIZE", "LAST MODIFIED");
-    for (size_t i = 0; i < n; i++)
-      printf("%-40s %12" PRIu64 "  %s\n", ps[i].app, ps[i].size, ps[i].last_modified);
-  }
-  client_profiles_free(ps, n);
-  return done(c, token, status);
+  listing l;
+  if ((rc = fetch_list(&o, &l)) >= 0) return rc;
+  printf("%-40s %12s  %s\n", "APP", "SIZE", "LAST MODIFIED");
+  for (size_t i = 0; i < l.n; i++)
+    printf("%-40s %12" PRIu64 "  %s\n", l.ps[i].app, l.ps[i].size, l.ps[i].last_modified);
+  return listing_done(&l, CLI_OK);
 }
 
 int cli_delete(int argc, char **argv) {
@@ -387,21 +404,14 @@ int cli_clean(int argc, char **argv) {
     cli_errorf(o.verb, "give --older-than DUR and/or --larger-than BYTES (see pgopipe clean --help)");
     return CLI_USAGE;
   }
-  char *token = NULL;
-  client_t *c = make_client(&o, &token);
-  if (!c) return CLI_FAIL;
-  client_profile *ps = NULL;
-  size_t n = 0;
+  listing l;
+  if ((rc = fetch_list(&o, &l)) >= 0) return rc;
   char err[ERRLEN];
-  rc = client_list(c, &ps, &n, err, sizeof err);
-  if (rc != CLIENT_OK) {
-    return done(c, token, report(&o, rc, err));
-  }
   int64_t now_ms = chrono_now_ms();
   int status = CLI_OK;
   size_t removed = 0;
-  for (size_t i = 0; i < n; i++) {
-    client_profile *p = &ps[i];
+  for (size_t i = 0; i < l.n; i++) {
+    client_profile *p = &l.ps[i];
     int old = 0, large = 0;
     if (o.older_ms >= 0) {
       if (p->last_modified_ms < 0)
@@ -413,7 +423,7 @@ int cli_clean(int argc, char **argv) {
     if (o.larger >= 0) large = p->size > (uint64_t)o.larger;
     if (!old && !large) continue;
     long st = 0;
-    rc = client_delete(c, p->app, &st, err, sizeof err);
+    rc = client_delete(l.c, p->app, &st, err, sizeof err);
     if (rc == CLIENT_EHTTP && st == 404) {
       fprintf(stderr, "pgopipe clean: %s: already gone\n", p->app);
       continue;
@@ -429,7 +439,6 @@ int cli_clean(int argc, char **argv) {
            old ? ", older than asked" : "", large ? ", larger than asked" : "");
     removed++;
   }
-  printf("removed %zu of %zu merged profiles\n", removed, n);
-  client_profiles_free(ps, n);
-  return done(c, token, status);
+  printf("removed %zu of %zu merged profiles\n", removed, l.n);
+  return listing_done(&l, status);
 }

@@ -238,23 +238,33 @@ static int parse_url_backend(const char *url, bus_url *u, const bus_backend **be
   return rc;
 }
 
-/* ---- writers ---- */
-
-int bus_writer_open(const char *url, bus_writer **out, char *err, size_t errlen) {
+/* Opens a writer (wout) or a reader (rout; the other is NULL) for url
+ * through its backend. */
+static int open_handle(const char *fn, const char *url, bus_writer **wout, bus_reader **rout,
+                       char *err, size_t errlen) {
   errbuf_clear(err, errlen);
-  if (!out) {
-    errbuf_set(err, errlen, "bus: bus_writer_open: out is NULL");
+  if (wout)
+    *wout = NULL;
+  else if (rout)
+    *rout = NULL;
+  else {
+    errbuf_set(err, errlen, "bus: %s: out is NULL", fn);
     return BUS_EINVAL;
   }
-  *out = NULL;
   bus_url u;
   const bus_backend *be = NULL;
   int rc = parse_url_backend(url, &u, &be, err, errlen);
   if (rc)
     return rc;
-  rc = be->writer_open(&u, out, err, errlen);
+  rc = wout ? be->writer_open(&u, wout, err, errlen) : be->reader_open(&u, rout, err, errlen);
   url_free(&u);
   return rc;
+}
+
+/* ---- writers ---- */
+
+int bus_writer_open(const char *url, bus_writer **out, char *err, size_t errlen) {
+  return open_handle("bus_writer_open", url, out, NULL, err, errlen);
 }
 
 int bus_publish(bus_writer *w, const char *key, const void *msg, size_t len, char *err,
@@ -304,19 +314,7 @@ void bus_writer_close(bus_writer *w) {
 /* ---- readers ---- */
 
 int bus_reader_open(const char *url, bus_reader **out, char *err, size_t errlen) {
-  errbuf_clear(err, errlen);
-  if (!out) {
-    errbuf_set(err, errlen, "bus: bus_reader_open: out is NULL");
-    return BUS_EINVAL;
-  }
-  *out = NULL;
-  bus_url u;
-  const bus_backend *be = NULL;
-  int rc = parse_url_backend(url, &u, &be, err, errlen);
-  if (rc)
-    return rc;
-  rc = be->reader_open(&u, out, err, errlen);
-  url_free(&u);
+  int rc = open_handle("bus_reader_open", url, NULL, out, err, errlen);
   if (rc == 0) {
     /* 64 random bits: unique among readers for all purposes */
     uint64_t v = 0;

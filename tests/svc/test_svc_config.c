@@ -224,9 +224,24 @@ static void test_flags(void) {
   }
 }
 
+/* svc_flags_main: the exit status a main returns, or -1 to go on. */
+static void test_flags_main(void) {
+  svc_cmd cmd = {"test-daemon", NULL, "A daemon under test."};
+  char *ok[] = {"x", "--port", "9090", NULL};
+  CHECK_INT(svc_flags_main(&cmd, flags, NF, 3, ok, NULL, NULL), -1);
+  CHECK_INT(i_port, 9090);
+  char *bad[] = {"x", "--port", "80x", NULL};
+  CHECK_INT(svc_flags_main(&cmd, flags, NF, 3, bad, NULL, NULL), 2);
+  char *pos_given[] = {"x", "extra", NULL};
+  CHECK_INT(svc_flags_main(&cmd, flags, NF, 2, pos_given, NULL, NULL), 2);
+  char *version[] = {"x", "--version", NULL};
+  CHECK_INT(svc_flags_main(&cmd, flags, NF, 2, version, NULL, NULL), 0);
+}
+
 int main(void) {
   test_sizes();
   test_misc();
   test_flags();
+  test_flags_main();
   return check_finish("test_svc_config");
 }
