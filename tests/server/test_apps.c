@@ -12,6 +12,8 @@
 #include "blob.h"
 #include "bus.h"
 
+#include "events.h"
+
 #include <stdlib.h>
 
 static void put(blob_store *bs, const char *key, size_t len) {
@@ -22,20 +24,6 @@ static void put(blob_store *bs, const char *key, size_t len) {
 static int exists(blob_store *bs, const char *key) {
   char err[256];
   return blob_stat(bs, key, NULL, err, sizeof err) == BLOB_OK;
-}
-
-/* Drains the topic; returns the number of events, the last one in *last. */
-static int drain(bus_reader *rd, bus_event *last) {
-  int n = 0;
-  bus_msg *m;
-  char err[256];
-  while (bus_poll(rd, 50, &m, err, sizeof err) == 1) {
-    CHECK_INT(bus_event_decode(m->payload, m->len, last, err, sizeof err), 0);
-    CHECK_INT(bus_commit(rd, m, err, sizeof err), 0);
-    bus_msg_free(m);
-    n++;
-  }
-  return n;
 }
 
 static void test_list(blob_store *bs) {

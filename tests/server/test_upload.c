@@ -14,6 +14,8 @@
 #include "layout.h"
 #include "upload.h"
 
+#include "events.h"
+
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -46,21 +48,6 @@ static int count(blob_store *bs, const char *prefix) {
   while ((rc = blob_iter_next(it, &k, &info, err, sizeof err)) == 1) n++;
   blob_iter_free(it);
   return rc < 0 ? -1 : n;
-}
-
-/* Drains the mem topic; returns the number of events, last one in *last. */
-static int drain(bus_reader *rd, bus_event *last) {
-  int n = 0;
-  bus_msg *m;
-  char err[256];
-  while (bus_poll(rd, 50, &m, err, sizeof err) == 1) {
-    CHECK_INT(bus_event_decode(m->payload, m->len, last, err, sizeof err), 0);
-    CHECK_STR(m->key, last->app);
-    CHECK_INT(bus_commit(rd, m, err, sizeof err), 0);
-    bus_msg_free(m);
-    n++;
-  }
-  return n;
 }
 
 int main(int argc, char **argv) {
