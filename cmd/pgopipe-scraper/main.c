@@ -19,7 +19,6 @@
  * fetches in progress, give uploads in progress --drain-timeout to finish,
  * and exit 0.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,8 @@
 
 #include <curl/curl.h>
 
+#include "chrono.h"
+#include "layout.h"
 #include "scrape.h"
 #include "svc_config.h"
 #include "svc_http.h"
@@ -128,45 +129,70 @@ static void on_result(void *ud, const scrape_result *r) {
   }
 }
 
-int main(int argc, char **argv) {
-  opts o;
-  memset(&o, 0, sizeof o);
-  char err[1024];
-  if (svc_signals_block(err, sizeof err) != 0) {
-    fprintf(stderr, "pgopipe-scraper: %s\n", err);
-    return 1;
+/* The usage error in o (and the count of positional arguments), or NULL. */
+static const char *check_opts(const opts *o, int npos, char *buf, size_t n) {
+  int lvl;
+  if (npos != 1) {
+    snprintf(buf, n, "want exactly one TARGETS.json argument, got %d", npos);
+    return buf;
   }
+  if (!o->app || !*o->app)
+    return "--app (or PGOPIPE_APP) is required";
+  if (!layout_app_valid(o->app)) {
+    snprintf(buf, n, "--app \"%s\": want 1-63 characters of a-z, 0-9 and '-'", o->app);
+    return buf;
+  }
+  if (o->frequency_ms <= 0)
+    return "--frequency must be more than 0";
+  if (o->duration_ms < 1000)
+    return "--duration must be at least 1s (profiles are asked for in whole seconds)";
+  if (o->sample_size < 0)
+    return "--sample-size must be 0 (all) or more";
+  if (o->port < 0 || o->port > 65535)
+    return "--port must be 0..65535";
+  if (o->upload_attempts < 1 || o->upload_attempts > 100)
+    return "--upload-attempts must be 1..100";
+  if (svc_log_parse_level(o->log_level, &lvl) != 0) {
+    snprintf(buf, n, "--log-level \"%s\": want debug, info, warn or error", o->log_level);
+    return buf;
+  }
+  return NULL;
+}
+
+/* Parses the command line into o and *targets_path. Returns -1 to go on,
+ * or the exit status (0 after --help/--version, 2 on a usage error). */
+static int parse_args(opts *o, int argc, char **argv, const char **targets_path) {
   svc_flag flags[] = {
       {"api-url", 'u', SVC_FLAG_STRING, "http://localhost:8080", "pgopipe-server to upload to",
-       &o.api_url, NULL, "URL", 0},
-      {"app", 'a', SVC_FLAG_STRING, NULL, "application the profiles belong to (required)", &o.app,
+       &o->api_url, NULL, "URL", 0},
+      {"app", 'a', SVC_FLAG_STRING, NULL, "application the profiles belong to (required)", &o->app,
        NULL, "APP", 0},
       {"frequency", 'f', SVC_FLAG_DURATION, "60s", "time between the starts of two rounds",
-       &o.frequency_ms, NULL, "DUR", 0},
+       &o->frequency_ms, NULL, "DUR", 0},
       {"duration", 'd', SVC_FLAG_DURATION, "30s",
-       "profile length asked of each target (?seconds=, whole seconds)", &o.duration_ms, NULL,
+       "profile length asked of each target (?seconds=, whole seconds)", &o->duration_ms, NULL,
        "DUR", 0},
       {"sample-size", 's', SVC_FLAG_INT, "0", "targets scraped per round, at random (0 = all)",
-       &o.sample_size, NULL, "N", 0},
-      {"port", 'p', SVC_FLAG_INT, "8082", "port for health, readiness and metrics", &o.port, NULL,
+       &o->sample_size, NULL, "N", 0},
+      {"port", 'p', SVC_FLAG_INT, "8082", "port for health, readiness and metrics", &o->port, NULL,
        "PORT", 0},
-      {"bind", 0, SVC_FLAG_STRING, "127.0.0.1", "address to listen on", &o.bind, NULL, "ADDR", 0},
+      {"bind", 0, SVC_FLAG_STRING, "127.0.0.1", "address to listen on", &o->bind, NULL, "ADDR", 0},
       {"auth-token-file", 0, SVC_FLAG_STRING, NULL,
-       "file holding the server's bearer token (else PGOPIPE_AUTH_TOKEN)", &o.token_file, NULL,
+       "file holding the server's bearer token (else PGOPIPE_AUTH_TOKEN)", &o->token_file, NULL,
        "FILE", 0},
-      {"log-level", 'l', SVC_FLAG_STRING, "info", "debug|info|warn|error", &o.log_level, NULL,
+      {"log-level", 'l', SVC_FLAG_STRING, "info", "debug|info|warn|error", &o->log_level, NULL,
        "LEVEL", 0},
       {"timeout-margin", 0, SVC_FLAG_DURATION, "10s",
-       "a target gets --duration plus this long to answer", &o.margin_ms, NULL, "DUR", 0},
-      {"max-profile-bytes", 0, SVC_FLAG_SIZE, "67108864",
-       "largest answer accepted from a target", &o.max_profile_bytes, NULL, "BYTES", 0},
+       "a target gets --duration plus this long to answer", &o->margin_ms, NULL, "DUR", 0},
+      {"max-profile-bytes", 0, SVC_FLAG_SIZE, "67108864", "largest answer accepted from a target",
+       &o->max_profile_bytes, NULL, "BYTES", 0},
       {"upload-attempts", 0, SVC_FLAG_INT, "4",
-       "attempts per upload (transient failures: no connection, 5xx, 429)", &o.upload_attempts,
+       "attempts per upload (transient failures: no connection, 5xx, 429)", &o->upload_attempts,
        NULL, "N", 0},
       {"upload-timeout", 0, SVC_FLAG_DURATION, "60s", "bound on one upload request",
-       &o.upload_timeout_ms, NULL, "DUR", 0},
+       &o->upload_timeout_ms, NULL, "DUR", 0},
       {"drain-timeout", 0, SVC_FLAG_DURATION, "10s",
-       "on SIGTERM, how long uploads in progress may still take", &o.drain_ms, NULL, "DUR", 0},
+       "on SIGTERM, how long uploads in progress may still take", &o->drain_ms, NULL, "DUR", 0},
   };
   size_t nflags = sizeof flags / sizeof flags[0];
   svc_cmd cmd = {"pgopipe-scraper", "TARGETS.json",
@@ -178,56 +204,142 @@ int main(int argc, char **argv) {
   char **pos = calloc((size_t)argc + 1, sizeof *pos);
   int npos = 0;
   if (!pos) return 1;
-  int prc = svc_flags_parse(flags, nflags, argc, argv, pos, &npos, err, sizeof err);
-  if (prc == SVC_FLAGS_HELP) {
-    svc_flags_help(stdout, &cmd, flags, nflags);
-    free(pos);
-    return 0;
-  }
-  if (prc == SVC_FLAGS_VERSION) {
-    svc_flags_version(stdout, &cmd);
-    free(pos);
-    return 0;
-  }
-  const char *usage_err = NULL;
+  int rc = svc_flags_main(&cmd, flags, nflags, argc, argv, pos, &npos);
+  *targets_path = pos[0];
+  free(pos);
+  if (rc >= 0) return rc;
   char ubuf[512];
-  int lvl = SVC_LOG_INFO;
-  if (prc != SVC_FLAGS_OK) {
-    usage_err = err;
-  } else if (npos != 1) {
-    snprintf(ubuf, sizeof ubuf, "want exactly one TARGETS.json argument, got %d", npos);
-    usage_err = ubuf;
-  } else if (!o.app || !*o.app) {
-    usage_err = "--app (or PGOPIPE_APP) is required";
-  } else if (!client_valid_app(o.app)) {
-    snprintf(ubuf, sizeof ubuf, "--app \"%s\": want 1-63 characters of a-z, 0-9 and '-'", o.app);
-    usage_err = ubuf;
-  } else if (o.frequency_ms <= 0) {
-    usage_err = "--frequency must be more than 0";
-  } else if (o.duration_ms < 1000) {
-    usage_err = "--duration must be at least 1s (profiles are asked for in whole seconds)";
-  } else if (o.sample_size < 0) {
-    usage_err = "--sample-size must be 0 (all) or more";
-  } else if (o.port < 0 || o.port > 65535) {
-    usage_err = "--port must be 0..65535";
-  } else if (o.upload_attempts < 1 || o.upload_attempts > 100) {
-    usage_err = "--upload-attempts must be 1..100";
-  } else if (svc_log_parse_level(o.log_level, &lvl) != 0) {
-    snprintf(ubuf, sizeof ubuf, "--log-level \"%s\": want debug, info, warn or error", o.log_level);
-    usage_err = ubuf;
-  }
-  if (usage_err) {
-    fprintf(stderr, "pgopipe-scraper: %s (see --help)\n", usage_err);
-    free(pos);
-    return 2;
-  }
-  svc_log_set_level(lvl);
+  const char *usage_err = check_opts(o, npos, ubuf, sizeof ubuf);
+  if (!usage_err) return -1;
+  fprintf(stderr, "pgopipe-scraper: %s (see --help)\n", usage_err);
+  return 2;
+}
 
+/* The scraper's counters and gauges, registered in m, each label at 0. */
+static void register_metrics(state *st, svc_metrics *m) {
+  st->scrapes = svc_metrics_counter(m, "pgopipe_scraper_scrapes_total",
+                                    "Scrapes of targets by outcome", "outcome");
+  st->bytes = svc_metrics_counter(m, "pgopipe_scraper_scraped_bytes_total",
+                                  "Bytes received from targets", NULL);
+  st->uploads = svc_metrics_counter(m, "pgopipe_scraper_uploads_total",
+                                    "Profiles stored by the server", NULL);
+  st->upload_failures = svc_metrics_counter(m, "pgopipe_scraper_upload_failures_total",
+                                            "Scraped profiles that could not be uploaded", NULL);
+  st->upload_retries = svc_metrics_counter(m, "pgopipe_scraper_upload_retries_total",
+                                           "Upload attempts after the first", NULL);
+  st->rounds = svc_metrics_counter(m, "pgopipe_scraper_rounds_total", "Scrape rounds run", NULL);
+  st->ntargets = svc_metrics_gauge(m, "pgopipe_scraper_targets", "Targets currently loaded", NULL);
+  st->reloads = svc_metrics_counter(m, "pgopipe_scraper_target_reloads_total",
+                                    "Reloads of the targets file by result", "result");
+  st->last_round = svc_metrics_gauge(m, "pgopipe_scraper_last_round_timestamp_seconds",
+                                     "Unix time the last round finished", NULL);
+  for (int i = 0; i < SCRAPE_OUTCOME_COUNT; i++)
+    svc_metric_add(st->scrapes, 0, scrape_outcome_name((scrape_outcome)i));
+  svc_metric_add(st->reloads, 0, "ok");
+  svc_metric_add(st->reloads, 0, "error");
+  svc_metric_set(st->ntargets, (double)st->targets.n);
+}
+
+/* Serves /api/health, /api/ready and /metrics. NULL with err on failure. */
+static svc_http *serve(const opts *o, svc_metrics *m, char *err, size_t errlen) {
+  svc_http_config hc = {
+      .bind = o->bind, .port = (int)o->port, .threads = 2, .metrics = m, .name = "pgopipe-scraper"};
+  svc_http *http = NULL;
+  if (svc_http_new(&hc, &http, err, errlen) != 0 ||
+      svc_http_add_health(http, "/api/health", NULL, 0) != 0 ||
+      svc_http_add_ready(http, "/api/ready") != 0 ||
+      svc_http_add_metrics(http, "/metrics", m) != 0 || svc_http_start(http, err, errlen) != 0) {
+    svc_http_free(http);
+    return NULL;
+  }
+  svc_http_set_ready(http, 1);
+  return http;
+}
+
+/* One round over --sample-size targets chosen at random; logs and counts. */
+static void one_round(const opts *o, state *st, const scrape_config *sc, uint64_t *rng,
+                      int64_t next_ns) {
+  char err[1024];
+  int64_t start = chrono_mono_ns();
+  size_t n = st->targets.n;
+  size_t *idx = malloc(n * sizeof *idx);
+  const scrape_target **chosen = malloc(n * sizeof *chosen);
+  if (!idx || !chosen) {
+    free(idx);
+    free(chosen);
+    SVC_ERROR("out of memory starting a round");
+    return;
+  }
+  size_t k = scrape_sample(n, (size_t)o->sample_size, rng, idx);
+  for (size_t i = 0; i < k; i++)
+    chosen[i] = &st->targets.v[idx[i]];
+  free(idx);
+  st->r_ok = st->r_failed = st->r_uploaded = 0;
+  SVC_DEBUG("round started", SVC_INT("targets", k));
+  int rc = scrape_round(sc, chosen, k, on_result, should_stop, st, err, sizeof err);
+  free(chosen);
+  svc_metric_add(st->rounds, 1);
+  svc_metric_set(st->last_round, (double)chrono_now_ms() / 1000.0);
+  double secs = (double)(chrono_mono_ns() - start) / 1e9;
+  if (rc != CLIENT_OK)
+    SVC_ERROR("round failed", SVC_STR("error", err));
+  else
+    SVC_INFO("round done", SVC_INT("targets", k), SVC_INT("scraped", st->r_ok),
+             SVC_INT("failed", st->r_failed), SVC_INT("uploaded", st->r_uploaded),
+             SVC_FLOAT("seconds", secs));
+  if (!st->stop && chrono_mono_ns() > next_ns)
+    SVC_WARN("round took longer than --frequency; starting the next at once",
+             SVC_FLOAT("seconds", secs), SVC_INT("frequency_ms", o->frequency_ms));
+}
+
+/* Runs a round every --frequency until a stop is asked. */
+static void run_rounds(const opts *o, state *st, const char *token) {
+  scrape_config sc = {
+      .api = {.api_url = o->api_url,
+              .token = token,
+              .timeout_ms = (long)o->upload_timeout_ms,
+              .upload_attempts = (int)o->upload_attempts},
+      .app = o->app,
+      .duration_ms = o->duration_ms,
+      .margin_ms = o->margin_ms > 0 ? o->margin_ms : 1,
+      .max_body_bytes = (size_t)o->max_profile_bytes,
+      .drain_ms = o->drain_ms > 0 ? o->drain_ms : 1,
+  };
+  uint64_t rng = (uint64_t)chrono_now_ns() ^ ((uint64_t)getpid() << 32);
+  int64_t next_ns = chrono_mono_ns();
+  while (!st->stop) {
+    int64_t now = chrono_mono_ns();
+    if (now < next_ns) {
+      int64_t wait_ms = (next_ns - now + 999999) / 1000000;
+      if (drain_signals(st, (int)(wait_ms > 1000 ? 1000 : wait_ms)))
+        break;
+      continue;
+    }
+    if (drain_signals(st, 0))
+      break;
+    next_ns = chrono_mono_ns() + o->frequency_ms * 1000000;
+    one_round(o, st, &sc, &rng, next_ns);
+  }
+}
+
+int main(int argc, char **argv) {
+  opts o;
+  memset(&o, 0, sizeof o);
+  char err[1024];
+  if (svc_signals_block(err, sizeof err) != 0) {
+    fprintf(stderr, "pgopipe-scraper: %s\n", err);
+    return 1;
+  }
   state st;
   memset(&st, 0, sizeof st);
-  st.targets_path = pos[0];
-  free(pos);
-  int rc = scrape_targets_load(st.targets_path, NULL, &st.targets, err, sizeof err);
+  int rc = parse_args(&o, argc, argv, &st.targets_path);
+  if (rc >= 0)
+    return rc;
+  int lvl = SVC_LOG_INFO;
+  svc_log_parse_level(o.log_level, &lvl); /* checked by parse_args */
+  svc_log_set_level(lvl);
+
+  rc = scrape_targets_load(st.targets_path, NULL, &st.targets, err, sizeof err);
   if (rc != CLIENT_OK) {
     SVC_ERROR("cannot load targets", SVC_STR("file", st.targets_path), SVC_STR("error", err));
     fprintf(stderr, "pgopipe-scraper: %s\n", err);
@@ -240,103 +352,20 @@ int main(int argc, char **argv) {
     return 1;
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
-
   svc_metrics *m = svc_metrics_new();
-  st.scrapes = svc_metrics_counter(m, "pgopipe_scraper_scrapes_total",
-                                   "Scrapes of targets by outcome", "outcome");
-  st.bytes = svc_metrics_counter(m, "pgopipe_scraper_scraped_bytes_total",
-                                 "Bytes received from targets", NULL);
-  st.uploads = svc_metrics_counter(m, "pgopipe_scraper_uploads_total",
-                                   "Profiles stored by the server", NULL);
-  st.upload_failures = svc_metrics_counter(m, "pgopipe_scraper_upload_failures_total",
-                                           "Scraped profiles that could not be uploaded", NULL);
-  st.upload_retries = svc_metrics_counter(m, "pgopipe_scraper_upload_retries_total",
-                                          "Upload attempts after the first", NULL);
-  st.rounds = svc_metrics_counter(m, "pgopipe_scraper_rounds_total", "Scrape rounds run", NULL);
-  st.ntargets = svc_metrics_gauge(m, "pgopipe_scraper_targets", "Targets currently loaded", NULL);
-  st.reloads = svc_metrics_counter(m, "pgopipe_scraper_target_reloads_total",
-                                   "Reloads of the targets file by result", "result");
-  st.last_round = svc_metrics_gauge(m, "pgopipe_scraper_last_round_timestamp_seconds",
-                                    "Unix time the last round finished", NULL);
-  for (int i = 0; i < SCRAPE_OUTCOME_COUNT; i++)
-    svc_metric_add(st.scrapes, 0, scrape_outcome_name((scrape_outcome)i));
-  svc_metric_add(st.reloads, 0, "ok");
-  svc_metric_add(st.reloads, 0, "error");
-  svc_metric_set(st.ntargets, (double)st.targets.n);
-
-  svc_http_config hc = {.bind = o.bind, .port = (int)o.port, .threads = 2, .metrics = m,
-                        .name = "pgopipe-scraper"};
-  svc_http *http = NULL;
+  register_metrics(&st, m);
   int exit_code = 0;
-  if (svc_http_new(&hc, &http, err, sizeof err) != 0 ||
-      svc_http_add_health(http, "/api/health", NULL, 0) != 0 ||
-      svc_http_add_ready(http, "/api/ready") != 0 ||
-      svc_http_add_metrics(http, "/metrics", m) != 0 || svc_http_start(http, err, sizeof err) != 0) {
+  svc_http *http = serve(&o, m, err, sizeof err);
+  if (!http) {
     SVC_ERROR("cannot serve health and metrics", SVC_STR("error", err));
     fprintf(stderr, "pgopipe-scraper: %s\n", err);
     exit_code = 1;
-    goto out;
-  }
-  svc_http_set_ready(http, 1);
-  SVC_INFO("scraper started", SVC_STR("app", o.app), SVC_STR("api_url", o.api_url),
-           SVC_STR("targets_file", st.targets_path), SVC_INT("targets", st.targets.n),
-           SVC_INT("frequency_ms", o.frequency_ms), SVC_INT("duration_ms", o.duration_ms),
-           SVC_INT("sample_size", o.sample_size), SVC_INT("port", svc_http_port(http)));
-
-  scrape_config sc = {
-      .api = {.api_url = o.api_url,
-              .token = token,
-              .timeout_ms = (long)o.upload_timeout_ms,
-              .upload_attempts = (int)o.upload_attempts},
-      .app = o.app,
-      .duration_ms = o.duration_ms,
-      .margin_ms = o.margin_ms > 0 ? o.margin_ms : 1,
-      .max_body_bytes = (size_t)o.max_profile_bytes,
-      .drain_ms = o.drain_ms > 0 ? o.drain_ms : 1,
-  };
-  uint64_t rng = (uint64_t)svc_now_ns() ^ ((uint64_t)getpid() << 32);
-  int64_t next_ns = svc_mono_ns();
-  while (!st.stop) {
-    int64_t now = svc_mono_ns();
-    if (now < next_ns) {
-      int64_t wait_ms = (next_ns - now + 999999) / 1000000;
-      if (drain_signals(&st, (int)(wait_ms > 1000 ? 1000 : wait_ms))) break;
-      continue;
-    }
-    if (drain_signals(&st, 0)) break;
-    int64_t start = svc_mono_ns();
-    next_ns = start + o.frequency_ms * 1000000;
-    size_t n = st.targets.n;
-    size_t *idx = malloc(n * sizeof *idx);
-    const scrape_target **chosen = malloc(n * sizeof *chosen);
-    if (!idx || !chosen) {
-      free(idx);
-      free(chosen);
-      SVC_ERROR("out of memory starting a round");
-      continue;
-    }
-    size_t k = scrape_sample(n, (size_t)o.sample_size, &rng, idx);
-    for (size_t i = 0; i < k; i++) chosen[i] = &st.targets.v[idx[i]];
-    free(idx);
-    st.r_ok = st.r_failed = st.r_uploaded = 0;
-    SVC_DEBUG("round started", SVC_INT("targets", k));
-    rc = scrape_round(&sc, chosen, k, on_result, should_stop, &st, err, sizeof err);
-    free(chosen);
-    svc_metric_add(st.rounds, 1);
-    svc_metric_set(st.last_round, (double)svc_now_ms() / 1000.0);
-    double secs = (double)(svc_mono_ns() - start) / 1e9;
-    if (rc != CLIENT_OK)
-      SVC_ERROR("round failed", SVC_STR("error", err));
-    else
-      SVC_INFO("round done", SVC_INT("targets", k), SVC_INT("scraped", st.r_ok),
-               SVC_INT("failed", st.r_failed), SVC_INT("uploaded", st.r_uploaded),
-               SVC_FLOAT("seconds", secs));
-    if (!st.stop && svc_mono_ns() > next_ns)
-      SVC_WARN("round took longer than --frequency; starting the next at once",
-               SVC_FLOAT("seconds", secs), SVC_INT("frequency_ms", o.frequency_ms));
-  }
-out:
-  if (http) {
+  } else {
+    SVC_INFO("scraper started", SVC_STR("app", o.app), SVC_STR("api_url", o.api_url),
+             SVC_STR("targets_file", st.targets_path), SVC_INT("targets", st.targets.n),
+             SVC_INT("frequency_ms", o.frequency_ms), SVC_INT("duration_ms", o.duration_ms),
+             SVC_INT("sample_size", o.sample_size), SVC_INT("port", svc_http_port(http)));
+    run_rounds(&o, &st, token);
     svc_http_set_ready(http, 0);
     svc_http_stop(http, 1000);
     svc_http_free(http);

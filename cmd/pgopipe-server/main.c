@@ -91,53 +91,20 @@ static void on_refused(void *ctx, const char *method, const char *route, int sta
   svc_metric_add(s->m_rejected, 1, reason);
 }
 
-/* The in-process worker's log records as lib/svc's JSON lines on stderr. */
-static void log_to_svc(void *ctx, int level, const char *msg, const char *const *kv, size_t n) {
-  svc_field f[16];
-  for (size_t i = 0; i < n && i < 16; i++) f[i] = SVC_STR(kv[2 * i], kv[2 * i + 1]);
-  svc_log_fields(level, msg, f, n < 16 ? n : 16);
-  (void)ctx;
-}
-
-/* Starts the merge worker on a thread of its own, on the server's blob store
- * and metrics, reading the bus at reader_url (for mem:// the topic the
- * server writes). */
-static int start_worker(server *s, int level, worker_embed **out, char *err, size_t errlen) {
-  worker_embed_config c = {0};
-  c.blob = s->blob;
-  c.writer_url = s->o.writer_url;
-  c.reader_url = s->o.reader_url;
-  c.prune_path = s->o.prune;
-  c.batch_max = s->o.batch_max > 0 ? (size_t)s->o.batch_max : 0;
-  c.batch_wait_ms = (int)s->o.batch_wait_ms;
-  c.metrics = s->metrics;
-  c.log = (core_logger){log_to_svc, NULL, level};
-  return worker_embed_start(&c, out, err, errlen);
-}
-
 static int fail(const char *what, const char *err) {
   fprintf(stderr, "pgopipe-server: %s%s%s\n", what, err ? ": " : "", err ? err : "");
   SVC_ERROR("start-up failed", SVC_STR("what", what), SVC_STR("error", err));
   return 1;
 }
 
-int main(int argc, char **argv) {
-  char err[1024];
+/* Parses the flags into S.o and checks them. Returns -1 to go on, or the
+ * exit status (0 after --help/--version, 2 on a usage error); *mode is the
+ * HTTP threading mode. */
+static int parse_args(int argc, char **argv, int *mode) {
+  int rc = svc_flags_main(&cmd, flags, NFLAGS, argc, argv, NULL, NULL);
+  if (rc >= 0)
+    return rc;
   int level;
-
-  int rc = svc_flags_parse(flags, NFLAGS, argc, argv, NULL, NULL, err, sizeof err);
-  if (rc == SVC_FLAGS_HELP) {
-    svc_flags_help(stdout, &cmd, flags, NFLAGS);
-    return 0;
-  }
-  if (rc == SVC_FLAGS_VERSION) {
-    svc_flags_version(stdout, &cmd);
-    return 0;
-  }
-  if (rc != SVC_FLAGS_OK) {
-    fprintf(stderr, "pgopipe-server: %s (see --help)\n", err);
-    return 2;
-  }
   if (svc_log_parse_level(S.o.log_level, &level) != 0) {
     fprintf(stderr, "pgopipe-server: --log-level: bad level \"%s\" (want debug, info, warn or error)\n",
             S.o.log_level);
@@ -156,15 +123,20 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pgopipe-server: --max-uploads must be >= 0 and --http-threads 1..256\n");
     return 2;
   }
-  int mode;
-  if (strcmp(S.o.http_mode, "thread") == 0) mode = SVC_HTTP_THREAD_PER_CONNECTION;
-  else if (strcmp(S.o.http_mode, "pool") == 0) mode = SVC_HTTP_POOL;
+  if (strcmp(S.o.http_mode, "thread") == 0)
+    *mode = SVC_HTTP_THREAD_PER_CONNECTION;
+  else if (strcmp(S.o.http_mode, "pool") == 0)
+    *mode = SVC_HTTP_POOL;
   else {
     fprintf(stderr, "pgopipe-server: --http-mode: bad mode \"%s\" (want thread or pool)\n", S.o.http_mode);
     return 2;
   }
+  return -1;
+}
 
-  /* The embedded default: no URL flags means the all-in-one pipeline. */
+/* The embedded default (no URL flags: the all-in-one pipeline), the URLs'
+ * defaults, and whether the bus can be read. -1 to go on, else the status. */
+static int choose_topology(void) {
   int embedded = !S.o.blob_url && !S.o.writer_url;
   if (embedded) S.o.worker = 1;
   if (!S.o.blob_url) S.o.blob_url = DEFAULT_BLOB_URL;
@@ -174,7 +146,32 @@ int main(int argc, char **argv) {
     return fail("--event-writer-url",
                 "a mem:// bus is in-process only and needs the merge worker in this process (--worker); "
                 "use kafka://TOPIC for a separate pgopipe-worker");
+  if (S.o.worker && !S.o.reader_url && mem_bus)
+    S.o.reader_url = S.o.writer_url;
+  return -1;
+}
 
+/* Starts the merge worker on a thread of its own, on the server's blob store
+ * and metrics, reading the bus at --event-reader-url (for mem:// the topic
+ * the server writes). */
+static int start_worker(const core_logger *lg, char *err, size_t errlen) {
+  worker_embed_config c = {0};
+  c.blob = S.blob;
+  c.writer_url = S.o.writer_url;
+  c.reader_url = S.o.reader_url;
+  c.prune_path = S.o.prune;
+  c.batch_max = S.o.batch_max > 0 ? (size_t)S.o.batch_max : 0;
+  c.batch_wait_ms = (int)S.o.batch_wait_ms;
+  c.metrics = S.metrics;
+  c.log = *lg;
+  return worker_embed_start(&c, &S.worker, err, errlen);
+}
+
+/* The auth token, signals, metrics, blob store, bus writer, upload rule and
+ * the in-process worker. -1 to go on (everything open), else the status
+ * (everything closed again). */
+static int open_deps(const core_logger *lg) {
+  char err[1024];
   if (svc_load_token(S.o.token_file, "PGOPIPE_AUTH_TOKEN", &S.token, err, sizeof err) != 0)
     return fail("--auth-token-file", err);
   if (!S.token && !svc_is_loopback(S.o.bind) && !S.o.insecure) {
@@ -184,12 +181,9 @@ int main(int argc, char **argv) {
             S.o.bind);
     return 1;
   }
-
   if (svc_signals_block(err, sizeof err) != 0) return fail("signals", err);
-
   S.metrics = svc_metrics_new();
   if (!S.metrics || server_metrics(&S) != 0) return fail("metrics", "out of memory");
-
   if (blob_open(S.o.blob_url, &S.blob, err, sizeof err) != BLOB_OK) return fail("--blob-store-url", err);
   if (blob_check(S.blob, err, sizeof err) != BLOB_OK)
     SVC_WARN("blob store not reachable yet; uploads get 503 until it is", SVC_STR("url", blob_url(S.blob)),
@@ -202,18 +196,19 @@ int main(int argc, char **argv) {
   S.up.bus = S.bus;
   S.up.max_input_bytes = (size_t)S.o.max_profile_bytes;
   S.up.max_decoded_bytes = (size_t)S.o.max_decoded_bytes;
-
-  worker_embed *w = NULL;
-  if (S.o.worker) {
-    if (!S.o.reader_url && mem_bus) S.o.reader_url = S.o.writer_url;
-    if (start_worker(&S, level, &w, err, sizeof err) != 0) {
-      bus_writer_close(S.bus);
-      blob_close(S.blob);
-      return fail("--worker", err);
-    }
-    S.worker = w;
+  S.up.log = *lg;
+  if (S.o.worker && start_worker(lg, err, sizeof err) != 0) {
+    bus_writer_close(S.bus);
+    blob_close(S.blob);
+    return fail("--worker", err);
   }
+  return -1;
+}
 
+/* Builds and starts the HTTP server; NULL after reporting (and, when the
+ * start itself failed, closing the dependencies). */
+static svc_http *start_http(int mode) {
+  char err[1024] = "";
   svc_http_config hc = {0};
   hc.bind = S.o.bind;
   hc.port = (int)S.o.port;
@@ -229,16 +224,22 @@ int main(int argc, char **argv) {
   svc_http *h = NULL;
   if (svc_http_new(&hc, &h, err, sizeof err) != 0 || svc_http_set_token(h, S.token) != 0 ||
       server_routes(&S, h) != 0) {
-    return fail("http", err[0] ? err : "out of memory");
+    fail("http", err[0] ? err : "out of memory");
+    return NULL;
   }
   if (svc_http_start(h, err, sizeof err) != 0) {
-    worker_embed_stop(w, err, sizeof err);
+    worker_embed_stop(S.worker, err, sizeof err);
     bus_writer_close(S.bus);
     blob_close(S.blob);
     svc_http_free(h);
-    return fail("http", err);
+    fail("http", err);
+    return NULL;
   }
   svc_http_set_ready(h, 1);
+  return h;
+}
+
+static void log_listening(svc_http *h) {
   /* The bus URL's query may carry librdkafka secrets (sasl.password): log
    * only what comes before it. */
   char bus_url_printable[256];
@@ -249,26 +250,36 @@ int main(int argc, char **argv) {
            SVC_STR("blob", blob_url(S.blob)), SVC_STR("bus", bus_url_printable), SVC_BOOL("worker", S.o.worker),
            SVC_BOOL("auth", S.token != NULL), SVC_STR("http_mode", S.o.http_mode),
            SVC_INT("max_profile_bytes", S.o.max_profile_bytes), SVC_STR("version", svc_version()));
+}
 
-  int sig;
+/* Serves until SIGTERM/SIGINT (SIGHUP reloads the worker's rules); returns
+ * the signal that ended it. */
+static int wait_for_stop(void) {
   for (;;) {
-    sig = svc_signals_wait(-1);
+    int sig = svc_signals_wait(-1);
     if (sig == SIGHUP) {
-      SVC_INFO("SIGHUP: reloading the worker's prune rules", SVC_BOOL("worker", w != NULL));
-      worker_embed_reload(w);
+      SVC_INFO("SIGHUP: reloading the worker's prune rules", SVC_BOOL("worker", S.worker != NULL));
+      worker_embed_reload(S.worker);
       continue;
     }
-    if (sig == SIGTERM || sig == SIGINT) break;
+    if (sig == SIGTERM || sig == SIGINT)
+      return sig;
     if (sig < 0) {
       SVC_ERROR("waiting for signals failed; shutting down");
-      break;
+      return sig;
     }
   }
+}
+
+/* Stops taking requests, lets those in flight finish, stops the worker and
+ * closes everything. Returns the exit status. */
+static int shut_down(svc_http *h, int sig) {
+  char err[1024];
   SVC_INFO("shutting down: no new connections, finishing requests in flight",
            SVC_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"), SVC_INT("in_flight", svc_http_in_flight(h)));
   unsigned left = svc_http_stop(h, S.o.shutdown_timeout_ms);
   if (left) SVC_WARN("shutdown grace period over; requests cut off", SVC_INT("unfinished", left));
-  int wrc = worker_embed_stop(w, err, sizeof err);
+  int wrc = worker_embed_stop(S.worker, err, sizeof err);
   if (wrc != 0) SVC_ERROR("worker stopped with an error", SVC_STR("error", err));
   bus_writer_close(S.bus); /* flushes the producer */
   blob_close(S.blob);
@@ -277,4 +288,21 @@ int main(int argc, char **argv) {
   free(S.token);
   SVC_INFO("stopped");
   return left || wrc ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  int mode = 0;
+  int rc = parse_args(argc, argv, &mode);
+  if (rc >= 0)
+    return rc;
+  /* Libraries log through svc's JSON lines, at the level just set. */
+  core_logger lg = svc_core_logger();
+  bus_set_logger(&lg);
+  if ((rc = choose_topology()) >= 0 || (rc = open_deps(&lg)) >= 0)
+    return rc;
+  svc_http *h = start_http(mode);
+  if (!h)
+    return 1;
+  log_listening(h);
+  return shut_down(h, wait_for_stop());
 }

@@ -1,21 +1,22 @@
 /*
  * routes.c — the HTTP API of pgopipe-server (contract: HTTP API). Each
  * handler translates between HTTP and one call into lib/: uploads go to
- * upload_accept (lib/pipeline), downloads, listings and deletions to the
- * blob store and the bus. Errors are JSON {"message","code"} everywhere.
+ * upload_accept, listings to apps_list_bases and deletions to apps_delete
+ * (lib/pipeline, where their rules live), downloads to the blob store.
+ * Errors are JSON {"message","code"} everywhere.
  */
 #include "server.h"
 
 #include "svc_log.h"
-#include "svc_util.h"
+#include "apps.h"
+#include "chrono.h"
+#include "layout.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define DEFAULT_PGO "default.pgo"
 
 static void count_blob_error(server *s, const char *op) { svc_metric_add(s->m_blob_err, 1, op); }
 
@@ -27,7 +28,7 @@ static void h_upload(svc_req *r, void *ctx) {
   size_t len;
   const uint8_t *body = svc_req_body(r, &len);
   upload_result res;
-  int64_t t0 = svc_mono_ns();
+  int64_t t0 = chrono_mono_ns();
 
   svc_req_log(r, "app", app);
   int rc = upload_accept(&s->up, app, body, len, &res);
@@ -41,7 +42,7 @@ static void h_upload(svc_req *r, void *ctx) {
   }
   svc_metric_add(s->m_uploads, 1);
   svc_metric_observe(s->m_upload_bytes, (double)len);
-  svc_metric_observe(s->m_upload_seconds, (double)(svc_mono_ns() - t0) / 1e9);
+  svc_metric_observe(s->m_upload_seconds, (double)(chrono_mono_ns() - t0) / 1e9);
   svc_req_log(r, "key", res.key);
   char ms[32];
   snprintf(ms, sizeof ms, "%.3f", (double)res.decode_ns / 1e6);
@@ -99,22 +100,21 @@ static void http_date(int64_t ms, char *buf, size_t n) {
   strftime(buf, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-/* Logs the app, checks its name and writes its base key "{app}/default.pgo"
+/* Logs the app, checks its name and writes its base key (layout_base_key)
  * into key. Returns -1 after replying 400 when the name is invalid. */
 static int base_key(svc_req *r, const char *app, char *key, size_t n) {
   svc_req_log(r, "app", app);
-  if (!upload_app_valid(app)) {
+  if (layout_base_key(app, key, n) != 0) {
     svc_reply_error(r, 400, "invalid app name \"%.80s\": want 1 to 63 characters of a-z, 0-9 and '-'", app);
     return -1;
   }
-  snprintf(key, n, "%s/" DEFAULT_PGO, app);
   return 0;
 }
 
 static void h_download(svc_req *r, void *ctx) {
   server *s = ctx;
   const char *app = svc_req_param(r, "app");
-  char key[128], err[1024];
+  char key[LAYOUT_KEY_BUF], err[1024];
   blob_info info;
   if (base_key(r, app, key, sizeof key) != 0)
     return;
@@ -150,7 +150,7 @@ static void h_download(svc_req *r, void *ctx) {
     http_date(info.mtime_ms, date, sizeof date);
     svc_req_header_out(r, "Last-Modified", date);
   }
-  svc_req_header_out(r, "Content-Disposition", "attachment; filename=\"" DEFAULT_PGO "\"");
+  svc_req_header_out(r, "Content-Disposition", "attachment; filename=\"" LAYOUT_BASE_NAME "\"");
   svc_req_header_out(r, "Cache-Control", "no-cache");
   svc_reply_owned(r, 200, "application/octet-stream", data, len);
 }
@@ -160,33 +160,21 @@ static void h_download(svc_req *r, void *ctx) {
 static void h_list(svc_req *r, void *ctx) {
   server *s = ctx;
   char err[1024];
-  blob_iter *it = NULL;
-  int rc = blob_list(s->blob, "", &it, err, sizeof err);
-  json_t *arr = json_array();
-  const char *key;
-  blob_info info;
-  if (rc == BLOB_OK) rc = 1;
-  while (rc == 1 && (rc = blob_iter_next(it, &key, &info, err, sizeof err)) == 1) {
-    const char *slash = strchr(key, '/');
-    if (!slash || strcmp(slash + 1, DEFAULT_PGO) != 0) continue;
-    char app[64];
-    size_t al = (size_t)(slash - key);
-    if (al == 0 || al >= sizeof app) continue;
-    memcpy(app, key, al);
-    app[al] = '\0';
-    if (!upload_app_valid(app)) continue;
-    char lm[40];
-    svc_time_rfc3339(info.mtime_ms, 0, lm, sizeof lm);
-    json_array_append_new(arr, json_pack("{s:s, s:I, s:s}", "key", app, "size", (json_int_t)info.size,
-                                         "lastModified", lm));
-  }
-  blob_iter_free(it);
-  if (rc < 0) {
-    json_decref(arr);
+  apps_base *bases = NULL;
+  size_t n = 0;
+  if (apps_list_bases(s->blob, &bases, &n, err, sizeof err) != 0) {
     count_blob_error(s, "list");
     svc_reply_error(r, 503, "listing profiles: %s", err);
     return;
   }
+  json_t *arr = json_array();
+  for (size_t i = 0; i < n; i++) {
+    char lm[40];
+    chrono_format_rfc3339(bases[i].mtime_ms, 0, lm, sizeof lm);
+    json_array_append_new(arr, json_pack("{s:s, s:I, s:s}", "key", bases[i].app, "size",
+                                         (json_int_t)bases[i].size, "lastModified", lm));
+  }
+  free(bases);
   json_t *o = json_pack("{s:o}", "profiles", arr);
   char *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
@@ -199,44 +187,41 @@ static void h_list(svc_req *r, void *ctx) {
 
 /* ---- DELETE /api/profile/{app} ---- */
 
-/*
- * 404 when the app has no base. Otherwise profile.deleted is published first
- * (the worker then removes every object under {app}/), and only after the bus
- * acknowledged it is the base removed here as well, so a GET right after the
- * 200 already answers 404. If the publish fails nothing was changed (503).
- */
+/* The order of a deletion is lib/pipeline's (apps_delete); here only its
+ * answer: 200, 404 when the app has no base, 503 when nothing could be done. */
 static void h_delete(svc_req *r, void *ctx) {
   server *s = ctx;
   const char *app = svc_req_param(r, "app");
-  char key[128], err[1024];
-  blob_info info;
+  char key[LAYOUT_KEY_BUF];
   if (base_key(r, app, key, sizeof key) != 0)
     return;
-  int rc = blob_stat(s->blob, key, &info, err, sizeof err);
-  if (rc == BLOB_ENOTFOUND) {
+  apps_delete_result res;
+  apps_delete(s->blob, s->bus, app, &res);
+  switch (res.outcome) {
+  case APPS_DELETED:
+    if (res.base_left) {
+      count_blob_error(s, "delete");
+      SVC_WARN("deleting the base failed; the worker will retry on profile.deleted",
+               SVC_STR("key", res.key), SVC_STR("error", res.error));
+    }
+    svc_reply_json(r, 200, "{}");
+    return;
+  case APPS_BAD_APP:
+    svc_reply_error(r, 400,
+                    "invalid app name \"%.80s\": want 1 to 63 characters of a-z, 0-9 and '-'", app);
+    return;
+  case APPS_NO_BASE:
     svc_reply_error(r, 404, "no merged profile for app %s", app);
     return;
-  }
-  if (rc != BLOB_OK) {
+  case APPS_STORE_FAILED:
     count_blob_error(s, "stat");
-    svc_reply_error(r, 503, "reading %s: %s", key, err);
+    svc_reply_error(r, 503, "reading %s: %s", res.key, res.error);
     return;
-  }
-  bus_event ev;
-  rc = bus_event_init(&ev, BUS_TYPE_DELETED, app);
-  if (rc == BUS_OK) rc = bus_publish_event(s->bus, &ev, err, sizeof err);
-  if (rc != BUS_OK) {
+  case APPS_BUS_FAILED:
     svc_metric_add(s->m_publish_err, 1);
-    svc_reply_error(r, 503, "event bus unavailable, app %s not deleted: %s", app, err);
+    svc_reply_error(r, 503, "event bus unavailable, app %s not deleted: %s", app, res.error);
     return;
   }
-  if (blob_delete(s->blob, key, err, sizeof err) != BLOB_OK) {
-    /* The worker deletes it too on profile.deleted; report, do not fail. */
-    count_blob_error(s, "delete");
-    SVC_WARN("deleting the base failed; the worker will retry on profile.deleted", SVC_STR("key", key),
-             SVC_STR("error", err));
-  }
-  svc_reply_json(r, 200, "{}");
 }
 
 /* ---- health ---- */

@@ -9,7 +9,6 @@
  * SIGHUP reloads the prune rules. The reader is closed last, which leaves the
  * consumer group so the partitions move to the other members at once.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -57,14 +56,6 @@ static void *run_thread(void *arg) {
   return NULL;
 }
 
-/* The worker's log records as lib/svc's JSON lines on stderr. */
-static void log_to_svc(void *ctx, int level, const char *msg, const char *const *kv, size_t n) {
-  svc_field f[16];
-  for (size_t i = 0; i < n && i < 16; i++) f[i] = SVC_STR(kv[2 * i], kv[2 * i + 1]);
-  svc_log_fields(level, msg, f, n < 16 ? n : 16);
-  (void)ctx;
-}
-
 static int check_dep(void *ctx, char *err, size_t errlen, const char *name) {
   return worker_stats_dep((worker_stats *)ctx, name, err, errlen);
 }
@@ -108,20 +99,8 @@ static int parse_opts(int argc, char **argv, opts *o, int *level) {
                  "Consumes profile events and merges every uploaded profile into its app's base "
                  "profile ({app}/default.pgo) exactly once, pruned by the app's rules. Serves "
                  "/api/health, /api/ready and /metrics on --port."};
-  char err[1024];
-  int prc = svc_flags_parse(flags, nflags, argc, argv, NULL, NULL, err, sizeof err);
-  if (prc == SVC_FLAGS_HELP) {
-    svc_flags_help(stdout, &cmd, flags, nflags);
-    return 0;
-  }
-  if (prc == SVC_FLAGS_VERSION) {
-    svc_flags_version(stdout, &cmd);
-    return 0;
-  }
-  if (prc != SVC_FLAGS_OK) {
-    fprintf(stderr, "pgopipe-worker: %s (see --help)\n", err);
-    return 2;
-  }
+  int prc = svc_flags_main(&cmd, flags, nflags, argc, argv, NULL, NULL);
+  if (prc >= 0) return prc;
   if (svc_log_parse_level(o->log_level, level) != 0) {
     fprintf(stderr, "pgopipe-worker: --log-level: want debug, info, warn or error, not \"%s\"\n",
             o->log_level);
@@ -244,7 +223,7 @@ static int run_worker(const opts *o, deps *d, int level) {
   rctx.cfg.backoff_max_ms = (int)o->backoff_max_ms;
   rctx.cfg.reconcile = 0; /* Kafka keeps the events; see worker.h */
   rctx.cfg.stats = d->st;
-  rctx.cfg.log = (core_logger){log_to_svc, NULL, level};
+  rctx.cfg.log = svc_core_logger();
   rctx.cfg.reader_url = o->reader_url;
   pthread_t th;
   if (pthread_create(&th, NULL, run_thread, &rctx) != 0) {
@@ -279,6 +258,8 @@ int main(int argc, char **argv) {
   int prc = parse_opts(argc, argv, &o, &level);
   if (prc >= 0) return prc;
   svc_log_set_level(level);
+  core_logger lg = svc_core_logger();
+  bus_set_logger(&lg);
   char err[1024];
   if (svc_signals_block(err, sizeof err) != 0) {
     fprintf(stderr, "pgopipe-worker: %s\n", err);

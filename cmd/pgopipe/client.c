@@ -10,7 +10,6 @@
  * say what is wrong with it (400/413/422), so the CLI and the scraper see
  * the same rules.
  */
-#define _GNU_SOURCE /* getopt_long */
 #include "client_verbs.h"
 
 #include <ctype.h>
@@ -19,11 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "chrono.h"
 #include "cli.h"
 #include "client.h"
+#include "layout.h"
 
 #define ERRLEN 1024
 #define DEFAULT_API_URL "http://localhost:8080"
@@ -86,27 +86,6 @@ static void help(const char *verb, FILE *f) {
   fputs(common_help, f);
 }
 
-/* "500ms", "30s", "5m", "24h" → ms. Returns 0 or -1. */
-static int parse_duration(const char *s, int64_t *ms) {
-  const char *p = s;
-  int64_t v = 0;
-  if (!isdigit((unsigned char)*p)) return -1;
-  while (isdigit((unsigned char)*p)) {
-    if (v > INT64_MAX / 10 - 10) return -1;
-    v = v * 10 + (*p++ - '0');
-  }
-  int64_t mul;
-  if (!strcmp(p, "ms")) mul = 1;
-  else if (!strcmp(p, "s")) mul = 1000;
-  else if (!strcmp(p, "m")) mul = 60000;
-  else if (!strcmp(p, "h")) mul = 3600000;
-  else if (!*p && v == 0) mul = 1;
-  else return -1;
-  if (v > INT64_MAX / mul) return -1;
-  *ms = v * mul;
-  return 0;
-}
-
 /* Returns -1 to go on, or the exit status (help, usage error). */
 static int parse(struct copts *o, int argc, char **argv, const char *shortopts) {
   int c;
@@ -130,7 +109,7 @@ static int parse(struct copts *o, int argc, char **argv, const char *shortopts) 
       o->output = optarg;
       break;
     case OPT_OLDER:
-      if (parse_duration(optarg, &o->older_ms) != 0) {
+      if (chrono_parse_duration(optarg, &o->older_ms, NULL, 0) != 0) {
         cli_errorf(o->verb, "--older-than wants a duration like 30s, 5m or 24h, not \"%s\"",
                    optarg);
         return CLI_USAGE;
@@ -239,6 +218,28 @@ static int want_args(const struct copts *o, int argc, int n, const char *what) {
   return 1;
 }
 
+/* -1 when app is a valid name (layout_app_valid), else the usage status
+ * after saying why. */
+static int check_app(const struct copts *o, const char *app) {
+  if (layout_app_valid(app))
+    return -1;
+  cli_errorf(o->verb, "invalid app name \"%s\": want 1-63 characters of a-z, 0-9 and '-'", app);
+  return CLI_USAGE;
+}
+
+/* The verbs on one app (download, delete): the options, then exactly one
+ * valid APP. Returns -1 to go on with *app set, or the exit status. */
+static int parse_app_verb(struct copts *o, int argc, char **argv, const char *shortopts,
+                          const char **app) {
+  int rc = parse(o, argc, argv, shortopts);
+  if (rc >= 0)
+    return rc;
+  if (!want_args(o, argc, 1, "one APP"))
+    return CLI_USAGE;
+  *app = argv[optind];
+  return check_app(o, *app);
+}
+
 int cli_upload(int argc, char **argv) {
   struct copts o = {.verb = "upload", .older_ms = -1, .larger = -1};
   int rc = parse(&o, argc, argv, ":u:a:h");
@@ -249,11 +250,8 @@ int cli_upload(int argc, char **argv) {
     return CLI_USAGE;
   }
   if (!want_args(&o, argc, 1, "one profile FILE")) return CLI_USAGE;
-  if (!client_valid_app(o.app)) {
-    cli_errorf(o.verb, "invalid app name \"%s\": want 1-63 characters of a-z, 0-9 and '-'",
-               o.app);
-    return CLI_USAGE;
-  }
+  if ((rc = check_app(&o, o.app)) >= 0)
+    return rc;
   const char *path = argv[optind];
   char err[ERRLEN];
   uint8_t *buf = NULL;
@@ -303,14 +301,9 @@ static void show_progress(void *ud, uint64_t now, uint64_t total) {
 
 int cli_download(int argc, char **argv) {
   struct copts o = {.verb = "download", .older_ms = -1, .larger = -1};
-  int rc = parse(&o, argc, argv, ":u:o:h");
+  const char *app = NULL;
+  int rc = parse_app_verb(&o, argc, argv, ":u:o:h", &app);
   if (rc >= 0) return rc;
-  if (!want_args(&o, argc, 1, "one APP")) return CLI_USAGE;
-  const char *app = argv[optind];
-  if (!client_valid_app(app)) {
-    cli_errorf(o.verb, "invalid app name \"%s\": want 1-63 characters of a-z, 0-9 and '-'", app);
-    return CLI_USAGE;
-  }
   const char *out = o.output ? o.output : "default.pgo";
   char *token = NULL;
   client_t *c = make_client(&o, &token);
@@ -342,40 +335,52 @@ static void format_size(uint64_t n, char *buf, size_t len) {
     snprintf(buf, len, "%.1f MiB", (double)n / 1048576.0);
 }
 
+/* The merged profiles on the server, with the client that listed them
+ * (list and clean). */
+typedef struct listing {
+  client_t *c;
+  char *token;
+  client_profile *ps;
+  size_t n;
+} listing;
+
+/* -1 with l filled (listing_done frees it), or the exit status after
+ * reporting (nothing left to free). */
+static int fetch_list(const struct copts *o, listing *l) {
+  memset(l, 0, sizeof *l);
+  l->c = make_client(o, &l->token);
+  if (!l->c) return CLI_FAIL;
+  char err[ERRLEN];
+  int rc = client_list(l->c, &l->ps, &l->n, err, sizeof err);
+  if (rc == CLIENT_OK) return -1;
+  int status = report(o, rc, err);
+  done(l->c, l->token, 0);
+  return status;
+}
+
+static int listing_done(listing *l, int status) {
+  client_profiles_free(l->ps, l->n);
+  return done(l->c, l->token, status);
+}
+
 int cli_list(int argc, char **argv) {
   struct copts o = {.verb = "list", .older_ms = -1, .larger = -1};
   int rc = parse(&o, argc, argv, ":u:h");
   if (rc >= 0) return rc;
   if (!want_args(&o, argc, 0, "no arguments")) return CLI_USAGE;
-  char *token = NULL;
-  client_t *c = make_client(&o, &token);
-  if (!c) return CLI_FAIL;
-  client_profile *ps = NULL;
-  size_t n = 0;
-  char err[ERRLEN];
-  rc = client_list(c, &ps, &n, err, sizeof err);
-  int status = CLI_OK;
-  if (rc != CLIENT_OK) {
-    status = report(&o, rc, err);
-  } else {
-    printf("%-40s %12s  %s\n", "APP", "SIZE", "LAST MODIFIED");
-    for (size_t i = 0; i < n; i++)
-      printf("%-40s %12" PRIu64 "  %s\n", ps[i].app, ps[i].size, ps[i].last_modified);
-  }
-  client_profiles_free(ps, n);
-  return done(c, token, status);
+  listing l;
+  if ((rc = fetch_list(&o, &l)) >= 0) return rc;
+  printf("%-40s %12s  %s\n", "APP", "SIZE", "LAST MODIFIED");
+  for (size_t i = 0; i < l.n; i++)
+    printf("%-40s %12" PRIu64 "  %s\n", l.ps[i].app, l.ps[i].size, l.ps[i].last_modified);
+  return listing_done(&l, CLI_OK);
 }
 
 int cli_delete(int argc, char **argv) {
   struct copts o = {.verb = "delete", .older_ms = -1, .larger = -1};
-  int rc = parse(&o, argc, argv, ":u:h");
+  const char *app = NULL;
+  int rc = parse_app_verb(&o, argc, argv, ":u:h", &app);
   if (rc >= 0) return rc;
-  if (!want_args(&o, argc, 1, "one APP")) return CLI_USAGE;
-  const char *app = argv[optind];
-  if (!client_valid_app(app)) {
-    cli_errorf(o.verb, "invalid app name \"%s\": want 1-63 characters of a-z, 0-9 and '-'", app);
-    return CLI_USAGE;
-  }
   char *token = NULL;
   client_t *c = make_client(&o, &token);
   if (!c) return CLI_FAIL;
@@ -398,23 +403,14 @@ int cli_clean(int argc, char **argv) {
     cli_errorf(o.verb, "give --older-than DUR and/or --larger-than BYTES (see pgopipe clean --help)");
     return CLI_USAGE;
   }
-  char *token = NULL;
-  client_t *c = make_client(&o, &token);
-  if (!c) return CLI_FAIL;
-  client_profile *ps = NULL;
-  size_t n = 0;
+  listing l;
+  if ((rc = fetch_list(&o, &l)) >= 0) return rc;
   char err[ERRLEN];
-  rc = client_list(c, &ps, &n, err, sizeof err);
-  if (rc != CLIENT_OK) {
-    return done(c, token, report(&o, rc, err));
-  }
-  struct timespec now_ts;
-  clock_gettime(CLOCK_REALTIME, &now_ts);
-  int64_t now_ms = (int64_t)now_ts.tv_sec * 1000 + now_ts.tv_nsec / 1000000;
+  int64_t now_ms = chrono_now_ms();
   int status = CLI_OK;
   size_t removed = 0;
-  for (size_t i = 0; i < n; i++) {
-    client_profile *p = &ps[i];
+  for (size_t i = 0; i < l.n; i++) {
+    client_profile *p = &l.ps[i];
     int old = 0, large = 0;
     if (o.older_ms >= 0) {
       if (p->last_modified_ms < 0)
@@ -426,7 +422,7 @@ int cli_clean(int argc, char **argv) {
     if (o.larger >= 0) large = p->size > (uint64_t)o.larger;
     if (!old && !large) continue;
     long st = 0;
-    rc = client_delete(c, p->app, &st, err, sizeof err);
+    rc = client_delete(l.c, p->app, &st, err, sizeof err);
     if (rc == CLIENT_EHTTP && st == 404) {
       fprintf(stderr, "pgopipe clean: %s: already gone\n", p->app);
       continue;
@@ -442,7 +438,6 @@ int cli_clean(int argc, char **argv) {
            old ? ", older than asked" : "", large ? ", larger than asked" : "");
     removed++;
   }
-  printf("removed %zu of %zu merged profiles\n", removed, n);
-  client_profiles_free(ps, n);
-  return done(c, token, status);
+  printf("removed %zu of %zu merged profiles\n", removed, l.n);
+  return listing_done(&l, status);
 }

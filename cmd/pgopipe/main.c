@@ -1,8 +1,8 @@
 /*
  * main.c — the pgopipe command: finds the verb and hands it the rest of the
- * command line. Verbs live in their own files (offline.c today, the server
- * client verbs beside it) and are listed in one table here, so `pgopipe
- * --help` always shows exactly what the binary can do.
+ * command line. Verbs live in their own files (offline.c: merge, prune,
+ * inspect; client.c: the server verbs) and are listed in one table here, so
+ * `pgopipe --help` always shows exactly what the binary can do.
  */
 #include "cli.h"
 #include "client_verbs.h"

@@ -8,7 +8,7 @@
  * many inputs there are. Output files are written atomically (fileio.c): on any
  * error no output file, partial or whole, is left behind.
  */
-#define _GNU_SOURCE /* getopt_long */
+#include "chrono.h"
 #include "cli.h"
 #include "pprof.h"
 
@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define ERRLEN 512
 
@@ -370,10 +369,9 @@ int cli_inspect(int argc, char **argv) {
   int64_t t = pp_time_nanos(p);
   printf("\nTime: ");
   if (t) {
-    time_t secs = (time_t)(t / 1000000000);
-    struct tm tm;
-    char when[64] = "?";
-    if (gmtime_r(&secs, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char when[32];
+    if (chrono_format_rfc3339(t / 1000000000 * 1000, 0, when, sizeof when) != 0)
+      strcpy(when, "?");
     printf("%s (%" PRId64 " ns since the epoch)\n", when, t);
   } else {
     printf("unset\n");

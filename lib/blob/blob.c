@@ -7,9 +7,6 @@
  * sign well-formed UTF-8. Adding a backend is one file plus one line in
  * `backends` below.
  */
-#define _POSIX_C_SOURCE 200809L
-#include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,17 +24,8 @@ struct blob_store {
 struct blob_iter {
   const struct blob_backend *be;
   void *state;
+  char *prefix; /* the backend reads it until list_free */
 };
-
-int blob_fail(int code, char *err, size_t errlen, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
 
 const char *blob_strerror(int code) {
   switch (code) {
@@ -51,21 +39,6 @@ const char *blob_strerror(int code) {
   case BLOB_ENOMEM: return "out of memory";
   default: return "unknown error";
   }
-}
-
-long blob_parse_duration_ms(const char *s) {
-  if (!s || !isdigit((unsigned char)*s)) return -1;
-  char *end;
-  double v = strtod(s, &end);
-  double mult;
-  if (!strcmp(end, "ms")) mult = 1;
-  else if (!strcmp(end, "s") || !*end) mult = 1000;
-  else if (!strcmp(end, "m")) mult = 60000;
-  else if (!strcmp(end, "h")) mult = 3600000;
-  else return -1;
-  v *= mult;
-  if (v < 0 || v > 86400000.0 * 365) return -1;
-  return (long)v;
 }
 
 static int hexval(int c) {
@@ -145,11 +118,12 @@ int blob_key_valid(const char *key) {
 
 static int check_key(const char *op, const char *key, char *err, size_t errlen) {
   if (blob_key_valid(key)) return 0;
-  return blob_fail(BLOB_EINVAL, err, errlen,
-                   "blob %s: invalid key \"%.200s\" (keys are non-empty '/'-separated UTF-8 without "
-                   "empty, \".\" or \"..\" segments, leading '/' or control characters, at most "
-                   "1024 bytes)",
-                   op, key ? key : "(null)");
+  errbuf_set(err, errlen,
+             "blob %s: invalid key \"%.200s\" (keys are non-empty '/'-separated UTF-8 without "
+             "empty, \".\" or \"..\" segments, leading '/' or control characters, at most "
+             "1024 bytes)",
+             op, key ? key : "(null)");
+  return BLOB_EINVAL;
 }
 
 /* Errors go to a local buffer when the caller passed none. */
@@ -164,12 +138,18 @@ static int check_key(const char *op, const char *key, char *err, size_t errlen) 
 int blob_open(const char *url, blob_store **out, char *err, size_t errlen) {
   ERRBUF();
   *out = NULL;
-  if (!url) return blob_fail(BLOB_EINVAL, err, errlen, "blob store URL is missing");
+  if (!url) {
+    errbuf_set(err, errlen, "blob store URL is missing");
+    return BLOB_EINVAL;
+  }
   for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
     const struct blob_backend *be = backends[i];
     if (strncmp(url, be->scheme, strlen(be->scheme)) != 0) continue;
     blob_store *s = calloc(1, sizeof *s);
-    if (!s) return blob_fail(BLOB_ENOMEM, err, errlen, "blob store %s: out of memory", be->name);
+    if (!s) {
+      errbuf_set(err, errlen, "blob store %s: out of memory", be->name);
+      return BLOB_ENOMEM;
+    }
     s->be = be;
     int rc = be->open(url, &s->impl, &s->printable, err, errlen);
     if (rc < 0) {
@@ -180,10 +160,11 @@ int blob_open(const char *url, blob_store **out, char *err, size_t errlen) {
     *out = s;
     return 0;
   }
-  return blob_fail(BLOB_EINVAL, err, errlen,
-                   "blob store URL \"%.200s\": unknown scheme (use file:///DIR, file://./DIR or "
-                   "s3://BUCKET?endpoint=...)",
-                   url);
+  errbuf_set(err, errlen,
+             "blob store URL \"%.200s\": unknown scheme (use file:///DIR, file://./DIR or "
+             "s3://BUCKET?endpoint=...)",
+             url);
+  return BLOB_EINVAL;
 }
 
 void blob_close(blob_store *s) {
@@ -201,7 +182,10 @@ int blob_put(blob_store *s, const char *key, const void *data, size_t len, char 
   ERRBUF();
   int rc = check_key("put", key, err, errlen);
   if (rc) return rc;
-  if (!data && len) return blob_fail(BLOB_EINVAL, err, errlen, "blob put %s: no data", key);
+  if (!data && len) {
+    errbuf_set(err, errlen, "blob put %s: no data", key);
+    return BLOB_EINVAL;
+  }
   return s->be->put(s->impl, key, data ? data : "", len, err, errlen);
 }
 
@@ -221,7 +205,10 @@ int blob_get_stream(blob_store *s, const char *key, blob_write_fn write, void *c
   ERRBUF();
   int rc = check_key("get", key, err, errlen);
   if (rc) return rc;
-  if (!write) return blob_fail(BLOB_EINVAL, err, errlen, "blob get %s: no write callback", key);
+  if (!write) {
+    errbuf_set(err, errlen, "blob get %s: no write callback", key);
+    return BLOB_EINVAL;
+  }
   if (info) memset(info, 0, sizeof *info);
   return s->be->get_stream(s->impl, key, write, ctx, info, err, errlen);
 }
@@ -250,18 +237,27 @@ int blob_list(blob_store *s, const char *prefix, blob_iter **out, char *err, siz
   size_t n = strlen(prefix);
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)prefix[i];
-    if (c < 0x20 || c == 0x7f)
-      return blob_fail(BLOB_EINVAL, err, errlen, "blob list: prefix \"%.200s\" has control characters",
-                       prefix);
+    if (c < 0x20 || c == 0x7f) {
+      errbuf_set(err, errlen, "blob list: prefix \"%.200s\" has control characters", prefix);
+      return BLOB_EINVAL;
+    }
   }
-  if (n > 1024 || !utf8_valid((const unsigned char *)prefix, n))
-    return blob_fail(BLOB_EINVAL, err, errlen,
-                     "blob list: prefix \"%.200s\" is not UTF-8 of at most 1024 bytes", prefix);
+  if (n > 1024 || !utf8_valid((const unsigned char *)prefix, n)) {
+    errbuf_set(err, errlen, "blob list: prefix \"%.200s\" is not UTF-8 of at most 1024 bytes",
+               prefix);
+    return BLOB_EINVAL;
+  }
   blob_iter *it = calloc(1, sizeof *it);
-  if (!it) return blob_fail(BLOB_ENOMEM, err, errlen, "blob list %s: out of memory", prefix);
+  if (it) it->prefix = strdup(prefix);
+  if (!it || !it->prefix) {
+    free(it);
+    errbuf_set(err, errlen, "blob list %s: out of memory", prefix);
+    return BLOB_ENOMEM;
+  }
   it->be = s->be;
-  int rc = s->be->list_open(s->impl, prefix, &it->state, err, errlen);
+  int rc = s->be->list_open(s->impl, it->prefix, &it->state, err, errlen);
   if (rc < 0) {
+    free(it->prefix);
     free(it);
     return rc;
   }
@@ -281,6 +277,7 @@ int blob_iter_next(blob_iter *it, const char **key, blob_info *info, char *err, 
 void blob_iter_free(blob_iter *it) {
   if (!it) return;
   it->be->list_free(it->state);
+  free(it->prefix);
   free(it);
 }
 

@@ -12,6 +12,8 @@
  *     optional: connect_timeout=5s, timeout=60s (per attempt), retries=3,
  *     retry_backoff=200ms; credentials from AWS_ACCESS_KEY_ID,
  *     AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (see lib/blob/README.md)
+ *     Durations follow the common grammar (chrono_parse_duration: a whole
+ *     number with ms, s, m or h); a bare number other than 0 is refused.
  *
  * Errors are values: 0 on success or a negative BLOB_E* code, with a message
  * naming the operation, key and cause written to err (when given), e.g.

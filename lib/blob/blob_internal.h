@@ -5,15 +5,15 @@
  * URL scheme, validates keys, and calls through the table; a backend never
  * sees an invalid key and never needs to know about the others. Every
  * operation returns 0 (or 1 where stated) or a negative BLOB_E* code and
- * writes a message naming the operation, key and cause into err (which is
- * never NULL and has errlen >= 1 when a backend is called).
+ * writes a message naming the operation, key and cause into err with
+ * errbuf_set (err is never NULL and has errlen >= 1 when a backend is
+ * called).
  */
 #ifndef PGOPIPE_BLOB_INTERNAL_H
 #define PGOPIPE_BLOB_INTERNAL_H
 
-#include <stdarg.h>
-
 #include "blob.h"
+#include "errbuf.h"
 
 struct blob_backend {
   /* "file", "s3": what blob_backend() returns. */
@@ -62,7 +62,9 @@ struct blob_backend {
   /*
    * Starts a listing of keys beginning with prefix ("" = all; any string
    * without control characters, not necessarily a valid key) in
-   * lexicographic byte order. *state is the backend's iterator.
+   * lexicographic byte order. *state is the backend's iterator. prefix is
+   * blob.c's copy: it stays valid until list_free, so the state may keep
+   * the pointer.
    */
   int (*list_open)(void *impl, const char *prefix, void **state, char *err, size_t errlen);
 
@@ -82,14 +84,6 @@ struct blob_backend {
 
 extern const struct blob_backend blob_file_backend;
 extern const struct blob_backend blob_s3_backend;
-
-/* snprintf into err (if errlen > 0); returns code, for `return blob_fail(...)`. */
-int blob_fail(int code, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Parses a duration "500ms", "30s", "5m", "2h" or a plain number of seconds
- * into milliseconds; -1 when malformed. */
-long blob_parse_duration_ms(const char *s);
 
 /* Decodes %XX escapes of a URL component in place; -1 on a malformed one. */
 int blob_pct_decode(char *s);

@@ -21,13 +21,11 @@
  * A key that is a prefix directory of another ("a" and "a/b") cannot exist
  * at the same time here (unlike S3); such a put fails with BLOB_EINVAL.
  */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +35,7 @@
 #include <unistd.h>
 
 #include "blob_internal.h"
+#include "rnd.h"
 
 #define TMP_PREFIX ".blobtmp-"
 #define ETAG_XATTR "user.pgopipe.etag"
@@ -60,28 +59,33 @@ static int errno_code(int e) {
 
 static int file_open(const char *url, void **impl, char **printable, char *err, size_t errlen) {
   const char *p = url + strlen("file://");
-  if (*p != '/' && *p != '.')
-    return blob_fail(BLOB_EINVAL, err, errlen,
-                     "blob store URL \"%.200s\": use file:///ABSOLUTE/DIR or file://./RELATIVE/DIR",
-                     url);
+  if (*p != '/' && *p != '.') {
+    errbuf_set(err, errlen,
+               "blob store URL \"%.200s\": use file:///ABSOLUTE/DIR or file://./RELATIVE/DIR", url);
+    return BLOB_EINVAL;
+  }
   char *dir = strdup(p);
-  if (!dir) return blob_fail(BLOB_ENOMEM, err, errlen, "blob store %s: out of memory", url);
+  if (!dir) {
+    errbuf_set(err, errlen, "blob store %s: out of memory", url);
+    return BLOB_ENOMEM;
+  }
   char *q = strchr(dir, '?');
   if (q) {
     free(dir);
-    return blob_fail(BLOB_EINVAL, err, errlen,
-                     "blob store URL \"%.200s\": the file backend takes no parameters", url);
+    errbuf_set(err, errlen, "blob store URL \"%.200s\": the file backend takes no parameters", url);
+    return BLOB_EINVAL;
   }
   if (blob_pct_decode(dir) < 0) {
     free(dir);
-    return blob_fail(BLOB_EINVAL, err, errlen, "blob store URL \"%.200s\": bad %% escape", url);
+    errbuf_set(err, errlen, "blob store URL \"%.200s\": bad %% escape", url);
+    return BLOB_EINVAL;
   }
   size_t n = strlen(dir);
   while (n > 1 && dir[n - 1] == '/') dir[--n] = '\0';
   if (n + 1 + 1024 + 64 >= PATH_MAX) {
     free(dir);
-    return blob_fail(BLOB_EINVAL, err, errlen, "blob store URL \"%.200s\": directory path too long",
-                     url);
+    errbuf_set(err, errlen, "blob store URL \"%.200s\": directory path too long", url);
+    return BLOB_EINVAL;
   }
   file_store *fs = calloc(1, sizeof *fs);
   char *pr = strdup(url);
@@ -89,7 +93,8 @@ static int file_open(const char *url, void **impl, char **printable, char *err, 
     free(fs);
     free(pr);
     free(dir);
-    return blob_fail(BLOB_ENOMEM, err, errlen, "blob store %s: out of memory", url);
+    errbuf_set(err, errlen, "blob store %s: out of memory", url);
+    return BLOB_ENOMEM;
   }
   fs->dir = dir;
   *impl = fs;
@@ -173,23 +178,34 @@ static int etag_from_xattr(int fd, const struct stat *st, char out[80]) {
   return 0;
 }
 
-/* ETag by hashing the file's content from the start. */
-static int etag_from_content(int fd, char out[80]) {
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
-  if (!md) return -1;
-  EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+/* Hands the file's content from the start to chunk(ctx, buf, n) in pieces
+ * of up to 64 KiB. Returns 0, -1 with errno on a read error, or 1 when
+ * chunk returned non-zero (which stops the reading). */
+static int read_chunks(int fd, int (*chunk)(void *ctx, const void *buf, size_t n), void *ctx) {
   char buf[65536];
   off_t off = 0;
   for (;;) {
     ssize_t n = pread(fd, buf, sizeof buf, off);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      EVP_MD_CTX_free(md);
-      return -1;
-    }
-    if (n == 0) break;
-    EVP_DigestUpdate(md, buf, (size_t)n);
+    if (n < 0) return -1;
+    if (n == 0) return 0;
     off += n;
+    if (chunk(ctx, buf, (size_t)n) != 0) return 1;
+  }
+}
+
+static int digest_chunk(void *md, const void *buf, size_t n) {
+  return EVP_DigestUpdate(md, buf, n) == 1 ? 0 : -1;
+}
+
+/* ETag by hashing the file's content from the start. */
+static int etag_from_content(int fd, char out[80]) {
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  if (!md) return -1;
+  EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+  if (read_chunks(fd, digest_chunk, md) != 0) {
+    EVP_MD_CTX_free(md);
+    return -1;
   }
   unsigned char d[32];
   EVP_DigestFinal_ex(md, d, NULL);
@@ -208,9 +224,11 @@ static int fill_info(int fd, const struct stat *st, blob_info *info) {
 static int file_put(void *impl, const char *key, const void *data, size_t len, char *err,
                     size_t errlen) {
   file_store *fs = impl;
-  if (reserved_key(key))
-    return blob_fail(BLOB_EINVAL, err, errlen,
-                     "file put %s: key segments starting with \"" TMP_PREFIX "\" are reserved", key);
+  if (reserved_key(key)) {
+    errbuf_set(err, errlen,
+               "file put %s: key segments starting with \"" TMP_PREFIX "\" are reserved", key);
+    return BLOB_EINVAL;
+  }
   char path[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX + 32];
   join(fs, key, path);
   snprintf(dir, sizeof dir, "%s", path);
@@ -230,30 +248,28 @@ static int file_put(void *impl, const char *key, const void *data, size_t len, c
     if (mkdirs(dir) < 0) {
       int e = errno;
       if (e == ENOENT && attempt + 1 < PUT_ATTEMPTS) continue;
-      return blob_fail(errno_code(e) == BLOB_ENOTFOUND ? BLOB_EIO : errno_code(e), err, errlen,
-                       "file put %s: cannot create directory %s: %s%s", key, dir, strerror(e),
-                       e == ENOTDIR ? " (a parent of this key is an object)" : "");
+      errbuf_set(err, errlen, "file put %s: cannot create directory %s: %s%s", key, dir,
+                 strerror(e), e == ENOTDIR ? " (a parent of this key is an object)" : "");
+      return errno_code(e) == BLOB_ENOTFOUND ? BLOB_EIO : errno_code(e);
     }
-    unsigned char rnd[6];
-    if (RAND_bytes(rnd, sizeof rnd) != 1) {
+    char rnd[13];
+    if (rnd_hex(rnd, 6) != 0) {
       static unsigned counter;
       unsigned v = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) ^ (unsigned)getpid();
-      memcpy(rnd, &v, sizeof v);
-      rnd[4] = (unsigned char)attempt;
-      rnd[5] = 0;
+      snprintf(rnd, sizeof rnd, "%08x%02x00", v, (unsigned)attempt & 0xffu);
     }
-    snprintf(tmp, sizeof tmp, "%s/" TMP_PREFIX "%02x%02x%02x%02x%02x%02x", dir, rnd[0], rnd[1],
-             rnd[2], rnd[3], rnd[4], rnd[5]);
+    snprintf(tmp, sizeof tmp, "%s/" TMP_PREFIX "%s", dir, rnd);
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 && errno != ENOENT && errno != EEXIST) {
       int e = errno;
-      return blob_fail(errno_code(e), err, errlen, "file put %s: cannot create %s: %s", key, tmp,
-                       strerror(e));
+      errbuf_set(err, errlen, "file put %s: cannot create %s: %s", key, tmp, strerror(e));
+      return errno_code(e);
     }
   }
-  if (fd < 0)
-    return blob_fail(BLOB_EIO, err, errlen, "file put %s: cannot create a temporary file in %s", key,
-                     dir);
+  if (fd < 0) {
+    errbuf_set(err, errlen, "file put %s: cannot create a temporary file in %s", key, dir);
+    return BLOB_EIO;
+  }
   const char *p = data;
   size_t left = len;
   int e = 0;
@@ -282,14 +298,18 @@ static int file_put(void *impl, const char *key, const void *data, size_t len, c
   if (e) {
     unlink(tmp);
     int code = errno_code(e) == BLOB_ENOTFOUND ? BLOB_EIO : errno_code(e);
-    return blob_fail(code, err, errlen, "file put %s: writing %s: %s", key, path, strerror(e));
+    errbuf_set(err, errlen, "file put %s: writing %s: %s", key, path, strerror(e));
+    return code;
   }
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     if (fsync(dfd) < 0) e = errno;
     close(dfd);
   }
-  if (e) return blob_fail(BLOB_EIO, err, errlen, "file put %s: fsync %s: %s", key, dir, strerror(e));
+  if (e) {
+    errbuf_set(err, errlen, "file put %s: fsync %s: %s", key, dir, strerror(e));
+    return BLOB_EIO;
+  }
   return 0;
 }
 
@@ -301,14 +321,17 @@ static int open_object(file_store *fs, const char *op, const char *key, int *fdo
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     int e = errno;
-    if (e == ENOENT || e == ENOTDIR || e == ELOOP)
-      return blob_fail(BLOB_ENOTFOUND, err, errlen, "file %s %s: no such object (%s)", op, key, path);
-    return blob_fail(errno_code(e), err, errlen, "file %s %s: %s: %s", op, key, path, strerror(e));
+    if (e == ENOENT || e == ENOTDIR || e == ELOOP) {
+      errbuf_set(err, errlen, "file %s %s: no such object (%s)", op, key, path);
+      return BLOB_ENOTFOUND;
+    }
+    errbuf_set(err, errlen, "file %s %s: %s: %s", op, key, path, strerror(e));
+    return errno_code(e);
   }
   if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
     close(fd);
-    return blob_fail(BLOB_ENOTFOUND, err, errlen, "file %s %s: no such object (%s is not a file)",
-                     op, key, path);
+    errbuf_set(err, errlen, "file %s %s: no such object (%s is not a file)", op, key, path);
+    return BLOB_ENOTFOUND;
   }
   *fdout = fd;
   return 0;
@@ -322,18 +345,21 @@ static int file_get(void *impl, const char *key, size_t max_bytes, uint8_t **dat
   if (rc) return rc;
   if (max_bytes && (uint64_t)st.st_size > max_bytes) {
     close(fd);
-    return blob_fail(BLOB_ETOOBIG, err, errlen, "file get %s: %llu bytes is over the limit of %zu",
-                     key, (unsigned long long)st.st_size, max_bytes);
+    errbuf_set(err, errlen, "file get %s: %llu bytes is over the limit of %zu", key,
+               (unsigned long long)st.st_size, max_bytes);
+    return BLOB_ETOOBIG;
   }
   if ((uint64_t)st.st_size >= SIZE_MAX) {
     close(fd);
-    return blob_fail(BLOB_ETOOBIG, err, errlen, "file get %s: too large", key);
+    errbuf_set(err, errlen, "file get %s: too large", key);
+    return BLOB_ETOOBIG;
   }
   size_t size = (size_t)st.st_size;
   uint8_t *buf = malloc(size + 1);
   if (!buf) {
     close(fd);
-    return blob_fail(BLOB_ENOMEM, err, errlen, "file get %s: out of memory for %zu bytes", key, size);
+    errbuf_set(err, errlen, "file get %s: out of memory for %zu bytes", key, size);
+    return BLOB_ENOMEM;
   }
   /* Objects are replaced by rename, never rewritten: the open file keeps
    * the size seen by fstat. */
@@ -345,7 +371,8 @@ static int file_get(void *impl, const char *key, size_t max_bytes, uint8_t **dat
       int e = n < 0 ? errno : EIO;
       free(buf);
       close(fd);
-      return blob_fail(BLOB_EIO, err, errlen, "file get %s: read: %s", key, strerror(e));
+      errbuf_set(err, errlen, "file get %s: read: %s", key, strerror(e));
+      return BLOB_EIO;
     }
     got += (size_t)n;
   }
@@ -374,26 +401,20 @@ static int file_get_stream(void *impl, const char *key, blob_write_fn write, voi
   if (info && fill_info(fd, &st, info) < 0) {
     int e = errno;
     close(fd);
-    return blob_fail(BLOB_EIO, err, errlen, "file get %s: read: %s", key, strerror(e));
+    errbuf_set(err, errlen, "file get %s: read: %s", key, strerror(e));
+    return BLOB_EIO;
   }
-  char buf[65536];
-  off_t off = 0;
-  for (;;) {
-    ssize_t n = pread(fd, buf, sizeof buf, off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      close(fd);
-      return blob_fail(BLOB_EIO, err, errlen, "file get %s: read: %s", key, strerror(e));
-    }
-    if (n == 0) break;
-    off += n;
-    if (write(ctx, buf, (size_t)n) != 0) {
-      close(fd);
-      return blob_fail(BLOB_EIO, err, errlen, "file get %s: aborted by the receiver", key);
-    }
-  }
+  rc = read_chunks(fd, write, ctx);
+  int e = errno;
   close(fd);
+  if (rc < 0) {
+    errbuf_set(err, errlen, "file get %s: read: %s", key, strerror(e));
+    return BLOB_EIO;
+  }
+  if (rc > 0) {
+    errbuf_set(err, errlen, "file get %s: aborted by the receiver", key);
+    return BLOB_EIO;
+  }
   return 0;
 }
 
@@ -405,7 +426,10 @@ static int file_stat(void *impl, const char *key, blob_info *info, char *err, si
   rc = fill_info(fd, &st, info);
   int e = errno;
   close(fd);
-  if (rc < 0) return blob_fail(BLOB_EIO, err, errlen, "file stat %s: read: %s", key, strerror(e));
+  if (rc < 0) {
+    errbuf_set(err, errlen, "file stat %s: read: %s", key, strerror(e));
+    return BLOB_EIO;
+  }
   return 0;
 }
 
@@ -418,7 +442,8 @@ static int file_del(void *impl, const char *key, char *err, size_t errlen) {
   if (unlink(path) < 0) {
     int e = errno;
     if (e == ENOENT || e == ENOTDIR) return 0;
-    return blob_fail(errno_code(e), err, errlen, "file delete %s: %s: %s", key, path, strerror(e));
+    errbuf_set(err, errlen, "file delete %s: %s: %s", key, path, strerror(e));
+    return errno_code(e);
   }
   /* Remove the parents this leaves empty, never DIR itself. */
   size_t base = strlen(fs->dir);
@@ -445,7 +470,7 @@ typedef struct level {
 
 typedef struct file_iter {
   file_store *fs;
-  char *prefix;
+  const char *prefix; /* blob.c's copy */
   level *stack;
   size_t depth, cap;
   char key[PATH_MAX];
@@ -473,13 +498,19 @@ static int push_level(file_iter *it, const char *rel, char *err, size_t errlen) 
   if (it->depth == it->cap) {
     size_t cap = it->cap ? it->cap * 2 : 8;
     level *s = realloc(it->stack, cap * sizeof *s);
-    if (!s) return blob_fail(BLOB_ENOMEM, err, errlen, "file list: out of memory");
+    if (!s) {
+      errbuf_set(err, errlen, "file list: out of memory");
+      return BLOB_ENOMEM;
+    }
     it->stack = s;
     it->cap = cap;
   }
   level l = {0};
   l.rel = strdup(rel);
-  if (!l.rel) return blob_fail(BLOB_ENOMEM, err, errlen, "file list: out of memory");
+  if (!l.rel) {
+    errbuf_set(err, errlen, "file list: out of memory");
+    return BLOB_ENOMEM;
+  }
   DIR *d = opendir(path);
   if (!d) {
     int e = errno;
@@ -488,7 +519,8 @@ static int push_level(file_iter *it, const char *rel, char *err, size_t errlen) 
       return 0;
     }
     free(l.rel);
-    return blob_fail(errno_code(e), err, errlen, "file list: %s: %s", path, strerror(e));
+    errbuf_set(err, errlen, "file list: %s: %s", path, strerror(e));
+    return errno_code(e);
   }
   size_t cap = 0;
   struct dirent *de;
@@ -503,7 +535,8 @@ static int push_level(file_iter *it, const char *rel, char *err, size_t errlen) 
       cap = cap ? cap * 2 : 16;
       lentry *e = realloc(l.e, cap * sizeof *e);
       if (!e) {
-        rc = blob_fail(BLOB_ENOMEM, err, errlen, "file list: out of memory");
+        errbuf_set(err, errlen, "file list: out of memory");
+        rc = BLOB_ENOMEM;
         break;
       }
       l.e = e;
@@ -516,7 +549,8 @@ static int push_level(file_iter *it, const char *rel, char *err, size_t errlen) 
       l.e[l.n].name[nl + 1] = '\0';
     }
     if (!l.e[l.n].name) {
-      rc = blob_fail(BLOB_ENOMEM, err, errlen, "file list: out of memory");
+      errbuf_set(err, errlen, "file list: out of memory");
+      rc = BLOB_ENOMEM;
       break;
     }
     l.e[l.n].is_dir = S_ISDIR(st.st_mode);
@@ -534,13 +568,12 @@ static int push_level(file_iter *it, const char *rel, char *err, size_t errlen) 
 
 static int file_list_open(void *impl, const char *prefix, void **state, char *err, size_t errlen) {
   file_iter *it = calloc(1, sizeof *it);
-  if (!it) return blob_fail(BLOB_ENOMEM, err, errlen, "file list: out of memory");
-  it->fs = impl;
-  it->prefix = strdup(prefix);
-  if (!it->prefix) {
-    free(it);
-    return blob_fail(BLOB_ENOMEM, err, errlen, "file list: out of memory");
+  if (!it) {
+    errbuf_set(err, errlen, "file list: out of memory");
+    return BLOB_ENOMEM;
   }
+  it->fs = impl;
+  it->prefix = prefix;
   /* Start at the deepest directory the prefix names, when it is a safe key. */
   char start[PATH_MAX] = "";
   const char *slash = strrchr(prefix, '/');
@@ -555,7 +588,6 @@ static int file_list_open(void *impl, const char *prefix, void **state, char *er
   }
   int rc = push_level(it, start, err, errlen);
   if (rc) {
-    free(it->prefix);
     free(it);
     return rc;
   }
@@ -594,10 +626,16 @@ static int file_list_next(void *state, const char **key, blob_info *info, char *
     char e2[8];
     int rc = open_object(it->fs, "list", it->key, &fd, &st, e2, sizeof e2);
     if (rc == BLOB_ENOTFOUND) continue; /* deleted meanwhile */
-    if (rc) return blob_fail(rc, err, errlen, "file list: cannot open %s", it->key);
+    if (rc) {
+      errbuf_set(err, errlen, "file list: cannot open %s", it->key);
+      return rc;
+    }
     rc = fill_info(fd, &st, info);
     close(fd);
-    if (rc < 0) return blob_fail(BLOB_EIO, err, errlen, "file list: cannot read %s", it->key);
+    if (rc < 0) {
+      errbuf_set(err, errlen, "file list: cannot read %s", it->key);
+      return BLOB_EIO;
+    }
     *key = it->key;
     return 1;
   }
@@ -609,7 +647,6 @@ static void file_list_free(void *state) {
   if (!it) return;
   while (it->depth) free_level(&it->stack[--it->depth]);
   free(it->stack);
-  free(it->prefix);
   free(it);
 }
 
@@ -619,13 +656,13 @@ static int file_check(void *impl, char *err, size_t errlen) {
   snprintf(path, sizeof path, "%s", fs->dir);
   if (mkdirs(path) < 0) {
     int e = errno;
-    return blob_fail(errno_code(e) == BLOB_ENOTFOUND ? BLOB_EIO : errno_code(e), err, errlen,
-                     "file store %s: cannot create the directory: %s", fs->dir, strerror(e));
+    errbuf_set(err, errlen, "file store %s: cannot create the directory: %s", fs->dir, strerror(e));
+    return errno_code(e) == BLOB_ENOTFOUND ? BLOB_EIO : errno_code(e);
   }
   if (access(fs->dir, W_OK | X_OK) < 0) {
     int e = errno;
-    return blob_fail(errno_code(e), err, errlen, "file store %s: not writable: %s", fs->dir,
-                     strerror(e));
+    errbuf_set(err, errlen, "file store %s: not writable: %s", fs->dir, strerror(e));
+    return errno_code(e);
   }
   return 0;
 }

@@ -3,7 +3,8 @@
  *
  * URL: s3://BUCKET?endpoint=URL&region=R&use_path_style=true plus optional
  * connect_timeout=DUR, timeout=DUR, retries=N, retry_backoff=DUR (see
- * lib/blob/README.md). Credentials come from AWS_ACCESS_KEY_ID,
+ * lib/blob/README.md; DUR in the common grammar of chrono_parse_duration),
+ * read by s3_conf.c. Credentials come from AWS_ACCESS_KEY_ID,
  * AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, read when the store opens.
  *
  * Transport: libcurl, one easy handle per thread and store (a pthread key),
@@ -19,13 +20,14 @@
  * bounded by connect_timeout and timeout, so an operation takes at most
  * (retries + 1) * timeout plus the backoff sleeps.
  *
- * Listing uses ListObjectsV2 with continuation tokens; responses and error
- * bodies are parsed with expat, which decodes entities (&amp;, &#x27;).
+ * Listing uses ListObjectsV2 with continuation tokens; its pages and error
+ * bodies are read by s3_xml.c (expat). An attempt is built in named steps:
+ * wire_target (canonical path, query, URL), wire_sign (SigV4 and headers),
+ * curl_setup, then transfer_result and status_result say what came back.
  */
-#define _GNU_SOURCE
 #include <curl/curl.h>
 #include <errno.h>
-#include <expat.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,9 @@
 #include <time.h>
 
 #include "blob_internal.h"
+#include "chrono.h"
+#include "s3_conf.h"
+#include "s3_xml.h"
 #include "sigv4.h"
 
 #define ERR_BODY_MAX (64 * 1024)
@@ -47,13 +52,7 @@ typedef struct s3_handle {
 } s3_handle;
 
 typedef struct s3_store {
-  char *bucket;
-  char *region;
-  char *base;      /* scheme://host[:port], with "bucket." in front for virtual-hosted style */
-  char *host;      /* Host header value */
-  char *path_pfx;  /* "/bucket" (path style) or "" */
-  char *access_key, *secret_key, *session_token;
-  long connect_timeout_ms, timeout_ms, retries, backoff_ms;
+  s3_conf c; /* what the URL and the environment say */
   pthread_key_t tkey;
   pthread_mutex_t mu;
   s3_handle *handles;
@@ -113,359 +112,56 @@ static void s3_close(void *impl) {
     free(h);
   }
   pthread_mutex_destroy(&s->mu);
-  free(s->bucket);
-  free(s->region);
-  free(s->base);
-  free(s->host);
-  free(s->path_pfx);
-  free(s->access_key);
-  if (s->secret_key) {
-    memset(s->secret_key, 0, strlen(s->secret_key));
-    free(s->secret_key);
-  }
-  free(s->session_token);
+  s3_conf_free(&s->c);
   free(s);
 }
 
-/* --- URL parsing ---------------------------------------------------------- */
-
-static int valid_bucket(const char *b) {
-  size_t n = strlen(b);
-  if (n < 3 || n > 63) return 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = b[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return 0;
+/* A store with the defaults, its thread key and lock; NULL when out of
+ * memory or thread keys (*rc says which). Freed with s3_close. */
+static s3_store *store_new(int *rc) {
+  s3_store *s = calloc(1, sizeof *s);
+  *rc = BLOB_ENOMEM;
+  if (!s) return NULL;
+  if (pthread_mutex_init(&s->mu, NULL) != 0) {
+    free(s);
+    return NULL;
   }
-  return b[0] != '-' && b[0] != '.' && b[n - 1] != '-' && b[n - 1] != '.';
-}
-
-static int parse_bool(const char *v, int *out) {
-  if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes")) *out = 1;
-  else if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no")) *out = 0;
-  else return -1;
-  return 0;
-}
-
-static char *env_dup(const char *name) {
-  const char *v = getenv(name);
-  return v && *v ? strdup(v) : NULL;
+  if (pthread_key_create(&s->tkey, handle_destroy) != 0) {
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    *rc = BLOB_EIO;
+    return NULL;
+  }
+  return s;
 }
 
 static int s3_open(const char *url, void **impl, char **printable, char *err, size_t errlen) {
   pthread_once(&curl_once, curl_init);
-  if (curl_init_rc != CURLE_OK)
-    return blob_fail(BLOB_EIO, err, errlen, "s3: libcurl initialisation failed: %s",
-                     curl_easy_strerror(curl_init_rc));
-  char *copy = strdup(url + strlen("s3://"));
-  s3_store *s = calloc(1, sizeof *s);
-  int rc = 0;
-  if (!copy || !s) {
-    free(copy);
-    free(s);
-    return blob_fail(BLOB_ENOMEM, err, errlen, "s3 %s: out of memory", url);
+  if (curl_init_rc != CURLE_OK) {
+    errbuf_set(err, errlen, "s3: libcurl initialisation failed: %s",
+               curl_easy_strerror(curl_init_rc));
+    return BLOB_EIO;
   }
-  s->connect_timeout_ms = 5000;
-  s->timeout_ms = 60000;
-  s->retries = 3;
-  s->backoff_ms = 200;
-  int path_style = 0;
-  char *endpoint = NULL, *region = NULL;
-  char *q = strchr(copy, '?');
-  if (q) *q++ = '\0';
-  char *slash = strchr(copy, '/');
-  if (slash && slash[1] == '\0') *slash = '\0';
-  if (!valid_bucket(copy)) {
-    rc = blob_fail(BLOB_EINVAL, err, errlen,
-                   "blob store URL \"%.200s\": \"%.80s\" is not a bucket name (3-63 of a-z 0-9 . -; "
-                   "no key prefix after the bucket)",
-                   url, copy);
-    goto out;
-  }
-  s->bucket = strdup(copy);
-  for (char *tok = q ? strtok(q, "&") : NULL; tok && !rc; tok = strtok(NULL, "&")) {
-    char *eq = strchr(tok, '=');
-    char *v = eq ? eq + 1 : (char *)"";
-    if (eq) *eq = '\0';
-    if (blob_pct_decode(v) < 0) {
-      rc = blob_fail(BLOB_EINVAL, err, errlen, "blob store URL \"%.200s\": bad %% escape in %s",
-                     url, tok);
-    } else if (!strcmp(tok, "endpoint")) {
-      endpoint = v;
-    } else if (!strcmp(tok, "region")) {
-      region = v;
-    } else if (!strcmp(tok, "use_path_style")) {
-      if (parse_bool(v, &path_style) < 0)
-        rc = blob_fail(BLOB_EINVAL, err, errlen,
-                       "blob store URL \"%.200s\": use_path_style must be true or false", url);
-    } else if (!strcmp(tok, "connect_timeout") || !strcmp(tok, "timeout") ||
-               !strcmp(tok, "retry_backoff")) {
-      long ms = blob_parse_duration_ms(v);
-      if (ms <= 0 && strcmp(tok, "retry_backoff"))
-        rc = blob_fail(BLOB_EINVAL, err, errlen,
-                       "blob store URL \"%.200s\": %s must be a positive duration like 500ms, 5s "
-                       "or 2m",
-                       url, tok);
-      else if (ms < 0)
-        rc = blob_fail(BLOB_EINVAL, err, errlen,
-                       "blob store URL \"%.200s\": retry_backoff must be a duration like 200ms", url);
-      else if (!strcmp(tok, "connect_timeout")) s->connect_timeout_ms = ms;
-      else if (!strcmp(tok, "timeout")) s->timeout_ms = ms;
-      else s->backoff_ms = ms;
-    } else if (!strcmp(tok, "retries")) {
-      char *end;
-      long n = strtol(v, &end, 10);
-      if (!*v || *end || n < 0 || n > 20)
-        rc = blob_fail(BLOB_EINVAL, err, errlen,
-                       "blob store URL \"%.200s\": retries must be an integer from 0 to 20", url);
-      else s->retries = n;
-    } else {
-      rc = blob_fail(BLOB_EINVAL, err, errlen,
-                     "blob store URL \"%.200s\": unknown parameter \"%s\" (known: endpoint, region, "
-                     "use_path_style, connect_timeout, timeout, retries, retry_backoff)",
-                     url, tok);
-    }
-  }
-  if (rc) goto out;
-  s->region = strdup(region && *region ? region : "us-east-1");
-  {
-    char scheme[8], hostport[512];
-    if (endpoint && *endpoint) {
-      const char *p = strstr(endpoint, "://");
-      size_t sl = p ? (size_t)(p - endpoint) : 0;
-      if (!p || sl >= sizeof scheme) {
-        rc = blob_fail(BLOB_EINVAL, err, errlen,
-                       "blob store URL \"%.200s\": endpoint must look like http://HOST:PORT or "
-                       "https://HOST",
-                       url);
-        goto out;
-      }
-      memcpy(scheme, endpoint, sl);
-      scheme[sl] = '\0';
-      const char *hp = p + 3;
-      size_t hl = strcspn(hp, "/?#");
-      if (strcmp(scheme, "http") && strcmp(scheme, "https")) {
-        rc = blob_fail(BLOB_EINVAL, err, errlen,
-                       "blob store URL \"%.200s\": endpoint scheme must be http or https", url);
-        goto out;
-      }
-      if (hl == 0 || hl >= sizeof hostport || (hp[hl] && strcmp(hp + hl, "/"))) {
-        rc = blob_fail(BLOB_EINVAL, err, errlen,
-                       "blob store URL \"%.200s\": endpoint must be scheme://HOST[:PORT] without a "
-                       "path",
-                       url);
-        goto out;
-      }
-      memcpy(hostport, hp, hl);
-      hostport[hl] = '\0';
-    } else {
-      snprintf(scheme, sizeof scheme, "https");
-      snprintf(hostport, sizeof hostport, "s3.%s.amazonaws.com", s->region);
-    }
-    char host[600], base[700];
-    if (path_style) snprintf(host, sizeof host, "%s", hostport);
-    else snprintf(host, sizeof host, "%s.%s", s->bucket, hostport);
-    snprintf(base, sizeof base, "%s://%s", scheme, host);
-    s->host = strdup(host);
-    s->base = strdup(base);
-    if (path_style) {
-      char pfx[80];
-      snprintf(pfx, sizeof pfx, "/%s", s->bucket);
-      s->path_pfx = strdup(pfx);
-    } else {
-      s->path_pfx = strdup("");
-    }
-  }
-  s->access_key = env_dup("AWS_ACCESS_KEY_ID");
-  s->secret_key = env_dup("AWS_SECRET_ACCESS_KEY");
-  s->session_token = env_dup("AWS_SESSION_TOKEN");
-  if (!s->access_key || !s->secret_key) {
-    rc = blob_fail(BLOB_EINVAL, err, errlen,
-                   "s3 bucket %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
-                   "environment",
-                   s->bucket);
-    goto out;
-  }
-  if (!s->bucket || !s->region || !s->host || !s->base || !s->path_pfx) {
-    rc = blob_fail(BLOB_ENOMEM, err, errlen, "s3 %s: out of memory", url);
-    goto out;
-  }
-  if (pthread_mutex_init(&s->mu, NULL) != 0 || pthread_key_create(&s->tkey, handle_destroy) != 0) {
-    rc = blob_fail(BLOB_EIO, err, errlen, "s3 %s: cannot create a thread key", url);
-    goto out;
-  }
-  *printable = strdup(url);
-  if (!*printable) {
-    rc = blob_fail(BLOB_ENOMEM, err, errlen, "s3 %s: out of memory", url);
-    s3_close(s);
-    free(copy);
+  int rc;
+  s3_store *s = store_new(&rc);
+  if (!s) {
+    if (rc == BLOB_EIO)
+      errbuf_set(err, errlen, "s3 %s: cannot create a thread key", url);
+    else
+      errbuf_set(err, errlen, "s3 %s: out of memory", url);
     return rc;
   }
-  free(copy);
+  rc = s3_conf_parse(url, &s->c, err, errlen);
+  if (!rc && !(*printable = strdup(url))) {
+    errbuf_set(err, errlen, "s3 %s: out of memory", url);
+    rc = BLOB_ENOMEM;
+  }
+  if (rc) {
+    s3_close(s);
+    return rc;
+  }
   *impl = s;
   return 0;
-out:
-  free(copy);
-  free(s->bucket);
-  free(s->region);
-  free(s->base);
-  free(s->host);
-  free(s->path_pfx);
-  free(s->access_key);
-  free(s->secret_key);
-  free(s->session_token);
-  free(s);
-  return rc;
-}
-
-/* --- XML (expat) ---------------------------------------------------------- */
-
-typedef struct list_item {
-  char *key;
-  blob_info info;
-} list_item;
-
-typedef struct xml_state {
-  int depth;
-  char path[4][32]; /* element names at depth 1..4 (local names) */
-  char text[2048];
-  size_t tlen;
-  int too_long;
-  /* error bodies */
-  char code[128], message[512];
-  /* listings */
-  list_item *items;
-  size_t n, cap;
-  list_item cur;
-  int in_contents;
-  int truncated;
-  char *next_token;
-  int oom;
-} xml_state;
-
-/* Copies src into dst[size], truncating. */
-static void copy_trunc(char *dst, size_t size, const char *src) {
-  size_t n = strlen(src);
-  if (n >= size) n = size - 1;
-  memcpy(dst, src, n);
-  dst[n] = '\0';
-}
-
-static const char *local_name(const char *n) {
-  const char *c = strrchr(n, ':');
-  return c ? c + 1 : n;
-}
-
-static void XMLCALL xml_start(void *ud, const XML_Char *name, const XML_Char **atts) {
-  (void)atts;
-  xml_state *x = ud;
-  x->depth++;
-  if (x->depth <= 4) snprintf(x->path[x->depth - 1], sizeof x->path[0], "%s", local_name(name));
-  x->tlen = 0;
-  x->too_long = 0;
-  x->text[0] = '\0';
-  if (x->depth == 2 && !strcmp(x->path[1], "Contents")) {
-    memset(&x->cur, 0, sizeof x->cur);
-    x->in_contents = 1;
-  }
-}
-
-static void XMLCALL xml_text(void *ud, const XML_Char *s, int len) {
-  xml_state *x = ud;
-  if (x->tlen + (size_t)len >= sizeof x->text) {
-    x->too_long = 1;
-    return;
-  }
-  memcpy(x->text + x->tlen, s, (size_t)len);
-  x->tlen += (size_t)len;
-  x->text[x->tlen] = '\0';
-}
-
-/* "2026-11-22T01:15:11.000Z" -> ms since the epoch; 0 if malformed. */
-static int64_t parse_iso8601_ms(const char *s) {
-  struct tm tm;
-  memset(&tm, 0, sizeof tm);
-  int ms = 0;
-  char frac[16] = "";
-  if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%15[.0-9]", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-             &tm.tm_hour, &tm.tm_min, &tm.tm_sec, frac) < 6)
-    return 0;
-  if (frac[0] == '.') {
-    int digits = 0;
-    for (const char *p = frac + 1; *p && digits < 3; p++, digits++) ms = ms * 10 + (*p - '0');
-    for (; digits < 3; digits++) ms *= 10;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  time_t t = timegm(&tm);
-  return (int64_t)t * 1000 + ms;
-}
-
-static void XMLCALL xml_end(void *ud, const XML_Char *name) {
-  xml_state *x = ud;
-  const char *ln = local_name(name);
-  if (x->depth == 2 && !strcmp(x->path[0], "Error")) {
-    if (!strcmp(ln, "Code")) copy_trunc(x->code, sizeof x->code, x->text);
-    else if (!strcmp(ln, "Message")) copy_trunc(x->message, sizeof x->message, x->text);
-  } else if (x->depth == 2 && !strcmp(x->path[0], "ListBucketResult")) {
-    if (!strcmp(ln, "IsTruncated")) x->truncated = !strcmp(x->text, "true");
-    else if (!strcmp(ln, "NextContinuationToken") && !x->too_long) {
-      free(x->next_token);
-      x->next_token = strdup(x->text);
-      if (!x->next_token) x->oom = 1;
-    } else if (!strcmp(ln, "Contents") && x->in_contents) {
-      x->in_contents = 0;
-      if (x->cur.key) {
-        if (x->n == x->cap) {
-          size_t cap = x->cap ? x->cap * 2 : 64;
-          list_item *it = realloc(x->items, cap * sizeof *it);
-          if (!it) {
-            x->oom = 1;
-            free(x->cur.key);
-            x->cur.key = NULL;
-            goto done;
-          }
-          x->items = it;
-          x->cap = cap;
-        }
-        x->items[x->n++] = x->cur;
-        x->cur.key = NULL;
-      }
-    }
-  } else if (x->depth == 3 && x->in_contents) {
-    if (!strcmp(ln, "Key") && !x->too_long) {
-      free(x->cur.key);
-      x->cur.key = strdup(x->text);
-      if (!x->cur.key) x->oom = 1;
-    } else if (!strcmp(ln, "Size")) {
-      x->cur.info.size = strtoull(x->text, NULL, 10);
-    } else if (!strcmp(ln, "LastModified")) {
-      x->cur.info.mtime_ms = parse_iso8601_ms(x->text);
-    } else if (!strcmp(ln, "ETag")) {
-      copy_trunc(x->cur.info.etag, sizeof x->cur.info.etag, x->text);
-    }
-  }
-done:
-  x->depth--;
-  x->tlen = 0;
-  x->text[0] = '\0';
-}
-
-static int xml_parse(xml_state *x, const char *body, size_t len) {
-  XML_Parser p = XML_ParserCreate("UTF-8");
-  if (!p) return -1;
-  XML_SetUserData(p, x);
-  XML_SetElementHandler(p, xml_start, xml_end);
-  XML_SetCharacterDataHandler(p, xml_text);
-  int ok = XML_Parse(p, body, (int)len, 1) == XML_STATUS_OK;
-  XML_ParserFree(p);
-  return ok && !x->oom ? 0 : -1;
-}
-
-static void xml_free(xml_state *x) {
-  for (size_t i = 0; i < x->n; i++) free(x->items[i].key);
-  free(x->items);
-  free(x->cur.key);
-  free(x->next_token);
 }
 
 /* --- one HTTP exchange ----------------------------------------------------- */
@@ -621,94 +317,113 @@ static int curl_transient(CURLcode c) {
 
 /* "s3 OP KEY" / "s3 OP bucket B" prefix for messages. */
 static void what(const s3_store *s, const s3_req *q, char *out, size_t n) {
-  if (q->key) snprintf(out, n, "s3 %s %s/%.300s", q->op, s->bucket, q->key);
-  else snprintf(out, n, "s3 %s bucket %s", q->op, s->bucket);
+  if (q->key)
+    snprintf(out, n, "s3 %s %s/%.300s", q->op, s->c.bucket, q->key);
+  else
+    snprintf(out, n, "s3 %s bucket %s", q->op, s->c.bucket);
 }
 
-/*
- * One attempt. Returns 0, a final BLOB_E* code, or 1 for "transient, may be
- * retried" (with the message already in err).
- */
-static int perform_once(s3_store *s, const s3_req *q, s3_resp *r, char *err, size_t errlen) {
-  char w[512];
-  what(s, q, w, sizeof w);
-  CURL *c = thread_handle(s);
-  if (!c) return blob_fail(BLOB_ENOMEM, err, errlen, "%s: cannot create a curl handle", w);
-  r->curl = c;
-  r->req = q;
+/* What one attempt sends: the canonical path and query (sent exactly as
+ * signed), the URL they make, and the signed header list. */
+typedef struct s3_wire {
+  char *uri, *query, *url;
+  struct curl_slist *headers;
+} s3_wire;
 
-  /* Canonical path and query, sent exactly as signed. */
+static void wire_free(s3_wire *wr) {
+  curl_slist_free_all(wr->headers);
+  free(wr->url);
+  free(wr->query);
+  free(wr->uri);
+}
+
+/* Builds the canonical path and query and the URL. 0 or -1 (no memory). */
+static int wire_target(const s3_store *s, const s3_req *q, s3_wire *wr) {
   size_t klen = q->key ? strlen(q->key) : 0;
-  size_t ulen = strlen(s->path_pfx) + 3 * klen + 4;
-  char *uri = malloc(ulen);
-  char *query = sigv4_canonical_query(q->query, q->nquery);
-  char *url = NULL, *auth = NULL;
-  struct curl_slist *hl = NULL;
-  int rc = 0;
-  if (!uri || !query) {
-    rc = blob_fail(BLOB_ENOMEM, err, errlen, "%s: out of memory", w);
-    goto out;
-  }
+  size_t ulen = strlen(s->c.path_pfx) + 3 * klen + 4;
+  wr->uri = malloc(ulen);
+  wr->query = sigv4_canonical_query(q->query, q->nquery);
+  if (!wr->uri || !wr->query) return -1;
   if (q->key) {
-    int n = snprintf(uri, ulen, "%s/", s->path_pfx);
-    sigv4_uri_encode(q->key, klen, 1, uri + n, ulen - (size_t)n);
+    int n = snprintf(wr->uri, ulen, "%s/", s->c.path_pfx);
+    sigv4_uri_encode(q->key, klen, 1, wr->uri + n, ulen - (size_t)n);
   } else {
-    snprintf(uri, ulen, "%s", *s->path_pfx ? s->path_pfx : "/");
+    snprintf(wr->uri, ulen, "%s", *s->c.path_pfx ? s->c.path_pfx : "/");
   }
-  size_t url_len = strlen(s->base) + strlen(uri) + strlen(query) + 2;
-  url = malloc(url_len);
-  if (!url) {
-    rc = blob_fail(BLOB_ENOMEM, err, errlen, "%s: out of memory", w);
-    goto out;
-  }
-  snprintf(url, url_len, "%s%s%s%s", s->base, uri, *query ? "?" : "", query);
+  size_t url_len = strlen(s->c.base) + strlen(wr->uri) + strlen(wr->query) + 2;
+  wr->url = malloc(url_len);
+  if (!wr->url) return -1;
+  snprintf(wr->url, url_len, "%s%s%s%s", s->c.base, wr->uri, *wr->query ? "?" : "", wr->query);
+  return 0;
+}
 
+/* Appends one formatted header line; -1 when out of memory. */
+__attribute__((format(printf, 2, 3))) static int add_header(s3_wire *wr, const char *fmt, ...);
+
+static int add_header(s3_wire *wr, const char *fmt, ...) {
+  char line[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  struct curl_slist *l = curl_slist_append(wr->headers, line);
+  if (!l) return -1;
+  wr->headers = l;
+  return 0;
+}
+
+/* Signs the request (SigV4: payload hash, date, Authorization) and builds
+ * the header list. 0, or BLOB_ENOMEM with the message in err. */
+static int wire_sign(const s3_store *s, const s3_req *q, s3_wire *wr, const char *w, char *err,
+                     size_t errlen) {
   char payload[65], amz_date[17];
   if (q->body_len) sigv4_sha256_hex(q->body, q->body_len, payload);
   else snprintf(payload, sizeof payload, "%s", SIGV4_EMPTY_SHA256);
   sigv4_amz_date(time(NULL), amz_date);
-  sigv4_kv hs[4] = {{"host", s->host},
+  sigv4_kv hs[4] = {{"host", s->c.host},
                     {"x-amz-content-sha256", payload},
                     {"x-amz-date", amz_date},
-                    {"x-amz-security-token", s->session_token}};
-  size_t nh = s->session_token ? 4 : 3;
-  sigv4_request sr = {q->method, uri,        query,          hs,          nh,  payload,
-                      amz_date,  s->region, "s3",           s->access_key, s->secret_key};
-  size_t auth_cap = strlen(s->access_key) + 512;
-  auth = malloc(auth_cap);
+                    {"x-amz-security-token", s->c.session_token}};
+  sigv4_request sr = {.method = q->method,
+                      .canonical_uri = wr->uri,
+                      .canonical_query = wr->query,
+                      .headers = hs,
+                      .n_headers = s->c.session_token ? 4 : 3,
+                      .payload_sha256 = payload,
+                      .amz_date = amz_date,
+                      .region = s->c.region,
+                      .service = "s3",
+                      .access_key = s->c.access_key,
+                      .secret_key = s->c.secret_key};
+  size_t auth_cap = strlen(s->c.access_key) + 512;
+  char *auth = malloc(auth_cap);
   if (!auth || sigv4_sign(&sr, auth, auth_cap, NULL) < 0) {
-    rc = blob_fail(BLOB_ENOMEM, err, errlen, "%s: cannot sign the request", w);
-    goto out;
+    free(auth);
+    errbuf_set(err, errlen, "%s: cannot sign the request", w);
+    return BLOB_ENOMEM;
   }
-  char line[4096];
-  struct curl_slist *tmp;
-#define ADDH(...)                                                                                  \
-  do {                                                                                             \
-    snprintf(line, sizeof line, __VA_ARGS__);                                                      \
-    tmp = curl_slist_append(hl, line);                                                             \
-    if (!tmp) {                                                                                    \
-      rc = blob_fail(BLOB_ENOMEM, err, errlen, "%s: out of memory", w);                            \
-      goto out;                                                                                    \
-    }                                                                                              \
-    hl = tmp;                                                                                      \
-  } while (0)
-  ADDH("Host: %s", s->host);
-  ADDH("x-amz-content-sha256: %s", payload);
-  ADDH("x-amz-date: %s", amz_date);
-  ADDH("Authorization: %s", auth);
-  if (s->session_token) ADDH("x-amz-security-token: %s", s->session_token);
-  if (q->range) ADDH("Range: %s", q->range);
-  ADDH("Expect:");
-  ADDH("Accept:");
-  if (!strcmp(q->method, "PUT")) ADDH("Content-Type: application/octet-stream");
-#undef ADDH
+  int bad =
+      add_header(wr, "Host: %s", s->c.host) ||
+      add_header(wr, "x-amz-content-sha256: %s", payload) ||
+      add_header(wr, "x-amz-date: %s", amz_date) || add_header(wr, "Authorization: %s", auth) ||
+      (s->c.session_token && add_header(wr, "x-amz-security-token: %s", s->c.session_token)) ||
+      (q->range && add_header(wr, "Range: %s", q->range)) || add_header(wr, "Expect:") ||
+      add_header(wr, "Accept:") ||
+      (!strcmp(q->method, "PUT") && add_header(wr, "Content-Type: application/octet-stream"));
+  free(auth);
+  if (!bad) return 0;
+  errbuf_set(err, errlen, "%s: out of memory", w);
+  return BLOB_ENOMEM;
+}
 
-  char curl_err[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+/* Points the thread's handle at this request and its response. */
+static void curl_setup(const s3_store *s, const s3_req *q, s3_resp *r, CURL *c, const s3_wire *wr,
+                       char *curl_err) {
+  curl_easy_setopt(c, CURLOPT_URL, wr->url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, wr->headers);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->c.connect_timeout_ms);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->c.timeout_ms);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
@@ -729,79 +444,117 @@ static int perform_once(s3_store *s, const s3_req *q, s3_resp *r, char *err, siz
   } else if (strcmp(q->method, "GET")) {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
   }
+}
 
+/* 1 when a 400 carries one of the codes that mean bad credentials. */
+static int auth_code(const char *code) {
+  return !strcmp(code, "AuthorizationHeaderMalformed") || !strcmp(code, "ExpiredToken") ||
+         !strcmp(code, "InvalidToken") || !strcmp(code, "InvalidAccessKeyId");
+}
+
+/* What an error status means, with S3's explanation from the body (none
+ * for HEAD). Returns a BLOB_E* code, or 1 for "transient". */
+static int status_result(const s3_resp *r, const char *w, char *err, size_t errlen) {
+  long st = r->status;
+  char code[128], message[512], why[700];
+  s3_xml_parse_error(r->body, r->len, code, sizeof code, message, sizeof message);
+  if (code[0])
+    snprintf(why, sizeof why, "%ld %s: %s", st, code, message);
+  else
+    snprintf(why, sizeof why, "%ld %s", st,
+             st == 404   ? "Not Found"
+             : st == 403 ? "Forbidden"
+                         : "error");
+  const char *hint = "";
+  int rc;
+  if (st == 404 && !strcmp(code, "NoSuchBucket")) {
+    rc = BLOB_EIO;
+    hint = " (the bucket does not exist)";
+  } else if (st == 404) {
+    rc = BLOB_ENOTFOUND;
+  } else if (st == 401 || st == 403 || (st == 400 && auth_code(code))) {
+    rc = BLOB_EAUTH;
+  } else if (st == 408 || st == 429 || st >= 500) {
+    rc = 1;
+  } else if (st >= 300 && st < 400) {
+    rc = BLOB_EIO;
+    hint = " (redirected: check the region and endpoint)";
+  } else {
+    rc = BLOB_EIO;
+  }
+  errbuf_set(err, errlen, "%s: %s%s", w, why, hint);
+  return rc;
+}
+
+/* What the transfer itself says (before any status): a BLOB_E* code, 1 for
+ * "transient", or 0 when there is a status to look at. */
+static int transfer_result(const s3_store *s, const s3_req *q, const s3_resp *r, CURLcode cc,
+                           const char *curl_err, const char *w, char *err, size_t errlen) {
+  if (r->aborted) {
+    errbuf_set(err, errlen, "%s: aborted by the receiver", w);
+    return BLOB_EIO;
+  }
+  if (r->toobig) {
+    errbuf_set(err, errlen, "%s: object is over the limit of %zu bytes", w, q->max_bytes);
+    return BLOB_ETOOBIG;
+  }
+  if (r->oom) {
+    errbuf_set(err, errlen, "%s: out of memory", w);
+    return BLOB_ENOMEM;
+  }
+  if (cc == CURLE_OK) return 0;
+  errbuf_set(err, errlen, "%s: %s (%s)", w, curl_err[0] ? curl_err : curl_easy_strerror(cc),
+             s->c.base);
+  return curl_transient(cc) ? 1 : BLOB_EIO;
+}
+
+/*
+ * One attempt. Returns 0, a final BLOB_E* code, or 1 for "transient, may be
+ * retried" (with the message already in err).
+ */
+static int perform_once(s3_store *s, const s3_req *q, s3_resp *r, char *err, size_t errlen) {
+  char w[512];
+  what(s, q, w, sizeof w);
+  CURL *c = thread_handle(s);
+  if (!c) {
+    errbuf_set(err, errlen, "%s: cannot create a curl handle", w);
+    return BLOB_ENOMEM;
+  }
+  r->curl = c;
+  r->req = q;
+  s3_wire wr = {0};
+  if (wire_target(s, q, &wr) != 0) {
+    wire_free(&wr);
+    errbuf_set(err, errlen, "%s: out of memory", w);
+    return BLOB_ENOMEM;
+  }
+  int rc = wire_sign(s, q, &wr, w, err, errlen);
+  if (rc) {
+    wire_free(&wr);
+    return rc;
+  }
+  char curl_err[CURL_ERROR_SIZE] = "";
+  curl_setup(s, q, r, c, &wr, curl_err);
   CURLcode cc = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
   /* Keep the handle free of pointers into this frame. */
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+  wire_free(&wr);
 
-  if (r->aborted) {
-    rc = blob_fail(BLOB_EIO, err, errlen, "%s: aborted by the receiver", w);
-    goto out;
-  }
-  if (r->toobig) {
-    rc = blob_fail(BLOB_ETOOBIG, err, errlen, "%s: object is over the limit of %zu bytes", w,
-                   q->max_bytes);
-    goto out;
-  }
-  if (r->oom) {
-    rc = blob_fail(BLOB_ENOMEM, err, errlen, "%s: out of memory", w);
-    goto out;
-  }
-  if (cc != CURLE_OK) {
-    const char *detail = curl_err[0] ? curl_err : curl_easy_strerror(cc);
-    if (curl_transient(cc)) {
-      blob_fail(BLOB_ERETRY, err, errlen, "%s: %s (%s)", w, detail, s->base);
-      rc = 1;
-    } else {
-      rc = blob_fail(BLOB_EIO, err, errlen, "%s: %s (%s)", w, detail, s->base);
-    }
-    goto out;
-  }
-  long st = r->status;
-  if (st >= 200 && st < 300) {
+  rc = transfer_result(s, q, r, cc, curl_err, w, err, errlen);
+  if (rc) return rc;
+  if (r->status >= 200 && r->status < 300) {
     fill_info_from(r, q->info);
     if (q->info && !strcmp(q->method, "GET") && !q->write) q->info->size = r->len;
-    goto out;
+    return 0;
   }
-  /* An error: S3 explains it in an XML body (none for HEAD). */
-  xml_state x;
-  memset(&x, 0, sizeof x);
-  if (r->len) xml_parse(&x, r->body, r->len);
-  xml_free(&x);
-  char why[700];
-  if (x.code[0]) snprintf(why, sizeof why, "%ld %s: %s", st, x.code, x.message);
-  else snprintf(why, sizeof why, "%ld %s", st, st == 404 ? "Not Found" : st == 403 ? "Forbidden" : "error");
-  if (st == 404 && !strcmp(x.code, "NoSuchBucket"))
-    rc = blob_fail(BLOB_EIO, err, errlen, "%s: %s (the bucket does not exist)", w, why);
-  else if (st == 404)
-    rc = blob_fail(BLOB_ENOTFOUND, err, errlen, "%s: %s", w, why);
-  else if (st == 401 || st == 403 ||
-           (st == 400 && (!strcmp(x.code, "AuthorizationHeaderMalformed") ||
-                          !strcmp(x.code, "ExpiredToken") || !strcmp(x.code, "InvalidToken") ||
-                          !strcmp(x.code, "InvalidAccessKeyId"))))
-    rc = blob_fail(BLOB_EAUTH, err, errlen, "%s: %s", w, why);
-  else if (st == 408 || st == 429 || st >= 500) {
-    blob_fail(BLOB_ERETRY, err, errlen, "%s: %s", w, why);
-    rc = 1;
-  } else if (st >= 300 && st < 400)
-    rc = blob_fail(BLOB_EIO, err, errlen, "%s: %s (redirected: check the region and endpoint)", w,
-                   why);
-  else
-    rc = blob_fail(BLOB_EIO, err, errlen, "%s: %s", w, why);
-out:
-  curl_slist_free_all(hl);
-  free(auth);
-  free(url);
-  free(query);
-  free(uri);
-  return rc;
+  return status_result(r, w, err, errlen);
 }
 
 static void backoff_sleep(const s3_store *s, long attempt) {
-  if (s->backoff_ms <= 0) return;
-  long ms = s->backoff_ms;
+  if (s->c.backoff_ms <= 0) return;
+  long ms = s->c.backoff_ms;
   for (long i = 0; i < attempt && ms < 5000; i++) ms *= 2;
   if (ms > 5000) ms = 5000;
   unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&ms;
@@ -814,7 +567,7 @@ static void backoff_sleep(const s3_store *s, long attempt) {
 /* Runs a request with bounded retries; r holds the last response. */
 static int perform(s3_store *s, const s3_req *q, s3_resp *r, char *err, size_t errlen) {
   int rc = 0;
-  for (long attempt = 0; attempt <= s->retries; attempt++) {
+  for (long attempt = 0; attempt <= s->c.retries; attempt++) {
     free(r->body);
     memset(r, 0, sizeof *r);
     rc = perform_once(s, q, r, err, errlen);
@@ -824,10 +577,10 @@ static int perform(s3_store *s, const s3_req *q, s3_resp *r, char *err, size_t e
       snprintf(err + n, errlen - n, " (not retried: part of the object was already delivered)");
       return BLOB_ERETRY;
     }
-    if (attempt < s->retries) backoff_sleep(s, attempt);
+    if (attempt < s->c.retries) backoff_sleep(s, attempt);
   }
   size_t n = strlen(err);
-  snprintf(err + n, errlen - n, " (gave up after %ld attempts)", s->retries + 1);
+  snprintf(err + n, errlen - n, " (gave up after %ld attempts)", s->c.retries + 1);
   return BLOB_ERETRY;
 }
 
@@ -853,14 +606,17 @@ static int s3_get(void *impl, const char *key, size_t max_bytes, uint8_t **data,
   }
   if (!r.body) {
     r.body = malloc(1);
-    if (!r.body) return blob_fail(BLOB_ENOMEM, err, errlen, "s3 GET %s: out of memory", key);
+    if (!r.body) {
+      errbuf_set(err, errlen, "s3 GET %s: out of memory", key);
+      return BLOB_ENOMEM;
+    }
     r.body[0] = '\0';
   }
   if (r.has_length && r.content_length != r.len) {
     free(r.body);
-    return blob_fail(BLOB_ERETRY, err, errlen,
-                     "s3 GET %s: got %zu bytes, Content-Length said %llu", key, r.len,
-                     (unsigned long long)r.content_length);
+    errbuf_set(err, errlen, "s3 GET %s: got %zu bytes, Content-Length said %llu", key, r.len,
+               (unsigned long long)r.content_length);
+    return BLOB_ERETRY;
   }
   *data = (uint8_t *)r.body;
   *len = r.len;
@@ -893,7 +649,7 @@ static int s3_stat(void *impl, const char *key, blob_info *info, char *err, size
     s3_resp r2 = {0};
     int rc2 = perform(impl, &g, &r2, e2, sizeof e2);
     free(r2.body);
-    if (rc2 == rc && strstr(e2, ": ")) blob_fail(rc, err, errlen, "%s", e2);
+    if (rc2 == rc && strstr(e2, ": ")) errbuf_set(err, errlen, "%s", e2);
   }
   return rc;
 }
@@ -908,36 +664,28 @@ static int s3_del(void *impl, const char *key, char *err, size_t errlen) {
 
 typedef struct s3_iter {
   s3_store *s;
-  char *prefix;
-  list_item *items;
-  size_t n, i;
-  char *token;
-  int started, truncated;
+  const char *prefix; /* blob.c's copy */
+  s3_list_page page;  /* the current page; its token asks for the next */
+  size_t i;           /* next item of the page */
+  int started;
 } s3_iter;
-
-static void iter_clear_page(s3_iter *it) {
-  for (size_t i = 0; i < it->n; i++) free(it->items[i].key);
-  free(it->items);
-  it->items = NULL;
-  it->n = it->i = 0;
-}
 
 static int s3_list_open(void *impl, const char *prefix, void **state, char *err, size_t errlen) {
   s3_iter *it = calloc(1, sizeof *it);
-  if (!it) return blob_fail(BLOB_ENOMEM, err, errlen, "s3 LIST: out of memory");
-  it->s = impl;
-  it->prefix = strdup(prefix);
-  if (!it->prefix) {
-    free(it);
-    return blob_fail(BLOB_ENOMEM, err, errlen, "s3 LIST: out of memory");
+  if (!it) {
+    errbuf_set(err, errlen, "s3 LIST: out of memory");
+    return BLOB_ENOMEM;
   }
+  it->s = impl;
+  it->prefix = prefix;
   *state = it;
   return 0;
 }
 
 static int fetch_page(s3_iter *it, char *err, size_t errlen) {
-  sigv4_kv qs[3] = {{"list-type", "2"}, {"prefix", it->prefix}, {"continuation-token", it->token}};
-  size_t nq = it->token ? 3 : 2;
+  sigv4_kv qs[3] = {
+      {"list-type", "2"}, {"prefix", it->prefix}, {"continuation-token", it->page.next_token}};
+  size_t nq = it->page.next_token ? 3 : 2;
   s3_req q = {.op = "LIST", .method = "GET", .key = NULL, .query = qs, .nquery = nq};
   s3_resp r = {0};
   int rc = perform(it->s, &q, &r, err, errlen);
@@ -945,43 +693,35 @@ static int fetch_page(s3_iter *it, char *err, size_t errlen) {
     free(r.body);
     return rc;
   }
-  xml_state x;
-  memset(&x, 0, sizeof x);
-  if (xml_parse(&x, r.body ? r.body : "", r.len) < 0) {
-    xml_free(&x);
-    free(r.body);
-    return blob_fail(BLOB_EIO, err, errlen,
-                     "s3 LIST bucket %s prefix \"%s\": malformed ListObjectsV2 response",
-                     it->s->bucket, it->prefix);
-  }
+  s3_list_page page;
+  rc = s3_xml_parse_list(r.body, r.len, &page);
   free(r.body);
-  iter_clear_page(it);
-  it->items = x.items;
-  it->n = x.n;
-  x.items = NULL;
-  x.n = 0;
-  free(it->token);
-  it->token = x.next_token;
-  x.next_token = NULL;
-  it->truncated = x.truncated;
+  if (rc < 0) {
+    errbuf_set(err, errlen, "s3 LIST bucket %s prefix \"%s\": malformed ListObjectsV2 response",
+               it->s->c.bucket, it->prefix);
+    return BLOB_EIO;
+  }
+  s3_list_page_free(&it->page);
+  it->page = page;
+  it->i = 0;
   it->started = 1;
-  xml_free(&x);
-  if (it->truncated && !it->token)
-    return blob_fail(BLOB_EIO, err, errlen,
-                     "s3 LIST bucket %s: truncated page without NextContinuationToken",
-                     it->s->bucket);
+  if (it->page.truncated && !it->page.next_token) {
+    errbuf_set(err, errlen, "s3 LIST bucket %s: truncated page without NextContinuationToken",
+               it->s->c.bucket);
+    return BLOB_EIO;
+  }
   return 0;
 }
 
 static int s3_list_next(void *state, const char **key, blob_info *info, char *err,
                         size_t errlen) {
   s3_iter *it = state;
-  while (it->i >= it->n) {
-    if (it->started && !it->truncated) return 0;
+  while (it->i >= it->page.n) {
+    if (it->started && !it->page.truncated) return 0;
     int rc = fetch_page(it, err, errlen);
     if (rc) return rc;
   }
-  list_item *li = &it->items[it->i++];
+  const s3_list_item *li = &it->page.items[it->i++];
   *key = li->key;
   *info = li->info;
   return 1;
@@ -990,9 +730,7 @@ static int s3_list_next(void *state, const char **key, blob_info *info, char *er
 static void s3_list_free(void *state) {
   s3_iter *it = state;
   if (!it) return;
-  iter_clear_page(it);
-  free(it->token);
-  free(it->prefix);
+  s3_list_page_free(&it->page);
   free(it);
 }
 

@@ -7,7 +7,6 @@
  * cost is a few small allocations per request, small next to the HTTP
  * round trip.
  */
-#define _POSIX_C_SOURCE 200809L
 #include "sigv4.h"
 
 #include <openssl/crypto.h>

@@ -4,19 +4,32 @@
  * A bus URL names its backend by scheme (kafka://, mem://). This file parses
  * the URL once (percent-decoding the name and the query parameters), picks
  * the backend from a small table, checks the arguments common to all
- * backends, and forwards to the backend's operation (bus_internal.h). It
- * holds no state: everything lives in the handles.
+ * backends, and forwards to the backend's operation (bus_internal.h). Its
+ * only state is the application's logger (bus_set_logger): everything else
+ * lives in the handles.
  */
-#define _POSIX_C_SOURCE 200809L
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bus.h"
 #include "bus_internal.h"
+#include "errbuf.h"
+#include "rnd.h"
 
 static const bus_backend *const backends[] = {&bus_backend_kafka, &bus_backend_mem};
+
+/* Set once at start-up (bus_set_logger), read by backend threads after. */
+static core_logger bus_log;
+
+void bus_set_logger(const core_logger *lg) {
+  if (lg)
+    bus_log = *lg;
+  else
+    memset(&bus_log, 0, sizeof bus_log);
+}
+
+const core_logger *bus_logger(void) { return &bus_log; }
 
 const char *bus_strerror(int code) {
   switch (code) {
@@ -28,21 +41,6 @@ const char *bus_strerror(int code) {
   case BUS_ECLOSED: return "closed";
   default: return "unknown error";
   }
-}
-
-int bus_fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
-static void clear_err(char *err, size_t errlen) {
-  if (err && errlen)
-    err[0] = 0;
 }
 
 int bus_valid_topic(const char *s) {
@@ -108,84 +106,91 @@ static void url_free(bus_url *u) {
   memset(u, 0, sizeof *u);
 }
 
+/* Adds the query parameter p[0..plen) ("KEY=VALUE") to u. */
+static int url_add_param(bus_url *u, const char *url, const char *p, size_t plen, char *err,
+                         size_t errlen) {
+  const char *eq = memchr(p, '=', plen);
+  if (!eq || eq == p) {
+    errbuf_set(err, errlen, "bus: %s: query parameter \"%.*s\" is not KEY=VALUE", url, (int)plen,
+               p);
+    return BUS_EINVAL;
+  }
+  bus_param *np = realloc(u->params, (u->nparams + 1) * sizeof *np);
+  if (!np) {
+    errbuf_set(err, errlen, "bus: %s: out of memory", url);
+    return BUS_ENOMEM;
+  }
+  u->params = np;
+  bus_param *bp = &u->params[u->nparams];
+  memset(bp, 0, sizeof *bp);
+  int bad = 0;
+  bp->key = pct_decode(p, (size_t)(eq - p), &bad);
+  if (bp->key)
+    bp->value = pct_decode(eq + 1, plen - (size_t)(eq - p) - 1, &bad);
+  if (!bp->key || !bp->value) {
+    free(bp->key);
+    if (!bad) {
+      errbuf_set(err, errlen, "bus: %s: out of memory", url);
+      return BUS_ENOMEM;
+    }
+    errbuf_set(err, errlen, "bus: %s: bad percent-escape in \"%.*s\"", url, (int)plen, p);
+    return BUS_EINVAL;
+  }
+  u->nparams++;
+  for (size_t i = 0; i + 1 < u->nparams; i++)
+    if (!strcmp(u->params[i].key, bp->key)) {
+      errbuf_set(err, errlen, "bus: %s: query parameter \"%s\" given twice", url, bp->key);
+      return BUS_EINVAL;
+    }
+  return 0;
+}
+
+/* Parses SCHEME://NAME?k=v&... into *u. On failure nothing is left to free. */
 static int url_parse(const char *url, bus_url *u, char *err, size_t errlen) {
   memset(u, 0, sizeof *u);
-  if (!url || !*url)
-    return bus_fail(err, errlen, BUS_EINVAL, "bus: empty URL (want kafka://TOPIC or mem://TOPIC)");
+  if (!url || !*url) {
+    errbuf_set(err, errlen, "bus: empty URL (want kafka://TOPIC or mem://TOPIC)");
+    return BUS_EINVAL;
+  }
   const char *sep = strstr(url, "://");
-  if (!sep || sep == url)
-    return bus_fail(err, errlen, BUS_EINVAL, "bus: %s: not a URL (want kafka://TOPIC or mem://TOPIC)", url);
-  int bad = 0;
-  u->scheme = strndup(url, (size_t)(sep - url));
+  if (!sep || sep == url) {
+    errbuf_set(err, errlen, "bus: %s: not a URL (want kafka://TOPIC or mem://TOPIC)", url);
+    return BUS_EINVAL;
+  }
   const char *rest = sep + 3;
   const char *q = strchr(rest, '?');
   size_t nlen = q ? (size_t)(q - rest) : strlen(rest);
-  if (!u->scheme)
-    goto nomem;
   if (nlen == 0) {
-    url_free(u);
-    return bus_fail(err, errlen, BUS_EINVAL, "bus: %s: no topic/group name after \"://\"", url);
+    errbuf_set(err, errlen, "bus: %s: no topic/group name after \"://\"", url);
+    return BUS_EINVAL;
   }
   if (memchr(rest, '/', nlen)) {
-    url_free(u);
-    return bus_fail(err, errlen, BUS_EINVAL, "bus: %s: the name must not contain '/'", url);
+    errbuf_set(err, errlen, "bus: %s: the name must not contain '/'", url);
+    return BUS_EINVAL;
   }
-  u->name = pct_decode(rest, nlen, &bad);
+  int bad = 0, rc = 0;
+  u->scheme = strndup(url, (size_t)(sep - url));
+  if (u->scheme)
+    u->name = pct_decode(rest, nlen, &bad);
   if (!u->name) {
-    if (!bad)
-      goto nomem;
     url_free(u);
-    return bus_fail(err, errlen, BUS_EINVAL, "bus: %s: bad percent-escape in the name", url);
+    if (bad) {
+      errbuf_set(err, errlen, "bus: %s: bad percent-escape in the name", url);
+      return BUS_EINVAL;
+    }
+    errbuf_set(err, errlen, "bus: %s: out of memory", url);
+    return BUS_ENOMEM;
   }
-  if (!q)
-    return 0;
-  const char *p = q + 1;
-  while (*p) {
+  for (const char *p = q ? q + 1 : ""; *p && rc == 0;) {
     const char *amp = strchr(p, '&');
     size_t plen = amp ? (size_t)(amp - p) : strlen(p);
-    if (plen > 0) {
-      const char *eq = memchr(p, '=', plen);
-      if (!eq || eq == p) {
-        int r = bus_fail(err, errlen, BUS_EINVAL, "bus: %s: query parameter \"%.*s\" is not KEY=VALUE",
-                         url, (int)plen, p);
-        url_free(u);
-        return r;
-      }
-      bus_param *np = realloc(u->params, (u->nparams + 1) * sizeof *np);
-      if (!np)
-        goto nomem;
-      u->params = np;
-      bus_param *bp = &u->params[u->nparams];
-      memset(bp, 0, sizeof *bp);
-      bp->key = pct_decode(p, (size_t)(eq - p), &bad);
-      if (bp->key)
-        bp->value = pct_decode(eq + 1, plen - (size_t)(eq - p) - 1, &bad);
-      if (!bp->key || !bp->value) {
-        free(bp->key);
-        if (!bad)
-          goto nomem;
-        int r = bus_fail(err, errlen, BUS_EINVAL, "bus: %s: bad percent-escape in \"%.*s\"", url,
-                         (int)plen, p);
-        url_free(u);
-        return r;
-      }
-      u->nparams++;
-      for (size_t i = 0; i + 1 < u->nparams; i++)
-        if (!strcmp(u->params[i].key, bp->key)) {
-          int r = bus_fail(err, errlen, BUS_EINVAL, "bus: %s: query parameter \"%s\" given twice",
-                           url, bp->key);
-          url_free(u);
-          return r;
-        }
-    }
-    if (!amp)
-      break;
-    p = amp + 1;
+    if (plen > 0)
+      rc = url_add_param(u, url, p, plen, err, errlen);
+    p = amp ? amp + 1 : p + plen;
   }
-  return 0;
-nomem:
-  url_free(u);
-  return bus_fail(err, errlen, BUS_ENOMEM, "bus: %s: out of memory", url);
+  if (rc)
+    url_free(u);
+  return rc;
 }
 
 const char *bus_url_param(bus_url *u, const char *key) {
@@ -204,9 +209,11 @@ int bus_url_param_int(bus_url *u, const char *key, long min, long max, long *out
     return 0;
   char *end;
   long n = strtol(v, &end, 10);
-  if (!*v || *end || n < min || n > max)
-    return bus_fail(err, errlen, BUS_EINVAL, "%s://%s: %s=%s: want an integer in [%ld, %ld]",
-                    u->scheme, u->name, key, v, min, max);
+  if (!*v || *end || n < min || n > max) {
+    errbuf_set(err, errlen, "%s://%s: %s=%s: want an integer in [%ld, %ld]", u->scheme, u->name,
+               key, v, min, max);
+    return BUS_EINVAL;
+  }
   *out = n;
   return 0;
 }
@@ -223,45 +230,64 @@ static int parse_url_backend(const char *url, bus_url *u, const bus_backend **be
       *be = backends[i];
       return 0;
     }
-  rc = bus_fail(err, errlen, BUS_EINVAL,
-                "bus: %s: unknown scheme \"%s\" (want kafka:// or mem://)", url, u->scheme);
+  errbuf_set(err, errlen, "bus: %s: unknown scheme \"%s\" (want kafka:// or mem://)", url,
+             u->scheme);
+  rc = BUS_EINVAL;
   url_free(u);
+  return rc;
+}
+
+/* Opens a writer (wout) or a reader (rout; the other is NULL) for url
+ * through its backend. */
+static int open_handle(const char *fn, const char *url, bus_writer **wout, bus_reader **rout,
+                       char *err, size_t errlen) {
+  errbuf_clear(err, errlen);
+  if (wout)
+    *wout = NULL;
+  else if (rout)
+    *rout = NULL;
+  else {
+    errbuf_set(err, errlen, "bus: %s: out is NULL", fn);
+    return BUS_EINVAL;
+  }
+  bus_url u;
+  const bus_backend *be = NULL;
+  int rc = parse_url_backend(url, &u, &be, err, errlen);
+  if (rc)
+    return rc;
+  rc = wout ? be->writer_open(&u, wout, err, errlen) : be->reader_open(&u, rout, err, errlen);
+  url_free(&u);
   return rc;
 }
 
 /* ---- writers ---- */
 
 int bus_writer_open(const char *url, bus_writer **out, char *err, size_t errlen) {
-  clear_err(err, errlen);
-  if (!out)
-    return bus_fail(err, errlen, BUS_EINVAL, "bus: bus_writer_open: out is NULL");
-  *out = NULL;
-  bus_url u;
-  const bus_backend *be = NULL;
-  int rc = parse_url_backend(url, &u, &be, err, errlen);
-  if (rc)
-    return rc;
-  rc = be->writer_open(&u, out, err, errlen);
-  url_free(&u);
-  return rc;
+  return open_handle("bus_writer_open", url, out, NULL, err, errlen);
 }
 
 int bus_publish(bus_writer *w, const char *key, const void *msg, size_t len, char *err,
                 size_t errlen) {
-  clear_err(err, errlen);
-  if (!w)
-    return bus_fail(err, errlen, BUS_EINVAL, "bus: publish on a NULL writer");
-  if (!msg && len)
-    return bus_fail(err, errlen, BUS_EINVAL, "bus: publish: NULL message of %zu bytes", len);
+  errbuf_clear(err, errlen);
+  if (!w) {
+    errbuf_set(err, errlen, "bus: publish on a NULL writer");
+    return BUS_EINVAL;
+  }
+  if (!msg && len) {
+    errbuf_set(err, errlen, "bus: publish: NULL message of %zu bytes", len);
+    return BUS_EINVAL;
+  }
   return w->be->publish(w, key ? key : "", msg ? msg : "", len, err, errlen);
 }
 
 int bus_publish_event(bus_writer *w, const bus_event *ev, char *err, size_t errlen) {
   char *json = NULL;
   size_t len = 0;
-  clear_err(err, errlen);
-  if (!ev)
-    return bus_fail(err, errlen, BUS_EINVAL, "bus: publish of a NULL event");
+  errbuf_clear(err, errlen);
+  if (!ev) {
+    errbuf_set(err, errlen, "bus: publish of a NULL event");
+    return BUS_EINVAL;
+  }
   int rc = bus_event_encode(ev, &json, &len, err, errlen);
   if (rc)
     return rc;
@@ -271,9 +297,11 @@ int bus_publish_event(bus_writer *w, const bus_event *ev, char *err, size_t errl
 }
 
 int bus_writer_check(bus_writer *w, char *err, size_t errlen) {
-  clear_err(err, errlen);
-  if (!w)
-    return bus_fail(err, errlen, BUS_EINVAL, "bus: check on a NULL writer");
+  errbuf_clear(err, errlen);
+  if (!w) {
+    errbuf_set(err, errlen, "bus: check on a NULL writer");
+    return BUS_EINVAL;
+  }
   return w->be->writer_check(w, err, errlen);
 }
 
@@ -285,38 +313,27 @@ void bus_writer_close(bus_writer *w) {
 /* ---- readers ---- */
 
 int bus_reader_open(const char *url, bus_reader **out, char *err, size_t errlen) {
-  clear_err(err, errlen);
-  if (!out)
-    return bus_fail(err, errlen, BUS_EINVAL, "bus: bus_reader_open: out is NULL");
-  *out = NULL;
-  bus_url u;
-  const bus_backend *be = NULL;
-  int rc = parse_url_backend(url, &u, &be, err, errlen);
-  if (rc)
-    return rc;
-  rc = be->reader_open(&u, out, err, errlen);
-  url_free(&u);
+  int rc = open_handle("bus_reader_open", url, NULL, out, err, errlen);
   if (rc == 0) {
-    char id[37];
-    if (bus_uuid4(id) != 0) {
+    /* 64 random bits: unique among readers for all purposes */
+    uint64_t v = 0;
+    if (rnd_bytes(&v, sizeof v) != 0) {
       bus_reader_close(*out);
       *out = NULL;
-      return bus_fail(err, errlen, BUS_EIO, "bus: %s: no random bytes for a reader id", url);
+      errbuf_set(err, errlen, "bus: %s: no random bytes for a reader id", url);
+      return BUS_EIO;
     }
-    /* 64 bits of the random UUID: unique among readers for all purposes */
-    uint64_t v = 0;
-    for (int i = 0; i < 36; i++)
-      if (id[i] != '-' && i != 14 && i != 19)
-        v = v * 16 + (uint64_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
     (*out)->id = v | 1; /* never 0 */
   }
   return rc;
 }
 
 int bus_poll(bus_reader *r, int timeout_ms, bus_msg **msg, char *err, size_t errlen) {
-  clear_err(err, errlen);
-  if (!r || !msg)
-    return bus_fail(err, errlen, BUS_EINVAL, "bus: poll: NULL reader or msg");
+  errbuf_clear(err, errlen);
+  if (!r || !msg) {
+    errbuf_set(err, errlen, "bus: poll: NULL reader or msg");
+    return BUS_EINVAL;
+  }
   *msg = NULL;
   if (timeout_ms < 0)
     timeout_ms = 0;
@@ -361,19 +378,25 @@ bus_msg_full *bus_msg_new(const struct bus_reader *owner, const void *key, size_
 }
 
 int bus_commit(bus_reader *r, const bus_msg *msg, char *err, size_t errlen) {
-  clear_err(err, errlen);
-  if (!r || !msg)
-    return bus_fail(err, errlen, BUS_EINVAL, "bus: commit: NULL reader or msg");
+  errbuf_clear(err, errlen);
+  if (!r || !msg) {
+    errbuf_set(err, errlen, "bus: commit: NULL reader or msg");
+    return BUS_EINVAL;
+  }
   const bus_msg_full *m = (const bus_msg_full *)msg;
-  if (m->owner != r->id)
-    return bus_fail(err, errlen, BUS_EINVAL, "bus: commit of a message this reader did not deliver");
+  if (m->owner != r->id) {
+    errbuf_set(err, errlen, "bus: commit of a message this reader did not deliver");
+    return BUS_EINVAL;
+  }
   return r->be->commit(r, m, err, errlen);
 }
 
 int bus_reader_check(bus_reader *r, char *err, size_t errlen) {
-  clear_err(err, errlen);
-  if (!r)
-    return bus_fail(err, errlen, BUS_EINVAL, "bus: check on a NULL reader");
+  errbuf_clear(err, errlen);
+  if (!r) {
+    errbuf_set(err, errlen, "bus: check on a NULL reader");
+    return BUS_EINVAL;
+  }
   return r->be->reader_check(r, err, errlen);
 }
 

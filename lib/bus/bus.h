@@ -25,13 +25,17 @@
  * message only when the caller says it is done (bus_commit), so a crash
  * redelivers what was not committed.
  *
- * Errors: 0 or a negative BUS_E* code, message in err.
+ * App names are the contract's (layout_app_valid); timestamps are RFC 3339
+ * (chrono.h). Errors: 0 or a negative BUS_E* code, message in err.
  */
 #ifndef PGOPIPE_BUS_H
 #define PGOPIPE_BUS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "corelog.h"
+#include "layout.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,6 +52,14 @@ enum {
 
 const char *bus_strerror(int code);
 
+/*
+ * Where the bus's log lines go (librdkafka's own messages and errors, as
+ * records "kafka: DETAIL" with fields facility and client). The logger is
+ * copied; NULL (the default) drops them. Process-wide: call it once at
+ * start-up, before any reader or writer is opened.
+ */
+void bus_set_logger(const core_logger *lg);
+
 /* ---- Envelope ---- */
 
 #define BUS_TYPE_UPLOADED "profile.uploaded"
@@ -62,9 +74,6 @@ typedef struct bus_event {
   char profile_key[1025]; /* payload.profileKey ("" if absent) */
   char merged_key[1025];  /* payload.mergedKey ("" if absent) */
 } bus_event;
-
-/* 1 if s is a valid app name (^[a-z0-9-]{1,63}$), else 0. */
-int bus_valid_app(const char *s);
 
 /* Fills id (fresh UUIDv4), timestamp (now) and type/app; keys are cleared. */
 int bus_event_init(bus_event *ev, const char *type, const char *app);

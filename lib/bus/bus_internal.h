@@ -13,12 +13,11 @@
  * bus.c does the work common to all backends before calling an operation:
  * URL parsing, argument checks (non-NULL handles, key length), and clearing
  * err. Operations return 0 or a negative BUS_E* code and, on failure, always
- * fill err with a message naming the backend and topic/group.
+ * fill err (errbuf_set) with a message naming the backend and topic/group.
  */
 #ifndef PGOPIPE_BUS_INTERNAL_H
 #define PGOPIPE_BUS_INTERNAL_H
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -150,21 +149,10 @@ typedef struct bus_backend {
 extern const bus_backend bus_backend_kafka;
 extern const bus_backend bus_backend_mem;
 
-/* snprintf into err if err/errlen allow; returns code (for `return bus_fail(...)`). */
-int bus_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+/* The logger installed with bus_set_logger (never NULL; fn NULL = silent). */
+const core_logger *bus_logger(void);
 
 /* Topic names as Kafka allows them: [A-Za-z0-9._-]{1,249}. */
 int bus_valid_topic(const char *s);
-
-/* Fills out with a fresh random (version 4) UUID, lower-case. */
-int bus_uuid4(char out[37]);
-
-/* Parses an RFC 3339 date-time into milliseconds since the epoch (the
- * fraction truncated). 0 on success, -1 if malformed or out of range. */
-int bus_parse_rfc3339(const char *s, long long *ms_out);
 
 #endif

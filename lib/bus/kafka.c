@@ -33,10 +33,10 @@
  * URL can override them (a failure names the property). Opening checks
  * that a broker answers a metadata request within check.timeout.ms
  * (default 5000) and returns BUS_ERETRY otherwise. librdkafka's own log
- * lines and errors are written to stderr as JSON lines like the rest of
- * pgopipe's logs.
+ * lines and errors go to the application's logger (bus_set_logger) as
+ * records "kafka: DETAIL" with fields facility and client; with none
+ * installed they are dropped.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -49,6 +49,8 @@
 
 #include "bus.h"
 #include "bus_internal.h"
+#include "corelog.h"
+#include "errbuf.h"
 
 #define KAFKA_CHECK_TIMEOUT_MS 5000L
 #define KAFKA_DELIVERY_MARGIN_MS 5000L
@@ -56,40 +58,23 @@
 
 /* ---- shared: logging, configuration ---- */
 
-static void json_escape(FILE *f, const char *s) {
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      fprintf(f, "\\%c", c);
-    else if (c < 0x20)
-      fprintf(f, "\\u%04x", c);
-    else
-      fputc(c, f);
-  }
+/* One record for the application's logger (bus_set_logger): message
+ * "kafka: DETAIL" with the librdkafka facility and client name. */
+static void log_line(int level, const char *client, const char *facility, const char *detail) {
+  const core_logger *lg = bus_logger();
+  if (!core_log_enabled(lg, level))
+    return;
+  char msg[2048];
+  snprintf(msg, sizeof msg, "kafka: %s", detail);
+  core_log(lg, level, msg, "facility", facility, "client", client, NULL);
 }
 
-/* One JSON line on stderr: {"level","time","msg":"kafka: DETAIL","facility","client"}. */
-static void log_line(const char *level, const char *client, const char *facility, const char *detail) {
-  struct timespec ts;
-  struct tm tm;
-  char when[96];
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-  flockfile(stderr);
-  fprintf(stderr, "{\"level\":\"%s\",\"time\":\"%s\",\"msg\":\"kafka: ", level, when);
-  json_escape(stderr, detail);
-  fprintf(stderr, "\",\"facility\":\"");
-  json_escape(stderr, facility);
-  fprintf(stderr, "\",\"client\":\"");
-  json_escape(stderr, client);
-  fprintf(stderr, "\"}\n");
-  funlockfile(stderr);
-}
-
+/* librdkafka's syslog levels: 0-3 error, 4 warning, 5-6 info, 7 debug. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-  const char *lv = level <= 3 ? "error" : level <= 4 ? "warn" : level <= 6 ? "info" : "debug";
+  int lv = level <= 3   ? CORE_LOG_ERROR
+           : level <= 4 ? CORE_LOG_WARN
+           : level <= 6 ? CORE_LOG_INFO
+                        : CORE_LOG_DEBUG;
   log_line(lv, rd_kafka_name(rk), fac, buf);
 }
 
@@ -99,7 +84,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
    * (all brokers down, fatal producer errors) visible in the logs too. */
   if (err == RD_KAFKA_RESP_ERR__TRANSPORT)
     return;
-  log_line(err == RD_KAFKA_RESP_ERR__FATAL ? "error" : "warn", rd_kafka_name(rk),
+  log_line(err == RD_KAFKA_RESP_ERR__FATAL ? CORE_LOG_ERROR : CORE_LOG_WARN, rd_kafka_name(rk),
            rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
@@ -124,21 +109,26 @@ static int build_conf(bus_url *u, const char *what, const char *const *defaults,
   for (size_t i = 0; i < u->nparams; i++)
     if (!u->params[i].used && !strcmp(u->params[i].key, "bootstrap.servers"))
       have_bs = 1;
-  if ((!brokers || !*brokers) && !have_bs)
-    return bus_fail(err, errlen, BUS_EINVAL,
-                    "%s: KAFKA_BROKERS is not set (want host:port[,host:port...])", what);
+  if ((!brokers || !*brokers) && !have_bs) {
+    errbuf_set(err, errlen, "%s: KAFKA_BROKERS is not set (want host:port[,host:port...])", what);
+    return BUS_EINVAL;
+  }
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  if (!conf)
-    return bus_fail(err, errlen, BUS_ENOMEM, "%s: out of memory", what);
+  if (!conf) {
+    errbuf_set(err, errlen, "%s: out of memory", what);
+    return BUS_ENOMEM;
+  }
   for (size_t i = 0; defaults[i]; i += 2)
     if (rd_kafka_conf_set(conf, defaults[i], defaults[i + 1], errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
-      return bus_fail(err, errlen, BUS_EIO, "%s: property \"%s\": %s", what, defaults[i], errstr);
+      errbuf_set(err, errlen, "%s: property \"%s\": %s", what, defaults[i], errstr);
+      return BUS_EIO;
     }
   if (brokers && *brokers &&
       rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
     rd_kafka_conf_destroy(conf);
-    return bus_fail(err, errlen, BUS_EINVAL, "%s: KAFKA_BROKERS=%s: %s", what, brokers, errstr);
+    errbuf_set(err, errlen, "%s: KAFKA_BROKERS=%s: %s", what, brokers, errstr);
+    return BUS_EINVAL;
   }
   for (size_t i = 0; i < u->nparams; i++) {
     bus_param *p = &u->params[i];
@@ -148,7 +138,8 @@ static int build_conf(bus_url *u, const char *what, const char *const *defaults,
     /* The value is not echoed: it may be a password. */
     if (rd_kafka_conf_set(conf, p->key, p->value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
-      return bus_fail(err, errlen, BUS_EINVAL, "%s: property \"%s\": %s", what, p->key, errstr);
+      errbuf_set(err, errlen, "%s: property \"%s\": %s", what, p->key, errstr);
+      return BUS_EINVAL;
     }
   }
   size_t n = brokers_cap;
@@ -171,8 +162,9 @@ static int check_brokers(rd_kafka_t *rk, rd_kafka_topic_t *rkt, long ms, const c
     return 0;
   char t[32];
   fmt_ms(t, sizeof t, ms);
-  return bus_fail(err, errlen, BUS_ERETRY, "kafka: no broker reachable at %s within %s (%s: %s)",
-                  brokers, t, what, rd_kafka_err2str(e));
+  errbuf_set(err, errlen, "kafka: no broker reachable at %s within %s (%s: %s)", brokers, t, what,
+             rd_kafka_err2str(e));
+  return BUS_ERETRY;
 }
 
 static long conf_long(rd_kafka_conf_t *conf, const char *key, long dflt) {
@@ -266,21 +258,24 @@ static void kafka_writer_free(kafka_writer *w) {
 
 static int kafka_writer_open(bus_url *u, struct bus_writer **out, char *err, size_t errlen) {
   char errstr[512];
-  if (!bus_valid_topic(u->name))
-    return bus_fail(err, errlen, BUS_EINVAL, "kafka://%s: bad topic name (want [A-Za-z0-9._-]{1,249})",
-                    u->name);
+  if (!bus_valid_topic(u->name)) {
+    errbuf_set(err, errlen, "kafka://%s: bad topic name (want [A-Za-z0-9._-]{1,249})", u->name);
+    return BUS_EINVAL;
+  }
   kafka_writer *w = calloc(1, sizeof *w);
   if (!w || !(w->topic = strdup(u->name))) {
     free(w);
-    return bus_fail(err, errlen, BUS_ENOMEM, "kafka://%s: out of memory", u->name);
+    errbuf_set(err, errlen, "kafka://%s: out of memory", u->name);
+    return BUS_ENOMEM;
   }
   pthread_mutex_init(&w->mu, NULL);
   snprintf(w->what, sizeof w->what, "kafka://%s", u->name);
   w->check_ms = KAFKA_CHECK_TIMEOUT_MS;
   int rc = bus_url_param_int(u, "check.timeout.ms", 1, 3600000, &w->check_ms, err, errlen);
-  if (!rc && bus_url_param(u, "topic"))
-    rc = bus_fail(err, errlen, BUS_EINVAL, "%s: a writer's topic is the URL's name; drop ?topic=",
-                  w->what);
+  if (!rc && bus_url_param(u, "topic")) {
+    errbuf_set(err, errlen, "%s: a writer's topic is the URL's name; drop ?topic=", w->what);
+    rc = BUS_EINVAL;
+  }
   if (rc) {
     kafka_writer_free(w);
     return rc;
@@ -306,11 +301,13 @@ static int kafka_writer_open(bus_url *u, struct bus_writer **out, char *err, siz
   if (!w->rk) {
     rd_kafka_conf_destroy(conf);
     kafka_writer_free(w);
-    return bus_fail(err, errlen, BUS_EINVAL, "kafka://%s: %s", u->name, errstr);
+    errbuf_set(err, errlen, "kafka://%s: %s", u->name, errstr);
+    return BUS_EINVAL;
   }
   w->rkt = rd_kafka_topic_new(w->rk, w->topic, NULL);
   if (!w->rkt) {
-    rc = bus_fail(err, errlen, BUS_EIO, "%s: %s", w->what, rd_kafka_err2str(rd_kafka_last_error()));
+    errbuf_set(err, errlen, "%s: %s", w->what, rd_kafka_err2str(rd_kafka_last_error()));
+    rc = BUS_EIO;
     kafka_writer_free(w);
     return rc;
   }
@@ -321,7 +318,8 @@ static int kafka_writer_open(bus_url *u, struct bus_writer **out, char *err, siz
   }
   if (pthread_create(&w->poller, NULL, poll_main, w) != 0) {
     kafka_writer_free(w);
-    return bus_fail(err, errlen, BUS_EIO, "%s: cannot start the delivery-report thread", u->name);
+    errbuf_set(err, errlen, "%s: cannot start the delivery-report thread", u->name);
+    return BUS_EIO;
   }
   w->base.be = &bus_backend_kafka;
   *out = &w->base;
@@ -334,19 +332,26 @@ static int kafka_publish(struct bus_writer *bw, const char *key, const void *msg
   delivery *d = calloc(1, sizeof *d);
   if (!d || pthread_cond_init(&d->cond, NULL) != 0) {
     free(d);
-    return bus_fail(err, errlen, BUS_ENOMEM, "%s: out of memory", w->what);
+    errbuf_set(err, errlen, "%s: out of memory", w->what);
+    return BUS_ENOMEM;
   }
   d->refs = 2;
   size_t keylen = strlen(key);
+  /* RD_KAFKA_MSG_F_COPY: librdkafka copies key and value; its API takes them non-const. */
+  union {
+    const void *in;
+    void *arg;
+  } k = {.in = keylen ? key : NULL}, v = {.in = msg};
   rd_kafka_resp_err_t e = rd_kafka_producev(
       w->rk, RD_KAFKA_V_RKT(w->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_KEY(keylen ? key : NULL, keylen), RD_KAFKA_V_VALUE((void *)msg, len),
+      RD_KAFKA_V_KEY(k.arg, keylen), RD_KAFKA_V_VALUE(v.arg, len),
       RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
   if (e) {
     pthread_cond_destroy(&d->cond);
     free(d);
-    return bus_fail(err, errlen, is_permanent(e) ? BUS_EIO : BUS_ERETRY,
-                    "%s: publish (key \"%s\", %zu bytes): %s", w->what, key, len, rd_kafka_err2str(e));
+    errbuf_set(err, errlen, "%s: publish (key \"%s\", %zu bytes): %s", w->what, key, len,
+               rd_kafka_err2str(e));
+    return is_permanent(e) ? BUS_EIO : BUS_ERETRY;
   }
   /* librdkafka reports every message within message.timeout.ms; the margin
    * covers a report still in flight to the poll thread. */
@@ -367,16 +372,20 @@ static int kafka_publish(struct bus_writer *bw, const char *key, const void *msg
   e = d->err;
   delivery_unref(w, d);
   pthread_mutex_unlock(&w->mu);
-  if (!done)
-    return bus_fail(err, errlen, BUS_ERETRY, "%s: no delivery report within %ld ms (key \"%s\")",
-                    w->what, ms, key);
+  if (!done) {
+    errbuf_set(err, errlen, "%s: no delivery report within %ld ms (key \"%s\")", w->what, ms, key);
+    return BUS_ERETRY;
+  }
   if (e) {
-    if (e == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT)
-      return bus_fail(err, errlen, BUS_ERETRY,
-                      "%s: not acknowledged by %s within message.timeout.ms=%ld (key \"%s\")",
-                      w->what, w->brokers, w->delivery_ms, key);
-    return bus_fail(err, errlen, is_permanent(e) ? BUS_EIO : BUS_ERETRY,
-                    "%s: delivery (key \"%s\", %zu bytes): %s", w->what, key, len, rd_kafka_err2str(e));
+    if (e == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT) {
+      errbuf_set(err, errlen,
+                 "%s: not acknowledged by %s within message.timeout.ms=%ld (key \"%s\")", w->what,
+                 w->brokers, w->delivery_ms, key);
+      return BUS_ERETRY;
+    }
+    errbuf_set(err, errlen, "%s: delivery (key \"%s\", %zu bytes): %s", w->what, key, len,
+               rd_kafka_err2str(e));
+    return is_permanent(e) ? BUS_EIO : BUS_ERETRY;
   }
   return 0;
 }
@@ -384,8 +393,10 @@ static int kafka_publish(struct bus_writer *bw, const char *key, const void *msg
 static int kafka_writer_check(struct bus_writer *bw, char *err, size_t errlen) {
   kafka_writer *w = (kafka_writer *)bw;
   char fatal[256];
-  if (rd_kafka_fatal_error(w->rk, fatal, sizeof fatal))
-    return bus_fail(err, errlen, BUS_EIO, "%s: producer failed: %s", w->what, fatal);
+  if (rd_kafka_fatal_error(w->rk, fatal, sizeof fatal)) {
+    errbuf_set(err, errlen, "%s: producer failed: %s", w->what, fatal);
+    return BUS_EIO;
+  }
   return check_brokers(w->rk, w->rkt, w->check_ms, w->what, w->brokers, err, errlen);
 }
 
@@ -393,7 +404,8 @@ static void kafka_writer_close(struct bus_writer *bw) {
   kafka_writer *w = (kafka_writer *)bw;
   rd_kafka_resp_err_t e = rd_kafka_flush(w->rk, KAFKA_CLOSE_FLUSH_MS);
   if (e)
-    log_line("warn", rd_kafka_name(w->rk), "close", "messages still undelivered after 10s were dropped");
+    log_line(CORE_LOG_WARN, rd_kafka_name(w->rk), "close",
+             "messages still undelivered after 10s were dropped");
   atomic_store(&w->stop, 1);
   pthread_join(w->poller, NULL);
   kafka_writer_free(w);
@@ -473,10 +485,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
   else
     ae = rd_kafka_assign(rk, NULL);
   if (ce) {
-    log_line("error", rd_kafka_name(rk), "rebalance", rd_kafka_error_string(ce));
+    log_line(CORE_LOG_ERROR, rd_kafka_name(rk), "rebalance", rd_kafka_error_string(ce));
     rd_kafka_error_destroy(ce);
   } else if (ae) {
-    log_line("error", rd_kafka_name(rk), "rebalance", rd_kafka_err2str(ae));
+    log_line(CORE_LOG_ERROR, rd_kafka_name(rk), "rebalance", rd_kafka_err2str(ae));
   }
 }
 
@@ -492,18 +504,25 @@ static void kafka_reader_free(kafka_reader *r) {
 static int kafka_reader_open(bus_url *u, struct bus_reader **out, char *err, size_t errlen) {
   char errstr[512];
   const char *topic = bus_url_param(u, "topic");
-  if (!topic || !*topic)
-    return bus_fail(err, errlen, BUS_EINVAL, "kafka://%s: a reader needs ?topic=TOPIC (the URL's name is the group)",
-                    u->name);
-  if (!bus_valid_topic(topic))
-    return bus_fail(err, errlen, BUS_EINVAL, "kafka://%s?topic=%s: bad topic name (want [A-Za-z0-9._-]{1,249})",
-                    u->name, topic);
-  if (strlen(u->name) > 255)
-    return bus_fail(err, errlen, BUS_EINVAL, "kafka://%.40s...: group name longer than 255 bytes", u->name);
+  if (!topic || !*topic) {
+    errbuf_set(err, errlen, "kafka://%s: a reader needs ?topic=TOPIC (the URL's name is the group)",
+               u->name);
+    return BUS_EINVAL;
+  }
+  if (!bus_valid_topic(topic)) {
+    errbuf_set(err, errlen, "kafka://%s?topic=%s: bad topic name (want [A-Za-z0-9._-]{1,249})",
+               u->name, topic);
+    return BUS_EINVAL;
+  }
+  if (strlen(u->name) > 255) {
+    errbuf_set(err, errlen, "kafka://%.40s...: group name longer than 255 bytes", u->name);
+    return BUS_EINVAL;
+  }
   kafka_reader *r = calloc(1, sizeof *r);
   if (!r || !(r->topic = strdup(topic))) {
     free(r);
-    return bus_fail(err, errlen, BUS_ENOMEM, "kafka://%s: out of memory", u->name);
+    errbuf_set(err, errlen, "kafka://%s: out of memory", u->name);
+    return BUS_ENOMEM;
   }
   pthread_mutex_init(&r->mu, NULL);
   snprintf(r->what, sizeof r->what, "kafka://%s?topic=%s", u->name, topic);
@@ -535,7 +554,8 @@ static int kafka_reader_open(bus_url *u, struct bus_reader **out, char *err, siz
   if (!r->rk) {
     rd_kafka_conf_destroy(conf);
     kafka_reader_free(r);
-    return bus_fail(err, errlen, BUS_EINVAL, "%s: %s", r->what, errstr);
+    errbuf_set(err, errlen, "%s: %s", r->what, errstr);
+    return BUS_EINVAL;
   }
   rd_kafka_poll_set_consumer(r->rk);
   rc = check_brokers(r->rk, NULL, r->check_ms, r->what, r->brokers, err, errlen);
@@ -548,7 +568,8 @@ static int kafka_reader_open(bus_url *u, struct bus_reader **out, char *err, siz
   rd_kafka_resp_err_t e = rd_kafka_subscribe(r->rk, sub);
   rd_kafka_topic_partition_list_destroy(sub);
   if (e) {
-    rc = bus_fail(err, errlen, BUS_EIO, "%s: subscribe: %s", r->what, rd_kafka_err2str(e));
+    errbuf_set(err, errlen, "%s: subscribe: %s", r->what, rd_kafka_err2str(e));
+    rc = BUS_EIO;
     rd_kafka_consumer_close(r->rk);
     kafka_reader_free(r);
     return rc;
@@ -564,16 +585,19 @@ static int kafka_poll(struct bus_reader *br, int timeout_ms, bus_msg_full **msg,
   char fatal[256];
   rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, timeout_ms);
   if (!m) {
-    if (rd_kafka_fatal_error(r->rk, fatal, sizeof fatal))
-      return bus_fail(err, errlen, BUS_EIO, "%s: consumer failed: %s", r->what, fatal);
+    if (rd_kafka_fatal_error(r->rk, fatal, sizeof fatal)) {
+      errbuf_set(err, errlen, "%s: consumer failed: %s", r->what, fatal);
+      return BUS_EIO;
+    }
     return 0;
   }
   if (m->err) {
     rd_kafka_resp_err_t e = m->err;
-    int rc = e == RD_KAFKA_RESP_ERR__PARTITION_EOF
-                 ? 0
-                 : bus_fail(err, errlen, e == RD_KAFKA_RESP_ERR__FATAL ? BUS_EIO : BUS_ERETRY,
-                            "%s: %s", r->what, rd_kafka_message_errstr(m));
+    int rc = 0;
+    if (e != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      errbuf_set(err, errlen, "%s: %s", r->what, rd_kafka_message_errstr(m));
+      rc = e == RD_KAFKA_RESP_ERR__FATAL ? BUS_EIO : BUS_ERETRY;
+    }
     rd_kafka_message_destroy(m);
     return rc;
   }
@@ -586,8 +610,10 @@ static int kafka_poll(struct bus_reader *br, int timeout_ms, bus_msg_full **msg,
   bus_msg_full *f = bus_msg_new(br, m->key, m->key_len, m->payload, m->len, m->partition,
                                 m->offset, gen);
   rd_kafka_message_destroy(m);
-  if (!f)
-    return bus_fail(err, errlen, BUS_ENOMEM, "%s: out of memory", r->what);
+  if (!f) {
+    errbuf_set(err, errlen, "%s: out of memory", r->what);
+    return BUS_ENOMEM;
+  }
   *msg = f;
   return 1;
 }
@@ -603,28 +629,33 @@ static int kafka_commit(struct bus_reader *br, const bus_msg_full *m, char *err,
   /* The lock is not held across the network round trip: a rebalance that
    * slips in between can at worst let this commit (of a message that WAS
    * handled) land after the partition moved, which redelivers, never loses. */
-  if (!owned)
-    return bus_fail(err, errlen, BUS_ERETRY,
-                    "%s: partition %d was revoked from this reader; offset %lld will be redelivered",
-                    r->what, (int)m->pub.partition, (long long)m->pub.offset);
+  if (!owned) {
+    errbuf_set(err, errlen,
+               "%s: partition %d was revoked from this reader; offset %lld will be redelivered",
+               r->what, (int)m->pub.partition, (long long)m->pub.offset);
+    return BUS_ERETRY;
+  }
   rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(offs, r->topic, m->pub.partition)->offset = m->pub.offset + 1;
   rd_kafka_resp_err_t e = rd_kafka_commit(r->rk, offs, 0);
   if (!e && offs->cnt == 1)
     e = offs->elems[0].err;
   rd_kafka_topic_partition_list_destroy(offs);
-  if (e)
-    return bus_fail(err, errlen, e == RD_KAFKA_RESP_ERR__FATAL ? BUS_EIO : BUS_ERETRY,
-                    "%s: commit of partition %d offset %lld: %s", r->what, (int)m->pub.partition,
-                    (long long)m->pub.offset + 1, rd_kafka_err2str(e));
+  if (e) {
+    errbuf_set(err, errlen, "%s: commit of partition %d offset %lld: %s", r->what,
+               (int)m->pub.partition, (long long)m->pub.offset + 1, rd_kafka_err2str(e));
+    return e == RD_KAFKA_RESP_ERR__FATAL ? BUS_EIO : BUS_ERETRY;
+  }
   return 0;
 }
 
 static int kafka_reader_check(struct bus_reader *br, char *err, size_t errlen) {
   kafka_reader *r = (kafka_reader *)br;
   char fatal[256];
-  if (rd_kafka_fatal_error(r->rk, fatal, sizeof fatal))
-    return bus_fail(err, errlen, BUS_EIO, "%s: consumer failed: %s", r->what, fatal);
+  if (rd_kafka_fatal_error(r->rk, fatal, sizeof fatal)) {
+    errbuf_set(err, errlen, "%s: consumer failed: %s", r->what, fatal);
+    return BUS_EIO;
+  }
   return check_brokers(r->rk, NULL, r->check_ms, r->what, r->brokers, err, errlen);
 }
 
@@ -633,7 +664,7 @@ static void kafka_reader_close(struct bus_reader *br) {
   /* Leaves the group: the revoke callback runs and commits nothing. */
   rd_kafka_resp_err_t e = rd_kafka_consumer_close(r->rk);
   if (e)
-    log_line("warn", rd_kafka_name(r->rk), "close", rd_kafka_err2str(e));
+    log_line(CORE_LOG_WARN, rd_kafka_name(r->rk), "close", rd_kafka_err2str(e));
   kafka_reader_free(r);
 }
 

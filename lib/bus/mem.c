@@ -26,7 +26,6 @@
  * is O(1) amortised (append, or compact when the dead head grows), a poll
  * copies one message.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -35,6 +34,7 @@
 
 #include "bus.h"
 #include "bus_internal.h"
+#include "errbuf.h"
 
 #define MEM_DEFAULT_MAX_MESSAGES 100000L
 
@@ -134,28 +134,35 @@ static void topic_trim(mem_topic *t) {
 
 static int check_params(bus_url *u, char *err, size_t errlen) {
   for (size_t i = 0; i < u->nparams; i++)
-    if (!u->params[i].used)
-      return bus_fail(err, errlen, BUS_EINVAL, "mem://%s: unknown parameter \"%s\" (mem:// takes max.messages)",
-                      u->name, u->params[i].key);
+    if (!u->params[i].used) {
+      errbuf_set(err, errlen, "mem://%s: unknown parameter \"%s\" (mem:// takes max.messages)",
+                 u->name, u->params[i].key);
+      return BUS_EINVAL;
+    }
   return 0;
 }
 
 static int mem_writer_open(bus_url *u, struct bus_writer **out, char *err, size_t errlen) {
   long max = MEM_DEFAULT_MAX_MESSAGES;
-  if (!bus_valid_topic(u->name))
-    return bus_fail(err, errlen, BUS_EINVAL, "mem://%s: bad topic name (want [A-Za-z0-9._-]{1,249})", u->name);
+  if (!bus_valid_topic(u->name)) {
+    errbuf_set(err, errlen, "mem://%s: bad topic name (want [A-Za-z0-9._-]{1,249})", u->name);
+    return BUS_EINVAL;
+  }
   int rc = bus_url_param_int(u, "max.messages", 1, 1L << 30, &max, err, errlen);
   if (rc || (rc = check_params(u, err, errlen)))
     return rc;
   mem_writer *w = calloc(1, sizeof *w);
-  if (!w)
-    return bus_fail(err, errlen, BUS_ENOMEM, "mem://%s: out of memory", u->name);
+  if (!w) {
+    errbuf_set(err, errlen, "mem://%s: out of memory", u->name);
+    return BUS_ENOMEM;
+  }
   pthread_mutex_lock(&registry_lock);
   w->t = topic_ref(u->name);
   pthread_mutex_unlock(&registry_lock);
   if (!w->t) {
     free(w);
-    return bus_fail(err, errlen, BUS_ENOMEM, "mem://%s: out of memory", u->name);
+    errbuf_set(err, errlen, "mem://%s: out of memory", u->name);
+    return BUS_ENOMEM;
   }
   w->base.be = &bus_backend_mem;
   w->max_messages = max;
@@ -173,7 +180,8 @@ static int mem_publish(struct bus_writer *bw, const char *key, const void *msg, 
   if (!k || !p) {
     free(k);
     free(p);
-    return bus_fail(err, errlen, BUS_ENOMEM, "mem://%s: out of memory", t->name);
+    errbuf_set(err, errlen, "mem://%s: out of memory", t->name);
+    return BUS_ENOMEM;
   }
   memcpy(k, key, keylen + 1);
   if (len)
@@ -181,9 +189,11 @@ static int mem_publish(struct bus_writer *bw, const char *key, const void *msg, 
   int rc = 0;
   pthread_mutex_lock(&registry_lock);
   if (t->count >= (size_t)w->max_messages) {
-    rc = bus_fail(err, errlen, BUS_ERETRY,
-                  "mem://%s: %zu messages are not committed yet (max.messages=%ld); is the worker running?",
-                  t->name, t->count, w->max_messages);
+    errbuf_set(
+        err, errlen,
+        "mem://%s: %zu messages are not committed yet (max.messages=%ld); is the worker running?",
+        t->name, t->count, w->max_messages);
+    rc = BUS_ERETRY;
   } else {
     if (t->head + t->count == t->cap) {
       if (t->head > 0 && t->head >= t->cap / 2) { /* slide the live part down */
@@ -192,9 +202,10 @@ static int mem_publish(struct bus_writer *bw, const char *key, const void *msg, 
       } else {
         size_t ncap = t->cap ? t->cap * 2 : 64;
         mem_entry *nl = realloc(t->log, ncap * sizeof *nl);
-        if (!nl)
-          rc = bus_fail(err, errlen, BUS_ENOMEM, "mem://%s: out of memory", t->name);
-        else {
+        if (!nl) {
+          errbuf_set(err, errlen, "mem://%s: out of memory", t->name);
+          rc = BUS_ENOMEM;
+        } else {
           t->log = nl;
           t->cap = ncap;
         }
@@ -225,20 +236,25 @@ static void mem_writer_close(struct bus_writer *bw) {
 }
 
 static int mem_reader_open(bus_url *u, struct bus_reader **out, char *err, size_t errlen) {
-  if (!bus_valid_topic(u->name))
-    return bus_fail(err, errlen, BUS_EINVAL, "mem://%s: bad topic name (want [A-Za-z0-9._-]{1,249})", u->name);
+  if (!bus_valid_topic(u->name)) {
+    errbuf_set(err, errlen, "mem://%s: bad topic name (want [A-Za-z0-9._-]{1,249})", u->name);
+    return BUS_EINVAL;
+  }
   int rc = check_params(u, err, errlen);
   if (rc)
     return rc;
   mem_reader *r = calloc(1, sizeof *r);
-  if (!r)
-    return bus_fail(err, errlen, BUS_ENOMEM, "mem://%s: out of memory", u->name);
+  if (!r) {
+    errbuf_set(err, errlen, "mem://%s: out of memory", u->name);
+    return BUS_ENOMEM;
+  }
   pthread_mutex_lock(&registry_lock);
   r->t = topic_ref(u->name);
   pthread_mutex_unlock(&registry_lock);
   if (!r->t) {
     free(r);
-    return bus_fail(err, errlen, BUS_ENOMEM, "mem://%s: out of memory", u->name);
+    errbuf_set(err, errlen, "mem://%s: out of memory", u->name);
+    return BUS_ENOMEM;
   }
   r->base.be = &bus_backend_mem;
   *out = &r->base;
@@ -273,7 +289,8 @@ static int mem_poll(struct bus_reader *br, int timeout_ms, bus_msg_full **msg, c
       bus_msg_full *m = bus_msg_new(br, e->key, e->keylen, e->payload, e->len, 0, r->position, r->gen);
       if (!m) {
         pthread_mutex_unlock(&registry_lock);
-        return bus_fail(err, errlen, BUS_ENOMEM, "mem://%s: out of memory", t->name);
+        errbuf_set(err, errlen, "mem://%s: out of memory", t->name);
+        return BUS_ENOMEM;
       }
       r->position++;
       pthread_mutex_unlock(&registry_lock);
@@ -292,11 +309,13 @@ static int mem_commit(struct bus_reader *br, const bus_msg_full *m, char *err, s
   mem_topic *t = r->t;
   int rc = 0;
   pthread_mutex_lock(&registry_lock);
-  if (t->owner != r || m->gen != t->gen)
-    rc = bus_fail(err, errlen, BUS_ERETRY,
-                  "mem://%s: partition 0 is no longer assigned to this reader; offset %lld will be redelivered",
-                  t->name, (long long)m->pub.offset);
-  else if (m->pub.offset + 1 > t->committed) {
+  if (t->owner != r || m->gen != t->gen) {
+    errbuf_set(err, errlen,
+               "mem://%s: partition 0 is no longer assigned to this reader; offset %lld will be "
+               "redelivered",
+               t->name, (long long)m->pub.offset);
+    rc = BUS_ERETRY;
+  } else if (m->pub.offset + 1 > t->committed) {
     t->committed = m->pub.offset + 1;
     topic_trim(t);
   }

@@ -15,6 +15,9 @@
  */
 #include "client.h"
 
+#include "chrono.h"
+#include "errbuf.h"
+#include "layout.h"
 #include "pgopipe_version.h"
 
 #include <ctype.h>
@@ -72,26 +75,12 @@ const char *client_strerror(int code) {
   }
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
+/* Makes a message one line: text from a server, curl or the command line
+ * must not break the caller's log line. */
+static void one_line(char *err, size_t errlen) {
   if (!err || errlen == 0) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  /* one line: a server or curl message must not break the caller's log line */
   for (char *p = err; *p; p++)
     if ((unsigned char)*p < 0x20) *p = ' ';
-}
-
-int client_valid_app(const char *app) {
-  if (!app) return 0;
-  size_t n = strlen(app);
-  if (n < 1 || n > 63) return 0;
-  for (size_t i = 0; i < n; i++) {
-    char ch = app[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-')) return 0;
-  }
-  return 1;
 }
 
 static long cfg_long(long v, long def) { return v > 0 ? v : def; }
@@ -196,11 +185,13 @@ static char *strdup_s(const char *s) {
 static client_req *req_new(const client_config *cfg, const char *method, const char *app,
                            char *err, size_t errlen) {
   if (!cfg || !cfg->api_url || !*cfg->api_url) {
-    seterr(err, errlen, "no API URL given (--api-url or PGOPIPE_API_URL)");
+    errbuf_set(err, errlen, "no API URL given (--api-url or PGOPIPE_API_URL)");
     return NULL;
   }
-  if (app && !client_valid_app(app)) {
-    seterr(err, errlen, "invalid app name \"%s\": want 1-63 characters of a-z, 0-9 and '-'", app);
+  if (app && !layout_app_valid(app)) {
+    errbuf_set(err, errlen, "invalid app name \"%s\": want 1-63 characters of a-z, 0-9 and '-'",
+               app);
+    one_line(err, errlen);
     return NULL;
   }
   client_req *r = calloc(1, sizeof *r);
@@ -252,7 +243,7 @@ static client_req *req_new(const client_config *cfg, const char *method, const c
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
   return r;
 nomem:
-  seterr(err, errlen, "out of memory building a request");
+  errbuf_set(err, errlen, "out of memory building a request");
   client_req_free(r);
   return NULL;
 }
@@ -313,35 +304,35 @@ static int req_result(client_req *r, CURLcode cc, const long *ok_status, long *s
     const char *detail = r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc);
     switch (cc) {
     case CURLE_COULDNT_CONNECT:
-      seterr(err, errlen, "%s: cannot connect: %s", r->what, detail);
+      errbuf_set(err, errlen, "%s: cannot connect: %s", r->what, detail);
       tr = 1;
       break;
     case CURLE_COULDNT_RESOLVE_HOST:
-      seterr(err, errlen, "%s: cannot resolve host: %s", r->what, detail);
+      errbuf_set(err, errlen, "%s: cannot resolve host: %s", r->what, detail);
       tr = 1;
       break;
     case CURLE_OPERATION_TIMEDOUT:
-      seterr(err, errlen, "%s: timed out: %s", r->what, detail);
+      errbuf_set(err, errlen, "%s: timed out: %s", r->what, detail);
       tr = 1;
       break;
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
-      seterr(err, errlen, "%s: connection failed: %s", r->what, detail);
+      errbuf_set(err, errlen, "%s: connection failed: %s", r->what, detail);
       tr = 1;
       break;
     case CURLE_WRITE_ERROR:
       if (r->write_errno) {
-        seterr(err, errlen, "%s: writing the answer to a file: %s", r->what,
-               strerror(r->write_errno));
+        errbuf_set(err, errlen, "%s: writing the answer to a file: %s", r->what,
+                   strerror(r->write_errno));
         rc = CLIENT_EIO;
         goto out;
       }
-      seterr(err, errlen, "%s: %s", r->what, detail);
+      errbuf_set(err, errlen, "%s: %s", r->what, detail);
       break;
     default:
-      seterr(err, errlen, "%s: %s", r->what, detail);
+      errbuf_set(err, errlen, "%s: %s", r->what, detail);
       break;
     }
     rc = CLIENT_ENET;
@@ -353,13 +344,15 @@ static int req_result(client_req *r, CURLcode cc, const long *ok_status, long *s
     char msg[512];
     answer_message(r, msg, sizeof msg);
     if (msg[0])
-      seterr(err, errlen, "%s: %ld: %s", r->what, code, msg);
+      errbuf_set(err, errlen, "%s: %ld: %s", r->what, code, msg);
     else
-      seterr(err, errlen, "%s: HTTP status %ld", r->what, code);
+      errbuf_set(err, errlen, "%s: HTTP status %ld", r->what, code);
     tr = code >= 500 || code == 429;
     rc = CLIENT_EHTTP;
   }
 out:
+  if (rc != CLIENT_OK)
+    one_line(err, errlen);
   if (status) *status = code;
   if (transient) *transient = tr;
   return rc;
@@ -375,7 +368,7 @@ client_req *client_req_upload(const client_config *cfg, const char *app, const u
   curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
   struct curl_slist *l = curl_slist_append(r->headers, "Content-Type: application/octet-stream");
   if (!l) {
-    seterr(err, errlen, "out of memory building a request");
+    errbuf_set(err, errlen, "out of memory building a request");
     client_req_free(r);
     return NULL;
   }
@@ -393,8 +386,9 @@ int client_req_finish(client_req *r, CURLcode cc, long *status, int *transient, 
   json_t *j = r->body ? json_loadb(r->body, r->body_len, 0, &je) : NULL;
   json_t *k = json_is_object(j) ? json_object_get(j, "key") : NULL;
   if (!json_is_string(k)) {
-    seterr(err, errlen, "%s: answer has no \"key\" (body %.80s)", r->what,
-           r->body ? r->body : "");
+    errbuf_set(err, errlen, "%s: answer has no \"key\" (body %.80s)", r->what,
+               r->body ? r->body : "");
+    one_line(err, errlen);
     json_decref(j);
     if (transient) *transient = 0;
     return CLIENT_EPROTO;
@@ -408,11 +402,12 @@ int client_req_finish(client_req *r, CURLcode cc, long *status, int *transient, 
 
 client_t *client_new(const client_config *cfg, char *err, size_t errlen) {
   if (!cfg || !cfg->api_url || !*cfg->api_url) {
-    seterr(err, errlen, "no API URL given (--api-url or PGOPIPE_API_URL)");
+    errbuf_set(err, errlen, "no API URL given (--api-url or PGOPIPE_API_URL)");
     return NULL;
   }
   if (strncmp(cfg->api_url, "http://", 7) != 0 && strncmp(cfg->api_url, "https://", 8) != 0) {
-    seterr(err, errlen, "API URL \"%s\" must start with http:// or https://", cfg->api_url);
+    errbuf_set(err, errlen, "API URL \"%s\" must start with http:// or https://", cfg->api_url);
+    one_line(err, errlen);
     return NULL;
   }
   client_t *c = calloc(1, sizeof *c);
@@ -432,7 +427,7 @@ client_t *client_new(const client_config *cfg, char *err, size_t errlen) {
   c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
   return c;
 nomem:
-  seterr(err, errlen, "out of memory");
+  errbuf_set(err, errlen, "out of memory");
   client_free(c);
   return NULL;
 }
@@ -476,7 +471,7 @@ int client_upload(client_t *c, const char *app, const uint8_t *body, size_t len,
   for (n = 1; n <= max; n++) {
     client_req *r = client_req_upload(&c->cfg, app, body, len, err, errlen);
     if (!r) {
-      rc = client_valid_app(app) ? CLIENT_ENOMEM : CLIENT_EINVAL;
+      rc = layout_app_valid(app) ? CLIENT_ENOMEM : CLIENT_EINVAL;
       break;
     }
     int transient = 0;
@@ -504,11 +499,12 @@ int client_download(client_t *c, const char *app, const char *out_path,
   if (!res) res = &dummy;
   memset(res, 0, sizeof *res);
   if (!out_path || !*out_path) {
-    seterr(err, errlen, "no output file given");
+    errbuf_set(err, errlen, "no output file given");
     return CLIENT_EINVAL;
   }
   client_req *r = req_new(&c->cfg, "GET", app, err, errlen);
-  if (!r) return client_valid_app(app) ? CLIENT_ENOMEM : CLIENT_EINVAL;
+  if (!r)
+    return layout_app_valid(app) ? CLIENT_ENOMEM : CLIENT_EINVAL;
   int to_stdout = strcmp(out_path, "-") == 0;
   char *tmp = NULL;
   int rc;
@@ -518,15 +514,15 @@ int client_download(client_t *c, const char *app, const char *out_path,
     size_t tl = strlen(out_path) + sizeof ".tmp-XXXXXX";
     tmp = malloc(tl);
     if (!tmp) {
-      seterr(err, errlen, "out of memory");
+      errbuf_set(err, errlen, "out of memory");
       rc = CLIENT_ENOMEM;
       goto done;
     }
     snprintf(tmp, tl, "%s.tmp-XXXXXX", out_path);
     r->fd = mkstemp(tmp);
     if (r->fd < 0) {
-      seterr(err, errlen, "cannot create a temporary file next to %s: %s", out_path,
-             strerror(errno));
+      errbuf_set(err, errlen, "cannot create a temporary file next to %s: %s", out_path,
+                 strerror(errno));
       free(tmp);
       tmp = NULL;
       rc = CLIENT_EIO;
@@ -549,7 +545,7 @@ int client_download(client_t *c, const char *app, const char *out_path,
       free(h);
     }
     if (!inm) {
-      seterr(err, errlen, "out of memory");
+      errbuf_set(err, errlen, "out of memory");
       rc = CLIENT_ENOMEM;
       goto done;
     }
@@ -575,19 +571,19 @@ int client_download(client_t *c, const char *app, const char *out_path,
   }
   if (!to_stdout) {
     if (fsync(r->fd) != 0) {
-      seterr(err, errlen, "writing %s: %s", tmp, strerror(errno));
+      errbuf_set(err, errlen, "writing %s: %s", tmp, strerror(errno));
       rc = CLIENT_EIO;
       goto done;
     }
     int fd = r->fd;
     r->fd = -1;
     if (close(fd) != 0) {
-      seterr(err, errlen, "writing %s: %s", tmp, strerror(errno));
+      errbuf_set(err, errlen, "writing %s: %s", tmp, strerror(errno));
       rc = CLIENT_EIO;
       goto done;
     }
     if (rename(tmp, out_path) != 0) {
-      seterr(err, errlen, "renaming %s to %s: %s", tmp, out_path, strerror(errno));
+      errbuf_set(err, errlen, "renaming %s to %s: %s", tmp, out_path, strerror(errno));
       rc = CLIENT_EIO;
       goto done;
     }
@@ -595,6 +591,8 @@ int client_download(client_t *c, const char *app, const char *out_path,
     tmp = NULL;
   }
 done:
+  if (rc != CLIENT_OK)
+    one_line(err, errlen);
   if (!to_stdout && r && r->fd >= 0) close(r->fd);
   if (tmp) {
     unlink(tmp);
@@ -602,66 +600,6 @@ done:
   }
   client_req_free(r);
   return rc;
-}
-
-/* days since 1970-01-01 of a proleptic Gregorian date */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  unsigned yoe = (unsigned)(y - era * 400);
-  unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int digits(const char **p, int n, int *out) {
-  int v = 0;
-  for (int i = 0; i < n; i++) {
-    if (!isdigit((unsigned char)(*p)[i])) return -1;
-    v = v * 10 + ((*p)[i] - '0');
-  }
-  *p += n;
-  *out = v;
-  return 0;
-}
-
-int client_parse_rfc3339(const char *s, int64_t *ms) {
-  if (!s) return -1;
-  const char *p = s;
-  int Y, M, D, h, mi, sec, frac_ms = 0;
-  if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' ||
-      digits(&p, 2, &D) || (*p != 'T' && *p != 't' && *p != ' '))
-    return -1;
-  p++;
-  if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
-      digits(&p, 2, &sec))
-    return -1;
-  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || sec > 60) return -1;
-  if (*p == '.') {
-    p++;
-    int nd = 0;
-    while (isdigit((unsigned char)*p)) {
-      if (nd < 3) frac_ms = frac_ms * 10 + (*p - '0');
-      nd++;
-      p++;
-    }
-    if (nd == 0) return -1;
-    for (; nd < 3; nd++) frac_ms *= 10;
-  }
-  int64_t off_s = 0;
-  if (*p == 'Z' || *p == 'z') {
-    p++;
-  } else if (*p == '+' || *p == '-') {
-    int sign = *p++ == '-' ? -1 : 1, oh, om;
-    if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om)) return -1;
-    off_s = sign * (oh * 3600 + om * 60);
-  } else {
-    return -1;
-  }
-  if (*p) return -1;
-  int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
-  *ms = ((days * 86400 + h * 3600 + mi * 60 + sec) - off_s) * 1000 + frac_ms;
-  return 0;
 }
 
 void client_profiles_free(client_profile *p, size_t n) {
@@ -684,7 +622,7 @@ int client_list(client_t *c, client_profile **out, size_t *n, char *err, size_t 
   int rc = req_result(r, perform(c, r), ok, NULL, NULL, err, errlen);
   if (rc != CLIENT_OK) goto done;
   if (r->body_truncated) {
-    seterr(err, errlen, "%s: listing larger than %zu bytes", r->what, r->body_max);
+    errbuf_set(err, errlen, "%s: listing larger than %zu bytes", r->what, r->body_max);
     rc = CLIENT_EPROTO;
     goto done;
   }
@@ -692,7 +630,7 @@ int client_list(client_t *c, client_profile **out, size_t *n, char *err, size_t 
   json_t *j = r->body ? json_loadb(r->body, r->body_len, 0, &je) : NULL;
   json_t *arr = json_is_object(j) ? json_object_get(j, "profiles") : NULL;
   if (!json_is_array(arr)) {
-    seterr(err, errlen, "%s: answer is not {\"profiles\":[...]}", r->what);
+    errbuf_set(err, errlen, "%s: answer is not {\"profiles\":[...]}", r->what);
     json_decref(j);
     rc = CLIENT_EPROTO;
     goto done;
@@ -701,7 +639,7 @@ int client_list(client_t *c, client_profile **out, size_t *n, char *err, size_t 
   client_profile *ps = calloc(cnt ? cnt : 1, sizeof *ps);
   if (!ps) {
     json_decref(j);
-    seterr(err, errlen, "out of memory");
+    errbuf_set(err, errlen, "out of memory");
     rc = CLIENT_ENOMEM;
     goto done;
   }
@@ -711,8 +649,8 @@ int client_list(client_t *c, client_profile **out, size_t *n, char *err, size_t 
     json_t *sz = json_object_get(e, "size");
     json_t *lm = json_object_get(e, "lastModified");
     if (!json_is_string(k) || !json_is_integer(sz) || json_integer_value(sz) < 0) {
-      seterr(err, errlen, "%s: profile %zu lacks a string \"key\" or an integer \"size\"",
-             r->what, i);
+      errbuf_set(err, errlen, "%s: profile %zu lacks a string \"key\" or an integer \"size\"",
+                 r->what, i);
       client_profiles_free(ps, cnt);
       json_decref(j);
       rc = CLIENT_EPROTO;
@@ -724,24 +662,27 @@ int client_list(client_t *c, client_profile **out, size_t *n, char *err, size_t 
     if (!ps[i].app || !ps[i].last_modified) {
       client_profiles_free(ps, cnt);
       json_decref(j);
-      seterr(err, errlen, "out of memory");
+      errbuf_set(err, errlen, "out of memory");
       rc = CLIENT_ENOMEM;
       goto done;
     }
-    if (client_parse_rfc3339(ps[i].last_modified, &ps[i].last_modified_ms) != 0)
+    if (chrono_parse_rfc3339(ps[i].last_modified, &ps[i].last_modified_ms) != 0)
       ps[i].last_modified_ms = -1;
   }
   json_decref(j);
   *out = ps;
   *n = cnt;
 done:
+  if (rc != CLIENT_OK)
+    one_line(err, errlen);
   client_req_free(r);
   return rc;
 }
 
 int client_delete(client_t *c, const char *app, long *status, char *err, size_t errlen) {
   client_req *r = req_new(&c->cfg, "DELETE", app, err, errlen);
-  if (!r) return client_valid_app(app) ? CLIENT_ENOMEM : CLIENT_EINVAL;
+  if (!r)
+    return layout_app_valid(app) ? CLIENT_ENOMEM : CLIENT_EINVAL;
   static const long ok[] = {200, 204, 0};
   int rc = req_result(r, perform(c, r), ok, status, NULL, err, errlen);
   client_req_free(r);

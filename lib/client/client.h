@@ -17,8 +17,9 @@
  *     in one curl multi handle, as the scraper does. The blocking upload is
  *     built from the same pieces, so both interpret answers identically.
  *
- * Errors: functions return CLIENT_OK (0) or a negative CLIENT_E* code and
- * fill err with one line naming the method and URL, e.g.
+ * App names are checked with layout_app_valid (lib/core) before anything is
+ * sent. Errors: functions return CLIENT_OK (0) or a negative CLIENT_E* code
+ * and fill err with one line naming the method and URL, e.g.
  *   GET http://127.0.0.1:8080/api/profile/demo: 404: no profile for app "demo"
  *   POST http://127.0.0.1:9/api/profile/demo: cannot connect: Connection refused
  *
@@ -70,9 +71,6 @@ typedef struct client_config {
 
 /* Returns a short static name of a CLIENT_E* code ("network error", ...). */
 const char *client_strerror(int code);
-
-/* Returns 1 when app matches the contract's ^[a-z0-9-]{1,63}$. */
-int client_valid_app(const char *app);
 
 /*
  * Delay before retry number `attempt` (1 = first retry): backoff_ms doubled
@@ -182,7 +180,7 @@ typedef struct client_profile {
   char *app;              /* the "key" field: the application name */
   uint64_t size;          /* bytes */
   char *last_modified;    /* RFC 3339 string as sent by the server */
-  int64_t last_modified_ms; /* parsed; -1 when it could not be parsed */
+  int64_t last_modified_ms; /* parsed (chrono_parse_rfc3339); -1 when it could not be */
 } client_profile;
 
 /*
@@ -194,12 +192,6 @@ void client_profiles_free(client_profile *p, size_t n);
 
 /* Deletes app's base profile (DELETE /api/profile/{app}). */
 int client_delete(client_t *c, const char *app, long *status, char *err, size_t errlen);
-
-/*
- * Parses an RFC 3339 timestamp ("2026-11-21T12:16:34Z", fractional seconds
- * and numeric offsets accepted) into ms since the epoch. Returns 0 or -1.
- */
-int client_parse_rfc3339(const char *s, int64_t *ms);
 
 #ifdef __cplusplus
 }

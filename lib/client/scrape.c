@@ -17,12 +17,14 @@
  */
 #include "scrape.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "chrono.h"
+#include "errbuf.h"
+#include "layout.h"
 #include "pprof.h"
 
 enum { ST_FETCH, ST_UPLOAD, ST_WAIT, ST_DONE };
@@ -68,20 +70,6 @@ static const char *const outcome_names[SCRAPE_OUTCOME_COUNT] = {
 
 const char *scrape_outcome_name(scrape_outcome o) {
   return (unsigned)o < SCRAPE_OUTCOME_COUNT ? outcome_names[o] : "unknown";
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || errlen == 0) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
-static int64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static double rnd_unit(uint64_t *s) {
@@ -180,7 +168,7 @@ static void body_excerpt(const xfer *x, char *out, size_t outlen) {
 }
 
 static void fetch_done(round *rd, xfer *x, CURLcode cc) {
-  x->fetch_seconds = (double)(mono_ns() - x->started_ns) / 1e9;
+  x->fetch_seconds = (double)(chrono_mono_ns() - x->started_ns) / 1e9;
   curl_easy_getinfo(x->fetch, CURLINFO_RESPONSE_CODE, &x->status);
   curl_multi_remove_handle(rd->multi, x->fetch);
   const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
@@ -258,7 +246,7 @@ static void upload_done(round *rd, xfer *x, CURLcode cc) {
     int64_t delay =
         (int64_t)client_retry_delay_ms(&rd->cfg->api, x->attempts, rnd_unit(&rd->rng),
                                        retry_after) * 1000000;
-    int64_t at = mono_ns() + delay;
+    int64_t at = chrono_mono_ns() + delay;
     if (!rd->stopping || rd->cfg->drain_ms < 0 || at < rd->drain_deadline_ns) {
       x->retry_at_ns = at;
       x->state = ST_WAIT;
@@ -287,7 +275,7 @@ static int start_fetch(round *rd, xfer *x, const scrape_target *t, long seconds,
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms < 5000 ? timeout_ms : 5000));
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
-  x->started_ns = mono_ns();
+  x->started_ns = chrono_mono_ns();
   x->state = ST_FETCH;
   if (curl_multi_add_handle(rd->multi, e) != CURLM_OK) return CLIENT_ENOMEM;
   return CLIENT_OK;
@@ -320,8 +308,8 @@ static void abandon_uploads(round *rd) {
 int scrape_round(const scrape_config *cfg, const scrape_target *const *targets, size_t n,
                  scrape_result_fn on_result, scrape_stop_fn should_stop, void *ud, char *err,
                  size_t errlen) {
-  if (!cfg || !cfg->app || !client_valid_app(cfg->app)) {
-    seterr(err, errlen, "invalid app name \"%s\"", cfg && cfg->app ? cfg->app : "");
+  if (!cfg || !cfg->app || !layout_app_valid(cfg->app)) {
+    errbuf_set(err, errlen, "invalid app name \"%s\"", cfg && cfg->app ? cfg->app : "");
     return CLIENT_EINVAL;
   }
   if (n == 0) return CLIENT_OK;
@@ -331,12 +319,12 @@ int scrape_round(const scrape_config *cfg, const scrape_target *const *targets, 
   round rd = {.cfg = cfg, .n = n, .on_result = on_result, .ud = ud};
   rd.max_attempts = cfg->api.upload_attempts > 0 ? cfg->api.upload_attempts
                                                  : CLIENT_DEFAULT_ATTEMPTS;
-  rd.rng = (uint64_t)mono_ns() ^ (uint64_t)(uintptr_t)&rd;
+  rd.rng = (uint64_t)chrono_mono_ns() ^ (uint64_t)(uintptr_t)&rd;
   rd.x = calloc(n, sizeof *rd.x);
   rd.multi = curl_multi_init();
   int rc = CLIENT_OK;
   if (!rd.x || !rd.multi) {
-    seterr(err, errlen, "out of memory starting a scrape round");
+    errbuf_set(err, errlen, "out of memory starting a scrape round");
     rc = CLIENT_ENOMEM;
     goto out;
   }
@@ -365,7 +353,7 @@ int scrape_round(const scrape_config *cfg, const scrape_target *const *targets, 
       else if (x->state == ST_UPLOAD && x->up && e == client_req_easy(x->up))
         upload_done(&rd, x, cc);
     }
-    int64_t now = mono_ns();
+    int64_t now = chrono_mono_ns();
     if (!rd.stopping && should_stop && should_stop(ud)) {
       rd.stopping = 1;
       rd.drain_deadline_ns =

@@ -9,19 +9,12 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || errlen == 0) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
+#include "errbuf.h"
 
 void scrape_targets_free(scrape_targets *t) {
   if (!t) return;
@@ -59,41 +52,41 @@ int scrape_targets_parse(const char *json, size_t len, const char *name,
   json_error_t je;
   json_t *root = json_loadb(json, len, 0, &je);
   if (!root) {
-    seterr(err, errlen, "%s:%d:%d: not valid JSON: %s", name, je.line, je.column, je.text);
+    errbuf_set(err, errlen, "%s:%d:%d: not valid JSON: %s", name, je.line, je.column, je.text);
     return CLIENT_EINVAL;
   }
   int rc = CLIENT_EINVAL;
   scrape_targets t = {0};
   if (!json_is_array(root)) {
-    seterr(err, errlen, "%s: want a JSON array of {\"address\": ..., \"path\": ...} objects",
-           name);
+    errbuf_set(err, errlen, "%s: want a JSON array of {\"address\": ..., \"path\": ...} objects",
+               name);
     goto done;
   }
   size_t n = json_array_size(root);
   if (n == 0) {
-    seterr(err, errlen, "%s: no targets (the array is empty)", name);
+    errbuf_set(err, errlen, "%s: no targets (the array is empty)", name);
     goto done;
   }
   if (n > max_targets) {
-    seterr(err, errlen, "%s: %zu targets, more than the limit of %zu", name, n, max_targets);
+    errbuf_set(err, errlen, "%s: %zu targets, more than the limit of %zu", name, n, max_targets);
     goto done;
   }
   t.v = calloc(n, sizeof *t.v);
   if (!t.v) {
-    seterr(err, errlen, "%s: out of memory", name);
+    errbuf_set(err, errlen, "%s: out of memory", name);
     rc = CLIENT_ENOMEM;
     goto done;
   }
   for (size_t i = 0; i < n; i++) {
     json_t *e = json_array_get(root, i);
     if (!json_is_object(e)) {
-      seterr(err, errlen, "%s: entry %zu: want an object with \"address\"", name, i);
+      errbuf_set(err, errlen, "%s: entry %zu: want an object with \"address\"", name, i);
       goto done;
     }
     json_t *a = json_object_get(e, "address");
     json_t *p = json_object_get(e, "path");
     if (!a) {
-      seterr(err, errlen, "%s: entry %zu: \"address\" is missing", name, i);
+      errbuf_set(err, errlen, "%s: entry %zu: \"address\" is missing", name, i);
       goto done;
     }
     const char *as = json_is_string(a) ? json_string_value(a) : NULL;
@@ -102,10 +95,10 @@ int scrape_targets_parse(const char *json, size_t len, const char *name,
     if (as && strncmp(as, "http://", 7) == 0) rest = as + 7;
     if (as && strncmp(as, "https://", 8) == 0) rest = as + 8;
     if (!rest || !*rest || *rest == '/' || has_ctl(as) || strpbrk(as, "?#")) {
-      seterr(err, errlen,
-             "%s: entry %zu: \"address\" must be a URL like \"http://host:port\" "
-             "(http:// or https://, no query)",
-             name, i);
+      errbuf_set(err, errlen,
+                 "%s: entry %zu: \"address\" must be a URL like \"http://host:port\" "
+                 "(http:// or https://, no query)",
+                 name, i);
       goto done;
     }
     while (al && as[al - 1] == '/') al--;
@@ -113,8 +106,8 @@ int scrape_targets_parse(const char *json, size_t len, const char *name,
     if (p && !json_is_null(p)) {
       ps = json_is_string(p) ? json_string_value(p) : NULL;
       if (!ps || ps[0] != '/' || has_ctl(ps) || strchr(ps, '#')) {
-        seterr(err, errlen, "%s: entry %zu: \"path\" must be a string starting with '/'", name,
-               i);
+        errbuf_set(err, errlen, "%s: entry %zu: \"path\" must be a string starting with '/'", name,
+                   i);
         goto done;
       }
     }
@@ -122,7 +115,7 @@ int scrape_targets_parse(const char *json, size_t len, const char *name,
     t.v[i].path = dupn(ps, strlen(ps));
     t.n = i + 1;
     if (!t.v[i].address || !t.v[i].path) {
-      seterr(err, errlen, "%s: out of memory", name);
+      errbuf_set(err, errlen, "%s: out of memory", name);
       rc = CLIENT_ENOMEM;
       goto done;
     }
@@ -144,25 +137,25 @@ int scrape_targets_load(const char *path, const scrape_target_limits *lim, scrap
   out->n = 0;
   FILE *f = fopen(path, "rb");
   if (!f) {
-    seterr(err, errlen, "%s: %s", path, strerror(errno));
+    errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
     return CLIENT_EIO;
   }
   struct stat st;
   if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    seterr(err, errlen, "%s: not a regular file", path);
+    errbuf_set(err, errlen, "%s: not a regular file", path);
     fclose(f);
     return CLIENT_EIO;
   }
   if ((uint64_t)st.st_size > max) {
-    seterr(err, errlen, "%s: %lld bytes, more than the limit of %zu", path,
-           (long long)st.st_size, max);
+    errbuf_set(err, errlen, "%s: %lld bytes, more than the limit of %zu", path,
+               (long long)st.st_size, max);
     fclose(f);
     return CLIENT_EINVAL;
   }
   char *buf = malloc((size_t)st.st_size + 1);
   if (!buf) {
     fclose(f);
-    seterr(err, errlen, "%s: out of memory", path);
+    errbuf_set(err, errlen, "%s: out of memory", path);
     return CLIENT_ENOMEM;
   }
   /* at most the size checked above, even if the file grew since */
@@ -171,7 +164,7 @@ int scrape_targets_load(const char *path, const scrape_target_limits *lim, scrap
   fclose(f);
   if (rerr) {
     free(buf);
-    seterr(err, errlen, "%s: read error", path);
+    errbuf_set(err, errlen, "%s: read error", path);
     return CLIENT_EIO;
   }
   int rc = scrape_targets_parse(buf, got, path, lim, out, err, errlen);

@@ -6,10 +6,10 @@
 #include "upload.h"
 
 #include "pprof.h"
-#include "svc_log.h"
-#include "svc_util.h"
+#include "chrono.h"
+#include "errbuf.h"
+#include "layout.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,20 +28,10 @@ const char *upload_reason_name(upload_reason r) {
   return "internal";
 }
 
-int upload_app_valid(const char *app) { return app && bus_valid_app(app); }
-
-int upload_staging_key(const char *app, char *buf, size_t buflen) {
-  char hex[9];
-  if (!upload_app_valid(app) || svc_random_hex(hex, 4) != 0) return -1;
-  int n = snprintf(buf, buflen, "%s/staging/%" PRId64 "-%s", app, svc_now_ns(), hex);
-  return n > 0 && (size_t)n < buflen ? 0 : -1;
-}
-
-static int refuse(upload_result *res, int status, upload_reason reason, const char *fmt, const char *a,
-                  const char *b) {
+/* Records a refusal (the message is already in res->message); returns -1. */
+static int refuse(upload_result *res, int status, upload_reason reason) {
   res->status = status;
   res->reason = reason;
-  snprintf(res->message, sizeof res->message, fmt, a, b);
   return -1;
 }
 
@@ -51,23 +41,31 @@ int upload_accept(const upload_config *cfg, const char *app, const uint8_t *body
   pp_profile *p = NULL;
   pp_limits lim = {cfg->max_input_bytes, cfg->max_decoded_bytes};
   memset(res, 0, sizeof *res);
-  int64_t t0 = svc_mono_ns();
+  int64_t t0 = chrono_mono_ns();
 
-  if (!upload_app_valid(app))
-    return refuse(res, 400, UPLOAD_BAD_APP,
-                  "invalid app name \"%.80s\": want 1 to 63 characters of a-z, 0-9 and '-'%s", app ? app : "",
-                  "");
+  if (!layout_app_valid(app)) {
+    errbuf_set(res->message, sizeof res->message,
+               "invalid app name \"%.80s\": want 1 to 63 characters of a-z, 0-9 and '-'",
+               app ? app : "");
+    return refuse(res, 400, UPLOAD_BAD_APP);
+  }
 
   int rc = pp_decode(body, len, &lim, &p, err, sizeof err);
-  if (rc == PP_ETOOBIG) return refuse(res, 413, UPLOAD_TOO_BIG, "profile for app %s: %s", app, err);
-  if (rc == PP_EMALFORMED) return refuse(res, 400, UPLOAD_MALFORMED, "profile for app %s: %s", app, err);
-  if (rc != PP_OK) return refuse(res, 500, UPLOAD_INTERNAL, "profile for app %s: %s", app, err);
+  if (rc != PP_OK) {
+    errbuf_set(res->message, sizeof res->message, "profile for app %s: %s", app, err);
+    if (rc == PP_ETOOBIG)
+      return refuse(res, 413, UPLOAD_TOO_BIG);
+    if (rc == PP_EMALFORMED)
+      return refuse(res, 400, UPLOAD_MALFORMED);
+    return refuse(res, 500, UPLOAD_INTERNAL);
+  }
 
   rc = pp_check_cpu(p, err, sizeof err);
   if (rc != PP_OK) {
     pp_free(p);
-    return refuse(res, 422, UPLOAD_NOT_CPU, "profile for app %s: %s (pgopipe merges CPU profiles for go build -pgo)",
-                  app, err);
+    errbuf_set(res->message, sizeof res->message,
+               "profile for app %s: %s (pgopipe merges CPU profiles for go build -pgo)", app, err);
+    return refuse(res, 422, UPLOAD_NOT_CPU);
   }
 
   /* Stored form: gzip as received, raw re-encoded as gzip. */
@@ -78,38 +76,42 @@ int upload_accept(const upload_config *cfg, const char *app, const uint8_t *body
     rc = pp_encode(p, -1, &enc, &dlen, err, sizeof err);
     if (rc != PP_OK) {
       pp_free(p);
-      return refuse(res, 500, UPLOAD_INTERNAL, "encoding profile for app %s: %s", app, err);
+      errbuf_set(res->message, sizeof res->message, "encoding profile for app %s: %s", app, err);
+      return refuse(res, 500, UPLOAD_INTERNAL);
     }
     data = enc;
   }
   pp_free(p);
 
-  if (upload_staging_key(app, res->key, sizeof res->key) != 0) {
+  if (layout_staging_key_new(app, chrono_now_ns(), res->key, sizeof res->key) != 0) {
     free(enc);
-    res->key[0] = '\0';
-    return refuse(res, 500, UPLOAD_INTERNAL, "no staging key for app %s: %s", app, "no randomness available");
+    errbuf_set(res->message, sizeof res->message,
+               "no staging key for app %s: no randomness available", app);
+    return refuse(res, 500, UPLOAD_INTERNAL);
   }
 
-  int64_t t1 = svc_mono_ns();
+  int64_t t1 = chrono_mono_ns();
   res->decode_ns = t1 - t0;
   rc = blob_put(cfg->blob, res->key, data, dlen, err, sizeof err);
   free(enc);
-  int64_t t2 = svc_mono_ns();
+  int64_t t2 = chrono_mono_ns();
   res->store_ns = t2 - t1;
   if (rc != BLOB_OK) {
     res->key[0] = '\0';
-    return refuse(res, 503, UPLOAD_BLOB, "blob store unavailable, upload for app %s not accepted: %s", app, err);
+    errbuf_set(res->message, sizeof res->message,
+               "blob store unavailable, upload for app %s not accepted: %s", app, err);
+    return refuse(res, 503, UPLOAD_BLOB);
   }
 
   bus_event ev;
   if (bus_event_init(&ev, BUS_TYPE_UPLOADED, app) != BUS_OK) {
-    snprintf(err, sizeof err, "could not build the event");
+    errbuf_set(err, sizeof err, "could not build the event");
     rc = BUS_EINVAL;
   } else {
     snprintf(ev.profile_key, sizeof ev.profile_key, "%s", res->key);
     rc = bus_publish_event(cfg->bus, &ev, err, sizeof err);
   }
-  res->publish_ns = svc_mono_ns() - t2;
+  res->publish_ns = chrono_mono_ns() - t2;
   if (rc != BUS_OK) {
     /* Not announced: take the staged object back so nothing half-accepted
      * remains. If even that fails, say so loudly; the object is inert
@@ -119,10 +121,13 @@ int upload_accept(const upload_config *cfg, const char *app, const uint8_t *body
     res->key[0] = '\0';
     if (blob_delete(cfg->blob, key, derr, sizeof derr) != BLOB_OK) {
       res->orphaned = 1;
-      SVC_ERROR("publish failed and the staged upload could not be removed", SVC_STR("app", app),
-                SVC_STR("key", key), SVC_STR("publish_error", err), SVC_STR("delete_error", derr));
+      core_log(&cfg->log, CORE_LOG_ERROR,
+               "publish failed and the staged upload could not be removed", "app", app, "key", key,
+               "publish_error", err, "delete_error", derr, NULL);
     }
-    return refuse(res, 503, UPLOAD_PUBLISH, "event bus unavailable, upload for app %s not accepted: %s", app, err);
+    errbuf_set(res->message, sizeof res->message,
+               "event bus unavailable, upload for app %s not accepted: %s", app, err);
+    return refuse(res, 503, UPLOAD_PUBLISH);
   }
 
   res->status = 201;

@@ -3,13 +3,13 @@
  * POST /api/profile/{app}, apart from HTTP so that tests reach it directly.
  *
  * An upload is accepted only when all of this holds, in this order:
- *   1. the app name matches ^[a-z0-9-]{1,63}$                       (else 400)
+ *   1. the app name is valid (layout_app_valid: ^[a-z0-9-]{1,63}$)  (else 400)
  *   2. the body decodes as a valid pprof profile within the limits
  *      (pp_decode)                                  (413 too big, 400 malformed)
  *   3. it is a CPU profile, the only kind `go build -pgo` uses
  *      (pp_check_cpu)                                  (422 naming what it is)
- *   4. it is stored at {app}/staging/{unix_nanos}-{8 hex}, gzipped (503 on a
- *      blob store error)
+ *   4. it is stored at a fresh {app}/staging/{unix_nanos}-{8 hex}
+ *      (layout_staging_key_new), gzipped (503 on a blob store error)
  *   5. profile.uploaded {app, profileKey} is published with key = app and
  *      acknowledged by the bus (503 on failure, after deleting the staged
  *      object again)
@@ -31,6 +31,7 @@
 
 #include "blob.h"
 #include "bus.h"
+#include "corelog.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,6 +42,7 @@ typedef struct upload_config {
   bus_writer *bus;          /* where profile.uploaded goes (not owned) */
   size_t max_input_bytes;   /* body limit handed to pp_decode; 0 = engine default */
   size_t max_decoded_bytes; /* decompressed limit; 0 = engine default */
+  core_logger log;          /* where an upload left behind is reported; {0} = silent */
 } upload_config;
 
 /* Why an upload was refused; also the label of the rejection metric. */
@@ -70,15 +72,6 @@ typedef struct upload_result {
 /* Short static label of a reason ("ok", "bad_app", "malformed", "too_big",
  * "not_cpu", "blob", "publish", "internal"). */
 const char *upload_reason_name(upload_reason r);
-
-/* Returns 1 when app matches ^[a-z0-9-]{1,63}$. */
-int upload_app_valid(const char *app);
-
-/*
- * Builds a fresh staging key "{app}/staging/{unix_nanos}-{8 hex}" into buf
- * (>= 100 bytes). Returns 0, or -1 when app is invalid or no randomness.
- */
-int upload_staging_key(const char *app, char *buf, size_t buflen);
 
 /*
  * Applies the rule above to one body. body/len are not retained. Fills *res

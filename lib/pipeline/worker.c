@@ -21,7 +21,6 @@
  * below); only content errors (poison) are final, and those move the object
  * aside.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

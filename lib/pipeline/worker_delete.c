@@ -4,7 +4,6 @@
  * DELETE (profile.deleted; the rules and their reasons are in worker.h,
  * "Deleting an app").
  */
-#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
 

@@ -8,7 +8,6 @@
  * the daemon's thread and read by the worker between batches: a one-way,
  * single-writer signal per flag, for which nothing heavier is needed.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,6 @@
  * and decode them at once; the blob store is thread-safe and decoding is
  * pure. The merge step then judges the results one by one, in order.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>

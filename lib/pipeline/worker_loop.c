@@ -9,7 +9,6 @@
  * the rules when asked and, while idle, checks the dependencies so health
  * recovers without traffic.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

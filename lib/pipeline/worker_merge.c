@@ -18,7 +18,6 @@
  *   6. announce        profile.merged for every upload now in the base.
  * Steps 3-5 run only when there is something new to merge.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

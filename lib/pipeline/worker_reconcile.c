@@ -5,7 +5,6 @@
  * {app}/staging/ object is merged with the usual exactly-once rules (those
  * already in their base's record are only cleaned up).
  */
-#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
 

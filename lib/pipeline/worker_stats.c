@@ -9,7 +9,6 @@
  * worker_stats_attach: that registry is the only place they are rendered.
  * Without a registry the counters still count (tests, worker_counts).
  */
-#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

@@ -1,12 +1,11 @@
 /*
  * decode.c — bytes to a validated pp_profile.
  *
- * Input is gunzipped (streaming, into a buffer bounded by the decompressed-
- * size limit, checking the top-level field structure as bytes arrive, so a
- * gzip bomb stops at its first implausible field or at the limit;
- * multi-member streams are read as one), then the profile.proto wire format
- * is read
- * directly into the flat model of internal.h. Reading the wire format here,
+ * Input is gunzipped (pp_gunzip, gunzip.c: bounded by the decompressed-size
+ * limit, the top-level field structure checked as bytes arrive, so a gzip
+ * bomb stops at its first implausible field or at the limit), then the
+ * profile.proto wire format is read directly into the flat model of
+ * internal.h. Reading the wire format here,
  * instead of unpacking a generic message tree first, means no per-message
  * allocation and no second copy of the profile: peak memory is the
  * decompressed bytes plus the model. It also gives exact error messages and
@@ -23,280 +22,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <libdeflate.h>
-#include <limits.h>
-#include <zlib.h>
-
-/* ---------------------------------------------------------------- gunzip */
-
-/*
- * Streaming gunzip (zlib) with a structural check of the top-level fields
- * as the bytes arrive, so a hostile stream is refused after its first chunk
- * instead of after inflating up to the limit:
- *  - every top-level tag must be valid: field number > 0, wire type varint,
- *    fixed64, length-delimited or fixed32 (groups and types 6/7 are refused);
- *  - profile.proto's fields 1-15 must have their schema's wire type;
- *  - a length-delimited field must end within the decoded-size limit, so a
- *    header claiming a gibibyte string is refused (PP_ETOOBIG) at once.
- * Field contents are not read here (decode_proto does that); the walk only
- * hops from tag to tag, a few nanoseconds per top-level field. A bomb whose
- * structure is valid (many real small fields) still stops at the limit,
- * after inflating at most `limit` bytes once.
- *
- * Speed: streaming zlib is slower than one-shot libdeflate, so when the
- * gzip trailer's ISIZE is plausible — within the limit and at most 16x the
- * input (real profiles compress 3-10x) — the first 64 KiB are streamed and
- * walked as a probe, then the whole input is inflated in one shot into
- * exactly ISIZE bytes (the work is bounded by ISIZE; the decoder's own
- * top-level pass then makes the same checks, with the same messages). Otherwise (implausible or
- * lying ISIZE, multi-member streams) everything is streamed: the buffer
- * starts at min(ISIZE, 16x input), doubles as data arrives up to limit + 1
- * (the extra byte tells "exactly at the limit" from "over it"), and the
- * walk runs over every chunk. Multi-member streams are read as one.
- */
-
-enum { GZ_CHUNK = 256u << 10 }; /* output per inflate call: the walk's granularity */
-
-/* Reads a varint from [p, end): 1 = ok (*n bytes), 0 = incomplete, -1 = over 10 bytes. */
-static int walk_varint(const uint8_t *p, const uint8_t *end, uint64_t *v, size_t *n) {
-  uint64_t u = 0;
-  for (size_t i = 0; i < 10; i++) {
-    if (p + i >= end) return 0;
-    u |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-    if (!(p[i] & 0x80)) {
-      *v = u;
-      *n = i + 1;
-      return 1;
-    }
-  }
-  return -1;
-}
-
-static const char *wire_name(uint32_t t);
-
-/* Wire type profile.proto gives top-level field `num` (1..15); 13 (comment)
- * may be packed or not; 99 = unknown field, any type. */
-static uint32_t top_wire_type(uint64_t num) {
-  switch (num) {
-  case 1: case 2: case 3: case 4: case 5: case 6: case 11: return 2;
-  case 7: case 8: case 9: case 10: case 12: case 14: case 15: return 0;
-  default: return 99;
-  }
-}
-
-/*
- * Walks the complete top-level fields in buf[*pos, have), advancing *pos
- * (which may end up past `have`, inside a field's contents still to come).
- * Stops quietly at an incomplete tag or length: the next call resumes there,
- * and truncation at the very end is reported by the decoder proper.
- */
-static int walk_top(const uint8_t *buf, size_t have, size_t *pos, size_t limit, char *err, size_t errlen) {
-  const uint8_t *end = buf + have;
-  while (*pos < have) {
-    const uint8_t *p = buf + *pos;
-    uint64_t key, v;
-    size_t n, m;
-    int r = walk_varint(p, end, &key, &n);
-    if (r == 0) return PP_OK;
-    if (r < 0)
-      return pp_err(err, errlen, PP_EMALFORMED,
-                    "malformed profile: profile: bad varint (near byte %zu of the decoded data)", *pos);
-    uint64_t num = key >> 3;
-    uint32_t typ = (uint32_t)(key & 7);
-    if (num == 0)
-      return pp_err(err, errlen, PP_EMALFORMED,
-                    "malformed profile: profile: field number 0 (near byte %zu of the decoded data; not a "
-                    "profile.proto message?)",
-                    *pos);
-    if (typ != 0 && typ != 1 && typ != 2 && typ != 5)
-      return pp_err(err, errlen, PP_EMALFORMED,
-                    "malformed profile: profile: unsupported wire type %u (near byte %zu of the decoded data)", typ,
-                    *pos);
-    uint32_t want = top_wire_type(num);
-    if (want != 99 && typ != want && !(num == 13 && (typ == 0 || typ == 2)))
-      return pp_err(err, errlen, PP_EMALFORMED,
-                    "malformed profile: %s field %u has wire type %s, expected %s (not a profile.proto message?)",
-                    num == 6 ? "profile string table" : "profile", (unsigned)num, wire_name(typ), wire_name(want));
-    size_t at = *pos + n;
-    switch (typ) {
-    case 0:
-      r = walk_varint(buf + at, end, &v, &m);
-      if (r == 0) return PP_OK;
-      if (r < 0)
-        return pp_err(err, errlen, PP_EMALFORMED,
-                      "malformed profile: profile: bad varint (near byte %zu of the decoded data)", at);
-      *pos = at + m;
-      break;
-    case 1: *pos = at + 8; break;
-    case 5: *pos = at + 4; break;
-    default:
-      r = walk_varint(buf + at, end, &v, &m);
-      if (r == 0) return PP_OK;
-      if (r < 0)
-        return pp_err(err, errlen, PP_EMALFORMED,
-                      "malformed profile: profile: bad varint (near byte %zu of the decoded data)", at);
-      at += m;
-      if (at > limit || v > limit - at)
-        return pp_err(err, errlen, PP_ETOOBIG,
-                      "decompressed profile is over the limit of %zu bytes (field %u at byte %zu declares %llu bytes; "
-                      "gzip bomb or limit too low)",
-                      limit, (unsigned)num, *pos, (unsigned long long)v);
-      *pos = at + (size_t)v;
-      break;
-    }
-  }
-  return PP_OK;
-}
-
-/*
- * Streaming inflate with the walk, into a buffer growing up to limit + 1.
- * Stops early (returning what it has, *complete = false) once `stop_at`
- * bytes are out: that is the probe of the fast path below.
- */
-static int gz_stream(const uint8_t *in, size_t inlen, size_t limit, size_t cap, size_t stop_at, uint8_t **out,
-                     size_t *outlen, bool *complete, char *err, size_t errlen) {
-  size_t hardcap = limit < SIZE_MAX ? limit + 1 : SIZE_MAX;
-  if (cap > hardcap) cap = hardcap;
-  uint8_t *buf = malloc(cap);
-  z_stream z;
-  memset(&z, 0, sizeof(z));
-  bool zok = false;
-  int rc = PP_OK;
-  size_t have = 0, fed = 0, wpos = 0, member = 0;
-  *complete = false;
-  if (!buf || inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
-    rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory");
-    goto done;
-  }
-  zok = true;
-  for (;;) {
-    if (z.avail_in == 0 && fed < inlen) {
-      size_t k = inlen - fed > UINT_MAX ? UINT_MAX : inlen - fed;
-      z.next_in = (Bytef *)(uintptr_t)(in + fed);
-      z.avail_in = (uInt)k;
-      fed += k;
-    }
-    if (have == cap) {
-      if (cap >= hardcap) break; /* have > limit: reported below */
-      size_t nc = cap > hardcap / 2 ? hardcap : cap * 2;
-      uint8_t *nb = realloc(buf, nc);
-      if (!nb) {
-        rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory growing to %zu bytes", nc);
-        goto done;
-      }
-      buf = nb;
-      cap = nc;
-    }
-    size_t room = cap - have < GZ_CHUNK ? cap - have : GZ_CHUNK;
-    z.next_out = buf + have;
-    z.avail_out = (uInt)room;
-    int zr = inflate(&z, Z_NO_FLUSH);
-    have += room - z.avail_out;
-    if (have > limit) break;
-    if ((rc = walk_top(buf, have, &wpos, limit, err, errlen))) goto done;
-    if (zr == Z_STREAM_END) {
-      size_t consumed = fed - z.avail_in;
-      if (consumed >= inlen) {
-        *complete = true;
-        break;
-      }
-      member = consumed; /* another gzip member follows */
-      if (inflateReset(&z) != Z_OK) {
-        rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory");
-        goto done;
-      }
-    } else if (zr != Z_OK && !(zr == Z_BUF_ERROR && z.avail_out == 0)) {
-      rc = zr == Z_MEM_ERROR ? pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory")
-                             : pp_err(err, errlen, PP_EMALFORMED,
-                                      "malformed profile: bad or truncated gzip data (gzip member starting at byte %zu)",
-                                      member);
-      goto done;
-    }
-    if (have >= stop_at) break;
-  }
-  if (have > limit)
-    rc = pp_err(err, errlen, PP_ETOOBIG,
-                "decompressed profile is over the limit of %zu bytes (gzip bomb or limit too low)", limit);
-done:
-  if (zok) inflateEnd(&z);
-  if (rc) {
-    free(buf);
-    return rc;
-  }
-  *out = buf;
-  *outlen = have;
-  return PP_OK;
-}
-
-/*
- * One-shot inflate (libdeflate, about 1.5-2x zlib's speed) into exactly
- * `size` bytes. Returns PP_OK, 1 when the data does not fit (or a member
- * boundary is unusual: the caller falls back to streaming), or an error.
- */
-static int gz_oneshot(const uint8_t *in, size_t inlen, size_t size, uint8_t **out, size_t *outlen, char *err,
-                      size_t errlen) {
-  uint8_t *buf = malloc(size ? size : 1);
-  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
-  int rc = PP_OK;
-  size_t pos = 0, have = 0;
-  if (!buf || !d) {
-    rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory");
-    goto done;
-  }
-  while (pos < inlen) {
-    size_t used = 0, got = 0;
-    enum libdeflate_result r =
-        libdeflate_gzip_decompress_ex(d, in + pos, inlen - pos, buf + have, size - have, &used, &got);
-    if (r == LIBDEFLATE_SUCCESS) {
-      pos += used;
-      have += got;
-      continue;
-    }
-    if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
-      rc = 1;
-      goto done;
-    }
-    rc = pp_err(err, errlen, PP_EMALFORMED,
-                "malformed profile: bad or truncated gzip data (gzip member starting at byte %zu)", pos);
-    goto done;
-  }
-done:
-  if (d) libdeflate_free_decompressor(d);
-  if (rc) {
-    free(buf);
-    return rc;
-  }
-  *out = buf;
-  *outlen = have;
-  return PP_OK;
-}
-
-enum { GZ_PROBE = 64u << 10 }; /* output the fast path checks by streaming first */
-
-static int gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, size_t *outlen, char *err,
-                  size_t errlen) {
-  size_t isize = 0;
-  if (inlen >= 18) isize = (size_t)in[inlen - 4] | (size_t)in[inlen - 3] << 8 | (size_t)in[inlen - 2] << 16 |
-                           (size_t)in[inlen - 1] << 24;
-  size_t plausible = inlen > SIZE_MAX / 16 ? SIZE_MAX : inlen * 16;
-  if (plausible < (1u << 20)) plausible = 1u << 20;
-  bool complete = false;
-  int rc;
-  if (isize > GZ_PROBE && isize <= plausible && isize <= limit) {
-    /* Fast path: check the start by streaming, then inflate in one shot
-     * into the size the trailer states, which is plausible (at most 16:1)
-     * and within the limit; if it lied, stream after all. */
-    rc = gz_stream(in, inlen, limit, GZ_PROBE, GZ_PROBE, out, outlen, &complete, err, errlen);
-    if (rc || complete) return rc;
-    free(*out);
-    *out = NULL;
-    rc = gz_oneshot(in, inlen, isize, out, outlen, err, errlen);
-    if (rc <= 0) return rc;
-  }
-  size_t cap = isize > plausible ? plausible : isize;
-  if (cap < GZ_PROBE) cap = GZ_PROBE;
-  return gz_stream(in, inlen, limit, cap, SIZE_MAX, out, outlen, &complete, err, errlen);
-}
 
 /* ------------------------------------------------------------ wire reader */
 
@@ -483,22 +208,12 @@ static int wire_err(dec *d, const char *where, const char *why, const uint8_t *a
                 where, why, (size_t)(at - d->buf));
 }
 
-static const char *wire_name(uint32_t t) {
-  switch (t) {
-  case 0: return "varint";
-  case 1: return "fixed64";
-  case 2: return "length-delimited";
-  case 5: return "fixed32";
-  default: return "group";
-  }
-}
-
 /* A known field with the wrong wire type (often: not a profile.proto file,
  * e.g. one of pprof's legacy text or binary formats). */
 static int type_err(dec *d, const char *where, const field *f, uint32_t want) {
   return pp_err(d->err, d->errlen, PP_EMALFORMED,
                 "malformed profile: %s field %u has wire type %s, expected %s (not a profile.proto message?)", where,
-                f->num, wire_name(f->typ), wire_name(want));
+                f->num, pp_wire_name(f->typ), pp_wire_name(want));
 }
 
 /* Translates a string index read from the file. */
@@ -890,6 +605,117 @@ static int scan_top(dec *d, span **strs, uint64_t **cmt, size_t *ncmt, uint64_t 
   return PP_OK;
 }
 
+static int dec_nomem(dec *d) {
+  return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory decoding the profile");
+}
+
+/* What the top-level counts alone can refuse: string 0, sizes, samples
+ * without types. */
+static int check_counts(dec *d, const span *strs) {
+  if (d->nstr == 0 || strs[0].n != 0)
+    return pp_err(d->err, d->errlen, PP_EMALFORMED,
+                  d->nstr == 0 ? "malformed profile: empty string table (string 0 must be \"\")"
+                               : "malformed profile: string table entry 0 is not the empty string");
+  for (int k = 1; k <= 6; k++)
+    if (d->cnt[k] >= UINT32_MAX - 2)
+      return pp_err(d->err, d->errlen, PP_ETOOBIG,
+                    "profile has %zu entries of field %d, over the engine's limit of %u", d->cnt[k], k,
+                    (unsigned)(UINT32_MAX - 2));
+  if (d->cnt[2] > 0 && d->cnt[1] == 0)
+    return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: %zu samples but no sample types",
+                  d->cnt[2]);
+  return PP_OK;
+}
+
+/* Interns the string table into P's pool; d->smap maps file index to sid. */
+static int intern_strings(dec *d, pp_profile *P, const span *strs) {
+  size_t sbytes = 0;
+  for (size_t i = 0; i < d->nstr; i++) sbytes += strs[i].n + 1;
+  if (pp_pool_init(&P->sp, d->nstr, sbytes)) return dec_nomem(d);
+  d->smap = malloc(d->nstr * sizeof(*d->smap));
+  if (!d->smap) return dec_nomem(d);
+  for (size_t i = 0; i < d->nstr; i++)
+    if (pp_pool_intern(&P->sp, (const char *)strs[i].p, strs[i].n, &d->smap[i])) return dec_nomem(d);
+  return PP_OK;
+}
+
+/* Exact-size entity arrays and id maps from the counts, the values array,
+ * and an estimate of the lines (trimmed after decode). */
+static int alloc_entities(dec *d, pp_profile *P, size_t len) {
+  P->cmaps = d->cnt[3];
+  P->cfuncs = d->cnt[5];
+  P->clocs = d->cnt[4];
+  P->csamples = d->cnt[2];
+  if ((P->cmaps && !(P->maps = malloc(P->cmaps * sizeof(*P->maps)))) ||
+      (P->cfuncs && !(P->funcs = malloc(P->cfuncs * sizeof(*P->funcs)))) ||
+      (P->clocs && !(P->locs = malloc(P->clocs * sizeof(*P->locs)))) ||
+      (P->csamples && !(P->samples = malloc(P->csamples * sizeof(*P->samples)))) ||
+      (d->cnt[1] && !(P->stypes = malloc(d->cnt[1] * sizeof(*P->stypes)))))
+    return dec_nomem(d);
+  if (idmap_init(&d->mids, d->cnt[3], P->sp.seed ^ 0x6d) || idmap_init(&d->fids, d->cnt[5], P->sp.seed ^ 0x66) ||
+      idmap_init(&d->lids, d->cnt[4], P->sp.seed ^ 0x6c))
+    return dec_nomem(d);
+  if (d->cnt[1] && d->cnt[2]) {
+    if (d->cnt[1] > SIZE_MAX / sizeof(int64_t) / d->cnt[2]) return dec_nomem(d);
+    P->cvalues = d->cnt[1] * d->cnt[2];
+    if (P->cvalues > len) /* each value costs at least one byte */
+      return pp_err(d->err, d->errlen, PP_EMALFORMED,
+                    "malformed profile: %zu samples with %zu sample types cannot fit in %zu bytes", d->cnt[2],
+                    d->cnt[1], len);
+    P->values = malloc(P->cvalues * sizeof(*P->values));
+    if (!P->values) return dec_nomem(d);
+  }
+  /* Each line or location id costs at least two bytes of input, so the
+   * estimate never exceeds the input. */
+  size_t est = d->cnt[4] + d->cnt[4] / 4;
+  if (est > len / 2) est = len / 2;
+  if (est && PP_GROW(P->lines, P->clines, est)) return dec_nomem(d);
+  return PP_OK;
+}
+
+/* Mappings, functions, locations, sample types, then samples. */
+static int read_entities(dec *d, pp_profile *P, size_t len) {
+  int rc;
+  if ((rc = each_top(d, 3, do_mapping)) || (rc = each_top(d, 5, do_function)) ||
+      (rc = each_top(d, 4, do_location)) || (rc = each_top(d, 1, do_stype)))
+    return rc;
+  size_t est = d->cnt[2] * 8;
+  if (est > len) est = len;
+  if (est && PP_GROW(P->sloc, P->csloc, est)) return dec_nomem(d);
+  return each_top(d, 2, do_sample);
+}
+
+/* The header fields scan_top collected: period type, string fields, times,
+ * comments. */
+static int read_header(dec *d, pp_profile *P, const uint64_t hdr[16], const uint8_t *ptype, size_t ptlen,
+                       const uint64_t *cmt, size_t ncmt) {
+  int rc;
+  if (ptype) {
+    uint64_t t, u;
+    if ((rc = dec_valuetype(d, ptype, ptype + ptlen, &t, &u, "period type"))) return rc;
+    if ((rc = tr_str(d, t, &P->ptype.type, "period type")) || (rc = tr_str(d, u, &P->ptype.unit, "period unit")))
+      return rc;
+  }
+  if ((rc = tr_str(d, hdr[7], &P->drop_frames, "drop_frames")) ||
+      (rc = tr_str(d, hdr[8], &P->keep_frames, "keep_frames")) ||
+      (rc = tr_str(d, hdr[14], &P->default_st, "default_sample_type")) ||
+      (rc = tr_str(d, hdr[15], &P->doc_url, "doc_url")))
+    return rc;
+  P->time_nanos = (int64_t)hdr[9];
+  P->duration_nanos = (int64_t)hdr[10];
+  P->period = (int64_t)hdr[12];
+  if (ncmt) {
+    P->comments = malloc(ncmt * sizeof(*P->comments));
+    if (!P->comments) return dec_nomem(d);
+    P->ccomments = ncmt;
+    for (size_t i = 0; i < ncmt; i++)
+      if ((rc = tr_str(d, cmt[i], &P->comments[P->ncomments++], "comment %zu", i))) return rc;
+  }
+  return PP_OK;
+}
+
+/* The wire format in buf[0, len) to a profile, in passes: scan_top finds
+ * and counts the top-level fields, then the steps above. */
 static int decode_proto(const uint8_t *buf, size_t len, size_t limit, pp_profile **out, char *err, size_t errlen) {
   dec D;
   memset(&D, 0, sizeof(D));
@@ -907,106 +733,15 @@ static int decode_proto(const uint8_t *buf, size_t len, size_t limit, pp_profile
   size_t ptlen = 0;
   pp_profile *P = NULL;
   int rc = scan_top(d, &strs, &cmt, &ncmt, hdr, &ptype, &ptlen);
-  if (rc) goto out;
-
-  if (d->nstr == 0 || strs[0].n != 0) {
-    rc = pp_err(err, errlen, PP_EMALFORMED,
-                d->nstr == 0 ? "malformed profile: empty string table (string 0 must be \"\")"
-                             : "malformed profile: string table entry 0 is not the empty string");
-    goto out;
-  }
-  for (int k = 1; k <= 6; k++)
-    if (d->cnt[k] >= UINT32_MAX - 2) {
-      rc = pp_err(err, errlen, PP_ETOOBIG, "profile has %zu entries of field %d, over the engine's limit of %u", d->cnt[k],
-                  k, (unsigned)(UINT32_MAX - 2));
-      goto out;
-    }
-  if (d->cnt[2] > 0 && d->cnt[1] == 0) {
-    rc = pp_err(err, errlen, PP_EMALFORMED, "malformed profile: %zu samples but no sample types", d->cnt[2]);
-    goto out;
-  }
-  P = calloc(1, sizeof(*P));
-  if (!P) goto nomem;
-  size_t sbytes = 0;
-  for (size_t i = 0; i < d->nstr; i++) sbytes += strs[i].n + 1;
-  if (pp_pool_init(&P->sp, d->nstr, sbytes)) goto nomem;
+  if (!rc) rc = check_counts(d, strs);
+  if (!rc && !(P = calloc(1, sizeof(*P)))) rc = dec_nomem(d);
   d->p = P;
-  d->smap = malloc(d->nstr * sizeof(*d->smap));
-  if (!d->smap) goto nomem;
-  for (size_t i = 0; i < d->nstr; i++)
-    if (pp_pool_intern(&P->sp, (const char *)strs[i].p, strs[i].n, &d->smap[i])) goto nomem;
+  if (!rc) rc = intern_strings(d, P, strs);
   free(strs);
-  strs = NULL;
-
-  /* Exact-size entity arrays from the counts. */
-  P->cmaps = d->cnt[3];
-  P->cfuncs = d->cnt[5];
-  P->clocs = d->cnt[4];
-  P->csamples = d->cnt[2];
-  if ((P->cmaps && !(P->maps = malloc(P->cmaps * sizeof(*P->maps)))) ||
-      (P->cfuncs && !(P->funcs = malloc(P->cfuncs * sizeof(*P->funcs)))) ||
-      (P->clocs && !(P->locs = malloc(P->clocs * sizeof(*P->locs)))) ||
-      (P->csamples && !(P->samples = malloc(P->csamples * sizeof(*P->samples)))) ||
-      (d->cnt[1] && !(P->stypes = malloc(d->cnt[1] * sizeof(*P->stypes)))))
-    goto nomem;
-  if (idmap_init(&d->mids, d->cnt[3], P->sp.seed ^ 0x6d) || idmap_init(&d->fids, d->cnt[5], P->sp.seed ^ 0x66) ||
-      idmap_init(&d->lids, d->cnt[4], P->sp.seed ^ 0x6c))
-    goto nomem;
-  if (d->cnt[1] && d->cnt[2]) {
-    if (d->cnt[1] > SIZE_MAX / sizeof(int64_t) / d->cnt[2]) goto nomem;
-    P->cvalues = d->cnt[1] * d->cnt[2];
-    if (P->cvalues > len) { /* each value costs at least one byte */
-      rc = pp_err(err, errlen, PP_EMALFORMED,
-                  "malformed profile: %zu samples with %zu sample types cannot fit in %zu bytes", d->cnt[2], d->cnt[1],
-                  len);
-      goto out;
-    }
-    P->values = malloc(P->cvalues * sizeof(*P->values));
-    if (!P->values) goto nomem;
-  }
-  /* Estimates (trimmed after decode); each line or location id costs at
-   * least two bytes of input, so the estimates never exceed the input. */
-  size_t est = d->cnt[4] + d->cnt[4] / 4;
-  if (est > len / 2) est = len / 2;
-  if (est && PP_GROW(P->lines, P->clines, est)) goto nomem;
-
-  if ((rc = each_top(d, 3, do_mapping)) || (rc = each_top(d, 5, do_function)) ||
-      (rc = each_top(d, 4, do_location)) || (rc = each_top(d, 1, do_stype)))
-    goto out;
-  est = d->cnt[2] * 8;
-  if (est > len) est = len;
-  if (est && PP_GROW(P->sloc, P->csloc, est)) goto nomem;
-  if ((rc = each_top(d, 2, do_sample))) goto out;
-
-  /* Header. */
-  if (ptype) {
-    uint64_t t, u;
-    if ((rc = dec_valuetype(d, ptype, ptype + ptlen, &t, &u, "period type"))) goto out;
-    if ((rc = tr_str(d, t, &P->ptype.type, "period type")) || (rc = tr_str(d, u, &P->ptype.unit, "period unit")))
-      goto out;
-  }
-  if ((rc = tr_str(d, hdr[7], &P->drop_frames, "drop_frames")) ||
-      (rc = tr_str(d, hdr[8], &P->keep_frames, "keep_frames")) ||
-      (rc = tr_str(d, hdr[14], &P->default_st, "default_sample_type")) ||
-      (rc = tr_str(d, hdr[15], &P->doc_url, "doc_url")))
-    goto out;
-  P->time_nanos = (int64_t)hdr[9];
-  P->duration_nanos = (int64_t)hdr[10];
-  P->period = (int64_t)hdr[12];
-  if (ncmt) {
-    P->comments = malloc(ncmt * sizeof(*P->comments));
-    if (!P->comments) goto nomem;
-    P->ccomments = ncmt;
-    for (size_t i = 0; i < ncmt; i++)
-      if ((rc = tr_str(d, cmt[i], &P->comments[P->ncomments++], "comment %zu", i))) goto out;
-  }
-  pp_profile_shrink(P);
-  rc = PP_OK;
-  goto out;
-nomem:
-  rc = pp_err(err, errlen, PP_ENOMEM, "out of memory decoding the profile");
-out:
-  free(strs);
+  if (!rc) rc = alloc_entities(d, P, len);
+  if (!rc) rc = read_entities(d, P, len);
+  if (!rc) rc = read_header(d, P, hdr, ptype, ptlen, cmt, ncmt);
+  if (!rc) pp_profile_shrink(P);
   free(cmt);
   free(d->smap);
   free(d->ltmp);
@@ -1032,7 +767,7 @@ int pp_decode(const uint8_t *buf, size_t len, const pp_limits *lim, pp_profile *
   if (len >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
     uint8_t *raw = NULL;
     size_t rawlen = 0;
-    int rc = gunzip(buf, len, max_dec, &raw, &rawlen, err, errlen);
+    int rc = pp_gunzip(buf, len, max_dec, &raw, &rawlen, err, errlen);
     if (rc) return rc;
     if (rawlen == 0) {
       free(raw);

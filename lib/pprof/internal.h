@@ -194,4 +194,17 @@ void pp_labels_canonical(const pp_strpool *sp, pp_label *l, size_t n, pp_label *
  * aggregates identical samples, renumbers). Replaces *p on success. */
 int pp_compact(pp_profile **p, char *err, size_t errlen);
 
+/*
+ * gunzip.c: inflates a gzip stream (several members read as one) into a
+ * malloc'd buffer (*out, caller frees) of at most limit bytes, checking the
+ * top-level profile.proto fields as they arrive, so a gzip bomb stops at its
+ * first implausible field or at the limit. PP_OK, PP_EMALFORMED (bad gzip,
+ * bad structure), PP_ETOOBIG or PP_ENOMEM, message in err.
+ */
+int pp_gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, size_t *outlen,
+              char *err, size_t errlen);
+
+/* The name of a protobuf wire type, for messages ("varint", "fixed64", ...). */
+const char *pp_wire_name(uint32_t t);
+
 #endif

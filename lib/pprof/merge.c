@@ -10,7 +10,8 @@
  * created when new, and then freed: peak memory is the result plus the one
  * input being folded.
  *
- * Identity rules (see the pprof semantics notes, section 2.4):
+ * Identity rules (those of the key() methods in Go's
+ * github.com/google/pprof/profile/merge.go):
  *   mapping  = (limit - start rounded up to 4 KiB, file offset, build id or
  *              else file name); a matching input mapping shifts its
  *              locations' addresses by (result start - input start);

@@ -4,8 +4,10 @@
  * Every stage of pgopipe handles one thing, a pprof profile (profile.proto,
  * usually gzipped). This module is that thing's only implementation. It is
  * pure: bytes in, bytes out; no network, no files, no globals, no logging.
- * Everything else in pgopipe depends on it; it depends on nothing of ours
- * except the generated protobuf-c code of proto/profile.proto.
+ * Everything else in pgopipe depends on it; it depends on nothing of ours:
+ * it reads and writes the profile.proto wire format itself (no generated
+ * code, no protobuf library), with zlib and libdeflate for gzip and PCRE2
+ * for the prune rules.
  *
  * Semantics are those of Go's github.com/google/pprof/profile package
  * (Parse, Merge, Prune, Write).

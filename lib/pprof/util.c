@@ -7,7 +7,6 @@
  * the table can grow without rehashing bytes and so a merge can intern a
  * string into another pool without hashing it again.
  */
-#define _GNU_SOURCE /* getrandom */
 #include "internal.h"
 
 #include <stdio.h>

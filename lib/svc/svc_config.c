@@ -8,6 +8,8 @@
 
 #include "svc_util.h"
 
+#include "chrono.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -66,7 +68,7 @@ static int set_value(svc_flag *f, const char *v, const char *from, char *err, si
     }
     return 0;
   case SVC_FLAG_DURATION:
-    if (svc_parse_duration(v, (int64_t *)f->dest, msg, sizeof msg) != 0) {
+    if (chrono_parse_duration(v, (int64_t *)f->dest, msg, sizeof msg) != 0) {
       snprintf(err, errlen, "%s: %s", from, msg);
       return -1;
     }
@@ -211,3 +213,22 @@ void svc_flags_help(FILE *out, const svc_cmd *cmd, const svc_flag *flags, size_t
 }
 
 void svc_flags_version(FILE *out, const svc_cmd *cmd) { fprintf(out, "%s %s\n", cmd->name, svc_version()); }
+
+int svc_flags_main(const svc_cmd *cmd, svc_flag *flags, size_t n, int argc, char **argv, char **pos,
+                   int *npos) {
+  char err[1024];
+  int rc = svc_flags_parse(flags, n, argc, argv, pos, npos, err, sizeof err);
+  if (rc == SVC_FLAGS_HELP) {
+    svc_flags_help(stdout, cmd, flags, n);
+    return 0;
+  }
+  if (rc == SVC_FLAGS_VERSION) {
+    svc_flags_version(stdout, cmd);
+    return 0;
+  }
+  if (rc != SVC_FLAGS_OK) {
+    fprintf(stderr, "%s: %s (see --help)\n", cmd->name, err);
+    return 2;
+  }
+  return -1;
+}

@@ -73,6 +73,15 @@ enum {
 int svc_flags_parse(svc_flag *flags, size_t n, int argc, char **argv, char **pos, int *npos,
                     char *err, size_t errlen);
 
+/*
+ * The start of a daemon's main: svc_flags_parse, then --help or --version
+ * written to stdout (returns 0, the exit status), or a usage error written
+ * to stderr as "NAME: MESSAGE (see --help)" (returns 2). Returns -1 when
+ * the flags are parsed and the program goes on. pos and npos as above.
+ */
+int svc_flags_main(const svc_cmd *cmd, svc_flag *flags, size_t n, int argc, char **argv, char **pos,
+                   int *npos);
+
 /* Writes the usage text generated from the table to out. */
 void svc_flags_help(FILE *out, const svc_cmd *cmd, const svc_flag *flags, size_t n);
 

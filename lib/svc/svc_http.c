@@ -15,6 +15,9 @@
 #include "svc_log.h"
 #include "svc_util.h"
 
+#include "chrono.h"
+#include "rnd.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -36,6 +39,14 @@
 #define MAX_HDRS 8
 #define MAX_LOGF 8
 
+/* Who answers a route: the caller's handler or one of the built-ins. */
+typedef enum route_kind {
+  ROUTE_USER = 0, /* svc_http_route: the handler fn */
+  ROUTE_HEALTH,   /* svc_http_add_health: dependency checks */
+  ROUTE_READY,    /* svc_http_add_ready: the ready/draining flags */
+  ROUTE_METRICS   /* svc_http_add_metrics: the registry's text */
+} route_kind;
+
 typedef struct route {
   char *method;
   char *pattern;
@@ -46,7 +57,7 @@ typedef struct route {
   uint64_t max_body;
   unsigned flags;
   /* built-in helpers */
-  int kind; /* 0 user, 1 health, 2 ready, 3 metrics */
+  route_kind kind;
   svc_dep *deps;
   size_t ndeps;
   svc_metrics *reg;
@@ -197,8 +208,12 @@ static void queue(svc_req *r, int status, struct MHD_Response *resp, const char 
 }
 
 void svc_reply(svc_req *r, int status, const char *content_type, const void *data, size_t len) {
-  struct MHD_Response *resp =
-      MHD_create_response_from_buffer(len, (void *)(len ? data : ""), MHD_RESPMEM_MUST_COPY);
+  /* MHD_RESPMEM_MUST_COPY only reads the buffer; its API takes it non-const. */
+  union {
+    const void *in;
+    void *arg;
+  } buf = {.in = len ? data : ""};
+  struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf.arg, MHD_RESPMEM_MUST_COPY);
   if (!resp) return;
   queue(r, status, resp, content_type, len);
 }
@@ -322,27 +337,34 @@ static void serve_health(svc_req *r, const route *rt) {
 }
 
 static void serve_builtin(svc_req *r, const route *rt) {
-  if (rt->kind == 1) {
+  switch (rt->kind) {
+  case ROUTE_HEALTH:
     serve_health(r, rt);
-  } else if (rt->kind == 2) {
+    break;
+  case ROUTE_READY:
     if (atomic_load(&r->h->ready) && !atomic_load(&r->h->draining))
       svc_reply_json(r, 200, "{\"status\":\"ready\"}");
     else
       svc_reply_error(r, 503, atomic_load(&r->h->draining) ? "shutting down" : "not ready");
-  } else if (rt->kind == 3) {
+    break;
+  case ROUTE_METRICS: {
     char *text = svc_metrics_render(rt->reg);
     if (!text) {
       svc_reply_error(r, 500, "out of memory rendering metrics");
       return;
     }
     svc_reply_owned(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
+    break;
+  }
+  case ROUTE_USER:
+    break;
   }
 }
 
 int svc_http_add_health(svc_http *h, const char *path, const svc_dep *deps, size_t n) {
   route *rt = add_route(h, "GET", path);
   if (!rt) return -1;
-  rt->kind = 1;
+  rt->kind = ROUTE_HEALTH;
   if (n) {
     rt->deps = malloc(n * sizeof *deps);
     if (!rt->deps) return -1;
@@ -355,14 +377,14 @@ int svc_http_add_health(svc_http *h, const char *path, const svc_dep *deps, size
 int svc_http_add_ready(svc_http *h, const char *path) {
   route *rt = add_route(h, "GET", path);
   if (!rt) return -1;
-  rt->kind = 2;
+  rt->kind = ROUTE_READY;
   return 0;
 }
 
 int svc_http_add_metrics(svc_http *h, const char *path, svc_metrics *m) {
   route *rt = add_route(h, "GET", path);
   if (!rt) return -1;
-  rt->kind = 3;
+  rt->kind = ROUTE_METRICS;
   rt->reg = m;
   return 0;
 }
@@ -413,7 +435,7 @@ static void refused(svc_http *h, svc_req *r, int status) {
 static int begin(svc_http *h, svc_req *r, const char *url, const char *method) {
   const char *cid = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Request-Id");
   if (sane_id(cid)) snprintf(r->id, sizeof r->id, "%s", cid);
-  else if (svc_random_hex(r->id, 8) != 0) snprintf(r->id, sizeof r->id, "%lld", (long long)svc_mono_ns());
+  else if (rnd_hex(r->id, 8) != 0) snprintf(r->id, sizeof r->id, "%lld", (long long)chrono_mono_ns());
 
   const route *path_match = NULL;
   for (size_t i = 0; i < h->nroutes; i++) {
@@ -494,7 +516,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     r->conn = conn;
     r->method = method;
     r->path = strdup(url);
-    r->start_ns = svc_mono_ns();
+    r->start_ns = chrono_mono_ns();
     *con_cls = r;
     pthread_mutex_lock(&h->mu);
     h->in_flight++;
@@ -515,7 +537,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     size_t n = *upload_data_size;
     *upload_data_size = 0;
     if (r->replied) return MHD_YES; /* answered already: drain the rest */
-    if (h->cfg.request_timeout_ms && svc_mono_ns() - r->start_ns > h->cfg.request_timeout_ms * 1000000) {
+    if (h->cfg.request_timeout_ms && chrono_mono_ns() - r->start_ns > h->cfg.request_timeout_ms * 1000000) {
       SVC_WARN("request timed out while receiving the body", SVC_STR("request_id", r->id),
                SVC_STR("path", r->path), SVC_INT("received", r->len));
       return MHD_NO; /* closes the connection */
@@ -554,7 +576,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     refused(h, r, 413);
     return r->replied ? MHD_YES : MHD_NO;
   }
-  if (r->rt->kind) serve_builtin(r, r->rt);
+  if (r->rt->kind != ROUTE_USER) serve_builtin(r, r->rt);
   else r->rt->fn(r, r->rt->ctx);
   if (r->has_slot) { /* the work is done: free the slot before the answer goes out */
     atomic_fetch_sub(&h->uploads, 1);
@@ -571,7 +593,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   (void)conn;
   if (!r) return;
   *con_cls = NULL;
-  double secs = (double)(svc_mono_ns() - r->start_ns) / 1e9;
+  double secs = (double)(chrono_mono_ns() - r->start_ns) / 1e9;
   const char *route_name = r->rt ? r->rt->pattern : "unmatched";
   char code[16];
   int status = r->replied ? r->status : 0; /* 0: connection closed without an answer */
@@ -707,11 +729,10 @@ int svc_http_port(const svc_http *h) { return h->port; }
 void svc_http_set_ready(svc_http *h, int ready) { atomic_store(&h->ready, !!ready); }
 int svc_http_ready(const svc_http *h) { return atomic_load(&h->ready) && !atomic_load(&h->draining); }
 
-unsigned svc_http_in_flight(const svc_http *h) {
-  svc_http *m = (svc_http *)h;
-  pthread_mutex_lock(&m->mu);
-  unsigned n = m->in_flight;
-  pthread_mutex_unlock(&m->mu);
+unsigned svc_http_in_flight(svc_http *h) {
+  pthread_mutex_lock(&h->mu);
+  unsigned n = h->in_flight;
+  pthread_mutex_unlock(&h->mu);
   return n;
 }
 
@@ -723,10 +744,10 @@ unsigned svc_http_stop(svc_http *h, int64_t grace_ms) {
   atomic_store(&h->draining, 1);
   MHD_socket lfd = MHD_quiesce_daemon(h->d);
   if (lfd != MHD_INVALID_SOCKET) close(lfd);
-  int64_t deadline = svc_mono_ns() + grace_ms * 1000000;
+  int64_t deadline = chrono_mono_ns() + grace_ms * 1000000;
   pthread_mutex_lock(&h->mu);
   while (h->in_flight > 0) {
-    int64_t now = svc_mono_ns();
+    int64_t now = chrono_mono_ns();
     if (now >= deadline) break;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

@@ -112,7 +112,7 @@ void svc_http_set_ready(svc_http *h, int ready);
 int svc_http_ready(const svc_http *h);
 
 /* Requests currently being handled (received but not finished). */
-unsigned svc_http_in_flight(const svc_http *h);
+unsigned svc_http_in_flight(svc_http *h);
 
 /*
  * Graceful stop: readiness goes to 0, the listening socket is closed (new

@@ -5,7 +5,7 @@
  */
 #include "svc_log.h"
 
-#include "svc_util.h"
+#include "chrono.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -131,7 +131,7 @@ static void write_line(int level, const char *msg, const svc_field *fields, size
   char ts[40], num[64];
   int ok = 1;
 
-  svc_time_rfc3339(svc_now_ms(), 1, ts, sizeof ts);
+  chrono_format_rfc3339(chrono_now_ms(), 1, ts, sizeof ts);
   ok &= append(&buf, &cap, &len, "{\"time\":\"", 9) == 0;
   ok &= append(&buf, &cap, &len, ts, strlen(ts)) == 0;
   ok &= append(&buf, &cap, &len, "\",\"level\":\"", 11) == 0;
@@ -216,4 +216,24 @@ void svc_log_fields(int level, const char *msg, const svc_field *fields, size_t 
   if (level < SVC_LOG_DEBUG || level > SVC_LOG_ERROR) level = SVC_LOG_ERROR;
   if (!svc_log_enabled(level)) return;
   write_line(level, msg, fields, n, NULL);
+}
+
+_Static_assert((int)CORE_LOG_DEBUG == (int)SVC_LOG_DEBUG &&
+                   (int)CORE_LOG_INFO == (int)SVC_LOG_INFO &&
+                   (int)CORE_LOG_WARN == (int)SVC_LOG_WARN &&
+                   (int)CORE_LOG_ERROR == (int)SVC_LOG_ERROR,
+               "core and svc log levels are the same numbers");
+
+void svc_log_core(void *ctx, int level, const char *msg, const char *const *kv, size_t npairs) {
+  (void)ctx;
+  svc_field f[16];
+  size_t n = npairs < 16 ? npairs : 16;
+  for (size_t i = 0; i < n; i++)
+    f[i] = SVC_STR(kv[2 * i], kv[2 * i + 1]);
+  svc_log_fields(level, msg, f, n);
+}
+
+core_logger svc_core_logger(void) {
+  core_logger lg = {svc_log_core, NULL, svc_log_get_level()};
+  return lg;
 }

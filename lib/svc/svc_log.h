@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "corelog.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -51,6 +53,18 @@ void svc_log(int level, const char *msg, ...);
 
 /* Same with an array of n fields. */
 void svc_log_fields(int level, const char *msg, const svc_field *fields, size_t n);
+
+/*
+ * The adapter through which libraries log (corelog.h): writes the record as
+ * one line like svc_log's, its key/value pairs as string fields (a NULL
+ * value as null). Levels are the same numbers (CORE_LOG_x == SVC_LOG_x).
+ * ctx is unused. Thread-safe.
+ */
+void svc_log_core(void *ctx, int level, const char *msg, const char *const *kv, size_t npairs);
+
+/* A core_logger writing through svc_log_core at the current level
+ * (svc_log_set_level first): what a daemon hands to its libraries. */
+core_logger svc_core_logger(void);
 
 /* Minimum level written (default info). */
 void svc_log_set_level(int level);

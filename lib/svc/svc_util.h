@@ -1,8 +1,8 @@
 /*
- * svc_util.h — small helpers every daemon needs: duration and size parsing
- * (the contract's "500ms/30s/5m/24h" and plain byte counts), RFC 3339 time
- * formatting, random hex, constant-time comparison, the auth token (file or
- * environment), and signal handling through signalfd.
+ * svc_util.h — small helpers every daemon needs: size parsing (plain byte
+ * counts), constant-time comparison, the auth token (file or environment),
+ * and signal handling through signalfd. Durations, clocks, RFC 3339 times
+ * and randomness are lib/core's (chrono.h, rnd.h).
  *
  * Signals: a daemon calls svc_signals_block() first thing in main, before it
  * starts any thread, so that SIGTERM/SIGINT/SIGHUP are blocked in every
@@ -25,32 +25,10 @@ extern "C" {
 const char *svc_version(void);
 
 /*
- * Parses a duration: a non-negative integer followed by one unit of
- * ms, s, m or h ("500ms", "30s", "5m", "24h"); a bare "0" is accepted.
- * Result in milliseconds. Returns 0, or -1 with a message in err
- * ("bad duration \"5x\": want a number with unit ms, s, m or h").
- */
-int svc_parse_duration(const char *s, int64_t *ms, char *err, size_t errlen);
-
-/*
  * Parses a size in bytes: plain digits ("1048576"), optionally with a
  * binary suffix KiB, MiB or GiB. Returns 0 or -1 with a message in err.
  */
 int svc_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen);
-
-/* Formats ms since the epoch as RFC 3339 UTC: "2026-11-21T12:16:34Z", or with
- * milliseconds ("2026-11-21T12:16:34.964Z") when with_ms. buf >= 32 bytes. */
-void svc_time_rfc3339(int64_t epoch_ms, int with_ms, char *buf, size_t buflen);
-
-/* Wall-clock time, ns / ms since the epoch. */
-int64_t svc_now_ns(void);
-int64_t svc_now_ms(void);
-/* Monotonic clock in ns (for durations). */
-int64_t svc_mono_ns(void);
-
-/* Writes 2*nbytes lowercase hex digits of fresh randomness plus a NUL into
- * out (size >= 2*nbytes+1). Returns 0 or -1 when the kernel gave none. */
-int svc_random_hex(char *out, size_t nbytes);
 
 /* Compares two byte strings in time independent of where they differ (the
  * length of b is not hidden). Returns 1 when equal. */

@@ -290,6 +290,10 @@ static void test_urls(void) {
       "s3://bucket?use_path_style=maybe",
       "s3://bucket?timeout=soon",
       "s3://bucket?timeout=0",
+      "s3://bucket?timeout=5",            /* a bare number: the common grammar wants a unit */
+      "s3://bucket?connect_timeout=1.5s", /* whole numbers only */
+      "s3://bucket?timeout=8761h",        /* more than a year */
+      "s3://bucket?retry_backoff=-1ms",
       "s3://bucket?retries=-1",
       "s3://bucket?retries=99",
   };
@@ -300,7 +304,11 @@ static void test_urls(void) {
   }
   /* Defaults: AWS's regional endpoint, nothing contacted at open. */
   blob_store *s;
-  int rc = blob_open("s3://my-bucket?region=eu-central-1&timeout=2s&retries=0", &s, err, sizeof err);
+  int rc =
+      blob_open("s3://b1c?retry_backoff=0&connect_timeout=250ms&timeout=1h", &s, err, sizeof err);
+  CHECK(rc == 0, "durations in the common grammar, a zero backoff: %d %s", rc, err);
+  if (!rc) blob_close(s);
+  rc = blob_open("s3://my-bucket?region=eu-central-1&timeout=2s&retries=0", &s, err, sizeof err);
   CHECK(rc == 0 && !strcmp(blob_backend(s), "s3"), "aws url: %d %s", rc, err);
   if (!rc) {
     CHECK(!strcmp(blob_url(s), "s3://my-bucket?region=eu-central-1&timeout=2s&retries=0"), "url %s",

@@ -560,9 +560,30 @@ static void broker_down(void) {
 
 /* ---- unreachable ---- */
 
+/* What reached the logger installed with bus_set_logger. */
+static struct {
+  pthread_mutex_t mu;
+  int n, kafka_prefixed, with_fields;
+  char first[256];
+} logged = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, ""};
+
+static void record(void *ctx, int level, const char *msg, const char *const *kv, size_t npairs) {
+  (void)ctx;
+  (void)level;
+  pthread_mutex_lock(&logged.mu);
+  if (logged.n++ == 0)
+    snprintf(logged.first, sizeof logged.first, "%s", msg);
+  logged.kafka_prefixed += strncmp(msg, "kafka: ", 7) == 0;
+  logged.with_fields += npairs == 2 && !strcmp(kv[0], "facility") && kv[1] &&
+                        !strcmp(kv[2], "client") && kv[3] && !strncmp(kv[3], "pgopipe-", 8);
+  pthread_mutex_unlock(&logged.mu);
+}
+
 static void unreachable(void) {
   bus_writer *w = NULL;
   bus_reader *r = NULL;
+  core_logger lg = {record, NULL, CORE_LOG_DEBUG};
+  bus_set_logger(&lg);
   unsetenv("KAFKA_BROKERS");
   CHECK_RC(bus_writer_open("kafka://t", &w, err, sizeof err), BUS_EINVAL, err, "KAFKA_BROKERS is not set");
   CHECK_RC(bus_reader_open("kafka://g?topic=t", &r, err, sizeof err), BUS_EINVAL, err,
@@ -582,6 +603,15 @@ static void unreachable(void) {
   CHECK_RC(rc, BUS_ERETRY, err, "no broker reachable at 127.0.0.1:1 within 1500ms");
   CHECK(dt > 1.0 && dt < 5.0, "reader open gave up after %.2fs, want about 1.5s", dt);
   CHECK(w == NULL && r == NULL, "handles set on failure");
+  /* librdkafka's complaints about the refused connections reached the
+   * application's logger, each "kafka: ..." with facility and client */
+  pthread_mutex_lock(&logged.mu);
+  CHECK(logged.n > 0 && logged.kafka_prefixed == logged.n && logged.with_fields == logged.n,
+        "%d records, %d \"kafka: \", %d with facility and client; first: %s", logged.n,
+        logged.kafka_prefixed, logged.with_fields, logged.first);
+  fprintf(stderr, "unreachable: %d log records, first: %s\n", logged.n, logged.first);
+  pthread_mutex_unlock(&logged.mu);
+  bus_set_logger(NULL);
 
   /* URL errors, before any connection is tried. */
   CHECK_RC(bus_writer_open("kafka://t?no.such.property=1", &w, err, sizeof err), BUS_EINVAL, err,

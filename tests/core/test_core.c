@@ -28,6 +28,10 @@ static void test_app_names(void) {
   CHECK(!layout_app_valid("a_b"), "underscore");
   CHECK(!layout_app_valid("a/b"), "slash");
   CHECK(!layout_app_valid("a.b"), "dot");
+  CHECK(layout_app_valid("0"), "digits only");
+  CHECK(!layout_app_valid("A"), "one upper-case letter");
+  CHECK(!layout_app_valid("a b"), "space");
+  CHECK(!layout_app_valid("\xc3\xa9"), "non-ASCII letter");
   CHECK(layout_app_valid_n("abc/def", 3), "prefix");
   CHECK(!layout_app_valid_n("abc/def", 4), "prefix with slash");
   CHECK(!layout_app_valid_n("abc", 0), "zero length");
@@ -88,11 +92,17 @@ static void test_rfc3339(void) {
   CHECK(chrono_parse_rfc3339("2026-11-21T12:16:34.1234567890Z", &ms) == -1, "10 digits");
   CHECK(chrono_parse_rfc3339("2026-11-21T12:16:34Zx", &ms) == -1, "trailing junk");
   CHECK(chrono_parse_rfc3339(NULL, &ms) == -1, "NULL");
+  CHECK(chrono_parse_rfc3339("", &ms) == -1, "empty");
+  CHECK(chrono_parse_rfc3339("yesterday", &ms) == -1, "not a date");
+  CHECK(chrono_parse_rfc3339("2026-13-01T00:00:00Z", &ms) == -1, "month 13");
+  CHECK(chrono_parse_rfc3339("2000-02-29T00:00:00.5Z", &ms) == 0 && ms == 951782400500LL,
+        "leap day 2000, one fraction digit: %" PRId64, ms);
   char b[32];
   CHECK(chrono_format_rfc3339(1795263394964LL, 1, b, sizeof b) == 0 &&
             !strcmp(b, "2026-11-21T12:16:34.964Z"), "%s", b);
   CHECK(chrono_format_rfc3339(1795263394964LL, 0, b, sizeof b) == 0 &&
             !strcmp(b, "2026-11-21T12:16:34Z"), "%s", b);
+  CHECK(chrono_format_rfc3339(0, 1, b, sizeof b) == 0 && !strcmp(b, "1970-01-01T00:00:00.000Z"), "%s", b);
   CHECK(chrono_format_rfc3339(-500, 1, b, sizeof b) == 0 && !strcmp(b, "1969-12-31T23:59:59.500Z"), "%s", b);
   CHECK(chrono_format_rfc3339(0, 1, b, 10) == -1, "small buffer");
   /* round trip over a range of days */
@@ -133,6 +143,8 @@ static void test_errbuf_rnd(void) {
   CHECK(rnd_hex(h, 8) == 0 && strlen(h) == 16 && strspn(h, "0123456789abcdef") == 16, "%s", h);
   char u[37];
   CHECK(rnd_uuid4(u) == 0 && strlen(u) == 36 && u[14] == '4' && strchr("89ab", u[19]), "%s", u);
+  char u2[37];
+  CHECK(rnd_uuid4(u2) == 0 && strcmp(u, u2) != 0, "two uuids differ: %s %s", u, u2);
 }
 
 typedef struct rec {

@@ -5,7 +5,6 @@
  *
  *   rules_test
  */
-#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -10,7 +10,6 @@
  * after a mem:// restart) ends in a fresh base, an upload before it never
  * comes back; the cut-off at and past its edge; event order beats names.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
 

@@ -1,7 +1,6 @@
 /*
  * worker_env.c — see worker_env.h.
  */
-#define _POSIX_C_SOURCE 200809L
 #include "worker_env.h"
 
 #include <dirent.h>

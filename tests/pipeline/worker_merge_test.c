@@ -18,7 +18,6 @@
  *  - malformed envelopes and unknown types are skipped and committed;
  *  - the staged-object size limit at and past its edge.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -18,7 +18,6 @@
  *  - worker_embed: a bad rules file refuses to start; leftover staged
  *    uploads are reconciled, new ones merged, stop is clean.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

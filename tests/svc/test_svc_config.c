@@ -1,7 +1,7 @@
 /*
  * test_svc_config.c — unit tests of the flag parser (types, forms, env
  * precedence, usage errors, help text) and the small helpers of svc_util
- * (durations, sizes, RFC 3339, tokens, constant-time compare, loopback).
+ * (sizes, duration flags, tokens, constant-time compare, loopback).
  */
 #include "../common/check.h"
 
@@ -35,22 +35,10 @@ static int parse(int argc, char **argv, char **pos, int *npos, char *err) {
   return svc_flags_parse(flags, NF, argc, argv, pos, npos, err, 256);
 }
 
-static void test_durations(void) {
-  int64_t ms;
+/* Durations are chrono_parse_duration's (tests/core); flags use it below. */
+static void test_sizes(void) {
   uint64_t b;
   char err[256];
-  CHECK_EQ(svc_parse_duration("500ms", &ms, err, sizeof err), 0); CHECK_EQ(ms, 500);
-  CHECK_EQ(svc_parse_duration("30s", &ms, err, sizeof err), 0); CHECK_EQ(ms, 30000);
-  CHECK_EQ(svc_parse_duration("5m", &ms, err, sizeof err), 0); CHECK_EQ(ms, 300000);
-  CHECK_EQ(svc_parse_duration("24h", &ms, err, sizeof err), 0); CHECK_EQ(ms, 86400000);
-  CHECK_EQ(svc_parse_duration("0", &ms, err, sizeof err), 0); CHECK_EQ(ms, 0);
-  CHECK_EQ(svc_parse_duration("5", &ms, err, sizeof err), -1);
-  CHECK_CONTAINS(err, "bad duration \"5\"");
-  CHECK_EQ(svc_parse_duration("5x", &ms, err, sizeof err), -1);
-  CHECK_EQ(svc_parse_duration("-5s", &ms, err, sizeof err), -1);
-  CHECK_EQ(svc_parse_duration("", &ms, err, sizeof err), -1);
-  CHECK_EQ(svc_parse_duration("1.5s", &ms, err, sizeof err), -1);
-  CHECK_EQ(svc_parse_duration("99999999999999999999h", &ms, err, sizeof err), -1);
   CHECK_EQ(svc_parse_size("1048576", &b, err, sizeof err), 0); CHECK_EQ(b, 1048576);
   CHECK_EQ(svc_parse_size("0", &b, err, sizeof err), 0); CHECK_EQ(b, 0);
   CHECK_EQ(svc_parse_size("2MiB", &b, err, sizeof err), 0); CHECK_EQ(b, 2 << 20);
@@ -60,17 +48,8 @@ static void test_durations(void) {
   CHECK_CONTAINS(err, "bad size");
 }
 
-static void test_time_and_misc(void) {
-  char buf[40], hex[17], err[256];
-  svc_time_rfc3339(1795263394964LL, 1, buf, sizeof buf);
-  CHECK_STR(buf, "2026-11-21T12:16:34.964Z");
-  svc_time_rfc3339(1795263394964LL, 0, buf, sizeof buf);
-  CHECK_STR(buf, "2026-11-21T12:16:34Z");
-  svc_time_rfc3339(0, 1, buf, sizeof buf);
-  CHECK_STR(buf, "1970-01-01T00:00:00.000Z");
-  CHECK_EQ(svc_random_hex(hex, 8), 0);
-  CHECK_EQ(strlen(hex), 16);
-  CHECK(strspn(hex, "0123456789abcdef") == 16);
+static void test_misc(void) {
+  char err[256];
   CHECK(svc_ct_equal("secret", 6, "secret", 6));
   CHECK(!svc_ct_equal("secreT", 6, "secret", 6));
   CHECK(!svc_ct_equal("secret1", 7, "secret", 6));
@@ -247,9 +226,24 @@ static void test_flags(void) {
   }
 }
 
+/* svc_flags_main: the exit status a main returns, or -1 to go on. */
+static void test_flags_main(void) {
+  svc_cmd cmd = {"test-daemon", NULL, "A daemon under test."};
+  char *ok[] = {"x", "--port", "9090", NULL};
+  CHECK_EQ(svc_flags_main(&cmd, flags, NF, 3, ok, NULL, NULL), -1);
+  CHECK_EQ(i_port, 9090);
+  char *bad[] = {"x", "--port", "80x", NULL};
+  CHECK_EQ(svc_flags_main(&cmd, flags, NF, 3, bad, NULL, NULL), 2);
+  char *pos_given[] = {"x", "extra", NULL};
+  CHECK_EQ(svc_flags_main(&cmd, flags, NF, 2, pos_given, NULL, NULL), 2);
+  char *version[] = {"x", "--version", NULL};
+  CHECK_EQ(svc_flags_main(&cmd, flags, NF, 2, version, NULL, NULL), 0);
+}
+
 int main(void) {
-  test_durations();
-  test_time_and_misc();
+  test_sizes();
+  test_misc();
   test_flags();
+  test_flags_main();
   return check_exit("test_svc_config");
 }

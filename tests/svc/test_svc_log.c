@@ -1,8 +1,9 @@
 /*
  * test_svc_log.c — the JSON-lines logger: every line parses as JSON whatever
  * the strings contain (quotes, backslashes, control characters, invalid
- * UTF-8), typed fields keep their types, levels filter, and lines written by
- * many threads at once never interleave.
+ * UTF-8), typed fields keep their types, levels filter, records of the
+ * libraries' core_logger come out the same way, and lines written by many
+ * threads at once never interleave.
  */
 #include "../common/check.h"
 
@@ -103,6 +104,33 @@ int main(void) {
   CHECK_EQ(svc_log_parse_level("debug", &lvl), 0);
   CHECK_EQ(lvl, SVC_LOG_DEBUG);
   CHECK_EQ(svc_log_parse_level("loud", &lvl), -1);
+
+  /* records of libraries (core_log through svc_log_core): string fields, the
+   * level captured by svc_core_logger */
+  fd = logfd();
+  svc_log_set_level(SVC_LOG_WARN);
+  core_logger lg = svc_core_logger();
+  svc_log_set_level(SVC_LOG_INFO);
+  CHECK_EQ(lg.level, CORE_LOG_WARN);
+  core_log(&lg, CORE_LOG_INFO, "below the captured level", "a", "1", NULL);
+  core_log(&lg, CORE_LOG_ERROR, "kafka: Connect to ipv4#127.0.0.1:1 failed", "facility", "FAIL", "client",
+           "pgopipe-writer#producer-1", "none", NULL, NULL);
+  lg.level = CORE_LOG_DEBUG;
+  core_log(&lg, CORE_LOG_DEBUG, "below svc's level", NULL);
+  text = read_all(fd);
+  {
+    json_t *o = json_loads(text, JSON_DISABLE_EOF_CHECK, NULL);
+    CHECK(o != NULL && strchr(text, '\n') == strrchr(text, '\n'));
+    CHECK_STR(json_string_value(json_object_get(o, "level")), "error");
+    CHECK_STR(json_string_value(json_object_get(o, "msg")), "kafka: Connect to ipv4#127.0.0.1:1 failed");
+    CHECK_STR(json_string_value(json_object_get(o, "facility")), "FAIL");
+    CHECK_STR(json_string_value(json_object_get(o, "client")), "pgopipe-writer#producer-1");
+    CHECK(json_is_null(json_object_get(o, "none")));
+    CHECK(json_string_value(json_object_get(o, "time")) != NULL);
+    json_decref(o);
+  }
+  free(text);
+  close(fd);
 
   /* 8 threads x 200 lines of 3 KB: each line intact */
   fd = logfd();

@@ -21,7 +21,6 @@
  *   worker-tool wait-total BLOB KEY IDX VALUE SECS  waits until the base's total IDX is VALUE
  * Exit 0 on success, 1 on failure with a message on stderr.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,76 @@
+/*
+ * apps.h — the pipeline's rules about whole applications, apart from HTTP so
+ * that tests reach them directly: which base profiles exist (what
+ * GET /api/profile lists) and in what order an app is deleted
+ * (DELETE /api/profile/{app}).
+ *
+ * Listing: every key "{app}/default.pgo" of the blob store whose {app} is a
+ * valid app name (layout.h) is one base; any other key is not. Bases come in
+ * the store's key order.
+ *
+ * Deletion, in this order:
+ *   1. the app's base must exist                   (else nothing is done: 404)
+ *   2. profile.deleted {app} is published and acknowledged by the bus; the
+ *      worker then removes everything under {app}/   (else nothing changed: 503)
+ *   3. the base is removed here as well, so that a GET right after the
+ *      answer already finds nothing. If that fails the deletion still
+ *      stands: the worker removes the base on profile.deleted.
+ * Announcing first means a failure leaves the app whole, never half gone.
+ */
+#ifndef PGOPIPE_APPS_H
+#define PGOPIPE_APPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blob.h"
+#include "bus.h"
+#include "layout.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One app's base profile. */
+typedef struct apps_base {
+  char app[LAYOUT_APP_MAX + 1];
+  uint64_t size;    /* bytes */
+  int64_t mtime_ms; /* last modified, ms since the epoch */
+} apps_base;
+
+/*
+ * Lists the bases of every app. On success *out is a malloc'd array of *n
+ * entries (caller frees; NULL when there are none). Returns 0, or the
+ * store's negative BLOB_E* code with its message in err (*out NULL).
+ */
+int apps_list_bases(blob_store *blob, apps_base **out, size_t *n, char *err, size_t errlen);
+
+/* What became of a deletion; also which answer it gets. */
+typedef enum apps_delete_outcome {
+  APPS_DELETED = 0,  /* announced; the base is gone or the worker removes it (200) */
+  APPS_BAD_APP,      /* not a valid app name (400) */
+  APPS_NO_BASE,      /* the app has no base profile: nothing done (404) */
+  APPS_STORE_FAILED, /* the base could not be looked up: nothing done (503) */
+  APPS_BUS_FAILED    /* profile.deleted was not acknowledged: nothing done (503) */
+} apps_delete_outcome;
+
+typedef struct apps_delete_result {
+  apps_delete_outcome outcome;
+  char key[LAYOUT_KEY_BUF]; /* the app's base key ("" for APPS_BAD_APP) */
+  char error[1024];         /* the store's or the bus's message, "" when none */
+  int base_left;            /* APPS_DELETED, but removing the base failed (error
+                               says why): the worker removes it on profile.deleted */
+} apps_delete_result;
+
+/*
+ * Deletes app in the order above: blob is where the base lives, bus where
+ * profile.deleted is announced (neither owned). Fills *res (always) and
+ * returns 0 when the outcome is APPS_DELETED, -1 otherwise. Blocks on the
+ * store and the bus; safe to call from many threads at once.
+ */
+int apps_delete(blob_store *blob, bus_writer *bus, const char *app, apps_delete_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
