@@ -238,12 +238,17 @@ static int unsym_frame(ex_frames *F, const pp_profile *p, uint32_t mapping, char
   const char *file = "";
   size_t flen = 0;
   if (mapping != PP_NONE) {
+    /* The last element of the path, like Go's filepath.Base: trailing
+     * slashes ignored, "/" for a path of slashes only. */
     file = pp_pool_str(&p->sp, p->maps[mapping].file);
     flen = pp_pool_len(&p->sp, p->maps[mapping].file);
+    while (flen > 1 && file[flen - 1] == '/') flen--;
     size_t cut = flen;
     while (cut > 0 && file[cut - 1] != '/') cut--;
-    file += cut;
-    flen -= cut;
+    if (cut < flen) {
+      file += cut;
+      flen -= cut;
+    }
   }
   if (!flen) return frame_get(F, "<unknown>", 9, 0, 0, out);
   if (PP_GROW(*tmp, *tcap, flen * 3 + 2)) return PP_ENOMEM;

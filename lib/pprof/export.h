@@ -134,8 +134,9 @@ int pp_export_speedscope(const pp_profile *p, const pp_export_opts *opts, uint8_
  * counts (a difference of profiles) are refused (PP_EINVAL). Times are in
  * microseconds: startTime is the profile's time (0 when unset), and the
  * profile lasts the CPU time it records — the sum of its cpu/nanoseconds
- * sample type when it has one, else hits × period — divided by 1000 and
- * rounded down; endTime - startTime is exactly that.
+ * sample type when it has one (0 if that sum is negative), else hits ×
+ * period — divided by 1000 and rounded down; endTime - startTime is
+ * exactly that.
  *
  * One sample is written per hit (node ids, in depth-first order), so that
  * hitCount = the number of samples naming the node, and timeDeltas spread the
@@ -179,8 +180,8 @@ int pp_export_pprof(const pp_profile *p, const pp_export_opts *opts, uint8_t **o
  * top: like `go tool pprof -top` on the whole profile (not collapsed): per
  * function name, FLAT (value where it is the leaf frame), CUM (value of the
  * samples it appears in, once per sample), and FLATPCT, SUMPCT (running sum of
- * FLATPCT), CUMPCT in percent of T with two decimals; sorted by FLAT
- * decreasing, then CUM decreasing, then name; functions with FLAT and CUM
+ * FLATPCT), CUMPCT in percent of T with two decimals; sorted as pprof
+ * sorts -top: by |FLAT| decreasing, then name; functions with FLAT and CUM
  * both zero left out; at most opts->max_top rows. "functions" is the
  * number of rows before that cut.
  *

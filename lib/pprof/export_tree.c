@@ -29,9 +29,6 @@ typedef struct side {
   int64_t total;
 } side;
 
-/* Order-preserving map of a signed value to unsigned, reversed: sorting
- * the keys ascending sorts the values descending. */
-static inline uint64_t desc_key(int64_t v) { return ~((uint64_t)v ^ (UINT64_C(1) << 63)); }
 static inline uint64_t uabs64(int64_t v) { return v < 0 ? 0 - (uint64_t)v : (uint64_t)v; }
 
 static int sortkey_cmp(const void *x, const void *y) {
@@ -156,7 +153,7 @@ static int write_tree(const side *sd, size_t nsides, const pp_export_opts *opts,
   for (size_t f = 0; f < nf; f++) {
     bool any = false;
     for (size_t j = 0; j < k; j++) any |= flat[f * k + j] != 0 || cum[f * k + j] != 0;
-    if (any) top[nrows++] = (ex_sortkey){desc_key(flat[f * k]), desc_key(cum[f * k]), rank[f], (uint32_t)f};
+    if (any) top[nrows++] = (ex_sortkey){UINT64_MAX - uabs64(flat[f * k]), rank[f], 0, (uint32_t)f};
   }
   qsort(top, nrows, sizeof *top, sortkey_cmp);
   size_t shown = opts && opts->max_top && opts->max_top < nrows ? opts->max_top : nrows;
@@ -279,7 +276,7 @@ static int write_tree(const side *sd, size_t nsides, const pp_export_opts *opts,
   ex_puts(&head, ",\"timeNanos\":");
   ex_i64(&head, p->time_nanos);
   char num[64];
-  snprintf(num, sizeof num, "%.17g", share);
+  snprintf(num, sizeof num, "%.15g", share);
   ex_puts(&head, ",\"minShare\":");
   ex_puts(&head, num);
   if (k > 1) {
