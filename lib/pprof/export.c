@@ -456,8 +456,13 @@ int ex_tree_add(ex_tree *t, const ex_pmap *m, const size_t *vi, size_t nvi, size
    * shared part is not looked up again. */
   uint32_t *prev_loc = NULL, *prev_node = NULL;
   size_t prev_n = 0, pcap = 0;
-  int rc = PP_OK;
-  for (size_t si = 0; si < p->nsamples; si++) {
+  /* And per location, the parent it was last added under and the node that
+   * gave: a location seen again under the same parent (common in deep,
+   * repetitive stacks) costs no table lookup. */
+  uint32_t *memo = malloc((p->nlocs ? p->nlocs : 1) * 2 * sizeof *memo);
+  int rc = memo ? PP_OK : PP_ENOMEM;
+  for (size_t i = 0; memo && i < p->nlocs; i++) memo[2 * i] = UINT32_MAX;
+  for (size_t si = 0; si < p->nsamples && rc == PP_OK; si++) {
     const pp_sample *s = &p->samples[si];
     const int64_t *v = PP_OFF(p->values, si * p->nstypes);
     bool any = false;
@@ -485,8 +490,14 @@ int ex_tree_add(ex_tree *t, const ex_pmap *m, const size_t *vi, size_t nvi, size
       if (d) node = prev_node[d - 1];
       for (; d < nl; d++) {
         uint32_t loc = L[nl - 1 - d];
-        for (uint32_t f = m->loc_off[loc]; f < m->loc_off[loc + 1]; f++)
-          if ((rc = tree_child(t, node, m->fr[f], &node))) goto out;
+        if (memo[2 * loc] == node) {
+          node = memo[2 * loc + 1];
+        } else {
+          memo[2 * loc] = node;
+          for (uint32_t f = m->loc_off[loc]; f < m->loc_off[loc + 1]; f++)
+            if ((rc = tree_child(t, node, m->fr[f], &node))) goto out;
+          memo[2 * loc + 1] = node;
+        }
         prev_loc[d] = loc;
         prev_node[d] = node;
       }
@@ -499,6 +510,7 @@ int ex_tree_add(ex_tree *t, const ex_pmap *m, const size_t *vi, size_t nvi, size
 out:
   free(prev_loc);
   free(prev_node);
+  free(memo);
   if (rc) return pp_err(err, errlen, rc, "out of memory building the call tree");
   return PP_OK;
 }

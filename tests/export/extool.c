@@ -5,7 +5,7 @@
  *
  *   extool tree [--type T] [--share X] [--top N] IN     tree JSON on stdout
  *   extool diff [--type T] [--share X] [--top N] BASE NEW
- *   extool time [--runs N] [--share X] IN               median ms of decode and of each export
+ *   extool time [--runs N] [--share X] IN               median wall and CPU ms of decode and of each export
  *
  * Exit status: 0 ok, 1 export or I/O failure (message on stderr), 2 usage.
  */
@@ -56,9 +56,9 @@ static pp_profile *load(const char *path) {
   return p;
 }
 
-static double now_ms(void) {
+static double now_ms(clockid_t c) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(c, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
@@ -110,21 +110,22 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "time") && argc - i == 1 && runs > 0 && runs <= 1000) {
     size_t n;
     uint8_t *raw = read_all(argv[i], &n);
-    double *t = malloc((size_t)runs * sizeof *t);
-    if (!raw || !t) {
+    double *t = malloc((size_t)runs * sizeof *t), *c = malloc((size_t)runs * sizeof *c);
+    if (!raw || !t || !c) {
       free(raw);
       free(t);
+      free(c);
       return 1;
     }
     const char *names[] = {"decode", "tree", "folded", "speedscope", "chrome"};
     size_t sizes[5] = {0};
-    printf("%-11s %9s %12s\n", "step", "median_ms", "output_bytes");
+    printf("%-11s %9s %9s %12s\n", "step", "wall_ms", "cpu_ms", "output_bytes");
     for (int step = 0; step < 5; step++) {
       for (int r = 0; r < runs; r++) {
         pp_profile *p = NULL;
-        double t0 = now_ms();
+        double t0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
         int rc = pp_decode(raw, n, NULL, &p, err, sizeof err);
-        double t1 = now_ms();
+        double t1 = now_ms(CLOCK_MONOTONIC), c1 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
         if (rc == 0 && step > 0) {
           switch (step) {
           case 1: rc = pp_export_tree(p, &o, &out, &len, err, sizeof err); break;
@@ -136,21 +137,25 @@ int main(int argc, char **argv) {
           free(out);
           out = NULL;
         }
-        double t2 = now_ms();
+        double t2 = now_ms(CLOCK_MONOTONIC), c2 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
         pp_free(p);
         if (rc != 0) {
           fprintf(stderr, "extool: %s: %s\n", names[step], err);
           free(t);
+          free(c);
           free(raw);
           return 1;
         }
         t[r] = step ? t2 - t1 : t1 - t0;
+        c[r] = step ? c2 - c1 : c1 - c0;
         if (!step) sizes[0] = n;
       }
       qsort(t, (size_t)runs, sizeof *t, dcmp);
-      printf("%-11s %9.2f %12zu\n", names[step], t[runs / 2], sizes[step]);
+      qsort(c, (size_t)runs, sizeof *c, dcmp);
+      printf("%-11s %9.2f %9.2f %12zu\n", names[step], t[runs / 2], c[runs / 2], sizes[step]);
     }
     free(t);
+    free(c);
     free(raw);
     return 0;
   }
