@@ -20,6 +20,7 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 int cli_merge(int argc, char **argv);
 int cli_prune(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
+int cli_export(int argc, char **argv); /* export.c */
 
 /* Prints "pgopipe VERB: MESSAGE" on stderr (one line). */
 void cli_errorf(const char *verb, const char *fmt, ...)

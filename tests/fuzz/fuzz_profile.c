@@ -12,6 +12,7 @@
  * committed seed corpus (tests/fuzz/seeds: small real Go profiles).
  */
 #include "pprof.h"
+#include "../export/fuzz_exports.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pp_limits lim = {.max_input_bytes = 1 << 20, .max_decoded_bytes = 8 << 20};
   pp_profile *p = NULL;
   if (pp_decode(data, size, &lim, &p, err, sizeof err) != 0) return 0;
+  fuzz_exports(p);
 
   /* Round trip keeps the totals (zero samples may be dropped, sums not). */
   size_t nst = pp_sample_type_count(p);
