@@ -157,11 +157,17 @@ int pp_pgo_preprofile(const pp_profile *p, char **out, size_t *outlen, char *err
  * distinct addresses and share a (function, line) — most get 0. When every
  * kept weight is positive and keep != 0, a location that is only ever a
  * leaf and shares no node with another location of its address loses its
- * innermost line number (never a call site) and merges with its likes.
- * Locations with equal lines and different addresses stay apart (merging
- * them would change recursive samples). Everything is in a canonical
- * order (functions by name, locations by lines, samples by stack), so the
- * same input gives the same output.
+ * innermost line number (never a call site) and merges with its likes; with
+ * keep == 2, locations only ever seen as the caller merge by lines too (two
+ * of them never meet in one sample). Other locations with equal lines and
+ * different addresses stay apart (merging them would change recursive
+ * samples). For keep != 0, line numbers are made relative: a function whose
+ * name has one start line gets a small start line and its lines move with
+ * it, so every call-site offset stays as it was (keep == 0 leaves line
+ * numbers alone). Everything is in a canonical order (functions by name,
+ * locations by lines, samples by stack), so the same input gives the same
+ * output; the result is a valid profile `go tool pprof` reads, though its
+ * line numbers are then no longer the source's.
  * Errors: PP_EINCOMPATIBLE (no sample type the compiler reads), PP_EINVAL
  * (keep == 1 or above PP_PGO_MAX_KEEP), PP_ENOMEM.
  * Cost: O(size of p) expected (hash tables) plus sorting the output.

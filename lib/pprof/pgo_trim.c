@@ -31,9 +31,16 @@
  *    of the same frames; it gets an address class of its own, so colouring
  *    keeps it apart from every other location sharing one of its nodes.
  *    Two such locations never meet in one sample (one leaf per sample).
- *  - Locations with equal lines but distinct addresses, when not leaf-only,
- *    stay distinct: a recursive stack walks both, and merging them would
- *    turn their edges into self-edges, which the compiler skips.
+ *  - Caller merge (keep == 2 only, every kept weight positive): a location
+ *    only ever seen at index 1 (the caller position) that shares no node
+ *    with another location of its address merges with the caller-only
+ *    locations of equal lines, whatever their addresses: with two locations
+ *    per sample, two of them never meet in one sample, and an address class
+ *    of its own keeps it apart from the leaf it meets.
+ *  - Otherwise locations with equal lines but distinct addresses stay
+ *    distinct: a recursive stack can walk both, and merging them would turn
+ *    their edges into self-edges, which the compiler skips.
+ *  - Relative lines (keep != 0): see relative_lines().
  * The output is canonical: functions by (name, start line, file), locations
  * by lines, samples by stack; table order never depends on the input's.
  */
@@ -102,10 +109,10 @@ typedef struct tfunc {
 } tfunc;
 
 typedef struct tloc {
-  uint64_t addr;        /* the input's address (unused when collapsed) */
+  uint64_t addr;        /* the input's address (unused when merged by lines) */
   uint32_t off, n;      /* lines at lines[off..off+n), innermost first */
   uint8_t role;         /* bases: 1 = seen at the leaf, 2 = seen above it */
-  uint8_t collapsed;    /* finals: leaf-collapsed */
+  uint8_t collapsed;    /* finals: 0 = by address, LEAF or CALLER (merged by lines) */
   uint32_t fin;         /* bases: index of the final location */
   uint32_t cls;         /* finals: address class */
 } tloc;
@@ -137,6 +144,7 @@ typedef struct trim {
   uint32_t *frank; /* function entry -> rank */
   uint32_t *nfid;  /* rank -> node-function id (first rank of equal name and start line) */
   uint32_t emptyf; /* node-function id of ("", 0), or NOLINE */
+  int64_t *shift;  /* rank -> what its lines and start line move by */
 
   tline *lines; /* base and final location lines */
   size_t nlines, clines;
@@ -172,6 +180,7 @@ static void trim_free(trim *t) {
   free(t->fmap);
   free(t->frank);
   free(t->nfid);
+  free(t->shift);
   free(t->lines);
   free(t->bases);
   free(t->lbase);
@@ -215,6 +224,63 @@ static int keep_samples(trim *t) {
 }
 
 /* ---- step 2: functions ---- */
+
+/*
+ * For keep != 0: the compiler only uses a line through line - start line, so
+ * a function whose name has one non-zero start line gets start line
+ * max(1, start - its lowest line) and its lines move by the same amount:
+ * offsets stay, numbers get small (one-byte varints), none negative. Node
+ * keys stay distinct: the move is one-to-one per (name, start line), and a
+ * name with several start lines is left alone. keep == 0 keeps the numbers
+ * (old compilers are not known to have used offsets).
+ */
+static int relative_lines(trim *t) {
+  const pp_profile *p = t->p;
+  t->shift = calloc(t->nfuncs ? t->nfuncs : 1, sizeof(*t->shift));
+  int64_t *minl = malloc((t->nfuncs ? t->nfuncs : 1) * sizeof(*minl));
+  if (!t->shift || !minl) {
+    free(minl);
+    return PP_ENOMEM;
+  }
+  if (t->keep == 0) {
+    free(minl);
+    return PP_OK;
+  }
+  for (size_t r = 0; r < t->nfuncs; r++) minl[r] = INT64_MAX;
+  for (size_t i = 0; i < p->nlocs; i++) {
+    if (!t->lrole[i]) continue;
+    const pp_location *l = &p->locs[i];
+    const pp_line *ln = PP_OFF(p->lines, l->line_off);
+    for (size_t k = 0; k < l->nlines; k++) {
+      uint32_t r = t->fmap[ln[k].func];
+      if (ln[k].line < minl[r]) minl[r] = ln[k].line;
+    }
+  }
+  for (size_t r = 0; r < t->nfuncs;) {
+    size_t e = r + 1; /* ranks r..e share a name (sorted by name, then start) */
+    while (e < t->nfuncs && t->funcs[e].name == t->funcs[r].name) e++;
+    size_t nonzero = 0, at = r;
+    for (size_t j = r; j < e; j++)
+      if (t->funcs[j].start != 0) {
+        nonzero++;
+        at = j;
+      }
+    tfunc *f = &t->funcs[at];
+    /* Lines far below the start (or absurd values) would overflow: leave those. */
+    if (nonzero == 1 && minl[at] != INT64_MAX && f->start > 0 && minl[at] > INT64_MIN / 4 &&
+        f->start < INT64_MAX / 4) {
+      int64_t ns = f->start - minl[at];
+      if (ns < 1) ns = 1;
+      if (ns < INT64_MAX / 4) {
+        t->shift[at] = ns - f->start;
+        f->start = ns;
+      }
+    }
+    r = e;
+  }
+  free(minl);
+  return PP_OK;
+}
 
 static int func_eq(const void *c, uint32_t e) {
   const trim *t = c;
@@ -291,7 +357,7 @@ static int build_funcs(trim *t) {
   for (size_t i = 0; i < p->nfuncs; i++)
     if (t->fmap[i] != UINT32_MAX) t->fmap[i] = t->frank[t->fmap[i]];
   free(order);
-  return PP_OK;
+  return relative_lines(t);
 }
 
 /* ---- step 3: base locations (address + lines) ---- */
@@ -326,7 +392,10 @@ static int build_bases(trim *t) {
     /* Stage the lines at the end of the lines array; keep them if new. */
     if (PP_GROW(t->lines, t->clines, t->nlines + l->nlines)) return PP_ENOMEM;
     tline *st = &t->lines[t->nlines];
-    for (size_t k = 0; k < l->nlines; k++) st[k] = (tline){.func = t->fmap[ln[k].func], .line = ln[k].line};
+    for (size_t k = 0; k < l->nlines; k++) {
+      uint32_t r = t->fmap[ln[k].func];
+      st[k] = (tline){.func = r, .line = (int64_t)((uint64_t)ln[k].line + (uint64_t)t->shift[r])};
+    }
     t->kaddr = l->address;
     t->kl = st;
     t->kln = l->nlines;
@@ -352,7 +421,9 @@ static nkey node_key(const trim *t, const tline *l, uint32_t n, uint32_t k) {
   return (nkey){.f = t->nfid[l[k].func], .line = l[k].line};
 }
 
-/* ---- step 4: which bases are leaf-collapsed ---- */
+/* ---- step 4: which bases merge by lines alone ---- */
+
+enum { BY_ADDRESS = 0, LEAF = 1, CALLER = 2 };
 
 typedef struct share_ent {
   uint64_t addr;
@@ -372,7 +443,7 @@ static int share_eq(const void *c, uint32_t i) {
   return a->addr == b->addr && a->k.f == b->k.f && a->k.line == b->k.line;
 }
 
-/* Sets *eligible[b] for every base that may be leaf-collapsed. */
+/* Sets eligible[b] to LEAF or CALLER for the bases that merge by lines. */
 static int mark_collapsible(trim *t, uint8_t *eligible) {
   if (!t->collapse) return PP_OK;
   share_ctx s = {0};
@@ -415,14 +486,14 @@ static int mark_collapsible(trim *t, uint8_t *eligible) {
   for (uint32_t b = 0; b < t->nbases && !rc; b++) {
     const tloc *L = &t->bases[b];
     uint32_t nk = L->n ? L->n : 1;
-    int ok = L->role == 1;
+    int kind = L->role == 1 ? LEAF : (L->role == 2 && t->keep == 2) ? CALLER : BY_ADDRESS;
     for (uint32_t k = 0; k < nk; k++, at++)
-      if (s.e[which[at]].multi) ok = 0;
-    /* The innermost function must not also be an outer frame. */
+      if (s.e[which[at]].multi) kind = BY_ADDRESS;
+    /* A collapsed leaf's innermost function must not also be an outer frame. */
     const tline *ln = &t->lines[L->off];
-    for (uint32_t k = 1; ok && k < L->n; k++)
-      if (t->nfid[ln[k].func] == t->nfid[ln[0].func]) ok = 0;
-    eligible[b] = (uint8_t)ok;
+    for (uint32_t k = 1; kind == LEAF && k < L->n; k++)
+      if (t->nfid[ln[k].func] == t->nfid[ln[0].func]) kind = BY_ADDRESS;
+    eligible[b] = (uint8_t)kind;
   }
   free(which);
   free(s.e);
@@ -434,7 +505,7 @@ static int mark_collapsible(trim *t, uint8_t *eligible) {
 static int fin_eq(const void *c, uint32_t e) {
   const trim *t = c;
   const tloc *f = &t->fins[e];
-  if (!f->collapsed != !t->kcollapsed || f->n != t->kln) return 0;
+  if (f->collapsed != t->kcollapsed || f->n != t->kln) return 0;
   if (!f->collapsed && f->addr != t->kaddr) return 0;
   return lines_eq(&t->lines[f->off], t->kl, t->kln);
 }
@@ -448,7 +519,7 @@ static int fin_order(const void *va, const void *vb, void *ctx) {
     if (la[i].line != lb[i].line) return la[i].line < lb[i].line ? -1 : 1;
   }
   if (a->n != b->n) return a->n < b->n ? -1 : 1;
-  if (a->collapsed != b->collapsed) return a->collapsed ? -1 : 1;
+  if (a->collapsed != b->collapsed) return a->collapsed > b->collapsed ? -1 : 1;
   return a->addr < b->addr ? -1 : a->addr > b->addr;
 }
 
@@ -460,7 +531,7 @@ static int build_finals(trim *t) {
   for (uint32_t b = 0; b < t->nbases && !rc; b++) {
     tloc B = t->bases[b];
     int col = eligible[b];
-    if (col) {
+    if (col == LEAF) {
       /* Collapsed lines: a copy with the innermost line number zeroed. */
       if (PP_GROW(t->lines, t->clines, t->nlines + B.n)) {
         rc = PP_ENOMEM;
@@ -475,7 +546,7 @@ static int build_finals(trim *t) {
     t->kl = &t->lines[B.off];
     t->kln = B.n;
     uint64_t h0 = lines_hash(t->kl, B.n);
-    uint32_t h = pgo_ix_hash(&t->ix, col ? pp_mix(h0, 1) : pp_mix(pp_mix(h0, 0), B.addr));
+    uint32_t h = pgo_ix_hash(&t->ix, col ? pp_mix(h0, (uint64_t)col) : pp_mix(pp_mix(h0, 0), B.addr));
     size_t slot;
     uint32_t e = pgo_ix_get(&t->ix, h, fin_eq, t, &slot);
     if (e == UINT32_MAX) {
@@ -485,7 +556,7 @@ static int build_finals(trim *t) {
       }
       e = (uint32_t)t->nfins++;
       t->fins[e] = (tloc){.addr = col ? 0 : B.addr, .off = B.off, .n = B.n, .collapsed = (uint8_t)col};
-      if (col) t->nlines += B.n;
+      if (col == LEAF) t->nlines += B.n;
       if (pgo_ix_put(&t->ix, slot, h, e)) {
         rc = PP_ENOMEM;
         break;
