@@ -20,6 +20,7 @@ static const struct verb verbs[] = {
     {"merge", cli_merge, "merge profiles like `go tool pprof -proto`, optionally prune"},
     {"prune", cli_prune, "remove frames below matching functions (pprof Prune)"},
     {"inspect", cli_inspect, "print a profile's header, counts, totals and top functions"},
+    {"pgo", cli_pgo, "the compiler's view: call sites entering/leaving the hot set (pgo diff OLD NEW)"},
     {"upload", cli_upload, "send a profile to the server for an app (-a APP FILE)"},
     {"download", cli_download, "fetch an app's merged base profile (APP [-o FILE])"},
     {"list", cli_list, "list the merged base profiles on the server"},

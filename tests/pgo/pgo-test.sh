@@ -77,8 +77,18 @@ for f in "${files[@]}"; do
   "$PGOTOOL" edges -all "$f" >"$w/gotA"
   same "$w/wantA" "$w/gotA" "every-frame edge map differs from the oracle's" || continue
 
-  # format=pgo, as the oracle (Go's parser) reads it.
-  "$PGOTOOL" trim "$f" "$w/t2.pb.gz"
+  # format=pgo, as the oracle (Go's parser) reads it. A profile without
+  # samples is empty to the compiler whatever its sample types, but format=pgo
+  # still wants a type the compiler reads: such a profile is refused.
+  if ! "$PGOTOOL" trim "$f" "$w/t2.pb.gz" 2>"$w/trim.err"; then
+    if grep -q 'does not contain a sample index' "$w/trim.err" && grep -qx 'edges: 0' "$w/want2" &&
+      "$PGOTOOL" preprofile "$f" "$w/pre.got" && [ "$(cat "$w/pre.got")" = "GO PREPROFILE V1" ]; then
+      echo "ok (empty, no CPU sample type: format=pgo refuses, preprofile is the header) $(basename "$f")"
+    else
+      bad "format=pgo failed: $(cat "$w/trim.err")"
+    fi
+    continue
+  fi
   "$PGOTOOL" trim -keep 5 "$f" "$w/t5.pb.gz"
   "$PGOTOOL" trim -keep 0 "$f" "$w/t0.pb.gz"
   "$ORACLE" edges "$w/t2.pb.gz" >"$w/t2.edges"
