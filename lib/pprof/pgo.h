@@ -168,8 +168,10 @@ int pp_pgo_preprofile(const pp_profile *p, char **out, size_t *outlen, char *err
  * locations by lines, samples by stack), so the same input gives the same
  * output; the result is a valid profile `go tool pprof` reads, though its
  * line numbers are then no longer the source's.
- * Errors: PP_EINCOMPATIBLE (no sample type the compiler reads), PP_EINVAL
- * (keep == 1 or above PP_PGO_MAX_KEEP), PP_ENOMEM.
+ * Errors: PP_EINCOMPATIBLE (no sample type the compiler reads — also when p
+ * has no samples, which the compiler would take as an empty profile of any
+ * kind: a trimmed profile of another kind is never what a caller wants),
+ * PP_EINVAL (keep == 1 or above PP_PGO_MAX_KEEP), PP_ENOMEM.
  * Cost: O(size of p) expected (hash tables) plus sorting the output.
  */
 int pp_pgo_trim(const pp_profile *p, unsigned keep, pp_profile **out, char *err, size_t errlen);

@@ -383,7 +383,8 @@ static int base_eq(const void *c, uint32_t e) {
 static int build_bases(trim *t) {
   const pp_profile *p = t->p;
   t->lbase = malloc((p->nlocs ? p->nlocs : 1) * sizeof(*t->lbase));
-  if (!t->lbase || ix_reset(t, p->nlocs)) return PP_ENOMEM;
+  /* Never NULL below, even when no location has lines (&NULL[0] is undefined). */
+  if (!t->lbase || PP_GROW(t->lines, t->clines, 16) || ix_reset(t, p->nlocs)) return PP_ENOMEM;
   for (size_t i = 0; i < p->nlocs; i++) {
     t->lbase[i] = UINT32_MAX;
     if (!t->lrole[i]) continue;
@@ -759,7 +760,7 @@ static int group_order(const void *va, const void *vb, void *ctx) {
 
 static int build_groups(trim *t) {
   const pp_profile *p = t->p;
-  if (ix_reset(t, t->nks)) return PP_ENOMEM;
+  if (PP_GROW(t->sq, t->csq, 16) || ix_reset(t, t->nks)) return PP_ENOMEM;
   for (size_t i = 0; i < t->nks; i++) {
     const pp_sample *smp = &p->samples[t->ks[i]];
     const uint32_t *L = PP_OFF(p->sloc, smp->loc_off);

@@ -72,7 +72,7 @@ static void smp(pp_profile *p, const int64_t *v, size_t n, const uint32_t *locs)
       PP_GROW(p->values, p->cvalues, (p->nsamples + 1) * p->nstypes))
     abort();
   p->samples[p->nsamples] = (pp_sample){.loc_off = (uint32_t)p->nsloc, .nlocs = (uint32_t)n};
-  memcpy(&p->sloc[p->nsloc], locs, n * sizeof(*locs));
+  if (n) memcpy(&p->sloc[p->nsloc], locs, n * sizeof(*locs));
   p->nsloc += n;
   memcpy(&p->values[p->nsamples * p->nstypes], v, p->nstypes * sizeof(*v));
   p->nsamples++;
@@ -428,9 +428,9 @@ static int same_edges(const pp_profile *a, const pp_profile *b, pp_pgo_walk w) {
   return eq;
 }
 
-static void test_trim_random(void) {
+static void test_trim_random(int iterations) {
   int failures = 0;
-  for (int iter = 0; iter < 3000 && failures < 5; iter++) {
+  for (int iter = 0; iter < iterations && failures < 5; iter++) {
     pp_profile *p = random_profile(iter % 3 == 0, iter % 2);
     size_t vi;
     char err[256];
@@ -577,7 +577,9 @@ static void test_convert(void) {
   pp_free(p);
 }
 
-int main(void) {
+/* test_pgo [ITERATIONS]: random profiles to trim (default 3000). */
+int main(int argc, char **argv) {
+  int iterations = argc > 1 ? atoi(argv[1]) : 3000;
   test_basic_edges();
   test_recursion_and_seen_set();
   test_cancel_and_selection();
@@ -585,7 +587,7 @@ int main(void) {
   test_preprofile_text();
   test_hot_count();
   test_parsing();
-  test_trim_random();
+  test_trim_random(iterations > 0 ? iterations : 3000);
   test_diff();
   test_convert();
   return check_exit("test_pgo");
