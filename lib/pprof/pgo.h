@@ -149,7 +149,9 @@ int pp_pgo_preprofile(const pp_profile *p, char **out, size_t *outlen, char *err
  * What the result holds: the one sample type the compiler reads (as the
  * only sample type), p's period type, period, time and duration; samples
  * cut to their `keep` leaf-most locations, without labels, samples with
- * equal stacks added up, zero ones dropped; functions with name and start
+ * equal stacks added up, zero ones dropped (when none is left of a profile
+ * that had samples, one zero sample without locations stays, so that the
+ * compiler still refuses it as it refuses p); functions with name and start
  * line only (plus file name for keep == 0); locations with their lines and
  * no mapping. Locations that differ only in mapping, column or is_folded
  * are one. Addresses are renumbered: they only matter as part of a node's

@@ -806,6 +806,11 @@ static int emit(trim *t, pp_profile **out) {
     nsamp += k;
     nsl += k * t->groups[g].n;
   }
+  /* The compiler takes a profile without samples as empty, but refuses one
+   * whose samples all add nothing (its graph has no start line): when every
+   * sample went, one zero sample without locations keeps that verdict. */
+  int placeholder = t->ngroups == 0 && p->nsamples > 0;
+  if (placeholder) nsamp = 1;
   if (PP_GROW(q->stypes, q->nstypes, 1) || PP_GROW(q->funcs, q->cfuncs, t->nfuncs) ||
       PP_GROW(q->locs, q->clocs, t->nfins) || PP_GROW(q->samples, q->csamples, nsamp) ||
       PP_GROW(q->sloc, q->csloc, nsl) || PP_GROW(q->values, q->cvalues, nsamp))
@@ -857,6 +862,11 @@ static int emit(trim *t, pp_profile **out) {
       q->nsloc += G->n;
       q->values[q->nsamples++] = w[j];
     }
+  }
+  if (placeholder) {
+    q->samples[0] = (pp_sample){0};
+    q->values[0] = 0;
+    q->nsamples = 1;
   }
   *out = q;
   return PP_OK;

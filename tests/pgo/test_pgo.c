@@ -237,10 +237,26 @@ static void test_sample_type_choice(void) {
   pp_profile *q = NULL;
   CHECK(pp_pgo_trim(p, 2, &q, err, sizeof err) == PP_EINCOMPATIBLE && !q, "trim accepted");
   pp_free(p);
-  /* Without samples the compiler does not look at the types. */
-  p = mk("alloc_objects/count");
+  /* Samples that add nothing (zero, or no locations): the compiler refuses
+   * the profile (no node, so no start line) and must refuse the trimmed one. */
   char *t = NULL;
   size_t n = 0;
+  p = mk("samples/count,cpu/nanoseconds");
+  uint32_t zf = fn(p, "main.a", 1), zl = loc1(p, 1, zf, 2);
+  int64_t zv[2] = {0, 9};
+  smp(p, zv, 1, &zl);
+  smp1(p, 3, 0, NULL);
+  CHECK(pp_pgo_preprofile(p, &t, &n, err, sizeof err) == PP_EINCOMPATIBLE, "all-zero accepted");
+  pp_profile *zq = NULL;
+  CHECK(pp_pgo_trim(p, 2, &zq, err, sizeof err) == 0, "%s", err);
+  pp_profile *zr = zq ? roundtrip(zq) : NULL;
+  CHECK(zr && pp_sample_count(zr) == 1 && pp_pgo_preprofile(zr, &t, &n, err, sizeof err) == PP_EINCOMPATIBLE,
+        "trimmed all-zero profile is not refused alike");
+  pp_free(zq);
+  pp_free(zr);
+  pp_free(p);
+  /* Without samples the compiler does not look at the types. */
+  p = mk("alloc_objects/count");
   CHECK(pp_pgo_preprofile(p, &t, &n, err, sizeof err) == 0 && n == 17, "empty: %s", err);
   free(t);
   pp_free(p);

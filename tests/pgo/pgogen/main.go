@@ -376,6 +376,16 @@ func edgeCases(dir string) {
 	b.sample([]int64{7, 70000000})
 	put("zero", b)
 
+	// Samples that all add nothing (zero in the compiler's type, or no
+	// locations): the compiler refuses this profile (its graph has no node,
+	// so no start line), unlike a profile without samples.
+	b = newBuilder()
+	root = b.loc(0, 0x401000, fr{"main.main", 10, 12})
+	a = b.loc(0, 0x402000, fr{"main.a", 20, 22})
+	b.sample([]int64{0, 5000}, a, root)
+	b.sample([]int64{4, 40000000})
+	put("zero-only", b)
+
 	// Values that cancel: equal stacks +5/-5 (their edges stay, weight 0), a
 	// node whose cumulative and flat values are both 0 (its edges leave the
 	// graph), and a profile whose total edge weight is 0.
