@@ -22,6 +22,9 @@ int cli_prune(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
 int cli_export(int argc, char **argv); /* export.c */
 
+/* The compiler's view of profiles: pgo diff (pgo.c). */
+int cli_pgo(int argc, char **argv);
+
 /* Prints "pgopipe VERB: MESSAGE" on stderr (one line). */
 void cli_errorf(const char *verb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

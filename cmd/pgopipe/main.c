@@ -22,6 +22,7 @@ static const struct verb verbs[] = {
     {"prune", cli_prune, "remove frames below matching functions (pprof Prune)"},
     {"inspect", cli_inspect, "print a profile's header, counts, totals and top functions"},
     {"export", cli_export, "write a profile as folded stacks, speedscope or Chrome JSON (-f FORMAT IN)"},
+    {"pgo", cli_pgo, "the compiler's view: call sites entering/leaving the hot set (pgo diff OLD NEW)"},
     {"upload", cli_upload, "send a profile to the server for an app (-a APP FILE)"},
     {"download", cli_download, "fetch an app's merged base profile (APP [-o FILE])"},
     {"list", cli_list, "list the merged base profiles on the server"},
