@@ -9,6 +9,7 @@
 #include "chrono.h"
 #include "errbuf.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 int ingest_profefe_type(const char *s, ingest_kind *hint, char *err, size_t errlen) {
@@ -85,7 +86,7 @@ int ingest_profefe_created_at(const char *s, int64_t *ns, char *err, size_t errl
     memcpy(buf, s, n);
     buf[n] = 'Z';
     buf[n + 1] = 0;
-    shape = chrono_parse_rfc3339(buf, &ms) == 0;
+    shape = chrono_parse_rfc3339(buf, &ms) == 0 && ms <= INT64_MAX / 1000000 && ms >= INT64_MIN / 1000000;
   }
   if (!shape) {
     errbuf_set(err, errlen, "bad created_at \"%.60s\": want 2006-01-02T15:04:05 (UTC)", s ? s : "");

@@ -127,7 +127,9 @@ int ingest_pyroscope_time(const char *s, int64_t now_ns, int64_t *out_ns, char *
       v = v * 10 + d;
     }
     if (n == 8 && valid_date(v / 10000, v / 100 % 100, v % 100)) {
-      *out_ns = chrono_days_from_civil(v / 10000, (unsigned)(v / 100 % 100), (unsigned)(v % 100)) * 86400 * NS_PER_S;
+      int64_t secs = chrono_days_from_civil(v / 10000, (unsigned)(v / 100 % 100), (unsigned)(v % 100)) * 86400;
+      if (secs > INT64_MAX / NS_PER_S) return bad_time(s, err, errlen); /* after 2262 */
+      *out_ns = secs * NS_PER_S;
       return INGEST_OK;
     }
     int64_t mul = n == 13 ? 1000000 : n == 16 ? 1000 : n == 19 ? 1 : NS_PER_S;

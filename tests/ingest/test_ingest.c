@@ -196,7 +196,7 @@ static void test_pyroscope_time(void) {
             t == chrono_days_from_civil(2024, 2, 29) * 86400 * NS,
         "YYYYMMDD");
   static const char *const bad[] = {"yesterday", "now-", "now-5x", "now5m", "12345678901234567890", "99999999999",
-                                    "now-9999999999y", "1.5"};
+                                    "now-9999999999y", "1.5", "40520101"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     CHECK(ingest_pyroscope_time(bad[i], now, &t, err, sizeof err) == INGEST_EINVAL && strstr(err, "bad time"),
           "\"%s\" accepted", bad[i]);
@@ -304,6 +304,7 @@ static void test_profefe(void) {
   CHECK(ingest_profefe_created_at("2019-05-01 18:45:00", &ns, err, sizeof err) == INGEST_EINVAL, "space");
   CHECK(ingest_profefe_created_at("2019-02-30T00:00:00", &ns, err, sizeof err) == INGEST_EINVAL, "bad date");
   CHECK(ingest_profefe_created_at("2019-05-01T18:45:00Z", &ns, err, sizeof err) == INGEST_EINVAL, "zone");
+  CHECK(ingest_profefe_created_at("7406-05-01T18:45:00", &ns, err, sizeof err) == INGEST_EINVAL, "after 2262");
 
   ingest_profefe_params p;
   CHECK(ingest_profefe_params_parse(NULL, "cpu", NULL, NULL, NULL, &p, err, sizeof err) == INGEST_EINVAL &&
