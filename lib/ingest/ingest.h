@@ -24,10 +24,15 @@
  * Structures filled by a parser are left empty (safe to free) on error.
  *
  * Hostile input: request parsers never read outside the buffers given,
- * never recurse on input structure, and bound what they allocate by the
+ * do not recurse on input structure (JSON goes through jansson, whose
+ * parser bounds its nesting depth), and bound what they allocate by the
  * limits passed in (multipart part count and header size; profile sizes
- * through pp_limits). The multipart parser and the parameter parsers are
- * fuzzed (tests/ingest/fuzz_ingest.c).
+ * through pp_limits). Every parser of client input is fuzzed
+ * (tests/ingest/fuzz_ingest.c).
+ *
+ * The choices a reader might look for (collisions of service names, the
+ * hash of long names, what counts as cumulative, where this parser is
+ * stricter than the agents' own servers) are in lib/ingest/README.md.
  */
 #ifndef PGOPIPE_INGEST_H
 #define PGOPIPE_INGEST_H
@@ -342,11 +347,13 @@ int ingest_stc_cumulative(const ingest_stc *stc, const char *sample_type);
  */
 int ingest_stc_kind_hint(const ingest_stc *stc, ingest_kind *hint, char *err, size_t errlen);
 
-/* The connect error code Pyroscope writes for an HTTP status (its
- * connectgrpc.HTTPToCode): 400 and 413 invalid_argument, 401
+/* The connect error code for an HTTP status, as Pyroscope's server writes
+ * it (its connectgrpc.HTTPToCode): 400 and 413 invalid_argument, 401
  * unauthenticated, 403 permission_denied, 404 unimplemented, 412
  * failed_precondition, 429 and 431 resource_exhausted, 499 canceled, 502
- * and 503 unavailable, 504 deadline_exceeded, anything else unknown. */
+ * and 503 unavailable, 504 deadline_exceeded; except that 500 is internal
+ * (connect's code for it; Pyroscope's table says unknown); anything else
+ * (405, 415, 422, ...) unknown. */
 const char *ingest_connect_code(int http_status);
 
 /* ======================================================================
@@ -453,7 +460,9 @@ int ingest_meta_is_default(const ingest_meta *m);
  * "host=web-1","time":1763800000000000000,"received":1763800000123456789}.
  * name and instance are written only when set, labels only when non-empty
  * (a repeated key becomes an array of its values, in order), times only
- * when non-zero. *json is malloc'd (free()).
+ * when non-zero. *json is malloc'd (free()). INGEST_EINVAL when a name,
+ * label or instance is not valid UTF-8 (JSON cannot carry it; the request
+ * parsers refuse such input first).
  */
 int ingest_meta_to_json(const ingest_meta *m, char **json, char *err, size_t errlen);
 
@@ -479,7 +488,9 @@ int ingest_meta_from_profile(const pp_profile *p, ingest_meta *m, int *found, ch
  * Sets the optional fields of a profile.uploaded payload object: kind, mode,
  * source, name, labels, instance, time (the same encodings as the JSON
  * record; `received` is not part of the payload). app and profileKey are
- * not touched. Returns 0 or INGEST_ENOMEM.
+ * not touched. Returns 0, INGEST_EINVAL (text not UTF-8, as for
+ * ingest_meta_to_json) or INGEST_ENOMEM; after an error the payload may
+ * hold some of the fields.
  */
 int ingest_meta_payload_set(const ingest_meta *m, json_t *payload, char *err, size_t errlen);
 
@@ -605,15 +616,23 @@ typedef enum ingest_protocol {
   INGEST_TRACEWAY       /* POST /api/profiles/ingest */
 } ingest_protocol;
 
+/* Looks up a query parameter's decoded value (the first, if repeated);
+ * NULL when absent. The string must stay valid during the parse. */
+typedef const char *(*ingest_param_fn)(void *ctx, const char *key);
+
 /* What the server saw. Strings may be NULL when absent. */
 typedef struct ingest_request {
   const char *method;
-  const char *query;            /* raw query string, without '?' */
+  const char *query;            /* raw query string, without '?' (parsed with
+                                   ingest_query_parse); or NULL and: */
   const char *content_type;
   const char *content_encoding;
   const char *authorization;
   const uint8_t *body;
   size_t len;
+  ingest_param_fn param;        /* used when query is NULL: parameters already
+                                   decoded by the HTTP library ('+' as space) */
+  void *param_ctx;
 } ingest_request;
 
 typedef struct ingest_config {

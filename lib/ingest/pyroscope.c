@@ -313,6 +313,7 @@ const char *ingest_connect_code(int http_status) {
   case 429:
   case 431: return "resource_exhausted";
   case 499: return "canceled";
+  case 500: return "internal";
   case 502:
   case 503: return "unavailable";
   case 504: return "deadline_exceeded";

@@ -28,7 +28,10 @@ static int fail(ctx *c, int code) {
   return code;
 }
 
-static const char *q(const ctx *c, const char *key) { return ingest_labels_get(&c->query, key); }
+static const char *q(const ctx *c, const char *key) {
+  if (!c->rq->query && c->rq->param) return c->rq->param(c->rq->param_ctx, key);
+  return ingest_labels_get(&c->query, key);
+}
 
 /* Decodes the pprof bytes with the configured limits. */
 static int decode(ctx *c, const uint8_t *b, size_t n) {
@@ -169,7 +172,7 @@ static int pyroscope(ctx *c) {
   }
   up->raw = prof;
   up->rawlen = proflen;
-  int mode = INGEST_MODE_DELTA;
+  unsigned char stc_cumulative[INGEST_MAX_COLUMNS] = {0};
   if (prev) {
     if (proflen == 0 || prevlen == 0) {
       errbuf_set(c->msg, c->msglen, "empty %s part", proflen ? "prev_profile" : "profile");
@@ -185,12 +188,15 @@ static int pyroscope(ctx *c) {
     up->modified = 1;
   } else {
     if ((rc = decode(c, prof, proflen))) goto out;
-    /* Without prev_profile, a counter column the config calls cumulative
-     * makes the whole upload a cumulative snapshot (deltas per instance). */
-    for (size_t i = 0; have_stc && i < pp_sample_type_count(up->profile); i++)
-      if (ingest_stc_cumulative(&stc, pp_sample_type(up->profile, i).type)) mode = INGEST_MODE_CUMULATIVE;
+    for (size_t i = 0; have_stc && i < pp_sample_type_count(up->profile) && i < INGEST_MAX_COLUMNS; i++)
+      stc_cumulative[i] = (unsigned char)ingest_stc_cumulative(&stc, pp_sample_type(up->profile, i).type);
   }
-  rc = finish(c, INGEST_SOURCE_PYROSCOPE, service, hint, NULL, mode);
+  rc = finish(c, INGEST_SOURCE_PYROSCOPE, service, hint, NULL, INGEST_MODE_DELTA);
+  /* Without prev_profile, a counter column the config calls cumulative
+   * makes the upload a cumulative snapshot (deltas per instance). */
+  for (size_t i = 0; !rc && i < up->kind.ncols; i++)
+    if (stc_cumulative[i] && !up->kind.gauge[i] && up->meta.kind != INGEST_KIND_CPU)
+      up->meta.mode = INGEST_MODE_CUMULATIVE;
 out:
   free(service);
   ingest_stc_free(&stc);

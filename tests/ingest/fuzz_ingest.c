@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cfg.now_ns = 1763800000000000000LL;
   cfg.limits.max_input_bytes = 1 << 20;
   cfg.limits.max_decoded_bytes = 4 << 20;
-  ingest_request rq = {"POST", head, "multipart/form-data; boundary=B", NULL, NULL, body, blen};
+  ingest_request rq = {"POST", head, "multipart/form-data; boundary=B", NULL, NULL, body, blen, NULL, NULL};
   ingest_upload up;
   int status;
   char msg[256];

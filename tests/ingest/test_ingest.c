@@ -264,7 +264,7 @@ static void test_stc(void) {
             strcmp(ingest_connect_code(401), "unauthenticated") == 0 &&
             strcmp(ingest_connect_code(429), "resource_exhausted") == 0 &&
             strcmp(ingest_connect_code(503), "unavailable") == 0 && strcmp(ingest_connect_code(422), "unknown") == 0 &&
-            strcmp(ingest_connect_code(500), "unknown") == 0,
+            strcmp(ingest_connect_code(500), "internal") == 0 && strcmp(ingest_connect_code(405), "unknown") == 0,
         "connect codes");
 }
 
@@ -941,14 +941,14 @@ static ingest_config cfg_default(void) {
 static int req(ingest_protocol proto, const char *method, const char *query, const char *ct, const char *auth,
                const void *body, size_t len, const ingest_config *cfg, ingest_upload *up, int *status, char *msg,
                size_t msglen) {
-  ingest_request rq = {method, query, ct, NULL, auth, body, len};
+  ingest_request rq = {method, query, ct, NULL, auth, body, len, NULL, NULL};
   return ingest_request_parse(proto, &rq, cfg, up, status, msg, msglen);
 }
 
 static void expect_fail(ingest_protocol proto, const char *what, const char *method, const char *query,
                         const char *ct, const char *ce, const char *auth, const void *body, size_t len,
                         const ingest_config *cfg, int want_status, const char *want_msg) {
-  ingest_request rq = {method, query, ct, ce, auth, body, len};
+  ingest_request rq = {method, query, ct, ce, auth, body, len, NULL, NULL};
   ingest_upload up;
   int status = 0;
   char msg[512];
@@ -966,6 +966,8 @@ static void expect_fail(ingest_protocol proto, const char *what, const char *met
   }
   free(body_out);
 }
+
+static const char *param_lookup(void *ctx, const char *key) { return ingest_labels_get(ctx, key); }
 
 static void test_requests(void) {
   char msg[512];
@@ -1030,7 +1032,7 @@ static void test_requests(void) {
               "unterminated");
   /* Every truncation fails cleanly. */
   for (size_t cut = 0; cut + 4 < b.n; cut += 1 + b.n / 50) {
-    ingest_request rq = {"POST", q, MP, NULL, NULL, b.b, cut};
+    ingest_request rq = {"POST", q, MP, NULL, NULL, b.b, cut, NULL, NULL};
     rc = ingest_request_parse(INGEST_PYROSCOPE, &rq, &cfg, &up, &status, msg, sizeof msg);
     CHECK(rc != 0 && status == 400, "cut at %zu: %d %d %s", cut, rc, status, msg);
     ingest_upload_free(&up);
@@ -1071,6 +1073,28 @@ static void test_requests(void) {
             up.meta.mode == INGEST_MODE_CUMULATIVE,
         "cumulative by config: %s", msg);
   ingest_upload_free(&up);
+  /* A config calling only a gauge column cumulative changes nothing. */
+  const char *gcum = "{\"inuse_space\":{\"units\":\"bytes\",\"cumulative\":true}}";
+  nb.n = 0;
+  mp_part(&nb, "profile", "profile.pprof", hb, hn);
+  mp_part(&nb, "sample_type_config", "sample_type_config.json", gcum, strlen(gcum));
+  mp_end(&nb);
+  CHECK(req(INGEST_PYROSCOPE, "POST", "name=svc", MP, NULL, nb.b, nb.n, &cfg, &up, &status, msg, sizeof msg) == 0 &&
+            up.meta.mode == INGEST_MODE_DELTA,
+        "a gauge called cumulative: %s", msg);
+  ingest_upload_free(&up);
+  /* Parameters from the HTTP library instead of a raw query string. */
+  {
+    ingest_labels params = {0};
+    ingest_query_parse("service=Checkout_API&type=heap&labels=region%3Deu", &params, msg, sizeof msg);
+    ingest_request rq = {"POST", NULL, NULL, NULL, NULL, hb, hn, param_lookup, &params};
+    CHECK(ingest_request_parse(INGEST_PROFEFE, &rq, &cfg, &up, &status, msg, sizeof msg) == 0 &&
+              strcmp(up.app, "checkout-api") == 0 && up.kind.kind == INGEST_KIND_HEAP &&
+              strcmp(up.meta.instance, "region=eu") == 0,
+          "parameters by callback: %s", msg);
+    ingest_upload_free(&up);
+    ingest_labels_free(&params);
+  }
   /* Mutex told apart by display-names; the same bytes as block; a hint against the types. */
   nb.n = 0;
   mp_part(&nb, "profile", "profile.pprof", mb, mn);
@@ -1505,7 +1529,8 @@ static int mode_capture(const char *dir, const char *token) {
 
     ingest_config cfg = cfg_default();
     cfg.token = token;
-    ingest_request rq = {jstr(cap, "method"), jstr(cap, "query"), ct, header(cap, "Content-Encoding"), auth, body, len};
+    ingest_request rq = {jstr(cap, "method"), jstr(cap, "query"), ct, header(cap, "Content-Encoding"), auth, body,
+                         len, NULL, NULL};
     ingest_upload up;
     int status = 0;
     int rc = ingest_request_parse(proto, &rq, &cfg, &up, &status, msg, sizeof msg);
