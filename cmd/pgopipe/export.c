@@ -8,7 +8,6 @@
  * Options a format does not read are refused rather than ignored. The
  * output is written atomically, like every file pgopipe writes.
  */
-#define _GNU_SOURCE /* getopt_long */
 #include "cli.h"
 #include "export.h"
 #include "pprof.h"
@@ -142,6 +141,7 @@ int cli_export(int argc, char **argv) {
         return CLI_USAGE;
       }
       eo.keep = (int)sz;
+      eo.keep_set = 1;
       given |= PP_EXPORT_READS_KEEP;
       break;
     case OPT_SAMPLE_TYPE:

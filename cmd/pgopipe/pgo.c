@@ -7,7 +7,6 @@
  * The computation is the engine's (pp_pgo_diff_profiles, lib/pprof/pgo.h);
  * this file reads the files and prints text or JSON.
  */
-#define _GNU_SOURCE /* getopt_long */
 #include "cli.h"
 #include "pgo.h"
 #include "pprof.h"

@@ -23,6 +23,8 @@ int64_t chrono_mono_ns(void);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (m 1..12, d 1..31). */
 int64_t chrono_days_from_civil(int64_t y, unsigned m, unsigned d);
+/* The inverse: the date of a day number. */
+void chrono_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
 
 /*
  * Parses an RFC 3339 date-time, YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)

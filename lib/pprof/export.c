@@ -10,6 +10,7 @@
  * and all formats see the same stacks.
  */
 #include "export_internal.h"
+#include "pgo.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -1032,6 +1033,25 @@ int pp_export_pprof(const pp_profile *p, const pp_export_opts *opts, uint8_t **o
   return pp_encode(p, -1, out, outlen, err, errlen);
 }
 
+/* ---- pgo, preprofile (pgo.h) ---- */
+
+/* format=pgo: the trimmed profile for `go build -pgo`; keep 0 = default. */
+static int export_pgo(const pp_profile *p, const pp_export_opts *opts, uint8_t **out, size_t *outlen,
+                      char *err, size_t errlen) {
+  CHECK_OUT();
+  unsigned keep = opts && opts->keep_set && opts->keep >= 0 ? (unsigned)opts->keep : PP_PGO_DEFAULT_KEEP;
+  return pp_pgo_encode(p, keep, -1, out, outlen, err, errlen);
+}
+
+static int export_preprofile(const pp_profile *p, const pp_export_opts *opts, uint8_t **out,
+                             size_t *outlen, char *err, size_t errlen) {
+  CHECK_OUT();
+  char *text = NULL;
+  int rc = pp_pgo_preprofile(p, &text, outlen, err, errlen);
+  *out = (uint8_t *)text;
+  return rc;
+}
+
 /* ---- the format table ---- */
 
 static const pp_export_format formats[] = {
@@ -1046,6 +1066,12 @@ static const pp_export_format formats[] = {
     {"chrome", "application/json", ".cpuprofile",
      "Chrome DevTools .cpuprofile (CPU profiles only; DevTools Performance panel, VS Code)",
      PP_EXPORT_READS_MAX_SAMPLES, pp_export_chrome},
+    {"pgo", "application/octet-stream", ".pgo",
+     "trimmed for go build -pgo: the compiler's call edges only (--keep N, default 2)",
+     PP_EXPORT_READS_KEEP, export_pgo},
+    {"preprofile", "text/plain; charset=utf-8", ".preprofile",
+     "Go's preprocessed call edges, GO PREPROFILE V1 (Go 1.23+)", 0,
+     export_preprofile},
 };
 
 size_t pp_export_format_count(void) { return sizeof formats / sizeof formats[0]; }

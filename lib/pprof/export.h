@@ -83,8 +83,10 @@ typedef struct pp_export_opts {
   /* tree, diff: rows of the top table; 0 = every function. */
   size_t max_top;
   /* Formats that trim stacks to their leaf-most locations (pgo): how many to
-   * keep. Ignored by the formats of this file. */
+   * keep (0 = all), used when keep_set is non-zero (else the format's
+   * default, 2 for pgo). Ignored by the other formats. */
   int keep;
+  int keep_set;
 } pp_export_opts;
 
 /*

@@ -306,6 +306,34 @@ int pp_prune_nocompact(pp_profile *p, const pp_rules *rules, char *err, size_t e
  */
 size_t pp_simplify_name(const char *name, size_t len, const char **start);
 
+/* ---- Column arithmetic (scale.c) ---- */
+
+/*
+ * Multiplies every sample's value in column j by factors[j], in place, for
+ * each of the profile's nfactors == pp_sample_type_count(p) columns (else
+ * PP_EINVAL). Factor 1 keeps a column, 0 zeroes it, -1 negates it, so that
+ * a merge that follows subtracts it: the delta of two cumulative snapshots
+ * is pp_merge([cur, prev scaled by -1 on its cumulative columns, 0 on its
+ * gauge columns]). Arithmetic wraps on 64-bit overflow (as pp_total does).
+ * Samples whose values all become zero are kept here; a merge (or pp_prune)
+ * drops them, as Go's Merge does. Cost: O(samples x columns), no allocation.
+ */
+int pp_scale_columns(pp_profile *p, const int64_t *factors, size_t nfactors, char *err, size_t errlen);
+
+/*
+ * The smallest value of column vi over all samples: negative after a
+ * subtraction means a value went down (a restarted process). 0 when the
+ * profile has no samples or vi is out of range. Cost: O(samples).
+ */
+int64_t pp_column_min(const pp_profile *p, size_t vi);
+
+/*
+ * Sets the header's time_nanos and duration_nanos (e.g. the window of a
+ * delta made by subtraction: a merge keeps the earliest time and sums the
+ * durations, which for snapshots without a duration is 0).
+ */
+void pp_set_time(pp_profile *p, int64_t time_nanos, int64_t duration_nanos);
+
 #ifdef __cplusplus
 }
 #endif

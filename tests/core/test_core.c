@@ -74,6 +74,68 @@ static void test_keys(void) {
   CHECK(layout_name_stamp_ns("99999999999999999999-a", &ns) == -1, "overflow");
 }
 
+static void test_kinds_hours(void) {
+  char b[LAYOUT_KEY_BUF];
+  CHECK(layout_kind_parse("cpu") == LAYOUT_KIND_CPU && layout_kind_parse("allocs") == LAYOUT_KIND_HEAP &&
+            layout_kind_parse("threadcreate") == LAYOUT_KIND_THREADCREATE, "kind names");
+  CHECK(layout_kind_parse("Heap") == LAYOUT_KIND_NONE && layout_kind_parse(NULL) == LAYOUT_KIND_NONE, "bad kinds");
+  for (int k = 0; k < LAYOUT_KIND_COUNT; k++)
+    CHECK(layout_kind_parse(layout_kind_name((layout_kind)k)) == (layout_kind)k, "round trip %d", k);
+  CHECK(layout_kind_name(LAYOUT_KIND_NONE) == NULL && layout_kind_name(LAYOUT_KIND_COUNT) == NULL, "out of range");
+  CHECK(layout_kind_base_key("app", LAYOUT_KIND_CPU, b, sizeof b) == 0 && !strcmp(b, "app/default.pgo"), "%s", b);
+  CHECK(layout_kind_base_key("app", LAYOUT_KIND_HEAP, b, sizeof b) == 0 && !strcmp(b, "app/kinds/heap.pgo"), "%s", b);
+  CHECK(layout_kind_base_key("app", LAYOUT_KIND_NONE, b, sizeof b) == -1 && !b[0], "no kind");
+
+  /* FNV-1a 64 test vectors */
+  CHECK(layout_instance_hash("") == 0xcbf29ce484222325ull, "fnv empty");
+  CHECK(layout_instance_hash("a") == 0xaf63dc4c8601ec8cull, "fnv a");
+  CHECK(layout_instance_key("app", LAYOUT_KIND_HEAP, "a", b, sizeof b) == 0 &&
+            !strcmp(b, "app/instances/heap/af63dc4c8601ec8c"), "%s", b);
+
+  int64_t h = layout_hour_of_ns(1795263394964LL * 1000000); /* 2026-11-21T12:16:34.964Z */
+  CHECK(layout_hour_format(h, b, sizeof b) == 0 && !strcmp(b, "2026112112"), "%s", b);
+  int64_t back = -1;
+  CHECK(layout_hour_parse("2026112112", &back) == 0 && back == h, "parse");
+  CHECK(layout_hour_of_ns(-1) == -1 && layout_hour_of_ns(0) == 0, "floor");
+  CHECK(layout_hour_format(-1, b, sizeof b) == -1, "before 1970");
+  CHECK(layout_hour_parse("2026022912", &back) == -1 && layout_hour_parse("2026112124", &back) == -1 &&
+            layout_hour_parse("202611211", &back) == -1 && layout_hour_parse("2026-11-21", &back) == -1,
+        "bad hours");
+  int bad = 0;
+  for (int64_t x = 0; x < 24 * 366 * 60; x += 97) {
+    char t[11];
+    int64_t y;
+    if (layout_hour_format(x, t, sizeof t) || layout_hour_parse(t, &y) || y != x) bad++;
+  }
+  CHECK(bad == 0, "%d hour round trips failed", bad);
+  CHECK(layout_hour_key("app", LAYOUT_KIND_CPU, h, b, sizeof b) == 0 && !strcmp(b, "app/hours/cpu/2026112112.pgo"), "%s", b);
+  CHECK(layout_history_key("app", LAYOUT_KIND_MUTEX, h, "1-ab", b, sizeof b) == 0 &&
+            !strcmp(b, "app/history/mutex/2026112112/1-ab"), "%s", b);
+  CHECK(layout_history_prefix("app", LAYOUT_KIND_MUTEX, -1, b, sizeof b) == 0 && !strcmp(b, "app/history/mutex/"), "%s", b);
+  CHECK(layout_history_prefix("app", LAYOUT_KIND_MUTEX, h, b, sizeof b) == 0 &&
+            !strcmp(b, "app/history/mutex/2026112112/"), "%s", b);
+  CHECK(layout_history_key("app", LAYOUT_KIND_MUTEX, h, "a/b", b, sizeof b) == -1, "nested name");
+
+  layout_ref r;
+  CHECK(layout_parse_key("app/default.pgo", &r) == 0 && r.type == LAYOUT_KEY_BASE && r.kind == LAYOUT_KIND_CPU &&
+            !strcmp(r.app, "app"), "cpu base");
+  CHECK(layout_parse_key("app/kinds/heap.pgo", &r) == 0 && r.type == LAYOUT_KEY_BASE && r.kind == LAYOUT_KIND_HEAP, "heap base");
+  CHECK(layout_parse_key("app/kinds/cpu.pgo", &r) == 0 && r.type == LAYOUT_KEY_OTHER, "cpu lives in default.pgo");
+  CHECK(layout_parse_key("app/kinds/x.pgo", &r) == 0 && r.type == LAYOUT_KEY_OTHER, "unknown kind");
+  CHECK(layout_parse_key("app/staging/1-ab", &r) == 0 && r.type == LAYOUT_KEY_STAGED && !strcmp(r.name, "1-ab"), "staged");
+  CHECK(layout_parse_key("app/staging/a/b", &r) == 0 && r.type == LAYOUT_KEY_OTHER, "nested staged");
+  CHECK(layout_parse_key("app/rejected/default.pgo.5", &r) == 0 && r.type == LAYOUT_KEY_REJECTED, "rejected");
+  CHECK(layout_parse_key("app/instances/heap/af63dc4c8601ec8c", &r) == 0 && r.type == LAYOUT_KEY_INSTANCE &&
+            r.kind == LAYOUT_KIND_HEAP, "instance");
+  CHECK(layout_parse_key("app/instances/heap/af63", &r) == 0 && r.type == LAYOUT_KEY_OTHER, "short instance");
+  CHECK(layout_parse_key("app/hours/cpu/2026112112.pgo", &r) == 0 && r.type == LAYOUT_KEY_HOUR && r.hour == h, "hour");
+  CHECK(layout_parse_key("app/hours/cpu/2026112199.pgo", &r) == 0 && r.type == LAYOUT_KEY_OTHER, "bad hour");
+  CHECK(layout_parse_key("app/history/block/2026112112/1-ab", &r) == 0 && r.type == LAYOUT_KEY_HISTORY &&
+            r.kind == LAYOUT_KIND_BLOCK && r.hour == h && !strcmp(r.name, "1-ab"), "history");
+  CHECK(layout_parse_key("app/something", &r) == 0 && r.type == LAYOUT_KEY_OTHER, "other");
+  CHECK(layout_parse_key("App/default.pgo", &r) == -1 && layout_parse_key("noslash", &r) == -1, "no app");
+}
+
 static void test_rfc3339(void) {
   int64_t ms = 0;
   CHECK(chrono_parse_rfc3339("1970-01-01T00:00:00Z", &ms) == 0 && ms == 0, "epoch");
@@ -180,6 +242,7 @@ static void test_log(void) {
 int main(void) {
   test_app_names();
   test_keys();
+  test_kinds_hours();
   test_rfc3339();
   test_duration();
   test_errbuf_rnd();

@@ -138,7 +138,7 @@ cli() {
     [ "$rc" = 2 ] || fail "export $* exits $rc, want 2"
     grep -q -- "$want" err.txt || fail "export $*: message \"$(cat err.txt)\" lacks \"$want\""
   }
-  expect_usage 'unknown format "svg" (formats: pprof, folded, speedscope, chrome)' -f svg "$in"
+  expect_usage 'unknown format "svg" (formats: pprof, folded, speedscope, chrome, pgo, preprofile)' -f svg "$in"
   expect_usage "missing -f FORMAT" "$in"
   expect_usage "want exactly one input profile, got 2" -f folded "$in" "$in"
   expect_usage "want exactly one input profile, got 0" -f folded

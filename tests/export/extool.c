@@ -9,7 +9,6 @@
  *
  * Exit status: 0 ok, 1 export or I/O failure (message on stderr), 2 usage.
  */
-#define _POSIX_C_SOURCE 200809L
 #include "export.h"
 #include "pprof.h"
 

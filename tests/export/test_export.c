@@ -10,7 +10,6 @@
  * Profiles are assembled with protobuf-c's generated structs, an encoder
  * independent of the engine's.
  */
-#define _POSIX_C_SOURCE 200809L /* strndup */
 #include "check.h"
 #include "export.h"
 #include "export_internal.h"
@@ -613,7 +612,10 @@ static void test_errors(void) {
 }
 
 static void test_table(void) {
-  CHECK(pp_export_format_count() == 4, "four formats");
+  CHECK(pp_export_format_count() == 6, "six formats");
+  CHECK(pp_export_format_find("pgo") && pp_export_format_find("pgo")->reads == PP_EXPORT_READS_KEEP &&
+            pp_export_format_find("preprofile") && pp_export_format_find("preprofile")->reads == 0,
+        "pgo reads --keep, preprofile nothing (their output is tested in tests/pgo)");
   const char *want[] = {"pprof", "folded", "speedscope", "chrome"};
   pp_profile *p = odd_names();
   for (size_t i = 0; i < 4; i++) {
@@ -628,7 +630,7 @@ static void test_table(void) {
     free(a);
     free(c);
   }
-  CHECK(pp_export_format_at(4) == NULL && pp_export_format_find("nope") == NULL &&
+  CHECK(pp_export_format_at(6) == NULL && pp_export_format_find("nope") == NULL &&
             pp_export_format_find(NULL) == NULL,
         "lookups outside the table");
   CHECK(pp_export_format_find("folded")->reads == PP_EXPORT_READS_SAMPLE_TYPE &&

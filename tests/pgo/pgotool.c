@@ -12,7 +12,6 @@
  *
  * Errors: "error: MESSAGE" on stderr, exit 1; usage errors exit 2.
  */
-#define _POSIX_C_SOURCE 200809L
 #include "pgo.h"
 #include "pprof.h"
 
