@@ -65,6 +65,8 @@ static void check_trim(const pp_profile *p, unsigned keep, pp_pgo_edges *const w
   pp_free(q);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pp_limits lim = {.max_input_bytes = 1 << 20, .max_decoded_bytes = 8 << 20};
   pp_profile *p = NULL;
