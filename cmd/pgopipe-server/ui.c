@@ -7,6 +7,7 @@
  *   GET  /ui                    301 to /ui/
  *   GET  /ui/                   the page (index.html)
  *   GET  /ui/assets/{file}      its scripts, styles and icon (ETag, 304)
+ *   GET  /favicon.ico           the icon, for pages that name none (JSON answers)
  *   GET  /ui/login              the login form (only with a token)
  *   POST /ui/login              token=... → session cookie, 303 to /ui/
  *   POST /ui/logout             clears the cookie, 303 to /ui/login
@@ -86,7 +87,7 @@ static void page_headers(svc_req *r) {
   svc_req_header_out(r, "Content-Security-Policy", CSP);
   svc_req_header_out(r, "X-Content-Type-Options", "nosniff");
   svc_req_header_out(r, "X-Frame-Options", "DENY");
-  svc_req_header_out(r, "Referrer-Policy", "no-referrer");
+  svc_req_header_out(r, "Referrer-Policy", "same-origin");
 }
 
 static void redirect(svc_req *r, int status, const char *location) {
@@ -216,6 +217,11 @@ static void h_asset(svc_req *r, void *ctx) {
     return;
   }
   send_asset(r, a);
+}
+
+static void h_favicon(svc_req *r, void *ctx) {
+  (void)ctx;
+  send_page(r, "favicon.svg");
 }
 
 static void h_login_page(svc_req *r, void *ctx) {
@@ -479,6 +485,7 @@ int ui_routes(server *s, svc_http *h) {
   rc |= svc_http_route(h, "POST", "/ui/login", h_login, s, 8192, 0);
   rc |= svc_http_route(h, "POST", "/ui/logout", h_logout, s, 8192, 0);
   rc |= svc_http_route(h, "GET", "/ui/assets/{file}", h_asset, s, 0, 0);
+  rc |= svc_http_route(h, "GET", "/favicon.ico", h_favicon, s, 0, 0);
   rc |= svc_http_route(h, "GET", "/api/ui/apps", h_apps, s, 0, 0);
   rc |= svc_http_route(h, "GET", "/api/ui/tree/{app}", h_tree, s, 0, 0);
   rc |= svc_http_route(h, "GET", "/api/ui/diff", h_diff, s, 0, 0);

@@ -79,7 +79,8 @@ static int under(const char *path, const char *prefix) {
 
 static int always_open(const char *path) {
   return !strcmp(path, "/api/health") || !strcmp(path, "/api/ready") || !strcmp(path, "/metrics") ||
-         !strcmp(path, "/ui/login") || !strcmp(path, "/ui/logout") || strncmp(path, "/ui/assets/", 11) == 0;
+         !strcmp(path, "/ui/login") || !strcmp(path, "/ui/logout") || strncmp(path, "/ui/assets/", 11) == 0 ||
+         !strcmp(path, "/favicon.ico");
 }
 
 int access_is_ui_page(const char *path) {

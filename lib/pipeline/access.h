@@ -9,8 +9,8 @@
  *   - with no token configured everything is open (a non-loopback bind
  *     without a token needs --insecure: the operator chose it);
  *   - always open: /api/health, /api/ready, /metrics, the login page and
- *     routes (/ui/login, /ui/logout) and the UI's static files (/ui/assets/…,
- *     code and styles shipped in the binary, no data);
+ *     routes (/ui/login, /ui/logout) and the UI's static files (/ui/assets/…
+ *     and /favicon.ico, code and styles shipped in the binary, no data);
  *   - on a non-loopback bind, the UI (/, /ui, /ui/…) and its JSON routes
  *     (/api/ui/…) need the token; every other read stays open, so autopgo
  *     clients download bases without one;

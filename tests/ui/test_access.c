@@ -98,6 +98,7 @@ static void rules(void) {
     NEED(p, "GET", "/metrics", ACCESS_OPEN);
     NEED(p, "GET", "/ui/login", ACCESS_OPEN);
     NEED(p, "GET", "/ui/assets/app.css", ACCESS_OPEN);
+    NEED(p, "GET", "/favicon.ico", ACCESS_OPEN);
     NEED(p, "POST", "/ingest", ACCESS_OPEN);
     access_free(p);
   }

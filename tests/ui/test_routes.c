@@ -132,6 +132,7 @@ static void open_server(void) {
   CHECK(!header_has(&r, "Content-Security-Policy", "unsafe"), "%s", r.headers);
   CHECK_HEADER(r, "X-Content-Type-Options", "nosniff");
   CHECK_HEADER(r, "X-Frame-Options", "DENY");
+  CHECK_HEADER(r, "Referrer-Policy", "same-origin"); /* no-referrer would make form posts say Origin: null */
   CHECK_CONTAINS(r.body, "<canvas id=\"flame\"");
   CHECK_CONTAINS(r.body, "<script type=\"module\" src=\"assets/app.js\"></script>");
   CHECK(strstr(r.body, "style=") == NULL, "inline style in the page");
@@ -341,7 +342,8 @@ static void protect_reads(void) {
     CHECK(r.status == 401, "%s with another token: %ld", closed[i], r.status);
     http_resp_free(&r);
   }
-  static const char *open[] = {"/api/health", "/api/ready", "/metrics", "/ui/login", "/ui/assets/app.css"};
+  static const char *open[] = {"/api/health", "/api/ready", "/metrics", "/ui/login", "/ui/assets/app.css",
+                               "/favicon.ico"};
   for (size_t i = 0; i < sizeof open / sizeof open[0]; i++) {
     r = get(open[i]);
     CHECK(r.status == 200, "%s stays open: %ld", open[i], r.status);

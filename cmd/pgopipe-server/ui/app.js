@@ -239,7 +239,9 @@ async function load() {
   const seq = ++loadSeq;
   if (aborter) aborter.abort();
   aborter = new AbortController();
+  delete $('view').dataset.view;
   setStatus([el('span', 'Loading…')]);
+  renderDownloads();
   let json;
   try {
     json = await getJSON(treeURL(), aborter.signal);
@@ -259,7 +261,10 @@ async function load() {
   table.setData(json);
   flame.setData(model);
   applySearch();
-  renderDownloads();
+  // What is shown, for tests and scripts waiting on a change: app|kind|sample type|detail|compared app|range.
+  const st = (json.sampleTypes || [])[json.sampleType];
+  const r = rangeOf();
+  $('view').dataset.view = [state.app, state.kind, st ? st.type : '', state.detail, state.compare ? state.base : '', r ? r.join('/') : ''].join('|');
 }
 
 function renderSampleTypes() {
@@ -503,8 +508,11 @@ function wire() {
   });
 }
 
+let wired = false;
+
 async function start() {
-  wire();
+  if (!wired) wire();
+  wired = true;
   readHash();
   try {
     info = await getJSON('../api/ui/apps');
@@ -514,10 +522,13 @@ async function start() {
   }
   $('logout').hidden = !(info.auth && info.auth.session);
   if (!info.apps.length) {
+    // Nothing yet: show how to upload, and look again every few seconds.
     $('empty').hidden = false;
     $('view').hidden = true;
+    setTimeout(start, 5000);
     return;
   }
+  $('empty').hidden = true;
   $('view').hidden = false;
   if (!appInfo(state.app)) state.app = info.apps[0].app;
   const a = appInfo(state.app);
