@@ -84,7 +84,8 @@ static svc_flag flags[] = {
 static const svc_cmd cmd = {
     "pgopipe-server", NULL,
     "The pgopipe upload service: accepts pprof CPU profiles on POST /api/profile/{app}, stores them in the\n"
-    "blob store, announces them on the event bus, and serves the merged base profile for go build -pgo.\n"
+    "blob store, announces them on the event bus, and serves the merged base profile for go build -pgo\n"
+    "and a web UI of the profiles at /ui/ (flame graph, top table, diff, downloads).\n"
     "With no URL flags it runs the whole pipeline in this process on " DEFAULT_BLOB_URL " and " DEFAULT_BUS_URL "."};
 
 static void on_refused(void *ctx, const char *method, const char *route, int status) {
@@ -260,7 +261,8 @@ static void log_listening(svc_http *h) {
            S.o.writer_url[qpos] ? "?..." : "");
   SVC_INFO("listening", SVC_STR("bind", S.o.bind), SVC_INT("port", svc_http_port(h)),
            SVC_STR("blob", blob_url(S.blob)), SVC_STR("bus", bus_url_printable), SVC_BOOL("worker", S.o.worker),
-           SVC_BOOL("auth", S.token != NULL), SVC_STR("http_mode", S.o.http_mode),
+           SVC_BOOL("auth", S.token != NULL), SVC_BOOL("protect_reads", S.o.protect_reads),
+           SVC_STR("http_mode", S.o.http_mode),
            SVC_INT("max_profile_bytes", S.o.max_profile_bytes), SVC_STR("version", svc_version()));
 }
 

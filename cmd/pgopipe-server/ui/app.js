@@ -525,10 +525,14 @@ async function start() {
     // Nothing yet: show how to upload, and look again every few seconds.
     $('empty').hidden = false;
     $('view').hidden = true;
+    document.querySelector('.controls').hidden = true;
+    document.querySelector('.tools').hidden = true;
     setTimeout(start, 5000);
     return;
   }
   $('empty').hidden = true;
+  document.querySelector('.controls').hidden = false;
+  document.querySelector('.tools').hidden = false;
   $('view').hidden = false;
   if (!appInfo(state.app)) state.app = info.apps[0].app;
   const a = appInfo(state.app);

@@ -347,6 +347,7 @@ async function run(E, srv, b, page, work, data, shot) {
 
   step('screenshots');
   await page.goto(`${url}/ui/#app=web-api&q=regexp`);
+  await page.reload();
   await H.waitView(page, 'web-api|cpu|cpu|0.001||');
   await page.mouse.move(1, 1);
   await shot('light');
@@ -361,7 +362,9 @@ async function run(E, srv, b, page, work, data, shot) {
   await page.emulateMedia({ colorScheme: 'light' });
   await page.setViewportSize({ width: 1280, height: 720 });
   await page.goto(`${url}/ui/#app=web-api`);
+  await page.reload();
   await H.waitView(page, 'web-api|cpu|cpu|0.001||');
+  check(await page.isHidden('#range'), 'no time control once the server says nothing of history');
   const fr2 = await H.frames(page);
   const near = fr2.filter((f) => f.depth === 4).sort((a, b2) => b2.w - a.w)[0];
   const box2 = await page.locator('#flame').boundingBox();
