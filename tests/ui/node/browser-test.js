@@ -9,7 +9,8 @@
 //   sorting; kinds and sample types; download links answering 200; the diff
 //   of two apps coloured by the data; the time-range control appearing only
 //   when the server serves ranges; light and dark screenshots.
-// One browser launch. Environment: SERVER, PGOPIPE, PROFILES, ARTIFACTS.
+// One browser launch. Environment: SERVER, PGOPIPE, PROFILES (the Go profile
+// corpus), SL_PROFILES (its CPU profiles with start lines), ARTIFACTS.
 'use strict';
 
 const H = require('./harness');
@@ -20,7 +21,7 @@ const { execFileSync } = require('child_process');
 const { check, checkEq, step } = H;
 
 async function main() {
-  const E = H.env(['SERVER', 'PGOPIPE', 'PROFILES', 'ARTIFACTS']);
+  const E = H.env(['SERVER', 'PGOPIPE', 'PROFILES', 'SL_PROFILES', 'ARTIFACTS']);
   fs.mkdirSync(E.ARTIFACTS, { recursive: true });
   const work = H.tmpdir('pgopipe-ui-browser-');
   const data = path.join(work, 'data');
@@ -52,8 +53,8 @@ async function run(E, srv, b, page, work, data, shot) {
   await shot('empty');
 
   step('uploads');
-  const cpuA = path.join(E.PROFILES, 'cpu/regexp.pb.gz');
-  const cpuB = path.join(E.PROFILES, 'cpu/sort.pb.gz');
+  const cpuA = path.join(E.SL_PROFILES, 'cpu/regexp.pb.gz');
+  const cpuB = path.join(E.SL_PROFILES, 'cpu/sort.pb.gz');
   const heap = path.join(E.PROFILES, 'heap/encoding_json.pb.gz');
   execFileSync(E.PGOPIPE, ['upload', '-u', url, '-a', 'web-api', cpuA], { stdio: 'pipe' });
   execFileSync(E.PGOPIPE, ['upload', '-u', url, '-a', 'batch-jobs', cpuB], { stdio: 'pipe' });
@@ -64,6 +65,7 @@ async function run(E, srv, b, page, work, data, shot) {
   // A heap base where the layout keeps the other kinds' bases ({app}/kinds/{kind}.pgo).
   fs.mkdirSync(path.join(data, 'web-api/kinds'), { recursive: true });
   fs.copyFileSync(heap, path.join(data, 'web-api/kinds/heap.pgo'));
+  fs.copyFileSync(path.join(E.PROFILES, 'mutex/sort.pb.gz'), path.join(data, 'web-api/kinds/mutex.pgo')); // no samples
 
   step('the page loads');
   const t0 = Date.now();
@@ -78,7 +80,7 @@ async function run(E, srv, b, page, work, data, shot) {
     'batch-jobs,web-api',
     'apps in the picker',
   );
-  checkEq(await page.$$eval('#kinds button', (o) => o.map((x) => x.dataset.kind).join(',')), 'cpu,heap', 'kinds of web-api');
+  checkEq(await page.$$eval('#kinds button', (o) => o.map((x) => x.dataset.kind).join(',')), 'cpu,heap,mutex', 'kinds of web-api');
   checkEq(await page.getAttribute('#kinds button[data-kind=cpu]', 'aria-checked'), 'true', 'cpu is chosen');
   checkEq(await page.$eval('#status', (s) => Number(s.dataset.total)), refA.total, 'status total = pprof total');
   const dims = await page.evaluate(() => {
@@ -268,6 +270,12 @@ async function run(E, srv, b, page, work, data, shot) {
   await H.waitView(page, 'web-api|heap|alloc_space|0||');
   await compareTop(page, H.pprofTop(heap, 'B', 'alloc_space'), 'heap alloc_space');
   await checkDownloads(page, url, 'web-api', 'heap', ['pprof', 'folded', 'speedscope']);
+  // a profile without samples: said so, nothing drawn, nothing broken
+  await page.click('#kinds button[data-kind=mutex]');
+  await H.waitView(page, 'web-api|mutex|delay|0||');
+  check((await page.textContent('#status')).includes('no samples'), 'an empty profile is said to be empty');
+  checkEq(await page.$eval('#flame-hitmap', (h) => Number(h.dataset.frames)), 0, 'no frames for an empty profile');
+  checkEq(await page.$$eval('#top tbody tr[data-name]', (t) => t.length), 0, 'no rows for an empty profile');
   await page.click('#kinds button[data-kind=cpu]');
   await H.waitView(page, 'web-api|cpu|cpu|0||');
 

@@ -7,7 +7,8 @@
 //   the token and that scripts cannot read; the UI works; logging out ends
 //   it. Then, with --protect-reads, the downloads need the login too while
 //   health, readiness and metrics stay open.
-// One browser launch. Environment: SERVER, PGOPIPE, PROFILES, ARTIFACTS.
+// One browser launch. Environment: SERVER, PGOPIPE, PROFILES (the Go profile
+// corpus), SL_PROFILES (its CPU profiles with start lines), ARTIFACTS.
 'use strict';
 
 const H = require('./harness');
@@ -27,7 +28,7 @@ function ownAddress() {
 }
 
 async function main() {
-  const E = H.env(['SERVER', 'PGOPIPE', 'PROFILES', 'ARTIFACTS']);
+  const E = H.env(['SERVER', 'PGOPIPE', 'PROFILES', 'SL_PROFILES', 'ARTIFACTS']);
   fs.mkdirSync(E.ARTIFACTS, { recursive: true });
   const addr = ownAddress();
   if (!check(addr, 'this machine has a non-loopback IPv4 address to bind (ui.login needs one)')) return H.done('ui.login');
@@ -56,7 +57,7 @@ async function remote(E, srv, b, tokenFile) {
   const url = srv.url;
   const page = b.page;
   step(`server on ${url} with a token`);
-  execFileSync(E.PGOPIPE, ['upload', '-u', url, '--auth-token-file', tokenFile, '-a', 'web-api', path.join(E.PROFILES, 'cpu/regexp.pb.gz')], { stdio: 'pipe' });
+  execFileSync(E.PGOPIPE, ['upload', '-u', url, '--auth-token-file', tokenFile, '-a', 'web-api', path.join(E.SL_PROFILES, 'cpu/regexp.pb.gz')], { stdio: 'pipe' });
   await H.waitFor200(`${url}/api/profile/web-api`);
 
   step('the page asks for the token');
