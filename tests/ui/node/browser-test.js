@@ -368,6 +368,15 @@ async function run(E, srv, b, page, work, data, shot) {
   checkEq(darkRoot.color, 'rgb(74, 78, 86)', 'dark theme colours the canvas');
   await shot('dark');
   await page.emulateMedia({ colorScheme: 'light' });
+  const wide = await page.$eval('#flame-hitmap', (h) => Number(h.dataset.width));
+  await page.setViewportSize({ width: 1300, height: 720 });
+  await page.waitForFunction((w0) => Number(document.getElementById('flame-hitmap').dataset.width) < w0, wide);
+  const narrow = await page.evaluate(() => {
+    const c = document.getElementById('flame').getBoundingClientRect();
+    const p = document.querySelector('.flame-pane').getBoundingClientRect();
+    return { canvas: c.right, pane: p.right, doc: document.documentElement.scrollWidth, win: window.innerWidth };
+  });
+  check(narrow.canvas <= narrow.pane && narrow.doc <= narrow.win, `the graph shrinks with the window: ${JSON.stringify(narrow)}`);
   await page.setViewportSize({ width: 1280, height: 720 });
   await page.goto(`${url}/ui/#app=web-api`);
   await page.reload();
