@@ -41,8 +41,8 @@
 #include <strings.h>
 
 #define CSP                                                                                                  \
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "     \
-  "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "           \
+  "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 #define DEFAULT_MIN_SHARE 0.001
 #define HOUR_NS (3600LL * 1000000000LL)
 
