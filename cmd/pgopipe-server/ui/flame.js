@@ -350,10 +350,13 @@ export class FlameGraph {
     this.paint();
   }
 
+  // The colour node i is painted with: faded when a search is on and it does
+  // not match, half faded when it is a caller of the zoomed frame.
   fill(i) {
     const c = this.color(i);
     const m = this.m;
     if (this.match && !(m.name[i] >= 0 && this.match[m.name[i]])) return mix(c, this.theme.bg, this.theme.fade);
+    if (m.depth[i] < m.depth[this.zoomed]) return mix(c, this.theme.bg, 0.45);
     return c;
   }
 

@@ -161,6 +161,11 @@ async function run(E, srv, b, page, work, data, shot) {
   check(z && Math.abs(z.w - width) < 0.01 && z.x === 0, `the zoomed frame spans the width: ${JSON.stringify(z)}`);
   check(fr.filter((f) => f.depth < d2.depth).every((f) => f.w === width), 'its callers are drawn full width above');
   check(fr.every((f) => f.x >= -0.01 && f.x + f.w <= width + 0.01), 'every frame within the canvas');
+  await page.mouse.move(1, 1);
+  await page.waitForTimeout(50);
+  const anc = fr.find((f) => f.depth === 0);
+  check(!H.near(await H.pixel(page, anc.x + 3, anc.y + 3), H.rgb(anc.color), 10), 'callers of the zoomed frame are dimmed');
+  check(H.near(await H.pixel(page, z.x + 3, z.y + 3), H.rgb(z.color), 3), 'the zoomed frame is not');
   checkEq(await page.textContent('#crumbs [aria-current=true]'), d2.name, 'breadcrumb ends at the zoomed frame');
   const crumbs = await page.$$eval('#crumbs button', (bs) => bs.map((x) => x.textContent));
   checkEq(crumbs.length, d2.depth + 1, 'breadcrumb has one entry per level');
