@@ -49,6 +49,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$work/data/bench"
 cp "$base" "$work/data/bench/default.pgo"
+: >"$work/server.log" # before the server starts: the loop below reads it at once
 "$server" -p 0 --blob-store-url "file://$work/data" --event-writer-url mem://profiles --worker 2>"$work/server.log" &
 pid=$!
 port=

@@ -258,8 +258,8 @@ async function load() {
   renderSampleTypes();
   model = buildModel(json);
   $('legend').hidden = !model.diff;
+  flame.setData(model); // the graph first: it is what people look at
   table.setData(json);
-  flame.setData(model);
   applySearch();
   // What is shown, for tests and scripts waiting on a change: app|kind|sample type|detail|compared app|range.
   const st = (json.sampleTypes || [])[json.sampleType];
