@@ -18,6 +18,8 @@ TEST_PACKAGES=(
   clang libclang-rt-14-dev valgrind
   golang-go golang-github-google-pprof-dev
   nodejs npm kcat curl
+  # the web UI's browser tests (driven by npm playwright-core, tests/ui/node)
+  chromium
   # benchmarks
   wrk hyperfine time
   # deploy checks

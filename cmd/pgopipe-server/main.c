@@ -67,6 +67,9 @@ static svc_flag flags[] = {
      NULL, 0},
     {"log-level", 'l', SVC_FLAG_STRING, "info", "debug, info, warn or error", &S.o.log_level, NULL, "LEVEL", 0},
     {"worker", 0, SVC_FLAG_BOOL, "false", "also run the merge worker in this process", &S.o.worker, NULL, NULL, 0},
+    {"protect-reads", 0, SVC_FLAG_BOOL, "false",
+     "every GET route needs the auth token (bearer or UI login), on any bind; health, readiness and metrics stay open",
+     &S.o.protect_reads, NULL, NULL, 0},
     {"event-reader-url", 0, SVC_FLAG_STRING, NULL,
      "with --worker: where the worker reads events: kafka://GROUP?topic=TOPIC (required with a kafka:// writer); with a mem:// writer, the same mem:// topic",
      &S.o.reader_url, NULL, "URL", 0},
@@ -81,7 +84,8 @@ static svc_flag flags[] = {
 static const svc_cmd cmd = {
     "pgopipe-server", NULL,
     "The pgopipe upload service: accepts pprof CPU profiles on POST /api/profile/{app}, stores them in the\n"
-    "blob store, announces them on the event bus, and serves the merged base profile for go build -pgo.\n"
+    "blob store, announces them on the event bus, and serves the merged base profile for go build -pgo\n"
+    "and a web UI of the profiles at /ui/ (flame graph, top table, diff, downloads).\n"
     "With no URL flags it runs the whole pipeline in this process on " DEFAULT_BLOB_URL " and " DEFAULT_BUS_URL "."};
 
 static void on_refused(void *ctx, const char *method, const char *route, int status) {
@@ -181,6 +185,8 @@ static int open_deps(const core_logger *lg) {
             S.o.bind);
     return 1;
   }
+  if (S.o.protect_reads && !S.token)
+    return fail("--protect-reads", "needs an auth token to protect with (--auth-token-file or PGOPIPE_AUTH_TOKEN)");
   if (svc_signals_block(err, sizeof err) != 0) return fail("signals", err);
   S.metrics = svc_metrics_new();
   if (!S.metrics || server_metrics(&S) != 0) return fail("metrics", "out of memory");
@@ -192,12 +198,18 @@ static int open_deps(const core_logger *lg) {
     blob_close(S.blob);
     return fail("--event-writer-url", err);
   }
+  if (ui_open(&S, err, sizeof err) != 0) {
+    bus_writer_close(S.bus);
+    blob_close(S.blob);
+    return fail("ui", err);
+  }
   S.up.blob = S.blob;
   S.up.bus = S.bus;
   S.up.max_input_bytes = (size_t)S.o.max_profile_bytes;
   S.up.max_decoded_bytes = (size_t)S.o.max_decoded_bytes;
   S.up.log = *lg;
   if (S.o.worker && start_worker(lg, err, sizeof err) != 0) {
+    ui_close(&S);
     bus_writer_close(S.bus);
     blob_close(S.blob);
     return fail("--worker", err);
@@ -230,6 +242,7 @@ static svc_http *start_http(int mode) {
   if (svc_http_start(h, err, sizeof err) != 0) {
     worker_embed_stop(S.worker, err, sizeof err);
     bus_writer_close(S.bus);
+    ui_close(&S);
     blob_close(S.blob);
     svc_http_free(h);
     fail("http", err);
@@ -248,7 +261,8 @@ static void log_listening(svc_http *h) {
            S.o.writer_url[qpos] ? "?..." : "");
   SVC_INFO("listening", SVC_STR("bind", S.o.bind), SVC_INT("port", svc_http_port(h)),
            SVC_STR("blob", blob_url(S.blob)), SVC_STR("bus", bus_url_printable), SVC_BOOL("worker", S.o.worker),
-           SVC_BOOL("auth", S.token != NULL), SVC_STR("http_mode", S.o.http_mode),
+           SVC_BOOL("auth", S.token != NULL), SVC_BOOL("protect_reads", S.o.protect_reads),
+           SVC_STR("http_mode", S.o.http_mode),
            SVC_INT("max_profile_bytes", S.o.max_profile_bytes), SVC_STR("version", svc_version()));
 }
 
@@ -282,8 +296,9 @@ static int shut_down(svc_http *h, int sig) {
   int wrc = worker_embed_stop(S.worker, err, sizeof err);
   if (wrc != 0) SVC_ERROR("worker stopped with an error", SVC_STR("error", err));
   bus_writer_close(S.bus); /* flushes the producer */
-  blob_close(S.blob);
   svc_http_free(h);
+  ui_close(&S);
+  blob_close(S.blob);
   svc_metrics_free(S.metrics);
   free(S.token);
   SVC_INFO("stopped");

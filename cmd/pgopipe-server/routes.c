@@ -279,5 +279,6 @@ int server_routes(server *s, svc_http *h) {
   rc |= svc_http_add_health(h, "/api/health", deps, ndeps);
   rc |= svc_http_add_ready(h, "/api/ready");
   rc |= svc_http_add_metrics(h, "/metrics", s->metrics);
+  rc |= ui_routes(s, h);
   return rc ? -1 : 0;
 }

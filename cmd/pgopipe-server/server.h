@@ -2,7 +2,7 @@
  * server.h — what the pieces of pgopipe-server share: its options, its open
  * dependencies and its metrics. main.c parses and wires (and starts the
  * in-process merge worker, lib/pipeline's worker_embed, with --worker),
- * routes.c answers HTTP.
+ * routes.c answers HTTP, ui.c serves the web UI and applies the access rule.
  */
 #ifndef PGOPIPE_SERVER_H
 #define PGOPIPE_SERVER_H
@@ -34,6 +34,7 @@ typedef struct server_opts {
   const char *http_mode;
   const char *log_level;
   int worker;
+  int protect_reads; /* every GET needs the token (ui.c, lib/pipeline access.h) */
   /* worker flags, used with --worker */
   const char *reader_url;
   const char *prune;
@@ -49,6 +50,7 @@ typedef struct server {
   upload_config up;
   svc_metrics *metrics;
   worker_embed *worker; /* the in-process worker, NULL without --worker */
+  struct ui *ui;        /* the web UI and the access rule (ui.c) */
   svc_metric *m_upload_bytes, *m_upload_seconds, *m_uploads, *m_rejected, *m_publish_err, *m_blob_err;
 } server;
 
@@ -57,5 +59,19 @@ int server_routes(server *s, svc_http *h);
 
 /* Creates the server's own metric families in s->metrics. */
 int server_metrics(server *s);
+
+/* ---- ui.c: the web UI (contract "UI") ---- */
+
+/* Opens the UI's state in s->ui: the access rule (token, bind, --protect-reads)
+ * and the cached views of the blob store. Call once the token and the blob
+ * store are open. Returns 0 or -1 with a message in err. */
+int ui_open(server *s, char *err, size_t errlen);
+
+/* Registers the UI's routes (/, /ui/..., /api/ui/...) and the access gate
+ * on h. */
+int ui_routes(server *s, svc_http *h);
+
+/* Frees s->ui (NULL is fine). */
+void ui_close(server *s);
 
 #endif

@@ -79,6 +79,8 @@ struct svc_http {
   svc_metric *m_requests, *m_duration;
   char *token;
   size_t token_len;
+  svc_gate_fn gate;
+  void *gate_ctx;
 };
 
 struct svc_req {
@@ -124,6 +126,13 @@ static int split_pattern(route *rt) {
     rt->nsegs++;
   }
   free(copy);
+  /* A trailing '/' is significant ("/ui/" is not "/ui"): it ends the
+   * pattern with an empty literal segment, matched only by a trailing '/'. */
+  size_t pl = strlen(p);
+  if (pl > 1 && p[pl - 1] == '/') {
+    if (rt->nsegs == MAX_SEGS || !(rt->segs[rt->nsegs] = strdup(""))) return -1;
+    rt->nsegs++;
+  }
   return 0;
 }
 
@@ -416,6 +425,11 @@ int svc_http_set_token(svc_http *h, const char *token) {
   return 0;
 }
 
+void svc_http_set_gate(svc_http *h, svc_gate_fn fn, void *ctx) {
+  h->gate = fn;
+  h->gate_ctx = ctx;
+}
+
 /* Checks "Authorization: Bearer TOKEN" in constant time over the token. */
 static int authorized(svc_http *h, svc_req *r) {
   if (!h->token) return 1;
@@ -468,6 +482,11 @@ static int begin(svc_http *h, svc_req *r, const char *url, const char *method) {
   if (atomic_load(&h->draining)) {
     svc_reply_error(r, 503, "server is shutting down");
     refused(h, r, 503);
+    return 1;
+  }
+  if (h->gate && h->gate(h->gate_ctx, r) != 0) {
+    if (!r->replied) svc_reply_error(r, 403, "forbidden");
+    refused(h, r, r->status);
     return 1;
   }
   if ((r->rt->flags & SVC_ROUTE_AUTH) && !authorized(h, r)) {

@@ -3,8 +3,11 @@
  *
  * What it adds to libmicrohttpd:
  *  - routing by method + path pattern ("/api/profile/{app}": a {name}
- *    segment matches one non-empty path segment); GET routes also answer
- *    HEAD; a path that exists with another method gets 405 with Allow;
+ *    segment matches one non-empty path segment; a trailing '/' is part of
+ *    the pattern, "/ui/" matches "/ui/" and not "/ui"); GET routes also
+ *    answer HEAD; a path that exists with another method gets 405 with Allow;
+ *  - an optional gate (svc_http_set_gate) deciding per request, before the
+ *    body is read, whether it may go on (access rules of the application);
  *  - a request id per request (X-Request-Id, taken from the client when it is
  *    sane, else 16 random hex digits), returned in a header and logged;
  *  - request bodies collected under a per-route byte limit: a Content-Length
@@ -83,6 +86,18 @@ enum {
  * constant time. Call before svc_http_start.
  */
 int svc_http_set_token(svc_http *h, const char *token);
+
+/*
+ * A gate: called for every request that matched a route, once its headers
+ * are in and before the route's own checks (SVC_ROUTE_AUTH, body limits) and
+ * before any body byte is read. It may read the request (method, path,
+ * route, headers, query) and returns 0 to let it through, or non-zero after
+ * answering it itself (svc_reply*, e.g. 401 or a redirect; without an answer
+ * the layer sends 403). Runs on the server's threads: it must be thread-safe.
+ * One gate per server; NULL removes it. Call before svc_http_start.
+ */
+typedef int (*svc_gate_fn)(void *ctx, svc_req *req);
+void svc_http_set_gate(svc_http *h, svc_gate_fn fn, void *ctx);
 
 /*
  * Creates a server (not listening yet). cfg is copied (strings must outlive

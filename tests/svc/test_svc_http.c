@@ -4,8 +4,9 @@
  * routing and parameters, 404/405 with JSON bodies, request ids, HEAD, body
  * limits exactly at and one past (Content-Length and chunked), the
  * concurrent-upload bound (503), idle and request timeouts, health / ready /
- * metrics helpers, and graceful shutdown finishing an in-flight request while
- * refusing new connections.
+ * metrics helpers, patterns with a trailing slash, the request gate, and
+ * graceful shutdown finishing an in-flight request while refusing new
+ * connections.
  */
 #include "../common/check.h"
 #include "../common/http.h"
@@ -86,6 +87,28 @@ static void h_err(svc_req *r, void *ctx) {
   svc_reply_error(r, 418, "short and \"stout\"");
 }
 
+static char dir_slash[] = "dir with slash", dir_plain[] = "dir without slash";
+
+static void h_text(svc_req *r, void *ctx) {
+  svc_reply(r, 200, "text/plain", ctx, strlen(ctx));
+}
+
+static int gate_calls;
+
+/* Lets everything through but requests with X-Deny: "reply" answers 401
+ * itself, anything else refuses without an answer (the layer's 403). */
+static int gate(void *ctx, svc_req *r) {
+  (void)ctx;
+  __atomic_add_fetch(&gate_calls, 1, __ATOMIC_SEQ_CST);
+  const char *d = svc_req_header(r, "X-Deny");
+  if (!d) return 0;
+  if (strcmp(d, "reply") == 0) {
+    svc_req_header_out(r, "WWW-Authenticate", "Bearer");
+    svc_reply_error(r, 401, "denied by the gate on %s %s", svc_req_method(r), svc_req_route(r));
+  }
+  return 1;
+}
+
 static void h_silent(svc_req *r, void *ctx) {
   (void)r;
   (void)ctx;
@@ -122,6 +145,9 @@ static svc_http *start(int mode, svc_metrics *m) {
   CHECK_EQ(svc_http_route(h, "POST", "/up/{app}", h_up, NULL, 1000, SVC_ROUTE_LIMITED), 0);
   CHECK_EQ(svc_http_route(h, "GET", "/err", h_err, NULL, 0, 0), 0);
   CHECK_EQ(svc_http_route(h, "GET", "/silent", h_silent, NULL, 0, 0), 0);
+  CHECK_EQ(svc_http_route(h, "GET", "/dir/", h_text, dir_slash, 0, 0), 0);
+  CHECK_EQ(svc_http_route(h, "GET", "/dir", h_text, dir_plain, 0, 0), 0);
+  svc_http_set_gate(h, gate, NULL);
   svc_dep deps[] = {{"blob", dep_ok, NULL}, {"bus", dep_flaky, NULL}};
   CHECK_EQ(svc_http_add_health(h, "/api/health", deps, 2), 0);
   CHECK_EQ(svc_http_add_ready(h, "/api/ready"), 0);
@@ -250,6 +276,39 @@ static void run(int mode) {
   r = req("GET", "/", NULL, 0, 0, NULL);
   CHECK_EQ(r.status, 404);
   free(r.body);
+  /* a trailing slash is part of a pattern */
+  r = req("GET", "/dir/", NULL, 0, 0, NULL);
+  CHECK_EQ(r.status, 200);
+  CHECK_STR(r.body, "dir with slash");
+  free(r.body);
+  r = req("GET", "/dir", NULL, 0, 0, NULL);
+  CHECK_EQ(r.status, 200);
+  CHECK_STR(r.body, "dir without slash");
+  free(r.body);
+  r = req("GET", "/dir//", NULL, 0, 0, NULL);
+  CHECK_EQ(r.status, 404);
+  free(r.body);
+
+  /* the gate: called for matched routes, before the body limit */
+  int calls0 = __atomic_load_n(&gate_calls, __ATOMIC_SEQ_CST);
+  r = req("GET", "/hello/bob", NULL, 0, 0, "X-Deny: reply");
+  CHECK_EQ(r.status, 401);
+  CHECK_EQ(json_code(&r), 401);
+  CHECK_CONTAINS(r.body, "denied by the gate on GET /hello/{name}");
+  CHECK_CONTAINS(r.headers, "WWW-Authenticate: Bearer");
+  free(r.body);
+  r = req("GET", "/hello/bob", NULL, 0, 0, "X-Deny: silently");
+  CHECK_EQ(r.status, 403);
+  CHECK_EQ(json_code(&r), 403);
+  free(r.body);
+  r = req("POST", "/up/app", big, sizeof big, 0, "X-Deny: reply");
+  CHECK_EQ(r.status, 401); /* not 413: the gate comes first */
+  free(r.body);
+  r = req("GET", "/no/such/route", NULL, 0, 0, "X-Deny: reply");
+  CHECK_EQ(r.status, 404); /* unmatched paths never reach the gate */
+  free(r.body);
+  CHECK_EQ(__atomic_load_n(&gate_calls, __ATOMIC_SEQ_CST) - calls0, 3);
+
   r = req("DELETE", "/hello/bob", NULL, 0, 0, NULL);
   CHECK_EQ(r.status, 405);
   CHECK_EQ(json_code(&r), 405);
