@@ -17,7 +17,7 @@ TEST_PACKAGES=(
   # tests: sanitizers and libFuzzer, leak checks, reference implementation, test servers
   clang libclang-rt-14-dev valgrind
   golang-go golang-github-google-pprof-dev
-  nodejs npm kcat curl
+  nodejs npm kcat curl jq
   # the web UI's browser tests (driven by npm playwright-core, tests/ui/node)
   chromium
   # benchmarks
