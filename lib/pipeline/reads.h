@@ -168,15 +168,19 @@ typedef enum reads_cache_outcome {
 } reads_cache_outcome;
 
 typedef struct reads_cache_stats {
-  size_t bytes, entries; /* stored now (outputs being filled or too large are not counted) */
+  /* stored now: bytes counted against the bound (each output with its key
+   * and about 200 bytes of bookkeeping) and outputs; those being made or too
+   * large to keep are not counted */
+  size_t bytes, entries;
   uint64_t hits, misses, shared, evictions, superseded, fills_failed;
 } reads_cache_stats;
 
 typedef struct reads_cache reads_cache;
 
 /*
- * A cache of at most max_bytes of outputs (0: nothing is kept, but
- * concurrent fills of one key are still shared). With m, it registers and
+ * A cache of at most max_bytes of outputs, each counted with its key and a
+ * small fixed overhead (0: nothing is kept, but concurrent fills of one key
+ * are still shared). With m, it registers and
  * updates pgopipe_read_cache_bytes, pgopipe_read_cache_entries (gauges) and
  * pgopipe_read_cache_evictions_total{reason="size"|"superseded"}. Returns
  * NULL on allocation failure (or a metric name already registered in m).
