@@ -53,6 +53,10 @@ static svc_flag flags[] = {
      &S.o.max_decoded_bytes, NULL, NULL, 0},
     {"max-download-bytes", 0, SVC_FLAG_SIZE, "1073741824", "largest base profile served by GET",
      &S.o.max_download_bytes, NULL, NULL, 0},
+    {"read-cache-bytes", 0, SVC_FLAG_SIZE, "67108864",
+     "memory for converted downloads (format=pgo, preprofile, ...) kept per base version, least recently used "
+     "dropped first (0 = keep none)",
+     &S.o.read_cache_bytes, NULL, NULL, 0},
     {"max-uploads", 0, SVC_FLAG_INT, "64", "uploads handled at once; more get 503 (0 = unlimited)", &S.o.max_uploads,
      NULL, NULL, 0},
     {"request-timeout", 0, SVC_FLAG_DURATION, "60s", "longest time to receive one request", &S.o.request_timeout_ms,
@@ -208,7 +212,14 @@ static int open_deps(const core_logger *lg) {
   S.up.max_input_bytes = (size_t)S.o.max_profile_bytes;
   S.up.max_decoded_bytes = (size_t)S.o.max_decoded_bytes;
   S.up.log = *lg;
+  reads_config rc = {S.blob, (size_t)S.o.max_download_bytes, (size_t)S.o.read_cache_bytes, S.metrics};
+  if (reads_new(&rc, &S.reads, err, sizeof err) != 0) {
+    bus_writer_close(S.bus);
+    blob_close(S.blob);
+    return fail("reads", err);
+  }
   if (S.o.worker && start_worker(lg, err, sizeof err) != 0) {
+    reads_free(S.reads);
     ui_close(&S);
     bus_writer_close(S.bus);
     blob_close(S.blob);
@@ -241,6 +252,7 @@ static svc_http *start_http(int mode) {
   }
   if (svc_http_start(h, err, sizeof err) != 0) {
     worker_embed_stop(S.worker, err, sizeof err);
+    reads_free(S.reads);
     bus_writer_close(S.bus);
     ui_close(&S);
     blob_close(S.blob);
@@ -297,6 +309,7 @@ static int shut_down(svc_http *h, int sig) {
   if (wrc != 0) SVC_ERROR("worker stopped with an error", SVC_STR("error", err));
   bus_writer_close(S.bus); /* flushes the producer */
   svc_http_free(h);
+  reads_free(S.reads);
   ui_close(&S);
   blob_close(S.blob);
   svc_metrics_free(S.metrics);

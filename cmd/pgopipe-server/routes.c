@@ -1,8 +1,8 @@
 /*
  * routes.c — the HTTP API of pgopipe-server (contract: HTTP API). Each
  * handler translates between HTTP and one call into lib/: uploads go to
- * upload_accept, listings to apps_list_bases and deletions to apps_delete
- * (lib/pipeline, where their rules live), downloads to the blob store.
+ * upload_accept and deletions to apps_delete (lib/pipeline, where their
+ * rules live); the reads (downloads and the listing) are in reads.c.
  * Errors are JSON {"message","code"} everywhere.
  */
 #include "server.h"
@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static void count_blob_error(server *s, const char *op) { svc_metric_add(s->m_blob_err, 1, op); }
 
@@ -65,40 +64,7 @@ static void h_upload(svc_req *r, void *ctx) {
   svc_reply_owned(r, 201, "application/json", out, strlen(out));
 }
 
-/* ---- GET/HEAD /api/profile/{app} ---- */
-
-/* Does an If-None-Match header value match etag? Handles "*", lists and
- * weak validators (W/"x" matches "x": If-None-Match uses weak comparison). */
-static int etag_matches(const char *inm, const char *etag) {
-  if (!inm || !etag || !*etag) return 0;
-  const char *e = etag;
-  if (strncmp(e, "W/", 2) == 0) e += 2;
-  size_t el = strlen(e);
-  const char *p = inm;
-  while (*p) {
-    while (*p == ' ' || *p == ',' || *p == '\t') p++;
-    if (!*p) break;
-    if (*p == '*') return 1;
-    if (strncmp(p, "W/", 2) == 0) p += 2;
-    const char *end = p;
-    if (*p == '"') {
-      end = strchr(p + 1, '"');
-      end = end ? end + 1 : p + strlen(p);
-    } else {
-      while (*end && *end != ',') end++;
-    }
-    if ((size_t)(end - p) == el && strncmp(p, e, el) == 0) return 1;
-    p = end;
-  }
-  return 0;
-}
-
-static void http_date(int64_t ms, char *buf, size_t n) {
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(buf, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-}
+/* ---- DELETE /api/profile/{app} ---- */
 
 /* Logs the app, checks its name and writes its base key (layout_base_key)
  * into key. Returns -1 after replying 400 when the name is invalid. */
@@ -110,82 +76,6 @@ static int base_key(svc_req *r, const char *app, char *key, size_t n) {
   }
   return 0;
 }
-
-static void h_download(svc_req *r, void *ctx) {
-  server *s = ctx;
-  const char *app = svc_req_param(r, "app");
-  char key[LAYOUT_KEY_BUF], err[1024];
-  blob_info info;
-  if (base_key(r, app, key, sizeof key) != 0)
-    return;
-
-  const char *inm = svc_req_header(r, "If-None-Match");
-  if (inm) {
-    int rc = blob_stat(s->blob, key, &info, err, sizeof err);
-    if (rc == BLOB_OK && etag_matches(inm, info.etag)) {
-      svc_req_header_out(r, "ETag", info.etag);
-      svc_reply(r, 304, NULL, NULL, 0);
-      return;
-    }
-    if (rc == BLOB_ENOTFOUND) {
-      svc_reply_error(r, 404, "no merged profile for app %s yet", app);
-      return;
-    }
-  }
-  uint8_t *data = NULL;
-  size_t len = 0;
-  int rc = blob_get(s->blob, key, (size_t)s->o.max_download_bytes, &data, &len, &info, err, sizeof err);
-  if (rc == BLOB_ENOTFOUND) {
-    svc_reply_error(r, 404, "no merged profile for app %s yet", app);
-    return;
-  }
-  if (rc != BLOB_OK) {
-    count_blob_error(s, "get");
-    svc_reply_error(r, rc == BLOB_ETOOBIG ? 500 : 503, "reading %s: %s", key, err);
-    return;
-  }
-  char date[64];
-  if (info.etag[0]) svc_req_header_out(r, "ETag", info.etag);
-  if (info.mtime_ms > 0) {
-    http_date(info.mtime_ms, date, sizeof date);
-    svc_req_header_out(r, "Last-Modified", date);
-  }
-  svc_req_header_out(r, "Content-Disposition", "attachment; filename=\"" LAYOUT_BASE_NAME "\"");
-  svc_req_header_out(r, "Cache-Control", "no-cache");
-  svc_reply_owned(r, 200, "application/octet-stream", data, len);
-}
-
-/* ---- GET /api/profile ---- */
-
-static void h_list(svc_req *r, void *ctx) {
-  server *s = ctx;
-  char err[1024];
-  apps_base *bases = NULL;
-  size_t n = 0;
-  if (apps_list_bases(s->blob, &bases, &n, err, sizeof err) != 0) {
-    count_blob_error(s, "list");
-    svc_reply_error(r, 503, "listing profiles: %s", err);
-    return;
-  }
-  json_t *arr = json_array();
-  for (size_t i = 0; i < n; i++) {
-    char lm[40];
-    chrono_format_rfc3339(bases[i].mtime_ms, 0, lm, sizeof lm);
-    json_array_append_new(arr, json_pack("{s:s, s:I, s:s}", "key", bases[i].app, "size",
-                                         (json_int_t)bases[i].size, "lastModified", lm));
-  }
-  free(bases);
-  json_t *o = json_pack("{s:o}", "profiles", arr);
-  char *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
-  json_decref(o);
-  if (!out) {
-    svc_reply_error(r, 500, "out of memory");
-    return;
-  }
-  svc_reply_owned(r, 200, "application/json", out, strlen(out));
-}
-
-/* ---- DELETE /api/profile/{app} ---- */
 
 /* The order of a deletion is lib/pipeline's (apps_delete); here only its
  * answer: 200, 404 when the app has no base, 503 when nothing could be done. */
@@ -273,9 +163,9 @@ int server_routes(server *s, svc_http *h) {
   int rc = 0;
   rc |= svc_http_route(h, "POST", "/api/profile/{app}", h_upload, s, s->o.max_profile_bytes,
                        SVC_ROUTE_LIMITED | SVC_ROUTE_AUTH);
-  rc |= svc_http_route(h, "GET", "/api/profile/{app}", h_download, s, 0, 0);
+  rc |= svc_http_route(h, "GET", "/api/profile/{app}", server_read_profile, s, 0, 0);
   rc |= svc_http_route(h, "DELETE", "/api/profile/{app}", h_delete, s, 0, SVC_ROUTE_AUTH);
-  rc |= svc_http_route(h, "GET", "/api/profile", h_list, s, 0, 0);
+  rc |= svc_http_route(h, "GET", "/api/profile", server_list_profiles, s, 0, 0);
   rc |= svc_http_add_health(h, "/api/health", deps, ndeps);
   rc |= svc_http_add_ready(h, "/api/ready");
   rc |= svc_http_add_metrics(h, "/metrics", s->metrics);

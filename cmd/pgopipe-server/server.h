@@ -2,7 +2,8 @@
  * server.h — what the pieces of pgopipe-server share: its options, its open
  * dependencies and its metrics. main.c parses and wires (and starts the
  * in-process merge worker, lib/pipeline's worker_embed, with --worker),
- * routes.c answers HTTP, ui.c serves the web UI and applies the access rule.
+ * routes.c answers HTTP, reads.c the read routes (downloads, listing), ui.c
+ * serves the web UI and applies the access rule.
  */
 #ifndef PGOPIPE_SERVER_H
 #define PGOPIPE_SERVER_H
@@ -11,8 +12,10 @@
 
 #include "blob.h"
 #include "bus.h"
+#include "reads.h"
 #include "svc_http.h"
 #include "svc_metrics.h"
+#include "apps.h"
 #include "upload.h"
 #include "worker.h"
 
@@ -26,6 +29,7 @@ typedef struct server_opts {
   uint64_t max_profile_bytes;
   uint64_t max_decoded_bytes;
   uint64_t max_download_bytes;
+  uint64_t read_cache_bytes;
   int64_t max_uploads;
   int64_t request_timeout_ms;
   int64_t idle_timeout_ms;
@@ -51,11 +55,18 @@ typedef struct server {
   svc_metrics *metrics;
   worker_embed *worker; /* the in-process worker, NULL without --worker */
   struct ui *ui;        /* the web UI and the access rule (ui.c) */
+  reads *reads;         /* the read side: conversions and their cache */
   svc_metric *m_upload_bytes, *m_upload_seconds, *m_uploads, *m_rejected, *m_publish_err, *m_blob_err;
 } server;
 
 /* Registers every route of the contract on h. */
 int server_routes(server *s, svc_http *h);
+
+/* GET/HEAD /api/profile/{app}: a base in any format (reads.c). */
+void server_read_profile(svc_req *r, void *ctx);
+
+/* GET /api/profile: the apps and their bases (reads.c). */
+void server_list_profiles(svc_req *r, void *ctx);
 
 /* Creates the server's own metric families in s->metrics. */
 int server_metrics(server *s);

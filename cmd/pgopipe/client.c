@@ -23,14 +23,16 @@
 #include "chrono.h"
 #include "cli.h"
 #include "client.h"
+#include "export.h"
 #include "layout.h"
+#include "pgo.h"
 
 #define ERRLEN 1024
 #define DEFAULT_API_URL "http://localhost:8080"
 #define MAX_UPLOAD_BYTES (64u << 20)  /* the server's default compressed-body limit */
 #define PROGRESS_MIN_BYTES (1u << 20) /* progress only for downloads above 1 MiB */
 
-enum { OPT_TOKEN_FILE = 256, OPT_OLDER, OPT_LARGER };
+enum { OPT_TOKEN_FILE = 256, OPT_OLDER, OPT_LARGER, OPT_KIND, OPT_KEEP };
 
 struct copts {
   const char *verb;
@@ -40,6 +42,10 @@ struct copts {
   const char *output;
   int64_t older_ms;   /* -1 = not given */
   int64_t larger;     /* -1 = not given */
+  /* download: the read's parameters (NULL = the server's default) */
+  const char *kind;
+  const char *format;
+  const char *keep;
 };
 
 static const struct option long_opts[] = {
@@ -49,6 +55,9 @@ static const struct option long_opts[] = {
     {"output", required_argument, NULL, 'o'},
     {"older-than", required_argument, NULL, OPT_OLDER},
     {"larger-than", required_argument, NULL, OPT_LARGER},
+    {"kind", required_argument, NULL, OPT_KIND},
+    {"format", required_argument, NULL, 'f'},
+    {"keep", required_argument, NULL, OPT_KEEP},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -67,13 +76,26 @@ static void help(const char *verb, FILE *f) {
                "(no connection, 5xx, 429) are retried with backoff. Prints the stored key.\n\n"
                "  -a, --app APP            application name (env PGOPIPE_APP)\n");
   else if (!strcmp(verb, "download"))
-    fprintf(f, "usage: pgopipe download APP [-o FILE]\n\n"
-               "Writes APP's merged base profile, ready for `go build -pgo=FILE`. The file\n"
-               "is replaced atomically: it is never left half-written.\n\n"
-               "  -o, --output FILE        output file (default default.pgo; \"-\" = stdout)\n");
+    fprintf(f, "usage: pgopipe download APP [--kind K] [-f FORMAT] [--keep N] [-o FILE]\n\n"
+               "Writes APP's merged base profile of a kind (default cpu) in a format\n"
+               "(default pprof: the base as stored, ready for `go build -pgo=FILE`). The\n"
+               "file is replaced atomically: it is never left half-written.\n\n"
+               "  --kind K                 cpu, heap, mutex, block, goroutine or threadcreate\n"
+               "                           (default cpu)\n"
+               "  -f, --format FORMAT      pprof (default), pgo (trimmed for go build -pgo),\n"
+               "                           preprofile (Go 1.23+ -pgoprofile), folded,\n"
+               "                           speedscope or chrome\n"
+               "  --keep N                 format pgo: leaf-most locations kept per sample\n"
+               "                           (default 2; 0 = every frame, for old compilers)\n"
+               "  -o, --output FILE        output file (\"-\" = stdout); default the server's\n"
+               "                           name for it: default.pgo (cpu, pprof and pgo),\n"
+               "                           default.preprofile, APP.folded,\n"
+               "                           APP.speedscope.json, APP.cpuprofile; other kinds\n"
+               "                           APP-KIND.pb.gz, APP-KIND.folded, ...\n");
   else if (!strcmp(verb, "list"))
     fprintf(f, "usage: pgopipe list\n\n"
-               "Lists the merged base profiles on the server: app, size, last modified.\n\n");
+               "Lists the merged base profiles on the server, one line per base:\n"
+               "app, kind, size, last modified.\n\n");
   else if (!strcmp(verb, "delete"))
     fprintf(f, "usage: pgopipe delete APP\n\nDeletes APP's merged base profile.\n\n");
   else
@@ -108,6 +130,32 @@ static int parse(struct copts *o, int argc, char **argv, const char *shortopts) 
     case 'o':
       o->output = optarg;
       break;
+    case OPT_KIND:
+      if (layout_kind_parse(optarg) == LAYOUT_KIND_NONE) {
+        cli_errorf(o->verb, "--kind \"%s\": want cpu, heap, mutex, block, goroutine or threadcreate",
+                   optarg);
+        return CLI_USAGE;
+      }
+      o->kind = optarg;
+      break;
+    case 'f':
+      if (!pp_export_format_find(optarg)) {
+        cli_errorf(o->verb, "--format \"%s\": want pprof, pgo, preprofile, folded, speedscope or chrome",
+                   optarg);
+        return CLI_USAGE;
+      }
+      o->format = optarg;
+      break;
+    case OPT_KEEP: {
+      unsigned k;
+      char kerr[256];
+      if (pp_pgo_keep_parse(optarg, &k, kerr, sizeof kerr) != 0) {
+        cli_errorf(o->verb, "--keep: %s", kerr);
+        return CLI_USAGE;
+      }
+      o->keep = optarg;
+      break;
+    }
     case OPT_OLDER:
       if (chrono_parse_duration(optarg, &o->older_ms, NULL, 0) != 0) {
         cli_errorf(o->verb, "--older-than wants a duration like 30s, 5m or 24h, not \"%s\"",
@@ -302,27 +350,35 @@ static void show_progress(void *ud, uint64_t now, uint64_t total) {
 int cli_download(int argc, char **argv) {
   struct copts o = {.verb = "download", .older_ms = -1, .larger = -1};
   const char *app = NULL;
-  int rc = parse_app_verb(&o, argc, argv, ":u:o:h", &app);
+  int rc = parse_app_verb(&o, argc, argv, ":u:o:f:h", &app);
   if (rc >= 0) return rc;
-  const char *out = o.output ? o.output : "default.pgo";
+  if (o.keep) {
+    const pp_export_format *f = pp_export_format_find(o.format ? o.format : "pprof");
+    if (!(f->reads & PP_EXPORT_READS_KEEP)) {
+      cli_errorf(o.verb, "--keep applies to --format pgo only");
+      return CLI_USAGE;
+    }
+  }
   char *token = NULL;
   client_t *c = make_client(&o, &token);
   if (!c) return CLI_FAIL;
   struct progress pr = {.app = app};
-  client_download_opts dopts = {0};
+  /* The read's parameters; a time range (--from/--to) is passed the same way. */
+  client_download_opts dopts = {.kind = o.kind, .format = o.format, .keep = o.keep};
   if (isatty(STDERR_FILENO)) {
     dopts.progress = show_progress;
     dopts.progress_ud = &pr;
   }
   client_download_result res;
   char err[ERRLEN];
-  rc = client_download(c, app, out, &dopts, &res, err, sizeof err);
+  rc = client_download(c, app, o.output, &dopts, &res, err, sizeof err);
   if (pr.shown) fputc('\n', stderr);
   int status = CLI_OK;
   if (rc != CLIENT_OK)
     status = report(&o, rc, err);
-  else if (strcmp(out, "-") != 0)
-    printf("wrote %s (%" PRIu64 " bytes), the base profile of %s\n", out, res.bytes, app);
+  else if (strcmp(res.path, "-") != 0)
+    printf("wrote %s (%" PRIu64 " bytes): the %s profile of %s, format %s\n", res.path, res.bytes,
+           o.kind ? layout_kind_name(layout_kind_parse(o.kind)) : "cpu", app, o.format ? o.format : "pprof");
   return done(c, token, status);
 }
 
@@ -370,9 +426,11 @@ int cli_list(int argc, char **argv) {
   if (!want_args(&o, argc, 0, "no arguments")) return CLI_USAGE;
   listing l;
   if ((rc = fetch_list(&o, &l)) >= 0) return rc;
-  printf("%-40s %12s  %s\n", "APP", "SIZE", "LAST MODIFIED");
+  printf("%-40s %-12s %12s  %s\n", "APP", "KIND", "SIZE", "LAST MODIFIED");
   for (size_t i = 0; i < l.n; i++)
-    printf("%-40s %12" PRIu64 "  %s\n", l.ps[i].app, l.ps[i].size, l.ps[i].last_modified);
+    for (size_t k = 0; k < l.ps[i].nkinds; k++)
+      printf("%-40s %-12s %12" PRIu64 "  %s\n", l.ps[i].app, l.ps[i].kinds[k].kind, l.ps[i].kinds[k].size,
+             l.ps[i].kinds[k].last_modified);
   return listing_done(&l, CLI_OK);
 }
 

@@ -24,7 +24,7 @@ static const struct verb verbs[] = {
     {"export", cli_export, "write a profile as folded stacks, speedscope or Chrome JSON (-f FORMAT IN)"},
     {"pgo", cli_pgo, "the compiler's view: call sites entering/leaving the hot set (pgo diff OLD NEW)"},
     {"upload", cli_upload, "send a profile to the server for an app (-a APP FILE)"},
-    {"download", cli_download, "fetch an app's merged base profile (APP [-o FILE])"},
+    {"download", cli_download, "fetch an app's base profile, in a format (APP [--kind K] [-f FORMAT] [-o FILE])"},
     {"list", cli_list, "list the merged base profiles on the server"},
     {"delete", cli_delete, "delete an app's merged base profile (APP)"},
     {"clean", cli_clean, "delete base profiles older and/or larger than given"},

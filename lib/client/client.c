@@ -48,6 +48,7 @@ struct client_req {
   client_progress_fn progress;
   void *progress_ud;
   char etag[128];
+  char filename[256];    /* Content-Disposition filename="...", as sent */
   long retry_after_ms;
   char key[512];
   char errbuf[CURL_ERROR_SIZE];
@@ -151,6 +152,22 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
     if (vl >= sizeof r->etag) vl = sizeof r->etag - 1;
     memcpy(r->etag, v, vl);
     r->etag[vl] = '\0';
+  }
+  if (n > 20 && strncasecmp(buf, "content-disposition:", 20) == 0) {
+    /* filename="NAME" (or filename=NAME); anything odd is left to the caller's check */
+    const char *end = buf + n, *v = buf + 20;
+    for (; v + 9 <= end; v++)
+      if (strncasecmp(v, "filename=", 9) == 0 && (v == buf + 20 || v[-1] == ' ' || v[-1] == ';')) break;
+    if (v + 9 <= end) {
+      v += 9;
+      int quoted = v < end && *v == '"';
+      if (quoted) v++;
+      size_t l = 0;
+      while (v + l < end && v[l] != (quoted ? '"' : ';') && v[l] != '\r' && v[l] != '\n' && l + 1 < sizeof r->filename)
+        l++;
+      memcpy(r->filename, v, l);
+      r->filename[l] = '\0';
+    }
   }
   if (n > 12 && strncasecmp(buf, "retry-after:", 12) == 0) {
     const char *v = buf + 12;
@@ -492,37 +509,95 @@ int client_upload(client_t *c, const char *app, const uint8_t *body, size_t len,
   return rc;
 }
 
+/* Appends "?k=v&..." for the parameters given (values URL-encoded) to the
+ * request's URL. Returns 0 or -1 when out of memory. */
+static int req_add_query(client_req *r, const char *const *kv, size_t n) {
+  size_t need = strlen(r->url) + 1;
+  char *esc[8] = {0};
+  int rc = -1;
+  for (size_t i = 0; i + 1 < n && i / 2 < 8; i += 2) {
+    if (!kv[i + 1]) continue;
+    esc[i / 2] = curl_easy_escape(r->easy, kv[i + 1], 0);
+    if (!esc[i / 2]) goto out;
+    need += strlen(kv[i]) + strlen(esc[i / 2]) + 2;
+  }
+  char *url = malloc(need), *what = malloc(need + 8);
+  if (!url || !what) {
+    free(url);
+    free(what);
+    goto out;
+  }
+  size_t off = (size_t)snprintf(url, need, "%s", r->url);
+  char sep = '?';
+  for (size_t i = 0; i + 1 < n && i / 2 < 8; i += 2) {
+    if (!esc[i / 2]) continue;
+    off += (size_t)snprintf(url + off, need - off, "%c%s=%s", sep, kv[i], esc[i / 2]);
+    sep = '&';
+  }
+  /* "GET URL": the method is the first word of what */
+  snprintf(what, need + 8, "%.*s%s", (int)(strcspn(r->what, " ") + 1), r->what, url);
+  free(r->url);
+  free(r->what);
+  r->url = url;
+  r->what = what;
+  curl_easy_setopt(r->easy, CURLOPT_URL, r->url);
+  rc = 0;
+out:
+  for (size_t i = 0; i < 8; i++) curl_free(esc[i]);
+  return rc;
+}
+
+/* A name the server proposed is used as a file name in the current
+ * directory only when it is plain: letters, digits, '.', '-', '_', not
+ * starting with '.', not empty. */
+static int plain_file_name(const char *s) {
+  if (!*s || *s == '.') return 0;
+  for (; *s; s++)
+    if (!isalnum((unsigned char)*s) && *s != '.' && *s != '-' && *s != '_') return 0;
+  return 1;
+}
+
 int client_download(client_t *c, const char *app, const char *out_path,
                     const client_download_opts *opts, client_download_result *res, char *err,
                     size_t errlen) {
   client_download_result dummy;
   if (!res) res = &dummy;
   memset(res, 0, sizeof *res);
-  if (!out_path || !*out_path) {
+  if (out_path && !*out_path) {
     errbuf_set(err, errlen, "no output file given");
     return CLIENT_EINVAL;
   }
   client_req *r = req_new(&c->cfg, "GET", app, err, errlen);
   if (!r)
     return layout_app_valid(app) ? CLIENT_ENOMEM : CLIENT_EINVAL;
-  int to_stdout = strcmp(out_path, "-") == 0;
+  int to_stdout = out_path && strcmp(out_path, "-") == 0;
   char *tmp = NULL;
   int rc;
+  if (opts && (opts->kind || opts->format || opts->keep)) {
+    const char *kv[] = {"kind", opts->kind, "format", opts->format, "keep", opts->keep};
+    if (req_add_query(r, kv, sizeof kv / sizeof kv[0]) != 0) {
+      errbuf_set(err, errlen, "out of memory");
+      rc = CLIENT_ENOMEM;
+      goto done;
+    }
+  }
   if (to_stdout) {
     r->fd = STDOUT_FILENO;
   } else {
-    size_t tl = strlen(out_path) + sizeof ".tmp-XXXXXX";
+    /* without a name yet: a temporary file in the current directory */
+    const char *base = out_path ? out_path : "pgopipe-download";
+    size_t tl = strlen(base) + sizeof ".tmp-XXXXXX";
     tmp = malloc(tl);
     if (!tmp) {
       errbuf_set(err, errlen, "out of memory");
       rc = CLIENT_ENOMEM;
       goto done;
     }
-    snprintf(tmp, tl, "%s.tmp-XXXXXX", out_path);
+    snprintf(tmp, tl, "%s.tmp-XXXXXX", base);
     r->fd = mkstemp(tmp);
     if (r->fd < 0) {
-      errbuf_set(err, errlen, "cannot create a temporary file next to %s: %s", out_path,
-                 strerror(errno));
+      errbuf_set(err, errlen, "cannot create a temporary file next to %s: %s",
+                 out_path ? out_path : "the current directory's files", strerror(errno));
       free(tmp);
       tmp = NULL;
       rc = CLIENT_EIO;
@@ -535,6 +610,8 @@ int client_download(client_t *c, const char *app, const char *out_path,
   curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, 0L);
   curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_TIME, stall / 1000 > 0 ? stall / 1000 : 1L);
+  /* text formats may come gzip-encoded: curl undoes it */
+  curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
   struct curl_slist *inm = NULL;
   if (opts && opts->if_none_match && *opts->if_none_match) {
     size_t hl = strlen(opts->if_none_match) + sizeof "If-None-Match: ";
@@ -564,6 +641,10 @@ int client_download(client_t *c, const char *app, const char *out_path,
   rc = req_result(r, perform(c, r), ok, &status, NULL, err, errlen);
   res->bytes = r->written;
   snprintf(res->etag, sizeof res->etag, "%s", r->etag);
+  const char *final = to_stdout ? "-" : out_path ? out_path
+                                      : plain_file_name(r->filename) ? r->filename
+                                                                     : LAYOUT_BASE_NAME;
+  snprintf(res->path, sizeof res->path, "%s", final);
   if (rc != CLIENT_OK) goto done;
   if (status == 304) {
     res->not_modified = 1;
@@ -582,8 +663,8 @@ int client_download(client_t *c, const char *app, const char *out_path,
       rc = CLIENT_EIO;
       goto done;
     }
-    if (rename(tmp, out_path) != 0) {
-      errbuf_set(err, errlen, "renaming %s to %s: %s", tmp, out_path, strerror(errno));
+    if (rename(tmp, final) != 0) {
+      errbuf_set(err, errlen, "renaming %s to %s: %s", tmp, final, strerror(errno));
       rc = CLIENT_EIO;
       goto done;
     }
@@ -607,8 +688,41 @@ void client_profiles_free(client_profile *p, size_t n) {
   for (size_t i = 0; i < n; i++) {
     free(p[i].app);
     free(p[i].last_modified);
+    for (size_t k = 0; k < p[i].nkinds; k++) free(p[i].kinds[k].last_modified);
+    free(p[i].kinds);
   }
   free(p);
+}
+
+/* The "kinds" of one listed app into p->kinds; without the field, one cpu
+ * base with the app's own fields. Returns 0, or -1 (malformed or out of
+ * memory; p->kinds then holds what was read, freed with the rest). */
+static int list_kinds(json_t *e, client_profile *p) {
+  json_t *ks = json_object_get(e, "kinds");
+  size_t nk = json_is_array(ks) ? json_array_size(ks) : 1;
+  if (ks && !json_is_array(ks)) return -1;
+  p->kinds = calloc(nk ? nk : 1, sizeof *p->kinds);
+  if (!p->kinds) return -1;
+  if (!ks) {
+    client_base *b = &p->kinds[p->nkinds++];
+    snprintf(b->kind, sizeof b->kind, "cpu");
+    b->size = p->size;
+    b->last_modified = strdup_s(p->last_modified);
+    b->last_modified_ms = p->last_modified_ms;
+    return b->last_modified ? 0 : -1;
+  }
+  for (size_t k = 0; k < nk; k++) {
+    json_t *o = json_array_get(ks, k);
+    json_t *kd = json_object_get(o, "kind"), *sz = json_object_get(o, "size"), *lm = json_object_get(o, "lastModified");
+    if (!json_is_string(kd) || !json_is_integer(sz) || json_integer_value(sz) < 0) return -1;
+    client_base *b = &p->kinds[p->nkinds++];
+    snprintf(b->kind, sizeof b->kind, "%s", json_string_value(kd));
+    b->size = (uint64_t)json_integer_value(sz);
+    b->last_modified = strdup_s(json_is_string(lm) ? json_string_value(lm) : "");
+    if (!b->last_modified) return -1;
+    if (chrono_parse_rfc3339(b->last_modified, &b->last_modified_ms) != 0) b->last_modified_ms = -1;
+  }
+  return 0;
 }
 
 int client_list(client_t *c, client_profile **out, size_t *n, char *err, size_t errlen) {
@@ -668,6 +782,13 @@ int client_list(client_t *c, client_profile **out, size_t *n, char *err, size_t 
     }
     if (chrono_parse_rfc3339(ps[i].last_modified, &ps[i].last_modified_ms) != 0)
       ps[i].last_modified_ms = -1;
+    if (list_kinds(e, &ps[i]) != 0) {
+      client_profiles_free(ps, cnt);
+      json_decref(j);
+      errbuf_set(err, errlen, "%s: profile %zu has a malformed \"kinds\" list", r->what, i);
+      rc = CLIENT_EPROTO;
+      goto done;
+    }
   }
   json_decref(j);
   *out = ps;

@@ -4,7 +4,8 @@
  * Both client programs talk to pgopipe-server through this module: the
  * `pgopipe` CLI verbs (upload, download, list, delete, clean) and
  * pgopipe-scraper (uploads of scraped profiles). It knows the routes of the
- * contract (POST/GET/DELETE /api/profile/{app}, GET /api/profile), sends the
+ * contract (POST/GET/DELETE /api/profile/{app} with the read parameters,
+ * GET /api/profile), sends the
  * bearer token, turns the server's JSON error body {"message","code"} into
  * the error message, and retries uploads that failed for a transient reason
  * (no connection, timeout, 5xx, 429) with capped exponential backoff.
@@ -155,32 +156,54 @@ typedef struct client_download_opts {
   const char *if_none_match;  /* ETag to send in If-None-Match, or NULL */
   client_progress_fn progress; /* may be NULL */
   void *progress_ud;
+  /* The read's query parameters (contract, "Reads"), sent as given; NULL =
+   * not sent (the server's default: the cpu base as stored). */
+  const char *kind;   /* ?kind=  (cpu, heap, ...) */
+  const char *format; /* ?format= (pprof, pgo, preprofile, folded, ...) */
+  const char *keep;   /* ?keep=  (format=pgo) */
 } client_download_opts;
 
 typedef struct client_download_result {
-  int not_modified;  /* 1 when the server answered 304 (out_path untouched) */
-  uint64_t bytes;    /* body bytes written */
+  int not_modified;  /* 1 when the server answered 304 (the output untouched) */
+  uint64_t bytes;    /* body bytes written (after any Content-Encoding is undone) */
   char etag[128];    /* ETag header of the answer, "" when none */
+  char path[256];    /* the file written (out_path, or the name the server proposed) */
 } client_download_result;
 
 /*
- * Downloads the base profile of app into out_path, streamed: the body goes
+ * Downloads a base profile of app into out_path, streamed: the body goes
  * to a temporary file next to out_path (same directory) which is flushed,
  * fsync'd and renamed over out_path only after a complete 200 answer, so
  * out_path is never left half-written. out_path "-" writes to stdout
- * instead. opts and res may be NULL. 404 and other errors leave out_path as
- * it was and give the server's message.
+ * instead. out_path NULL: the file name the server proposes in
+ * Content-Disposition (a plain name of letters, digits, '.', '-' and '_'
+ * not starting with '.'), in the current directory; "default.pgo" when it
+ * proposes none or anything else. A body the server sent gzip-encoded
+ * (Content-Encoding, text formats) is written decoded. opts and res may be
+ * NULL. 404 and other errors leave the output as it was and give the
+ * server's message.
  */
 int client_download(client_t *c, const char *app, const char *out_path,
                     const client_download_opts *opts, client_download_result *res,
                     char *err, size_t errlen);
 
-/* One merged profile from GET /api/profile. */
+/* One base of an app in GET /api/profile ("kinds"). */
+typedef struct client_base {
+  char kind[16];            /* "cpu", "heap", ... */
+  uint64_t size;            /* bytes */
+  char *last_modified;      /* RFC 3339 string as sent by the server */
+  int64_t last_modified_ms; /* parsed; -1 when it could not be */
+} client_base;
+
+/* One app from GET /api/profile. */
 typedef struct client_profile {
   char *app;              /* the "key" field: the application name */
-  uint64_t size;          /* bytes */
-  char *last_modified;    /* RFC 3339 string as sent by the server */
+  uint64_t size;          /* bytes (of the app's bases together) */
+  char *last_modified;    /* RFC 3339 string as sent by the server (the newest base) */
   int64_t last_modified_ms; /* parsed (chrono_parse_rfc3339); -1 when it could not be */
+  client_base *kinds;     /* the app's bases, as listed; a server that lists none
+                             (autopgo) gives one "cpu" base with the fields above */
+  size_t nkinds;
 } client_profile;
 
 /*

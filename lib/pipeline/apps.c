@@ -9,31 +9,39 @@
  */
 #include "apps.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "errbuf.h"
 
-/* If key is "{app}/default.pgo" with a valid app, copies the app into app. */
-static int base_of(const char *key, char app[LAYOUT_APP_MAX + 1]) {
-  if (layout_key_app(key, app, LAYOUT_APP_MAX + 1) != 0) return 0;
-  return strcmp(key + strlen(app) + 1, LAYOUT_BASE_NAME) == 0;
-}
-
-/* Appends one base to the growing array; -1 when out of memory. */
-static int push(apps_base **v, size_t *n, size_t *cap, const char *app, const blob_info *info) {
-  if (*n == *cap) {
-    size_t ncap = *cap ? *cap * 2 : 16;
-    apps_base *nv = realloc(*v, ncap * sizeof *nv);
-    if (!nv) return -1;
-    *v = nv;
-    *cap = ncap;
+/* Adds one base to the growing array of apps: to the last app when it is
+ * the same (the store lists an app's keys together), else as a new app.
+ * Returns -1 when out of memory. */
+static int push(apps_base **v, size_t *n, size_t *cap, const layout_ref *ref, const blob_info *info) {
+  apps_base *b = *n ? &(*v)[*n - 1] : NULL;
+  if (!b || strcmp(b->app, ref->app) != 0) {
+    if (*n == *cap) {
+      size_t ncap = *cap ? *cap * 2 : 16;
+      apps_base *nv = realloc(*v, ncap * sizeof *nv);
+      if (!nv) return -1;
+      *v = nv;
+      *cap = ncap;
+    }
+    b = &(*v)[(*n)++];
+    memset(b, 0, sizeof *b);
+    memcpy(b->app, ref->app, strlen(ref->app) + 1);
   }
-  apps_base *b = &(*v)[(*n)++];
-  memset(b, 0, sizeof *b);
-  memcpy(b->app, app, strlen(app) + 1);
-  b->size = info->size;
-  b->mtime_ms = info->mtime_ms;
+  if (b->nkinds == LAYOUT_KIND_COUNT) return 0; /* cannot happen: one key per kind */
+  /* insertion in kind order */
+  size_t i = b->nkinds++;
+  while (i > 0 && b->kinds[i - 1].kind > ref->kind) {
+    b->kinds[i] = b->kinds[i - 1];
+    i--;
+  }
+  b->kinds[i] = (apps_kind_base){ref->kind, info->size, info->mtime_ms};
+  b->size += info->size;
+  if (info->mtime_ms > b->mtime_ms) b->mtime_ms = info->mtime_ms;
   return 0;
 }
 
@@ -47,10 +55,10 @@ int apps_list_bases(blob_store *blob, apps_base **out, size_t *n, char *err, siz
   size_t cnt = 0, cap = 0;
   const char *key;
   blob_info info;
-  char app[LAYOUT_APP_MAX + 1];
+  layout_ref ref;
   while ((rc = blob_iter_next(it, &key, &info, err, errlen)) == 1) {
-    if (!base_of(key, app)) continue;
-    if (push(&v, &cnt, &cap, app, &info) != 0) {
+    if (layout_parse_key(key, &ref) != 0 || ref.type != LAYOUT_KEY_BASE) continue;
+    if (push(&v, &cnt, &cap, &ref, &info) != 0) {
       errbuf_set(err, errlen, "out of memory");
       rc = BLOB_ENOMEM;
       break;
@@ -72,20 +80,46 @@ static int outcome(apps_delete_result *res, apps_delete_outcome o) {
   return o == APPS_DELETED ? 0 : -1;
 }
 
+/* The keys of app's bases of the other kinds ("{app}/kinds/{kind}.pgo"),
+ * at most LAYOUT_KIND_COUNT - 1. Returns the count, or a BLOB_E* code. */
+static int kind_bases(blob_store *blob, const char *app, char keys[][LAYOUT_KEY_BUF], char *err, size_t errlen) {
+  char prefix[LAYOUT_KEY_BUF];
+  if (layout_app_prefix(app, prefix, sizeof prefix) != 0) return BLOB_EINVAL;
+  size_t pl = strlen(prefix);
+  snprintf(prefix + pl, sizeof prefix - pl, "%s/", LAYOUT_KINDS_DIR);
+  blob_iter *it = NULL;
+  int rc = blob_list(blob, prefix, &it, err, errlen);
+  if (rc != BLOB_OK) return rc;
+  int n = 0;
+  const char *key;
+  blob_info info;
+  layout_ref ref;
+  while ((rc = blob_iter_next(it, &key, &info, err, errlen)) == 1) {
+    if (layout_parse_key(key, &ref) != 0 || ref.type != LAYOUT_KEY_BASE || ref.kind == LAYOUT_KIND_CPU) continue;
+    if (n < LAYOUT_KIND_COUNT - 1) snprintf(keys[n++], LAYOUT_KEY_BUF, "%s", key);
+  }
+  blob_iter_free(it);
+  return rc < 0 ? rc : n;
+}
+
 int apps_delete(blob_store *blob, bus_writer *bus, const char *app, apps_delete_result *res) {
   memset(res, 0, sizeof *res);
   if (layout_base_key(app, res->key, sizeof res->key) != 0) return outcome(res, APPS_BAD_APP);
   blob_info info;
   int rc = blob_stat(blob, res->key, &info, res->error, sizeof res->error);
-  if (rc == BLOB_ENOTFOUND) {
-    res->error[0] = '\0';
-    return outcome(res, APPS_NO_BASE);
-  }
-  if (rc != BLOB_OK) return outcome(res, APPS_STORE_FAILED);
+  if (rc != BLOB_OK && rc != BLOB_ENOTFOUND) return outcome(res, APPS_STORE_FAILED);
+  int has_cpu = rc == BLOB_OK;
+  char others[LAYOUT_KIND_COUNT - 1][LAYOUT_KEY_BUF];
+  int nothers = kind_bases(blob, app, others, res->error, sizeof res->error);
+  if (nothers < 0) return outcome(res, APPS_STORE_FAILED);
+  res->error[0] = '\0';
+  if (!has_cpu && nothers == 0) return outcome(res, APPS_NO_BASE);
   bus_event ev;
   rc = bus_event_init(&ev, BUS_TYPE_DELETED, app);
   if (rc == BUS_OK) rc = bus_publish_event(bus, &ev, res->error, sizeof res->error);
   if (rc != BUS_OK) return outcome(res, APPS_BUS_FAILED);
-  if (blob_delete(blob, res->key, res->error, sizeof res->error) != BLOB_OK) res->base_left = 1;
+  if (has_cpu && blob_delete(blob, res->key, res->error, sizeof res->error) != BLOB_OK) res->base_left = 1;
+  for (int i = 0; i < nothers; i++)
+    if (blob_delete(blob, others[i], res->error, sizeof res->error) != BLOB_OK) res->base_left = 1;
   return outcome(res, APPS_DELETED);
 }

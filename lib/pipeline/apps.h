@@ -4,17 +4,21 @@
  * GET /api/profile lists) and in what order an app is deleted
  * (DELETE /api/profile/{app}).
  *
- * Listing: every key "{app}/default.pgo" of the blob store whose {app} is a
- * valid app name (layout.h) is one base; any other key is not. Bases come in
- * the store's key order.
+ * Listing: every base key of the blob store — "{app}/default.pgo" (cpu) or
+ * "{app}/kinds/{kind}.pgo" (layout_parse_key: LAYOUT_KEY_BASE) under a
+ * valid app name — is one base; any other key is not. The bases are grouped
+ * by app, apps in the store's key order, each app's bases in kind order
+ * (cpu first). An app as a whole has the size of its bases together and the
+ * last-modified time of the newest: for an app with only a cpu base, that
+ * base's size and time, as autopgo lists them.
  *
  * Deletion, in this order:
- *   1. the app's base must exist                   (else nothing is done: 404)
+ *   1. the app must have a base of some kind        (else nothing is done: 404)
  *   2. profile.deleted {app} is published and acknowledged by the bus; the
  *      worker then removes everything under {app}/   (else nothing changed: 503)
- *   3. the base is removed here as well, so that a GET right after the
- *      answer already finds nothing. If that fails the deletion still
- *      stands: the worker removes the base on profile.deleted.
+ *   3. the app's bases are removed here as well, so that a GET right after
+ *      the answer already finds nothing. If that fails the deletion still
+ *      stands: the worker removes them on profile.deleted.
  * Announcing first means a failure leaves the app whole, never half gone.
  */
 #ifndef PGOPIPE_APPS_H
@@ -31,17 +35,27 @@
 extern "C" {
 #endif
 
-/* One app's base profile. */
-typedef struct apps_base {
-  char app[LAYOUT_APP_MAX + 1];
+/* One base profile of an app. */
+typedef struct apps_kind_base {
+  layout_kind kind;
   uint64_t size;    /* bytes */
   int64_t mtime_ms; /* last modified, ms since the epoch */
+} apps_kind_base;
+
+/* One app and its base profiles. */
+typedef struct apps_base {
+  char app[LAYOUT_APP_MAX + 1];
+  uint64_t size;    /* bytes of its bases together */
+  int64_t mtime_ms; /* last modified: the newest of its bases, ms since the epoch */
+  size_t nkinds;    /* >= 1 */
+  apps_kind_base kinds[LAYOUT_KIND_COUNT]; /* in kind order (layout_kind), cpu first */
 } apps_base;
 
 /*
- * Lists the bases of every app. On success *out is a malloc'd array of *n
- * entries (caller frees; NULL when there are none). Returns 0, or the
- * store's negative BLOB_E* code with its message in err (*out NULL).
+ * Lists every app that has a base, with its bases. On success *out is a
+ * malloc'd array of *n apps (caller frees; NULL when there are none).
+ * Returns 0, or the store's negative BLOB_E* code with its message in err
+ * (*out NULL). Cost: one pass over every key of the store.
  */
 int apps_list_bases(blob_store *blob, apps_base **out, size_t *n, char *err, size_t errlen);
 
@@ -49,16 +63,16 @@ int apps_list_bases(blob_store *blob, apps_base **out, size_t *n, char *err, siz
 typedef enum apps_delete_outcome {
   APPS_DELETED = 0,  /* announced; the base is gone or the worker removes it (200) */
   APPS_BAD_APP,      /* not a valid app name (400) */
-  APPS_NO_BASE,      /* the app has no base profile: nothing done (404) */
+  APPS_NO_BASE,      /* the app has no base profile of any kind: nothing done (404) */
   APPS_STORE_FAILED, /* the base could not be looked up: nothing done (503) */
   APPS_BUS_FAILED    /* profile.deleted was not acknowledged: nothing done (503) */
 } apps_delete_outcome;
 
 typedef struct apps_delete_result {
   apps_delete_outcome outcome;
-  char key[LAYOUT_KEY_BUF]; /* the app's base key ("" for APPS_BAD_APP) */
+  char key[LAYOUT_KEY_BUF]; /* the app's cpu base key ("" for APPS_BAD_APP) */
   char error[1024];         /* the store's or the bus's message, "" when none */
-  int base_left;            /* APPS_DELETED, but removing the base failed (error
+  int base_left;            /* APPS_DELETED, but removing a base failed (error
                                says why): the worker removes it on profile.deleted */
 } apps_delete_result;
 

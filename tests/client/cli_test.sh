@@ -118,7 +118,7 @@ check "download on a terminal, small: no progress" bash -c "! grep -q downloadin
 # ---- list ----
 run ls1 "$P" list -u "$API"
 size=$(stat -c %s "$T/base2.pgo")
-check "list: demo with its size" bash -c "[ $RC -eq 0 ] && grep -Eq '^demo +$size ' '$T/ls1.out'"
+check "list: demo's cpu base with its size" bash -c "[ $RC -eq 0 ] && grep -Eq '^demo +cpu +$size ' '$T/ls1.out'"
 run ls2 env PGOPIPE_API_URL="$DEAD" "$P" list
 check "list, server down (PGOPIPE_API_URL): exit 1 naming the URL" \
   bash -c "[ $RC -eq 1 ] && grep -qF '$DEAD/api/profile' '$T/ls2.err'"
@@ -152,8 +152,8 @@ check "clean: two merged bases to work on" wait_until 30 both
 run cl2 "$P" clean -u "$API" --auth-token-file "$TOKEN_FILE" --older-than 1h --larger-than 999999999
 check "clean: nothing older than 1h or larger than 999999999" \
   bash -c "[ $RC -eq 0 ] && grep -q 'removed 0 of 2' '$T/cl2.out'"
-dsize=$("$P" list -u "$API" | awk '$1 == "shop" {print $2}')
-osize=$("$P" list -u "$API" | awk '$1 == "web" {print $2}')
+dsize=$("$P" list -u "$API" | awk '$1 == "shop" && $2 == "cpu" {print $3}')
+osize=$("$P" list -u "$API" | awk '$1 == "web" && $2 == "cpu" {print $3}')
 big=$((dsize > osize ? dsize : osize))
 run cl3 "$P" clean -u "$API" --auth-token-file "$TOKEN_FILE" --larger-than "$big"
 check "clean --larger-than SIZE of the largest: nothing removed (edge)" \

@@ -1,8 +1,10 @@
 /*
  * test_apps.c — the app rules of lib/pipeline (apps.c) without HTTP, on the
  * file store and the in-process bus (mem://): which keys are bases in a
- * listing, and every outcome of a deletion with what it leaves behind
- * (nothing done for 404 and 503, the event before the base goes for 200).
+ * listing (every kind's, grouped by app, cpu first), and every outcome of a
+ * deletion with what it leaves behind (nothing done for 404 and 503, the
+ * event before the bases go for 200; an app with only another kind's base
+ * is deleted too).
  * An S3 URL on a closed port stands for a store that does not answer.
  *   test_apps WORKDIR
  */
@@ -48,8 +50,41 @@ static void test_list(blob_store *bs) {
     CHECK_STR(b[0].app, "demo");
     CHECK_EQ(b[0].size, 12);
     CHECK(b[0].mtime_ms > 0);
+    CHECK_EQ(b[0].nkinds, 1);
+    CHECK_EQ(b[0].kinds[0].kind, LAYOUT_KIND_CPU);
+    CHECK_EQ(b[0].kinds[0].size, 12);
     CHECK_STR(b[1].app, "other");
     CHECK_EQ(b[1].size, 7);
+  }
+  free(b);
+
+  /* the other kinds' bases: listed with their app, in kind order */
+  put(bs, "demo/kinds/threadcreate.pgo", 2);
+  put(bs, "demo/kinds/heap.pgo", 5);
+  put(bs, "demo/kinds/cpu.pgo", 3);     /* not a base: cpu's is default.pgo */
+  put(bs, "demo/kinds/allocs.pgo", 3);  /* not a base: the kind is heap */
+  put(bs, "demo/kinds/heap.pgo.tmp", 3);
+  put(bs, "demo/hours/heap/2026010203.pgo", 3);
+  put(bs, "demo-x/kinds/mutex.pgo", 4); /* an app of its own, sorted before demo/ */
+  CHECK_EQ(apps_list_bases(bs, &b, &n, err, sizeof err), 0);
+  CHECK_EQ(n, 3);
+  if (n == 3) {
+    CHECK_STR(b[0].app, "demo-x");
+    CHECK_EQ(b[0].nkinds, 1);
+    CHECK_EQ(b[0].kinds[0].kind, LAYOUT_KIND_MUTEX);
+    CHECK_EQ(b[0].size, 4);
+    CHECK_STR(b[1].app, "demo");
+    CHECK_EQ(b[1].nkinds, 3);
+    CHECK_EQ(b[1].kinds[0].kind, LAYOUT_KIND_CPU);
+    CHECK_EQ(b[1].kinds[1].kind, LAYOUT_KIND_HEAP);
+    CHECK_EQ(b[1].kinds[1].size, 5);
+    CHECK_EQ(b[1].kinds[2].kind, LAYOUT_KIND_THREADCREATE);
+    CHECK_EQ(b[1].size, 12 + 5 + 2);
+    int64_t newest = 0;
+    for (size_t k = 0; k < b[1].nkinds; k++)
+      if (b[1].kinds[k].mtime_ms > newest) newest = b[1].kinds[k].mtime_ms;
+    CHECK_EQ(b[1].mtime_ms, newest);
+    CHECK_STR(b[2].app, "other");
   }
   free(b);
 }
@@ -85,6 +120,8 @@ static void test_delete(blob_store *bs, bus_reader *rd, bus_writer *w) {
   put(bs, "full/default.pgo", 3);
   CHECK_EQ(apps_delete(bs, w1, "demo", &res), 0); /* the one message the topic holds */
   CHECK(!exists(bs, "demo/default.pgo"));
+  CHECK(!exists(bs, "demo/kinds/heap.pgo")); /* every base of the app */
+  CHECK(!exists(bs, "demo/kinds/threadcreate.pgo"));
   CHECK_EQ(apps_delete(bs, w1, "full", &res), -1);
   CHECK_EQ(res.outcome, APPS_BUS_FAILED);
   CHECK(strstr(res.error, "mem://full") != NULL);
@@ -93,6 +130,16 @@ static void test_delete(blob_store *bs, bus_reader *rd, bus_writer *w) {
   CHECK_STR(ev.app, "demo");
   bus_reader_close(rd1);
   bus_writer_close(w1);
+
+  /* an app with only another kind's base */
+  CHECK_EQ(apps_delete(bs, w, "demo-x", &res), 0);
+  CHECK_EQ(res.outcome, APPS_DELETED);
+  CHECK_EQ(res.base_left, 0);
+  CHECK(!exists(bs, "demo-x/kinds/mutex.pgo"));
+  CHECK_EQ(drain(rd, &ev), 1);
+  CHECK_STR(ev.app, "demo-x");
+  CHECK_EQ(apps_delete(bs, w, "demo-x", &res), -1);
+  CHECK_EQ(res.outcome, APPS_NO_BASE);
 }
 
 /* A store that does not answer: the listing fails, a deletion does nothing. */

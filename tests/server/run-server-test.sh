@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # run-server-test.sh TEST_SERVER SERVER_BIN PROFILES MODE STORE
+#   TEST_SERVER: test_server, or test_reads (modes formats, cache, client)
 #   STORE: file (objects under a temp dir) or s3 (s3rver behind the SigV4
 #   checker, tests/support/s3). Starts a fresh Kafka-protocol broker
 #   (tests/support/kafka/with-kafka.sh) and, for s3, the S3 server, in a temp
@@ -33,6 +34,7 @@ case $mode in
   api)     args=(api "$server_bin" "$profiles" "$work" "$blob_url") ;;
   s3-down) args=(s3-down "$server_bin" "$profiles" "$work" "$s3dir" "$support/s3") ;;
   cli)     args=(cli "$server_bin" "$work") ;;
+  formats|cache|client) args=("$mode" "$server_bin" "$profiles" "$work" "$blob_url") ;;
   *)       args=("$mode" "$server_bin" "$profiles" "$work") ;;
 esac
 set +e
