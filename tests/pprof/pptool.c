@@ -8,6 +8,9 @@
  *   pptool merge [-o OUT] IN...            (dump of the merge result)
  *   pptool prune DROP KEEP|- [-o OUT] IN... (merge, prune+compact, dump)
  *   pptool bench OUT IN...                 (decode/merge/encode timings)
+ *   pptool append IN OUT COMMENT           (pp_append_comment: IN's bytes plus a comment)
+ *   pptool commentbench IN [N]             (adding a comment: append vs decode+encode, and
+ *                                           decoding the result, ms per operation)
  */
 #include "internal.h"
 
@@ -126,6 +129,70 @@ int main(int argc, char **argv) {
   const char *mode = argv[1];
   int ai = 2;
   const char *drop = NULL, *keep = NULL, *out = NULL;
+  if (!strcmp(mode, "append")) {
+    if (argc != 5) return 2;
+    size_t n, on;
+    uint8_t *b = slurp(argv[2], &n), *o = NULL;
+    pp_profile *p = load(argv[2]);
+    if (pp_append_comment(b, n, pp_wire_string_count(p), argv[4], &o, &on, err, sizeof(err))) {
+      fprintf(stderr, "%s\n", err);
+      return 1;
+    }
+    FILE *f = fopen(argv[3], "wb");
+    if (!f || fwrite(o, 1, on, f) != on || fclose(f)) return 1;
+    pp_free(p);
+    free(b);
+    free(o);
+    return 0;
+  }
+  if (!strcmp(mode, "commentbench")) {
+    int reps = argc > 3 ? atoi(argv[3]) : 50;
+    size_t n, an = 0, en = 0;
+    uint8_t *b = slurp(argv[2], &n), *a = NULL, *e = NULL;
+    const char *c = "pgopipe-upload: {\"kind\":\"heap\",\"mode\":\"cumulative\",\"source\":\"pyroscope\","
+                    "\"name\":\"My_App.v2\",\"labels\":{\"__session_id__\":\"8f2c0a1b3d4e5f60\",\"env\":\"prod\"},"
+                    "\"instance\":\"8f2c0a1b3d4e5f60\",\"time\":1763800000123456789,\"received\":1763800000223456789}";
+    double t0 = now();
+    for (int i = 0; i < reps; i++) {
+      pp_profile *p = load(argv[2]);
+      free(a);
+      if (pp_append_comment(b, n, pp_wire_string_count(p), c, &a, &an, err, sizeof(err))) return 1;
+      pp_free(p);
+    }
+    double t1 = now();
+    for (int i = 0; i < reps; i++) {
+      pp_profile *p = load(argv[2]);
+      free(e);
+      if (pp_add_comment(p, c) || pp_encode(p, -1, &e, &en, err, sizeof(err))) return 1;
+      pp_free(p);
+    }
+    double t2 = now();
+    for (int i = 0; i < reps; i++) pp_free(load(argv[2]));
+    double t3 = now();
+    pp_profile *q = NULL;
+    for (int i = 0; i < reps; i++) {
+      if (pp_decode(a, an, NULL, &q, err, sizeof(err))) return 1;
+      pp_free(q);
+    }
+    double t4 = now();
+    for (int i = 0; i < reps; i++) {
+      if (pp_decode(e, en, NULL, &q, err, sizeof(err))) return 1;
+      pp_free(q);
+    }
+    double t5 = now();
+    double dec = (t3 - t2) / reps * 1e3;
+    printf("input %zu bytes; decode alone %.3f ms\n", n, dec);
+    printf("add comment: decode + append %.3f ms (append %.3f), %zu bytes; decode + add + encode %.3f ms "
+           "(add + encode %.3f), %zu bytes\n",
+           (t1 - t0) / reps * 1e3, (t1 - t0) / reps * 1e3 - dec, an, (t2 - t1) / reps * 1e3,
+           (t2 - t1) / reps * 1e3 - dec, en);
+    printf("decode the result: appended %.3f ms, encoded %.3f ms\n", (t4 - t3) / reps * 1e3,
+           (t5 - t4) / reps * 1e3);
+    free(a);
+    free(e);
+    free(b);
+    return 0;
+  }
   if (!strcmp(mode, "prune")) {
     drop = argv[2];
     keep = strcmp(argv[3], "-") ? argv[3] : NULL;
