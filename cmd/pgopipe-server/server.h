@@ -2,7 +2,7 @@
  * server.h — what the pieces of pgopipe-server share: its options, its open
  * dependencies and its metrics. main.c parses and wires (and starts the
  * in-process merge worker, lib/pipeline's worker_embed, with --worker),
- * routes.c answers HTTP.
+ * routes.c answers the HTTP API, ingest.c the push routes.
  */
 #ifndef PGOPIPE_SERVER_H
 #define PGOPIPE_SERVER_H
@@ -50,6 +50,7 @@ typedef struct server {
   svc_metrics *metrics;
   worker_embed *worker; /* the in-process worker, NULL without --worker */
   svc_metric *m_upload_bytes, *m_upload_seconds, *m_uploads, *m_rejected, *m_publish_err, *m_blob_err;
+  svc_metric *m_push_requests, *m_push_uploads, *m_push_seconds; /* ingest.c */
 } server;
 
 /* Registers every route of the contract on h. */
@@ -57,5 +58,12 @@ int server_routes(server *s, svc_http *h);
 
 /* Creates the server's own metric families in s->metrics. */
 int server_metrics(server *s);
+
+/* The push routes (ingest.c): Pyroscope, profefe and traceway. */
+int server_push_routes(server *s, svc_http *h);
+/* Creates the push routes' metric families. */
+int server_push_metrics(server *s);
+/* Counts a refusal the HTTP layer made on a push route (413, 503). */
+void server_push_refused(server *s, const char *route, int status);
 
 #endif
