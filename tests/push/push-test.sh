@@ -323,6 +323,23 @@ assert names == ["api.v2", "api_v2"], names' "$T/staged.jsonl"
 r = [s["record"] for s in map(json.loads, open(sys.argv[1])) if s["app"] == "shop"]
 assert len(r) == 1 and r[0]["kind"] == "heap" and r[0]["mode"] == "cumulative" and r[0]["source"] == "api" and r[0]["instance"] == "host-1" and r[0]["labels"] == {"env": "prod", "zone": "eu"}, r' "$T/staged.jsonl"
 
+  # pgopipe upload --kind / --instance
+  cli() { PGOPIPE_AUTH_TOKEN=$tok "$BIN/pgopipe" upload -u "$API" "$@" >"$T/cli.out" 2>"$T/cli.err"; }
+  check "pgopipe upload --kind heap --instance host-2: stored" cli -a shop --kind heap --instance host-2 "$heap"
+  check "pgopipe upload prints the staged key" grep -q 'shop/staging/' "$T/cli.out"
+  "$PT" staged "file://$T/data" >"$T/staged.jsonl"
+  check "pgopipe upload --instance: its record says cumulative, instance host-2" \
+    python3 -c 'import json,sys
+r = [s["record"] for s in map(json.loads, open(sys.argv[1])) if s["app"] == "shop" and s["record"]["instance"] == "host-2"]
+assert len(r) == 1 and r[0]["mode"] == "cumulative" and r[0]["kind"] == "heap" and r[0]["source"] == "api", r' "$T/staged.jsonl"
+  cli -a shop --kind heap "$cpu"
+  check "pgopipe upload --kind heap of a CPU profile: exit 1 with the server's 422" \
+    bash -c "[ $? = 1 ] && grep -q '422' '$T/cli.err' && grep -q 'contradicts' '$T/cli.err'"
+  cli -a shop --instance host-2 "$heap"
+  check "pgopipe upload --instance without --kind: usage error 2" test $? = 2
+  cli -a shop --kind wall "$heap"
+  check "pgopipe upload --kind wall: usage error 2" test $? = 2
+
   check "server still healthy after all of it" bash -c "curl -sf $API/api/health >/dev/null"
   check "the layer's refusals on push routes are counted (413 on pyroscope)" \
     test "$(metric 'pgopipe_push_requests_total{protocol="pyroscope",outcome="too_big"}')" -ge 1
