@@ -43,6 +43,8 @@ static void multipart(const char *ct, const uint8_t *body, size_t len, size_t ma
   ingest_form_free(&f);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const uint8_t *nl = memchr(data, '\n', size);
   size_t hl = nl ? (size_t)(nl - data) : size;
