@@ -1,15 +1,17 @@
 /*
- * pgopipe-scraper — pulls CPU profiles from running Go services and uploads
- * them to pgopipe-server.
+ * pgopipe-scraper — pulls CPU profiles (and, with -k, heap, mutex, block,
+ * goroutine and threadcreate snapshots) from running Go services and
+ * uploads them to pgopipe-server.
  *
  *   pgopipe-scraper [flags] TARGETS.json
  *
  * A thin main over lib/client's scrape rounds: parse flags (and their
  * PGOPIPE_* variables), load the targets, serve /api/health, /api/ready and
  * /metrics on --port, then every --frequency pick --sample-size targets at
- * random and run one round (scrape_round: all fetches at once on one curl
- * multi handle, check, upload with retries). Each target's result becomes a
- * log line and counters here.
+ * random and run one round per kind of --kinds on them (scrape_round: all
+ * fetches at once on one curl multi handle, check, upload with retries):
+ * first the CPU window of --duration, then each snapshot kind. Each
+ * target's result becomes a log line and counters here.
  *
  * Signals come through a signalfd (svc_signals_*), read in this one thread:
  * between rounds while waiting for the next, and during a round through the
@@ -51,7 +53,15 @@ typedef struct opts {
   int64_t upload_attempts;
   int64_t upload_timeout_ms;
   int64_t drain_ms;
+  const char *kinds;
 } opts;
+
+/* --kinds, parsed: cpu first when asked for, then the snapshot kinds in
+ * layout order. */
+typedef struct kind_list {
+  const char *v[LAYOUT_KIND_COUNT];
+  size_t n;
+} kind_list;
 
 typedef struct state {
   const char *targets_path;
@@ -59,7 +69,8 @@ typedef struct state {
   int stop;
   /* metrics */
   svc_metric *scrapes, *bytes, *uploads, *upload_failures, *upload_retries, *rounds, *ntargets,
-      *reloads, *last_round;
+      *reloads, *last_round, *kind_scrapes, *kind_uploads, *kind_last_ok;
+  kind_list kinds;
   /* per round */
   unsigned r_ok, r_failed, r_uploaded;
 } state;
@@ -103,11 +114,12 @@ static int should_stop(void *ud) { return drain_signals(ud, 0); }
 static void on_result(void *ud, const scrape_result *r) {
   state *st = ud;
   svc_metric_add(st->scrapes, 1, scrape_outcome_name(r->outcome));
+  svc_metric_add(st->kind_scrapes, 1, r->kind, scrape_outcome_name(r->outcome));
   svc_metric_add(st->bytes, (double)r->bytes);
   if (r->outcome != SCRAPE_OK) {
     st->r_failed++;
     int lvl = r->outcome == SCRAPE_ABORTED ? SVC_LOG_INFO : SVC_LOG_WARN;
-    svc_field f[] = {SVC_STR("target", r->address), SVC_STR("url", r->url),
+    svc_field f[] = {SVC_STR("kind", r->kind), SVC_STR("target", r->address), SVC_STR("url", r->url),
                      SVC_STR("outcome", scrape_outcome_name(r->outcome)),
                      SVC_INT("status", r->http_status), SVC_INT("bytes", r->bytes),
                      SVC_FLOAT("seconds", r->fetch_seconds), SVC_STR("error", r->message)};
@@ -119,14 +131,52 @@ static void on_result(void *ud, const scrape_result *r) {
   if (r->uploaded) {
     st->r_uploaded++;
     svc_metric_add(st->uploads, 1);
-    SVC_INFO("profile uploaded", SVC_STR("target", r->address), SVC_INT("bytes", r->bytes),
+    svc_metric_add(st->kind_uploads, 1, r->kind);
+    svc_metric_set(st->kind_last_ok, (double)chrono_now_ms() / 1000.0, r->kind);
+    SVC_INFO("profile uploaded", SVC_STR("kind", r->kind), SVC_STR("target", r->address), SVC_STR("url", r->url),
+             SVC_INT("bytes", r->bytes),
              SVC_FLOAT("seconds", r->fetch_seconds), SVC_STR("key", r->key),
              SVC_INT("attempts", r->upload_attempts));
   } else {
     svc_metric_add(st->upload_failures, 1);
-    SVC_ERROR("upload failed", SVC_STR("target", r->address), SVC_INT("bytes", r->bytes),
+    SVC_ERROR("upload failed", SVC_STR("kind", r->kind), SVC_STR("target", r->address), SVC_INT("bytes", r->bytes),
               SVC_INT("attempts", r->upload_attempts), SVC_STR("error", r->upload_error));
   }
+}
+
+/* Parses --kinds ("cpu,heap,mutex"; allocs is heap) into k. Returns 0, or
+ * -1 with the reason in buf. */
+static int parse_kinds(const char *s, kind_list *k, char *buf, size_t n) {
+  int want[LAYOUT_KIND_COUNT] = {0};
+  const char *p = s;
+  k->n = 0;
+  while (*p) {
+    size_t l = strcspn(p, ",");
+    char name[32];
+    if (l == 0 || l >= sizeof name) {
+      snprintf(buf, n, "--kinds \"%s\": want a comma-separated list of cpu, heap, mutex, block, goroutine, "
+                       "threadcreate", s);
+      return -1;
+    }
+    memcpy(name, p, l);
+    name[l] = '\0';
+    layout_kind kind = layout_kind_parse(name);
+    if (kind == LAYOUT_KIND_NONE) {
+      snprintf(buf, n, "--kinds: unknown kind \"%s\" (want cpu, heap, mutex, block, goroutine, threadcreate)",
+               name);
+      return -1;
+    }
+    want[kind] = 1;
+    p += l;
+    if (*p == ',') p++;
+  }
+  for (int i = 0; i < LAYOUT_KIND_COUNT; i++)
+    if (want[i]) k->v[k->n++] = layout_kind_name((layout_kind)i);
+  if (k->n == 0) {
+    snprintf(buf, n, "--kinds is empty");
+    return -1;
+  }
+  return 0;
 }
 
 /* The usage error in o (and the count of positional arguments), or NULL. */
@@ -156,6 +206,8 @@ static const char *check_opts(const opts *o, int npos, char *buf, size_t n) {
     snprintf(buf, n, "--log-level \"%s\": want debug, info, warn or error", o->log_level);
     return buf;
   }
+  kind_list k;
+  if (parse_kinds(o->kinds, &k, buf, n) != 0) return buf;
   return NULL;
 }
 
@@ -193,13 +245,19 @@ static int parse_args(opts *o, int argc, char **argv, const char **targets_path)
        &o->upload_timeout_ms, NULL, "DUR", 0},
       {"drain-timeout", 0, SVC_FLAG_DURATION, "10s",
        "on SIGTERM, how long uploads in progress may still take", &o->drain_ms, NULL, "DUR", 0},
+      {"kinds", 'k', SVC_FLAG_STRING, "cpu",
+       "profiles pulled each round, comma-separated: cpu (a --duration window), then the snapshots heap, "
+       "mutex, block, goroutine, threadcreate (/debug/pprof/KIND, uploaded with ?kind= and ?instance=ADDRESS)",
+       &o->kinds, NULL, "LIST", 0},
   };
   size_t nflags = sizeof flags / sizeof flags[0];
   svc_cmd cmd = {"pgopipe-scraper", "TARGETS.json",
                  "Every --frequency, fetches a CPU profile of --duration from --sample-size "
                  "targets of TARGETS.json ([{\"address\": \"http://host:port\", \"path\": "
                  "\"/debug/pprof/profile\"}]) at once, checks each is a CPU profile and uploads "
-                 "it to --api-url for --app. SIGHUP reloads TARGETS.json. Serves /api/health, "
+                 "it to --api-url for --app; then, for each snapshot kind of --kinds, fetches "
+                 "/debug/pprof/KIND from the same targets and uploads it as that kind, the target's "
+                 "address being its instance. SIGHUP reloads TARGETS.json. Serves /api/health, "
                  "/api/ready and /metrics on --port."};
   char **pos = calloc((size_t)argc + 1, sizeof *pos);
   int npos = 0;
@@ -233,6 +291,16 @@ static void register_metrics(state *st, svc_metrics *m) {
                                     "Reloads of the targets file by result", "result");
   st->last_round = svc_metrics_gauge(m, "pgopipe_scraper_last_round_timestamp_seconds",
                                      "Unix time the last round finished", NULL);
+  st->kind_scrapes = svc_metrics_counter(m, "pgopipe_scraper_kind_scrapes_total",
+                                         "Scrapes of targets by kind and outcome", "kind,outcome");
+  st->kind_uploads = svc_metrics_counter(m, "pgopipe_scraper_kind_uploads_total",
+                                         "Profiles stored by the server, by kind", "kind");
+  st->kind_last_ok = svc_metrics_gauge(m, "pgopipe_scraper_kind_last_upload_timestamp_seconds",
+                                       "Unix time a profile of the kind was last stored", "kind");
+  for (size_t k = 0; k < st->kinds.n; k++) {
+    svc_metric_add(st->kind_uploads, 0, st->kinds.v[k]);
+    svc_metric_add(st->kind_scrapes, 0, st->kinds.v[k], "ok");
+  }
   for (int i = 0; i < SCRAPE_OUTCOME_COUNT; i++)
     svc_metric_add(st->scrapes, 0, scrape_outcome_name((scrape_outcome)i));
   svc_metric_add(st->reloads, 0, "ok");
@@ -256,7 +324,8 @@ static svc_http *serve(const opts *o, svc_metrics *m, char *err, size_t errlen) 
   return http;
 }
 
-/* One round over --sample-size targets chosen at random; logs and counts. */
+/* One round over --sample-size targets chosen at random, for each kind of
+ * --kinds in turn (CPU first); logs and counts. */
 static void one_round(const opts *o, state *st, const scrape_config *sc, uint64_t *rng,
                       int64_t next_ns) {
   char err[1024];
@@ -274,19 +343,24 @@ static void one_round(const opts *o, state *st, const scrape_config *sc, uint64_
   for (size_t i = 0; i < k; i++)
     chosen[i] = &st->targets.v[idx[i]];
   free(idx);
-  st->r_ok = st->r_failed = st->r_uploaded = 0;
-  SVC_DEBUG("round started", SVC_INT("targets", k));
-  int rc = scrape_round(sc, chosen, k, on_result, should_stop, st, err, sizeof err);
+  for (size_t i = 0; i < st->kinds.n && !st->stop; i++) {
+    scrape_config kc = *sc;
+    kc.kind = st->kinds.v[i];
+    int64_t kstart = chrono_mono_ns();
+    st->r_ok = st->r_failed = st->r_uploaded = 0;
+    SVC_DEBUG("round started", SVC_STR("kind", kc.kind), SVC_INT("targets", k));
+    int rc = scrape_round(&kc, chosen, k, on_result, should_stop, st, err, sizeof err);
+    double ksecs = (double)(chrono_mono_ns() - kstart) / 1e9;
+    if (rc != CLIENT_OK)
+      SVC_ERROR("round failed", SVC_STR("kind", kc.kind), SVC_STR("error", err));
+    else
+      SVC_INFO("round done", SVC_STR("kind", kc.kind), SVC_INT("targets", k), SVC_INT("scraped", st->r_ok),
+               SVC_INT("failed", st->r_failed), SVC_INT("uploaded", st->r_uploaded), SVC_FLOAT("seconds", ksecs));
+  }
   free(chosen);
   svc_metric_add(st->rounds, 1);
   svc_metric_set(st->last_round, (double)chrono_now_ms() / 1000.0);
   double secs = (double)(chrono_mono_ns() - start) / 1e9;
-  if (rc != CLIENT_OK)
-    SVC_ERROR("round failed", SVC_STR("error", err));
-  else
-    SVC_INFO("round done", SVC_INT("targets", k), SVC_INT("scraped", st->r_ok),
-             SVC_INT("failed", st->r_failed), SVC_INT("uploaded", st->r_uploaded),
-             SVC_FLOAT("seconds", secs));
   if (!st->stop && chrono_mono_ns() > next_ns)
     SVC_WARN("round took longer than --frequency; starting the next at once",
              SVC_FLOAT("seconds", secs), SVC_INT("frequency_ms", o->frequency_ms));
@@ -338,6 +412,7 @@ int main(int argc, char **argv) {
   int lvl = SVC_LOG_INFO;
   svc_log_parse_level(o.log_level, &lvl); /* checked by parse_args */
   svc_log_set_level(lvl);
+  parse_kinds(o.kinds, &st.kinds, err, sizeof err); /* checked by parse_args */
 
   rc = scrape_targets_load(st.targets_path, NULL, &st.targets, err, sizeof err);
   if (rc != CLIENT_OK) {
@@ -361,7 +436,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pgopipe-scraper: %s\n", err);
     exit_code = 1;
   } else {
-    SVC_INFO("scraper started", SVC_STR("app", o.app), SVC_STR("api_url", o.api_url),
+    SVC_INFO("scraper started", SVC_STR("app", o.app), SVC_STR("kinds", o.kinds), SVC_STR("api_url", o.api_url),
              SVC_STR("targets_file", st.targets_path), SVC_INT("targets", st.targets.n),
              SVC_INT("frequency_ms", o.frequency_ms), SVC_INT("duration_ms", o.duration_ms),
              SVC_INT("sample_size", o.sample_size), SVC_INT("port", svc_http_port(http)));

@@ -27,6 +27,10 @@
 
 #define DEFAULT_BLOB_URL "file://./data"
 #define DEFAULT_BUS_URL "mem://profiles"
+/* An upload's time is its profile's time_nanos unless that is older than
+ * this (the contract's default retention, 168h) or more than 1h ahead:
+ * then the receipt time. */
+#define UPLOAD_TIME_RETENTION_NS (168LL * 3600 * 1000000000)
 
 static server S;
 
@@ -87,14 +91,20 @@ static svc_flag flags[] = {
 
 static const svc_cmd cmd = {
     "pgopipe-server", NULL,
-    "The pgopipe upload service: accepts pprof CPU profiles on POST /api/profile/{app}, stores them in the\n"
-    "blob store, announces them on the event bus, and serves the merged base profile for go build -pgo\n"
-    "and a web UI of the profiles at /ui/ (flame graph, top table, diff, downloads).\n"
+    "The pgopipe upload service: accepts pprof CPU profiles on POST /api/profile/{app} (other kinds with\n"
+    "?kind=) and the pushes of Pyroscope (/ingest), profefe (/api/0/profiles) and traceway\n"
+    "(/api/profiles/ingest) agents, stores them in the blob store, announces them on the event bus, and\n"
+    "serves the merged base profile for go build -pgo and a web UI of the profiles at /ui/ (flame graph,\n"
+    "top table, diff, downloads).\n"
     "With no URL flags it runs the whole pipeline in this process on " DEFAULT_BLOB_URL " and " DEFAULT_BUS_URL "."};
 
 static void on_refused(void *ctx, const char *method, const char *route, int status) {
   server *s = ctx;
-  if (strcmp(method, "POST") != 0 || strcmp(route, "/api/profile/{app}") != 0) return;
+  if (strcmp(method, "POST") != 0) return;
+  if (strcmp(route, "/api/profile/{app}") != 0) {
+    server_push_refused(s, route, status);
+    return;
+  }
   const char *reason = status == 413 ? "too_big" : status == 401 ? "unauthorized" : "overloaded";
   svc_metric_add(s->m_rejected, 1, reason);
 }
@@ -193,7 +203,7 @@ static int open_deps(const core_logger *lg) {
     return fail("--protect-reads", "needs an auth token to protect with (--auth-token-file or PGOPIPE_AUTH_TOKEN)");
   if (svc_signals_block(err, sizeof err) != 0) return fail("signals", err);
   S.metrics = svc_metrics_new();
-  if (!S.metrics || server_metrics(&S) != 0) return fail("metrics", "out of memory");
+  if (!S.metrics || server_metrics(&S) != 0 || server_push_metrics(&S) != 0) return fail("metrics", "out of memory");
   if (blob_open(S.o.blob_url, &S.blob, err, sizeof err) != BLOB_OK) return fail("--blob-store-url", err);
   if (blob_check(S.blob, err, sizeof err) != BLOB_OK)
     SVC_WARN("blob store not reachable yet; uploads get 503 until it is", SVC_STR("url", blob_url(S.blob)),
@@ -218,6 +228,7 @@ static int open_deps(const core_logger *lg) {
     blob_close(S.blob);
     return fail("reads", err);
   }
+  S.up.retention_ns = UPLOAD_TIME_RETENTION_NS;
   if (S.o.worker && start_worker(lg, err, sizeof err) != 0) {
     reads_free(S.reads);
     ui_close(&S);

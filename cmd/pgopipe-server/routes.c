@@ -1,9 +1,10 @@
 /*
  * routes.c — the HTTP API of pgopipe-server (contract: HTTP API). Each
  * handler translates between HTTP and one call into lib/: uploads go to
- * upload_accept and deletions to apps_delete (lib/pipeline, where their
- * rules live); the reads (downloads and the listing) are in reads.c.
- * Errors are JSON {"message","code"} everywhere.
+ * upload_accept_opts (with the query's kind, instance, labels and source)
+ * and deletions to apps_delete (lib/pipeline, where their rules live); the
+ * reads (downloads and the listing) are in reads.c, the push routes in
+ * ingest.c. Errors are JSON {"message","code"} everywhere.
  */
 #include "server.h"
 
@@ -21,6 +22,47 @@ static void count_blob_error(server *s, const char *op) { svc_metric_add(s->m_bl
 
 /* ---- POST /api/profile/{app} ---- */
 
+/* The ?label=k=v arguments, collected; bad is set for one without '=' or
+ * with an empty key, or when out of memory. */
+typedef struct label_args {
+  ingest_labels l;
+  const char *bad;
+} label_args;
+
+static void on_label(void *ctx, const char *v) {
+  label_args *a = ctx;
+  const char *eq = strchr(v, '=');
+  if (a->bad) return;
+  if (!eq || eq == v || ingest_labels_add(&a->l, v, (size_t)(eq - v), eq + 1, strlen(eq + 1)) != INGEST_OK)
+    a->bad = v;
+}
+
+/* The query's kind, instance, labels and source (upload.h, upload_opts).
+ * Returns 0, or -1 after answering 400. */
+static int upload_query(svc_req *r, upload_opts *o, label_args *labels) {
+  memset(o, 0, sizeof *o);
+  o->kind = svc_req_query(r, "kind");
+  o->instance = svc_req_query(r, "instance");
+  const char *src = svc_req_query(r, "source");
+  o->source = INGEST_SOURCE_API;
+  if (src && *src &&
+      (ingest_source_parse(src, &o->source) != INGEST_OK ||
+       (o->source != INGEST_SOURCE_API && o->source != INGEST_SOURCE_SCRAPER))) {
+    svc_reply_error(r, 400, "bad source \"%.40s\": want api or scraper", src);
+    return -1;
+  }
+  svc_req_query_each(r, "label", on_label, labels);
+  if (labels->bad) {
+    svc_reply_error(r, 400, "bad label \"%.80s\": want label=KEY=VALUE", labels->bad);
+    return -1;
+  }
+  ingest_labels_sort(&labels->l);
+  o->labels = &labels->l;
+  if (o->kind && *o->kind) svc_req_log(r, "kind", o->kind);
+  if (o->instance && *o->instance) svc_req_log(r, "instance", o->instance);
+  return 0;
+}
+
 static void h_upload(svc_req *r, void *ctx) {
   server *s = ctx;
   const char *app = svc_req_param(r, "app");
@@ -30,7 +72,15 @@ static void h_upload(svc_req *r, void *ctx) {
   int64_t t0 = chrono_mono_ns();
 
   svc_req_log(r, "app", app);
-  int rc = upload_accept(&s->up, app, body, len, &res);
+  upload_opts opts;
+  label_args labels = {0};
+  if (upload_query(r, &opts, &labels) != 0) {
+    ingest_labels_free(&labels.l);
+    svc_metric_add(s->m_rejected, 1, upload_reason_name(UPLOAD_MALFORMED));
+    return;
+  }
+  int rc = upload_accept_opts(&s->up, app, body, len, &opts, &res);
+  ingest_labels_free(&labels.l);
   if (rc != 0) {
     svc_metric_add(s->m_rejected, 1, upload_reason_name(res.reason));
     if (res.reason == UPLOAD_PUBLISH) svc_metric_add(s->m_publish_err, 1);
@@ -137,7 +187,7 @@ int server_metrics(server *s) {
                                      "Uploads stored and announced (answered 201)", NULL);
   s->m_rejected = svc_metrics_counter(m, "pgopipe_uploads_rejected_total",
                                       "Uploads refused, by reason (bad_app, malformed, too_big, not_cpu, "
-                                      "unauthorized, overloaded, blob, publish, internal)",
+                                      "bad_kind, unauthorized, overloaded, blob, publish, internal)",
                                       "reason");
   s->m_upload_bytes = svc_metrics_histogram(m, "pgopipe_upload_bytes", "Size of accepted upload bodies in bytes",
                                             NULL, svc_metrics_size_buckets, svc_metrics_size_nbuckets);
@@ -166,6 +216,7 @@ int server_routes(server *s, svc_http *h) {
   rc |= svc_http_route(h, "GET", "/api/profile/{app}", server_read_profile, s, 0, 0);
   rc |= svc_http_route(h, "DELETE", "/api/profile/{app}", h_delete, s, 0, SVC_ROUTE_AUTH);
   rc |= svc_http_route(h, "GET", "/api/profile", server_list_profiles, s, 0, 0);
+  rc |= server_push_routes(s, h);
   rc |= svc_http_add_health(h, "/api/health", deps, ndeps);
   rc |= svc_http_add_ready(h, "/api/ready");
   rc |= svc_http_add_metrics(h, "/metrics", s->metrics);

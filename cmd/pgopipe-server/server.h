@@ -2,8 +2,8 @@
  * server.h — what the pieces of pgopipe-server share: its options, its open
  * dependencies and its metrics. main.c parses and wires (and starts the
  * in-process merge worker, lib/pipeline's worker_embed, with --worker),
- * routes.c answers HTTP, reads.c the read routes (downloads, listing), ui.c
- * serves the web UI and applies the access rule.
+ * routes.c answers HTTP, reads.c the read routes (downloads, listing),
+ * ingest.c the push routes, ui.c serves the web UI and applies the access rule.
  */
 #ifndef PGOPIPE_SERVER_H
 #define PGOPIPE_SERVER_H
@@ -57,6 +57,7 @@ typedef struct server {
   struct ui *ui;        /* the web UI and the access rule (ui.c) */
   reads *reads;         /* the read side: conversions and their cache */
   svc_metric *m_upload_bytes, *m_upload_seconds, *m_uploads, *m_rejected, *m_publish_err, *m_blob_err;
+  svc_metric *m_push_requests, *m_push_uploads, *m_push_seconds; /* ingest.c */
 } server;
 
 /* Registers every route of the contract on h. */
@@ -84,5 +85,12 @@ int ui_routes(server *s, svc_http *h);
 
 /* Frees s->ui (NULL is fine). */
 void ui_close(server *s);
+
+/* The push routes (ingest.c): Pyroscope, profefe and traceway. */
+int server_push_routes(server *s, svc_http *h);
+/* Creates the push routes' metric families. */
+int server_push_metrics(server *s);
+/* Counts a refusal the HTTP layer made on a push route (413, 503). */
+void server_push_refused(server *s, const char *route, int status);
 
 #endif

@@ -32,7 +32,7 @@
 #define MAX_UPLOAD_BYTES (64u << 20)  /* the server's default compressed-body limit */
 #define PROGRESS_MIN_BYTES (1u << 20) /* progress only for downloads above 1 MiB */
 
-enum { OPT_TOKEN_FILE = 256, OPT_OLDER, OPT_LARGER, OPT_KIND, OPT_KEEP };
+enum { OPT_TOKEN_FILE = 256, OPT_OLDER, OPT_LARGER, OPT_KIND, OPT_KEEP, OPT_INSTANCE };
 
 struct copts {
   const char *verb;
@@ -43,9 +43,10 @@ struct copts {
   int64_t older_ms;   /* -1 = not given */
   int64_t larger;     /* -1 = not given */
   /* download: the read's parameters (NULL = the server's default) */
-  const char *kind;
+  const char *kind;     /* upload, download: --kind */
   const char *format;
   const char *keep;
+  const char *instance; /* upload --instance */
 };
 
 static const struct option long_opts[] = {
@@ -58,6 +59,7 @@ static const struct option long_opts[] = {
     {"kind", required_argument, NULL, OPT_KIND},
     {"format", required_argument, NULL, 'f'},
     {"keep", required_argument, NULL, OPT_KEEP},
+    {"instance", required_argument, NULL, OPT_INSTANCE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -70,11 +72,19 @@ static const char common_help[] =
 
 static void help(const char *verb, FILE *f) {
   if (!strcmp(verb, "upload"))
-    fprintf(f, "usage: pgopipe upload -a APP FILE\n\n"
+    fprintf(f, "usage: pgopipe upload -a APP [--kind K [--instance ID]] FILE\n\n"
                "Sends the profile FILE (gzipped or raw profile.proto) to the server,\n"
                "which stages it for merging into APP's base profile. Transient failures\n"
-               "(no connection, 5xx, 429) are retried with backoff. Prints the stored key.\n\n"
-               "  -a, --app APP            application name (env PGOPIPE_APP)\n");
+               "(no connection, 5xx, 429) are retried with backoff. Prints the stored key.\n"
+               "Without --kind FILE must be a CPU profile (the default.pgo base); with it,\n"
+               "the server checks FILE's sample types against K (422 when they disagree).\n\n"
+               "  -a, --app APP            application name (env PGOPIPE_APP)\n"
+               "  --kind K                 cpu, heap (or allocs), mutex, block, goroutine or\n"
+               "                           threadcreate\n"
+               "  --instance ID            the process FILE comes from, for a cumulative\n"
+               "                           snapshot (heap, mutex, block, threadcreate as\n"
+               "                           /debug/pprof serves them): the server turns the\n"
+               "                           snapshots of one ID into deltas\n");
   else if (!strcmp(verb, "download"))
     fprintf(f, "usage: pgopipe download APP [--kind K] [-f FORMAT] [--keep N] [-o FILE]\n\n"
                "Writes APP's merged base profile of a kind (default cpu) in a format\n"
@@ -130,9 +140,16 @@ static int parse(struct copts *o, int argc, char **argv, const char *shortopts) 
     case 'o':
       o->output = optarg;
       break;
+    case OPT_INSTANCE:
+      if (strcmp(o->verb, "upload") != 0) {
+        cli_errorf(o->verb, "unknown option %s (see pgopipe %s --help)", argv[optind - 1], o->verb);
+        return CLI_USAGE;
+      }
+      o->instance = optarg;
+      break;
     case OPT_KIND:
       if (layout_kind_parse(optarg) == LAYOUT_KIND_NONE) {
-        cli_errorf(o->verb, "--kind \"%s\": want cpu, heap, mutex, block, goroutine or threadcreate",
+        cli_errorf(o->verb, "--kind \"%s\": want cpu, heap, allocs, mutex, block, goroutine or threadcreate",
                    optarg);
         return CLI_USAGE;
       }
@@ -300,6 +317,10 @@ int cli_upload(int argc, char **argv) {
   if (!want_args(&o, argc, 1, "one profile FILE")) return CLI_USAGE;
   if ((rc = check_app(&o, o.app)) >= 0)
     return rc;
+  if (o.instance && !o.kind) {
+    cli_errorf(o.verb, "--instance needs --kind (a CPU profile is a delta: it has no instance)");
+    return CLI_USAGE;
+  }
   const char *path = argv[optind];
   char err[ERRLEN];
   uint8_t *buf = NULL;
@@ -321,7 +342,8 @@ int cli_upload(int argc, char **argv) {
   }
   char key[512];
   int attempts = 0;
-  rc = client_upload(c, o.app, buf, len, key, sizeof key, &attempts, err, sizeof err);
+  client_upload_query q = {.kind = o.kind, .instance = o.instance};
+  rc = client_upload_with(c, o.app, &q, buf, len, key, sizeof key, &attempts, err, sizeof err);
   int status = CLI_OK;
   if (rc != CLIENT_OK)
     status = report(&o, rc, err);

@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "corelog.h"
 #include "layout.h"
 
@@ -66,6 +68,11 @@ void bus_set_logger(const core_logger *lg);
 #define BUS_TYPE_MERGED   "profile.merged"
 #define BUS_TYPE_DELETED  "profile.deleted"
 
+/* Capacities of the optional payload fields (bytes, without the NUL). */
+#define BUS_NAME_MAX 255
+#define BUS_INSTANCE_MAX 511
+#define BUS_LABELS_MAX 4095
+
 typedef struct bus_event {
   char id[37];          /* UUIDv4, lower-case */
   char timestamp[32];   /* RFC 3339 UTC, milliseconds: 2026-11-21T12:16:34.964Z */
@@ -73,13 +80,30 @@ typedef struct bus_event {
   char app[64];         /* payload.app ("" if absent) */
   char profile_key[1025]; /* payload.profileKey ("" if absent) */
   char merged_key[1025];  /* payload.mergedKey ("" if absent) */
+  /*
+   * Optional payload fields ("" / 0 = absent; autopgo's events carry none):
+   * the upload's metadata on profile.uploaded (all of them), the kind of
+   * the base written on profile.merged (kind only). Other types carry none.
+   */
+  char kind[16];        /* payload.kind: a kind name of layout_kind_name ("cpu", "heap", ...) */
+  char mode[16];        /* payload.mode: "delta" or "cumulative" */
+  char source[16];      /* payload.source: [a-z0-9_-]{1,15} ("api", "scraper", "pyroscope", ...) */
+  char name[BUS_NAME_MAX + 1];         /* payload.name: the original service name */
+  char instance[BUS_INSTANCE_MAX + 1]; /* payload.instance: the instance identity */
+  char labels[BUS_LABELS_MAX + 1];     /* payload.labels: a JSON object whose values are strings or
+                                          arrays of strings, as compact JSON text (jansson's
+                                          JSON_COMPACT form, which decode writes) */
+  int64_t time_ns;      /* payload.time: the upload's time, ns since the epoch */
 } bus_event;
 
 /* Fills id (fresh UUIDv4), timestamp (now) and type/app; keys are cleared. */
 int bus_event_init(bus_event *ev, const char *type, const char *app);
 
 /* Encodes to JSON; *json is malloc'd (caller frees), NUL-terminated. Only the
- * payload fields meaningful for the type are written. */
+ * payload fields meaningful for the type are written; an optional field set
+ * on a type that does not carry it, or one that breaks its rule above, is
+ * BUS_EINVAL naming it. decode(encode(e)) == e for every event encode
+ * accepts whose labels are in the compact form. */
 int bus_event_encode(const bus_event *ev, char **json, size_t *len, char *err, size_t errlen);
 
 /*
@@ -89,6 +113,22 @@ int bus_event_encode(const bus_event *ev, char **json, size_t *len, char *err, s
  * ("event: missing \"type\""). Never crashes on any input.
  */
 int bus_event_decode(const void *json, size_t len, bus_event *ev, char *err, size_t errlen);
+
+/*
+ * Sets ev's optional payload fields from a payload object (members kind,
+ * mode, source, name, labels, instance, time; what ev->type does not carry
+ * and other members are ignored), with decode's checks: a field of the
+ * wrong JSON type, an unknown kind or mode, a source outside
+ * [a-z0-9_-]{1,15}, text with a NUL or over its capacity is BUS_EINVAL
+ * ("event profile.uploaded: \"payload.labels\" is longer than 4095 bytes").
+ * Empty strings and a time of 0 leave the field absent. The fields are
+ * cleared first (also on error).
+ */
+int bus_event_set_meta(bus_event *ev, const json_t *payload, char *err, size_t errlen);
+
+/* The optional payload fields ev carries, as a new JSON object (caller
+ * json_decref's it); NULL when out of memory or a field breaks its rule. */
+json_t *bus_event_meta(const bus_event *ev);
 
 /* ---- Writers ---- */
 

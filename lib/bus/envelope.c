@@ -18,6 +18,14 @@
  * type keeps exactly its own payload fields, so decode(encode(e)) == e;
  * unknown event types are kept as read, with whatever of app / profileKey /
  * mergedKey they carry as strings.
+ *
+ * Optional payload fields (bus.h): profile.uploaded may carry the upload's
+ * metadata (kind, mode, source, name, labels, instance, time), profile.merged
+ * the kind of the base it wrote. They are checked like the required ones
+ * when present, and absent ones stay absent, so events from autopgo (which
+ * sends none) decode as before. Labels are kept as their compact JSON text:
+ * decode writes that form and encode parses it back, so decode(encode(e))
+ * == e still holds byte for byte.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +61,17 @@ static int type_needs(const char *type) {
   return -1; /* unknown type */
 }
 
+/* Which optional payload fields a type carries. */
+enum { OPT_KIND = 1, OPT_META = 2 };
+
+static int type_optional(const char *type) {
+  if (!strcmp(type, BUS_TYPE_UPLOADED))
+    return OPT_KIND | OPT_META;
+  if (!strcmp(type, BUS_TYPE_MERGED))
+    return OPT_KIND;
+  return 0;
+}
+
 int bus_event_init(bus_event *ev, const char *type, const char *app) {
   if (!ev || !type)
     return BUS_EINVAL;
@@ -65,6 +84,249 @@ int bus_event_init(bus_event *ev, const char *type, const char *app) {
     return BUS_EIO;
   if (chrono_format_rfc3339(chrono_now_ms(), 1, ev->timestamp, sizeof ev->timestamp))
     return BUS_EIO;
+  return 0;
+}
+
+/* ---- Optional payload fields ---- */
+
+static void clear_meta(bus_event *ev) {
+  ev->kind[0] = ev->mode[0] = ev->source[0] = 0;
+  ev->name[0] = ev->instance[0] = ev->labels[0] = 0;
+  ev->time_ns = 0;
+}
+
+static int bad_field(const bus_event *ev, const char *field, const char *why, char *err, size_t errlen) {
+  errbuf_set(err, errlen, "event %s: \"payload.%s\" %s", ev->type, field, why);
+  return BUS_EINVAL;
+}
+
+/* A string member that must not contain NUL: 1 present (*out), 0 absent,
+ * BUS_EINVAL otherwise. */
+static int opt_string(const bus_event *ev, const json_t *payload, const char *field, const char **out, char *err,
+                      size_t errlen) {
+  json_t *v = json_object_get(payload, field);
+  if (!v)
+    return 0;
+  if (!json_is_string(v))
+    return bad_field(ev, field, "is not a string", err, errlen);
+  if (strlen(json_string_value(v)) != json_string_length(v))
+    return bad_field(ev, field, "contains a NUL character", err, errlen);
+  *out = json_string_value(v);
+  return 1;
+}
+
+/* Copies a text field of capacity cap (NUL included). */
+static int opt_text(bus_event *ev, const json_t *payload, const char *field, char *dst, size_t cap, char *err,
+                    size_t errlen) {
+  const char *s = NULL;
+  int r = opt_string(ev, payload, field, &s, err, errlen);
+  if (r <= 0)
+    return r;
+  if (copy_field(dst, cap, s)) {
+    char why[64];
+    snprintf(why, sizeof why, "is longer than %zu bytes", cap - 1);
+    return bad_field(ev, field, why, err, errlen);
+  }
+  return 0;
+}
+
+static int source_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n < 1 || n > 15)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+      return 0;
+  return 1;
+}
+
+/* 1 when v is a string without NUL. */
+static int plain_string(const json_t *v) {
+  return json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v);
+}
+
+/* payload.labels: an object of strings or arrays of strings, kept as its
+ * compact text. */
+static int opt_labels(bus_event *ev, const json_t *payload, char *err, size_t errlen) {
+  json_t *v = json_object_get(payload, "labels");
+  if (!v)
+    return 0;
+  if (!json_is_object(v))
+    return bad_field(ev, "labels", "is not an object", err, errlen);
+  const char *k;
+  size_t klen;
+  json_t *lv;
+  json_object_keylen_foreach(v, k, klen, lv) {
+    if (strlen(k) != klen)
+      return bad_field(ev, "labels", "has a key with a NUL character", err, errlen);
+    if (json_is_array(lv)) {
+      size_t i;
+      json_t *e;
+      json_array_foreach(lv, i, e) {
+        if (!plain_string(e))
+          return bad_field(ev, "labels", "has a value that is not a string or an array of strings", err,
+                           errlen);
+      }
+    } else if (!plain_string(lv)) {
+      return bad_field(ev, "labels", "has a value that is not a string or an array of strings", err, errlen);
+    }
+  }
+  if (json_object_size(v) == 0)
+    return 0;
+  char *text = json_dumps(v, JSON_COMPACT);
+  if (!text) {
+    errbuf_set(err, errlen, "event %s: out of memory", ev->type);
+    return BUS_ENOMEM;
+  }
+  int rc = copy_field(ev->labels, sizeof ev->labels, text);
+  free(text);
+  if (rc) {
+    char why[64];
+    snprintf(why, sizeof why, "is longer than %d bytes as JSON", BUS_LABELS_MAX);
+    return bad_field(ev, "labels", why, err, errlen);
+  }
+  return 0;
+}
+
+int bus_event_set_meta(bus_event *ev, const json_t *payload, char *err, size_t errlen) {
+  clear_meta(ev);
+  if (!json_is_object(payload)) {
+    errbuf_set(err, errlen, "event %s: \"payload\" is not an object", ev->type);
+    return BUS_EINVAL;
+  }
+  int opt = type_optional(ev->type);
+  const char *s = NULL;
+  int r = 0;
+  if (opt & OPT_KIND) {
+    if ((r = opt_string(ev, payload, "kind", &s, err, errlen)) < 0)
+      goto fail;
+    if (r > 0 && s[0]) {
+      layout_kind k = layout_kind_parse(s);
+      if (k == LAYOUT_KIND_NONE) {
+        r = bad_field(ev, "kind", "is not a profile kind (cpu, heap, mutex, block, goroutine, threadcreate)", err,
+                      errlen);
+        goto fail;
+      }
+      copy_field(ev->kind, sizeof ev->kind, layout_kind_name(k));
+    }
+  }
+  if (!(opt & OPT_META))
+    return 0;
+  if ((r = opt_string(ev, payload, "mode", &s, err, errlen)) < 0)
+    goto fail;
+  if (r > 0 && s[0]) {
+    if (strcmp(s, "delta") != 0 && strcmp(s, "cumulative") != 0) {
+      r = bad_field(ev, "mode", "is not \"delta\" or \"cumulative\"", err, errlen);
+      goto fail;
+    }
+    copy_field(ev->mode, sizeof ev->mode, s);
+  }
+  if ((r = opt_string(ev, payload, "source", &s, err, errlen)) < 0)
+    goto fail;
+  if (r > 0 && s[0]) {
+    if (!source_ok(s)) {
+      r = bad_field(ev, "source", "is not 1 to 15 characters of a-z, 0-9, '_' and '-'", err, errlen);
+      goto fail;
+    }
+    copy_field(ev->source, sizeof ev->source, s);
+  }
+  if ((r = opt_text(ev, payload, "name", ev->name, sizeof ev->name, err, errlen)) ||
+      (r = opt_text(ev, payload, "instance", ev->instance, sizeof ev->instance, err, errlen)) ||
+      (r = opt_labels(ev, payload, err, errlen)))
+    goto fail;
+  json_t *t = json_object_get(payload, "time");
+  if (t) {
+    if (!json_is_integer(t)) {
+      r = bad_field(ev, "time", "is not an integer (ns since the epoch)", err, errlen);
+      goto fail;
+    }
+    ev->time_ns = (int64_t)json_integer_value(t);
+  }
+  return 0;
+fail:
+  clear_meta(ev);
+  return r;
+}
+
+json_t *bus_event_meta(const bus_event *ev) {
+  json_t *o = json_object();
+  int bad = !o;
+  if (!bad && ev->kind[0])
+    bad |= json_object_set_new(o, "kind", json_string(ev->kind));
+  if (!bad && ev->mode[0])
+    bad |= json_object_set_new(o, "mode", json_string(ev->mode));
+  if (!bad && ev->source[0])
+    bad |= json_object_set_new(o, "source", json_string(ev->source));
+  if (!bad && ev->name[0])
+    bad |= json_object_set_new(o, "name", json_string(ev->name));
+  if (!bad && ev->labels[0]) {
+    json_error_t je;
+    json_t *l = json_loads(ev->labels, JSON_REJECT_DUPLICATES, &je);
+    bad |= !json_is_object(l) || json_object_set_new(o, "labels", l);
+    if (l && !json_is_object(l))
+      json_decref(l);
+  }
+  if (!bad && ev->instance[0])
+    bad |= json_object_set_new(o, "instance", json_string(ev->instance));
+  if (!bad && ev->time_ns)
+    bad |= json_object_set_new(o, "time", json_integer(ev->time_ns));
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* The optional fields of ev for encode, checked as decode checks them:
+ * *meta is NULL when there are none. */
+static int encode_meta(const bus_event *ev, json_t **meta, char *err, size_t errlen) {
+  *meta = NULL;
+  int opt = type_optional(ev->type);
+  static const struct {
+    const char *name;
+    size_t off;
+    int need;
+  } f[] = {
+      {"kind", offsetof(bus_event, kind), OPT_KIND},        {"mode", offsetof(bus_event, mode), OPT_META},
+      {"source", offsetof(bus_event, source), OPT_META},    {"name", offsetof(bus_event, name), OPT_META},
+      {"instance", offsetof(bus_event, instance), OPT_META}, {"labels", offsetof(bus_event, labels), OPT_META},
+  };
+  int any = ev->time_ns != 0;
+  if (any && !(opt & OPT_META)) {
+    errbuf_set(err, errlen, "event: encode %s: \"payload.time\" is not a field of this type", ev->type);
+    return BUS_EINVAL;
+  }
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+    if (!((const char *)ev + f[i].off)[0])
+      continue;
+    if (!(opt & f[i].need)) {
+      errbuf_set(err, errlen, "event: encode %s: \"payload.%s\" is not a field of this type", ev->type,
+                 f[i].name);
+      return BUS_EINVAL;
+    }
+    any = 1;
+  }
+  if (!any)
+    return 0;
+  json_t *m = bus_event_meta(ev);
+  if (!m) {
+    errbuf_set(err, errlen, "event: encode %s: \"payload.labels\" is not a JSON object (or out of memory)",
+               ev->type);
+    return BUS_EINVAL;
+  }
+  bus_event check;
+  memcpy(check.type, ev->type, sizeof check.type);
+  int rc = bus_event_set_meta(&check, m, err, errlen);
+  if (!rc && strcmp(check.kind, ev->kind) != 0) {
+    errbuf_set(err, errlen, "event: encode %s: \"payload.kind\" \"%s\" is not a kind's own name (use \"%s\")",
+               ev->type, ev->kind, check.kind);
+    rc = BUS_EINVAL;
+  }
+  if (rc) {
+    json_decref(m);
+    return rc;
+  }
+  *meta = m;
   return 0;
 }
 
@@ -84,7 +346,10 @@ int bus_event_encode(const bus_event *ev, char **json, size_t *len, char *err, s
   if (!terminated(ev->id, sizeof ev->id) || !terminated(ev->timestamp, sizeof ev->timestamp) ||
       !terminated(ev->type, sizeof ev->type) || !terminated(ev->app, sizeof ev->app) ||
       !terminated(ev->profile_key, sizeof ev->profile_key) ||
-      !terminated(ev->merged_key, sizeof ev->merged_key)) {
+      !terminated(ev->merged_key, sizeof ev->merged_key) || !terminated(ev->kind, sizeof ev->kind) ||
+      !terminated(ev->mode, sizeof ev->mode) || !terminated(ev->source, sizeof ev->source) ||
+      !terminated(ev->name, sizeof ev->name) || !terminated(ev->instance, sizeof ev->instance) ||
+      !terminated(ev->labels, sizeof ev->labels)) {
     errbuf_set(err, errlen, "event: encode: a field is not NUL-terminated");
     return BUS_EINVAL;
   }
@@ -110,6 +375,10 @@ int bus_event_encode(const bus_event *ev, char **json, size_t *len, char *err, s
       return BUS_EINVAL;
     }
   }
+  json_t *meta = NULL;
+  int rc = encode_meta(ev, &meta, err, errlen);
+  if (rc)
+    return rc;
   json_t *payload = json_object();
   json_t *root = json_object();
   int bad = !payload || !root;
@@ -120,6 +389,9 @@ int bus_event_encode(const bus_event *ev, char **json, size_t *len, char *err, s
     bad |= json_object_set_new(payload, "profileKey", json_string(ev->profile_key));
   if (!bad && (needs > 0 ? (needs & NEED_MERGED) : ev->merged_key[0] != 0))
     bad |= json_object_set_new(payload, "mergedKey", json_string(ev->merged_key));
+  if (!bad && meta)
+    bad |= json_object_update(payload, meta);
+  json_decref(meta);
   if (!bad) {
     /* json_string returns NULL for invalid UTF-8; set_new then fails. */
     bad |= json_object_set_new(root, "id", json_string(ev->id));
@@ -281,7 +553,7 @@ static int decode_obj(json_t *root, bus_event *ev, char *err, size_t errlen) {
       return BUS_EINVAL;
     }
   }
-  return 0;
+  return bus_event_set_meta(ev, payload, err, errlen);
 }
 
 int bus_event_decode(const void *json, size_t len, bus_event *ev, char *err, size_t errlen) {

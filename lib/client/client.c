@@ -375,10 +375,50 @@ out:
   return rc;
 }
 
+/* Appends "?kind=...&instance=...&source=scraper" (what q sets) to the
+ * request's URL and to its description. Returns 0 or -1 (no memory). */
+static int add_upload_query(client_req *r, const client_upload_query *q) {
+  if (!q || (!(q->kind && *q->kind) && !(q->instance && *q->instance) && !q->scraper)) return 0;
+  char *k = q->kind && *q->kind ? curl_easy_escape(r->easy, q->kind, 0) : NULL;
+  char *i = q->instance && *q->instance ? curl_easy_escape(r->easy, q->instance, 0) : NULL;
+  size_t n = strlen(r->url) + (k ? strlen(k) : 0) + (i ? strlen(i) : 0) + 64;
+  char *url = malloc(n), *what = malloc(n + 16);
+  int ok = url && what && (!(q->kind && *q->kind) || k) && (!(q->instance && *q->instance) || i);
+  if (ok) {
+    int w = snprintf(url, n, "%s", r->url);
+    char sep = '?';
+    if (k) w += snprintf(url + w, n - (size_t)w, "%ckind=%s", sep, k), sep = '&';
+    if (i) w += snprintf(url + w, n - (size_t)w, "%cinstance=%s", sep, i), sep = '&';
+    if (q->scraper) snprintf(url + w, n - (size_t)w, "%csource=scraper", sep);
+    snprintf(what, n + 16, "POST %s", url);
+    free(r->url);
+    free(r->what);
+    r->url = url;
+    r->what = what;
+    curl_easy_setopt(r->easy, CURLOPT_URL, r->url);
+  } else {
+    free(url);
+    free(what);
+  }
+  curl_free(k);
+  curl_free(i);
+  return ok ? 0 : -1;
+}
+
 client_req *client_req_upload(const client_config *cfg, const char *app, const uint8_t *body,
                               size_t len, char *err, size_t errlen) {
+  return client_req_upload_with(cfg, app, NULL, body, len, err, errlen);
+}
+
+client_req *client_req_upload_with(const client_config *cfg, const char *app, const client_upload_query *q,
+                                    const uint8_t *body, size_t len, char *err, size_t errlen) {
   client_req *r = req_new(cfg, "POST", app, err, errlen);
   if (!r) return NULL;
+  if (add_upload_query(r, q) != 0) {
+    errbuf_set(err, errlen, "out of memory building a request");
+    client_req_free(r);
+    return NULL;
+  }
   curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
   /* never NULL: with NULL postfields curl would read the body from stdin */
   curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
@@ -482,11 +522,16 @@ static CURLcode perform(client_t *c, client_req *r) {
 
 int client_upload(client_t *c, const char *app, const uint8_t *body, size_t len, char *key,
                   size_t keylen, int *attempts, char *err, size_t errlen) {
+  return client_upload_with(c, app, NULL, body, len, key, keylen, attempts, err, errlen);
+}
+
+int client_upload_with(client_t *c, const char *app, const client_upload_query *q, const uint8_t *body, size_t len,
+                        char *key, size_t keylen, int *attempts, char *err, size_t errlen) {
   int max = c->cfg.upload_attempts > 0 ? c->cfg.upload_attempts : CLIENT_DEFAULT_ATTEMPTS;
   int rc = CLIENT_EINVAL, n = 0;
   if (key && keylen) key[0] = '\0';
   for (n = 1; n <= max; n++) {
-    client_req *r = client_req_upload(&c->cfg, app, body, len, err, errlen);
+    client_req *r = client_req_upload_with(&c->cfg, app, q, body, len, err, errlen);
     if (!r) {
       rc = layout_app_valid(app) ? CLIENT_ENOMEM : CLIENT_EINVAL;
       break;

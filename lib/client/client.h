@@ -99,6 +99,20 @@ typedef struct client_req client_req;
 client_req *client_req_upload(const client_config *cfg, const char *app,
                               const uint8_t *body, size_t len, char *err, size_t errlen);
 
+/* What an upload's query adds on the native route (all optional): the
+ * profile's kind (?kind=), the instance a cumulative snapshot belongs to
+ * (?instance=), and that the scraper sent it (?source=scraper). */
+typedef struct client_upload_query {
+  const char *kind;     /* NULL or "" = none: a CPU profile, as autopgo sends */
+  const char *instance; /* NULL or "" = none */
+  int scraper;          /* 1: ?source=scraper */
+} client_upload_query;
+
+/* client_req_upload with a query (q NULL = none); the values are
+ * URL-escaped. */
+client_req *client_req_upload_with(const client_config *cfg, const char *app, const client_upload_query *q,
+                                    const uint8_t *body, size_t len, char *err, size_t errlen);
+
 /* The request's easy handle (owned by the request). */
 CURL *client_req_easy(client_req *r);
 
@@ -147,6 +161,10 @@ void client_free(client_t *c);
  */
 int client_upload(client_t *c, const char *app, const uint8_t *body, size_t len,
                   char *key, size_t keylen, int *attempts, char *err, size_t errlen);
+
+/* client_upload with a query (q NULL = none). */
+int client_upload_with(client_t *c, const char *app, const client_upload_query *q, const uint8_t *body, size_t len,
+                        char *key, size_t keylen, int *attempts, char *err, size_t errlen);
 
 /* Progress callback for downloads: bytes received so far and the total
  * (0 when the server did not say). Called at least once per received chunk. */

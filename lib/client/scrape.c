@@ -4,6 +4,9 @@
  *
  * Each chosen target is a small state machine driven by the multi loop:
  *
+ * (The round's kind decides the URL, the check and the upload's query: see
+ * scrape.h.)
+ *
  *   FETCH ──ok──> UPLOAD ──201──> done (uploaded)
  *     │             │ transient failure, attempts left
  *     │             v
@@ -24,6 +27,7 @@
 
 #include "chrono.h"
 #include "errbuf.h"
+#include "ingest.h"
 #include "layout.h"
 #include "pprof.h"
 
@@ -66,7 +70,12 @@ typedef struct round {
 
 static const char *const outcome_names[SCRAPE_OUTCOME_COUNT] = {
     "ok",         "connect_error", "timeout", "network_error", "http_error",
-    "too_large",  "invalid",       "not_cpu", "aborted"};
+    "too_large",  "invalid",       "not_cpu", "aborted",       "wrong_kind"};
+
+/* The round's kind: NULL for CPU, else the snapshot kind's name. */
+static const char *snapshot_kind(const scrape_config *cfg) {
+  return cfg->kind && *cfg->kind && strcmp(cfg->kind, "cpu") != 0 ? cfg->kind : NULL;
+}
 
 const char *scrape_outcome_name(scrape_outcome o) {
   return (unsigned)o < SCRAPE_OUTCOME_COUNT ? outcome_names[o] : "unknown";
@@ -117,6 +126,7 @@ static void finish(round *rd, xfer *x) {
   }
   if (rd->on_result) {
     scrape_result r = {
+        .kind = snapshot_kind(rd->cfg) ? rd->cfg->kind : "cpu",
         .address = x->address,
         .url = x->url,
         .outcome = x->outcome,
@@ -139,7 +149,9 @@ static void finish(round *rd, xfer *x) {
 
 static void start_upload(round *rd, xfer *x) {
   char err[512];
-  x->up = client_req_upload(&rd->cfg->api, rd->cfg->app, x->body, x->len, err, sizeof err);
+  /* A snapshot belongs to its target: the address is its instance. */
+  client_upload_query q = {.kind = snapshot_kind(rd->cfg), .instance = x->address, .scraper = 1};
+  x->up = client_req_upload_with(&rd->cfg->api, rd->cfg->app, q.kind ? &q : NULL, x->body, x->len, err, sizeof err);
   if (!x->up) {
     snprintf(x->upload_error, sizeof x->upload_error, "%s", err);
     finish(rd, x);
@@ -209,10 +221,18 @@ static void fetch_done(round *rd, xfer *x, CURLcode cc) {
     finish(rd, x);
     return;
   }
-  rc = pp_check_cpu(p, perr, sizeof perr);
+  const char *kind = snapshot_kind(rd->cfg);
+  if (!kind) {
+    rc = pp_check_cpu(p, perr, sizeof perr);
+  } else {
+    ingest_kind hint = INGEST_KIND_NONE;
+    ingest_kind_info ki;
+    rc = ingest_kind_parse(kind, &hint) != INGEST_OK ? -1 : ingest_kind_detect(p, hint, &ki, perr, sizeof perr);
+    if (rc != 0 && hint == INGEST_KIND_NONE) snprintf(perr, sizeof perr, "unknown kind \"%s\"", kind);
+  }
   pp_free(p);
   if (rc != PP_OK) {
-    x->outcome = SCRAPE_NOT_CPU;
+    x->outcome = kind ? SCRAPE_WRONG_KIND : SCRAPE_NOT_CPU;
     snprintf(x->message, sizeof x->message, "%s", perr);
     finish(rd, x);
     return;
@@ -259,7 +279,7 @@ static void upload_done(round *rd, xfer *x, CURLcode cc) {
 static int start_fetch(round *rd, xfer *x, const scrape_target *t, long seconds,
                        int64_t timeout_ms) {
   x->address = strdup(t->address);
-  x->url = scrape_target_url(t, seconds);
+  x->url = snapshot_kind(rd->cfg) ? scrape_target_kind_url(t, rd->cfg->kind) : scrape_target_url(t, seconds);
   x->fetch = curl_easy_init();
   if (!x->address || !x->url || !x->fetch) return CLIENT_ENOMEM;
   x->max = rd->cfg->max_body_bytes ? rd->cfg->max_body_bytes : SCRAPE_DEFAULT_MAX_BODY;
@@ -315,7 +335,7 @@ int scrape_round(const scrape_config *cfg, const scrape_target *const *targets, 
   if (n == 0) return CLIENT_OK;
   int64_t dur = cfg->duration_ms > 0 ? cfg->duration_ms : 1000;
   long seconds = (long)((dur + 999) / 1000);
-  int64_t timeout_ms = dur + (cfg->margin_ms > 0 ? cfg->margin_ms : SCRAPE_DEFAULT_MARGIN_MS);
+  int64_t timeout_ms = (snapshot_kind(cfg) ? 0 : dur) + (cfg->margin_ms > 0 ? cfg->margin_ms : SCRAPE_DEFAULT_MARGIN_MS);
   round rd = {.cfg = cfg, .n = n, .on_result = on_result, .ud = ud};
   rd.max_attempts = cfg->api.upload_attempts > 0 ? cfg->api.upload_attempts
                                                  : CLIENT_DEFAULT_ATTEMPTS;

@@ -1,6 +1,14 @@
 /*
- * scrape.h — pulling CPU profiles from running Go services and uploading
- * them: the scrape targets file and one scrape round.
+ * scrape.h — pulling profiles from running Go services and uploading them:
+ * the scrape targets file and one scrape round.
+ *
+ * A round is about one kind (scrape_config.kind): CPU profiles as before
+ * (?seconds=, uploaded as plain native CPU uploads), or a snapshot kind
+ * (heap, mutex, block, goroutine, threadcreate) fetched from
+ * /debug/pprof/{kind} without seconds — the runtime's since-start view —
+ * checked to be that kind, and uploaded with ?kind=K&instance=ADDRESS&
+ * source=scraper, so the server keeps one instance per target and turns
+ * its cumulative snapshots into deltas.
  *
  * A round fetches `{address}{path}?seconds=N` from every chosen target at
  * once on one curl multi handle (one thread, no thread per target), checks
@@ -83,6 +91,14 @@ void scrape_targets_free(scrape_targets *t);
 char *scrape_target_url(const scrape_target *t, long seconds);
 
 /*
+ * The URL of a snapshot kind for t: the address, then t's path with its
+ * last segment "profile" replaced by the kind (the query dropped), or
+ * "/debug/pprof/{kind}" when t's path does not end in "/profile". Returns
+ * a malloc'd string (caller frees) or NULL on ENOMEM.
+ */
+char *scrape_target_kind_url(const scrape_target *t, const char *kind);
+
+/*
  * Chooses which targets a round scrapes: k distinct indexes out of n, at
  * random (partial Fisher-Yates), in idx (room for n). k = 0 or k >= n
  * chooses all n, in random order. Returns the count. *rng is the state of a
@@ -102,12 +118,13 @@ typedef enum scrape_outcome {
   SCRAPE_INVALID,       /* 200, but not a profile */
   SCRAPE_NOT_CPU,       /* a profile, but not a CPU profile */
   SCRAPE_ABORTED,       /* stopped by shutdown before it finished */
+  SCRAPE_WRONG_KIND,    /* a snapshot round: a profile, but not of the round's kind */
   SCRAPE_OUTCOME_COUNT
 } scrape_outcome;
 
 /* Stable lowercase name used in logs and metric labels ("ok",
  * "connect_error", "timeout", "network_error", "http_error", "too_large",
- * "invalid", "not_cpu", "aborted"). */
+ * "invalid", "not_cpu", "aborted", "wrong_kind"). */
 const char *scrape_outcome_name(scrape_outcome o);
 
 #define SCRAPE_DEFAULT_MARGIN_MS 10000
@@ -117,13 +134,17 @@ const char *scrape_outcome_name(scrape_outcome o);
 typedef struct scrape_config {
   client_config api;      /* server URL, token, upload timeouts, attempts, backoff */
   const char *app;        /* uploads go to POST /api/profile/{app} */
-  int64_t duration_ms;    /* profile length; sent as seconds (rounded up, >= 1) */
-  int64_t margin_ms;      /* per-target timeout = duration + margin (0 = default) */
+  const char *kind;       /* NULL, "" or "cpu": CPU profiles; else a snapshot kind (heap, mutex,
+                             block, goroutine, threadcreate) */
+  int64_t duration_ms;    /* CPU profile length; sent as seconds (rounded up, >= 1) */
+  int64_t margin_ms;      /* per-target timeout = duration + margin (0 = default); a
+                             snapshot's is the margin alone */
   size_t max_body_bytes;  /* per-target body limit (0 = default) */
   int64_t drain_ms;       /* after stop: bound on finishing uploads (0 = default; <0 = none) */
 } scrape_config;
 
 typedef struct scrape_result {
+  const char *kind;         /* the round's kind ("cpu", "heap", ...) */
   const char *address;      /* target address (valid during the callback) */
   const char *url;          /* URL fetched */
   scrape_outcome outcome;

@@ -181,6 +181,24 @@ char *scrape_target_url(const scrape_target *t, long seconds) {
   return u;
 }
 
+char *scrape_target_kind_url(const scrape_target *t, const char *kind) {
+  /* The path up to its query; its last segment "profile" becomes the kind. */
+  size_t pl = strcspn(t->path, "?");
+  const char *base = t->path;
+  size_t bl = pl;
+  static const char seg[] = "/profile";
+  if (!(pl >= sizeof seg - 1 && memcmp(t->path + pl - (sizeof seg - 1), seg, sizeof seg - 1) == 0)) {
+    base = SCRAPE_DEFAULT_PATH;
+    bl = strlen(base);
+  }
+  bl -= sizeof seg - 1; /* keep the '/' before "profile" out, add it back below */
+  size_t n = strlen(t->address) + bl + strlen(kind) + 2;
+  char *u = malloc(n);
+  if (!u) return NULL;
+  snprintf(u, n, "%s%.*s/%s", t->address, (int)bl, base, kind);
+  return u;
+}
+
 static uint64_t xorshift(uint64_t *s) {
   uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ull;
   x ^= x << 13;

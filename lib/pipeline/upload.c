@@ -1,9 +1,12 @@
 /*
- * upload.c — validate, stage, announce (see upload.h for the rule and why
- * gzipped bodies are stored as received). Each step either succeeds or
- * undoes what the steps before it did, so a refusal leaves nothing behind.
+ * upload.c — the native route's rule: validate (app, profile, kind), then
+ * stage and announce through push_stage (push.c), which also carries the
+ * metadata of an upload with a kind. See upload.h for the rule and why
+ * gzipped bodies are stored as received.
  */
 #include "upload.h"
+
+#include "push.h"
 
 #include "pprof.h"
 #include "chrono.h"
@@ -21,6 +24,7 @@ const char *upload_reason_name(upload_reason r) {
   case UPLOAD_MALFORMED: return "malformed";
   case UPLOAD_TOO_BIG: return "too_big";
   case UPLOAD_NOT_CPU: return "not_cpu";
+  case UPLOAD_BAD_KIND: return "bad_kind";
   case UPLOAD_BLOB: return "blob";
   case UPLOAD_PUBLISH: return "publish";
   case UPLOAD_INTERNAL: return "internal";
@@ -37,7 +41,39 @@ static int refuse(upload_result *res, int status, upload_reason reason) {
 
 int upload_accept(const upload_config *cfg, const char *app, const uint8_t *body, size_t len,
                   upload_result *res) {
-  char err[768], derr[512];
+  return upload_accept_opts(cfg, app, body, len, NULL, res);
+}
+
+/* 1 when p has a comment of pgopipe's own (a record no client may write). */
+static int has_reserved_comment(const pp_profile *p) {
+  size_t n = strlen(INGEST_RESERVED_COMMENT_PREFIX);
+  for (size_t i = 0; i < pp_comment_count(p); i++)
+    if (strncmp(pp_comment(p, i), INGEST_RESERVED_COMMENT_PREFIX, n) == 0) return 1;
+  return 0;
+}
+
+/* The metadata of a native upload: kind, its source, the mode its instance
+ * implies, the query's labels and instance, and its time. */
+static int native_meta(const upload_config *cfg, const upload_opts *o, ingest_kind kind, const pp_profile *p,
+                       ingest_meta *m) {
+  ingest_meta_init(m);
+  m->kind = kind;
+  /* The scraper's CPU uploads carry no kind: they stay plain native ones. */
+  int with_kind = o && o->kind && *o->kind;
+  m->source = with_kind && o->source == INGEST_SOURCE_SCRAPER ? INGEST_SOURCE_SCRAPER : INGEST_SOURCE_API;
+  int has_instance = o && o->instance && *o->instance;
+  m->mode = ingest_mode_for(m->source, kind, has_instance);
+  if (has_instance && !(m->instance = strdup(o->instance))) return -1;
+  if (o && o->labels && ingest_labels_copy(&m->labels, o->labels) != INGEST_OK) return -1;
+  int64_t now = chrono_now_ns();
+  m->received_ns = now;
+  m->time_ns = ingest_upload_time(pp_time_nanos(p), now, cfg->retention_ns);
+  return 0;
+}
+
+int upload_accept_opts(const upload_config *cfg, const char *app, const uint8_t *body, size_t len,
+                       const upload_opts *opts, upload_result *res) {
+  char err[768];
   pp_profile *p = NULL;
   pp_limits lim = {cfg->max_input_bytes, cfg->max_decoded_bytes};
   memset(res, 0, sizeof *res);
@@ -48,6 +84,14 @@ int upload_accept(const upload_config *cfg, const char *app, const uint8_t *body
                "invalid app name \"%.80s\": want 1 to 63 characters of a-z, 0-9 and '-'",
                app ? app : "");
     return refuse(res, 400, UPLOAD_BAD_APP);
+  }
+  ingest_kind hint = INGEST_KIND_NONE;
+  int with_kind = opts && opts->kind && *opts->kind;
+  if (with_kind && ingest_kind_parse(opts->kind, &hint) != INGEST_OK) {
+    errbuf_set(res->message, sizeof res->message,
+               "unknown kind \"%.40s\": want cpu, heap, mutex, block, goroutine or threadcreate (allocs = heap)",
+               opts->kind);
+    return refuse(res, 400, UPLOAD_MALFORMED);
   }
 
   int rc = pp_decode(body, len, &lim, &p, err, sizeof err);
@@ -60,77 +104,39 @@ int upload_accept(const upload_config *cfg, const char *app, const uint8_t *body
     return refuse(res, 500, UPLOAD_INTERNAL);
   }
 
-  rc = pp_check_cpu(p, err, sizeof err);
-  if (rc != PP_OK) {
-    pp_free(p);
-    errbuf_set(res->message, sizeof res->message,
-               "profile for app %s: %s (pgopipe merges CPU profiles for go build -pgo)", app, err);
-    return refuse(res, 422, UPLOAD_NOT_CPU);
-  }
-
-  /* Stored form: gzip as received, raw re-encoded as gzip. */
-  uint8_t *enc = NULL;
-  const uint8_t *data = body;
-  size_t dlen = len;
-  if (!(len >= 2 && body[0] == 0x1f && body[1] == 0x8b)) {
-    rc = pp_encode(p, -1, &enc, &dlen, err, sizeof err);
+  ingest_kind_info ki;
+  if (!with_kind) {
+    rc = pp_check_cpu(p, err, sizeof err);
     if (rc != PP_OK) {
       pp_free(p);
-      errbuf_set(res->message, sizeof res->message, "encoding profile for app %s: %s", app, err);
-      return refuse(res, 500, UPLOAD_INTERNAL);
+      errbuf_set(res->message, sizeof res->message,
+                 "profile for app %s: %s (pgopipe merges CPU profiles for go build -pgo; other kinds need "
+                 "?kind=)",
+                 app, err);
+      return refuse(res, 422, UPLOAD_NOT_CPU);
     }
-    data = enc;
+    ki.kind = INGEST_KIND_CPU;
+  } else if (ingest_kind_detect(p, hint, &ki, err, sizeof err) != INGEST_OK) {
+    pp_free(p);
+    errbuf_set(res->message, sizeof res->message, "profile for app %s: %s", app, err);
+    return refuse(res, 422, UPLOAD_BAD_KIND);
   }
-  pp_free(p);
 
-  if (layout_staging_key_new(app, chrono_now_ns(), res->key, sizeof res->key) != 0) {
-    free(enc);
-    errbuf_set(res->message, sizeof res->message,
-               "no staging key for app %s: no randomness available", app);
+  int modified = 0;
+  if (has_reserved_comment(p)) {
+    pp_remove_comments_with_prefix(p, INGEST_RESERVED_COMMENT_PREFIX);
+    modified = 1;
+  }
+  ingest_meta meta;
+  if (native_meta(cfg, opts, ki.kind, p, &meta) != 0) {
+    ingest_meta_free(&meta);
+    pp_free(p);
+    errbuf_set(res->message, sizeof res->message, "out of memory");
     return refuse(res, 500, UPLOAD_INTERNAL);
   }
-
-  int64_t t1 = chrono_mono_ns();
-  res->decode_ns = t1 - t0;
-  rc = blob_put(cfg->blob, res->key, data, dlen, err, sizeof err);
-  free(enc);
-  int64_t t2 = chrono_mono_ns();
-  res->store_ns = t2 - t1;
-  if (rc != BLOB_OK) {
-    res->key[0] = '\0';
-    errbuf_set(res->message, sizeof res->message,
-               "blob store unavailable, upload for app %s not accepted: %s", app, err);
-    return refuse(res, 503, UPLOAD_BLOB);
-  }
-
-  bus_event ev;
-  if (bus_event_init(&ev, BUS_TYPE_UPLOADED, app) != BUS_OK) {
-    errbuf_set(err, sizeof err, "could not build the event");
-    rc = BUS_EINVAL;
-  } else {
-    snprintf(ev.profile_key, sizeof ev.profile_key, "%s", res->key);
-    rc = bus_publish_event(cfg->bus, &ev, err, sizeof err);
-  }
-  res->publish_ns = chrono_mono_ns() - t2;
-  if (rc != BUS_OK) {
-    /* Not announced: take the staged object back so nothing half-accepted
-     * remains. If even that fails, say so loudly; the object is inert
-     * (nobody is told to merge it) except for start-up reconciliation. */
-    char key[sizeof res->key];
-    snprintf(key, sizeof key, "%s", res->key);
-    res->key[0] = '\0';
-    if (blob_delete(cfg->blob, key, derr, sizeof derr) != BLOB_OK) {
-      res->orphaned = 1;
-      core_log(&cfg->log, CORE_LOG_ERROR,
-               "publish failed and the staged upload could not be removed", "app", app, "key", key,
-               "publish_error", err, "delete_error", derr, NULL);
-    }
-    errbuf_set(res->message, sizeof res->message,
-               "event bus unavailable, upload for app %s not accepted: %s", app, err);
-    return refuse(res, 503, UPLOAD_PUBLISH);
-  }
-
-  res->status = 201;
-  res->reason = UPLOAD_OK;
-  return 0;
+  res->decode_ns = chrono_mono_ns() - t0;
+  rc = push_stage(cfg, app, body, len, p, modified, &meta, res);
+  ingest_meta_free(&meta);
+  pp_free(p);
+  return rc;
 }

@@ -250,6 +250,7 @@ typedef struct worker_counts {
   uint64_t commits, commit_failures, conflicts;
   uint64_t last_base_bytes;
   uint64_t cache_hits;     /* base writes started from the base kept in memory */
+  uint64_t other_kinds;    /* staged uploads of a kind other than cpu, left in staging */
 } worker_counts;
 void worker_stats_counts(const worker_stats *st, worker_counts *out);
 

@@ -24,6 +24,7 @@
 
 #include "chrono.h"
 #include "errbuf.h"
+#include "ingest.h"
 #include "worker_internal.h"
 
 /* How often a base that keeps changing under the worker is merged again. */
@@ -321,6 +322,27 @@ static int load_base(merge_step *s) {
   return 0;
 }
 
+/* 1 when the upload's record (the pgopipe-upload comment the server wrote)
+ * names a kind other than cpu: such an upload belongs to its kind's base,
+ * not to default.pgo, so it is left in staging untouched (not merged, not
+ * rejected, not announced) and counted. An unreadable record is treated as
+ * a malformed upload (0, with drc set by the caller from why). */
+static int other_kind(merge_step *s, wk_fetched *f, char *why, size_t n) {
+  ingest_meta m;
+  int found = 0;
+  if (ingest_meta_from_profile(f->p, &m, &found, why, n) != INGEST_OK) {
+    f->drc = PP_EMALFORMED;
+    return 0;
+  }
+  ingest_kind k = m.kind;
+  ingest_meta_free(&m);
+  if (!found || k == INGEST_KIND_CPU) return 0;
+  wk_count(s->w, WK_OTHER_KINDS, 1);
+  WK_LOG(s->w, CORE_LOG_DEBUG, "upload of another kind: left in staging for its kind's base", "app", s->app, "key",
+         f->key, "kind", ingest_kind_name(k), NULL);
+  return 1;
+}
+
 /* Judges one fetched upload: already in the base, gone, poison (moved to
  * rejected/), or new (kept for the merge; *ref is what the next ones must
  * be compatible with). */
@@ -356,6 +378,7 @@ static int judge_one(merge_step *s, wk_fetched *f, const pp_profile **ref) {
     return WORKER_ENOMEM;
   }
   errbuf_set(why, sizeof why, "%s", f->err);
+  if (f->drc == PP_OK && other_kind(s, f, why, sizeof why)) return 0;
   int drc = f->drc;
   if (drc == PP_OK && *ref && !compatible(*ref, f->p, why, sizeof why)) drc = PP_EINCOMPATIBLE;
   if (drc != PP_OK) {

@@ -736,6 +736,7 @@ static int decode_proto(const uint8_t *buf, size_t len, size_t limit, pp_profile
   if (!rc) rc = check_counts(d, strs);
   if (!rc && !(P = calloc(1, sizeof(*P)))) rc = dec_nomem(d);
   d->p = P;
+  if (!rc) P->wire_strings = d->nstr;
   if (!rc) rc = intern_strings(d, P, strs);
   free(strs);
   if (!rc) rc = alloc_entities(d, P, len);

@@ -171,6 +171,7 @@ struct pp_profile {
   size_t cvalues;
   pp_label *labels;
   size_t nlabels, clabels;
+  size_t wire_strings; /* string_table entries of the decoded bytes (pp_wire_string_count) */
 };
 
 /* Allocates an empty profile with string 0 = "". */

@@ -334,6 +334,30 @@ int64_t pp_column_min(const pp_profile *p, size_t vi);
  */
 void pp_set_time(pp_profile *p, int64_t time_nanos, int64_t duration_nanos);
 
+/* ---- A comment appended to encoded bytes (append.c) ---- */
+
+/*
+ * The number of string_table entries in the bytes p was decoded from, as
+ * they were on the wire (duplicates included); 0 for a profile pp_decode
+ * did not make. Changes to p after decoding do not change it.
+ */
+size_t pp_wire_string_count(const pp_profile *p);
+
+/*
+ * Writes into *out (malloc'd, the caller's; free()) the encoded profile
+ * in[0..len) followed by bytes that add `comment` to it: one more
+ * string_table entry, at index nstrings, and one comment referring to it
+ * (concatenated protobuf messages merge; repeated fields append). nstrings
+ * must be the message's string count (pp_wire_string_count of its decode),
+ * else the comment points at the wrong string. A gzipped input (magic
+ * 1f 8b) gets the bytes as a second gzip member (one stored deflate block):
+ * Go's pprof and pp_decode read concatenated members as one stream; a raw
+ * input gets them raw. The input bytes are copied unchanged, so the result
+ * starts with them. Cost: one copy of the input, O(comment) otherwise.
+ */
+int pp_append_comment(const uint8_t *in, size_t len, size_t nstrings, const char *comment, uint8_t **out,
+                      size_t *outlen, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -54,6 +54,8 @@ typedef struct route {
   size_t nsegs;
   svc_handler fn;
   void *ctx;
+  svc_error_fn errfn; /* svc_http_route_errors */
+  void *errctx;
   uint64_t max_body;
   unsigned flags;
   /* built-in helpers */
@@ -87,6 +89,7 @@ struct svc_req {
   svc_http *h;
   struct MHD_Connection *conn;
   const route *rt;
+  const route *path_rt; /* a route of the path when none has the method (405) */
   const char *method;
   char *path;
   char id[72];
@@ -152,6 +155,17 @@ static route *add_route(svc_http *h, const char *method, const char *pattern) {
   }
   h->nroutes++;
   return rt;
+}
+
+int svc_http_route_errors(svc_http *h, const char *pattern, svc_error_fn fn, void *ctx) {
+  int found = 0;
+  for (size_t i = 0; i < h->nroutes; i++)
+    if (strcmp(h->routes[i].pattern, pattern) == 0) {
+      h->routes[i].errfn = fn;
+      h->routes[i].errctx = ctx;
+      found = 1;
+    }
+  return found ? 0 : -1;
 }
 
 int svc_http_route(svc_http *h, const char *method, const char *pattern, svc_handler fn, void *ctx,
@@ -246,6 +260,17 @@ void svc_reply_error(svc_req *r, int status, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  const route *rt = r->rt ? r->rt : r->path_rt;
+  if (rt && rt->errfn) {
+    const char *ctype = NULL;
+    char *body = rt->errfn(rt->errctx, status, msg, &ctype);
+    if (body) {
+      svc_reply_owned(r, status, ctype, body, strlen(body));
+      free(r->errmsg);
+      r->errmsg = strdup(msg);
+      return;
+    }
+  }
   json_t *o = json_pack("{s:s, s:i}", "message", msg, "code", status);
   char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
@@ -280,6 +305,29 @@ const char *svc_req_header(const svc_req *r, const char *name) {
 
 const char *svc_req_query(const svc_req *r, const char *name) {
   return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+typedef struct query_each {
+  const char *name;
+  void (*fn)(void *ctx, const char *value);
+  void *ctx;
+  size_t n;
+} query_each;
+
+static enum MHD_Result on_query_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+  query_each *q = cls;
+  (void)kind;
+  if (key && strcmp(key, q->name) == 0) {
+    q->fn(q->ctx, value ? value : "");
+    q->n++;
+  }
+  return MHD_YES;
+}
+
+size_t svc_req_query_each(const svc_req *r, const char *name, void (*fn)(void *ctx, const char *value), void *ctx) {
+  query_each q = {name, fn, ctx, 0};
+  MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, on_query_value, &q);
+  return q.n;
 }
 
 const uint8_t *svc_req_body(const svc_req *r, size_t *len) {
@@ -473,6 +521,7 @@ static int begin(svc_http *h, svc_req *r, const char *url, const char *method) {
         if (strcmp(rt->method, "GET") == 0) strncat(allow, ", HEAD", sizeof allow - strlen(allow) - 1);
       }
       svc_req_header_out(r, "Allow", allow);
+      r->path_rt = path_match;
       svc_reply_error(r, 405, "method %s not allowed on %s (allowed: %s)", method, url, allow);
     } else {
       svc_reply_error(r, 404, "no such route: %s %s", method, url);

@@ -81,6 +81,22 @@ enum {
 };
 
 /*
+ * The body of an error answer on a route, for protocols whose clients expect
+ * their own error shape: called with the status and the message of every
+ * error answered on the route's path — the layer's own refusals (405 for a
+ * method the path does not serve, 413, 503 for the upload bound and while
+ * shutting down, 401) and svc_reply_error in its handlers. Returns a
+ * malloc'd body (freed by the layer; "" for an empty body) and sets
+ * *content_type (static; NULL = none), or NULL for the default
+ * {"message","code"} shape.
+ */
+typedef char *(*svc_error_fn)(void *ctx, int status, const char *message, const char **content_type);
+
+/* Sets fn for every route registered so far with this pattern (all
+ * methods). Returns 0, or -1 when no route has the pattern. */
+int svc_http_route_errors(svc_http *h, const char *pattern, svc_error_fn fn, void *ctx);
+
+/*
  * Sets the bearer token that SVC_ROUTE_AUTH routes require (copied; NULL or
  * "" = no auth). It is checked before the body is read, compared in
  * constant time. Call before svc_http_start.
@@ -179,6 +195,10 @@ const char *svc_req_param(const svc_req *r, const char *name);
 const char *svc_req_header(const svc_req *r, const char *name);
 /* Query argument, or NULL. */
 const char *svc_req_query(const svc_req *r, const char *name);
+/* Calls fn(ctx, value) for every value of a query argument, in request
+ * order (a repeated key gives several; an argument without '=' gives "").
+ * Returns how many there were. */
+size_t svc_req_query_each(const svc_req *r, const char *name, void (*fn)(void *ctx, const char *value), void *ctx);
 /* The body (len 0 and a non-NULL pointer when there was none). Owned by the
  * layer; the handler may take it with svc_req_take_body. */
 const uint8_t *svc_req_body(const svc_req *r, size_t *len);
@@ -197,8 +217,9 @@ void svc_reply(svc_req *r, int status, const char *content_type, const void *dat
 void svc_reply_owned(svc_req *r, int status, const char *content_type, void *data, size_t len);
 /* Replies with a JSON text (copied), Content-Type application/json. */
 void svc_reply_json(svc_req *r, int status, const char *json);
-/* Replies {"message":<formatted>,"code":status} as JSON; the message is also
- * put into the access-log line. */
+/* Replies {"message":<formatted>,"code":status} as JSON (or the route's own
+ * shape, svc_http_route_errors); the message is also put into the
+ * access-log line. */
 void svc_reply_error(svc_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

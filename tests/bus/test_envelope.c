@@ -264,6 +264,140 @@ static void malformed(void) {
   CHECK_RC(bus_event_decode(deep, 200000, &ev, err, sizeof err), BUS_EINVAL, err, "event");
 }
 
+/* The optional payload fields: exact JSON, round trips, what each type
+ * keeps, and refusals naming the field. */
+static void meta_fields(void) {
+  bus_event ev, back;
+  char err[256], *json = NULL, want[1024];
+  size_t len;
+  bus_event_init(&ev, BUS_TYPE_UPLOADED, "my-app-v2");
+  strcpy(ev.profile_key, "my-app-v2/staging/1763800000000000000-0a1b2c3d");
+  strcpy(ev.kind, "heap");
+  strcpy(ev.mode, "cumulative");
+  strcpy(ev.source, "pyroscope");
+  strcpy(ev.name, "My_App.v2");
+  strcpy(ev.labels, "{\"__session_id__\":\"8f2c0a1b3d4e5f60\",\"env\":[\"prod\",\"eu\"]}");
+  strcpy(ev.instance, "8f2c0a1b3d4e5f60");
+  ev.time_ns = 1763800000123456789;
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), 0, err, NULL);
+  snprintf(want, sizeof want,
+           "{\"id\":\"%s\",\"timestamp\":\"%s\",\"type\":\"profile.uploaded\",\"payload\":{\"app\":"
+           "\"my-app-v2\",\"profileKey\":\"my-app-v2/staging/1763800000000000000-0a1b2c3d\",\"kind\":\"heap\","
+           "\"mode\":\"cumulative\",\"source\":\"pyroscope\",\"name\":\"My_App.v2\",\"labels\":{"
+           "\"__session_id__\":\"8f2c0a1b3d4e5f60\",\"env\":[\"prod\",\"eu\"]},\"instance\":"
+           "\"8f2c0a1b3d4e5f60\",\"time\":1763800000123456789}}",
+           ev.id, ev.timestamp);
+  CHECK(json && !strcmp(json, want), "got %s\nwant %s", json, want);
+  CHECK_RC(bus_event_decode(json, len, &back, err, sizeof err), 0, err, NULL);
+  CHECK(!memcmp(&ev, &back, sizeof ev), "uploaded with metadata: decode(encode(e)) != e");
+  free(json);
+
+  /* bus_event_meta gives the fields back as an object, set_meta reads it. */
+  json_t *m = bus_event_meta(&ev);
+  CHECK(m && json_object_size(m) == 7, "bus_event_meta: %zu fields", m ? json_object_size(m) : 0);
+  bus_event_init(&back, BUS_TYPE_UPLOADED, "my-app-v2");
+  CHECK_RC(bus_event_set_meta(&back, m, err, sizeof err), 0, err, NULL);
+  CHECK(!strcmp(back.labels, ev.labels) && back.time_ns == ev.time_ns && !strcmp(back.source, ev.source),
+        "set_meta(meta(e)) differs: %s", back.labels);
+  json_decref(m);
+
+  /* profile.merged carries the kind only; an upload's other fields are dropped on decode. */
+  const char *merged = "{\"id\":\"e9e23fa8-9d46-4c66-9190-2f64eacd73a2\",\"timestamp\":\"2026-11-21T12:16:34Z\","
+                       "\"type\":\"profile.merged\",\"payload\":{\"app\":\"a\",\"profileKey\":\"a/staging/1\","
+                       "\"mergedKey\":\"a/kinds/heap.pgo\",\"kind\":\"allocs\",\"mode\":\"delta\",\"time\":5}}";
+  CHECK_RC(bus_event_decode(merged, strlen(merged), &ev, err, sizeof err), 0, err, NULL);
+  CHECK(!strcmp(ev.kind, "heap") && !ev.mode[0] && ev.time_ns == 0, "merged kept kind=%s mode=%s time=%lld",
+        ev.kind, ev.mode, (long long)ev.time_ns);
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), 0, err, NULL);
+  CHECK(json && strstr(json, "\"mergedKey\":\"a/kinds/heap.pgo\",\"kind\":\"heap\"}"), "merged: %s", json);
+  CHECK_RC(bus_event_decode(json, len, &back, err, sizeof err), 0, err, NULL);
+  CHECK(!memcmp(&ev, &back, sizeof ev), "merged with kind: decode(encode(e)) != e");
+  free(json);
+
+  /* Absent, empty and zero are the same: no field written. */
+  const char *empty = "{\"id\":\"e9e23fa8-9d46-4c66-9190-2f64eacd73a2\",\"timestamp\":\"2026-11-21T12:16:34Z\","
+                      "\"type\":\"profile.uploaded\",\"payload\":{\"app\":\"a\",\"profileKey\":\"a/staging/1\","
+                      "\"kind\":\"\",\"name\":\"\",\"labels\":{},\"time\":0}}";
+  CHECK_RC(bus_event_decode(empty, strlen(empty), &ev, err, sizeof err), 0, err, NULL);
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), 0, err, NULL);
+  CHECK(json && strstr(json, "\"payload\":{\"app\":\"a\",\"profileKey\":\"a/staging/1\"}}"), "empty: %s", json);
+  free(json);
+
+  /* Encode refuses a field its type does not carry, and bad values. */
+  bus_event_init(&ev, BUS_TYPE_MERGED, "a");
+  strcpy(ev.profile_key, "a/staging/1");
+  strcpy(ev.merged_key, "a/default.pgo");
+  strcpy(ev.mode, "delta");
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), BUS_EINVAL, err, "payload.mode\" is not a field");
+  ev.mode[0] = 0;
+  ev.time_ns = 7;
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), BUS_EINVAL, err, "payload.time\" is not a field");
+  bus_event_init(&ev, BUS_TYPE_UPLOADED, "a");
+  strcpy(ev.profile_key, "a/staging/1");
+  strcpy(ev.kind, "allocs");
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), BUS_EINVAL, err, "use \"heap\"");
+  strcpy(ev.kind, "wall");
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), BUS_EINVAL, err, "is not a profile kind");
+  strcpy(ev.kind, "cpu");
+  strcpy(ev.labels, "[1]");
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), BUS_EINVAL, err, "payload.labels");
+  strcpy(ev.labels, "{\"k\":1}");
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), BUS_EINVAL, err, "payload.labels");
+  ev.labels[0] = 0;
+  strcpy(ev.source, "Pyro");
+  CHECK_RC(bus_event_encode(&ev, &json, &len, err, sizeof err), BUS_EINVAL, err, "payload.source");
+
+  /* Decode: wrong shapes, by field; capacities at and past their edge. */
+  static const char HEAD[] = "{\"id\":\"e9e23fa8-9d46-4c66-9190-2f64eacd73a2\",\"timestamp\":\"2026-11-21T12:16:34Z\","
+                             "\"type\":\"profile.uploaded\",\"payload\":{\"app\":\"a\",\"profileKey\":\"a/staging/1\",";
+  static struct {
+    const char *field, *want;
+  } rows[] = {
+      {"\"kind\":7", "\"payload.kind\" is not a string"},
+      {"\"kind\":\"wall\"", "is not a profile kind"},
+      {"\"mode\":\"sum\"", "\"payload.mode\" is not"},
+      {"\"source\":\"a b\"", "\"payload.source\""},
+      {"\"source\":\"sixteen-chars-xx\"", "\"payload.source\""},
+      {"\"name\":[]", "\"payload.name\" is not a string"},
+      {"\"name\":\"a\\u0000b\"", "is not allowed"}, /* the parser refuses NUL already */
+      {"\"instance\":{}", "\"payload.instance\" is not a string"},
+      {"\"labels\":\"a=b\"", "\"payload.labels\" is not an object"},
+      {"\"labels\":{\"a\":1}", "\"payload.labels\" has a value"},
+      {"\"labels\":{\"a\":[\"x\",2]}", "\"payload.labels\" has a value"},
+      {"\"labels\":{\"a\":\"x\\u0000\"}", "is not allowed"},
+      {"\"time\":\"2026-11-21T12:16:34Z\"", "\"payload.time\" is not an integer"},
+      {"\"time\":1.5", "\"payload.time\" is not an integer"},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    char j[512];
+    snprintf(j, sizeof j, "%s%s}}", HEAD, rows[i].field);
+    memset(&ev, 0x5a, sizeof ev);
+    CHECK_RC(bus_event_decode(j, strlen(j), &ev, err, sizeof err), BUS_EINVAL, err, rows[i].want);
+    CHECK(ev.kind[0] == 0 && ev.app[0] == 0, "row %zu: event not cleared", i);
+  }
+  static char big[BUS_LABELS_MAX + 600];
+  char name[BUS_NAME_MAX + 2];
+  memset(name, 'n', BUS_NAME_MAX);
+  name[BUS_NAME_MAX] = 0;
+  snprintf(big, sizeof big, "%s\"name\":\"%s\"}}", HEAD, name);
+  CHECK_RC(bus_event_decode(big, strlen(big), &ev, err, sizeof err), 0, err, NULL);
+  CHECK(strlen(ev.name) == BUS_NAME_MAX, "a name of %d bytes not kept", BUS_NAME_MAX);
+  strcat(name, "n");
+  snprintf(big, sizeof big, "%s\"name\":\"%s\"}}", HEAD, name);
+  CHECK_RC(bus_event_decode(big, strlen(big), &ev, err, sizeof err), BUS_EINVAL, err, "longer than 255 bytes");
+  /* labels: {"k":"vvv..."} is 8 bytes of JSON around the value */
+  static char val[BUS_LABELS_MAX + 2];
+  memset(val, 'v', BUS_LABELS_MAX - 8);
+  val[BUS_LABELS_MAX - 8] = 0;
+  snprintf(big, sizeof big, "%s\"labels\":{\"k\" : \"%s\"}}}", HEAD, val);
+  CHECK_RC(bus_event_decode(big, strlen(big), &ev, err, sizeof err), 0, err, NULL);
+  CHECK(strlen(ev.labels) == BUS_LABELS_MAX && !strncmp(ev.labels, "{\"k\":\"v", 7),
+        "labels of %d bytes: %zu kept", BUS_LABELS_MAX, strlen(ev.labels));
+  strcat(val, "v");
+  snprintf(big, sizeof big, "%s\"labels\":{\"k\":\"%s\"}}}", HEAD, val);
+  CHECK_RC(bus_event_decode(big, strlen(big), &ev, err, sizeof err), BUS_EINVAL, err, "longer than 4095 bytes");
+}
+
 int main(void) {
   round_trip(BUS_TYPE_UPLOADED, "example", "example/staging/1730075435311000000-0a1b2c3d", "");
   round_trip(BUS_TYPE_MERGED, "a-b-9", "a-b-9/staging/1-00000000", "a-b-9/default.pgo");
@@ -274,5 +408,6 @@ int main(void) {
   app_names();
   foreign_forms();
   malformed();
+  meta_fields();
   return check_exit("test_envelope");
 }

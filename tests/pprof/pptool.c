@@ -8,6 +8,9 @@
  *   pptool merge [-o OUT] IN...            (dump of the merge result)
  *   pptool prune DROP KEEP|- [-o OUT] IN... (merge, prune+compact, dump)
  *   pptool bench OUT IN...                 (decode/merge/encode timings)
+ *   pptool append IN OUT COMMENT           (pp_append_comment: IN's bytes plus a comment)
+ *   pptool commentbench IN [N]             (adding a comment: append vs decode+encode, and
+ *                                           decoding the result, ms per operation)
  */
 #include "internal.h"
 
@@ -126,6 +129,67 @@ int main(int argc, char **argv) {
   const char *mode = argv[1];
   int ai = 2;
   const char *drop = NULL, *keep = NULL, *out = NULL;
+  if (!strcmp(mode, "append")) {
+    if (argc != 5) return 2;
+    size_t n, on;
+    uint8_t *b = slurp(argv[2], &n), *o = NULL;
+    pp_profile *p = load(argv[2]);
+    if (pp_append_comment(b, n, pp_wire_string_count(p), argv[4], &o, &on, err, sizeof(err))) {
+      fprintf(stderr, "%s\n", err);
+      return 1;
+    }
+    FILE *f = fopen(argv[3], "wb");
+    if (!f || fwrite(o, 1, on, f) != on || fclose(f)) return 1;
+    pp_free(p);
+    free(b);
+    free(o);
+    return 0;
+  }
+  if (!strcmp(mode, "commentbench")) {
+    /* Each operation timed alone, reps times, on the same input. */
+    int reps = argc > 3 ? atoi(argv[3]) : 50;
+    size_t n, an = 0, en = 0;
+    uint8_t *b = slurp(argv[2], &n), *a = NULL, *e = NULL;
+    const char *c = "pgopipe-upload: {\"kind\":\"heap\",\"mode\":\"cumulative\",\"source\":\"pyroscope\","
+                    "\"name\":\"My_App.v2\",\"labels\":{\"__session_id__\":\"8f2c0a1b3d4e5f60\",\"env\":\"prod\"},"
+                    "\"instance\":\"8f2c0a1b3d4e5f60\",\"time\":1763800000123456789,\"received\":1763800000223456789}";
+    pp_profile *p = load(argv[2]), *q = NULL;
+    size_t ns = pp_wire_string_count(p);
+    double t0 = now();
+    for (int i = 0; i < reps; i++) {
+      free(a);
+      if (pp_append_comment(b, n, ns, c, &a, &an, err, sizeof(err))) return 1;
+    }
+    double t1 = now();
+    if (pp_add_comment(p, c)) return 1;
+    for (int i = 0; i < reps; i++) {
+      free(e);
+      if (pp_encode(p, -1, &e, &en, err, sizeof(err))) return 1;
+    }
+    double t2 = now();
+    for (int i = 0; i < reps; i++) pp_free(load(argv[2]));
+    double t3 = now();
+    for (int i = 0; i < reps; i++) {
+      if (pp_decode(a, an, NULL, &q, err, sizeof(err))) return 1;
+      pp_free(q);
+    }
+    double t4 = now();
+    for (int i = 0; i < reps; i++) {
+      if (pp_decode(e, en, NULL, &q, err, sizeof(err))) return 1;
+      pp_free(q);
+    }
+    double t5 = now();
+#define MS(d) ((d) / reps * 1e3)
+    printf("%zu bytes: append %.1f us -> %zu bytes; add + encode %.3f ms -> %zu bytes; "
+           "decode: as sent %.3f ms, appended %.3f ms, encoded %.3f ms\n",
+           n, MS(t1 - t0) * 1e3, an, MS(t2 - t1), en, MS(t3 - t2), MS(t4 - t3), MS(t5 - t4));
+#undef MS
+    pp_free(p);
+    free(a);
+    free(e);
+    free(b);
+    return 0;
+  }
   if (!strcmp(mode, "prune")) {
     drop = argv[2];
     keep = strcmp(argv[3], "-") ? argv[3] : NULL;

@@ -210,7 +210,85 @@ static void test_accessors(void) {
   pp_free(p);
 }
 
+/* pp_append_comment: the wire string count (duplicates included), the
+ * appended comment seen by pp_decode and by protobuf-c, raw and gzipped,
+ * one and several stored blocks, and bad arguments. */
+static void test_append_comment(void) {
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_func(&b, 1, "main.main", "main.go", 3);
+  tb_loc(&b, 1, 0, 0x401000, "1:4");
+  tb_sample(&b, "2 20000", "1");
+  S_(&b, "dup");
+  b.p.n_string_table++; /* a duplicate entry: "dup" twice */
+  b.p.string_table = realloc(b.p.string_table, b.p.n_string_table * sizeof(char *));
+  b.p.string_table[b.p.n_string_table - 1] = "dup";
+  b.p.n_comment = 1;
+  b.p.comment = malloc(sizeof(int64_t));
+  b.p.comment[0] = S_(&b, "first");
+  size_t nstr = b.p.n_string_table, n;
+  uint8_t *raw = tb_pack(&b, &n);
+  tb_free(&b);
+  char err[256];
+  pp_profile *p = NULL;
+  CHECK_EQ(pp_decode(raw, n, NULL, &p, err, sizeof err), PP_OK);
+  CHECK_EQ(pp_wire_string_count(p), nstr);
+  CHECK(pp_string_count(p) < nstr, "the duplicate is counted by pp_string_count");
+
+  static char longc[70001];
+  memset(longc, 'c', sizeof longc - 1);
+  const char *comments[] = {"pgopipe-upload: {\"kind\":\"heap\"}", longc};
+  uint8_t *gz = NULL;
+  size_t gzlen = 0;
+  CHECK_EQ(pp_encode(p, -1, &gz, &gzlen, err, sizeof err), PP_OK);
+  pp_profile *pg = NULL;
+  CHECK_EQ(pp_decode(gz, gzlen, NULL, &pg, err, sizeof err), PP_OK);
+  for (size_t c = 0; c < 2; c++) {
+    for (int zip = 0; zip < 2; zip++) {
+      const uint8_t *in = zip ? gz : raw;
+      size_t inlen = zip ? gzlen : n;
+      size_t ns = zip ? pp_wire_string_count(pg) : nstr;
+      uint8_t *o = NULL;
+      size_t olen = 0;
+      CHECK_EQ(pp_append_comment(in, inlen, ns, comments[c], &o, &olen, err, sizeof err), PP_OK);
+      CHECK(olen > inlen && !memcmp(o, in, inlen), "the input is not kept as the prefix");
+      pp_profile *q = NULL;
+      CHECK_EQ(pp_decode(o, olen, NULL, &q, err, sizeof err), PP_OK);
+      if (q) {
+        CHECK_EQ(pp_comment_count(q), 2);
+        CHECK_STR(pp_comment(q, 0), "first");
+        CHECK(pp_comment_count(q) == 2 && !strcmp(pp_comment(q, 1), comments[c]), "comment %zu (zip %d) lost", c,
+              zip);
+        CHECK_EQ(pp_sample_count(q), 1);
+        CHECK_EQ(pp_total(q, 1), 20000);
+        CHECK_EQ(pp_wire_string_count(q), ns + 1);
+      }
+      pp_free(q);
+      if (!zip) { /* an independent reader of the raw message */
+        Perftools__Profiles__Profile *m = perftools__profiles__profile__unpack(NULL, olen, o);
+        CHECK(m && m->n_comment == 2 && m->n_string_table == nstr + 1 &&
+                  m->comment[1] == (int64_t)nstr && !strcmp(m->string_table[nstr], comments[c]),
+              "protobuf-c reads the appended comment differently");
+        if (m) perftools__profiles__profile__free_unpacked(m, NULL);
+      } else {
+        CHECK(o[inlen] == 0x1f && o[inlen + 1] == 0x8b, "no second gzip member");
+      }
+      free(o);
+    }
+  }
+  uint8_t *o = NULL;
+  size_t olen;
+  CHECK_EQ(pp_append_comment(raw, n, 0, "x", &o, &olen, err, sizeof err), PP_EINVAL);
+  CHECK_EQ(pp_append_comment(raw, n, nstr, NULL, &o, &olen, err, sizeof err), PP_EINVAL);
+  pp_free(p);
+  pp_free(pg);
+  free(gz);
+  free(raw);
+}
+
 int main(void) {
+  test_append_comment();
   test_raw_layout();
   test_columns_identity();
   test_levels();

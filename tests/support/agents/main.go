@@ -45,8 +45,10 @@
 // What a scenario writes to OUT:
 //
 //	manifest.json  {"scenario", "pushes": [{seq, protocol, path, query,
-//	               body_sha256, kind, app, name, labels, instance, mode,
-//	               status, expect}], "expected": [{app, kind, files}]}
+//	               body_sha256, profile_sha256 (the pprof bytes: the body
+//	               or the "profile" part), kind, app, name, labels,
+//	               instance, mode, status, expect}], "expected": [{app,
+//	               kind, files}]}
 //	expected/APP/KIND/NNN-delta.pb.gz  the counter part one push contributes
 //	               to the (APP, KIND) base (a delta, or the difference of two
 //	               cumulative snapshots, or a snapshot after a restart),

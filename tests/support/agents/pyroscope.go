@@ -22,6 +22,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"mime/multipart"
@@ -253,6 +254,8 @@ func (r *run) pyroscopeSend(client *http.Client, j *uploadJob, rec *pushRecord, 
 	if err != nil {
 		return err
 	}
+	sum := sha256.Sum256(j.profile)
+	rec.ProfileSHA256 = hex.EncodeToString(sum[:])
 	return r.send(client, req, body, rec, 200)
 }
 

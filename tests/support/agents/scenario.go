@@ -35,6 +35,8 @@ type pushRecord struct {
 	Path       string `json:"path"`
 	Query      string `json:"query"`
 	BodySHA256 string `json:"body_sha256"`
+	// the pprof bytes as sent: the body, or Pyroscope's "profile" part
+	ProfileSHA256 string `json:"profile_sha256"`
 	Kind       string `json:"kind"`
 	App        string `json:"app"`
 	Name       string `json:"name"`
@@ -194,6 +196,9 @@ func (r *run) sendKeep(client *http.Client, req *http.Request, body []byte, rec 
 	r.mu.Unlock()
 	sum := sha256.Sum256(body)
 	rec.BodySHA256 = hex.EncodeToString(sum[:])
+	if rec.ProfileSHA256 == "" {
+		rec.ProfileSHA256 = rec.BodySHA256
+	}
 	rec.Path = req.URL.Path
 	rec.Query = req.URL.RawQuery
 	resp, err := client.Do(req)

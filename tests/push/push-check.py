@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""push-check.py — did every push of an agent scenario land as it should?
+
+    push-check.py --staged STAGED.jsonl [--events EVENTS.jsonl] [--cpu-merged]
+                  [--agents AGENTS] OUT...
+
+OUT... are the emulator's output directories (manifest.json, expected/);
+STAGED.jsonl and EVENTS.jsonl are push_tool's output. Every push the
+server answered with success must match exactly one staged object:
+  - same app (the normalised service name), and a pgopipe-upload record
+    with the push's kind, mode, source (its protocol), original name,
+    request labels and instance, and a time equal to the profile's
+    time_nanos;
+  - the bytes sent, kept as the object's first gzip member followed by the
+    record's member — or, for a push the server must transform (an old
+    Pyroscope client's prev_profile), a profile equal by summary to the
+    emulator's expected one (`agents compare`, needs --agents);
+and no staged object may be left over. With --cpu-merged the CPU pushes
+must be gone from staging (merged by the worker: the caller compares the
+base). With --events, each matched object's profile.uploaded event must
+carry the record's fields (kind, mode, source, name, labels, instance,
+time). Prints one line per check group; exit 1 on the first mismatches.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+
+def labels_of(push):
+    d = {}
+    for kv in push.get("labels") or []:
+        d.setdefault(kv["key"], []).append(kv["value"])
+    return {k: v[0] if len(v) == 1 else v for k, v in d.items()}
+
+
+def record_matches(push, s):
+    rec = s.get("record")
+    if s["app"] != push["app"] or not rec:
+        return False
+    want = {
+        "kind": push["kind"],
+        "mode": push["mode"],
+        "source": push["protocol"],
+        "name": push["name"],
+        "labels": labels_of(push),
+        "instance": push.get("instance") or "",
+    }
+    got = {
+        "kind": rec.get("kind"),
+        "mode": rec.get("mode"),
+        "source": rec.get("source"),
+        "name": rec.get("name"),
+        "labels": rec.get("labels") or {},
+        "instance": rec.get("instance") or "",
+    }
+    return want == got
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--staged", required=True)
+    ap.add_argument("--events")
+    ap.add_argument("--cpu-merged", action="store_true")
+    ap.add_argument("--agents")
+    ap.add_argument("outs", nargs="+")
+    a = ap.parse_args()
+
+    staged = [json.loads(l) for l in open(a.staged) if l.strip()]
+    pool = list(staged)
+    errors = []
+    matched = []
+    pushes = 0
+    for out in a.outs:
+        man = json.load(open(os.path.join(out, "manifest.json")))
+        for p in man["pushes"]:
+            if p["status"] != 200:
+                continue
+            pushes += 1
+            if a.cpu_merged and p["kind"] == "cpu":
+                continue
+            cands = [s for s in pool if record_matches(p, s)]
+            if p.get("expect"):
+                cands = [s for s in cands if s.get("members") == 1]
+            else:
+                cands = [s for s in cands if s["first_member_sha256"] == p["profile_sha256"] and s.get("members") == 2]
+            if not cands:
+                errors.append("%s push %d (%s %s, instance %r): no staged object with its record and bytes"
+                              % (man["scenario"], p["seq"], p["app"], p["kind"], p.get("instance")))
+                continue
+            s = cands[0]
+            pool.remove(s)
+            matched.append((man["scenario"], p, s))
+            rec = s["record"]
+            if s["time_nanos"] and rec.get("time") != s["time_nanos"]:
+                errors.append("%s push %d: record time %s, profile time_nanos %s"
+                              % (man["scenario"], p["seq"], rec.get("time"), s["time_nanos"]))
+            if p.get("expect"):
+                if not a.agents or "file" not in s:
+                    errors.append("%s push %d: transformed push needs --agents and a dumped file"
+                                  % (man["scenario"], p["seq"]))
+                    continue
+                r = subprocess.run([a.agents, "compare", os.path.join(out, p["expect"]), "--", s["file"]],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                if r.returncode != 0:
+                    errors.append("%s push %d: stored profile differs from the expected delta: %s"
+                                  % (man["scenario"], p["seq"], r.stderr.strip()))
+    for s in pool:
+        rec = s.get("record") or {}
+        if a.cpu_merged and (not rec or rec.get("kind") == "cpu"):
+            errors.append("CPU upload %s still staged (not merged)" % s["key"])
+        else:
+            errors.append("staged object %s (%s) matches no push" % (s["key"], rec.get("kind")))
+    print("%d successful pushes, %d staged objects matched, %d left over" % (pushes, len(matched), len(pool)))
+
+    if a.events:
+        evs = {}
+        for l in open(a.events):
+            if not l.strip():
+                continue
+            e = json.loads(l)
+            if e["type"] == "profile.uploaded":
+                evs[e["payload"]["profileKey"]] = e["payload"]
+        n = 0
+        for scen, p, s in matched:
+            e = evs.get(s["key"])
+            if not e:
+                errors.append("%s push %d: no profile.uploaded for %s" % (scen, p["seq"], s["key"]))
+                continue
+            rec = dict(s["record"])
+            rec.pop("received", None)
+            got = {k: e[k] for k in ("kind", "mode", "source", "name", "labels", "instance", "time") if k in e}
+            if got != rec or e.get("app") != s["app"]:
+                errors.append("%s push %d: event %s differs from the record %s" % (scen, p["seq"], e, rec))
+            n += 1
+        print("%d events carry their upload's metadata" % n)
+
+    for e in errors[:40]:
+        print("FAIL: " + e, file=sys.stderr)
+    if errors:
+        print("%d mismatches" % len(errors), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
