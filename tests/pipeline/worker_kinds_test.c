@@ -40,6 +40,13 @@
  *   prune       the app's rules apply to the kind bases
  *   reconcile   uploads without events (a mem:// crash) are merged in name
  *               order by reconciliation, and their gauges expire afterwards
+ *
+ *   worker_kinds_test replay WORKER_PROFILES CAPTURE_DIR AGENTS
+ *
+ * replays the requests an agent scenario of the emulator recorded (`agents
+ * SCENARIO -capture -out CAPTURE_DIR`): each goes through lib/ingest's
+ * request parser and is staged as the server stages it; then every base the
+ * manifest expects must equal Go's merge of its expected files.
  */
 #include <dirent.h>
 #include <inttypes.h>
@@ -48,6 +55,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+#include <jansson.h>
 
 #include "chrono.h"
 #include "ingest.h"
@@ -993,9 +1002,128 @@ static void test_reconcile(void) {
   env_close(&e);
 }
 
+/* ---- replay: an agent's recorded requests, as the server would stage them ---- */
+
+static const char *jstr(json_t *o, const char *k) {
+  const char *v = json_string_value(json_object_get(o, k));
+  return v ? v : "";
+}
+
+/* The first value of a recorded header, or NULL. */
+static const char *header(json_t *cap, const char *name) {
+  json_t *h = json_object_get(json_object_get(cap, "headers"), name);
+  return json_is_array(h) ? json_string_value(json_array_get(h, 0)) : NULL;
+}
+
+/* Stages one parsed push as the server does: the profile with its metadata
+ * comment (none for a plain cpu upload), then profile.uploaded. */
+static void stage_push(env *e, ingest_upload *up) {
+  char err[512], *comment = NULL;
+  if (!ingest_meta_is_default(&up->meta))
+    CHECK(ingest_meta_comment(&up->meta, &comment, err, sizeof err) == 0, "%s", err);
+  if (comment) CHECK(pp_add_comment(up->profile, comment) == 0, "comment");
+  free(comment);
+  uint8_t *b = NULL;
+  size_t n = 0;
+  CHECK(pp_encode(up->profile, 1, &b, &n, err, sizeof err) == 0, "%s", err);
+  char key[LAYOUT_KEY_BUF];
+  CHECK(layout_staging_key_new(up->app, wall_ns(), key, sizeof key) == 0, "key");
+  CHECK(blob_put(e->blob, key, b, n, err, sizeof err) == 0, "%s", err);
+  free(b);
+  publish(e, BUS_TYPE_UPLOADED, up->app, key);
+}
+
+static int replay(const char *dir) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/manifest.json", dir);
+  json_error_t je;
+  json_t *man = json_load_file(path, 0, &je);
+  CHECK(json_is_object(man), "%s: %s", path, je.text);
+  if (!man) return 1;
+  env e;
+  env_open(&e, NULL, 7, 0);
+  size_t npush = 0, staged = 0;
+  for (int i = 1;; i++) {
+    snprintf(path, sizeof path, "%s/capture/%04d.json", dir, i);
+    json_t *cap = json_load_file(path, 0, &je);
+    if (!cap) break;
+    npush++;
+    snprintf(path, sizeof path, "%s/capture/%04d.body", dir, i);
+    size_t len = 0;
+    uint8_t *body = slurp(path, &len);
+    const char *route = jstr(cap, "path");
+    ingest_protocol proto = strstr(route, "/api/0/profiles")        ? INGEST_PROFEFE
+                            : strstr(route, "/api/profiles/ingest") ? INGEST_TRACEWAY
+                                                                    : INGEST_PYROSCOPE;
+    ingest_request rq = {jstr(cap, "method"), jstr(cap, "query"), header(cap, "Content-Type"),
+                         header(cap, "Content-Encoding"), NULL, body, len, NULL, NULL};
+    ingest_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.now_ns = wall_ns();
+    cfg.retention_ns = 168 * 3600 * NS;
+    ingest_upload up;
+    int status = 0;
+    char msg[512];
+    int rc = ingest_request_parse(proto, &rq, &cfg, &up, &status, msg, sizeof msg);
+    CHECK(rc == 0, "push %d: %d %s", i, status, msg);
+    if (rc == 0 && !up.empty) {
+      stage_push(&e, &up);
+      staged++;
+    }
+    if (rc == 0) ingest_upload_free(&up);
+    free(body);
+    json_decref(cap);
+    if (i % 5 == 0) drain(&e, 7); /* batches cut the pushes anywhere */
+  }
+  drain(&e, 7);
+  CHECK(npush > 0 && npush == json_array_size(json_object_get(man, "pushes")), "%zu pushes replayed",
+        npush);
+  size_t nbases = 0, idx;
+  json_t *x;
+  json_array_foreach(json_object_get(man, "expected"), idx, x) {
+    const char *app = jstr(x, "app");
+    layout_kind kind = layout_kind_parse(jstr(x, "kind"));
+    json_t *files = json_object_get(x, "files");
+    pp_profile *exp[256];
+    size_t n = 0, fi;
+    json_t *f;
+    json_array_foreach(files, fi, f) {
+      if (n == 256) break;
+      snprintf(path, sizeof path, "%s/%s", dir, json_string_value(f));
+      exp[n] = decode_file(path);
+      CHECK(exp[n] != NULL, "%s", path);
+      if (exp[n]) n++;
+    }
+    pp_profile *b = kbase(&e, app, kind);
+    char what[160];
+    snprintf(what, sizeof what, "%s/%s", app, jstr(x, "kind"));
+    same_as(what, exp, n, b);
+    pp_free(b);
+    free_all(exp, n);
+    nbases++;
+  }
+  CHECK(nbases > 0, "no expected bases");
+  CHECK(counts(&e).rejected == 0, "rejected %" PRIu64, counts(&e).rejected);
+  printf("%s: %zu pushes (%zu staged), %zu bases equal Go's merge of what they must hold\n",
+         jstr(man, "scenario"), npush, staged, nbases);
+  env_close(&e);
+  json_decref(man);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 5 && !strcmp(argv[1], "replay")) {
+    char *wargv[] = {argv[0], argv[2], NULL};
+    int rc = wenv_init(2, wargv, "worker_kinds_test");
+    if (rc) return rc;
+    g_agents = argv[4];
+    replay(argv[3]);
+    wenv_done();
+    return check_exit("worker_kinds replay");
+  }
   if (argc != 6) {
-    fprintf(stderr, "usage: worker_kinds_test CASE WORKER_PROFILES PROFILES GOPROFILES AGENTS\n");
+    fprintf(stderr, "usage: worker_kinds_test CASE WORKER_PROFILES PROFILES GOPROFILES AGENTS\n"
+                    "       worker_kinds_test replay WORKER_PROFILES CAPTURE_DIR AGENTS\n");
     return 2;
   }
   char *wargv[] = {argv[0], argv[2], NULL};
