@@ -349,7 +349,8 @@ static int from_state(wk_attempt *a, wk_gauge *g, wk_fetched *f, const pp_profil
 }
 
 /* A new table for (a->app, kind) from the instance states. */
-static int rebuild(wk_attempt *a, layout_kind kind, const wk_columns *cols, wk_gauge **out) {
+static int rebuild(wk_attempt *a, layout_kind kind, const wk_columns *cols,
+                   const pp_profile *shape, wk_gauge **out) {
   worker *w = a->w;
   *out = NULL;
   wk_gauge *g = calloc(1, sizeof *g);
@@ -370,7 +371,7 @@ static int rebuild(wk_attempt *a, layout_kind kind, const wk_columns *cols, wk_g
       ingest_meta_init(&items[i].meta);
     }
     wk_fetch_items(w, items, keys.n, w->cfg.max_base_bytes);
-    const pp_profile *ref = NULL;
+    const pp_profile *ref = shape;
     for (size_t i = 0; rc == 0 && i < keys.n; i++) rc = from_state(a, g, &items[i], &ref);
   }
   char why[600];
@@ -395,8 +396,8 @@ static int rebuild(wk_attempt *a, layout_kind kind, const wk_columns *cols, wk_g
   return 0;
 }
 
-int wk_gauge_get(wk_attempt *a, layout_kind kind, const wk_columns *cols, int existed,
-                 const blob_info *info, wk_gauge **out) {
+int wk_gauge_get(wk_attempt *a, layout_kind kind, const wk_columns *cols, const pp_profile *ref,
+                 int existed, const blob_info *info, wk_gauge **out) {
   worker *w = a->w;
   wk_gauge *g = find_table(w, a->app, kind);
   if (g && existed && g->etag[0] && strcmp(g->etag, info->etag) == 0 && g->size == info->size &&
@@ -412,7 +413,7 @@ int wk_gauge_get(wk_attempt *a, layout_kind kind, const wk_columns *cols, int ex
     w->gauges = nv;
     w->cgauges = nc;
   }
-  int rc = rebuild(a, kind, cols, &g);
+  int rc = rebuild(a, kind, cols, ref, &g);
   if (rc != 0) return rc;
   if (existed) {
     snprintf(g->etag, sizeof g->etag, "%s", info->etag);
@@ -436,7 +437,7 @@ int wk_gauge_prime(worker *w, const char *app, layout_kind kind, char *err, size
     wk_columns cols;
     wk_columns_of(&ki, &cols);
     wk_gauge *g = NULL;
-    if (cols.has_gauges) rc = wk_gauge_get(&a, kind, &cols, b.existed, &b.info, &g);
+    if (cols.has_gauges) rc = wk_gauge_get(&a, kind, &cols, b.p, b.existed, &b.info, &g);
   }
   wk_base_keep_read(&a, &b);
   wk_base_free(&b);

@@ -377,10 +377,11 @@ pp_profile *wk_scaled(const pp_profile *p, const wk_columns *c, int64_t counter_
 
 /* The table of (app, kind), valid for the base described by info (existed
  * 0: there is none): kept when it agrees, else rebuilt from the instance
- * states (expired ones left out). *out NULL with rc 0 is impossible.
- * Returns 0 or a WORKER_E* code. */
-int wk_gauge_get(wk_attempt *a, layout_kind kind, const wk_columns *cols, int existed,
-                 const blob_info *info, wk_gauge **out);
+ * states (expired ones, and those that do not merge with ref — the base or
+ * an upload of the kind — left out). Returns 0 (*out set) or a WORKER_E*
+ * code. */
+int wk_gauge_get(wk_attempt *a, layout_kind kind, const wk_columns *cols, const pp_profile *ref,
+                 int existed, const blob_info *info, wk_gauge **out);
 /* Takes the instances not seen within the TTL out of G (now: wk_now_ns). */
 int wk_gauge_expire(worker *w, wk_gauge *g, char *err, size_t errlen);
 /*

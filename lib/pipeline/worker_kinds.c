@@ -106,6 +106,7 @@ struct wk_group {
   size_t ninst;
   pp_profile **contrib; /* counter contributions of the new uploads, in batch order */
   size_t ncontrib;
+  pp_profile *shape; /* the first good upload with every value zero: the kind's shape */
   int64_t t0;
 };
 
@@ -135,6 +136,7 @@ void wk_group_free(wk_group *g) {
   free(g->inst);
   for (size_t i = 0; i < g->ncontrib; i++) pp_free(g->contrib[i]);
   free(g->contrib);
+  pp_free(g->shape);
   free(g);
 }
 
@@ -424,7 +426,8 @@ static int one_upload(wk_attempt *a, wk_group *g, wk_fetched *f) {
 
 static int update_gauges(wk_attempt *a, wk_group *g) {
   worker *w = a->w;
-  int rc = wk_gauge_get(a, g->kind, &g->cols, g->base.existed, &g->base.info, &g->gauge);
+  int rc = wk_gauge_get(a, g->kind, &g->cols, g->base.p ? g->base.p : g->shape, g->base.existed,
+                        &g->base.info, &g->gauge);
   if (rc != 0) return rc;
   char why[600];
   /* expiry first: an instance seen again now replaces its expired entry */
@@ -456,7 +459,7 @@ static int update_gauges(wk_attempt *a, wk_group *g) {
 
 /* The new base: contributions newest first, the old base with its gauge
  * columns zeroed, G; then the app's prune rules. */
-static int merge_base(wk_attempt *a, wk_group *g, const pp_profile *shape) {
+static int merge_base(wk_attempt *a, wk_group *g) {
   char why[600];
   pp_merger *m = pp_merger_new();
   if (!m) return wk_out_of_memory(a);
@@ -486,7 +489,7 @@ static int merge_base(wk_attempt *a, wk_group *g, const pp_profile *shape) {
   if (rc == PP_OK && !inputs) {
     /* nothing counts yet (a gauge kind whose instances all expired): an
      * empty base of the kind's shape carries the record */
-    pp_profile *z = wk_scaled(shape, &g->cols, 0, 0, 0);
+    pp_profile *z = pp_clone(g->shape);
     rc = z ? pp_merger_add(m, z, why, sizeof why) : PP_ENOMEM;
   }
   if (rc == PP_OK) rc = pp_merger_finish(m, &g->base.result, why, sizeof why);
@@ -537,10 +540,9 @@ int wk_group_write_base(wk_attempt *a, wk_group *g) {
     wk_base_keep_read(a, &g->base);
     return 0;
   }
-  /* keep the first upload's shape for an empty base: its profile may move
-   * into a state below */
-  pp_profile *shape_copy = wk_scaled(shape, &g->cols, 0, 0, 0);
-  if (!shape_copy) return wk_out_of_memory(a);
+  /* the first upload's shape, for an empty base and as the reference of a
+   * rebuild of G: its profile may move into a state below */
+  if (!(g->shape = wk_scaled(shape, &g->cols, 0, 0, 0))) return wk_out_of_memory(a);
   g->contrib = calloc(g->n, sizeof *g->contrib);
   rc = g->contrib ? load_states(a, g) : wk_out_of_memory(a);
   for (size_t i = 0; rc == 0 && i < g->n; i++)
@@ -548,8 +550,7 @@ int wk_group_write_base(wk_attempt *a, wk_group *g) {
   if (rc == 0 && g->cols.has_gauges) rc = update_gauges(a, g);
   int write = rc == 0 && (g->base.fresh.n > 0 || (g->gauge && wk_gauge_dirty(g->gauge)));
   if (rc == 0 && !write) wk_base_keep_read(a, &g->base);
-  if (write) rc = merge_base(a, g, shape_copy);
-  pp_free(shape_copy);
+  if (write) rc = merge_base(a, g);
   if (write && rc == 0) rc = wk_base_encode(a, &g->base);
   if (write && rc == 0) rc = wk_base_write(a, &g->base);
   if (write && rc == 0) {
