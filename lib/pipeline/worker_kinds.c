@@ -392,6 +392,9 @@ static int one_upload(wk_attempt *a, wk_group *g, wk_fetched *f) {
            a->app, "kind", kind_name(g), "key", f->key, NULL);
     return wk_announce_add(a, f->key, g->kind);
   }
+  /* Each object that sums counter contributions is judged by its own
+   * record; the contribution is computed when one of them lacks the upload
+   * (today that object is the base). */
   int in_base = wk_sl_has_sorted(&g->base.record, f->name);
   int old = stale(f, in);
   if (old) {
