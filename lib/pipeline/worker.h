@@ -458,9 +458,10 @@ int worker_handle_batch(worker *w, bus_msg *const *msgs, size_t n, volatile sig_
 int worker_reconcile(worker *w, volatile sig_atomic_t *stop);
 
 /*
- * Merges the given staged keys ({app}/staging/NAME) of one app into its base,
- * with the exactly-once rules above; publishes profile.merged for each key
- * that is (now or already) in the base. Returns 0, or a negative WORKER_E*
+ * Merges the given staged keys ({app}/staging/NAME) of one app into the
+ * bases of their kinds (and the instance states of the other kinds), with
+ * the exactly-once rules above; publishes profile.merged for each key that
+ * is (now or already) in its base. Returns 0, or a negative WORKER_E*
  * code with err filled: WORKER_EINVAL for an invalid app name, otherwise a
  * failure the caller retries (WORKER_ESTORE, WORKER_EBUS, WORKER_EENGINE,
  * WORKER_ECONFLICT, WORKER_ENOMEM).
