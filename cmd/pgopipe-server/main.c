@@ -86,6 +86,9 @@ static svc_flag flags[] = {
      0},
     {"batch-wait", 0, SVC_FLAG_DURATION, "100ms", "with --worker: wait this long to fill a batch", &S.o.batch_wait_ms,
      NULL, NULL, 0},
+    {"gauge-ttl", 0, SVC_FLAG_DURATION, "10m",
+     "with --worker: gauges (heap in-use, goroutines) of instances not seen this long leave the bases",
+     &S.o.gauge_ttl_ms, NULL, NULL, 0},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
@@ -141,6 +144,10 @@ static int parse_args(int argc, char **argv, int *mode) {
     fprintf(stderr, "pgopipe-server: --max-uploads must be >= 0 and --http-threads 1..256\n");
     return 2;
   }
+  if (S.o.gauge_ttl_ms < 1000) {
+    fprintf(stderr, "pgopipe-server: --gauge-ttl: at least 1s\n");
+    return 2;
+  }
   if (strcmp(S.o.http_mode, "thread") == 0)
     *mode = SVC_HTTP_THREAD_PER_CONNECTION;
   else if (strcmp(S.o.http_mode, "pool") == 0)
@@ -180,6 +187,7 @@ static int start_worker(const core_logger *lg, char *err, size_t errlen) {
   c.prune_path = S.o.prune;
   c.batch_max = S.o.batch_max > 0 ? (size_t)S.o.batch_max : 0;
   c.batch_wait_ms = (int)S.o.batch_wait_ms;
+  c.gauge_ttl_ms = S.o.gauge_ttl_ms;
   c.metrics = S.metrics;
   c.log = *lg;
   return worker_embed_start(&c, &S.worker, err, errlen);

@@ -44,6 +44,7 @@ typedef struct server_opts {
   const char *prune;
   int64_t batch_max;
   int64_t batch_wait_ms;
+  int64_t gauge_ttl_ms;
 } server_opts;
 
 typedef struct server {

@@ -37,6 +37,7 @@ typedef struct opts {
   uint64_t max_profile_bytes;
   uint64_t max_base_bytes;
   int64_t backoff_max_ms;
+  int64_t gauge_ttl_ms;
   const char *log_level;
 } opts;
 
@@ -91,14 +92,18 @@ static int parse_opts(int argc, char **argv, opts *o, int *level) {
        &o->max_base_bytes, NULL, "BYTES", 0},
       {"retry-max", 0, SVC_FLAG_DURATION, "30s",
        "longest pause between retries of a failing store or bus", &o->backoff_max_ms, NULL, "DUR", 0},
+      {"gauge-ttl", 0, SVC_FLAG_DURATION, "10m",
+       "gauges (heap in-use, goroutines) of instances not seen this long leave the bases",
+       &o->gauge_ttl_ms, NULL, "DUR", 0},
       {"log-level", 'l', SVC_FLAG_STRING, "info", "debug|info|warn|error", &o->log_level, NULL,
        "LEVEL", 0},
   };
   size_t nflags = sizeof flags / sizeof flags[0];
   svc_cmd cmd = {"pgopipe-worker", NULL,
-                 "Consumes profile events and merges every uploaded profile into its app's base "
-                 "profile ({app}/default.pgo) exactly once, pruned by the app's rules. Serves "
-                 "/api/health, /api/ready and /metrics on --port."};
+                 "Consumes profile events and merges every uploaded profile into the base of its app "
+                 "and kind ({app}/default.pgo for CPU, {app}/kinds/KIND.pgo for the others) exactly "
+                 "once, pruned by the app's rules. Serves /api/health, /api/ready and /metrics on "
+                 "--port."};
   int prc = svc_flags_main(&cmd, flags, nflags, argc, argv, NULL, NULL);
   if (prc >= 0) return prc;
   if (svc_log_parse_level(o->log_level, level) != 0) {
@@ -113,6 +118,10 @@ static int parse_opts(int argc, char **argv, opts *o, int *level) {
   if (o->batch_max < 1 || o->batch_max > 100000) {
     fprintf(stderr, "pgopipe-worker: --batch-max: want 1..100000, not %lld\n",
             (long long)o->batch_max);
+    return 2;
+  }
+  if (o->gauge_ttl_ms < 1000) {
+    fprintf(stderr, "pgopipe-worker: --gauge-ttl: at least 1s\n");
     return 2;
   }
   if (o->batch_wait_ms > 600000) {
@@ -221,6 +230,7 @@ static int run_worker(const opts *o, deps *d, int level) {
   rctx.cfg.max_profile_bytes = (size_t)o->max_profile_bytes;
   rctx.cfg.max_base_bytes = (size_t)o->max_base_bytes;
   rctx.cfg.backoff_max_ms = (int)o->backoff_max_ms;
+  rctx.cfg.gauge_ttl_ms = o->gauge_ttl_ms;
   rctx.cfg.reconcile = 0; /* Kafka keeps the events; see worker.h */
   rctx.cfg.stats = d->st;
   rctx.cfg.log = svc_core_logger();

@@ -153,6 +153,16 @@ int layout_kind_base_key(const char *app, layout_kind k, char *buf, size_t n) {
   return build(app, buf, n, "%s/" LAYOUT_KINDS_DIR "/%s.pgo", app, kn);
 }
 
+int layout_rejected_kind_base_key(const char *app, layout_kind k, int64_t ns, char *buf, size_t n) {
+  if (k == LAYOUT_KIND_CPU) return layout_rejected_base_key(app, ns, buf, n);
+  const char *kn = layout_kind_name(k);
+  if (!kn) {
+    if (buf && n) buf[0] = '\0';
+    return -1;
+  }
+  return build(app, buf, n, "%s/" LAYOUT_REJECTED_DIR "/%s.pgo.%" PRId64, app, kn, ns);
+}
+
 /* ---- Instances, hours, history ---- */
 
 uint64_t layout_instance_hash(const char *instance) {

@@ -11,6 +11,7 @@
  *   {app}/history/{kind}/{YYYYMMDDHH}/NAME an accepted upload kept for the retention period
  *   {app}/rejected/NAME                    a staged upload the worker could not merge
  *   {app}/rejected/default.pgo.NANOS       a base that did not decode
+ *   {app}/rejected/{kind}.pgo.NANOS        a base of another kind that did not decode
  *
  * Every module builds and reads keys through these functions only, so the
  * layout is written down once. Functions that build a key return 0, or -1
@@ -85,6 +86,9 @@ layout_kind layout_kind_parse(const char *s);
 /* The base of (app, kind): "{app}/default.pgo" for cpu, else
  * "{app}/kinds/{kind}.pgo". */
 int layout_kind_base_key(const char *app, layout_kind k, char *buf, size_t n);
+/* Where an undecodable base of kind k goes: layout_rejected_base_key's key
+ * for cpu, "{app}/rejected/{kind}.pgo.{ns}" for the others. */
+int layout_rejected_kind_base_key(const char *app, layout_kind k, int64_t ns, char *buf, size_t n);
 
 /* ---- Instances, hours, history ---- */
 

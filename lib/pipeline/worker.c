@@ -16,7 +16,8 @@
  * redelivers whatever was not committed and the record makes it harmless.
  *
  * Shape: one thread runs worker_run: poll a batch, handle it per app in
- * order, commit each partition's last message. Every step that touches the
+ * order, commit each partition's last message; between batches, now and
+ * then, take expired gauges out of the bases (worker_gauge_tick). Every step that touches the
  * store or the bus is retried with exponential backoff on failure (wk_retry
  * below); only content errors (poison) are final, and those move the object
  * aside.
@@ -105,6 +106,12 @@ static void config_defaults(worker_config *c) {
   if (c->gzip_level <= 0 || c->gzip_level > 9) c->gzip_level = 6;
   if (c->poll_ms <= 0) c->poll_ms = 200;
   if (c->reconcile < 0) c->reconcile = c->reader_url && strncmp(c->reader_url, "mem://", 6) == 0;
+  if (c->gauge_ttl_ms <= 0) c->gauge_ttl_ms = 10 * 60 * 1000;
+  if (c->gauge_tick_ms <= 0) c->gauge_tick_ms = 30000;
+}
+
+int64_t wk_now_ns(const worker *w) {
+  return w->cfg.clock_ns ? w->cfg.clock_ns(w->cfg.clock_ctx) : chrono_now_ns();
 }
 
 int worker_new(const worker_config *cfg, worker **out, char *err, size_t errlen) {
@@ -136,15 +143,26 @@ int worker_new(const worker_config *cfg, worker **out, char *err, size_t errlen)
   return 0;
 }
 
+void wk_cache_drop_kind(worker *w, layout_kind k) {
+  pp_free(w->cache[k].p);
+  w->cache[k].p = NULL;
+  w->cache[k].app[0] = 0;
+}
+
 void wk_cache_drop(worker *w) {
-  pp_free(w->cache.p);
-  w->cache.p = NULL;
-  w->cache.app[0] = 0;
+  for (int k = 0; k < LAYOUT_KIND_COUNT; k++) wk_cache_drop_kind(w, (layout_kind)k);
+}
+
+void wk_forget_app(worker *w, const char *app) {
+  for (int k = 0; k < LAYOUT_KIND_COUNT; k++)
+    if (w->cache[k].p && strcmp(w->cache[k].app, app) == 0) wk_cache_drop_kind(w, (layout_kind)k);
+  wk_gauge_drop_app(w, app);
 }
 
 void worker_free(worker *w) {
   if (!w) return;
   wk_cache_drop(w);
+  wk_gauge_free_all(w);
   rules_free(w->owned_rules);
   worker_stats_free(w->own_st);
   free(w);

@@ -1,6 +1,7 @@
 /*
- * worker.h — the merge worker: folds every accepted upload into its app's
- * base profile exactly once, prunes it by the app's rules, and cleans up.
+ * worker.h — the merge worker: folds every accepted upload into the base
+ * of its app and profile kind exactly once, prunes it by the app's rules,
+ * and cleans up.
  *
  * It consumes the event bus (lib/bus) and reads and writes the blob store
  * (lib/blob); the merging itself is the engine's (lib/pprof). The same code
@@ -8,10 +9,12 @@
  * (worker_run below, on already-open handles).
  *
  * Events (contract):
- *   profile.uploaded  read {app}/staging/NAME and {app}/default.pgo, merge
- *                     (uploads first, newest first, then the base, as autopgo
- *                     does), apply the app's prune rules in order, write the
- *                     base, publish profile.merged for each upload, commit.
+ *   profile.uploaded  read {app}/staging/NAME and the base of its kind
+ *                     ({app}/default.pgo for cpu), merge (uploads first,
+ *                     newest first, then the base, as autopgo does), apply
+ *                     the app's prune rules in order, write the base (and the
+ *                     instance states of other kinds, see "Profile kinds"),
+ *                     publish profile.merged for each upload, commit.
  *   profile.merged    delete the staged object (already gone is fine).
  *   profile.deleted   delete the app as it was at the DELETE: the base,
  *                     rejected/ and the staged uploads accepted before it
@@ -89,6 +92,65 @@
  * PUT could still overwrite a newer base (S3 offers no conditional PUT here);
  * this is the one window the design does not close.
  *
+ * ## Profile kinds (design note)
+ *
+ * An upload's kind, mode and instance come from its staged object: the
+ * `pgopipe-upload: {JSON}` comment the server writes in the same PUT
+ * (lib/ingest, ingest_meta). Without one the upload is a plain CPU upload
+ * (kind cpu, mode delta): an autopgo server's uploads, and ours without
+ * hints. The event's optional fields are not trusted. A batch's uploads of
+ * an app are grouped by kind; each (app, kind) has its own base
+ * (layout_kind_base_key). cpu goes exactly the way described above; the
+ * other kinds as follows (wk_kind_* in worker_kinds.c).
+ *
+ * Every column of a kind is a counter or a gauge (ingest_kind_detect):
+ * heap in-use and goroutine counts are gauges, everything else counts.
+ * A base holds
+ *   Σ counter contributions  ⊕  G (the gauge part)
+ * where an upload U of instance i contributes
+ *   - mode delta: U's counter columns as they are;
+ *   - mode cumulative: U − S(i) on the counter columns, S(i) being i's last
+ *     snapshot; when a counter value of any stack went down (a restart), or
+ *     there is no S(i), U counts from zero (contribution = U).
+ * and G = Σ over the instances seen within the gauge TTL of their last
+ * snapshot's gauge columns. A cumulative snapshot older (by its time) than
+ * S(i) is stale: the newer snapshot already contains it, so it contributes
+ * nothing and does not replace S(i).
+ *
+ * S(i) lives in the instance state object {app}/instances/{kind}/{hash}
+ * (layout_instance_key): the last snapshot (the gauge columns only, for
+ * delta uploads), a `pgopipe-instance: {JSON}` comment (instance id, mode,
+ * when it was seen, its time) and its own merge record. Kinds without gauge
+ * columns keep no state for delta uploads. Uploads without an instance
+ * belong to one anonymous instance ("").
+ *
+ * G is derived state: kept in memory per (app, kind) (wk_gauge), updated by
+ * each batch (G += U.gauge − S(i).gauge) and by expiry (G −= S(i).gauge),
+ * and rebuilt from the instance states when the worker first touches the
+ * (app, kind) or finds its base written by someone else (the table is valid
+ * for the base ETag it last read or wrote). Every base write replaces the
+ * base's gauge columns by G; a periodic tick (worker_gauge_tick) rewrites
+ * the bases whose G changed by expiry. It needs no record of its own.
+ *
+ * Exactly once with several objects: the record above is kept in every
+ * object the worker writes (the base and each instance state), and each
+ * object is judged on its own (an upload is in O iff its name is in O's
+ * record, or its staged object is gone). Per batch the bases are written
+ * first, the instance states LAST, and profile.merged is published only
+ * after both. So a state that holds U implies that the base holds U, and
+ * a base that lacks U implies that the state lacks U: U's delta is always
+ * computed against the snapshot it follows. Every upload of a batch goes
+ * through its instance's chain in batch order, also when some objects
+ * already hold it (a crash between the base write and the state write:
+ * the redelivered upload is skipped for the base and still advances the
+ * state). Instance states are never pruned (a delta needs the stacks as
+ * they were sent); the base is, after G is added.
+ *
+ * Costs per batch and (app, kind): the base (kept in memory or GET), one
+ * GET and one PUT per instance with uploads in the batch, one merge per
+ * cumulative upload (U − S(i)), one merge of G, one merge and PUT of the
+ * base. A rebuild of G reads every instance state of the (app, kind).
+ *
  * ## Deleting an app
  * The server publishes profile.deleted (and removes the base itself) while
  * uploads may keep arriving: an upload acknowledged after the DELETE is
@@ -101,8 +163,13 @@
  *   - every other staged object with N < T × 10^6, unless its upload follows
  *     the delete in the same batch (then it stays, whatever its name says);
  *   - every rejected/ object stamped before the cut-off (or not stamped),
- *     and anything else under {app}/ except staged objects;
- *   - the base, last.
+ *     and anything else under {app}/ except staged objects (the bases of
+ *     other kinds and the instance states included);
+ *   - the cpu base, last.
+ * The gauge parts and bases the worker keeps in memory for the app are
+ * dropped with it. An instance state written after the DELETE comes only
+ * from an upload that follows the delete in the partition, so it is
+ * handled (and written) after the deletion, never removed by it.
  * Staged objects with N ≥ T × 10^6 stay: T is the event's time truncated to
  * the ms, so everything named in the same ms as the DELETE counts as newer
  * (the conservative side: nothing that might be newer is deleted). A staged
@@ -171,6 +238,7 @@
 #include "blob.h"
 #include "bus.h"
 #include "corelog.h"
+#include "layout.h"
 #include "rules.h"
 
 #ifdef __cplusplus
@@ -250,7 +318,17 @@ typedef struct worker_counts {
   uint64_t commits, commit_failures, conflicts;
   uint64_t last_base_bytes;
   uint64_t cache_hits;     /* base writes started from the base kept in memory */
-  uint64_t other_kinds;    /* staged uploads of a kind other than cpu, left in staging */
+  /* By profile kind (index: layout_kind): */
+  uint64_t kind_uploads[LAYOUT_KIND_COUNT];     /* uploads folded into the kind's base */
+  uint64_t kind_base_writes[LAYOUT_KIND_COUNT]; /* base writes */
+  uint64_t state_writes[LAYOUT_KIND_COUNT];     /* instance states written */
+  uint64_t first_snapshots[LAYOUT_KIND_COUNT];  /* cumulative uploads of an instance
+                                                   without a previous snapshot */
+  uint64_t restarts[LAYOUT_KIND_COUNT];         /* cumulative uploads whose values went
+                                                   down (counted from zero) */
+  uint64_t stale[LAYOUT_KIND_COUNT];            /* snapshots older than the instance's */
+  uint64_t gauge_expired[LAYOUT_KIND_COUNT];    /* instances dropped from G by the TTL */
+  uint64_t gauge_instances[LAYOUT_KIND_COUNT];  /* instances in G now */
 } worker_counts;
 void worker_stats_counts(const worker_stats *st, worker_counts *out);
 
@@ -277,6 +355,12 @@ typedef struct worker_config {
   core_logger log;        /* where log records go (fn NULL: nowhere); every
                              record carries "component": "worker" first */
   const char *reader_url; /* for logs and reconcile=-1 ("mem://..."); may be NULL */
+  int64_t gauge_ttl_ms;   /* gauges of instances not seen this long leave G; 0 → 10 min */
+  int gauge_tick_ms;      /* how often expired gauges are taken out of the bases; 0 → 30 s */
+  /* The wall clock the gauge TTL is measured with (ns since the epoch);
+   * NULL → chrono_now_ns. Tests inject one. */
+  int64_t (*clock_ns)(void *ctx);
+  void *clock_ctx;
 } worker_config;
 
 /*
@@ -312,6 +396,7 @@ typedef struct worker_embed_config {
   const char *prune_path;     /* rules file, or NULL; reloaded by worker_embed_reload */
   size_t batch_max;           /* 0 → 50 */
   int batch_wait_ms;          /* <0 → 100 */
+  int64_t gauge_ttl_ms;       /* see worker_config; 0 → 10 min */
   struct svc_metrics *metrics; /* optional: pgopipe_worker_* families registered here */
   core_logger log;            /* the worker's log records (see worker_config.log) */
 } worker_embed_config;
@@ -373,15 +458,27 @@ int worker_handle_batch(worker *w, bus_msg *const *msgs, size_t n, volatile sig_
 int worker_reconcile(worker *w, volatile sig_atomic_t *stop);
 
 /*
- * Merges the given staged keys ({app}/staging/NAME) of one app into its base,
- * with the exactly-once rules above; publishes profile.merged for each key
- * that is (now or already) in the base. Returns 0, or a negative WORKER_E*
+ * Merges the given staged keys ({app}/staging/NAME) of one app into the
+ * bases of their kinds (and the instance states of the other kinds), with
+ * the exactly-once rules above; publishes profile.merged for each key that
+ * is (now or already) in its base. Returns 0, or a negative WORKER_E*
  * code with err filled: WORKER_EINVAL for an invalid app name, otherwise a
  * failure the caller retries (WORKER_ESTORE, WORKER_EBUS, WORKER_EENGINE,
  * WORKER_ECONFLICT, WORKER_ENOMEM).
  */
 int worker_merge_app(worker *w, const char *app, const char *const *keys, size_t nkeys,
                      char *err, size_t errlen);
+
+/*
+ * The periodic gauge step (see "Profile kinds"): every (app, kind) whose G
+ * is kept in memory loses the instances not seen within the gauge TTL, and
+ * its base is rewritten when G changed (only when the stored base is still
+ * the one this worker read or wrote last; otherwise the in-memory G is
+ * dropped, to be rebuilt by the next batch). worker_run calls it every
+ * gauge_tick_ms between batches. Returns 0, or the first failure (a
+ * WORKER_E* code; what failed is tried again at the next call).
+ */
+int worker_gauge_tick(worker *w);
 
 /* Replaces the rules (the worker takes ownership of `rules`; NULL = none). */
 void worker_set_rules(worker *w, rules_set *rules);

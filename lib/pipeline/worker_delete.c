@@ -84,14 +84,15 @@ static int list_doomed(worker *w, const char *app, const app_keys *k, const wk_d
 
 /*
  * Every object under {app}/ that belongs to the app as it was when the
- * DELETE was made, the base last (so a crash half-way leaves the base and
+ * DELETE was made (the other kinds' bases and the instance states
+ * included), the cpu base last (so a crash half-way leaves the base and
  * the redelivered event finishes the job). Staged and rejected objects
  * stamped at or after the cut-off stay: they are uploads accepted after the
  * DELETE, whose profile.uploaded events follow in the partition.
  */
 int wk_delete_app(worker *w, const char *app, const wk_delete_args *a, char *err,
                   size_t errlen) {
-  if (w->cache.p && strcmp(w->cache.app, app) == 0) wk_cache_drop(w);
+  wk_forget_app(w, app);
   app_keys k;
   layout_app_prefix(app, k.all, sizeof k.all);
   layout_base_key(app, k.base, sizeof k.base);

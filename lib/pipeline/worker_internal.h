@@ -5,8 +5,14 @@
  * The worker is cut along its concerns, one file each:
  *   worker.c            the worker object, string lists, retrying with backoff
  *   worker_stats.c      counters, health, readiness; metrics via lib/svc
- *   worker_merge.c      the merge step: base, uploads, merge, record, write, announce
- *   worker_fetch.c      fetching and decoding a batch's uploads on a few threads
+ *   worker_merge.c      the merge step: base, uploads, merge, record, write, announce;
+ *                       uploads of other kinds handed to worker_kinds.c
+ *   worker_base.c       a base object: read (kept or stored), record, guarded write
+ *   worker_kinds.c      the kinds other than cpu: counter deltas per instance,
+ *                       gauges, the base and the instance states
+ *   worker_gauge.c      the gauge part G of each (app, kind), kept in memory;
+ *                       its rebuild from instance states, expiry and the tick
+ *   worker_fetch.c      fetching and decoding objects on a few threads
  *   worker_delete.c     deletions: a staged object after its merge, a whole app
  *   worker_loop.c       batches (per app, in order) and the poll loop (worker_run)
  *   worker_reconcile.c  merging staged uploads left without events
@@ -21,6 +27,7 @@
 #include <stdint.h>
 
 #include "corelog.h"
+#include "ingest.h"
 #include "layout.h"
 #include "pprof.h"
 #include "worker.h"
@@ -75,14 +82,29 @@ typedef enum wk_counter {
   WK_COMMIT_FAILURES,
   WK_CONFLICTS,
   WK_CACHE_HITS,
-  WK_OTHER_KINDS,
   WK_NCOUNTERS
 } wk_counter;
+
+/* Counters by profile kind (the per-kind fields of worker_counts). */
+typedef enum wk_kind_counter {
+  WK_K_UPLOADS,
+  WK_K_BASE_WRITES,
+  WK_K_STATE_WRITES,
+  WK_K_FIRST,
+  WK_K_RESTARTS,
+  WK_K_STALE,
+  WK_K_EXPIRED,
+  WK_NKCOUNTERS
+} wk_kind_counter;
 
 /* The worker's dependencies, as health reports them. */
 enum { WK_DEP_BLOB = 0, WK_DEP_BUS = 1, WK_NDEPS = 2 };
 
 void wk_stat_add(worker_stats *st, wk_counter c, uint64_t v);
+/* Counts v in counter c of kind k. */
+void wk_stat_kind(worker_stats *st, wk_kind_counter c, layout_kind k, uint64_t v);
+/* Adds d (may be negative) to the instances in G of kind k. */
+void wk_stat_gauge_instances(worker_stats *st, layout_kind k, int64_t d);
 /* One event read, by type label (profile.uploaded, ..., or "other"). */
 void wk_stat_event(worker_stats *st, const char *type_label);
 /* One base written: its merge time, uploads merged in it and size. */
@@ -94,16 +116,21 @@ void wk_stat_dep_ok(worker_stats *st, int dep);
 
 /* ---- The worker ---- */
 
-/* The last base this worker wrote, decoded, with the ETag the store gave
- * it. Both backends' ETags are content digests, so an equal ETag means the
- * stored base is byte for byte what this profile encodes to: the next batch
- * of the same app then needs a HEAD instead of GET + decode. */
+/* The last base of a kind this worker wrote (or read without writing),
+ * decoded, with the ETag the store gave it. Both backends' ETags are content
+ * digests, so an equal ETag means the stored base is byte for byte what this
+ * profile encodes to: the next batch of the same app then needs a HEAD
+ * instead of GET + decode. One per kind, so an app sending several kinds
+ * keeps all its bases. */
 typedef struct wk_base_cache {
   pp_profile *p; /* NULL: nothing kept */
   char app[LAYOUT_APP_MAX + 1];
   char etag[80];
   uint64_t size;
 } wk_base_cache;
+
+/* The gauge part of one (app, kind) (worker_gauge.c). */
+typedef struct wk_gauge wk_gauge;
 
 struct worker {
   worker_config cfg;      /* defaults filled in */
@@ -112,11 +139,21 @@ struct worker {
   worker_stats *st;
   worker_stats *own_st; /* when the caller gave none */
   uint64_t rng;         /* backoff jitter */
-  wk_base_cache cache;
+  wk_base_cache cache[LAYOUT_KIND_COUNT];
+  wk_gauge **gauges;    /* the (app, kind)s whose G is kept in memory */
+  size_t ngauges, cgauges;
+  int64_t last_tick_ms; /* monotonic ms of the last worker_gauge_tick */
 };
 
-/* Forgets the kept base. */
+/* Forgets every kept base. */
 void wk_cache_drop(worker *w);
+/* Forgets the kept base of kind k. */
+void wk_cache_drop_kind(worker *w, layout_kind k);
+/* Forgets what is kept in memory for app: its bases and its gauge parts. */
+void wk_forget_app(worker *w, const char *app);
+
+/* The worker's wall clock (cfg.clock_ns or chrono_now_ns), ns. */
+int64_t wk_now_ns(const worker *w);
 
 /* Counts v in counter c of the worker's stats. */
 static inline void wk_count(worker *w, wk_counter c, uint64_t v) { wk_stat_add(w->st, c, v); }
@@ -174,26 +211,222 @@ typedef struct wk_delete_args {
 /* profile.deleted: deletes the app as it was at the DELETE (worker_delete.c). */
 int wk_delete_app(worker *w, const char *app, const wk_delete_args *a, char *err, size_t errlen);
 
-/* One staged upload of a merge, fetched and decoded (worker_fetch.c). */
+/* An object of a merge (a staged upload or an instance state), fetched
+ * and decoded (worker_fetch.c). */
 typedef struct wk_fetched {
-  const char *name;          /* the staged name (not owned) */
-  char key[WK_KEY_BUF];      /* {app}/staging/NAME */
+  const char *name;          /* the staged name (not owned); NULL for a state */
+  char key[WK_KEY_BUF];      /* {app}/staging/NAME, or the state's key */
   int skip;                  /* already in the base record: not fetched */
   int rc;                    /* blob_get's result (a BLOB_E* code) */
   uint8_t *data;
   size_t len;
   int drc;                   /* pp_decode's result (when rc == 0) */
   pp_profile *p;
-  char err[512];             /* blob or decode message */
+  char err[512];             /* blob, decode or metadata message */
+  /* staged uploads (with_meta): the upload's metadata, read after decoding */
+  int with_meta;
+  int mrc;                   /* ingest_meta_from_profile's result (when drc == 0) */
+  ingest_meta meta;          /* kind cpu, mode delta when the upload has none */
+  layout_kind kind;          /* meta.kind as a layout kind */
 } wk_fetched;
 
 /*
  * Fetches and decodes every name of `names` not in `record` (sorted), on a
- * few threads. *out (names->n items in input order) is the caller's: free
- * with wk_fetched_free. Returns 0 or -1 (no memory).
+ * few threads, reading each upload's metadata. *out (names->n items in
+ * input order) is the caller's: free with wk_fetched_free. Returns 0 or -1
+ * (no memory).
  */
 int wk_fetch(worker *w, const char *app, const wk_strlist *names, const wk_strlist *record,
              wk_fetched **out);
+/* Fetches and decodes the n prepared items (key set; skip honoured) on a
+ * few threads, reading at most limit bytes of each. */
+void wk_fetch_items(worker *w, wk_fetched *items, size_t n, size_t limit);
 void wk_fetched_free(wk_fetched *items, size_t n);
+
+/* ---- One merge attempt: what its steps share (worker_merge.c, worker_base.c,
+ * worker_kinds.c) ---- */
+
+/* An upload to announce with profile.merged once everything is durable. */
+typedef struct wk_announce {
+  char *key;         /* {app}/staging/NAME (owned) */
+  layout_kind kind;  /* whose base it is in */
+} wk_announce;
+
+typedef struct wk_attempt {
+  worker *w;
+  const char *app;
+  char *err;
+  size_t errlen;
+  wk_strlist present; /* names under {app}/staging/, sorted (listed once, when needed) */
+  int listed;
+  wk_announce *ann;   /* profile.merged to publish, in order */
+  size_t nann, cann;
+} wk_attempt;
+
+void wk_attempt_free(wk_attempt *a);
+/* Queues profile.merged for key (copied). Returns 0 or WORKER_ENOMEM. */
+int wk_announce_add(wk_attempt *a, const char *key, layout_kind kind);
+/* Publishes every queued profile.merged. Returns 0 or a WORKER_E* code. */
+int wk_announce_all(wk_attempt *a);
+/* A failure of the store (a->err says which): health turns unhealthy;
+ * returns the WORKER_E* code for blob_rc. */
+int wk_store_failed(wk_attempt *a, int blob_rc);
+/* "out of memory" in a->err; returns WORKER_ENOMEM. */
+int wk_out_of_memory(wk_attempt *a);
+
+/* ---- A base object (worker_base.c) ---- */
+
+typedef struct wk_base {
+  layout_kind kind;
+  char key[LAYOUT_KEY_BUF];
+  pp_profile *p;       /* the base read; NULL: none (taken by the merge) */
+  int existed;         /* a base was stored when read; info describes it */
+  blob_info info;      /* as read; after a write, as written (etag "" when unknown) */
+  wk_strlist record;   /* the names of its record, sorted */
+  wk_strlist fresh;    /* the names folded into it now */
+  pp_profile *result;  /* the new base */
+  uint8_t *enc;
+  size_t enclen;
+} wk_base;
+
+/* Sets up b for the base of (a->app, kind). */
+void wk_base_init(wk_base *b, const wk_attempt *a, layout_kind kind);
+void wk_base_free(wk_base *b);
+/*
+ * Reads the base and its record: the one kept in memory when the stored
+ * base is still the one this worker read or wrote last (a HEAD), else
+ * GET + decode; one too large or undecodable is moved to rejected/ (there
+ * is then no base). Returns 0 or a WORKER_E* code.
+ */
+int wk_base_load(wk_attempt *a, wk_base *b);
+/* Keeps the base read (b->p, unchanged) for the next batch, when nothing
+ * was written: it is what the store holds. */
+void wk_base_keep_read(wk_attempt *a, wk_base *b);
+/*
+ * The next record into b->result (the old names whose staged objects still
+ * exist, plus b->fresh: worker.h, rule 4), then encodes it. Returns 0 or a
+ * WORKER_E* code.
+ */
+int wk_base_encode(wk_attempt *a, wk_base *b);
+/*
+ * Writes b->enc unless the stored base changed since wk_base_load (then
+ * returns 1: merge again); keeps what was written for the next batch.
+ * Returns 0, 1 or a WORKER_E* code.
+ */
+int wk_base_write(wk_attempt *a, wk_base *b);
+
+/* The staged names present now (listed once per attempt). Returns 0 or a
+ * WORKER_E* code. */
+int wk_staged_present(wk_attempt *a);
+/* out = (old ∩ present) ∪ fresh, sorted. Returns 0 or WORKER_ENOMEM. */
+int wk_next_names(wk_attempt *a, const wk_strlist *old, const wk_strlist *fresh, wk_strlist *out);
+/* The names of every record comment of p, sorted (0 or -1: no memory). */
+int wk_record_read(const pp_profile *p, wk_strlist *names);
+/* Adds the record comment listing names. Returns 0 or a PP_E* code. */
+int wk_record_write(pp_profile *p, const wk_strlist *names);
+/* 1 when p merges with ref (same period and sample types), else 0 with the
+ * reason in why. */
+int wk_compatible(const pp_profile *ref, const pp_profile *p, char *why, size_t n);
+/* Moves a staged object to {app}/rejected/NAME (data NULL: read it here).
+ * Returns 0 or a BLOB_E* code. */
+int wk_reject_staged(worker *w, const char *app, const wk_fetched *f, const uint8_t *data,
+                     size_t len, const char *reason, char *err, size_t errlen);
+
+/* ---- The kinds other than cpu (worker_kinds.c) ---- */
+
+/* The uploads of one kind in one attempt, and what is made of them. Opaque. */
+typedef struct wk_group wk_group;
+
+/* A group for kind; NULL when out of memory. */
+wk_group *wk_group_new(layout_kind kind);
+void wk_group_free(wk_group *g);
+/* Adds a judged upload (its profile is taken from f). Returns 0 or -1. */
+int wk_group_add(wk_group *g, wk_fetched *f);
+/*
+ * Everything up to and including the base write: the base, poison moved
+ * aside, the instance states read, each upload's contribution in order, G,
+ * the new base (merged, pruned, recorded) written when something changed.
+ * Returns 0, 1 (the base changed under the worker: merge again) or a
+ * WORKER_E* code.
+ */
+int wk_group_write_base(wk_attempt *a, wk_group *g);
+/* Writes the instance states the group changed (after every base of the
+ * attempt). Returns 0 or a WORKER_E* code. */
+int wk_group_write_states(wk_attempt *a, wk_group *g);
+
+/* ---- Gauge parts (worker_gauge.c) ---- */
+
+/* What a kind's columns are: gauge[j] for column j (ncols of them). */
+typedef struct wk_columns {
+  size_t ncols;
+  unsigned char gauge[INGEST_MAX_COLUMNS];
+  int has_gauges, has_counters;
+} wk_columns;
+
+/* The columns of a kind as detected on a profile of it. */
+void wk_columns_of(const ingest_kind_info *ki, wk_columns *out);
+/* Fills factors[0..ncols): counter_factor on counters, gauge_factor on gauges. */
+void wk_columns_factors(const wk_columns *c, int64_t counter_factor, int64_t gauge_factor,
+                        int64_t *factors);
+/* Scales p in place: counter columns by counter_factor, gauges by gauge_factor. */
+void wk_scale(pp_profile *p, const wk_columns *c, int64_t counter_factor, int64_t gauge_factor);
+/* A copy of p scaled so, then compacted (all-zero samples dropped) when
+ * compact; NULL when out of memory. */
+pp_profile *wk_scaled(const pp_profile *p, const wk_columns *c, int64_t counter_factor,
+                      int64_t gauge_factor, int compact);
+
+/* The table of (app, kind), valid for the base described by info (existed
+ * 0: there is none): kept when it agrees, else rebuilt from the instance
+ * states (expired ones, and those that do not merge with ref — the base or
+ * an upload of the kind — left out). Returns 0 (*out set) or a WORKER_E*
+ * code. */
+int wk_gauge_get(wk_attempt *a, layout_kind kind, const wk_columns *cols, const pp_profile *ref,
+                 int existed, const blob_info *info, wk_gauge **out);
+/* Takes the instances not seen within the TTL out of G (now: wk_now_ns). */
+int wk_gauge_expire(worker *w, wk_gauge *g, char *err, size_t errlen);
+/*
+ * Sets instance (hash, id)'s gauge snapshot (gauge columns, counters zero;
+ * taken, may be NULL for "none"), seen at seen_ns (an instance not seen
+ * within the TTL counts as none): G changes by the difference once
+ * wk_gauge_apply runs. Returns 0 or -1 (no memory).
+ */
+int wk_gauge_set(worker *w, wk_gauge *g, uint64_t hash, const char *id, int64_t seen_ns,
+                 pp_profile *snap);
+/* Folds the wk_gauge_set calls into G (one merge). Returns 0 or a PP_E*
+ * code (G is then unknown: the table is dropped by the caller). */
+int wk_gauge_apply(worker *w, wk_gauge *g, char *err, size_t errlen);
+/* A copy of G (NULL when G is empty; *rc -1 when out of memory). */
+pp_profile *wk_gauge_sum(const wk_gauge *g, int *rc);
+/* 1 when G changed since the base was last written with it. */
+int wk_gauge_dirty(const wk_gauge *g);
+/* Records that the base described by info now holds G. */
+void wk_gauge_written(wk_gauge *g, const blob_info *info);
+/* Builds the table of (app, kind) from its instance states when the kind
+ * has gauges and a base exists (so that the tick expires its instances
+ * even if no upload of it comes). Returns 0 or a WORKER_E* code. */
+int wk_gauge_prime(worker *w, const char *app, layout_kind kind, char *err, size_t errlen);
+/* Forgets the table (it no longer agrees with the stores). */
+void wk_gauge_drop(worker *w, wk_gauge *g);
+/* Forgets every table of app. */
+void wk_gauge_drop_app(worker *w, const char *app);
+void wk_gauge_free_all(worker *w);
+
+/* ---- Instance states (worker_kinds.c) ---- */
+
+/* The comment of an instance state: WK_INSTANCE_PREFIX {"id":..., "mode":
+ * "delta"|"cumulative", "seen": NS, "time": NS}. */
+#define WK_INSTANCE_PREFIX "pgopipe-instance: "
+
+typedef struct wk_state_info {
+  char *id;        /* the instance id (owned; "" for the anonymous instance) */
+  int cumulative;  /* the snapshot's counter columns are cumulative (else zero) */
+  int64_t seen_ns; /* when its upload was received */
+  int64_t time_ns; /* the snapshot's time (0: unknown) */
+} wk_state_info;
+
+/* Reads the state comment of p. Returns 0, 1 when p has none (or it does
+ * not parse: not a state of ours), -1 when out of memory. */
+int wk_state_info_read(const pp_profile *p, wk_state_info *out);
+void wk_state_info_free(wk_state_info *i);
 
 #endif

@@ -6,8 +6,9 @@
  * them, handles them per app in event order (uploads gathered into one
  * merge up to the app's next profile.deleted, which is a barrier), and
  * commits each partition's last message. Between batches the loop reloads
- * the rules when asked and, while idle, checks the dependencies so health
- * recovers without traffic.
+ * the rules when asked, runs the gauge tick every gauge_tick_ms (expired
+ * instances leave their bases' gauge parts), and, while idle, checks the
+ * dependencies so health recovers without traffic.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,8 +257,10 @@ static void log_start(worker *w) {
   const char *ru = w->cfg.reader_url ? w->cfg.reader_url : "";
   size_t rl = strcspn(ru, "?");
   snprintf(events, sizeof events, "%.*s%s", (int)(rl < 200 ? rl : 200), ru, ru[rl] ? "?..." : "");
+  char ttl_s[24];
+  snprintf(ttl_s, sizeof ttl_s, "%lld", (long long)w->cfg.gauge_ttl_ms);
   WK_LOG(w, CORE_LOG_INFO, "worker starting", "store", blob_url(w->cfg.blob), "events", events,
-         "batch_max", batch_s, "batch_wait_ms", wait_s, NULL);
+         "batch_max", batch_s, "batch_wait_ms", wait_s, "gauge_ttl_ms", ttl_s, NULL);
 }
 
 static int64_t mono_ms(void) { return chrono_mono_ns() / 1000000; }
@@ -313,11 +316,13 @@ static void consume(worker *w, bus_msg **msgs, volatile sig_atomic_t *stop,
         last_check = t;
         check_deps(w);
       }
-      continue;
+    } else {
+      worker_handle_batch(w, msgs, (size_t)n, stop);
+      for (int i = 0; i < n; i++) bus_msg_free(msgs[i]);
+      idle_since = mono_ms();
     }
-    worker_handle_batch(w, msgs, (size_t)n, stop);
-    for (int i = 0; i < n; i++) bus_msg_free(msgs[i]);
-    idle_since = mono_ms();
+    /* Gauges of instances gone quiet leave their bases, with or without traffic. */
+    if (w->ngauges && mono_ms() - w->last_tick_ms >= w->cfg.gauge_tick_ms) worker_gauge_tick(w);
   }
 }
 

@@ -49,9 +49,31 @@ static const struct {
                       "Batches restarted because the base changed between read and write."},
     [WK_CACHE_HITS] = {"pgopipe_worker_base_cache_hits_total",
                        "Base writes that started from the base kept in memory (no GET + decode)."},
-    [WK_OTHER_KINDS] = {"pgopipe_worker_other_kinds_skipped_total",
-                        "Staged uploads whose metadata names a kind other than cpu: left in staging, not merged "
-                        "into default.pgo."},
+};
+
+/* The per-kind counter families (label "kind"), in wk_kind_counter order. */
+static const struct {
+  const char *name, *help;
+} kind_family[WK_NKCOUNTERS] = {
+    [WK_K_UPLOADS] = {"pgopipe_worker_kind_uploads_total",
+                      "Uploads folded into a base, by profile kind."},
+    [WK_K_BASE_WRITES] = {"pgopipe_worker_kind_base_writes_total",
+                          "Base profiles written, by profile kind."},
+    [WK_K_STATE_WRITES] = {"pgopipe_worker_instance_states_written_total",
+                           "Instance states written (the last snapshot of an instance), by "
+                           "profile kind."},
+    [WK_K_FIRST] = {"pgopipe_worker_first_snapshots_total",
+                    "Cumulative uploads of an instance without a previous snapshot (counted from "
+                    "zero), by profile kind."},
+    [WK_K_RESTARTS] = {"pgopipe_worker_instance_restarts_total",
+                       "Cumulative uploads in which a value went down since the instance's last "
+                       "snapshot (a restart: counted from zero), by profile kind."},
+    [WK_K_STALE] = {"pgopipe_worker_stale_snapshots_total",
+                    "Snapshots older than their instance's last one (their counters are in it "
+                    "already), by profile kind."},
+    [WK_K_EXPIRED] = {"pgopipe_worker_gauge_expired_total",
+                      "Instances whose gauges left the gauge part (not seen within the gauge "
+                      "TTL), by profile kind."},
 };
 
 static const double merge_bounds[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -64,6 +86,9 @@ static const char *const dep_names[WK_NDEPS] = {"blob", "bus"};
 
 struct worker_stats {
   _Atomic uint64_t count[WK_NCOUNTERS];
+  _Atomic uint64_t kcount[WK_NKCOUNTERS][LAYOUT_KIND_COUNT];
+  _Atomic int64_t gauge_instances[LAYOUT_KIND_COUNT];
+  svc_metric *kfamily[WK_NKCOUNTERS], *gauge_instances_family;
   _Atomic uint64_t last_base_bytes;
   _Atomic int ready;
   /* The families in a svc registry (worker_stats_attach); NULL = none. */
@@ -100,6 +125,16 @@ int worker_stats_attach(worker_stats *st, svc_metrics *m) {
     st->family[c] = svc_metrics_counter(m, counter_family[c].name, counter_family[c].help, NULL);
     if (!st->family[c]) return -1;
   }
+  for (int c = 0; c < WK_NKCOUNTERS; c++) {
+    st->kfamily[c] = svc_metrics_counter(m, kind_family[c].name, kind_family[c].help, "kind");
+    if (!st->kfamily[c]) return -1;
+  }
+  st->gauge_instances_family =
+      svc_metrics_gauge(m, "pgopipe_worker_gauge_instances",
+                        "Instances whose latest snapshot is in a gauge part kept in memory, by "
+                        "profile kind.",
+                        "kind");
+  if (!st->gauge_instances_family) return -1;
   st->base_last_bytes = svc_metrics_gauge(m, "pgopipe_worker_base_last_bytes",
                                           "Size of the last base written.", NULL);
   st->healthy = svc_metrics_gauge(m, "pgopipe_worker_healthy",
@@ -123,6 +158,18 @@ int worker_stats_attach(worker_stats *st, svc_metrics *m) {
 void wk_stat_add(worker_stats *st, wk_counter c, uint64_t v) {
   atomic_fetch_add(&st->count[c], v);
   svc_metric_add(st->family[c], (double)v);
+}
+
+void wk_stat_kind(worker_stats *st, wk_kind_counter c, layout_kind k, uint64_t v) {
+  if (k < 0 || k >= LAYOUT_KIND_COUNT || !v) return;
+  atomic_fetch_add(&st->kcount[c][k], v);
+  svc_metric_add(st->kfamily[c], (double)v, layout_kind_name(k));
+}
+
+void wk_stat_gauge_instances(worker_stats *st, layout_kind k, int64_t d) {
+  if (k < 0 || k >= LAYOUT_KIND_COUNT || !d) return;
+  int64_t now = atomic_fetch_add(&st->gauge_instances[k], d) + d;
+  svc_metric_set(st->gauge_instances_family, (double)now, layout_kind_name(k));
 }
 
 void wk_stat_event(worker_stats *st, const char *type_label) {
@@ -178,8 +225,18 @@ void worker_stats_counts(const worker_stats *st, worker_counts *o) {
   o->commit_failures = atomic_load(&c[WK_COMMIT_FAILURES]);
   o->conflicts = atomic_load(&c[WK_CONFLICTS]);
   o->cache_hits = atomic_load(&c[WK_CACHE_HITS]);
-  o->other_kinds = atomic_load(&c[WK_OTHER_KINDS]);
   o->last_base_bytes = atomic_load(&st->last_base_bytes);
+  for (int k = 0; k < LAYOUT_KIND_COUNT; k++) {
+    o->kind_uploads[k] = atomic_load(&st->kcount[WK_K_UPLOADS][k]);
+    o->kind_base_writes[k] = atomic_load(&st->kcount[WK_K_BASE_WRITES][k]);
+    o->state_writes[k] = atomic_load(&st->kcount[WK_K_STATE_WRITES][k]);
+    o->first_snapshots[k] = atomic_load(&st->kcount[WK_K_FIRST][k]);
+    o->restarts[k] = atomic_load(&st->kcount[WK_K_RESTARTS][k]);
+    o->stale[k] = atomic_load(&st->kcount[WK_K_STALE][k]);
+    o->gauge_expired[k] = atomic_load(&st->kcount[WK_K_EXPIRED][k]);
+    int64_t gi = atomic_load(&st->gauge_instances[k]);
+    o->gauge_instances[k] = gi > 0 ? (uint64_t)gi : 0;
+  }
 }
 
 /* Copies every dependency's state under the mutex. */

@@ -358,6 +358,13 @@ size_t pp_wire_string_count(const pp_profile *p);
 int pp_append_comment(const uint8_t *in, size_t len, size_t nstrings, const char *comment, uint8_t **out,
                       size_t *outlen, char *err, size_t errlen);
 
+/*
+ * A deep copy of p (owned by the caller, pp_free), equal to p in every
+ * respect, or NULL when out of memory (or p is NULL). Cheaper than an
+ * encode and decode: the arrays are copied as they are. Cost: O(size of p).
+ */
+pp_profile *pp_clone(const pp_profile *p);
+
 #ifdef __cplusplus
 }
 #endif

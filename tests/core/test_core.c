@@ -47,6 +47,12 @@ static void test_keys(void) {
   CHECK(layout_rejected_key("app", "1-ab", b, sizeof b) == 0 && !strcmp(b, "app/rejected/1-ab"), "%s", b);
   CHECK(layout_rejected_base_key("app", 42, b, sizeof b) == 0 &&
             !strcmp(b, "app/rejected/default.pgo.42"), "%s", b);
+  CHECK(layout_rejected_kind_base_key("app", LAYOUT_KIND_CPU, 42, b, sizeof b) == 0 &&
+            !strcmp(b, "app/rejected/default.pgo.42"), "%s", b);
+  CHECK(layout_rejected_kind_base_key("app", LAYOUT_KIND_MUTEX, 43, b, sizeof b) == 0 &&
+            !strcmp(b, "app/rejected/mutex.pgo.43"), "%s", b);
+  CHECK(layout_rejected_kind_base_key("app", LAYOUT_KIND_NONE, 43, b, sizeof b) == -1 && b[0] == 0,
+        "no kind refused");
   CHECK(layout_base_key("Bad", b, sizeof b) == -1 && b[0] == 0, "bad app refused");
   CHECK(layout_base_key("app", b, 5) == -1 && b[0] == 0, "small buffer refused");
   CHECK(layout_staging_key("app", "", b, sizeof b) == -1, "empty name refused");

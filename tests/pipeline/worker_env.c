@@ -72,6 +72,9 @@ worker_config env_config(const env *e, size_t batch_max, size_t max_profile) {
   c.backoff_min_ms = 10;
   c.backoff_max_ms = 100;
   c.reader_url = e->topic;
+  c.clock_ns = e->clock_ns;
+  c.clock_ctx = e->clock_ctx;
+  c.gauge_ttl_ms = e->gauge_ttl_ms;
   return c;
 }
 
@@ -99,6 +102,15 @@ void env_open(env *e, const rules_set *rules, size_t batch_max, size_t max_profi
   e->st = worker_stats_new();
   e->rules = rules;
   new_worker(e, batch_max, max_profile);
+}
+
+void env_set_clock(env *e, int64_t (*clock_ns)(void *ctx), void *ctx, int64_t gauge_ttl_ms,
+                   size_t batch_max) {
+  worker_free(e->w);
+  e->clock_ns = clock_ns;
+  e->clock_ctx = ctx;
+  e->gauge_ttl_ms = gauge_ttl_ms;
+  new_worker(e, batch_max, 0);
 }
 
 void env_restart(env *e, int new_topic) {

@@ -44,11 +44,20 @@ typedef struct env {
   worker_stats *st;
   worker *w;
   const rules_set *rules;
+  /* the wall clock the worker measures the gauge TTL with (NULL: the real
+   * one), and the TTL (0: the default); kept by env_restart */
+  int64_t (*clock_ns)(void *ctx);
+  void *clock_ctx;
+  int64_t gauge_ttl_ms;
 } env;
 
 /* Opens a scenario; the worker merges up to batch_max messages at once and
  * reads staged objects up to max_profile bytes (0 = the default). */
 void env_open(env *e, const rules_set *rules, size_t batch_max, size_t max_profile);
+/* Gives the worker of e this clock and gauge TTL (a new worker on the same
+ * store and bus, batches of up to batch_max). */
+void env_set_clock(env *e, int64_t (*clock_ns)(void *ctx), void *ctx, int64_t gauge_ttl_ms,
+                   size_t batch_max);
 /* "Crash": drops the worker and the reader without committing more and
  * starts new ones; new_topic=1 also empties the bus (a new process's
  * in-process bus, offsets from 0). */

@@ -2,9 +2,10 @@
  * test_mutate.c — robustness: thousands of deterministic mutations of a
  * valid profile (bit flips, byte overwrites, truncation, insertion,
  * deletion), raw and gzipped, fed to pp_decode. Whatever decodes must then
- * merge, prune, encode, and decode again to a profile with the same sample
- * totals (what we accept we can always write back). Under ASan/UBSan this
- * also proves no memory error or leak on hostile bytes.
+ * clone (pp_clone: the copy encodes to the same bytes and can grow on its
+ * own), merge, prune, encode, and decode again to a profile with the same
+ * sample totals (what we accept we can always write back). Under ASan/UBSan
+ * this also proves no memory error or leak on hostile bytes.
  */
 #include "testutil.h"
 
@@ -51,6 +52,35 @@ static uint8_t *make(size_t *n) {
 
 static int accepted, rejected;
 
+/* A clone encodes exactly as its original, and grows (a new comment, whose
+ * string is interned into the copied pool) without touching the original. */
+static void check_clone(const pp_profile *p) {
+  char err[256];
+  pp_profile *c = pp_clone(p);
+  CHECK(c != NULL);
+  if (!c) return;
+  uint8_t *a = NULL, *b = NULL;
+  size_t an = 0, bn = 0;
+  CHECK_EQ(pp_encode_raw(p, &a, &an, err, sizeof(err)), 0);
+  CHECK_EQ(pp_encode_raw(c, &b, &bn, err, sizeof(err)), 0);
+  CHECK(a && b && an == bn && memcmp(a, b, an) == 0, "clone encodes differently");
+  free(b);
+  size_t nc = pp_comment_count(p);
+  char text[64];
+  for (int i = 0; i < 40; i++) {
+    snprintf(text, sizeof text, "clone comment %d", i);
+    CHECK_EQ(pp_add_comment(c, text), 0);
+  }
+  CHECK_EQ(pp_comment_count(c), nc + 40);
+  CHECK_STR(pp_comment(c, nc + 39), "clone comment 39");
+  CHECK_EQ(pp_comment_count(p), nc);
+  CHECK_EQ(pp_encode_raw(p, &b, &bn, err, sizeof(err)), 0);
+  CHECK(b && an == bn && memcmp(a, b, an) == 0, "the original changed with its clone");
+  free(a);
+  free(b);
+  pp_free(c);
+}
+
 static void exercise(const uint8_t *buf, size_t n, const pp_rules *rules) {
   if (getenv("MUTATE_TRACE")) {
     uint32_t h = 0;
@@ -70,6 +100,7 @@ static void exercise(const uint8_t *buf, size_t n, const pp_rules *rules) {
   }
   accepted++;
   if (getenv("MUTATE_TRACE")) printf("A\n");
+  check_clone(p);
   int64_t t0 = pp_sample_type_count(p) ? pp_total(p, 0) : 0;
   pp_profile *in[2] = {p, NULL};
   CHECK_EQ(pp_decode(buf, n, &lim, &in[1], err, sizeof(err)), 0);

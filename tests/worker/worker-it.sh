@@ -18,8 +18,14 @@
 #   group   two workers in one consumer group share the apps; one leaves
 #           mid-stream (SIGTERM); every base is exact.
 #   crash   a stream of uploads while the worker is SIGKILLed and restarted
-#           several times; final totals equal the sum of the uploads exactly,
-#           and staging ends empty.
+#           several times: CPU uploads, and cumulative heap and mutex
+#           snapshots from two instances, one of which restarts (staged with
+#           the metadata the server writes, by worker-tool); final totals
+#           equal the sum of the CPU uploads, and each kind's base the sum of
+#           what its snapshots add (the last snapshot of each life) plus each
+#           instance's last in-use gauges, exactly; staging ends empty.
+# The crash scenario reads heap and mutex profiles from $PGOPIPE_PROFILES
+# (tests/diff/gen-profiles.sh).
 set -euo pipefail
 build=$(cd "${1:?usage: worker-it.sh BUILD_DIR PROFILE_DIR SCENARIO}" && pwd)
 profiles=$(cd "${2:?}" && pwd)
@@ -277,13 +283,38 @@ group)
 crash)
   n=${CRASH_UPLOADS:-40}
   kills=${CRASH_KILLS:-4}
+  nk=${CRASH_SNAPSHOTS:-8}
+  # cumulative snapshots: heap and mutex, instance a, and instance b that
+  # restarts half-way
+  diffp=${PGOPIPE_PROFILES:?the crash scenario needs PGOPIPE_PROFILES (tests/diff profiles)}
+  for kind in heap mutex; do
+    srcs=("$diffp"/heap/*.pb.gz)
+    [ $kind = mutex ] && srcs=("$diffp"/mutex/sync.pb.gz)
+    mkdir -p "$tmp/series/$kind-a" "$tmp/series/$kind-b"
+    "$tool" series --kind $kind "$tmp/series/$kind-a" "$nk" "${srcs[@]}" || fail "series $kind a"
+    "$tool" series --kind $kind --restart $((nk / 2)) --offset 1 "$tmp/series/$kind-b" "$nk" "${srcs[@]}" ||
+      fail "series $kind b"
+  done
+  t0=$(( ($(date +%s) - 600) * 1000000000 ))
   start_worker c --batch-max 8
-  : >"$tmp/uploaded-c-one"; : >"$tmp/uploaded-c-two"
+  : >"$tmp/uploaded-c-one"; : >"$tmp/uploaded-c-two"; : >"$tmp/kinds-failed"
   (
     for i in $(seq 1 "$n"); do
       app=c-one; [ $((i % 3)) = 0 ] && app=c-two
       f=${cpu[$((i % ${#cpu[@]}))]}
       "$tool" upload "$BLOB" "$WRITER" "$app" "$f" >/dev/null && echo "$f" >>"$tmp/uploaded-$app"
+      # the snapshots spread over the whole stream (so the kills fall among them)
+      step=$(( n / nk > 0 ? n / nk : 1 ))
+      if [ $((i % step)) = 0 ] && [ $((i / step)) -le "$nk" ]; then
+        k=$(printf %03d $((i / step - 1)))
+        for kind in heap mutex; do
+          for inst in a b; do
+            "$tool" upload --kind $kind --mode cumulative --source profefe --instance "$inst" \
+              --time $((t0 + i * 1000000000)) "$BLOB" "$WRITER" c-one "$tmp/series/$kind-$inst/snap-$k.pb.gz" \
+              >/dev/null || echo "$kind $inst $k" >>"$tmp/kinds-failed"
+          done
+        done
+      fi
       sleep 0.2
     done
   ) &
@@ -298,12 +329,28 @@ crash)
     start_worker c --batch-max 8
   done
   wait "$feeder" || fail "feeder failed"
+  [ ! -s "$tmp/kinds-failed" ] || fail "snapshot uploads failed: $(tr '\n' ' ' <"$tmp/kinds-failed")"
   for app in c-one c-two; do
     mapfile -t up <"$tmp/uploaded-$app"
     wait_base "$app" "$(expected_total "${up[@]}")" 120
   done
-  dups=$(cat "$tmp"/worker-c.*.log | grep -c 'already in the base' || true)
-  ok "$n uploads, $kills SIGKILLs: totals exact, staging empty ($dups redelivered uploads recognised)"
+  # column v1: alloc_space (heap), delay (mutex); v3: inuse_space
+  col() { "$tool" totals "${@:2}" | grep -o " v$1=[-0-9]*" | cut -d= -f2; }
+  want_alloc=$(col 1 "$tmp"/series/heap-[ab]/contrib-*.pb.gz)
+  want_inuse=$(col 3 "$tmp"/series/heap-a/gauge.pb.gz "$tmp"/series/heap-b/gauge.pb.gz)
+  want_delay=$(col 1 "$tmp"/series/mutex-[ab]/contrib-*.pb.gz)
+  naive=$(col 1 "$tmp"/series/heap-a/snap-*.pb.gz)
+  [ "$want_alloc" -gt 0 ] && [ "$naive" -gt "$want_alloc" ] || fail "series: alloc $want_alloc, summed raw $naive"
+  "$tool" wait-total "$BLOB" c-one/kinds/heap.pgo 1 "$want_alloc" 120 ||
+    fail "heap base: alloc_space never reached $want_alloc (the snapshots' own sum is $naive)"
+  "$tool" wait-total "$BLOB" c-one/kinds/heap.pgo 3 "$want_inuse" 30 || fail "heap base: inuse_space is not $want_inuse"
+  "$tool" wait-total "$BLOB" c-one/kinds/mutex.pgo 1 "$want_delay" 60 || fail "mutex base: delay never reached $want_delay"
+  [ "$("$tool" list "$BLOB" c-one/instances/ | wc -l)" = 4 ] || fail "instance states: $("$tool" list "$BLOB" c-one/instances/ | tr '\n' ' ')"
+  [ -z "$("$tool" list "$BLOB" c-one/staging/)" ] || fail "c-one: staged objects left"
+  restarts=$(cat "$tmp"/worker-c.*.log | grep -c 'a value went down' || true)
+  [ "$restarts" -ge 2 ] || fail "restarts seen $restarts times, want at least 2 (heap b, mutex b)"
+  dups=$(cat "$tmp"/worker-c.*.log | grep -c 'already in' || true)
+  ok "$n uploads and $((nk * 4)) cumulative snapshots, $kills SIGKILLs: cpu totals exact; heap alloc $want_alloc (raw sum of a's snapshots alone: $naive), in-use $want_inuse, mutex delay $want_delay exact; staging empty ($dups redelivered uploads recognised)"
   kill -TERM "$PID_c"; wait "$PID_c" || fail "exit status after SIGTERM"
   ;;
 *)

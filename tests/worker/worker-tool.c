@@ -12,6 +12,19 @@
  *                                                "KEY MS" (ms since the epoch when the
  *                                                publish was acknowledged, i.e. the 201)
  *   worker-tool stage BLOB APP FILE              stage only (no event); prints key
+ * stage, upload and upload-timed take, before their arguments, the metadata
+ * the server writes into a staged upload of another kind (the
+ * `pgopipe-upload:` comment): --kind K, --mode delta|cumulative,
+ * --instance ID, --source api|scraper|pyroscope|profefe|traceway (default
+ * api), --time NS (the profile's time; also written into it).
+ *   worker-tool series --kind K [--restart R] [--offset O] OUTDIR N FILE...
+ *                                                N cumulative snapshots of one instance from
+ *                                                the real profiles FILE... (snapshot k: the sum
+ *                                                of its life's profiles, gauges of profile k; a
+ *                                                restart before snapshot R): OUTDIR/snap-NNN,
+ *                                                contrib-NNN (what each adds to a base: its
+ *                                                profile's counters), gauge (the last one's
+ *                                                gauges), all .pb.gz
  *   worker-tool publish WRITER TYPE APP [KEY]    publish an envelope
  *   worker-tool raw WRITER KEY TEXT              publish arbitrary bytes
  *   worker-tool put BLOB KEY FILE | get BLOB KEY OUT | list BLOB PREFIX
@@ -30,6 +43,7 @@
 #include "blob.h"
 #include "bus.h"
 #include "chrono.h"
+#include "ingest.h"
 #include "layout.h"
 #include "pprof.h"
 #include "worker.h"
@@ -63,10 +77,65 @@ static uint8_t *read_file(const char *path, size_t *len) {
   return buf;
 }
 
+/* The metadata of --kind and friends (g_has_meta: given). */
+static ingest_meta g_meta;
+static int g_has_meta;
+
+/* Takes the metadata options at argv[2...] out of argv. Returns the new
+ * argc, or -1 after printing why. */
+static int meta_options(int argc, char **argv) {
+  ingest_meta_init(&g_meta);
+  int i = 2;
+  while (i + 1 < argc && !strncmp(argv[i], "--", 2)) {
+    const char *o = argv[i] + 2, *v = argv[i + 1];
+    int bad = 0;
+    if (!strcmp(o, "kind")) bad = ingest_kind_parse(v, &g_meta.kind) != 0;
+    else if (!strcmp(o, "mode")) bad = ingest_mode_parse(v, &g_meta.mode) != 0;
+    else if (!strcmp(o, "source")) bad = ingest_source_parse(v, &g_meta.source) != 0;
+    else if (!strcmp(o, "instance")) bad = !(g_meta.instance = strdup(v));
+    else if (!strcmp(o, "time")) g_meta.time_ns = atoll(v);
+    else return die("unknown option --%s", o), -1;
+    if (bad) return die("bad value for --%s: %s", o, v), -1;
+    g_has_meta = 1;
+    i += 2;
+  }
+  int shift = i - 2;
+  for (int j = 2; j + shift <= argc; j++) argv[j] = argv[j + shift];
+  return argc - shift;
+}
+
+/* The file's profile with the metadata comment (and time) of the options,
+ * encoded into *out. Returns 0 or 1 after printing why. */
+static int with_meta(const char *file, const uint8_t *data, size_t len, uint8_t **out,
+                     size_t *outlen) {
+  char err[1024];
+  pp_profile *p = NULL;
+  if (pp_decode(data, len, NULL, &p, err, sizeof err) != 0) return die("%s: %s", file, err);
+  g_meta.received_ns = chrono_now_ns();
+  char *comment = NULL;
+  int rc = ingest_meta_comment(&g_meta, &comment, err, sizeof err);
+  if (rc == 0) {
+    pp_remove_comments_with_prefix(p, INGEST_RESERVED_COMMENT_PREFIX);
+    rc = pp_add_comment(p, comment);
+    if (g_meta.time_ns) pp_set_time(p, g_meta.time_ns, pp_duration_nanos(p));
+  }
+  if (rc == 0) rc = pp_encode(p, 1, out, outlen, err, sizeof err);
+  free(comment);
+  pp_free(p);
+  return rc != 0 ? die("%s: %s", file, err) : 0;
+}
+
 static int stage(blob_store *s, const char *app, const char *file, char *key, size_t keyn) {
   size_t len;
   uint8_t *data = read_file(file, &len);
   if (!data) return die("cannot read %s", file);
+  if (g_has_meta) {
+    uint8_t *m = NULL;
+    int rc = with_meta(file, data, len, &m, &len);
+    free(data);
+    if (rc != 0) return rc;
+    data = m;
+  }
   char err[1024];
   if (layout_staging_key_new(app, chrono_now_ns(), key, keyn) != 0)
     return die("cannot name a staged object of app %s", app);
@@ -309,9 +378,101 @@ static int cmd_blob(const char *cmd, int argc, char **argv) {
   return rc;
 }
 
+/* ---- series ---- */
+
+/* p scaled: counter columns by cf, gauges by gf (kind k decides which are
+ * which), samples left all zero dropped. NULL after printing why. */
+static pp_profile *scaled_copy(const pp_profile *p, ingest_kind k, int64_t cf, int64_t gf) {
+  char err[1024];
+  ingest_kind_info ki;
+  if (ingest_kind_detect(p, k, &ki, err, sizeof err) != 0) {
+    die("%s", err);
+    return NULL;
+  }
+  int64_t f[INGEST_MAX_COLUMNS];
+  ingest_kind_factors(&ki, cf, gf, f);
+  pp_profile *c = pp_clone(p), *out = NULL;
+  if (!c || pp_scale_columns(c, f, ki.ncols, err, sizeof err) != 0 ||
+      pp_merge(&c, 1, &out, err, sizeof err) != 0) {
+    die("scaling: %s", err);
+    return NULL;
+  }
+  return out;
+}
+
+static int put_profile(const char *dir, const char *name, size_t k, const pp_profile *p) {
+  char path[2048], err[1024];
+  if (k == (size_t)-1) snprintf(path, sizeof path, "%s/%s.pb.gz", dir, name);
+  else snprintf(path, sizeof path, "%s/%s-%03zu.pb.gz", dir, name, k);
+  uint8_t *b = NULL;
+  size_t n = 0;
+  if (pp_encode(p, 1, &b, &n, err, sizeof err) != 0) return die("%s: %s", path, err);
+  FILE *f = fopen(path, "wb");
+  int rc = !f || fwrite(b, 1, n, f) != n;
+  if (f) fclose(f);
+  free(b);
+  return rc ? die("cannot write %s", path) : 0;
+}
+
+/* series --kind K [--restart R] [--offset O] OUTDIR N FILE... */
+static int cmd_series(int argc, char **argv) {
+  ingest_kind kind = INGEST_KIND_NONE;
+  size_t restart = 0, offset = 0;
+  int i = 2;
+  for (; i + 1 < argc && !strncmp(argv[i], "--", 2); i += 2) {
+    if (!strcmp(argv[i], "--kind")) {
+      if (ingest_kind_parse(argv[i + 1], &kind) != 0) return die("bad kind %s", argv[i + 1]);
+    } else if (!strcmp(argv[i], "--restart")) {
+      restart = (size_t)atol(argv[i + 1]);
+    } else if (!strcmp(argv[i], "--offset")) {
+      offset = (size_t)atol(argv[i + 1]);
+    } else {
+      return die("unknown option %s", argv[i]);
+    }
+  }
+  if (kind == INGEST_KIND_NONE || argc - i < 3) return die("usage: series --kind K [--restart R] [--offset O] OUTDIR N FILE...");
+  const char *dir = argv[i];
+  size_t n = (size_t)atol(argv[i + 1]), nsrc = (size_t)(argc - i - 2);
+  char **src = argv + i + 2;
+  pp_profile *acc[256];
+  size_t na = 0;
+  int rc = 0;
+  for (size_t k = 0; k < n && rc == 0 && na < 255; k++) {
+    if (restart && k == restart) {
+      for (size_t j = 0; j < na; j++) pp_free(acc[j]);
+      na = 0;
+    }
+    pp_profile *p = decode_path(src[(offset + k) % nsrc]);
+    pp_profile *c = p ? scaled_copy(p, kind, 1, 0) : NULL, *g = p ? scaled_copy(p, kind, 0, 1) : NULL;
+    pp_profile *in[258], *snap = NULL;
+    char err[1024];
+    if (!c || !g) {
+      pp_free(c);
+      rc = 1;
+    } else {
+      acc[na++] = c;
+      for (size_t j = 0; j < na; j++) in[j] = pp_clone(acc[j]);
+      in[na] = pp_clone(g);
+      if (pp_merge(in, na + 1, &snap, err, sizeof err) != 0) rc = die("merging: %s", err);
+    }
+    if (rc == 0) rc = put_profile(dir, "snap", k, snap) || put_profile(dir, "contrib", k, c);
+    if (rc == 0 && k + 1 == n) rc = put_profile(dir, "gauge", (size_t)-1, g);
+    pp_free(snap);
+    pp_free(g);
+    pp_free(p);
+  }
+  for (size_t j = 0; j < na; j++) pp_free(acc[j]);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) return die("usage: see the header of worker-tool.c");
   const char *cmd = argv[1];
+  if (!strcmp(cmd, "series")) return cmd_series(argc, argv);
+  if (!strcmp(cmd, "stage") || !strcmp(cmd, "upload") || !strcmp(cmd, "upload-timed")) {
+    argc = meta_options(argc, argv);
+    if (argc < 0) return 1;
+  }
   if (!strcmp(cmd, "totals") && argc >= 3) return cmd_totals(argc, argv);
   if (!strcmp(cmd, "record") && argc == 3) return cmd_record(argv);
   if (argc < 3) return die("usage: see the header of worker-tool.c");
