@@ -106,7 +106,8 @@
  * Staged objects with N ≥ T × 10^6 stay: T is the event's time truncated to
  * the ms, so everything named in the same ms as the DELETE counts as newer
  * (the conservative side: nothing that might be newer is deleted). A staged
- * name without a time stamp stays too. What stays is merged into a fresh
+ * name without a time stamp stays too; autopgo's names ({unix_nanos}, digits
+ * only) are time stamps like ours. What stays is merged into a fresh
  * base by its own profile.uploaded, which comes later (or by reconciliation
  * in mem:// mode after a restart, since the delete already removed what was
  * older: an older staged object cannot resurrect the app).

@@ -45,7 +45,8 @@ typedef struct app_keys {
 static int goes_with_app(const app_keys *k, const wk_delete_args *a, const char *key) {
   int64_t ns;
   if (strncmp(key, k->staging, k->staging_len) == 0) {
-    /* an unstamped staged name cannot be placed in time: it stays */
+    /* an unstamped staged name cannot be placed in time: it stays (names
+     * of digits only, autopgo's, are stamped: layout_name_stamp_ns) */
     return key_in(key, a->drop, a->ndrop) ||
            (!key_in(key, a->keep, a->nkeep) &&
             layout_name_stamp_ns(key + k->staging_len, &ns) == 0 && ns < a->cutoff_ns);
