@@ -167,12 +167,16 @@ static int parse_args(opts *o, int argc, char **argv, const char **targets_path)
        &o->api_url, NULL, "URL", 0},
       {"app", 'a', SVC_FLAG_STRING, NULL, "application the profiles belong to (required)", &o->app,
        NULL, "APP", 0},
-      {"frequency", 'f', SVC_FLAG_DURATION, "60s", "time between the starts of two rounds",
+      {"frequency", 'f', SVC_FLAG_DURATION, "60s",
+       "time between the starts of two rounds; the first starts at once (autopgo waits one "
+       "--frequency first)",
        &o->frequency_ms, NULL, "DUR", 0},
       {"duration", 'd', SVC_FLAG_DURATION, "30s",
        "profile length asked of each target (?seconds=, whole seconds)", &o->duration_ms, NULL,
        "DUR", 0},
-      {"sample-size", 's', SVC_FLAG_INT, "0", "targets scraped per round, at random (0 = all)",
+      {"sample-size", 's', SVC_FLAG_INT, "0",
+       "targets scraped per round, at random; 0 = all (autopgo scrapes none at 0, a setting "
+       "that does nothing, so 0 means every target here)",
        &o->sample_size, NULL, "N", 0},
       {"port", 'p', SVC_FLAG_INT, "8082", "port for health, readiness and metrics", &o->port, NULL,
        "PORT", 0},

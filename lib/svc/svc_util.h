@@ -35,11 +35,13 @@ int svc_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen);
 int svc_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
 /*
- * Loads the bearer token: from `file` when it is non-NULL and non-empty
- * (surrounding whitespace and the trailing newline trimmed; an empty file is
- * an error naming it), otherwise from the environment variable `env_name`
- * (e.g. "PGOPIPE_AUTH_TOKEN"). *token is malloc'd (caller frees) or NULL
- * when neither gives one. Returns 0 or -1 with a message in err.
+ * Loads the bearer token: from `file` when it is non-NULL and non-empty,
+ * otherwise from the environment variable `env_name` (e.g.
+ * "PGOPIPE_AUTH_TOKEN"; unset or "" = none). Both are read by one rule:
+ * surrounding whitespace (a trailing newline) is trimmed; what is left must
+ * be non-empty and free of spaces and control characters, or it is an
+ * error naming the file or variable. *token is malloc'd (caller frees) or
+ * NULL when neither gives one. Returns 0 or -1 with a message in err.
  */
 int svc_load_token(const char *file, const char *env_name, char **token, char *err, size_t errlen);
 
