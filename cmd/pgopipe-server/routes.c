@@ -236,6 +236,11 @@ static int check_bus(void *ctx, char *err, size_t errlen) {
   return bus_writer_check(s->bus, err, errlen) == BUS_OK ? 0 : -1;
 }
 
+static int check_reader(void *ctx, char *err, size_t errlen) {
+  server *s = ctx;
+  return worker_embed_check_reader(s->worker, err, errlen);
+}
+
 static int check_worker(void *ctx, char *err, size_t errlen) {
   server *s = ctx;
   return worker_embed_check(s->worker, err, errlen);
@@ -265,11 +270,16 @@ int server_metrics(server *s) {
 }
 
 int server_routes(server *s, svc_http *h) {
-  static svc_dep deps[3];
+  /* autopgo's dependency names; with the in-process worker, its reader and
+   * its own state too */
+  static svc_dep deps[4];
   size_t ndeps = 0;
   deps[ndeps++] = (svc_dep){"blob", check_blob, s};
-  deps[ndeps++] = (svc_dep){"bus", check_bus, s};
-  if (s->worker) deps[ndeps++] = (svc_dep){"worker", check_worker, s};
+  deps[ndeps++] = (svc_dep){"event-writer", check_bus, s};
+  if (s->worker) {
+    deps[ndeps++] = (svc_dep){"event-reader", check_reader, s};
+    deps[ndeps++] = (svc_dep){"worker", check_worker, s};
+  }
   int rc = 0;
   rc |= svc_http_route(h, "POST", "/api/profile/{app}", h_upload, s, s->o.max_profile_bytes,
                        SVC_ROUTE_LIMITED | SVC_ROUTE_AUTH);

@@ -60,7 +60,13 @@ static int check_dep(void *ctx, char *err, size_t errlen, const char *name) {
   return worker_stats_dep((worker_stats *)ctx, name, err, errlen);
 }
 static int check_blob(void *ctx, char *err, size_t errlen) { return check_dep(ctx, err, errlen, "blob"); }
-static int check_bus(void *ctx, char *err, size_t errlen) { return check_dep(ctx, err, errlen, "bus"); }
+static int check_writer(void *ctx, char *err, size_t errlen) {
+  return check_dep(ctx, err, errlen, "event-writer");
+}
+static int check_reader(void *ctx, char *err, size_t errlen) {
+  return check_dep(ctx, err, errlen, "event-reader");
+}
+static int check_progress(void *ctx, char *err, size_t errlen) { return check_dep(ctx, err, errlen, "worker"); }
 
 /* Parses and checks the flags into *o. Returns -1 to go on, or the exit
  * status (0 after --help or --version, 2 on a usage error). */
@@ -181,9 +187,12 @@ static void close_deps(deps *d) {
 
 /* Serves health, readiness and metrics. Returns 0, or -1 after printing why. */
 static int start_http(const opts *o, deps *d) {
-  static svc_dep checks[2];
+  /* autopgo's dependency names, and the worker's own progress */
+  static svc_dep checks[4];
   checks[0] = (svc_dep){"blob", check_blob, d->st};
-  checks[1] = (svc_dep){"bus", check_bus, d->st};
+  checks[1] = (svc_dep){"event-writer", check_writer, d->st};
+  checks[2] = (svc_dep){"event-reader", check_reader, d->st};
+  checks[3] = (svc_dep){"worker", check_progress, d->st};
   svc_http_config hc;
   memset(&hc, 0, sizeof hc);
   hc.bind = o->bind;
@@ -194,7 +203,7 @@ static int start_http(const opts *o, deps *d) {
   hc.name = "pgopipe-worker";
   char err[1024];
   if (svc_http_new(&hc, &d->http, err, sizeof err) != 0 ||
-      svc_http_add_health(d->http, "/api/health", checks, 2) != 0 ||
+      svc_http_add_health(d->http, "/api/health", checks, 4) != 0 ||
       svc_http_add_ready(d->http, "/api/ready") != 0 ||
       svc_http_add_metrics(d->http, "/metrics", d->metrics) != 0 ||
       svc_http_start(d->http, err, sizeof err) != 0) {

@@ -195,12 +195,17 @@ int wk_retry(worker *w, const char *app, wk_op op, void *arg, volatile sig_atomi
     err[0] = 0;
     if (op(w, arg, err, sizeof err) == 0) {
       if (k > 0) WK_LOG(w, CORE_LOG_INFO, "recovered", "app", app, NULL);
+      wk_dep_ok(w, WK_DEP_PROGRESS);
       return 0;
     }
-    char attempt[16];
+    char attempt[16], stuck[1200];
     snprintf(attempt, sizeof attempt, "%d", k + 1);
     WK_LOG(w, CORE_LOG_WARN, "transient failure, retrying with backoff", "app", app, "error", err,
            "attempt", attempt, NULL);
+    /* Until this succeeds nothing else is merged: not making progress. */
+    snprintf(stuck, sizeof stuck, "app %s: %d failed attempt%s, retrying: %s", app, k + 1,
+             k ? "s" : "", err);
+    wk_dep_fail(w, WK_DEP_PROGRESS, stuck);
     if (wk_backoff(w, k, stop)) return WORKER_ESTOPPED;
   }
 }

@@ -220,16 +220,20 @@ struct svc_metrics;
 int worker_stats_attach(worker_stats *st, struct svc_metrics *m);
 
 /*
- * Health: returns 1 when the blob store and the bus worked at their last use
- * (or have not been used yet), 0 otherwise. *json (malloc'd, caller frees,
- * may be NULL) gets the contract's health body:
- * {"status":"healthy","dependencies":[{"name":"blob","status":"healthy"},...]}.
+ * Health: returns 1 when the blob store, the event writer and the event
+ * reader worked at their last use (or have not been used yet) and no
+ * operation is being retried, 0 otherwise. *json (malloc'd, caller frees,
+ * may be NULL) gets the contract's health body with autopgo's dependency
+ * names and the worker's own state:
+ * {"status":"healthy","dependencies":[{"name":"blob","status":"healthy"},
+ * {"name":"event-writer",...},{"name":"event-reader",...},{"name":"worker",...}]}.
  */
 int worker_stats_health(const worker_stats *st, char **json);
 
-/* One dependency ("blob" or "bus"): 0 when it worked at its last use, -1
- * with its last error in msg otherwise (also for an unknown name). Shaped
- * for svc_http's dependency checks. */
+/* One dependency ("blob", "event-writer", "event-reader", or "worker": the
+ * worker is not making progress while an operation is being retried): 0
+ * when it worked at its last use, -1 with its last error in msg otherwise
+ * (also for an unknown name). Shaped for svc_http's dependency checks. */
 int worker_stats_dep(const worker_stats *st, const char *name, char *msg, size_t msglen);
 
 /* Readiness: 1 once the worker is consuming (after reconciliation), 0 before
@@ -334,11 +338,17 @@ worker_stats *worker_embed_stats(worker_embed *e);
 
 /*
  * The running worker's health as one dependency of its daemon: 0 when its
- * blob store and bus worked at their last use, -1 with
- * "merge worker: blob: LAST ERROR" (or bus) in err otherwise. NULL (no
- * worker) is healthy. Shaped for svc_http's dependency checks.
+ * blob store and event writer worked at their last use and it is making
+ * progress, -1 with "merge worker: blob: LAST ERROR" (or event-writer,
+ * worker) in err otherwise. NULL (no worker) is healthy. Shaped for
+ * svc_http's dependency checks; the reader is reported apart
+ * (worker_embed_check_reader), under autopgo's name event-reader.
  */
 int worker_embed_check(worker_embed *e, char *err, size_t errlen);
+
+/* The running worker's event reader: 0 when it worked at its last use, -1
+ * with its last error. NULL (no worker) is healthy. */
+int worker_embed_check_reader(worker_embed *e, char *err, size_t errlen);
 
 /*
  * Stops: the current batch is finished and committed, the reader closed

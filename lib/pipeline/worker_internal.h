@@ -78,8 +78,10 @@ typedef enum wk_counter {
   WK_NCOUNTERS
 } wk_counter;
 
-/* The worker's dependencies, as health reports them. */
-enum { WK_DEP_BLOB = 0, WK_DEP_BUS = 1, WK_NDEPS = 2 };
+/* The worker's dependencies, as health reports them: autopgo's names
+ * (blob, event-writer, event-reader), and the worker itself (failing while
+ * an operation is being retried: it is not making progress). */
+enum { WK_DEP_BLOB = 0, WK_DEP_WRITER = 1, WK_DEP_READER = 2, WK_DEP_PROGRESS = 3, WK_NDEPS = 4 };
 
 void wk_stat_add(worker_stats *st, wk_counter c, uint64_t v);
 /* One event read, by type label (profile.uploaded, ..., or "other"). */

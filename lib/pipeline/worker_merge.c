@@ -120,7 +120,7 @@ static int publish_merged(worker *w, const char *app, const char *key, char *err
   } else {
     errbuf_set(err, errlen, "event for %s: cannot build profile.merged", key);
   }
-  if (rc != 0) wk_dep_fail(w, WK_DEP_BUS, err);
+  if (rc != 0) wk_dep_fail(w, WK_DEP_WRITER, err);
   return wk_from_bus(rc);
 }
 
@@ -526,7 +526,7 @@ static int announce(merge_step *s) {
     int rc = publish_merged(s->w, s->app, s->publish.v[i], s->err, s->errlen);
     if (rc != 0) return rc;
   }
-  if (s->publish.n) wk_dep_ok(s->w, WK_DEP_BUS);
+  if (s->publish.n) wk_dep_ok(s->w, WK_DEP_WRITER);
   return 0;
 }
 

@@ -57,7 +57,7 @@ static const double base_bounds[] = {65536,    262144,   1048576,  4194304,
                                      16777216, 67108864, 268435456};
 #define NBOUNDS(a) (sizeof(a) / sizeof(a)[0])
 
-static const char *const dep_names[WK_NDEPS] = {"blob", "bus"};
+static const char *const dep_names[WK_NDEPS] = {"blob", "event-writer", "event-reader", "worker"};
 
 struct worker_stats {
   _Atomic uint64_t count[WK_NCOUNTERS];
@@ -100,7 +100,8 @@ int worker_stats_attach(worker_stats *st, svc_metrics *m) {
   st->base_last_bytes = svc_metrics_gauge(m, "pgopipe_worker_base_last_bytes",
                                           "Size of the last base written.", NULL);
   st->healthy = svc_metrics_gauge(m, "pgopipe_worker_healthy",
-                                  "1 when the store and the bus work.", NULL);
+                                  "1 when the store and the bus work and no operation is being retried.",
+                                  NULL);
   st->merge_seconds = svc_metrics_histogram(m, "pgopipe_worker_merge_seconds",
                                             "Time to merge a batch and write the base.", NULL,
                                             merge_bounds, NBOUNDS(merge_bounds));
@@ -150,7 +151,8 @@ void wk_stat_dep_ok(worker_stats *st, int dep) {
   pthread_mutex_lock(st->mu);
   st->dep_failing[dep] = 0;
   st->dep_msg[dep][0] = 0;
-  int all_ok = !st->dep_failing[WK_DEP_BLOB] && !st->dep_failing[WK_DEP_BUS];
+  int all_ok = 1;
+  for (int i = 0; i < WK_NDEPS; i++) all_ok &= !st->dep_failing[i];
   pthread_mutex_unlock(st->mu);
   svc_metric_set(st->healthy, all_ok);
 }
@@ -240,7 +242,8 @@ int worker_stats_health(const worker_stats *st, char **json) {
   int failing[WK_NDEPS];
   char msg[WK_NDEPS][512];
   deps_snapshot(st, failing, msg);
-  int ok = !failing[WK_DEP_BLOB] && !failing[WK_DEP_BUS];
+  int ok = 1;
+  for (int i = 0; i < WK_NDEPS; i++) ok &= !failing[i];
   if (json) *json = health_json(ok, failing, msg);
   return ok;
 }

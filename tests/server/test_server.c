@@ -223,8 +223,9 @@ static int mode_api(const char *blob_url) {
   free(r.body);
   r = http_do(port, "GET", "/api/health", NULL, 0, 0, NULL);
   CHECK_EQ(r.status, 200);
+  /* autopgo's dependency names */
   CHECK_STR(r.body, "{\"status\":\"healthy\",\"dependencies\":[{\"name\":\"blob\",\"status\":\"healthy\"},"
-                    "{\"name\":\"bus\",\"status\":\"healthy\"}]}");
+                    "{\"name\":\"event-writer\",\"status\":\"healthy\"}]}");
   free(r.body);
 
   /* auth on POST */
@@ -747,8 +748,10 @@ static int mode_cli(void) {
     free(text);
     http_resp r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
     CHECK_EQ(r.status, 200);
-    CHECK_CONTAINS(r.body, "\"name\":\"worker\"");
-    CHECK_CONTAINS(r.body, "\"status\":\"healthy\"");
+    CHECK_STR(r.body, "{\"status\":\"healthy\",\"dependencies\":[{\"name\":\"blob\",\"status\":\"healthy\"},"
+                      "{\"name\":\"event-writer\",\"status\":\"healthy\"},"
+                      "{\"name\":\"event-reader\",\"status\":\"healthy\"},"
+                      "{\"name\":\"worker\",\"status\":\"healthy\"}]}");
     free(r.body);
     CHECK_EQ(srv_stop(&s), 0);
     struct stat sb;
@@ -762,6 +765,7 @@ static int mode_cli(void) {
     CHECK_EQ(srv_start_env(&s, BIN, log, NULL, a_wrk, NULL), 0);
     http_resp r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
     CHECK_EQ(r.status, 200);
+    CHECK_CONTAINS(r.body, "\"name\":\"event-reader\"");
     CHECK_CONTAINS(r.body, "\"name\":\"worker\"");
     free(r.body);
     CHECK_EQ(srv_stop(&s), 0);
@@ -836,7 +840,7 @@ static int mode_kafka_down(void) {
   }
   r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
   CHECK_EQ(r.status, 503);
-  CHECK_CONTAINS(r.body, "{\"name\":\"bus\",\"status\":\"unhealthy\",\"message\":");
+  CHECK_CONTAINS(r.body, "{\"name\":\"event-writer\",\"status\":\"unhealthy\",\"message\":");
   CHECK_CONTAINS(r.body, "{\"name\":\"blob\",\"status\":\"healthy\"}");
   free(r.body);
   r = http_do(s.port, "GET", "/metrics", NULL, 0, 0, NULL);
