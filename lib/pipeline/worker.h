@@ -155,6 +155,10 @@
  * Poison (a staged object that does not decode, is too large, or is not
  * compatible with the base's period/sample types) is moved to
  * {app}/rejected/NAME, logged with the reason and counted; the batch goes on.
+ * A prune rule that PCRE2 cannot evaluate on a function name (its match
+ * limit) is skipped for that name, logged as an error and counted
+ * (pgopipe_worker_prune_rules_skipped_total): one upload's names never stop
+ * an app, nor the apps behind it.
  * Everything else (blob or bus errors) is retried with exponential backoff
  * (backoff_min_ms doubling to backoff_max_ms), nothing unfinished is
  * committed, and health reports unhealthy until an operation succeeds again.
@@ -255,6 +259,7 @@ typedef struct worker_counts {
   uint64_t commits, commit_failures, conflicts;
   uint64_t last_base_bytes;
   uint64_t cache_hits;     /* base writes started from the base kept in memory */
+  uint64_t prune_skipped;  /* rules skipped on a name PCRE2 could not evaluate them on */
 } worker_counts;
 void worker_stats_counts(const worker_stats *st, worker_counts *out);
 

@@ -75,6 +75,7 @@ typedef enum wk_counter {
   WK_COMMIT_FAILURES,
   WK_CONFLICTS,
   WK_CACHE_HITS,
+  WK_PRUNE_SKIPPED,
   WK_NCOUNTERS
 } wk_counter;
 

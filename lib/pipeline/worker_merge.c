@@ -417,10 +417,23 @@ static int merge_and_prune(merge_step *s) {
   pp_merger_free(m);
   if (rc != PP_OK) return wk_from_pp(rc);
   const pp_rules *rules = rules_for_app(s->w->rules, s->app);
-  if (rules && pp_rules_count(rules) > 0 &&
-      (rc = pp_prune(s->result, rules, why, sizeof why)) != PP_OK) {
+  if (!rules || pp_rules_count(rules) == 0) return 0;
+  /* A rule PCRE2 cannot evaluate on a name (its match limit) would fail
+   * every retry of this app, and hold up every other app behind it: the
+   * rule is skipped for that name instead, loudly. */
+  pp_prune_skips sk;
+  if ((rc = pp_prune_skipping(s->result, rules, &sk, why, sizeof why)) != PP_OK) {
     errbuf_set(s->err, s->errlen, "pruning %s: %s", s->base_key, why);
     return wk_from_pp(rc);
+  }
+  if (sk.count) {
+    char n[24];
+    snprintf(n, sizeof n, "%zu", sk.count);
+    wk_count(s->w, WK_PRUNE_SKIPPED, sk.count);
+    WK_LOG(s->w, CORE_LOG_ERROR,
+           "a prune rule could not be evaluated on some function names: the rule was skipped for "
+           "them (fix the rule, e.g. a pattern that backtracks less)",
+           "app", s->app, "names", n, "first_name", sk.first_name, "error", sk.first_error, NULL);
   }
   return 0;
 }

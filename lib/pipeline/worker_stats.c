@@ -49,6 +49,9 @@ static const struct {
                       "Batches restarted because the base changed between read and write."},
     [WK_CACHE_HITS] = {"pgopipe_worker_base_cache_hits_total",
                        "Base writes that started from the base kept in memory (no GET + decode)."},
+    [WK_PRUNE_SKIPPED] = {"pgopipe_worker_prune_rules_skipped_total",
+                          "Prune rules skipped for a function name PCRE2 could not evaluate them on "
+                          "(match limit)."},
 };
 
 static const double merge_bounds[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -177,6 +180,7 @@ void worker_stats_counts(const worker_stats *st, worker_counts *o) {
   o->commit_failures = atomic_load(&c[WK_COMMIT_FAILURES]);
   o->conflicts = atomic_load(&c[WK_CONFLICTS]);
   o->cache_hits = atomic_load(&c[WK_CACHE_HITS]);
+  o->prune_skipped = atomic_load(&c[WK_PRUNE_SKIPPED]);
   o->last_base_bytes = atomic_load(&st->last_base_bytes);
 }
 

@@ -290,6 +290,24 @@ void pp_rules_free(pp_rules *r);
  */
 int pp_prune(pp_profile *p, const pp_rules *rules, char *err, size_t errlen);
 
+/* What pp_prune_skipping left out: names a rule could not be evaluated on. */
+typedef struct pp_prune_skips {
+  size_t count;            /* (rule, function name) pairs skipped */
+  char first_name[200];    /* the first such name (cut to fit) */
+  char first_error[160];   /* and PCRE2's error for it ("PCRE2 error -47: match limit exceeded") */
+} pp_prune_skips;
+
+/*
+ * pp_prune for untrusted profiles: when PCRE2 cannot evaluate a rule on a
+ * function name (its match limit, say), the rule does not apply to that
+ * name (as if it did not match) instead of failing the whole prune; such
+ * names are counted in *skips (always filled) for the caller to report.
+ * A name coming from one upload can then never stop an app's merges.
+ * Errors: PP_ENOMEM only.
+ */
+int pp_prune_skipping(pp_profile *p, const pp_rules *rules, pp_prune_skips *skips, char *err,
+                      size_t errlen);
+
 /*
  * pp_prune without the compaction: exactly what Go's Prune leaves (duplicate
  * stacks stay separate samples, unreferenced entries stay). For comparisons
