@@ -285,3 +285,13 @@ int blob_check(blob_store *s, char *err, size_t errlen) {
   ERRBUF();
   return s->be->check(s->impl, err, errlen);
 }
+
+int blob_sweep(blob_store *s, const char *prefix, size_t *removed, char *err, size_t errlen) {
+  ERRBUF();
+  if (removed) *removed = 0;
+  if (!s || !prefix) {
+    errbuf_set(err, errlen, "blob_sweep: no store or prefix");
+    return BLOB_EINVAL;
+  }
+  return s->be->sweep ? s->be->sweep(s->impl, prefix, removed, err, errlen) : 0;
+}

@@ -121,6 +121,17 @@ void blob_iter_free(blob_iter *it);
  * (file: the directory exists and is writable; s3: the bucket answers.) */
 int blob_check(blob_store *s, char *err, size_t errlen);
 
+/*
+ * Removes what interrupted writes left under prefix ("" = everywhere):
+ * file://, the temporary files of puts whose process died during the put
+ * (kill -9; a live writer's are kept) and the directories that leaves
+ * empty; s3:// has nothing to sweep (an interrupted PUT stores nothing).
+ * The file backend also sweeps the whole store when it is opened.
+ * *removed (may be NULL) gets the number of files removed. Returns 0 or a
+ * BLOB_E* code.
+ */
+int blob_sweep(blob_store *s, const char *prefix, size_t *removed, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -102,7 +102,8 @@
  *     the delete in the same batch (then it stays, whatever its name says);
  *   - every rejected/ object stamped before the cut-off (or not stamped),
  *     and anything else under {app}/ except staged objects;
- *   - the base, last.
+ *   - the base, last; then what interrupted writes left under {app}/
+ *     (blob_sweep: temporary files of a process killed during a put).
  * Staged objects with N ≥ T × 10^6 stay: T is the event's time truncated to
  * the ms, so everything named in the same ms as the DELETE counts as newer
  * (the conservative side: nothing that might be newer is deleted). A staged

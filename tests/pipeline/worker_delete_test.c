@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "worker_env.h"
 
@@ -31,9 +32,21 @@ static void test_delete(void) {
   char err[256];
   blob_put(e.blob, "app/rejected/x", "x", 1, err, sizeof err);
   CHECK(count_prefix(&e, "app/") == 3, "setup: %zu objects", count_prefix(&e, "app/"));
+  /* temporary files of a writer killed during a put go with the app */
+  char tmp1[800], tmp2[800], appdir[700];
+  snprintf(tmp1, sizeof tmp1, "%s/app/staging/.blobtmp-0123456789ab", e.dir);
+  snprintf(tmp2, sizeof tmp2, "%s/app/.blobtmp-ba9876543210", e.dir);
+  snprintf(appdir, sizeof appdir, "%s/app", e.dir);
+  FILE *t1 = fopen(tmp1, "w"), *t2 = fopen(tmp2, "w");
+  CHECK(t1 && t2, "setup: temporary files");
+  if (t1) fclose(t1);
+  if (t2) fclose(t2);
   publish(&e, BUS_TYPE_DELETED, "app", NULL);
   drain(&e, 50);
   CHECK(count_prefix(&e, "app/") == 0, "app/ still has %zu objects", count_prefix(&e, "app/"));
+  CHECK(access(tmp1, F_OK) != 0 && access(tmp2, F_OK) != 0,
+        "a killed writer's temporary files survived the app's DELETE");
+  CHECK(access(appdir, F_OK) != 0, "the app's directory survived its DELETE");
   CHECK(exists(&e, "app-two/default.pgo"), "another app was touched");
   /* its late event finds nothing and is skipped */
   publish(&e, BUS_TYPE_UPLOADED, "app", k);
