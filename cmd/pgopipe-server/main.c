@@ -47,9 +47,12 @@ static svc_flag flags[] = {
      &S.o.token_file, NULL, "FILE", 0},
     {"insecure", 0, SVC_FLAG_BOOL, "false", "allow a non-loopback --bind without an auth token", &S.o.insecure, NULL,
      NULL, 0},
-    {"max-profile-bytes", 0, SVC_FLAG_SIZE, "67108864", "largest accepted upload body (compressed), else 413",
+    {"max-profile-bytes", 0, SVC_FLAG_SIZE, "67108864",
+     "largest accepted upload body (compressed), else 413 (with --worker, its limit too)",
      &S.o.max_profile_bytes, NULL, NULL, 0},
-    {"max-decoded-bytes", 0, SVC_FLAG_SIZE, "67108864", "largest accepted upload after decompression, else 413",
+    {"max-decoded-bytes", 0, SVC_FLAG_SIZE, "67108864",
+     "largest accepted upload after decompression, the profile it makes in memory included, else 413 "
+     "(with --worker, its limits too)",
      &S.o.max_decoded_bytes, NULL, NULL, 0},
     {"max-download-bytes", 0, SVC_FLAG_SIZE, "1073741824", "largest base profile served by GET",
      &S.o.max_download_bytes, NULL, NULL, 0},
@@ -162,6 +165,8 @@ static int start_worker(const core_logger *lg, char *err, size_t errlen) {
   c.prune_path = S.o.prune;
   c.batch_max = S.o.batch_max > 0 ? (size_t)S.o.batch_max : 0;
   c.batch_wait_ms = (int)S.o.batch_wait_ms;
+  c.max_profile_bytes = (size_t)S.o.max_profile_bytes; /* one setting, one limit */
+  c.max_decoded_bytes = (size_t)S.o.max_decoded_bytes;
   c.metrics = S.metrics;
   c.log = *lg;
   return worker_embed_start(&c, &S.worker, err, errlen);
@@ -295,6 +300,7 @@ int main(int argc, char **argv) {
   int rc = parse_args(argc, argv, &mode);
   if (rc >= 0)
     return rc;
+  svc_memory_init();
   /* Libraries log through svc's JSON lines, at the level just set. */
   core_logger lg = svc_core_logger();
   bus_set_logger(&lg);

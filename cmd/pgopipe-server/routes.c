@@ -200,9 +200,17 @@ static void h_delete(svc_req *r, void *ctx) {
   switch (res.outcome) {
   case APPS_DELETED:
     if (res.base_left) {
+      /* Not 200: GET would go on serving the base. The deletion is
+       * announced; the worker removes the app once the store lets it. */
       count_blob_error(s, "delete");
       SVC_WARN("deleting the base failed; the worker will retry on profile.deleted",
                SVC_STR("key", res.key), SVC_STR("error", res.error));
+      svc_req_header_out(r, "Retry-After", "5");
+      svc_reply_error(r, 503,
+                      "%s could not be removed: %s (profile.deleted was published: the worker removes the "
+                      "app once the store allows it; until then GET still serves the base)",
+                      res.key, res.error);
+      return;
     }
     svc_reply_json(r, 200, "{}");
     return;

@@ -35,6 +35,7 @@ typedef struct opts {
   int64_t batch_max;
   int64_t batch_wait_ms;
   uint64_t max_profile_bytes;
+  uint64_t max_decoded_bytes;
   uint64_t max_base_bytes;
   int64_t backoff_max_ms;
   const char *log_level;
@@ -91,8 +92,13 @@ static int parse_opts(int argc, char **argv, opts *o, int *level) {
       {"batch-wait", 0, SVC_FLAG_DURATION, "100ms",
        "after the first event, wait this long for more to batch", &o->batch_wait_ms, NULL, "DUR", 0},
       {"max-profile-bytes", 0, SVC_FLAG_SIZE, "67108864",
-       "largest staged upload read; larger ones are moved to rejected/", &o->max_profile_bytes, NULL,
-       "BYTES", 0},
+       "largest staged upload read; larger ones are moved to rejected/ (at least the servers' "
+       "--max-profile-bytes)",
+       &o->max_profile_bytes, NULL, "BYTES", 0},
+      {"max-decoded-bytes", 0, SVC_FLAG_SIZE, "67108864",
+       "largest staged upload after decompression, its in-memory profile included; larger ones are "
+       "moved to rejected/ (at least the servers' --max-decoded-bytes)",
+       &o->max_decoded_bytes, NULL, "BYTES", 0},
       {"max-base-bytes", 0, SVC_FLAG_SIZE, "536870912", "largest base profile read",
        &o->max_base_bytes, NULL, "BYTES", 0},
       {"retry-max", 0, SVC_FLAG_DURATION, "30s",
@@ -228,6 +234,7 @@ static int run_worker(const opts *o, deps *d, int level) {
   rctx.cfg.batch_max = (size_t)o->batch_max;
   rctx.cfg.batch_wait_ms = (int)o->batch_wait_ms;
   rctx.cfg.max_profile_bytes = (size_t)o->max_profile_bytes;
+  rctx.cfg.max_decoded_bytes = (size_t)o->max_decoded_bytes;
   rctx.cfg.max_base_bytes = (size_t)o->max_base_bytes;
   rctx.cfg.backoff_max_ms = (int)o->backoff_max_ms;
   rctx.cfg.reconcile = 0; /* Kafka keeps the events; see worker.h */
@@ -267,6 +274,7 @@ int main(int argc, char **argv) {
   int prc = parse_opts(argc, argv, &o, &level);
   if (prc >= 0) return prc;
   svc_log_set_level(level);
+  svc_memory_init();
   core_logger lg = svc_core_logger();
   bus_set_logger(&lg);
   char err[1024];

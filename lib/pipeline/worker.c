@@ -98,6 +98,7 @@ static void config_defaults(worker_config *c) {
   if (!c->batch_max) c->batch_max = 50;
   if (c->batch_wait_ms < 0) c->batch_wait_ms = 100;
   if (!c->max_profile_bytes) c->max_profile_bytes = (size_t)64 << 20;
+  if (!c->max_decoded_bytes) c->max_decoded_bytes = (size_t)64 << 20;
   if (!c->max_base_bytes) c->max_base_bytes = (size_t)512 << 20;
   if (c->backoff_min_ms <= 0) c->backoff_min_ms = 100;
   if (c->backoff_max_ms <= 0) c->backoff_max_ms = 30000;

@@ -276,6 +276,8 @@ typedef struct worker_config {
   size_t batch_max;       /* messages per batch; 0 → 50; 1 = no batching */
   int batch_wait_ms;      /* wait after the first message for more; <0 → 100 */
   size_t max_profile_bytes; /* largest staged object read; 0 → 64 MiB */
+  size_t max_decoded_bytes; /* a staged upload after decompression, its in-memory
+                               profile included (the server's rule); 0 → 64 MiB */
   size_t max_base_bytes;    /* largest base read; 0 → 512 MiB */
   int backoff_min_ms;     /* 0 → 100 */
   int backoff_max_ms;     /* 0 → 30000 */
@@ -322,6 +324,8 @@ typedef struct worker_embed_config {
   const char *prune_path;     /* rules file, or NULL; reloaded by worker_embed_reload */
   size_t batch_max;           /* 0 → 50 */
   int batch_wait_ms;          /* <0 → 100 */
+  size_t max_profile_bytes;   /* the server's upload limits, so that what it */
+  size_t max_decoded_bytes;   /* accepts is merged (0 → 64 MiB each) */
   struct svc_metrics *metrics; /* optional: pgopipe_worker_* families registered here */
   core_logger log;            /* the worker's log records (see worker_config.log) */
 } worker_embed_config;

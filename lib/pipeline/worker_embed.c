@@ -97,6 +97,8 @@ int worker_embed_start(const worker_embed_config *c, worker_embed **out, char *e
   w->rules = e->rules;
   w->batch_max = c->batch_max;
   w->batch_wait_ms = c->batch_wait_ms;
+  w->max_profile_bytes = c->max_profile_bytes;
+  w->max_decoded_bytes = c->max_decoded_bytes;
   w->reconcile = -1; /* on for mem:// (the in-process bus forgets on a crash) */
   w->stats = e->st;
   w->log = c->log;

@@ -31,7 +31,10 @@ static void *fetch_main(void *arg) {
     f->rc = blob_get(j->w->cfg.blob, f->key, j->w->cfg.max_profile_bytes, &f->data, &f->len, NULL,
                      f->err, sizeof f->err);
     if (f->rc != 0) continue;
-    pp_limits lim = {j->w->cfg.max_profile_bytes, 0};
+    /* the server's rule (upload.h): the same limits, memory counted */
+    pp_limits lim = {.max_input_bytes = j->w->cfg.max_profile_bytes,
+                     .max_decoded_bytes = j->w->cfg.max_decoded_bytes,
+                     .count_memory = 1};
     f->drc = pp_decode(f->data, f->len, &lim, &f->p, f->err, sizeof f->err);
   }
   return NULL;

@@ -18,6 +18,7 @@
  *   6. announce        profile.merged for every upload now in the base.
  * Steps 3-5 run only when there is something new to merge.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,7 +295,7 @@ static int base_from_store(merge_step *s) {
   }
   if (rc != 0) return store_failed(s, rc);
   s->base_existed = 1;
-  pp_limits lim = {w->cfg.max_base_bytes, 0};
+  pp_limits lim = {.max_input_bytes = w->cfg.max_base_bytes};
   int drc = pp_decode(bytes, blen, &lim, &s->base, why, sizeof why);
   if (drc == PP_ENOMEM) {
     errbuf_set(s->err, s->errlen, "decoding %s: out of memory", s->base_key);
@@ -571,7 +572,10 @@ static int merge_attempt(worker *w, const char *app, const wk_strlist *names, ch
     wk_dep_ok(w, WK_DEP_BLOB);
   }
   if (rc == 0) rc = announce(&s);
+  size_t big = s.enclen;
   step_free(&s);
+  /* a large merge's memory goes back to the system, not kept at the peak */
+  if (big >= ((size_t)1 << 20)) malloc_trim(0);
   return rc;
 }
 

@@ -42,6 +42,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -55,6 +56,12 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* After a request whose body was at least this large, freed memory is
+ * handed back to the system (malloc_trim): a burst of large uploads would
+ * otherwise leave the process at its peak size for good (glibc keeps freed
+ * arena memory). */
+#define TRIM_AFTER_BYTES ((size_t)1 << 20)
 
 #define MAX_SEGS 16
 #define MAX_PARAMS 4
@@ -880,6 +887,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   for (size_t i = 0; i < r->nparams; i++) free(r->pvals[i]);
   for (size_t i = 0; i < r->nhdrs; i++) { free(r->hname[i]); free(r->hval[i]); }
   for (size_t i = 0; i < r->nlog; i++) { free(r->lkey[i]); free(r->lval[i]); }
+  size_t body_bytes = r->len;
   free(r->errmsg);
   free(r->body);
   free(r->path);
@@ -891,6 +899,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     pthread_mutex_unlock(&h->mu);
   }
   free(r);
+  if (body_bytes >= TRIM_AFTER_BYTES) malloc_trim(0);
 }
 
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap) {

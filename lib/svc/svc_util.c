@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -142,6 +143,12 @@ int svc_is_loopback(const char *host) {
     return 1;
   }
   return 0;
+}
+
+void svc_memory_init(void) {
+  /* Setting either threshold also turns off glibc's dynamic raising of both. */
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_TRIM_THRESHOLD, 2 << 20);
 }
 
 static int sig_fd = -1;

@@ -50,6 +50,17 @@ int svc_load_token(const char *file, const char *env_name, char **token, char *e
 int svc_is_loopback(const char *host);
 
 /*
+ * Makes the allocator give memory back to the system instead of keeping a
+ * daemon at its peak size after a burst of large uploads or merges: blocks
+ * of 1 MiB and more are mapped and unmapped on their own (never kept in an
+ * arena), and an arena's free top is returned once it passes 2 MiB
+ * (glibc's defaults grow both thresholds up to 32/64 MiB after the first
+ * large free, per arena, which kept hundreds of MiB for good). Call once
+ * from main, before starting threads.
+ */
+void svc_memory_init(void);
+
+/*
  * Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and so in every
  * thread created after), ignores SIGPIPE, and opens a signalfd for them.
  * Call once from main before starting threads. Returns 0 or -1 with err.
