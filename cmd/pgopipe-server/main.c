@@ -304,6 +304,7 @@ int main(int argc, char **argv) {
   /* Libraries log through svc's JSON lines, at the level just set. */
   core_logger lg = svc_core_logger();
   bus_set_logger(&lg);
+  blob_set_logger(&lg);
   if ((rc = choose_topology()) >= 0 || (rc = open_deps(&lg)) >= 0)
     return rc;
   svc_http *h = start_http(mode);

@@ -277,6 +277,7 @@ int main(int argc, char **argv) {
   svc_memory_init();
   core_logger lg = svc_core_logger();
   bus_set_logger(&lg);
+  blob_set_logger(&lg);
   char err[1024];
   if (svc_signals_block(err, sizeof err) != 0) {
     fprintf(stderr, "pgopipe-worker: %s\n", err);

@@ -126,6 +126,15 @@ static int check_key(const char *op, const char *key, char *err, size_t errlen) 
   return BLOB_EINVAL;
 }
 
+static core_logger g_logger;
+
+void blob_set_logger(const core_logger *lg) {
+  if (lg) g_logger = *lg;
+  else memset(&g_logger, 0, sizeof g_logger);
+}
+
+const core_logger *blob_logger(void) { return &g_logger; }
+
 /* Errors go to a local buffer when the caller passed none. */
 #define ERRBUF()                                                                                   \
   char local_err_[8];                                                                              \

@@ -30,9 +30,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "corelog.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * Where the stores' warnings go (e.g. an s3:// URL parameter of gocloud's
+ * that has no meaning here, accepted and ignored). The logger is copied;
+ * NULL (the default) drops them. Process-wide: call it once at start-up,
+ * before any store is opened.
+ */
+void blob_set_logger(const core_logger *lg);
 
 enum {
   BLOB_OK = 0,

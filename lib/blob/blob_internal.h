@@ -92,6 +92,9 @@ struct blob_backend {
 extern const struct blob_backend blob_file_backend;
 extern const struct blob_backend blob_s3_backend;
 
+/* The logger installed with blob_set_logger (never NULL; fn NULL = silent). */
+const core_logger *blob_logger(void);
+
 /* Decodes %XX escapes of a URL component in place; -1 on a malformed one. */
 int blob_pct_decode(char *s);
 
