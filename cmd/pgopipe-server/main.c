@@ -39,8 +39,8 @@ static svc_flag flags[] = {
      "(embedded default " DEFAULT_BLOB_URL ")",
      &S.o.blob_url, NULL, "URL", 0},
     {"event-writer-url", 0, SVC_FLAG_STRING, NULL,
-     "event bus to announce uploads on: kafka://TOPIC (brokers from KAFKA_BROKERS) or mem://TOPIC with --worker "
-     "(embedded default " DEFAULT_BUS_URL ")",
+     "event bus to announce uploads on: kafka://TOPIC (brokers from KAFKA_BROKERS), nats://SUBJECT (JetStream, "
+     "servers from NATS_SERVER_URL) or mem://TOPIC with --worker (embedded default " DEFAULT_BUS_URL ")",
      &S.o.writer_url, NULL, "URL", 0},
     {"auth-token-file", 0, SVC_FLAG_STRING, NULL,
      "file holding the bearer token required on POST and DELETE (or the token itself in $PGOPIPE_AUTH_TOKEN)",
@@ -71,7 +71,8 @@ static svc_flag flags[] = {
     {"log-level", 'l', SVC_FLAG_STRING, "info", "debug, info, warn or error", &S.o.log_level, NULL, "LEVEL", 0},
     {"worker", 0, SVC_FLAG_BOOL, "false", "also run the merge worker in this process", &S.o.worker, NULL, NULL, 0},
     {"event-reader-url", 0, SVC_FLAG_STRING, NULL,
-     "with --worker: where the worker reads events: kafka://GROUP?topic=TOPIC (required with a kafka:// writer); with a mem:// writer, the same mem:// topic",
+     "with --worker: where the worker reads events: kafka://GROUP?topic=TOPIC (required with a kafka:// writer), "
+     "nats://SUBJECT?durable=NAME (default: the writer's URL); with a mem:// writer, the same mem:// topic",
      &S.o.reader_url, NULL, "URL", 0},
     {"prune", 0, SVC_FLAG_STRING, NULL, "with --worker: prune rules file (JSON)", &S.o.prune, NULL, "FILE", 0},
     {"batch-max", 0, SVC_FLAG_INT, "50", "with --worker: most uploads merged in one pass", &S.o.batch_max, NULL, NULL,

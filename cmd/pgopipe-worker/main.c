@@ -80,10 +80,11 @@ static int parse_opts(int argc, char **argv, opts *o, int *level) {
       {"blob-store-url", 0, SVC_FLAG_STRING, "file://./data",
        "blob store: file:///DIR or s3://BUCKET?endpoint=...", &o->blob_url, NULL, "URL", 0},
       {"event-reader-url", 0, SVC_FLAG_STRING, "kafka://pgopipe-worker?topic=profiles",
-       "events to consume: kafka://GROUP?topic=TOPIC (brokers from KAFKA_BROKERS)", &o->reader_url,
-       NULL, "URL", 0},
+       "events to consume: kafka://GROUP?topic=TOPIC (brokers from KAFKA_BROKERS) or "
+       "nats://SUBJECT?durable=NAME (JetStream, servers from NATS_SERVER_URL)",
+       &o->reader_url, NULL, "URL", 0},
       {"event-writer-url", 0, SVC_FLAG_STRING, "kafka://profiles",
-       "where profile.merged is published: kafka://TOPIC", &o->writer_url, NULL, "URL", 0},
+       "where profile.merged is published: kafka://TOPIC or nats://SUBJECT", &o->writer_url, NULL, "URL", 0},
       {"prune", 0, SVC_FLAG_STRING, NULL,
        "prune rules JSON file (autopgo format); SIGHUP reloads it", &o->prune, NULL, "FILE", 0},
       {"batch-max", 0, SVC_FLAG_INT, "50",
@@ -133,7 +134,7 @@ static int parse_opts(int argc, char **argv, opts *o, int *level) {
   }
   if (!strncmp(o->reader_url, "mem://", 6) || !strncmp(o->writer_url, "mem://", 6)) {
     fprintf(stderr, "pgopipe-worker: mem:// events exist only inside one process; run "
-                    "pgopipe-server --worker for the embedded pipeline, or use kafka://\n");
+                    "pgopipe-server --worker for the embedded pipeline, or use kafka:// or nats://\n");
     return 2;
   }
   return -1;
