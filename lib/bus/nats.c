@@ -3,7 +3,7 @@
  * NATS C client).
  *
  *   writer  nats://SUBJECT[?stream=NAME]
- *   reader  nats://SUBJECT?durable=NAME[&stream=NAME]
+ *   reader  nats://SUBJECT?durable=NAME[&stream=NAME]   (queue=NAME: the same)
  *
  * NATS core is not durable (a message nobody listens to is gone), so every
  * event goes through a JetStream stream, which stores it on disk:
@@ -221,8 +221,8 @@ static int unknown_params(bus_url *u, const char *what, char *err, size_t errlen
   for (size_t i = 0; i < u->nparams; i++)
     if (!u->params[i].used) {
       errbuf_set(err, errlen,
-                 "%s: unknown parameter \"%s\" (known: stream, durable, create, max_age, replicas, "
-                 "timeout, ack_wait, fetch, creds)",
+                 "%s: unknown parameter \"%s\" (known: stream, durable (queue), create, max_age, "
+                 "replicas, timeout, ack_wait, fetch, creds)",
                  what, u->params[i].key);
       return BUS_EINVAL;
     }
@@ -516,7 +516,14 @@ static int nats_reader_open(bus_url *u, struct bus_reader **out, char *err, size
   pthread_cond_init(&r->cv, NULL);
   stream_opts so;
   int rc = common_params(u, &r->c, &so, err, errlen);
-  const char *durable = bus_url_param(u, "durable");
+  /* queue=NAME is how gocloud's (autopgo's) NATS subscription URLs name a
+   * queue group, whose members share the messages: a durable here */
+  const char *durable = bus_url_param(u, "durable"), *queue = bus_url_param(u, "queue");
+  if (!rc && durable && queue && strcmp(durable, queue)) {
+    errbuf_set(err, errlen, "%s: durable=%s and queue=%s name two consumers; give one", r->c.what, durable, queue);
+    rc = BUS_EINVAL;
+  }
+  if (!durable) durable = queue;
   snprintf(r->durable, sizeof r->durable, "%s", durable ? durable : "pgopipe-workers");
   r->ack_wait_ms = 30000;
   long fetch = 100;

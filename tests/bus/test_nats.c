@@ -17,6 +17,10 @@
  *   server_down      nats-server stops: publish and check fail with
  *                    BUS_ERETRY within timeout=; back on the same port, the
  *                    same handles work again and nothing committed returns
+ *   autopgo          what autopgo (gocloud's natspubsub) publishes, a plain
+ *                    NATS message of the event's JSON on the subject, with
+ *                    no header, is stored by the stream and read; queue=NAME
+ *                    (gocloud's subscription parameter) names the durable
  *   urls             bad URLs and settings refused with clear messages;
  *                    streams made elsewhere (wrong subjects, create=false)
  *   unreachable      (no server) open fails in bounded time, BUS_ERETRY
@@ -30,6 +34,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <nats/nats.h>
 
 #include "bus.h"
 #include "../common/check.h"
@@ -341,6 +347,53 @@ static void server_down(void) {
   bus_writer_close(w);
 }
 
+/* ---- autopgo ---- */
+
+static void autopgo(void) {
+  bus_writer *w = writer("nats://ap"); /* makes the stream */
+  if (!w) return;
+  /* a plain core publish, as gocloud's natspubsub sends a message without metadata */
+  natsConnection *nc = NULL;
+  natsStatus s = natsConnection_ConnectTo(&nc, getenv("NATS_SERVER_URL"));
+  CHECK(s == NATS_OK, "connect: %s", natsStatus_GetText(s));
+  if (s != NATS_OK) {
+    bus_writer_close(w);
+    return;
+  }
+  const char *ev = "{\"id\":\"7c1f0c3e-2b1a-4d59-9a3e-3f1e2d4c5b6a\",\"timestamp\":\"2024-11-21T12:16:34.964Z\","
+                   "\"type\":\"profile.uploaded\",\"payload\":{\"app\":\"example\","
+                   "\"profileKey\":\"example/staging/1730075435311000000\"}}";
+  s = natsConnection_PublishString(nc, "ap", ev);
+  if (s == NATS_OK) s = natsConnection_FlushTimeout(nc, 5000);
+  CHECK(s == NATS_OK, "publish: %s", natsStatus_GetText(s));
+  publish(w, "example", "ours");
+  bus_reader *r = reader("nats://ap?queue=autopgo-workers");
+  char buf[512];
+  bus_msg *m = next(r, 5000, buf, sizeof buf);
+  CHECK(m && !strcmp(buf, ev), "autopgo's message: \"%s\"", buf);
+  if (m) {
+    CHECK(!strcmp(m->key, ""), "no key: \"%s\"", m->key);
+    bus_event e;
+    CHECK(bus_event_decode(m->payload, m->len, &e, err, sizeof err) == 0 && !strcmp(e.app, "example") &&
+              !strcmp(e.profile_key, "example/staging/1730075435311000000"),
+          "decodes as an event: %s", err);
+    CHECK(bus_commit(r, m, err, sizeof err) == 0, "commit: %s", err);
+    bus_msg_free(m);
+  }
+  m = next(r, 5000, buf, sizeof buf);
+  CHECK(m && !strcmp(buf, "ours") && !strcmp(m->key, "example"), "then ours: \"%s\"", buf);
+  if (m) bus_msg_free(m);
+  if (r) bus_reader_close(r);
+  /* queue= named the durable: durable= of the same name resumes it */
+  r = reader("nats://ap?durable=autopgo-workers&create=false");
+  m = next(r, 5000, buf, sizeof buf);
+  CHECK(m && !strcmp(buf, "ours"), "the durable is queue's name: \"%s\"", buf);
+  if (m) bus_msg_free(m);
+  if (r) bus_reader_close(r);
+  natsConnection_Destroy(nc);
+  bus_writer_close(w);
+}
+
 /* ---- urls ---- */
 
 static void expect_bad(int writer_side, const char *url, const char *why) {
@@ -366,6 +419,8 @@ static void urls(void) {
   expect_bad(0, "nats://ok?durable=has.dot", "bad durable name");
   expect_bad(0, "nats://ok?ack_wait=soon", "ack_wait");
   expect_bad(0, "nats://ok?fetch=0", "fetch");
+  expect_bad(0, "nats://ok?durable=a&queue=b", "name two consumers");
+  expect_bad(1, "nats://ok?queue=a", "unknown parameter \"queue\"");
   expect_bad(1, "nats://missing?create=false", "does not exist");
   /* a stream made for another subject does not take ours */
   bus_writer *w = writer("nats://one?stream=SHARED");
@@ -416,6 +471,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(s, "crash")) crash();
   else if (!strcmp(s, "keepalive")) keepalive();
   else if (!strcmp(s, "server_down")) server_down();
+  else if (!strcmp(s, "autopgo")) autopgo();
   else if (!strcmp(s, "urls")) urls();
   else if (!strcmp(s, "unreachable")) unreachable();
   else {
