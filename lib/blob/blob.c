@@ -169,6 +169,14 @@ int blob_open(const char *url, blob_store **out, char *err, size_t errlen) {
     *out = s;
     return 0;
   }
+  /* gocloud's other stores, which autopgo deployments may name */
+  if (!strncmp(url, "gs://", 5) || !strncmp(url, "azblob://", 9)) {
+    errbuf_set(err, errlen,
+               "blob store URL \"%.200s\": %s is not supported: use s3://BUCKET (AWS S3, MinIO, or the "
+               "S3 interoperability endpoint of the provider, ?endpoint=...) or file:///DIR",
+               url, url[0] == 'g' ? "Google Cloud Storage (gs://)" : "Azure Blob Storage (azblob://)");
+    return BLOB_EINVAL;
+  }
   errbuf_set(err, errlen,
              "blob store URL \"%.200s\": unknown scheme (use file:///DIR, file://./DIR or "
              "s3://BUCKET?endpoint=...)",

@@ -218,10 +218,30 @@ int bus_url_param_int(bus_url *u, const char *key, long min, long max, long *out
   return 0;
 }
 
+/* gocloud's other buses, which autopgo deployments may name: a clear
+ * "not supported" before their URLs (with '/' in the name) are parsed. */
+static int unsupported_bus(const char *url, char *err, size_t errlen) {
+  static const char *const elsewhere[][2] = {
+      {"awssnssqs", "AWS SNS/SQS"}, {"awssns", "AWS SNS"}, {"awssqs", "AWS SQS"},
+      {"gcppubsub", "Google Cloud Pub/Sub"}, {"azuresb", "Azure Service Bus"}, {"rabbit", "RabbitMQ"}};
+  const char *sep = url ? strstr(url, "://") : NULL;
+  if (!sep) return 0;
+  for (size_t i = 0; i < sizeof elsewhere / sizeof elsewhere[0]; i++)
+    if (strlen(elsewhere[i][0]) == (size_t)(sep - url) && !strncmp(url, elsewhere[i][0], (size_t)(sep - url))) {
+      errbuf_set(err, errlen,
+                 "bus: %.200s: %s (%s://) is not supported: use kafka://TOPIC or nats://SUBJECT (JetStream), "
+                 "or bridge it to one of them",
+                 url, elsewhere[i][1], elsewhere[i][0]);
+      return 1;
+    }
+  return 0;
+}
+
 /* Parses url into *u and finds its backend by scheme. On success the caller
  * owns *u (url_free); on failure nothing is left to free. */
 static int parse_url_backend(const char *url, bus_url *u, const bus_backend **be, char *err,
                              size_t errlen) {
+  if (unsupported_bus(url, err, errlen)) return BUS_EINVAL;
   int rc = url_parse(url, u, err, errlen);
   if (rc)
     return rc;

@@ -210,6 +210,14 @@ int main(void) {
       rc = blob_open(bad[i], &r, err, sizeof err);
       CHECK(rc == BLOB_EINVAL && r == NULL && err[0], "bad url \"%s\": %d", bad[i], rc);
     }
+    /* gocloud's other stores (autopgo's gs:// and azblob:// URLs): said to be unsupported */
+    const char *other[][2] = {{"gs://bucket", "Google Cloud Storage (gs://) is not supported"},
+                              {"azblob://container", "Azure Blob Storage (azblob://) is not supported"}};
+    for (size_t i = 0; i < 2; i++) {
+      blob_store *r = NULL;
+      rc = blob_open(other[i][0], &r, err, sizeof err);
+      CHECK(rc == BLOB_EINVAL && r == NULL && strstr(err, other[i][1]), "%s: %d %s", other[i][0], rc, err);
+    }
     blob_store *r;
     CHECK(blob_open(NULL, &r, NULL, 0) == BLOB_EINVAL, "NULL url");
   }
