@@ -63,6 +63,7 @@ typedef struct opts {
   const char *targets_url;
   int64_t refresh_ms;
   const char *kube_api_url, *kube_token_file, *kube_ca_file;
+  int debug; /* autopgo's --debug: accepted, ignored */
 } opts;
 
 enum { MODE_FILE, MODE_HTTP, MODE_KUBE };
@@ -314,6 +315,7 @@ static int parse_args(opts *o, int argc, char **argv, const char **targets_path)
        &o->kube_token_file, NULL, "FILE", 0},
       {"kube-ca-file", 0, SVC_FLAG_STRING, DISCOVER_KUBE_CA, "CA certificate of the API server",
        &o->kube_ca_file, NULL, "FILE", 0},
+      {"debug", 0, SVC_FLAG_BOOL, "false", "accepted for autopgo's command lines and ignored with a warning (its Go debug endpoints do not exist here)", &o->debug, NULL, NULL, 0},
   };
   size_t nflags = sizeof flags / sizeof flags[0];
   svc_cmd cmd = {"pgopipe-scraper", "[TARGETS.json]",
@@ -476,6 +478,7 @@ int main(int argc, char **argv) {
   int lvl = SVC_LOG_INFO;
   svc_log_parse_level(o.log_level, &lvl); /* checked by parse_args */
   svc_log_set_level(lvl);
+  if (o.debug) SVC_WARN("--debug ignored: autopgo's Go debug endpoints do not exist in pgopipe-scraper");
   st.o = &o;
   st.mode = mode_of(&o);
   pthread_mutex_init(&st.mu, NULL);

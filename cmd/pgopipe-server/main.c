@@ -79,6 +79,7 @@ static svc_flag flags[] = {
      0},
     {"batch-wait", 0, SVC_FLAG_DURATION, "100ms", "with --worker: wait this long to fill a batch", &S.o.batch_wait_ms,
      NULL, NULL, 0},
+    {"debug", 0, SVC_FLAG_BOOL, "false", "accepted for autopgo's command lines and ignored with a warning (its Go debug endpoints do not exist here)", &S.o.debug, NULL, NULL, 0},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
@@ -115,6 +116,7 @@ static int parse_args(int argc, char **argv, int *mode) {
     return 2;
   }
   svc_log_set_level(level);
+  if (S.o.debug) SVC_WARN("--debug ignored: autopgo's Go debug endpoints do not exist in pgopipe-server");
   if (S.o.port < 0 || S.o.port > 65535) {
     fprintf(stderr, "pgopipe-server: --port: %lld is not a port (0-65535)\n", (long long)S.o.port);
     return 2;

@@ -34,6 +34,7 @@ typedef struct server_opts {
   const char *http_mode;
   const char *log_level;
   int worker;
+  int debug; /* autopgo's --debug: accepted, ignored */
   /* worker flags, used with --worker */
   const char *reader_url;
   const char *prune;

@@ -39,6 +39,7 @@ typedef struct opts {
   uint64_t max_base_bytes;
   int64_t backoff_max_ms;
   const char *log_level;
+  int debug; /* autopgo's --debug: accepted, ignored */
 } opts;
 
 static volatile sig_atomic_t g_stop, g_reload;
@@ -106,6 +107,7 @@ static int parse_opts(int argc, char **argv, opts *o, int *level) {
        "longest pause between retries of a failing store or bus", &o->backoff_max_ms, NULL, "DUR", 0},
       {"log-level", 'l', SVC_FLAG_STRING, "info", "debug|info|warn|error", &o->log_level, NULL,
        "LEVEL", 0},
+      {"debug", 0, SVC_FLAG_BOOL, "false", "accepted for autopgo's command lines and ignored with a warning (its Go debug endpoints do not exist here)", &o->debug, NULL, NULL, 0},
   };
   size_t nflags = sizeof flags / sizeof flags[0];
   svc_cmd cmd = {"pgopipe-worker", NULL,
@@ -275,6 +277,7 @@ int main(int argc, char **argv) {
   int prc = parse_opts(argc, argv, &o, &level);
   if (prc >= 0) return prc;
   svc_log_set_level(level);
+  if (o.debug) SVC_WARN("--debug ignored: autopgo's Go debug endpoints do not exist in pgopipe-worker");
   svc_memory_init();
   core_logger lg = svc_core_logger();
   bus_set_logger(&lg);
