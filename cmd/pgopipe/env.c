@@ -36,7 +36,8 @@ int cli_parse_log_level(const char *s, int *level) {
   return -1;
 }
 
-static void say(const char *verb, const char *what, const char *fmt, va_list ap) {
+__attribute__((format(printf, 3, 0))) static void say(const char *verb, const char *what, const char *fmt,
+                                                        va_list ap) {
   fprintf(stderr, "pgopipe %s: %s: ", verb, what);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
