@@ -158,7 +158,10 @@ static void produce_consume(void) {
       if (sscanf(buf, "%15[^:]:%d", k, &n) != 2 || strcmp(k, m->key)) bad_key++;
       int s = 0;
       while (s < nseen && strcmp(seen[s].key, k)) s++;
-      if (s == nseen) snprintf(seen[nseen++].key, sizeof seen[0].key, "%s", k);
+      if (s == nseen) {
+        snprintf(seen[nseen].key, sizeof seen[0].key, "%s", k);
+        seen[nseen++].next = 0;
+      }
       if (n != seen[s].next) bad_order++;
       seen[s].next = n + 1;
     }
