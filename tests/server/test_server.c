@@ -1288,15 +1288,20 @@ static int mode_hostile(void) {
     }
     CHECK(wait_base_status(s.port, "burst", 200, 60000));
     /* the worker merges (slowly on a loaded machine); then all is idle */
+    int sanitized = getenv("PGOPIPE_TEST_SANITIZED") != NULL;
     long idle = proc_kb(s.pid, "VmRSS");
-    for (int i = 0; i < 60 && idle >= 200 * 1024; i++) {
+    for (int i = 0; i < 60 && !sanitized && idle >= 200 * 1024; i++) {
       t_sleep_ms(1000);
       idle = proc_kb(s.pid, "VmRSS");
     }
     long peak = proc_kb(s.pid, "VmHWM");
     fprintf(stderr, "after the burst: peak %ld kB, idle %ld kB\n", peak, idle);
-    CHECK(idle < peak / 4 && idle < 200 * 1024, "idle RSS %ld kB kept after a burst peaking at %ld kB",
-          idle, peak);
+    if (sanitized)
+      fprintf(stderr, "sanitizer build: the allocator is AddressSanitizer's, whose quarantine keeps freed "
+                      "memory; the idle-RSS check runs in the regular build\n");
+    else
+      CHECK(idle < peak / 4 && idle < 200 * 1024, "idle RSS %ld kB kept after a burst peaking at %ld kB",
+            idle, peak);
     for (size_t i = 0; i < nf; i++) free(names[i]);
     free(names), free(z), free(g.b), free(sm.b), free(lp.b);
   }
