@@ -10,14 +10,14 @@ set -euo pipefail
 BUILD_PACKAGES=(
   build-essential cmake pkg-config ca-certificates
   zlib1g-dev libdeflate-dev libprotobuf-c-dev protobuf-c-compiler libpcre2-dev
-  libjansson-dev libcurl4-openssl-dev librdkafka-dev libmicrohttpd-dev
+  libjansson-dev libcurl4-openssl-dev librdkafka-dev libnats-dev libmicrohttpd-dev
   libexpat1-dev libssl-dev uuid-dev
 )
 TEST_PACKAGES=(
   # tests: sanitizers and libFuzzer, leak checks, reference implementation, test servers
   clang libclang-rt-14-dev valgrind
   golang-go golang-github-google-pprof-dev
-  nodejs npm kcat curl jq
+  nodejs npm kcat curl jq nats-server
   # the web UI's browser tests (driven by npm playwright-core, tests/ui/node)
   chromium
   # benchmarks

@@ -3,7 +3,13 @@
  * goroutine and threadcreate snapshots) from running Go services and
  * uploads them to pgopipe-server.
  *
- *   pgopipe-scraper [flags] TARGETS.json
+ *   pgopipe-scraper [flags] TARGETS.json             (--mode file, the default)
+ *   pgopipe-scraper --targets-url URL [flags]        (Prometheus http_sd)
+ *   pgopipe-scraper --mode kube [flags]              (Kubernetes pods, as autopgo)
+ *
+ * Discovered targets (lib/client/discover.h) are fetched at start and again
+ * every --targets-refresh (and on SIGHUP); a failed refresh keeps the
+ * previous targets and turns the health dependency "targets" unhealthy.
  *
  * A thin main over lib/client's scrape rounds: parse flags (and their
  * PGOPIPE_* variables), load the targets, serve /api/health, /api/ready and
@@ -21,6 +27,7 @@
  * fetches in progress, give uploads in progress --drain-timeout to finish,
  * and exit 0.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +37,7 @@
 #include <curl/curl.h>
 
 #include "chrono.h"
+#include "discover.h"
 #include "layout.h"
 #include "scrape.h"
 #include "svc_config.h"
@@ -54,7 +62,14 @@ typedef struct opts {
   int64_t upload_timeout_ms;
   int64_t drain_ms;
   const char *kinds;
+  const char *mode;
+  const char *targets_url;
+  int64_t refresh_ms;
+  const char *kube_api_url, *kube_token_file, *kube_ca_file;
+  int debug; /* autopgo's --debug: accepted, ignored */
 } opts;
+
+enum { MODE_FILE, MODE_HTTP, MODE_KUBE };
 
 /* --kinds, parsed: cpu first when asked for, then the snapshot kinds in
  * layout order. */
@@ -65,17 +80,78 @@ typedef struct kind_list {
 
 typedef struct state {
   const char *targets_path;
+  const opts *o;
+  int mode;                 /* MODE_* */
   scrape_targets targets;
   int stop;
+  int64_t next_refresh_ns;  /* discovery modes */
+  pthread_mutex_t mu;       /* guards discover_error (read by health) */
+  char discover_error[1024]; /* "" while the last discovery worked */
   /* metrics */
   svc_metric *scrapes, *bytes, *uploads, *upload_failures, *upload_retries, *rounds, *ntargets,
-      *reloads, *last_round, *kind_scrapes, *kind_uploads, *kind_last_ok;
+      *reloads, *last_round, *kind_scrapes, *kind_uploads, *kind_last_ok, *discoveries;
   kind_list kinds;
   /* per round */
   unsigned r_ok, r_failed, r_uploaded;
 } state;
 
+/* A discovered pod or endpoint left out, and why. */
+static void on_skip(void *ud, const char *what, const char *why) {
+  (void)ud;
+  SVC_INFO("discovered target left out", SVC_STR("target", what), SVC_STR("why", why));
+}
+
+/* Discovery modes: fetches the targets again; on failure the previous ones
+ * stay and health says why. */
+static void discover(state *st) {
+  scrape_targets fresh = {0};
+  char err[1024];
+  int rc;
+  const opts *o = st->o;
+  if (st->mode == MODE_HTTP) {
+    discover_http_config c = {.url = o->targets_url, .app = o->app};
+    rc = discover_http(&c, &fresh, err, sizeof err);
+  } else {
+    discover_kube_config c = {.app = o->app,
+                              .api_url = o->kube_api_url,
+                              .token_file = o->kube_token_file,
+                              .ca_file = o->kube_ca_file,
+                              .skip = on_skip};
+    rc = discover_kube(&c, &fresh, err, sizeof err);
+  }
+  pthread_mutex_lock(&st->mu);
+  if (rc == CLIENT_OK) st->discover_error[0] = '\0';
+  else snprintf(st->discover_error, sizeof st->discover_error, "%s", err);
+  pthread_mutex_unlock(&st->mu);
+  if (rc != CLIENT_OK) {
+    svc_metric_add(st->discoveries, 1, "error");
+    SVC_ERROR("target discovery failed; keeping the previous targets", SVC_STR("error", err),
+              SVC_INT("targets", st->targets.n));
+    return;
+  }
+  scrape_targets_free(&st->targets);
+  st->targets = fresh;
+  svc_metric_add(st->discoveries, 1, "ok");
+  svc_metric_set(st->ntargets, (double)st->targets.n);
+  SVC_DEBUG("targets discovered", SVC_INT("targets", st->targets.n));
+}
+
+/* Health of the discovery: its last error. */
+static int check_targets(void *ctx, char *err, size_t errlen) {
+  state *st = ctx;
+  pthread_mutex_lock(&st->mu);
+  int bad = st->discover_error[0] != '\0';
+  if (bad) snprintf(err, errlen, "%s", st->discover_error);
+  pthread_mutex_unlock(&st->mu);
+  return bad ? -1 : 0;
+}
+
 static void reload(state *st) {
+  if (st->mode != MODE_FILE) {
+    discover(st);
+    st->next_refresh_ns = chrono_mono_ns() + st->o->refresh_ms * 1000000;
+    return;
+  }
   scrape_targets fresh;
   char err[1024];
   int rc = scrape_targets_load(st->targets_path, NULL, &fresh, err, sizeof err);
@@ -179,13 +255,38 @@ static int parse_kinds(const char *s, kind_list *k, char *buf, size_t n) {
   return 0;
 }
 
+/* The mode the flags choose: --mode, or http with --targets-url. -1 when
+ * unknown. */
+static int mode_of(const opts *o) {
+  if (!strcmp(o->mode, "kube")) return MODE_KUBE;
+  if (!strcmp(o->mode, "http")) return MODE_HTTP;
+  if (!strcmp(o->mode, "file")) return o->targets_url && *o->targets_url ? MODE_HTTP : MODE_FILE;
+  return -1;
+}
+
 /* The usage error in o (and the count of positional arguments), or NULL. */
 static const char *check_opts(const opts *o, int npos, char *buf, size_t n) {
   int lvl;
-  if (npos != 1) {
+  int mode = mode_of(o);
+  if (mode < 0) {
+    snprintf(buf, n, "--mode \"%s\": want file, http or kube", o->mode);
+    return buf;
+  }
+  if (mode == MODE_FILE && npos != 1) {
     snprintf(buf, n, "want exactly one TARGETS.json argument, got %d", npos);
     return buf;
   }
+  if (mode != MODE_FILE && npos != 0)
+    return mode == MODE_KUBE ? "--mode kube takes no argument (kubeconfig files are not read: the scraper "
+                               "runs in the cluster, or is given --kube-api-url, --kube-token-file and "
+                               "--kube-ca-file)"
+                             : "--targets-url takes no TARGETS.json argument";
+  if (mode == MODE_HTTP && (!o->targets_url || (strncmp(o->targets_url, "http://", 7) &&
+                                                strncmp(o->targets_url, "https://", 8))))
+    return "--mode http needs --targets-url http://... or https://...";
+  if (mode == MODE_KUBE && o->targets_url && *o->targets_url)
+    return "--targets-url and --mode kube exclude each other";
+  if (mode != MODE_FILE && o->refresh_ms < 1000) return "--targets-refresh must be at least 1s";
   if (!o->app || !*o->app)
     return "--app (or PGOPIPE_APP) is required";
   if (!layout_app_valid(o->app)) {
@@ -219,12 +320,16 @@ static int parse_args(opts *o, int argc, char **argv, const char **targets_path)
        &o->api_url, NULL, "URL", 0},
       {"app", 'a', SVC_FLAG_STRING, NULL, "application the profiles belong to (required)", &o->app,
        NULL, "APP", 0},
-      {"frequency", 'f', SVC_FLAG_DURATION, "60s", "time between the starts of two rounds",
+      {"frequency", 'f', SVC_FLAG_DURATION, "60s",
+       "time between the starts of two rounds; the first starts at once (autopgo waits one "
+       "--frequency first)",
        &o->frequency_ms, NULL, "DUR", 0},
       {"duration", 'd', SVC_FLAG_DURATION, "30s",
        "profile length asked of each target (?seconds=, whole seconds)", &o->duration_ms, NULL,
        "DUR", 0},
-      {"sample-size", 's', SVC_FLAG_INT, "0", "targets scraped per round, at random (0 = all)",
+      {"sample-size", 's', SVC_FLAG_INT, "0",
+       "targets scraped per round, at random; 0 = all (autopgo scrapes none at 0, a setting "
+       "that does nothing, so 0 means every target here)",
        &o->sample_size, NULL, "N", 0},
       {"port", 'p', SVC_FLAG_INT, "8082", "port for health, readiness and metrics", &o->port, NULL,
        "PORT", 0},
@@ -249,16 +354,36 @@ static int parse_args(opts *o, int argc, char **argv, const char **targets_path)
        "profiles pulled each round, comma-separated: cpu (a --duration window), then the snapshots heap, "
        "mutex, block, goroutine, threadcreate (/debug/pprof/KIND, uploaded with ?kind= and ?instance=ADDRESS)",
        &o->kinds, NULL, "LIST", 0},
+      {"mode", 'm', SVC_FLAG_STRING, "file",
+       "where targets come from: file (TARGETS.json), http (--targets-url) or kube (pods labelled "
+       "autopgo.scrape=true and autopgo.scrape.app=APP, all namespaces)",
+       &o->mode, NULL, "MODE", 0},
+      {"targets-url", 0, SVC_FLAG_STRING, NULL,
+       "Prometheus http_sd URL answering [{\"targets\":[\"host:port\"],\"labels\":{...}}] (implies --mode http)",
+       &o->targets_url, NULL, "URL", 0},
+      {"targets-refresh", 0, SVC_FLAG_DURATION, "60s",
+       "how often discovered targets are fetched again (http, kube; SIGHUP: at once)", &o->refresh_ms,
+       NULL, "DUR", 0},
+      {"kube-api-url", 0, SVC_FLAG_STRING, NULL,
+       "Kubernetes API server (default https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)",
+       &o->kube_api_url, NULL, "URL", 0},
+      {"kube-token-file", 0, SVC_FLAG_STRING, DISCOVER_KUBE_TOKEN, "bearer token for the API server",
+       &o->kube_token_file, NULL, "FILE", 0},
+      {"kube-ca-file", 0, SVC_FLAG_STRING, DISCOVER_KUBE_CA, "CA certificate of the API server",
+       &o->kube_ca_file, NULL, "FILE", 0},
+      {"debug", 0, SVC_FLAG_BOOL, "false", "accepted for autopgo's command lines and ignored with a warning (its Go debug endpoints do not exist here)", &o->debug, NULL, NULL, 0},
   };
   size_t nflags = sizeof flags / sizeof flags[0];
-  svc_cmd cmd = {"pgopipe-scraper", "TARGETS.json",
+  svc_cmd cmd = {"pgopipe-scraper", "[TARGETS.json]",
                  "Every --frequency, fetches a CPU profile of --duration from --sample-size "
-                 "targets of TARGETS.json ([{\"address\": \"http://host:port\", \"path\": "
-                 "\"/debug/pprof/profile\"}]) at once, checks each is a CPU profile and uploads "
-                 "it to --api-url for --app; then, for each snapshot kind of --kinds, fetches "
-                 "/debug/pprof/KIND from the same targets and uploads it as that kind, the target's "
-                 "address being its instance. SIGHUP reloads TARGETS.json. Serves /api/health, "
-                 "/api/ready and /metrics on --port."};
+                 "targets at once, checks each is a CPU profile and uploads it to --api-url for "
+                 "--app; then, for each snapshot kind of --kinds, fetches /debug/pprof/KIND from "
+                 "the same targets and uploads it as that kind, the target's address being its "
+                 "instance. Targets come from TARGETS.json ([{\"address\": \"http://host:port\", "
+                 "\"path\": \"/debug/pprof/profile\"}]; SIGHUP reloads it), from an HTTP "
+                 "service discovery URL (--targets-url) or from the Kubernetes API (--mode kube), "
+                 "both refreshed every --targets-refresh. Serves /api/health, /api/ready and "
+                 "/metrics on --port."};
   char **pos = calloc((size_t)argc + 1, sizeof *pos);
   int npos = 0;
   if (!pos) return 1;
@@ -301,20 +426,26 @@ static void register_metrics(state *st, svc_metrics *m) {
     svc_metric_add(st->kind_uploads, 0, st->kinds.v[k]);
     svc_metric_add(st->kind_scrapes, 0, st->kinds.v[k], "ok");
   }
+  st->discoveries = svc_metrics_counter(m, "pgopipe_scraper_discoveries_total",
+                                        "Target discoveries (--targets-url, --mode kube) by result", "result");
   for (int i = 0; i < SCRAPE_OUTCOME_COUNT; i++)
     svc_metric_add(st->scrapes, 0, scrape_outcome_name((scrape_outcome)i));
   svc_metric_add(st->reloads, 0, "ok");
   svc_metric_add(st->reloads, 0, "error");
+  svc_metric_add(st->discoveries, 0, "ok");
+  svc_metric_add(st->discoveries, 0, "error");
   svc_metric_set(st->ntargets, (double)st->targets.n);
 }
 
-/* Serves /api/health, /api/ready and /metrics. NULL with err on failure. */
-static svc_http *serve(const opts *o, svc_metrics *m, char *err, size_t errlen) {
+/* Serves /api/health, /api/ready and /metrics. NULL with err on failure.
+ * Health has the dependency "targets" when they are discovered. */
+static svc_http *serve(const opts *o, state *st, svc_metrics *m, char *err, size_t errlen) {
   svc_http_config hc = {
       .bind = o->bind, .port = (int)o->port, .threads = 2, .metrics = m, .name = "pgopipe-scraper"};
   svc_http *http = NULL;
+  svc_dep deps[] = {{"targets", check_targets, st}};
   if (svc_http_new(&hc, &http, err, errlen) != 0 ||
-      svc_http_add_health(http, "/api/health", NULL, 0) != 0 ||
+      svc_http_add_health(http, "/api/health", deps, st->mode == MODE_FILE ? 0 : 1) != 0 ||
       svc_http_add_ready(http, "/api/ready") != 0 ||
       svc_http_add_metrics(http, "/metrics", m) != 0 || svc_http_start(http, err, errlen) != 0) {
     svc_http_free(http);
@@ -331,6 +462,10 @@ static void one_round(const opts *o, state *st, const scrape_config *sc, uint64_
   char err[1024];
   int64_t start = chrono_mono_ns();
   size_t n = st->targets.n;
+  if (n == 0) { /* discovery found none (yet) */
+    SVC_INFO("round skipped: no targets");
+    return;
+  }
   size_t *idx = malloc(n * sizeof *idx);
   const scrape_target **chosen = malloc(n * sizeof *chosen);
   if (!idx || !chosen) {
@@ -383,6 +518,11 @@ static void run_rounds(const opts *o, state *st, const char *token) {
   int64_t next_ns = chrono_mono_ns();
   while (!st->stop) {
     int64_t now = chrono_mono_ns();
+    if (st->mode != MODE_FILE && now >= st->next_refresh_ns) {
+      discover(st);
+      st->next_refresh_ns = chrono_mono_ns() + o->refresh_ms * 1000000;
+      continue;
+    }
     if (now < next_ns) {
       int64_t wait_ms = (next_ns - now + 999999) / 1000000;
       if (drain_signals(st, (int)(wait_ms > 1000 ? 1000 : wait_ms)))
@@ -413,12 +553,18 @@ int main(int argc, char **argv) {
   svc_log_parse_level(o.log_level, &lvl); /* checked by parse_args */
   svc_log_set_level(lvl);
   parse_kinds(o.kinds, &st.kinds, err, sizeof err); /* checked by parse_args */
+  if (o.debug) SVC_WARN("--debug ignored: autopgo's Go debug endpoints do not exist in pgopipe-scraper");
+  st.o = &o;
+  st.mode = mode_of(&o);
+  pthread_mutex_init(&st.mu, NULL);
 
-  rc = scrape_targets_load(st.targets_path, NULL, &st.targets, err, sizeof err);
-  if (rc != CLIENT_OK) {
-    SVC_ERROR("cannot load targets", SVC_STR("file", st.targets_path), SVC_STR("error", err));
-    fprintf(stderr, "pgopipe-scraper: %s\n", err);
-    return 1;
+  if (st.mode == MODE_FILE) {
+    rc = scrape_targets_load(st.targets_path, NULL, &st.targets, err, sizeof err);
+    if (rc != CLIENT_OK) {
+      SVC_ERROR("cannot load targets", SVC_STR("file", st.targets_path), SVC_STR("error", err));
+      fprintf(stderr, "pgopipe-scraper: %s\n", err);
+      return 1;
+    }
   }
   char *token = NULL;
   if (svc_load_token(o.token_file, "PGOPIPE_AUTH_TOKEN", &token, err, sizeof err) != 0) {
@@ -429,14 +575,19 @@ int main(int argc, char **argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   svc_metrics *m = svc_metrics_new();
   register_metrics(&st, m);
+  if (st.mode != MODE_FILE) { /* the first discovery; a failure is retried at the next refresh */
+    discover(&st);
+    st.next_refresh_ns = chrono_mono_ns() + o.refresh_ms * 1000000;
+  }
   int exit_code = 0;
-  svc_http *http = serve(&o, m, err, sizeof err);
+  svc_http *http = serve(&o, &st, m, err, sizeof err);
   if (!http) {
     SVC_ERROR("cannot serve health and metrics", SVC_STR("error", err));
     fprintf(stderr, "pgopipe-scraper: %s\n", err);
     exit_code = 1;
   } else {
     SVC_INFO("scraper started", SVC_STR("app", o.app), SVC_STR("kinds", o.kinds), SVC_STR("api_url", o.api_url),
+             SVC_STR("mode", st.mode == MODE_FILE ? "file" : st.mode == MODE_HTTP ? "http" : "kube"),
              SVC_STR("targets_file", st.targets_path), SVC_INT("targets", st.targets.n),
              SVC_INT("frequency_ms", o.frequency_ms), SVC_INT("duration_ms", o.duration_ms),
              SVC_INT("sample_size", o.sample_size), SVC_INT("port", svc_http_port(http)));
@@ -447,6 +598,7 @@ int main(int argc, char **argv) {
   }
   svc_metrics_free(m);
   scrape_targets_free(&st.targets);
+  pthread_mutex_destroy(&st.mu);
   free(token);
   curl_global_cleanup();
   if (exit_code == 0) SVC_INFO("scraper stopped");

@@ -43,17 +43,20 @@ static svc_flag flags[] = {
      "(embedded default " DEFAULT_BLOB_URL ")",
      &S.o.blob_url, NULL, "URL", 0},
     {"event-writer-url", 0, SVC_FLAG_STRING, NULL,
-     "event bus to announce uploads on: kafka://TOPIC (brokers from KAFKA_BROKERS) or mem://TOPIC with --worker "
-     "(embedded default " DEFAULT_BUS_URL ")",
+     "event bus to announce uploads on: kafka://TOPIC (brokers from KAFKA_BROKERS), nats://SUBJECT (JetStream, "
+     "servers from NATS_SERVER_URL) or mem://TOPIC with --worker (embedded default " DEFAULT_BUS_URL ")",
      &S.o.writer_url, NULL, "URL", 0},
     {"auth-token-file", 0, SVC_FLAG_STRING, NULL,
      "file holding the bearer token required on POST and DELETE (or the token itself in $PGOPIPE_AUTH_TOKEN)",
      &S.o.token_file, NULL, "FILE", 0},
     {"insecure", 0, SVC_FLAG_BOOL, "false", "allow a non-loopback --bind without an auth token", &S.o.insecure, NULL,
      NULL, 0},
-    {"max-profile-bytes", 0, SVC_FLAG_SIZE, "67108864", "largest accepted upload body (compressed), else 413",
+    {"max-profile-bytes", 0, SVC_FLAG_SIZE, "67108864",
+     "largest accepted upload body (compressed), else 413 (with --worker, its limit too)",
      &S.o.max_profile_bytes, NULL, NULL, 0},
-    {"max-decoded-bytes", 0, SVC_FLAG_SIZE, "67108864", "largest accepted upload after decompression, else 413",
+    {"max-decoded-bytes", 0, SVC_FLAG_SIZE, "67108864",
+     "largest accepted upload after decompression, the profile it makes in memory included, else 413 "
+     "(with --worker, its limits too)",
      &S.o.max_decoded_bytes, NULL, NULL, 0},
     {"max-download-bytes", 0, SVC_FLAG_SIZE, "1073741824", "largest base profile served by GET",
      &S.o.max_download_bytes, NULL, NULL, 0},
@@ -79,7 +82,8 @@ static svc_flag flags[] = {
      "every GET route needs the auth token (bearer or UI login), on any bind; health, readiness and metrics stay open",
      &S.o.protect_reads, NULL, NULL, 0},
     {"event-reader-url", 0, SVC_FLAG_STRING, NULL,
-     "with --worker: where the worker reads events: kafka://GROUP?topic=TOPIC (required with a kafka:// writer); with a mem:// writer, the same mem:// topic",
+     "with --worker: where the worker reads events: kafka://GROUP?topic=TOPIC (required with a kafka:// writer), "
+     "nats://SUBJECT?durable=NAME (default: the writer's URL); with a mem:// writer, the same mem:// topic",
      &S.o.reader_url, NULL, "URL", 0},
     {"prune", 0, SVC_FLAG_STRING, NULL, "with --worker: prune rules file (JSON)", &S.o.prune, NULL, "FILE", 0},
     {"batch-max", 0, SVC_FLAG_INT, "50", "with --worker: most uploads merged in one pass", &S.o.batch_max, NULL, NULL,
@@ -89,6 +93,7 @@ static svc_flag flags[] = {
     {"gauge-ttl", 0, SVC_FLAG_DURATION, "10m",
      "with --worker: gauges (heap in-use, goroutines) of instances not seen this long leave the bases",
      &S.o.gauge_ttl_ms, NULL, NULL, 0},
+    {"debug", 0, SVC_FLAG_BOOL, "false", "accepted for autopgo's command lines and ignored with a warning (its Go debug endpoints do not exist here)", &S.o.debug, NULL, NULL, 0},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
@@ -132,6 +137,7 @@ static int parse_args(int argc, char **argv, int *mode) {
     return 2;
   }
   svc_log_set_level(level);
+  if (S.o.debug) SVC_WARN("--debug ignored: autopgo's Go debug endpoints do not exist in pgopipe-server");
   if (S.o.port < 0 || S.o.port > 65535) {
     fprintf(stderr, "pgopipe-server: --port: %lld is not a port (0-65535)\n", (long long)S.o.port);
     return 2;
@@ -188,6 +194,8 @@ static int start_worker(const core_logger *lg, char *err, size_t errlen) {
   c.batch_max = S.o.batch_max > 0 ? (size_t)S.o.batch_max : 0;
   c.batch_wait_ms = (int)S.o.batch_wait_ms;
   c.gauge_ttl_ms = S.o.gauge_ttl_ms;
+  c.max_profile_bytes = (size_t)S.o.max_profile_bytes; /* one setting, one limit */
+  c.max_decoded_bytes = (size_t)S.o.max_decoded_bytes;
   c.metrics = S.metrics;
   c.log = *lg;
   return worker_embed_start(&c, &S.worker, err, errlen);
@@ -342,9 +350,11 @@ int main(int argc, char **argv) {
   int rc = parse_args(argc, argv, &mode);
   if (rc >= 0)
     return rc;
+  svc_memory_init();
   /* Libraries log through svc's JSON lines, at the level just set. */
   core_logger lg = svc_core_logger();
   bus_set_logger(&lg);
+  blob_set_logger(&lg);
   if ((rc = choose_topology()) >= 0 || (rc = open_deps(&lg)) >= 0)
     return rc;
   svc_http *h = start_http(mode);

@@ -140,9 +140,17 @@ static void h_delete(svc_req *r, void *ctx) {
   switch (res.outcome) {
   case APPS_DELETED:
     if (res.base_left) {
+      /* Not 200: GET would go on serving the base. The deletion is
+       * announced; the worker removes the app once the store lets it. */
       count_blob_error(s, "delete");
       SVC_WARN("deleting the base failed; the worker will retry on profile.deleted",
                SVC_STR("key", res.key), SVC_STR("error", res.error));
+      svc_req_header_out(r, "Retry-After", "5");
+      svc_reply_error(r, 503,
+                      "%s could not be removed: %s (profile.deleted was published: the worker removes the "
+                      "app once the store allows it; until then GET still serves the base)",
+                      res.key, res.error);
+      return;
     }
     svc_reply_json(r, 200, "{}");
     return;
@@ -176,6 +184,11 @@ static int check_bus(void *ctx, char *err, size_t errlen) {
   return bus_writer_check(s->bus, err, errlen) == BUS_OK ? 0 : -1;
 }
 
+static int check_reader(void *ctx, char *err, size_t errlen) {
+  server *s = ctx;
+  return worker_embed_check_reader(s->worker, err, errlen);
+}
+
 static int check_worker(void *ctx, char *err, size_t errlen) {
   server *s = ctx;
   return worker_embed_check(s->worker, err, errlen);
@@ -205,11 +218,16 @@ int server_metrics(server *s) {
 }
 
 int server_routes(server *s, svc_http *h) {
-  static svc_dep deps[3];
+  /* autopgo's dependency names; with the in-process worker, its reader and
+   * its own state too */
+  static svc_dep deps[4];
   size_t ndeps = 0;
   deps[ndeps++] = (svc_dep){"blob", check_blob, s};
-  deps[ndeps++] = (svc_dep){"bus", check_bus, s};
-  if (s->worker) deps[ndeps++] = (svc_dep){"worker", check_worker, s};
+  deps[ndeps++] = (svc_dep){"event-writer", check_bus, s};
+  if (s->worker) {
+    deps[ndeps++] = (svc_dep){"event-reader", check_reader, s};
+    deps[ndeps++] = (svc_dep){"worker", check_worker, s};
+  }
   int rc = 0;
   rc |= svc_http_route(h, "POST", "/api/profile/{app}", h_upload, s, s->o.max_profile_bytes,
                        SVC_ROUTE_LIMITED | SVC_ROUTE_AUTH);

@@ -39,6 +39,7 @@ typedef struct server_opts {
   const char *log_level;
   int worker;
   int protect_reads; /* every GET needs the token (ui.c, lib/pipeline access.h) */
+  int debug; /* autopgo's --debug: accepted, ignored */
   /* worker flags, used with --worker */
   const char *reader_url;
   const char *prune;

@@ -35,10 +35,12 @@ typedef struct opts {
   int64_t batch_max;
   int64_t batch_wait_ms;
   uint64_t max_profile_bytes;
+  uint64_t max_decoded_bytes;
   uint64_t max_base_bytes;
   int64_t backoff_max_ms;
   int64_t gauge_ttl_ms;
   const char *log_level;
+  int debug; /* autopgo's --debug: accepted, ignored */
 } opts;
 
 static volatile sig_atomic_t g_stop, g_reload;
@@ -61,7 +63,13 @@ static int check_dep(void *ctx, char *err, size_t errlen, const char *name) {
   return worker_stats_dep((worker_stats *)ctx, name, err, errlen);
 }
 static int check_blob(void *ctx, char *err, size_t errlen) { return check_dep(ctx, err, errlen, "blob"); }
-static int check_bus(void *ctx, char *err, size_t errlen) { return check_dep(ctx, err, errlen, "bus"); }
+static int check_writer(void *ctx, char *err, size_t errlen) {
+  return check_dep(ctx, err, errlen, "event-writer");
+}
+static int check_reader(void *ctx, char *err, size_t errlen) {
+  return check_dep(ctx, err, errlen, "event-reader");
+}
+static int check_progress(void *ctx, char *err, size_t errlen) { return check_dep(ctx, err, errlen, "worker"); }
 
 /* Parses and checks the flags into *o. Returns -1 to go on, or the exit
  * status (0 after --help or --version, 2 on a usage error). */
@@ -74,10 +82,11 @@ static int parse_opts(int argc, char **argv, opts *o, int *level) {
       {"blob-store-url", 0, SVC_FLAG_STRING, "file://./data",
        "blob store: file:///DIR or s3://BUCKET?endpoint=...", &o->blob_url, NULL, "URL", 0},
       {"event-reader-url", 0, SVC_FLAG_STRING, "kafka://pgopipe-worker?topic=profiles",
-       "events to consume: kafka://GROUP?topic=TOPIC (brokers from KAFKA_BROKERS)", &o->reader_url,
-       NULL, "URL", 0},
+       "events to consume: kafka://GROUP?topic=TOPIC (brokers from KAFKA_BROKERS) or "
+       "nats://SUBJECT?durable=NAME (JetStream, servers from NATS_SERVER_URL)",
+       &o->reader_url, NULL, "URL", 0},
       {"event-writer-url", 0, SVC_FLAG_STRING, "kafka://profiles",
-       "where profile.merged is published: kafka://TOPIC", &o->writer_url, NULL, "URL", 0},
+       "where profile.merged is published: kafka://TOPIC or nats://SUBJECT", &o->writer_url, NULL, "URL", 0},
       {"prune", 0, SVC_FLAG_STRING, NULL,
        "prune rules JSON file (autopgo format); SIGHUP reloads it", &o->prune, NULL, "FILE", 0},
       {"batch-max", 0, SVC_FLAG_INT, "50",
@@ -86,8 +95,13 @@ static int parse_opts(int argc, char **argv, opts *o, int *level) {
       {"batch-wait", 0, SVC_FLAG_DURATION, "100ms",
        "after the first event, wait this long for more to batch", &o->batch_wait_ms, NULL, "DUR", 0},
       {"max-profile-bytes", 0, SVC_FLAG_SIZE, "67108864",
-       "largest staged upload read; larger ones are moved to rejected/", &o->max_profile_bytes, NULL,
-       "BYTES", 0},
+       "largest staged upload read; larger ones are moved to rejected/ (at least the servers' "
+       "--max-profile-bytes)",
+       &o->max_profile_bytes, NULL, "BYTES", 0},
+      {"max-decoded-bytes", 0, SVC_FLAG_SIZE, "67108864",
+       "largest staged upload after decompression, its in-memory profile included; larger ones are "
+       "moved to rejected/ (at least the servers' --max-decoded-bytes)",
+       &o->max_decoded_bytes, NULL, "BYTES", 0},
       {"max-base-bytes", 0, SVC_FLAG_SIZE, "536870912", "largest base profile read",
        &o->max_base_bytes, NULL, "BYTES", 0},
       {"retry-max", 0, SVC_FLAG_DURATION, "30s",
@@ -97,6 +111,7 @@ static int parse_opts(int argc, char **argv, opts *o, int *level) {
        &o->gauge_ttl_ms, NULL, "DUR", 0},
       {"log-level", 'l', SVC_FLAG_STRING, "info", "debug|info|warn|error", &o->log_level, NULL,
        "LEVEL", 0},
+      {"debug", 0, SVC_FLAG_BOOL, "false", "accepted for autopgo's command lines and ignored with a warning (its Go debug endpoints do not exist here)", &o->debug, NULL, NULL, 0},
   };
   size_t nflags = sizeof flags / sizeof flags[0];
   svc_cmd cmd = {"pgopipe-worker", NULL,
@@ -130,7 +145,7 @@ static int parse_opts(int argc, char **argv, opts *o, int *level) {
   }
   if (!strncmp(o->reader_url, "mem://", 6) || !strncmp(o->writer_url, "mem://", 6)) {
     fprintf(stderr, "pgopipe-worker: mem:// events exist only inside one process; run "
-                    "pgopipe-server --worker for the embedded pipeline, or use kafka://\n");
+                    "pgopipe-server --worker for the embedded pipeline, or use kafka:// or nats://\n");
     return 2;
   }
   return -1;
@@ -190,9 +205,12 @@ static void close_deps(deps *d) {
 
 /* Serves health, readiness and metrics. Returns 0, or -1 after printing why. */
 static int start_http(const opts *o, deps *d) {
-  static svc_dep checks[2];
+  /* autopgo's dependency names, and the worker's own progress */
+  static svc_dep checks[4];
   checks[0] = (svc_dep){"blob", check_blob, d->st};
-  checks[1] = (svc_dep){"bus", check_bus, d->st};
+  checks[1] = (svc_dep){"event-writer", check_writer, d->st};
+  checks[2] = (svc_dep){"event-reader", check_reader, d->st};
+  checks[3] = (svc_dep){"worker", check_progress, d->st};
   svc_http_config hc;
   memset(&hc, 0, sizeof hc);
   hc.bind = o->bind;
@@ -203,7 +221,7 @@ static int start_http(const opts *o, deps *d) {
   hc.name = "pgopipe-worker";
   char err[1024];
   if (svc_http_new(&hc, &d->http, err, sizeof err) != 0 ||
-      svc_http_add_health(d->http, "/api/health", checks, 2) != 0 ||
+      svc_http_add_health(d->http, "/api/health", checks, 4) != 0 ||
       svc_http_add_ready(d->http, "/api/ready") != 0 ||
       svc_http_add_metrics(d->http, "/metrics", d->metrics) != 0 ||
       svc_http_start(d->http, err, sizeof err) != 0) {
@@ -228,6 +246,7 @@ static int run_worker(const opts *o, deps *d, int level) {
   rctx.cfg.batch_max = (size_t)o->batch_max;
   rctx.cfg.batch_wait_ms = (int)o->batch_wait_ms;
   rctx.cfg.max_profile_bytes = (size_t)o->max_profile_bytes;
+  rctx.cfg.max_decoded_bytes = (size_t)o->max_decoded_bytes;
   rctx.cfg.max_base_bytes = (size_t)o->max_base_bytes;
   rctx.cfg.backoff_max_ms = (int)o->backoff_max_ms;
   rctx.cfg.gauge_ttl_ms = o->gauge_ttl_ms;
@@ -268,8 +287,11 @@ int main(int argc, char **argv) {
   int prc = parse_opts(argc, argv, &o, &level);
   if (prc >= 0) return prc;
   svc_log_set_level(level);
+  if (o.debug) SVC_WARN("--debug ignored: autopgo's Go debug endpoints do not exist in pgopipe-worker");
+  svc_memory_init();
   core_logger lg = svc_core_logger();
   bus_set_logger(&lg);
+  blob_set_logger(&lg);
   char err[1024];
   if (svc_signals_block(err, sizeof err) != 0) {
     fprintf(stderr, "pgopipe-worker: %s\n", err);

@@ -25,6 +25,26 @@ int cli_export(int argc, char **argv); /* export.c */
 /* The compiler's view of profiles: pgo diff (pgo.c). */
 int cli_pgo(int argc, char **argv);
 
+/* ---- Environment and log level (env.c) ---- */
+
+/* The value of PGOPIPE_<name>, else of autopgo's AUTOPGO_<name>; NULL when
+ * both are unset or empty. name is "API_URL", "APP", ... */
+const char *cli_getenv(const char *name);
+
+/* The log level of every verb (debug shows what a verb does on stderr;
+ * warn hides progress; error hides warnings too), set by main.c from
+ * -l/--log-level or PGOPIPE_LOG_LEVEL / AUTOPGO_LOG_LEVEL. */
+enum { CLI_LOG_DEBUG = 0, CLI_LOG_INFO, CLI_LOG_WARN, CLI_LOG_ERROR };
+extern int cli_log_level;
+
+/* "debug", "info", "warn" or "error" (any case) into *level; 0 or -1. */
+int cli_parse_log_level(const char *s, int *level);
+
+/* "pgopipe VERB: debug: MESSAGE" on stderr at the debug level. */
+void cli_debugf(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "pgopipe VERB: warning: MESSAGE" on stderr unless the level is error. */
+void cli_warnf(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Prints "pgopipe VERB: MESSAGE" on stderr (one line). */
 void cli_errorf(const char *verb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

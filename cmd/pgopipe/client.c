@@ -3,7 +3,9 @@
  *
  * Each verb parses its command line, builds a client (lib/client) from
  * --api-url / PGOPIPE_API_URL and the token from --auth-token-file /
- * PGOPIPE_AUTH_TOKEN, makes its calls and prints the result. On failure it
+ * PGOPIPE_AUTH_TOKEN, makes its calls and prints the result. Variables
+ * are read through cli_getenv (autopgo's AUTOPGO_ names work too); clean
+ * takes autopgo's short flags -d (--older-than) and -s (--larger-than). On failure it
  * prints one line naming the verb, the request (method and URL, hence the
  * app) and the server's own message, and exits 1. The profile bytes are the
  * server's business: upload sends the file as it is and lets the server
@@ -67,7 +69,9 @@ static const struct option long_opts[] = {
 static const char common_help[] =
     "  -u, --api-url URL        server URL (env PGOPIPE_API_URL, default " DEFAULT_API_URL ")\n"
     "  --auth-token-file F      send the bearer token read from F (env PGOPIPE_AUTH_TOKEN)\n"
+    "  -l, --log-level LEVEL    debug, info, warn or error (env PGOPIPE_LOG_LEVEL)\n"
     "  -h, --help               this help\n\n"
+    "Every PGOPIPE_NAME variable may also be set as autopgo's AUTOPGO_NAME (PGOPIPE_ wins).\n"
     "Exit status: 0 success, 1 failure (the server's message on stderr), 2 usage error.\n";
 
 static void help(const char *verb, FILE *f) {
@@ -97,9 +101,9 @@ static void help(const char *verb, FILE *f) {
                "                           speedscope or chrome\n"
                "  --keep N                 format pgo: leaf-most locations kept per sample\n"
                "                           (default 2; 0 = every frame, for old compilers)\n"
-               "  -o, --output FILE        output file (\"-\" = stdout); default the server's\n"
-               "                           name for it: default.pgo (cpu, pprof and pgo),\n"
-               "                           default.preprofile, APP.folded,\n"
+               "  -o, --output FILE        output file (\"-\" = stdout; env PGOPIPE_OUTPUT); default\n"
+               "                           the server's name for it: default.pgo (cpu, pprof\n"
+               "                           and pgo), default.preprofile, APP.folded,\n"
                "                           APP.speedscope.json, APP.cpuprofile; other kinds\n"
                "                           APP-KIND.pb.gz, APP-KIND.folded, ...\n");
   else if (!strcmp(verb, "list"))
@@ -113,9 +117,27 @@ static void help(const char *verb, FILE *f) {
                "Deletes the merged base profiles last modified longer than DUR ago and/or\n"
                "larger than BYTES; with both, a profile matching either is deleted.\n"
                "Prints each profile it removed.\n\n"
-               "  --older-than DUR         e.g. 500ms, 30s, 5m, 24h\n"
-               "  --larger-than BYTES      a plain number of bytes\n");
+               "  -d, --older-than DUR     e.g. 500ms, 30s, 5m, 24h (env PGOPIPE_OLDER_THAN)\n"
+               "  -s, --larger-than BYTES  a plain number of bytes (env PGOPIPE_LARGER_THAN)\n");
   fputs(common_help, f);
+}
+
+static int set_older(struct copts *o, const char *v, const char *from) {
+  if (chrono_parse_duration(v, &o->older_ms, NULL, 0) != 0) {
+    cli_errorf(o->verb, "%s wants a duration like 30s, 5m or 24h, not \"%s\"", from, v);
+    return CLI_USAGE;
+  }
+  return -1;
+}
+
+static int set_larger(struct copts *o, const char *v, const char *from) {
+  size_t n;
+  if (cli_parse_size(v, &n) != 0 || n > INT64_MAX) {
+    cli_errorf(o->verb, "%s wants a number of bytes, not \"%s\"", from, v);
+    return CLI_USAGE;
+  }
+  o->larger = (int64_t)n;
+  return -1;
 }
 
 /* Returns -1 to go on, or the exit status (help, usage error). */
@@ -173,22 +195,14 @@ static int parse(struct copts *o, int argc, char **argv, const char *shortopts) 
       o->keep = optarg;
       break;
     }
+    case 'd': /* autopgo's short name */
     case OPT_OLDER:
-      if (chrono_parse_duration(optarg, &o->older_ms, NULL, 0) != 0) {
-        cli_errorf(o->verb, "--older-than wants a duration like 30s, 5m or 24h, not \"%s\"",
-                   optarg);
-        return CLI_USAGE;
-      }
+      if (set_older(o, optarg, "--older-than") >= 0) return CLI_USAGE;
       break;
-    case OPT_LARGER: {
-      size_t v;
-      if (cli_parse_size(optarg, &v) != 0 || v > INT64_MAX) {
-        cli_errorf(o->verb, "--larger-than wants a number of bytes, not \"%s\"", optarg);
-        return CLI_USAGE;
-      }
-      o->larger = (int64_t)v;
+    case 's': /* autopgo's short name */
+    case OPT_LARGER:
+      if (set_larger(o, optarg, "--larger-than") >= 0) return CLI_USAGE;
       break;
-    }
     case ':':
       cli_errorf(o->verb, "option %s needs a value (see pgopipe %s --help)", argv[optind - 1],
                  o->verb);
@@ -202,10 +216,39 @@ static int parse(struct copts *o, int argc, char **argv, const char *shortopts) 
   return -1;
 }
 
-/* The token from --auth-token-file (trimmed) or PGOPIPE_AUTH_TOKEN; NULL
- * when neither. Returns 0 or -1 after printing the error. */
+/* The token in buf[0..len), trimmed like the server trims its own (file or
+ * variable alike) into *token (malloc'd). Returns 0 or -1 after saying why,
+ * naming `what`. */
+static int trimmed_token(const struct copts *o, const char *what, const uint8_t *buf, size_t len,
+                         char **token) {
+  size_t a = 0, b = len;
+  while (a < b && isspace(buf[a])) a++;
+  while (b > a && isspace(buf[b - 1])) b--;
+  if (a == b) {
+    cli_errorf(o->verb, "auth token %s is empty", what);
+    return -1;
+  }
+  for (size_t i = a; i < b; i++)
+    if (buf[i] <= ' ' || buf[i] == 0x7f) {
+      cli_errorf(o->verb, "auth token %s holds a space or a control character", what);
+      return -1;
+    }
+  *token = malloc(b - a + 1);
+  if (!*token) {
+    cli_errorf(o->verb, "out of memory");
+    return -1;
+  }
+  memcpy(*token, buf + a, b - a);
+  (*token)[b - a] = '\0';
+  return 0;
+}
+
+/* The token from --auth-token-file or PGOPIPE_AUTH_TOKEN, both trimmed (a
+ * trailing newline of `echo` or of the file); NULL when neither. Returns 0
+ * or -1 after printing the error. */
 static int load_token(const struct copts *o, char **token) {
   *token = NULL;
+  char what[1100];
   if (o->token_file) {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -214,30 +257,22 @@ static int load_token(const struct copts *o, char **token) {
       cli_errorf(o->verb, "auth token file %s", err);
       return -1;
     }
-    size_t a = 0, b = len;
-    while (a < b && isspace(buf[a])) a++;
-    while (b > a && isspace(buf[b - 1])) b--;
-    if (a == b || len > 64 * 1024) {
-      cli_errorf(o->verb, "auth token file %s: %s", o->token_file,
-                 a == b ? "is empty" : "is larger than 64 KiB");
+    if (len > 64 * 1024) {
+      cli_errorf(o->verb, "auth token file %s: is larger than 64 KiB", o->token_file);
       free(buf);
       return -1;
     }
-    *token = malloc(b - a + 1);
-    if (!*token) {
-      free(buf);
-      cli_errorf(o->verb, "out of memory");
-      return -1;
-    }
-    memcpy(*token, buf + a, b - a);
-    (*token)[b - a] = '\0';
+    snprintf(what, sizeof what, "file %s", o->token_file);
+    int rc = trimmed_token(o, what, buf, len, token);
     free(buf);
-    return 0;
+    if (rc == 0) cli_debugf(o->verb, "bearer token from %s", o->token_file);
+    return rc;
   }
   const char *env = getenv("PGOPIPE_AUTH_TOKEN");
   if (env && *env) {
-    *token = strdup(env);
-    if (!*token) return -1;
+    if (trimmed_token(o, "in PGOPIPE_AUTH_TOKEN", (const uint8_t *)env, strlen(env), token) != 0)
+      return -1;
+    cli_debugf(o->verb, "bearer token from PGOPIPE_AUTH_TOKEN");
   }
   return 0;
 }
@@ -245,8 +280,9 @@ static int load_token(const struct copts *o, char **token) {
 static client_t *make_client(const struct copts *o, char **token) {
   if (load_token(o, token) != 0) return NULL;
   const char *url = o->api_url;
-  if (!url || !*url) url = getenv("PGOPIPE_API_URL");
+  if (!url || !*url) url = cli_getenv("API_URL");
   if (!url || !*url) url = DEFAULT_API_URL;
+  cli_debugf(o->verb, "server %s", url);
   client_config cfg = {.api_url = url, .token = *token};
   char err[ERRLEN];
   client_t *c = client_new(&cfg, err, sizeof err);
@@ -309,7 +345,7 @@ int cli_upload(int argc, char **argv) {
   struct copts o = {.verb = "upload", .older_ms = -1, .larger = -1};
   int rc = parse(&o, argc, argv, ":u:a:h");
   if (rc >= 0) return rc;
-  if (!o.app || !*o.app) o.app = getenv("PGOPIPE_APP");
+  if (!o.app || !*o.app) o.app = cli_getenv("APP");
   if (!o.app || !*o.app) {
     cli_errorf(o.verb, "missing -a APP (or PGOPIPE_APP)");
     return CLI_USAGE;
@@ -342,8 +378,12 @@ int cli_upload(int argc, char **argv) {
   }
   char key[512];
   int attempts = 0;
+  cli_debugf(o.verb, "POST /api/profile/%s with %s (%zu bytes)", o.app, path, len);
+  int64_t t0 = chrono_mono_ns();
   client_upload_query q = {.kind = o.kind, .instance = o.instance};
   rc = client_upload_with(c, o.app, &q, buf, len, key, sizeof key, &attempts, err, sizeof err);
+  cli_debugf(o.verb, "%d attempt%s, %.0f ms", attempts, attempts == 1 ? "" : "s",
+             (double)(chrono_mono_ns() - t0) / 1e6);
   int status = CLI_OK;
   if (rc != CLIENT_OK)
     status = report(&o, rc, err);
@@ -381,19 +421,22 @@ int cli_download(int argc, char **argv) {
       return CLI_USAGE;
     }
   }
+  /* no -o: PGOPIPE_OUTPUT, else the server's name for the download */
+  const char *out = o.output ? o.output : cli_getenv("OUTPUT");
   char *token = NULL;
   client_t *c = make_client(&o, &token);
   if (!c) return CLI_FAIL;
   struct progress pr = {.app = app};
   /* The read's parameters; a time range (--from/--to) is passed the same way. */
   client_download_opts dopts = {.kind = o.kind, .format = o.format, .keep = o.keep};
-  if (isatty(STDERR_FILENO)) {
+  if (isatty(STDERR_FILENO) && cli_log_level <= CLI_LOG_INFO) {
     dopts.progress = show_progress;
     dopts.progress_ud = &pr;
   }
   client_download_result res;
   char err[ERRLEN];
-  rc = client_download(c, app, o.output, &dopts, &res, err, sizeof err);
+  cli_debugf(o.verb, "GET /api/profile/%s into %s", app, out ? out : "(the server's file name)");
+  rc = client_download(c, app, out, &dopts, &res, err, sizeof err);
   if (pr.shown) fputc('\n', stderr);
   int status = CLI_OK;
   if (rc != CLIENT_OK)
@@ -429,8 +472,12 @@ static int fetch_list(const struct copts *o, listing *l) {
   l->c = make_client(o, &l->token);
   if (!l->c) return CLI_FAIL;
   char err[ERRLEN];
+  cli_debugf(o->verb, "GET /api/profile");
   int rc = client_list(l->c, &l->ps, &l->n, err, sizeof err);
-  if (rc == CLIENT_OK) return -1;
+  if (rc == CLIENT_OK) {
+    cli_debugf(o->verb, "%zu merged profile%s", l->n, l->n == 1 ? "" : "s");
+    return -1;
+  }
   int status = report(o, rc, err);
   done(l->c, l->token, 0);
   return status;
@@ -465,6 +512,7 @@ int cli_delete(int argc, char **argv) {
   client_t *c = make_client(&o, &token);
   if (!c) return CLI_FAIL;
   char err[ERRLEN];
+  cli_debugf(o.verb, "DELETE /api/profile/%s", app);
   rc = client_delete(c, app, NULL, err, sizeof err);
   int status = CLI_OK;
   if (rc != CLIENT_OK)
@@ -476,9 +524,14 @@ int cli_delete(int argc, char **argv) {
 
 int cli_clean(int argc, char **argv) {
   struct copts o = {.verb = "clean", .older_ms = -1, .larger = -1};
-  int rc = parse(&o, argc, argv, ":u:h");
+  int rc = parse(&o, argc, argv, ":u:d:s:h");
   if (rc >= 0) return rc;
   if (!want_args(&o, argc, 0, "no arguments")) return CLI_USAGE;
+  const char *ev;
+  if (o.older_ms < 0 && (ev = cli_getenv("OLDER_THAN")) && set_older(&o, ev, "PGOPIPE_OLDER_THAN") >= 0)
+    return CLI_USAGE;
+  if (o.larger < 0 && (ev = cli_getenv("LARGER_THAN")) && set_larger(&o, ev, "PGOPIPE_LARGER_THAN") >= 0)
+    return CLI_USAGE;
   if (o.older_ms < 0 && o.larger < 0) {
     cli_errorf(o.verb, "give --older-than DUR and/or --larger-than BYTES (see pgopipe clean --help)");
     return CLI_USAGE;
@@ -494,17 +547,18 @@ int cli_clean(int argc, char **argv) {
     int old = 0, large = 0;
     if (o.older_ms >= 0) {
       if (p->last_modified_ms < 0)
-        fprintf(stderr, "pgopipe clean: %s: cannot read lastModified \"%s\", age not checked\n",
-                p->app, p->last_modified);
+        cli_warnf(o.verb, "%s: cannot read lastModified \"%s\", age not checked", p->app,
+                  p->last_modified);
       else
         old = now_ms - p->last_modified_ms > o.older_ms;
     }
     if (o.larger >= 0) large = p->size > (uint64_t)o.larger;
     if (!old && !large) continue;
+    cli_debugf(o.verb, "DELETE /api/profile/%s", p->app);
     long st = 0;
     rc = client_delete(l.c, p->app, &st, err, sizeof err);
     if (rc == CLIENT_EHTTP && st == 404) {
-      fprintf(stderr, "pgopipe clean: %s: already gone\n", p->app);
+      cli_warnf(o.verb, "%s: already gone", p->app);
       continue;
     }
     if (rc != CLIENT_OK) {

@@ -126,6 +126,15 @@ static int check_key(const char *op, const char *key, char *err, size_t errlen) 
   return BLOB_EINVAL;
 }
 
+static core_logger g_logger;
+
+void blob_set_logger(const core_logger *lg) {
+  if (lg) g_logger = *lg;
+  else memset(&g_logger, 0, sizeof g_logger);
+}
+
+const core_logger *blob_logger(void) { return &g_logger; }
+
 /* Errors go to a local buffer when the caller passed none. */
 #define ERRBUF()                                                                                   \
   char local_err_[8];                                                                              \
@@ -159,6 +168,14 @@ int blob_open(const char *url, blob_store **out, char *err, size_t errlen) {
     }
     *out = s;
     return 0;
+  }
+  /* gocloud's other stores, which autopgo deployments may name */
+  if (!strncmp(url, "gs://", 5) || !strncmp(url, "azblob://", 9)) {
+    errbuf_set(err, errlen,
+               "blob store URL \"%.200s\": %s is not supported: use s3://BUCKET (AWS S3, MinIO, or the "
+               "S3 interoperability endpoint of the provider, ?endpoint=...) or file:///DIR",
+               url, url[0] == 'g' ? "Google Cloud Storage (gs://)" : "Azure Blob Storage (azblob://)");
+    return BLOB_EINVAL;
   }
   errbuf_set(err, errlen,
              "blob store URL \"%.200s\": unknown scheme (use file:///DIR, file://./DIR or "
@@ -284,4 +301,14 @@ void blob_iter_free(blob_iter *it) {
 int blob_check(blob_store *s, char *err, size_t errlen) {
   ERRBUF();
   return s->be->check(s->impl, err, errlen);
+}
+
+int blob_sweep(blob_store *s, const char *prefix, size_t *removed, char *err, size_t errlen) {
+  ERRBUF();
+  if (removed) *removed = 0;
+  if (!s || !prefix) {
+    errbuf_set(err, errlen, "blob_sweep: no store or prefix");
+    return BLOB_EINVAL;
+  }
+  return s->be->sweep ? s->be->sweep(s->impl, prefix, removed, err, errlen) : 0;
 }

@@ -30,9 +30,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "corelog.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * Where the stores' warnings go (e.g. an s3:// URL parameter of gocloud's
+ * that has no meaning here, accepted and ignored). The logger is copied;
+ * NULL (the default) drops them. Process-wide: call it once at start-up,
+ * before any store is opened.
+ */
+void blob_set_logger(const core_logger *lg);
 
 enum {
   BLOB_OK = 0,
@@ -120,6 +130,17 @@ void blob_iter_free(blob_iter *it);
 /* Health check: can the store be reached and read with these credentials?
  * (file: the directory exists and is writable; s3: the bucket answers.) */
 int blob_check(blob_store *s, char *err, size_t errlen);
+
+/*
+ * Removes what interrupted writes left under prefix ("" = everywhere):
+ * file://, the temporary files of puts whose process died during the put
+ * (kill -9; a live writer's are kept) and the directories that leaves
+ * empty; s3:// has nothing to sweep (an interrupted PUT stores nothing).
+ * The file backend also sweeps the whole store when it is opened.
+ * *removed (may be NULL) gets the number of files removed. Returns 0 or a
+ * BLOB_E* code.
+ */
+int blob_sweep(blob_store *s, const char *prefix, size_t *removed, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

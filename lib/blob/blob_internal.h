@@ -80,10 +80,20 @@ struct blob_backend {
 
   /* Reachability and permission check (see blob_check). */
   int (*check)(void *impl, char *err, size_t errlen);
+
+  /*
+   * Removes what interrupted writes left under prefix (see blob_sweep),
+   * adding the number of files removed to *removed (may be NULL). NULL
+   * when the backend has nothing to sweep.
+   */
+  int (*sweep)(void *impl, const char *prefix, size_t *removed, char *err, size_t errlen);
 };
 
 extern const struct blob_backend blob_file_backend;
 extern const struct blob_backend blob_s3_backend;
+
+/* The logger installed with blob_set_logger (never NULL; fn NULL = silent). */
+const core_logger *blob_logger(void);
 
 /* Decodes %XX escapes of a URL component in place; -1 on a malformed one. */
 int blob_pct_decode(char *s);

@@ -16,8 +16,14 @@
  *   ETag is computed from the content, so it always changes with the bytes.
  * - Listing walks the tree in lexicographic key order: each directory's
  *   entries are sorted with directories compared as "name/", which is where
- *   their keys fall in byte order. Deleting a key removes the parent
- *   directories it leaves empty, up to DIR.
+ *   their keys fall in byte order. Deleting a key, and a put that fails,
+ *   remove the parent directories they leave empty, up to DIR.
+ * - Leftovers of a writer that died during a put (kill -9) are swept: a put
+ *   holds an exclusive flock(2) on its temporary file until the rename, so a
+ *   temporary file nobody holds belongs to a dead writer. Opening the store
+ *   sweeps all of DIR; blob_sweep sweeps a prefix (an app's DELETE). A
+ *   writer whose file was swept between its create and its lock notices
+ *   (the file has no link any more) and starts over with a new name.
  * A key that is a prefix directory of another ("a" and "a/b") cannot exist
  * at the same time here (unlike S3); such a put fails with BLOB_EINVAL.
  */
@@ -29,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
@@ -56,6 +63,8 @@ static int errno_code(int e) {
   default: return BLOB_EIO;
   }
 }
+
+static void sweep_tree(file_store *fs, const char *rel, size_t *removed);
 
 static int file_open(const char *url, void **impl, char **printable, char *err, size_t errlen) {
   const char *p = url + strlen("file://");
@@ -99,6 +108,7 @@ static int file_open(const char *url, void **impl, char **printable, char *err, 
   fs->dir = dir;
   *impl = fs;
   *printable = pr;
+  sweep_tree(fs, "", NULL);
   return 0;
 }
 
@@ -124,6 +134,85 @@ static int reserved_key(const char *key) {
 
 /* How often put retries when a concurrent delete removes its parent directory. */
 #define PUT_ATTEMPTS 32
+
+/* ---- leftovers: empty directories, temporary files of dead writers ---- */
+
+/* Removes the parent directories of path (DIR/...) that are empty, up to
+ * but never DIR itself. path is not changed. */
+static void remove_empty_parents(const file_store *fs, const char *path) {
+  char p[PATH_MAX];
+  snprintf(p, sizeof p, "%s", path);
+  size_t base = strlen(fs->dir);
+  for (char *slash = strrchr(p, '/'); slash && (size_t)(slash - p) > base; slash = strrchr(p, '/')) {
+    *slash = '\0';
+    if (rmdir(p) < 0) break;
+  }
+}
+
+/* Holds a new temporary file for its writer: 1 when held, 0 when it was
+ * swept (unlinked) before the lock was taken. */
+static int hold_temp(int fd) {
+  struct stat st;
+  if (flock(fd, LOCK_EX) != 0) return 1; /* no locks here: nothing sweeps it either */
+  return fstat(fd, &st) == 0 && st.st_nlink > 0;
+}
+
+/* Removes dir/name when it is a temporary file no writer holds. */
+static int sweep_one(int dfd, const char *name) {
+  int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return 0;
+  struct stat st;
+  int gone = 0;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0)
+    gone = unlinkat(dfd, name, 0) == 0;
+  close(fd); /* releases the lock, after the unlink */
+  return gone;
+}
+
+/* Sweeps DIR/rel and below (depth first), then removes rel when that left
+ * it empty (never DIR). */
+static void sweep_dir(const file_store *fs, const char *path, int depth, size_t *removed) {
+  if (depth > 64) return;
+  DIR *d = opendir(path);
+  if (!d) return;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    struct stat st;
+    if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      char sub[PATH_MAX];
+      if (snprintf(sub, sizeof sub, "%s/%s", path, de->d_name) >= (int)sizeof sub) continue;
+      sweep_dir(fs, sub, depth + 1, removed);
+    } else if (!strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) && sweep_one(dirfd(d), de->d_name) &&
+               removed) {
+      ++*removed;
+    }
+  }
+  closedir(d);
+  if (depth > 0) rmdir(path); /* only when empty */
+}
+
+/* Sweeps the directory that a key prefix names (rel: "" or ending in '/'
+ * for a directory; otherwise its parent). */
+static void sweep_tree(file_store *fs, const char *rel, size_t *removed) {
+  char start[PATH_MAX] = "", path[PATH_MAX];
+  const char *slash = strrchr(rel, '/');
+  if (slash && (size_t)(slash - rel) < sizeof start) {
+    memcpy(start, rel, (size_t)(slash - rel));
+    start[slash - rel] = '\0';
+    if (!blob_key_valid(start)) return;
+  }
+  join(fs, start, path);
+  sweep_dir(fs, path, *start ? 1 : 0, removed);
+}
+
+static int file_sweep(void *impl, const char *prefix, size_t *removed, char *err, size_t errlen) {
+  (void)err;
+  (void)errlen;
+  sweep_tree(impl, prefix, removed);
+  return 0;
+}
 
 static int mkdirs(char *path) {
   /* Creates every missing directory of path (which is modified and restored). */
@@ -262,11 +351,17 @@ static int file_put(void *impl, const char *key, const void *data, size_t len, c
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 && errno != ENOENT && errno != EEXIST) {
       int e = errno;
+      remove_empty_parents(fs, path);
       errbuf_set(err, errlen, "file put %s: cannot create %s: %s", key, tmp, strerror(e));
       return errno_code(e);
     }
+    if (fd >= 0 && !hold_temp(fd)) { /* swept before we held it: start over */
+      close(fd);
+      fd = -1;
+    }
   }
   if (fd < 0) {
+    remove_empty_parents(fs, path);
     errbuf_set(err, errlen, "file put %s: cannot create a temporary file in %s", key, dir);
     return BLOB_EIO;
   }
@@ -293,10 +388,11 @@ static int file_put(void *impl, const char *key, const void *data, size_t len, c
     /* Without xattr support the ETag is computed from the content later. */
     (void)fsetxattr(fd, ETAG_XATTR, v, (size_t)vn, 0);
   }
-  if (close(fd) < 0 && !e) e = errno;
   if (!e && rename(tmp, path) < 0) e = errno;
+  if (close(fd) < 0 && !e) e = errno; /* after the rename: held until then */
   if (e) {
     unlink(tmp);
+    remove_empty_parents(fs, path);
     int code = errno_code(e) == BLOB_ENOTFOUND ? BLOB_EIO : errno_code(e);
     errbuf_set(err, errlen, "file put %s: writing %s: %s", key, path, strerror(e));
     return code;
@@ -445,13 +541,7 @@ static int file_del(void *impl, const char *key, char *err, size_t errlen) {
     errbuf_set(err, errlen, "file delete %s: %s: %s", key, path, strerror(e));
     return errno_code(e);
   }
-  /* Remove the parents this leaves empty, never DIR itself. */
-  size_t base = strlen(fs->dir);
-  for (char *slash = strrchr(path, '/'); slash && (size_t)(slash - path) > base;
-       slash = strrchr(path, '/')) {
-    *slash = '\0';
-    if (rmdir(path) < 0) break;
-  }
+  remove_empty_parents(fs, path);
   return 0;
 }
 
@@ -681,4 +771,5 @@ const struct blob_backend blob_file_backend = {
     .list_next = file_list_next,
     .list_free = file_list_free,
     .check = file_check,
+    .sweep = file_sweep,
 };

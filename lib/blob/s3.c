@@ -380,33 +380,42 @@ static int wire_sign(const s3_store *s, const s3_req *q, s3_wire *wr, const char
   if (q->body_len) sigv4_sha256_hex(q->body, q->body_len, payload);
   else snprintf(payload, sizeof payload, "%s", SIGV4_EMPTY_SHA256);
   sigv4_amz_date(time(NULL), amz_date);
-  sigv4_kv hs[4] = {{"host", s->c.host},
-                    {"x-amz-content-sha256", payload},
-                    {"x-amz-date", amz_date},
-                    {"x-amz-security-token", s->c.session_token}};
+  /* server-side encryption (ssetype, kmskeyid) goes with every PUT, signed */
+  int put = !strcmp(q->method, "PUT");
+  const char *sse = put ? s->c.sse : NULL, *kms = put ? s->c.kms_key_id : NULL;
+  sigv4_kv hs[6] = {{"host", s->c.host}, {"x-amz-content-sha256", payload}, {"x-amz-date", amz_date}};
+  size_t nh = 3;
+  if (s->c.session_token) hs[nh++] = (sigv4_kv){"x-amz-security-token", s->c.session_token};
+  if (sse) hs[nh++] = (sigv4_kv){"x-amz-server-side-encryption", sse};
+  if (kms) hs[nh++] = (sigv4_kv){"x-amz-server-side-encryption-aws-kms-key-id", kms};
   sigv4_request sr = {.method = q->method,
                       .canonical_uri = wr->uri,
                       .canonical_query = wr->query,
                       .headers = hs,
-                      .n_headers = s->c.session_token ? 4 : 3,
+                      .n_headers = nh,
                       .payload_sha256 = payload,
                       .amz_date = amz_date,
                       .region = s->c.region,
                       .service = "s3",
                       .access_key = s->c.access_key,
                       .secret_key = s->c.secret_key};
-  size_t auth_cap = strlen(s->c.access_key) + 512;
-  char *auth = malloc(auth_cap);
-  if (!auth || sigv4_sign(&sr, auth, auth_cap, NULL) < 0) {
-    free(auth);
-    errbuf_set(err, errlen, "%s: cannot sign the request", w);
-    return BLOB_ENOMEM;
+  char *auth = NULL;
+  if (!s->c.anonymous) { /* anonymous=true: a public bucket, nothing signed */
+    size_t auth_cap = strlen(s->c.access_key) + 512;
+    auth = malloc(auth_cap);
+    if (!auth || sigv4_sign(&sr, auth, auth_cap, NULL) < 0) {
+      free(auth);
+      errbuf_set(err, errlen, "%s: cannot sign the request", w);
+      return BLOB_ENOMEM;
+    }
   }
   int bad =
       add_header(wr, "Host: %s", s->c.host) ||
       add_header(wr, "x-amz-content-sha256: %s", payload) ||
-      add_header(wr, "x-amz-date: %s", amz_date) || add_header(wr, "Authorization: %s", auth) ||
+      add_header(wr, "x-amz-date: %s", amz_date) || (auth && add_header(wr, "Authorization: %s", auth)) ||
       (s->c.session_token && add_header(wr, "x-amz-security-token: %s", s->c.session_token)) ||
+      (sse && add_header(wr, "x-amz-server-side-encryption: %s", sse)) ||
+      (kms && add_header(wr, "x-amz-server-side-encryption-aws-kms-key-id: %s", kms)) ||
       (q->range && add_header(wr, "Range: %s", q->range)) || add_header(wr, "Expect:") ||
       add_header(wr, "Accept:") ||
       (!strcmp(q->method, "PUT") && add_header(wr, "Content-Type: application/octet-stream"));

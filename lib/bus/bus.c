@@ -1,7 +1,7 @@
 /*
  * bus.c — URL dispatch for the event bus, and the parts every backend shares.
  *
- * A bus URL names its backend by scheme (kafka://, mem://). This file parses
+ * A bus URL names its backend by scheme (kafka://, nats://, mem://). This file parses
  * the URL once (percent-decoding the name and the query parameters), picks
  * the backend from a small table, checks the arguments common to all
  * backends, and forwards to the backend's operation (bus_internal.h). Its
@@ -17,7 +17,7 @@
 #include "errbuf.h"
 #include "rnd.h"
 
-static const bus_backend *const backends[] = {&bus_backend_kafka, &bus_backend_mem};
+static const bus_backend *const backends[] = {&bus_backend_kafka, &bus_backend_nats, &bus_backend_mem};
 
 /* Set once at start-up (bus_set_logger), read by backend threads after. */
 static core_logger bus_log;
@@ -149,12 +149,12 @@ static int url_add_param(bus_url *u, const char *url, const char *p, size_t plen
 static int url_parse(const char *url, bus_url *u, char *err, size_t errlen) {
   memset(u, 0, sizeof *u);
   if (!url || !*url) {
-    errbuf_set(err, errlen, "bus: empty URL (want kafka://TOPIC or mem://TOPIC)");
+    errbuf_set(err, errlen, "bus: empty URL (want kafka://TOPIC, nats://SUBJECT or mem://TOPIC)");
     return BUS_EINVAL;
   }
   const char *sep = strstr(url, "://");
   if (!sep || sep == url) {
-    errbuf_set(err, errlen, "bus: %s: not a URL (want kafka://TOPIC or mem://TOPIC)", url);
+    errbuf_set(err, errlen, "bus: %s: not a URL (want kafka://TOPIC, nats://SUBJECT or mem://TOPIC)", url);
     return BUS_EINVAL;
   }
   const char *rest = sep + 3;
@@ -218,10 +218,30 @@ int bus_url_param_int(bus_url *u, const char *key, long min, long max, long *out
   return 0;
 }
 
+/* gocloud's other buses, which autopgo deployments may name: a clear
+ * "not supported" before their URLs (with '/' in the name) are parsed. */
+static int unsupported_bus(const char *url, char *err, size_t errlen) {
+  static const char *const elsewhere[][2] = {
+      {"awssnssqs", "AWS SNS/SQS"}, {"awssns", "AWS SNS"}, {"awssqs", "AWS SQS"},
+      {"gcppubsub", "Google Cloud Pub/Sub"}, {"azuresb", "Azure Service Bus"}, {"rabbit", "RabbitMQ"}};
+  const char *sep = url ? strstr(url, "://") : NULL;
+  if (!sep) return 0;
+  for (size_t i = 0; i < sizeof elsewhere / sizeof elsewhere[0]; i++)
+    if (strlen(elsewhere[i][0]) == (size_t)(sep - url) && !strncmp(url, elsewhere[i][0], (size_t)(sep - url))) {
+      errbuf_set(err, errlen,
+                 "bus: %.200s: %s (%s://) is not supported: use kafka://TOPIC or nats://SUBJECT (JetStream), "
+                 "or bridge it to one of them",
+                 url, elsewhere[i][1], elsewhere[i][0]);
+      return 1;
+    }
+  return 0;
+}
+
 /* Parses url into *u and finds its backend by scheme. On success the caller
  * owns *u (url_free); on failure nothing is left to free. */
 static int parse_url_backend(const char *url, bus_url *u, const bus_backend **be, char *err,
                              size_t errlen) {
+  if (unsupported_bus(url, err, errlen)) return BUS_EINVAL;
   int rc = url_parse(url, u, err, errlen);
   if (rc)
     return rc;
@@ -230,7 +250,7 @@ static int parse_url_backend(const char *url, bus_url *u, const bus_backend **be
       *be = backends[i];
       return 0;
     }
-  errbuf_set(err, errlen, "bus: %s: unknown scheme \"%s\" (want kafka:// or mem://)", url,
+  errbuf_set(err, errlen, "bus: %s: unknown scheme \"%s\" (want kafka://, nats:// or mem://)", url,
              u->scheme);
   rc = BUS_EINVAL;
   url_free(u);

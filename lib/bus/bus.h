@@ -5,8 +5,10 @@
  *  - the envelope of the contract (JSON: id, timestamp, type, payload),
  *    encoded and decoded with jansson;
  *  - writers and readers behind opaque handles, one backend per file
- *    (kafka.c, mem.c), chosen by URL:
+ *    (kafka.c, nats.c, mem.c), chosen by URL:
  *      writer kafka://TOPIC            reader kafka://GROUP?topic=TOPIC
+ *      writer nats://SUBJECT           reader nats://SUBJECT?durable=NAME
+ *                                      (NATS JetStream; see nats.c)
  *      writer mem://TOPIC              reader mem://TOPIC   (same process only)
  *    Kafka brokers come from KAFKA_BROKERS; any other query parameter is
  *    handed to librdkafka as a configuration property, untouched, after

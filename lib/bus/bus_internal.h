@@ -7,7 +7,7 @@
  * bus_writer / bus_reader and never learn which backend they talk to.
  * Every backend struct embeds `struct bus_writer` / `struct bus_reader` as
  * its FIRST member, so bus.c can dispatch through ->be and the backend can
- * cast back. Adding a backend (NATS, ...) is one new file plus one line in
+ * cast back. Adding a backend (nats.c was) is one new file plus one line in
  * bus.c's table.
  *
  * bus.c does the work common to all backends before calling an operation:
@@ -147,6 +147,7 @@ typedef struct bus_backend {
 } bus_backend;
 
 extern const bus_backend bus_backend_kafka;
+extern const bus_backend bus_backend_nats;
 extern const bus_backend bus_backend_mem;
 
 /* The logger installed with bus_set_logger (never NULL; fn NULL = silent). */

@@ -121,7 +121,7 @@ int layout_name_stamp_ns(const char *name, int64_t *ns) {
     if (v > (INT64_MAX - 9) / 10) return -1;
     v = v * 10 + (*p++ - '0');
   }
-  if (p == d || (*p != '-' && *p != 0) || (*p == 0 && d == name)) return -1;
+  if (p == d || (*p != '-' && *p != 0)) return -1;
   *ns = v;
   return 0;
 }

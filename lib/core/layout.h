@@ -159,8 +159,10 @@ int layout_key_app(const char *key, char *app, size_t n);
 
 /*
  * The time stamp (ns since the epoch) in an object name of staging/ or
- * rejected/: "NANOS-HEX" (a staged name), "default.pgo.NANOS" (a rejected
- * base). Returns 0, or -1 when the name carries none.
+ * rejected/: "NANOS-HEX" (a staged name), "NANOS" (digits only: the staged
+ * names autopgo's servers write, {app}/staging/{unix_nanos}),
+ * "default.pgo.NANOS" (a rejected base). Returns 0, or -1 when the name
+ * carries none.
  */
 int layout_name_stamp_ns(const char *name, int64_t *ns);
 

@@ -17,8 +17,10 @@
  *   2. profile.deleted {app} is published and acknowledged by the bus; the
  *      worker then removes everything under {app}/   (else nothing changed: 503)
  *   3. the app's bases are removed here as well, so that a GET right after
- *      the answer already finds nothing. If that fails the deletion still
- *      stands: the worker removes them on profile.deleted.
+ *      the answer already finds nothing. If that fails (a store that refuses
+ *      deletes) the deletion still stands: the worker removes them on
+ *      profile.deleted once it can; base_left tells the caller, whose
+ *      answer must not claim the bases are gone (the server answers 503).
  * Announcing first means a failure leaves the app whole, never half gone.
  */
 #ifndef PGOPIPE_APPS_H

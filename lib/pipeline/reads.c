@@ -380,7 +380,7 @@ static int fill_convert(void *ctx, uint8_t **data, size_t *len, blob_info *versi
   if (rc != 0) return rc;
   *version = src->version;
   /* the source was read within max_source_bytes already */
-  pp_limits lim = {src->len > PP_DEFAULT_MAX_INPUT ? src->len : PP_DEFAULT_MAX_INPUT, 0};
+  pp_limits lim = {.max_input_bytes = src->len > PP_DEFAULT_MAX_INPUT ? src->len : PP_DEFAULT_MAX_INPUT};
   char e[768], what[160];
   source_name(&rq->source, what, sizeof what);
   const char *f = j->format->name;

@@ -75,7 +75,11 @@ int upload_accept_opts(const upload_config *cfg, const char *app, const uint8_t 
                        const upload_opts *opts, upload_result *res) {
   char err[768];
   pp_profile *p = NULL;
-  pp_limits lim = {cfg->max_input_bytes, cfg->max_decoded_bytes};
+  /* the decoded size counts the profile built in memory too: the bound on
+   * an upload's memory is the limit (pp_limits.count_memory) */
+  pp_limits lim = {.max_input_bytes = cfg->max_input_bytes,
+                   .max_decoded_bytes = cfg->max_decoded_bytes,
+                   .count_memory = 1};
   memset(res, 0, sizeof *res);
   int64_t t0 = chrono_mono_ns();
 

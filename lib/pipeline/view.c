@@ -357,7 +357,7 @@ static int load(view *v, const view_source *src, loaded *l, char *err, size_t er
 }
 
 static int decode(view *v, const loaded *l, pp_profile **p, char *err, size_t errlen) {
-  pp_limits lim = {v->c.max_input_bytes, v->c.max_decoded_bytes};
+  pp_limits lim = {.max_input_bytes = v->c.max_input_bytes, .max_decoded_bytes = v->c.max_decoded_bytes};
   char perr[512];
   int rc = pp_decode(l->data, l->len, &lim, p, perr, sizeof perr);
   if (rc == PP_OK) return VIEW_OK;

@@ -80,6 +80,26 @@ int wk_sl_has_linear(const wk_strlist *l, const char *s) {
 
 /* ---- Codes ---- */
 
+int wk_prune(worker *w, const char *app, pp_profile *p, char *why, size_t whylen) {
+  const pp_rules *rules = rules_for_app(w->rules, app);
+  if (!rules || pp_rules_count(rules) == 0) return PP_OK;
+  /* A rule PCRE2 cannot evaluate on a name (its match limit) would fail
+   * every retry of this app, and hold up every other app behind it: the
+   * rule is skipped for that name instead, loudly. */
+  pp_prune_skips sk;
+  int rc = pp_prune_skipping(p, rules, &sk, why, whylen);
+  if (rc == PP_OK && sk.count) {
+    char n[24];
+    snprintf(n, sizeof n, "%zu", sk.count);
+    wk_count(w, WK_PRUNE_SKIPPED, sk.count);
+    WK_LOG(w, CORE_LOG_ERROR,
+           "a prune rule could not be evaluated on some function names: the rule was skipped for "
+           "them (fix the rule, e.g. a pattern that backtracks less)",
+           "app", app, "names", n, "first_name", sk.first_name, "error", sk.first_error, NULL);
+  }
+  return rc;
+}
+
 int wk_from_blob(int rc) {
   return rc == BLOB_OK ? WORKER_OK : rc == BLOB_ENOMEM ? WORKER_ENOMEM : WORKER_ESTORE;
 }
@@ -99,6 +119,7 @@ static void config_defaults(worker_config *c) {
   if (!c->batch_max) c->batch_max = 50;
   if (c->batch_wait_ms < 0) c->batch_wait_ms = 100;
   if (!c->max_profile_bytes) c->max_profile_bytes = (size_t)64 << 20;
+  if (!c->max_decoded_bytes) c->max_decoded_bytes = (size_t)64 << 20;
   if (!c->max_base_bytes) c->max_base_bytes = (size_t)512 << 20;
   if (c->backoff_min_ms <= 0) c->backoff_min_ms = 100;
   if (c->backoff_max_ms <= 0) c->backoff_max_ms = 30000;
@@ -213,12 +234,17 @@ int wk_retry(worker *w, const char *app, wk_op op, void *arg, volatile sig_atomi
     err[0] = 0;
     if (op(w, arg, err, sizeof err) == 0) {
       if (k > 0) WK_LOG(w, CORE_LOG_INFO, "recovered", "app", app, NULL);
+      wk_dep_ok(w, WK_DEP_PROGRESS);
       return 0;
     }
-    char attempt[16];
+    char attempt[16], stuck[1200];
     snprintf(attempt, sizeof attempt, "%d", k + 1);
     WK_LOG(w, CORE_LOG_WARN, "transient failure, retrying with backoff", "app", app, "error", err,
            "attempt", attempt, NULL);
+    /* Until this succeeds nothing else is merged: not making progress. */
+    snprintf(stuck, sizeof stuck, "app %s: %d failed attempt%s, retrying: %s", app, k + 1,
+             k ? "s" : "", err);
+    wk_dep_fail(w, WK_DEP_PROGRESS, stuck);
     if (wk_backoff(w, k, stop)) return WORKER_ESTOPPED;
   }
 }

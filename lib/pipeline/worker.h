@@ -165,7 +165,8 @@
  *   - every rejected/ object stamped before the cut-off (or not stamped),
  *     and anything else under {app}/ except staged objects (the bases of
  *     other kinds and the instance states included);
- *   - the cpu base, last.
+ *   - the cpu base, last; then what interrupted writes left under {app}/
+ *     (blob_sweep: temporary files of a process killed during a put).
  * The gauge parts and bases the worker keeps in memory for the app are
  * dropped with it. An instance state written after the DELETE comes only
  * from an upload that follows the delete in the partition, so it is
@@ -173,7 +174,8 @@
  * Staged objects with N ≥ T × 10^6 stay: T is the event's time truncated to
  * the ms, so everything named in the same ms as the DELETE counts as newer
  * (the conservative side: nothing that might be newer is deleted). A staged
- * name without a time stamp stays too. What stays is merged into a fresh
+ * name without a time stamp stays too; autopgo's names ({unix_nanos}, digits
+ * only) are time stamps like ours. What stays is merged into a fresh
  * base by its own profile.uploaded, which comes later (or by reconciliation
  * in mem:// mode after a restart, since the delete already removed what was
  * older: an older staged object cannot resurrect the app).
@@ -221,6 +223,10 @@
  * Poison (a staged object that does not decode, is too large, or is not
  * compatible with the base's period/sample types) is moved to
  * {app}/rejected/NAME, logged with the reason and counted; the batch goes on.
+ * A prune rule that PCRE2 cannot evaluate on a function name (its match
+ * limit) is skipped for that name, logged as an error and counted
+ * (pgopipe_worker_prune_rules_skipped_total): one upload's names never stop
+ * an app, nor the apps behind it.
  * Everything else (blob or bus errors) is retried with exponential backoff
  * (backoff_min_ms doubling to backoff_max_ms), nothing unfinished is
  * committed, and health reports unhealthy until an operation succeeds again.
@@ -287,16 +293,20 @@ struct svc_metrics;
 int worker_stats_attach(worker_stats *st, struct svc_metrics *m);
 
 /*
- * Health: returns 1 when the blob store and the bus worked at their last use
- * (or have not been used yet), 0 otherwise. *json (malloc'd, caller frees,
- * may be NULL) gets the contract's health body:
- * {"status":"healthy","dependencies":[{"name":"blob","status":"healthy"},...]}.
+ * Health: returns 1 when the blob store, the event writer and the event
+ * reader worked at their last use (or have not been used yet) and no
+ * operation is being retried, 0 otherwise. *json (malloc'd, caller frees,
+ * may be NULL) gets the contract's health body with autopgo's dependency
+ * names and the worker's own state:
+ * {"status":"healthy","dependencies":[{"name":"blob","status":"healthy"},
+ * {"name":"event-writer",...},{"name":"event-reader",...},{"name":"worker",...}]}.
  */
 int worker_stats_health(const worker_stats *st, char **json);
 
-/* One dependency ("blob" or "bus"): 0 when it worked at its last use, -1
- * with its last error in msg otherwise (also for an unknown name). Shaped
- * for svc_http's dependency checks. */
+/* One dependency ("blob", "event-writer", "event-reader", or "worker": the
+ * worker is not making progress while an operation is being retried): 0
+ * when it worked at its last use, -1 with its last error in msg otherwise
+ * (also for an unknown name). Shaped for svc_http's dependency checks. */
 int worker_stats_dep(const worker_stats *st, const char *name, char *msg, size_t msglen);
 
 /* Readiness: 1 once the worker is consuming (after reconciliation), 0 before
@@ -329,6 +339,7 @@ typedef struct worker_counts {
   uint64_t stale[LAYOUT_KIND_COUNT];            /* snapshots older than the instance's */
   uint64_t gauge_expired[LAYOUT_KIND_COUNT];    /* instances dropped from G by the TTL */
   uint64_t gauge_instances[LAYOUT_KIND_COUNT];  /* instances in G now */
+  uint64_t prune_skipped;  /* rules skipped on a name PCRE2 could not evaluate them on */
 } worker_counts;
 void worker_stats_counts(const worker_stats *st, worker_counts *out);
 
@@ -344,6 +355,8 @@ typedef struct worker_config {
   size_t batch_max;       /* messages per batch; 0 → 50; 1 = no batching */
   int batch_wait_ms;      /* wait after the first message for more; <0 → 100 */
   size_t max_profile_bytes; /* largest staged object read; 0 → 64 MiB */
+  size_t max_decoded_bytes; /* a staged upload after decompression, its in-memory
+                               profile included (the server's rule); 0 → 64 MiB */
   size_t max_base_bytes;    /* largest base read; 0 → 512 MiB */
   int backoff_min_ms;     /* 0 → 100 */
   int backoff_max_ms;     /* 0 → 30000 */
@@ -397,6 +410,8 @@ typedef struct worker_embed_config {
   size_t batch_max;           /* 0 → 50 */
   int batch_wait_ms;          /* <0 → 100 */
   int64_t gauge_ttl_ms;       /* see worker_config; 0 → 10 min */
+  size_t max_profile_bytes;   /* the server's upload limits, so that what it */
+  size_t max_decoded_bytes;   /* accepts is merged (0 → 64 MiB each) */
   struct svc_metrics *metrics; /* optional: pgopipe_worker_* families registered here */
   core_logger log;            /* the worker's log records (see worker_config.log) */
 } worker_embed_config;
@@ -419,11 +434,17 @@ worker_stats *worker_embed_stats(worker_embed *e);
 
 /*
  * The running worker's health as one dependency of its daemon: 0 when its
- * blob store and bus worked at their last use, -1 with
- * "merge worker: blob: LAST ERROR" (or bus) in err otherwise. NULL (no
- * worker) is healthy. Shaped for svc_http's dependency checks.
+ * blob store and event writer worked at their last use and it is making
+ * progress, -1 with "merge worker: blob: LAST ERROR" (or event-writer,
+ * worker) in err otherwise. NULL (no worker) is healthy. Shaped for
+ * svc_http's dependency checks; the reader is reported apart
+ * (worker_embed_check_reader), under autopgo's name event-reader.
  */
 int worker_embed_check(worker_embed *e, char *err, size_t errlen);
+
+/* The running worker's event reader: 0 when it worked at its last use, -1
+ * with its last error. NULL (no worker) is healthy. */
+int worker_embed_check_reader(worker_embed *e, char *err, size_t errlen);
 
 /*
  * Stops: the current batch is finished and committed, the reader closed

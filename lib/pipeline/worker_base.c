@@ -191,7 +191,7 @@ static int publish_merged(worker *w, const char *app, const wk_announce *an, cha
   } else {
     errbuf_set(err, errlen, "event for %s: cannot build profile.merged", an->key);
   }
-  if (rc != 0) wk_dep_fail(w, WK_DEP_BUS, err);
+  if (rc != 0) wk_dep_fail(w, WK_DEP_WRITER, err);
   return wk_from_bus(rc);
 }
 
@@ -200,7 +200,7 @@ int wk_announce_all(wk_attempt *a) {
     int rc = publish_merged(a->w, a->app, &a->ann[i], a->err, a->errlen);
     if (rc != 0) return rc;
   }
-  if (a->nann) wk_dep_ok(a->w, WK_DEP_BUS);
+  if (a->nann) wk_dep_ok(a->w, WK_DEP_WRITER);
   return 0;
 }
 
@@ -305,7 +305,7 @@ static int base_from_store(wk_attempt *a, wk_base *b) {
   }
   if (rc != 0) return wk_store_failed(a, rc);
   b->existed = 1;
-  pp_limits lim = {w->cfg.max_base_bytes, 0};
+  pp_limits lim = {.max_input_bytes = w->cfg.max_base_bytes};
   int drc = pp_decode(bytes, blen, &lim, &b->p, why, sizeof why);
   if (drc == PP_ENOMEM) {
     errbuf_set(a->err, a->errlen, "decoding %s: out of memory", b->key);

@@ -45,7 +45,8 @@ typedef struct app_keys {
 static int goes_with_app(const app_keys *k, const wk_delete_args *a, const char *key) {
   int64_t ns;
   if (strncmp(key, k->staging, k->staging_len) == 0) {
-    /* an unstamped staged name cannot be placed in time: it stays */
+    /* an unstamped staged name cannot be placed in time: it stays (names
+     * of digits only, autopgo's, are stamped: layout_name_stamp_ns) */
     return key_in(key, a->drop, a->ndrop) ||
            (!key_in(key, a->keep, a->nkeep) &&
             layout_name_stamp_ns(key + k->staging_len, &ns) == 0 && ns < a->cutoff_ns);
@@ -82,6 +83,21 @@ static int list_doomed(worker *w, const char *app, const app_keys *k, const wk_d
   return rc < 0 ? rc : 0;
 }
 
+/* What interrupted writes left under the app (blob_sweep: temporary files
+ * of a process killed during a put) goes with it; a failure only leaves
+ * those behind, so it is logged, not retried. */
+static void sweep_app(worker *w, const char *app, const char *prefix) {
+  char serr[512], n[24];
+  size_t removed = 0;
+  if (blob_sweep(w->cfg.blob, prefix, &removed, serr, sizeof serr) != 0) {
+    WK_LOG(w, CORE_LOG_WARN, "sweeping the app's interrupted writes failed", "app", app, "error",
+           serr, NULL);
+  } else if (removed) {
+    snprintf(n, sizeof n, "%zu", removed);
+    WK_LOG(w, CORE_LOG_INFO, "interrupted writes of the app removed", "app", app, "files", n, NULL);
+  }
+}
+
 /*
  * Every object under {app}/ that belongs to the app as it was when the
  * DELETE was made (the other kinds' bases and the instance states
@@ -109,6 +125,7 @@ int wk_delete_app(worker *w, const char *app, const wk_delete_args *a, char *err
   }
   if (rc == 0) rc = blob_delete(w->cfg.blob, k.base, err, errlen);
   if (rc == BLOB_ENOTFOUND) rc = 0;
+  if (rc == 0) sweep_app(w, app, k.all);
   if (rc != 0) {
     wk_dep_fail(w, WK_DEP_BLOB, err);
   } else {

@@ -98,6 +98,8 @@ int worker_embed_start(const worker_embed_config *c, worker_embed **out, char *e
   w->batch_max = c->batch_max;
   w->batch_wait_ms = c->batch_wait_ms;
   w->gauge_ttl_ms = c->gauge_ttl_ms;
+  w->max_profile_bytes = c->max_profile_bytes;
+  w->max_decoded_bytes = c->max_decoded_bytes;
   w->reconcile = -1; /* on for mem:// (the in-process bus forgets on a crash) */
   w->stats = e->st;
   w->log = c->log;
@@ -117,9 +119,14 @@ void worker_embed_reload(worker_embed *e) {
 
 worker_stats *worker_embed_stats(worker_embed *e) { return e ? e->st : NULL; }
 
+int worker_embed_check_reader(worker_embed *e, char *err, size_t errlen) {
+  if (!e) return 0;
+  return worker_stats_dep(e->st, "event-reader", err, errlen) == 0 ? 0 : -1;
+}
+
 int worker_embed_check(worker_embed *e, char *err, size_t errlen) {
   if (!e) return 0;
-  static const char *const deps[] = {"blob", "bus"};
+  static const char *const deps[] = {"blob", "event-writer", "worker"};
   char msg[512];
   for (size_t i = 0; i < sizeof deps / sizeof deps[0]; i++) {
     if (worker_stats_dep(e->st, deps[i], msg, sizeof msg) != 0) {

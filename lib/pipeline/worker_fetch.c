@@ -48,7 +48,13 @@ static void *fetch_main(void *arg) {
     f->rc = blob_get(j->w->cfg.blob, f->key, j->limit, &f->data, &f->len, NULL, f->err,
                      sizeof f->err);
     if (f->rc != 0) continue;
-    pp_limits lim = {j->limit, 0};
+    /* A staged upload gets the server's rule (upload.h): the same limits,
+     * memory counted; an instance state the base's limit. */
+    pp_limits lim = {.max_input_bytes = j->limit};
+    if (f->with_meta)
+      lim = (pp_limits){.max_input_bytes = j->w->cfg.max_profile_bytes,
+                        .max_decoded_bytes = j->w->cfg.max_decoded_bytes,
+                        .count_memory = 1};
     f->drc = pp_decode(f->data, f->len, &lim, &f->p, f->err, sizeof f->err);
     if (f->drc == PP_OK && f->with_meta) read_meta(f);
   }

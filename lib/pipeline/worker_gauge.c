@@ -485,9 +485,7 @@ static int rewrite(worker *w, wk_gauge *g, char *err, size_t errlen) {
     if (prc == PP_OK && sum) prc = pp_merger_add(m, sum, why, sizeof why);
     if (prc == PP_OK) prc = pp_merger_finish(m, &b.result, why, sizeof why);
     pp_merger_free(m);
-    const pp_rules *rules = rules_for_app(w->rules, g->app);
-    if (prc == PP_OK && rules && pp_rules_count(rules) > 0)
-      prc = pp_prune(b.result, rules, why, sizeof why);
+    if (prc == PP_OK) prc = wk_prune(w, g->app, b.result, why, sizeof why);
     if (prc != PP_OK) {
       errbuf_set(err, errlen, "the gauge part of %s: %s", b.key, why);
       rc = wk_from_pp(prc);

@@ -82,6 +82,7 @@ typedef enum wk_counter {
   WK_COMMIT_FAILURES,
   WK_CONFLICTS,
   WK_CACHE_HITS,
+  WK_PRUNE_SKIPPED,
   WK_NCOUNTERS
 } wk_counter;
 
@@ -97,8 +98,10 @@ typedef enum wk_kind_counter {
   WK_NKCOUNTERS
 } wk_kind_counter;
 
-/* The worker's dependencies, as health reports them. */
-enum { WK_DEP_BLOB = 0, WK_DEP_BUS = 1, WK_NDEPS = 2 };
+/* The worker's dependencies, as health reports them: autopgo's names
+ * (blob, event-writer, event-reader), and the worker itself (failing while
+ * an operation is being retried: it is not making progress). */
+enum { WK_DEP_BLOB = 0, WK_DEP_WRITER = 1, WK_DEP_READER = 2, WK_DEP_PROGRESS = 3, WK_NDEPS = 4 };
 
 void wk_stat_add(worker_stats *st, wk_counter c, uint64_t v);
 /* Counts v in counter c of kind k. */
@@ -163,6 +166,11 @@ static inline void wk_dep_fail(worker *w, int dep, const char *msg) {
   wk_stat_dep_fail(w->st, dep, msg);
 }
 static inline void wk_dep_ok(worker *w, int dep) { wk_stat_dep_ok(w->st, dep); }
+
+/* Applies the app's prune rules to p (none: nothing). A rule PCRE2 cannot
+ * evaluate on a function name is skipped for that name, counted and logged,
+ * never a failure. Returns PP_OK or PP_ENOMEM (why filled). */
+int wk_prune(worker *w, const char *app, pp_profile *p, char *why, size_t whylen);
 
 /* Maps a failure of the store, the bus or the engine to a WORKER_E* code. */
 int wk_from_blob(int blob_rc);

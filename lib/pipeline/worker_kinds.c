@@ -501,9 +501,7 @@ static int merge_base(wk_attempt *a, wk_group *g) {
     errbuf_set(a->err, a->errlen, "merging into %s: %s", g->base.key, why);
     return wk_from_pp(rc);
   }
-  const pp_rules *rules = rules_for_app(a->w->rules, a->app);
-  if (rules && pp_rules_count(rules) > 0 &&
-      (rc = pp_prune(g->base.result, rules, why, sizeof why)) != PP_OK) {
+  if ((rc = wk_prune(a->w, a->app, g->base.result, why, sizeof why)) != PP_OK) {
     errbuf_set(a->err, a->errlen, "pruning %s: %s", g->base.key, why);
     return wk_from_pp(rc);
   }

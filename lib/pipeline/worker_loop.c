@@ -243,8 +243,10 @@ static void check_deps(worker *w) {
   char err[512];
   if (blob_check(w->cfg.blob, err, sizeof err) == 0) wk_dep_ok(w, WK_DEP_BLOB);
   else wk_dep_fail(w, WK_DEP_BLOB, err);
-  if (bus_reader_check(w->cfg.reader, err, sizeof err) == 0) wk_dep_ok(w, WK_DEP_BUS);
-  else wk_dep_fail(w, WK_DEP_BUS, err);
+  if (bus_reader_check(w->cfg.reader, err, sizeof err) == 0) wk_dep_ok(w, WK_DEP_READER);
+  else wk_dep_fail(w, WK_DEP_READER, err);
+  if (bus_writer_check(w->cfg.writer, err, sizeof err) == 0) wk_dep_ok(w, WK_DEP_WRITER);
+  else wk_dep_fail(w, WK_DEP_WRITER, err);
 }
 
 static void log_start(worker *w) {
@@ -298,7 +300,7 @@ static void consume(worker *w, bus_msg **msgs, volatile sig_atomic_t *stop,
     char perr[512];
     int n = poll_batch(w, msgs, perr, sizeof perr);
     if (n < 0) {
-      wk_dep_fail(w, WK_DEP_BUS, perr);
+      wk_dep_fail(w, WK_DEP_READER, perr);
       WK_LOG(w, CORE_LOG_WARN, "polling the bus failed, retrying with backoff", "error", perr,
              NULL);
       wk_backoff(w, poll_fail++, stop);
@@ -306,7 +308,7 @@ static void consume(worker *w, bus_msg **msgs, volatile sig_atomic_t *stop,
     }
     if (poll_fail) {
       poll_fail = 0;
-      wk_dep_ok(w, WK_DEP_BUS);
+      wk_dep_ok(w, WK_DEP_READER);
     }
     if (n == 0) {
       /* Idle: check the dependencies now and then, so health turns back to

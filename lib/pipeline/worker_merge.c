@@ -22,6 +22,7 @@
  * Steps 3-5 run only when there are new cpu uploads, step 6 only for the
  * kinds the batch has.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,9 +170,7 @@ static int merge_and_prune(merge_step *s) {
     errbuf_set(s->a.err, s->a.errlen, "merging into %s: %s", s->cpu.key, why);
   pp_merger_free(m);
   if (rc != PP_OK) return wk_from_pp(rc);
-  const pp_rules *rules = rules_for_app(s->a.w->rules, s->a.app);
-  if (rules && pp_rules_count(rules) > 0 &&
-      (rc = pp_prune(s->cpu.result, rules, why, sizeof why)) != PP_OK) {
+  if ((rc = wk_prune(s->a.w, s->a.app, s->cpu.result, why, sizeof why)) != PP_OK) {
     errbuf_set(s->a.err, s->a.errlen, "pruning %s: %s", s->cpu.key, why);
     return wk_from_pp(rc);
   }
@@ -261,7 +260,10 @@ static int merge_attempt(worker *w, const char *app, const wk_strlist *names, ch
   }
   if (rc == 0) rc = other_kinds(&s);
   if (rc == 0) rc = announce(&s);
+  size_t big = s.cpu.enclen;
   step_free(&s);
+  /* a large merge's memory goes back to the system, not kept at the peak */
+  if (big >= ((size_t)1 << 20)) malloc_trim(0);
   return rc;
 }
 

@@ -49,6 +49,9 @@ static const struct {
                       "Batches restarted because the base changed between read and write."},
     [WK_CACHE_HITS] = {"pgopipe_worker_base_cache_hits_total",
                        "Base writes that started from the base kept in memory (no GET + decode)."},
+    [WK_PRUNE_SKIPPED] = {"pgopipe_worker_prune_rules_skipped_total",
+                          "Prune rules skipped for a function name PCRE2 could not evaluate them on "
+                          "(match limit)."},
 };
 
 /* The per-kind counter families (label "kind"), in wk_kind_counter order. */
@@ -82,7 +85,7 @@ static const double base_bounds[] = {65536,    262144,   1048576,  4194304,
                                      16777216, 67108864, 268435456};
 #define NBOUNDS(a) (sizeof(a) / sizeof(a)[0])
 
-static const char *const dep_names[WK_NDEPS] = {"blob", "bus"};
+static const char *const dep_names[WK_NDEPS] = {"blob", "event-writer", "event-reader", "worker"};
 
 struct worker_stats {
   _Atomic uint64_t count[WK_NCOUNTERS];
@@ -138,7 +141,8 @@ int worker_stats_attach(worker_stats *st, svc_metrics *m) {
   st->base_last_bytes = svc_metrics_gauge(m, "pgopipe_worker_base_last_bytes",
                                           "Size of the last base written.", NULL);
   st->healthy = svc_metrics_gauge(m, "pgopipe_worker_healthy",
-                                  "1 when the store and the bus work.", NULL);
+                                  "1 when the store and the bus work and no operation is being retried.",
+                                  NULL);
   st->merge_seconds = svc_metrics_histogram(m, "pgopipe_worker_merge_seconds",
                                             "Time to merge a batch and write the base.", NULL,
                                             merge_bounds, NBOUNDS(merge_bounds));
@@ -200,7 +204,8 @@ void wk_stat_dep_ok(worker_stats *st, int dep) {
   pthread_mutex_lock(st->mu);
   st->dep_failing[dep] = 0;
   st->dep_msg[dep][0] = 0;
-  int all_ok = !st->dep_failing[WK_DEP_BLOB] && !st->dep_failing[WK_DEP_BUS];
+  int all_ok = 1;
+  for (int i = 0; i < WK_NDEPS; i++) all_ok &= !st->dep_failing[i];
   pthread_mutex_unlock(st->mu);
   svc_metric_set(st->healthy, all_ok);
 }
@@ -225,6 +230,7 @@ void worker_stats_counts(const worker_stats *st, worker_counts *o) {
   o->commit_failures = atomic_load(&c[WK_COMMIT_FAILURES]);
   o->conflicts = atomic_load(&c[WK_CONFLICTS]);
   o->cache_hits = atomic_load(&c[WK_CACHE_HITS]);
+  o->prune_skipped = atomic_load(&c[WK_PRUNE_SKIPPED]);
   o->last_base_bytes = atomic_load(&st->last_base_bytes);
   for (int k = 0; k < LAYOUT_KIND_COUNT; k++) {
     o->kind_uploads[k] = atomic_load(&st->kcount[WK_K_UPLOADS][k]);
@@ -301,7 +307,8 @@ int worker_stats_health(const worker_stats *st, char **json) {
   int failing[WK_NDEPS];
   char msg[WK_NDEPS][512];
   deps_snapshot(st, failing, msg);
-  int ok = !failing[WK_DEP_BLOB] && !failing[WK_DEP_BUS];
+  int ok = 1;
+  for (int i = 0; i < WK_NDEPS; i++) ok &= !failing[i];
   if (json) *json = health_json(ok, failing, msg);
   return ok;
 }

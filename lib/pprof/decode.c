@@ -201,7 +201,24 @@ typedef struct dec {
   idmap mids, fids, lids;
   pp_label *ltmp; /* label sort scratch */
   size_t cltmp;
+  /* per-sample limits and the memory budget (pp_limits) */
+  size_t max_depth, max_labels;
+  size_t mem_limit; /* 0: memory not counted */
+  size_t mem;       /* bytes counted so far: the input and what is built from it */
+  uint32_t cur_loc_off, cur_label_off; /* of the sample being read */
 } dec;
+
+/* Counts bytes of memory the profile being built takes; PP_ETOOBIG once
+ * the input and the model together pass the limit. */
+static int mem_add(dec *d, size_t bytes) {
+  if (!d->mem_limit) return PP_OK;
+  d->mem = bytes > SIZE_MAX - d->mem ? SIZE_MAX : d->mem + bytes;
+  if (d->mem <= d->mem_limit) return PP_OK;
+  return pp_err(d->err, d->errlen, PP_ETOOBIG,
+                "profile takes more than %zu bytes decoded (its data plus the tables, stacks and labels "
+                "built from it in memory), over the decoded-size limit",
+                d->mem_limit);
+}
 
 static int wire_err(dec *d, const char *where, const char *why, const uint8_t *at) {
   return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: %s: %s (near byte %zu of the decoded data)",
@@ -392,6 +409,7 @@ static int do_location(dec *d, const field *tf, size_t i) {
         return pp_err(d->err, d->errlen, PP_EMALFORMED,
                       "malformed profile: location %zu (id %llu) refers to unknown function %llu", i,
                       (unsigned long long)id, (unsigned long long)fid);
+      if ((rc = mem_add(d, sizeof ln))) return rc;
       if (PP_GROW(P->lines, P->clines, P->nlines + 1) || P->nlines >= UINT32_MAX)
         return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
       P->lines[P->nlines++] = ln;
@@ -434,6 +452,11 @@ static int push_loc(dec *d, size_t si, uint64_t lid) {
   if (li == PP_NONE)
     return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: sample %zu refers to unknown location %llu",
                   si, (unsigned long long)lid);
+  if (P->nsloc - d->cur_loc_off >= d->max_depth)
+    return pp_err(d->err, d->errlen, PP_ETOOBIG,
+                  "sample %zu has a stack of more than %zu locations, over the limit", si, d->max_depth);
+  int rc = mem_add(d, sizeof *P->sloc);
+  if (rc) return rc;
   if ((P->nsloc == P->csloc && PP_GROW(P->sloc, P->csloc, P->nsloc + 1)) || P->nsloc >= UINT32_MAX)
     return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
   P->sloc[P->nsloc++] = li;
@@ -459,6 +482,8 @@ static int do_sample(dec *d, const field *tf, size_t i) {
   pp_sample s = {0};
   s.loc_off = (uint32_t)P->nsloc;
   s.label_off = (uint32_t)P->nlabels;
+  d->cur_loc_off = s.loc_off;
+  d->cur_label_off = s.label_off;
   size_t nv = 0;
   int rc;
   while (p < end) {
@@ -467,7 +492,9 @@ static int do_sample(dec *d, const field *tf, size_t i) {
     if (f.num == 1 || f.num == 2) {
       if (f.typ == 2) {
         const uint8_t *q = f.data, *qe = q + f.len;
-        if (f.num == 1 && PP_GROW(P->sloc, P->csloc, P->nsloc + f.len))
+        /* room for the packed ids at once, but never past the depth limit */
+        size_t room = f.len < d->max_depth + 1 ? f.len : d->max_depth + 1;
+        if (f.num == 1 && PP_GROW(P->sloc, P->csloc, P->nsloc + room))
           return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
         while (q < qe) {
           uint64_t v;
@@ -510,6 +537,10 @@ static int do_sample(dec *d, const field *tf, size_t i) {
       } else {
         continue; /* key with empty value, zero number and no unit: dropped, as pprof does */
       }
+      if (P->nlabels - d->cur_label_off >= d->max_labels)
+        return pp_err(d->err, d->errlen, PP_ETOOBIG, "sample %zu has more than %zu labels, over the limit", i,
+                      d->max_labels);
+      if ((rc = mem_add(d, sizeof l))) return rc;
       if (PP_GROW(P->labels, P->clabels, P->nlabels + 1) || P->nlabels >= UINT32_MAX)
         return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
       P->labels[P->nlabels++] = l;
@@ -564,6 +595,7 @@ static int scan_top(dec *d, span **strs, uint64_t **cmt, size_t *ncmt, uint64_t 
       break;
     case 6:
       if (f.typ != 2) return type_err(d, "profile string table", &f, 2);
+      if (mem_add(d, sizeof **strs)) return PP_ETOOBIG; /* 16 bytes for a 2-byte empty string */
       if (PP_GROW(*strs, cstr, nstr + 1)) return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
       (*strs)[nstr].p = f.data;
       (*strs)[nstr].n = f.len;
@@ -575,10 +607,12 @@ static int scan_top(dec *d, span **strs, uint64_t **cmt, size_t *ncmt, uint64_t 
         while (q < qe) {
           uint64_t v;
           if (rd_varint(&q, qe, &v)) return wire_err(d, "profile comments", "bad packed varint", q);
+          if (mem_add(d, sizeof **cmt + sizeof(pp_sid))) return PP_ETOOBIG;
           if (PP_GROW(*cmt, ccmt, *ncmt + 1)) return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
           (*cmt)[(*ncmt)++] = v;
         }
       } else if (f.typ == 0) {
+        if (mem_add(d, sizeof **cmt + sizeof(pp_sid))) return PP_ETOOBIG;
         if (PP_GROW(*cmt, ccmt, *ncmt + 1)) return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
         (*cmt)[(*ncmt)++] = f.u64;
       } else {
@@ -625,6 +659,22 @@ static int check_counts(dec *d, const span *strs) {
     return pp_err(d->err, d->errlen, PP_EMALFORMED, "malformed profile: %zu samples but no sample types",
                   d->cnt[2]);
   return PP_OK;
+}
+
+/* What the tables sized by the top-level counts take in memory (the
+ * entity arrays, values, strings, the decoder's id maps), counted before
+ * any of it is allocated. */
+static int count_tables(dec *d, const span *strs) {
+  size_t sbytes = 0;
+  for (size_t i = 0; i < d->nstr; i++) sbytes += strs[i].n + 1;
+  const size_t per_id = 2 * (sizeof(uint64_t) + sizeof(uint32_t)); /* an idmap slot, half full */
+  size_t b = sbytes + d->nstr * (3 * sizeof(uint32_t) + 2 * sizeof(uint32_t) + sizeof(pp_sid));
+  b += d->cnt[3] * (sizeof(pp_mapping) + per_id) + d->cnt[5] * (sizeof(pp_function) + per_id) +
+       d->cnt[4] * (sizeof(pp_location) + per_id) + d->cnt[2] * sizeof(pp_sample) +
+       d->cnt[1] * sizeof(pp_vt);
+  if (d->cnt[1] && d->cnt[2] > SIZE_MAX / sizeof(int64_t) / d->cnt[1]) return mem_add(d, SIZE_MAX);
+  b += d->cnt[1] * d->cnt[2] * sizeof(int64_t);
+  return mem_add(d, b);
 }
 
 /* Interns the string table into P's pool; d->smap maps file index to sid. */
@@ -716,7 +766,8 @@ static int read_header(dec *d, pp_profile *P, const uint64_t hdr[16], const uint
 
 /* The wire format in buf[0, len) to a profile, in passes: scan_top finds
  * and counts the top-level fields, then the steps above. */
-static int decode_proto(const uint8_t *buf, size_t len, size_t limit, pp_profile **out, char *err, size_t errlen) {
+static int decode_proto(const uint8_t *buf, size_t len, size_t limit, const pp_limits *lim, pp_profile **out,
+                        char *err, size_t errlen) {
   dec D;
   memset(&D, 0, sizeof(D));
   dec *d = &D;
@@ -725,6 +776,10 @@ static int decode_proto(const uint8_t *buf, size_t len, size_t limit, pp_profile
   d->limit = limit;
   d->err = err;
   d->errlen = errlen;
+  d->max_depth = lim && lim->max_stack_depth ? lim->max_stack_depth : PP_DEFAULT_MAX_STACK_DEPTH;
+  d->max_labels = lim && lim->max_labels ? lim->max_labels : PP_DEFAULT_MAX_LABELS;
+  d->mem_limit = lim && lim->count_memory ? limit : 0;
+  d->mem = len;
   span *strs = NULL;
   uint64_t *cmt = NULL;
   size_t ncmt = 0;
@@ -734,6 +789,7 @@ static int decode_proto(const uint8_t *buf, size_t len, size_t limit, pp_profile
   pp_profile *P = NULL;
   int rc = scan_top(d, &strs, &cmt, &ncmt, hdr, &ptype, &ptlen);
   if (!rc) rc = check_counts(d, strs);
+  if (!rc) rc = count_tables(d, strs);
   if (!rc && !(P = calloc(1, sizeof(*P)))) rc = dec_nomem(d);
   d->p = P;
   if (!rc) P->wire_strings = d->nstr;
@@ -774,12 +830,12 @@ int pp_decode(const uint8_t *buf, size_t len, const pp_limits *lim, pp_profile *
       free(raw);
       return pp_err(err, errlen, PP_EMALFORMED, "malformed profile: gzip data decompresses to nothing");
     }
-    rc = decode_proto(raw, rawlen, max_dec, out, err, errlen);
+    rc = decode_proto(raw, rawlen, max_dec, lim, out, err, errlen);
     free(raw);
     return rc;
   }
   if (len > max_dec)
     return pp_err(err, errlen, PP_ETOOBIG, "profile is %zu bytes, over the decoded-size limit of %zu bytes", len,
                   max_dec);
-  return decode_proto(buf, len, max_dec, out, err, errlen);
+  return decode_proto(buf, len, max_dec, lim, out, err, errlen);
 }

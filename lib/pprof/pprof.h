@@ -75,10 +75,23 @@ enum {
 typedef struct pp_limits {
   size_t max_input_bytes;   /* compressed (or raw) input; default PP_DEFAULT_MAX_INPUT */
   size_t max_decoded_bytes; /* after gunzip (raw input too); default PP_DEFAULT_MAX_DECODED */
+  size_t max_stack_depth;   /* locations in one sample's stack; default PP_DEFAULT_MAX_STACK_DEPTH */
+  size_t max_labels;        /* labels on one sample; default PP_DEFAULT_MAX_LABELS */
+  /* Non-zero: the decompressed bytes AND the profile built from them in
+   * memory (tables, stacks, labels, values, strings, and the decoder's
+   * own maps) together stay under max_decoded_bytes, counted as they are
+   * built, so memory is bounded by the limit whatever the file's shape
+   * (a one-byte location reference costs 4 bytes in memory, a six-byte
+   * label 32). Servers set it; 0 counts the decompressed bytes only. */
+  int count_memory;
 } pp_limits;
 
 #define PP_DEFAULT_MAX_INPUT   (64u << 20)  /* 64 MiB */
 #define PP_DEFAULT_MAX_DECODED (512u << 20) /* 512 MiB */
+/* Go's runtime records at most 128 frames (64 before Go 1.23); other
+ * profilers allow a few thousand. */
+#define PP_DEFAULT_MAX_STACK_DEPTH 4096
+#define PP_DEFAULT_MAX_LABELS      1024
 
 /* A parsed, validated profile. Opaque. */
 typedef struct pp_profile pp_profile;
@@ -100,9 +113,13 @@ const char *pp_strerror(int code);
  * `max_decoded_bytes` of decompression work and memory.
  * Memory: the decompressed bytes (freed before returning) plus the model,
  * typically 1.5-2x the decompressed size; a hostile file made only of tiny
- * locations can reach ~12x, so servers should set max_decoded_bytes to what
- * they can afford (the 512 MiB default is for trusted offline use).
- * Errors: PP_ETOOBIG (input or decompressed size over a limit), PP_EMALFORMED
+ * locations can reach ~12x, and a sample's stack or labels expand 4-6x, so
+ * servers set count_memory: then both together stay under
+ * max_decoded_bytes (the 512 MiB default is for trusted offline use).
+ * A sample deeper than max_stack_depth or with more than max_labels labels
+ * is refused as soon as it is read.
+ * Errors: PP_ETOOBIG (input or decompressed size over a limit, a stack too
+ * deep, too many labels on a sample, memory over the limit), PP_EMALFORMED
  * ("malformed profile: ..." naming the entity and index: "sample 3 refers to
  * unknown location 99", "function 2 (id 7) name refers to string 900, but
  * the string table has 40 entries", "concatenated profiles detected", wire
@@ -289,6 +306,24 @@ void pp_rules_free(pp_rules *r);
  * PP_ENOMEM. If compaction runs out of memory p is left an empty profile.
  */
 int pp_prune(pp_profile *p, const pp_rules *rules, char *err, size_t errlen);
+
+/* What pp_prune_skipping left out: names a rule could not be evaluated on. */
+typedef struct pp_prune_skips {
+  size_t count;            /* (rule, function name) pairs skipped */
+  char first_name[200];    /* the first such name (cut to fit) */
+  char first_error[160];   /* and PCRE2's error for it ("PCRE2 error -47: match limit exceeded") */
+} pp_prune_skips;
+
+/*
+ * pp_prune for untrusted profiles: when PCRE2 cannot evaluate a rule on a
+ * function name (its match limit, say), the rule does not apply to that
+ * name (as if it did not match) instead of failing the whole prune; such
+ * names are counted in *skips (always filled) for the caller to report.
+ * A name coming from one upload can then never stop an app's merges.
+ * Errors: PP_ENOMEM only.
+ */
+int pp_prune_skipping(pp_profile *p, const pp_rules *rules, pp_prune_skips *skips, char *err,
+                      size_t errlen);
 
 /*
  * pp_prune without the compaction: exactly what Go's Prune leaves (duplicate

@@ -120,8 +120,19 @@ static int search(const pcre2_code *c, pcre2_match_data *md, const char *s, size
 
 enum { LOC_USER = 0, LOC_WHOLE = 1, LOC_CUT = 2 };
 
-static int apply_rule(pp_profile *p, const rule *ru, int8_t *cache, uint8_t *cls, pcre2_match_data *md, char *err,
-                      size_t errlen) {
+/* Notes a name the rule could not be evaluated on (skipped). */
+static void note_skip(pp_prune_skips *sk, const pp_profile *p, pp_sid name, int pcre_rc) {
+  if (!sk->count) {
+    snprintf(sk->first_name, sizeof sk->first_name, "%s", pp_pool_str(&p->sp, name));
+    PCRE2_UCHAR msg[120];
+    if (pcre2_get_error_message(pcre_rc, msg, sizeof msg) < 0) snprintf((char *)msg, sizeof msg, "error");
+    snprintf(sk->first_error, sizeof sk->first_error, "PCRE2 error %d: %s", pcre_rc, (char *)msg);
+  }
+  sk->count++;
+}
+
+static int apply_rule(pp_profile *p, const rule *ru, int8_t *cache, uint8_t *cls, pcre2_match_data *md,
+                      pp_prune_skips *sk, char *err, size_t errlen) {
   memset(cache, -1, p->sp.n);
   for (size_t li = 0; li < p->nlocs; li++) {
     pp_location *l = &p->locs[li];
@@ -139,9 +150,13 @@ static int apply_rule(pp_profile *p, const rule *ru, int8_t *cache, uint8_t *cls
           if (k < 0) hit = k;
           else if (k == 1) hit = 0;
         }
-        if (hit < 0)
+        if (hit < 0 && !sk)
           return pp_err(err, errlen, PP_EREGEX, "regex matching failed on \"%s\" (PCRE2 error %d)",
                         pp_pool_str(&p->sp, name), hit);
+        if (hit < 0) {
+          note_skip(sk, p, name, hit);
+          hit = 0; /* the rule does not apply to this name */
+        }
         cache[name] = (int8_t)hit;
       }
       if (cache[name]) break;
@@ -176,7 +191,8 @@ static int apply_rule(pp_profile *p, const rule *ru, int8_t *cache, uint8_t *cls
   return PP_OK;
 }
 
-int pp_prune_nocompact(pp_profile *p, const pp_rules *rules, char *err, size_t errlen) {
+static int prune_nocompact(pp_profile *p, const pp_rules *rules, pp_prune_skips *sk, char *err,
+                           size_t errlen) {
   if (!p) return pp_err(err, errlen, PP_EINVAL, "pp_prune: no profile");
   if (!rules || rules->n == 0) return PP_OK;
   int8_t *cache = malloc(p->sp.n ? p->sp.n : 1);
@@ -185,15 +201,20 @@ int pp_prune_nocompact(pp_profile *p, const pp_rules *rules, char *err, size_t e
   int rc = PP_OK;
   if (!cache || !cls || !md)
     rc = pp_err(err, errlen, PP_ENOMEM, "out of memory");
-  for (size_t i = 0; !rc && i < rules->n; i++) rc = apply_rule(p, &rules->r[i], cache, cls, md, err, errlen);
+  for (size_t i = 0; !rc && i < rules->n; i++)
+    rc = apply_rule(p, &rules->r[i], cache, cls, md, sk, err, errlen);
   free(cache);
   free(cls);
   pcre2_match_data_free(md);
   return rc;
 }
 
-int pp_prune(pp_profile *p, const pp_rules *rules, char *err, size_t errlen) {
-  int rc = pp_prune_nocompact(p, rules, err, errlen);
+int pp_prune_nocompact(pp_profile *p, const pp_rules *rules, char *err, size_t errlen) {
+  return prune_nocompact(p, rules, NULL, err, errlen);
+}
+
+static int prune(pp_profile *p, const pp_rules *rules, pp_prune_skips *sk, char *err, size_t errlen) {
+  int rc = prune_nocompact(p, rules, sk, err, errlen);
   if (rc || !rules || rules->n == 0) return rc;
   /* Compact through a merge of p alone, then move the result into *p. */
   pp_profile *tmp = malloc(sizeof(*tmp));
@@ -209,4 +230,14 @@ int pp_prune(pp_profile *p, const pp_rules *rules, char *err, size_t errlen) {
   *p = *tmp;
   free(tmp);
   return PP_OK;
+}
+
+int pp_prune(pp_profile *p, const pp_rules *rules, char *err, size_t errlen) {
+  return prune(p, rules, NULL, err, errlen);
+}
+
+int pp_prune_skipping(pp_profile *p, const pp_rules *rules, pp_prune_skips *skips, char *err,
+                      size_t errlen) {
+  memset(skips, 0, sizeof *skips);
+  return prune(p, rules, skips, err, errlen);
 }

@@ -28,6 +28,15 @@ void svc_flag_env_name(const svc_flag *f, char *buf, size_t buflen) {
   if (o < buflen) buf[o] = '\0';
 }
 
+void svc_flag_alias_name(const svc_flag *f, char *buf, size_t buflen) {
+  if (buflen) buf[0] = '\0';
+  if (f->env) return;
+  size_t o = (size_t)snprintf(buf, buflen, "AUTOPGO_");
+  for (const char *p = f->name; *p && o + 1 < buflen; p++)
+    buf[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+  if (o < buflen) buf[o] = '\0';
+}
+
 svc_flag *svc_flags_find(svc_flag *flags, size_t n, const char *name) {
   for (size_t i = 0; i < n; i++)
     if (strcmp(flags[i].name, name) == 0) return &flags[i];
@@ -114,6 +123,11 @@ int svc_flags_parse(svc_flag *flags, size_t n, int argc, char **argv, char **pos
     if (f->env && !*f->env) continue;
     svc_flag_env_name(f, envname, sizeof envname);
     const char *v = getenv(envname);
+    if (!v && !f->env) {
+      /* autopgo's name of the same variable: AUTOPGO_<FLAG> */
+      svc_flag_alias_name(f, envname, sizeof envname);
+      v = getenv(envname);
+    }
     if (!v) continue;
     if (set_value(f, v, envname, err, errlen) != 0) return SVC_FLAGS_EUSAGE;
     f->source = SVC_SRC_ENV;
@@ -191,7 +205,8 @@ void svc_flags_help(FILE *out, const svc_cmd *cmd, const svc_flag *flags, size_t
   char left[160], envname[128];
   fprintf(out, "Usage: %s [flags]%s%s\n", cmd->name, cmd->args ? " " : "", cmd->args ? cmd->args : "");
   if (cmd->summary) fprintf(out, "\n%s\n", cmd->summary);
-  fprintf(out, "\nFlags (each also read from the environment variable shown; the flag wins):\n");
+  fprintf(out, "\nFlags (each also read from the environment variable shown, or from its autopgo name\n"
+               "AUTOPGO_<FLAG>; the flag wins, then PGOPIPE_, then AUTOPGO_):\n");
   for (size_t i = 0; i < n; i++) {
     const svc_flag *f = &flags[i];
     const char *mv = metavar(f);

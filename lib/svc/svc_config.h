@@ -5,8 +5,10 @@
  * Each flag has a long name (--blob-store-url), an optional short name (-p),
  * a type, a default, help text, and an environment variable named
  * PGOPIPE_<LONG_NAME_IN_CAPS> with '-' turned into '_' (PGOPIPE_BLOB_STORE_URL).
- * Precedence: command line > environment > default. The same table produces
- * --help, so the documentation cannot drift from the parser.
+ * autopgo's name of the same variable, AUTOPGO_<LONG_NAME_IN_CAPS>, is read
+ * too, so an autopgo deployment keeps its environment.
+ * Precedence: command line > PGOPIPE_ > AUTOPGO_ > default. The same table
+ * produces --help, so the documentation cannot drift from the parser.
  *
  * Accepted forms: --name=value, --name value, -p value, -pvalue, and for
  * booleans --name (true) or --name=false. "--" ends the flags. Arguments that
@@ -43,7 +45,8 @@ typedef struct svc_flag {
   const char *def;     /* default, in the textual form (parsed like a value); NULL = none */
   const char *help;    /* one line */
   void *dest;          /* where the value goes; see svc_flag_type */
-  const char *env;     /* NULL: PGOPIPE_<NAME>; "": no environment variable */
+  const char *env;     /* NULL: PGOPIPE_<NAME> (and its alias AUTOPGO_<NAME>);
+                          "": no environment variable; else that name alone */
   const char *metavar; /* shown in --help ("URL", "FILE"); NULL: derived from the type */
   int source;          /* out: SVC_SRC_* — where the value came from */
 } svc_flag;
@@ -93,6 +96,10 @@ svc_flag *svc_flags_find(svc_flag *flags, size_t n, const char *name);
 
 /* Writes the environment variable name of f into buf ("PGOPIPE_PORT"). */
 void svc_flag_env_name(const svc_flag *f, char *buf, size_t buflen);
+
+/* Writes autopgo's name of f's variable into buf ("AUTOPGO_PORT"); "" when
+ * f names its own variable or has none. */
+void svc_flag_alias_name(const svc_flag *f, char *buf, size_t buflen);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,26 @@
  * handler runs). The completion callback writes the access log, updates the
  * metrics, releases the upload slot and the in-flight count that graceful
  * shutdown waits on.
+ *
+ * What libmicrohttpd 0.9.75 lets through and this layer refuses itself
+ * (answered 400 with Connection: close, so nothing behind them is read as a
+ * request, RFC 9112 section 6.3): two Content-Length headers, a
+ * Content-Length that is not a number, Transfer-Encoding together with
+ * Content-Length, a Transfer-Encoding other than a single "chunked", a path
+ * whose decoding holds a NUL byte (the raw request line is kept by the URI
+ * callback, since the decoded path is a C string cut at the NUL), and an
+ * HTTP/1.1 request without Host.
+ *
+ * The request timeout: libmicrohttpd's connection timeout restarts with
+ * every byte received, so a client trickling its headers one byte at a time
+ * would hold a connection (and in thread mode a thread) forever. A watchdog
+ * thread keeps a deadline per connection (from the connection notifier):
+ * armed when the connection opens and after each request (the idle timeout
+ * plus the request timeout: time to start the next request and send it),
+ * tightened to the request timeout once its request line is in, disarmed
+ * while the handler runs and the answer goes out. A connection past its
+ * deadline is shut down (shutdown(2) on its socket); libmicrohttpd then sees
+ * the end of the stream and closes it.
  */
 #include "svc_http.h"
 
@@ -22,17 +42,26 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+/* After a request whose body was at least this large, freed memory is
+ * handed back to the system (malloc_trim): a burst of large uploads would
+ * otherwise leave the process at its peak size for good (glibc keeps freed
+ * arena memory). */
+#define TRIM_AFTER_BYTES ((size_t)1 << 20)
 
 #define MAX_SEGS 16
 #define MAX_PARAMS 4
@@ -65,6 +94,14 @@ typedef struct route {
   svc_metrics *reg;
 } route;
 
+/* A connection as the watchdog sees it (see the top of this file). */
+typedef struct conn_watch {
+  struct conn_watch *prev, *next;
+  int fd;
+  int64_t deadline_ns; /* INT64_MAX: disarmed */
+  int shut;            /* shut down already */
+} conn_watch;
+
 struct svc_http {
   svc_http_config cfg;
   route *routes;
@@ -83,6 +120,13 @@ struct svc_http {
   size_t token_len;
   svc_gate_fn gate;
   void *gate_ctx;
+  /* the request-timeout watchdog */
+  pthread_mutex_t wd_mu;
+  pthread_cond_t wd_cv;
+  conn_watch *conns; /* guarded by wd_mu */
+  int wd_stop;       /* guarded by wd_mu */
+  int wd_running;
+  pthread_t wd;
 };
 
 struct svc_req {
@@ -92,6 +136,9 @@ struct svc_req {
   const route *path_rt; /* a route of the path when none has the method (405) */
   const char *method;
   char *path;
+  char *raw_path;  /* the path as sent, before percent-decoding */
+  int started;     /* the access handler has seen this request */
+  int must_close;  /* answer with Connection: close */
   char id[72];
   const char *pnames[MAX_PARAMS];
   char *pvals[MAX_PARAMS];
@@ -220,7 +267,7 @@ static void queue(svc_req *r, int status, struct MHD_Response *resp, const char 
   if (ctype) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
   MHD_add_response_header(resp, "X-Request-Id", r->id);
   for (size_t i = 0; i < r->nhdrs; i++) MHD_add_response_header(resp, r->hname[i], r->hval[i]);
-  if (atomic_load(&r->h->draining) || r->too_big)
+  if (atomic_load(&r->h->draining) || r->too_big || r->must_close)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   if (MHD_queue_response(r->conn, (unsigned)status, resp) == MHD_YES) {
     r->replied = 1;
@@ -478,26 +525,127 @@ void svc_http_set_gate(svc_http *h, svc_gate_fn fn, void *ctx) {
   h->gate_ctx = ctx;
 }
 
-/* Checks "Authorization: Bearer TOKEN" in constant time over the token. */
+/*
+ * Checks "Authorization: Bearer TOKEN", one rule: the scheme in any case,
+ * one or more spaces, the token, then nothing but optional spaces or tabs
+ * (RFC 9110 trims them from a field value). A value holding a NUL or any
+ * other control byte is refused whatever follows it. The token itself is
+ * compared in constant time.
+ */
 static int authorized(svc_http *h, svc_req *r) {
   if (!h->token) return 1;
-  const char *a = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-  if (!a || strncasecmp(a, "Bearer ", 7) != 0) return 0;
-  a += 7;
-  while (*a == ' ') a++;
-  return svc_ct_equal(a, strlen(a), h->token, h->token_len);
+  const char *a = NULL;
+  size_t n = 0;
+  if (MHD_lookup_connection_value_n(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION,
+                                    strlen(MHD_HTTP_HEADER_AUTHORIZATION), &a, &n) != MHD_YES || !a)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)a[i];
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return 0;
+  }
+  while (n && (a[n - 1] == ' ' || a[n - 1] == '\t')) n--;
+  if (n < 8 || strncasecmp(a, "Bearer ", 7) != 0) return 0;
+  size_t i = 7;
+  while (i < n && a[i] == ' ') i++;
+  return svc_ct_equal(a + i, n - i, h->token, h->token_len);
 }
 
 static void refused(svc_http *h, svc_req *r, int status) {
   if (h->cfg.on_refused && r->rt) h->cfg.on_refused(h->cfg.refused_ctx, r->method, r->rt->pattern, status);
 }
 
+/* Counts the request headers named name and keeps the last value. */
+typedef struct header_count {
+  const char *name;
+  int n;
+  const char *value;
+  size_t len;
+} header_count;
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                    const char *value, size_t value_size) {
+  header_count *c = cls;
+  (void)kind;
+  if (key && strlen(c->name) == key_size && strncasecmp(key, c->name, key_size) == 0) {
+    c->n++;
+    c->value = value ? value : "";
+    c->len = value ? value_size : 0;
+  }
+  return MHD_YES;
+}
+
+/* 1 when v[0..n) is exactly "chunked" in any case, around optional spaces. */
+static int only_chunked(const char *v, size_t n) {
+  while (n && (*v == ' ' || *v == '\t')) v++, n--;
+  while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+  return n == 7 && strncasecmp(v, "chunked", 7) == 0;
+}
+
+/* 1 when v[0..n) is a plain decimal number. */
+static int all_digits(const char *v, size_t n) {
+  while (n && (*v == ' ' || *v == '\t')) v++, n--;
+  while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+  if (!n) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (v[i] < '0' || v[i] > '9') return 0;
+  return 1;
+}
+
+/* The framing rules of RFC 9112 section 6.3 that libmicrohttpd does not
+ * apply: NULL when the body's length is unambiguous, else why not. */
+static const char *bad_framing(struct MHD_Connection *conn) {
+  header_count cl = {MHD_HTTP_HEADER_CONTENT_LENGTH, 0, NULL, 0};
+  header_count te = {MHD_HTTP_HEADER_TRANSFER_ENCODING, 0, NULL, 0};
+  MHD_get_connection_values_n(conn, MHD_HEADER_KIND, count_header, &cl);
+  MHD_get_connection_values_n(conn, MHD_HEADER_KIND, count_header, &te);
+  if (cl.n > 1) return "more than one Content-Length header";
+  if (cl.n && !all_digits(cl.value, cl.len)) return "Content-Length is not a number";
+  if (te.n && cl.n) return "Transfer-Encoding together with Content-Length";
+  if (te.n > 1 || (te.n && !only_chunked(te.value, te.len)))
+    return "unsupported Transfer-Encoding (only chunked is accepted)";
+  return NULL;
+}
+
+/* 1 when the raw (still escaped) path decodes to a NUL byte somewhere. */
+static int decodes_to_nul(const char *raw) {
+  for (const char *p = raw; p && (p = strchr(p, '%')); p++)
+    if (p[1] == '0' && p[2] == '0') return 1;
+  return 0;
+}
+
+/* Refusals before routing; 1 when an answer was queued (the connection is
+ * then closed after it). */
+static int refuse_malformed(svc_req *r, const char *version) {
+  const char *why = bad_framing(r->conn);
+  if (why) {
+    r->must_close = 1;
+    svc_reply_error(r, 400, "malformed request: %s", why);
+    return 1;
+  }
+  if (r->raw_path && decodes_to_nul(r->raw_path)) {
+    /* the decoded path is a C string cut at the NUL: log what was sent */
+    free(r->path);
+    r->path = strdup(r->raw_path);
+    r->must_close = 1;
+    svc_reply_error(r, 400, "malformed request: the path holds a NUL byte (%%00)");
+    return 1;
+  }
+  if (version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
+      !MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)) {
+    r->must_close = 1;
+    svc_reply_error(r, 400, "malformed request: HTTP/1.1 needs a Host header");
+    return 1;
+  }
+  return 0;
+}
+
 /* First call of a request: create the context, route, cheap refusals.
  * Returns 1 when a response was already queued. */
-static int begin(svc_http *h, svc_req *r, const char *url, const char *method) {
+static int begin(svc_http *h, svc_req *r, const char *url, const char *method, const char *version) {
   const char *cid = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Request-Id");
   if (sane_id(cid)) snprintf(r->id, sizeof r->id, "%s", cid);
   else if (rnd_hex(r->id, 8) != 0) snprintf(r->id, sizeof r->id, "%lld", (long long)chrono_mono_ns());
+  if (refuse_malformed(r, version)) return 1;
 
   const route *path_match = NULL;
   for (size_t i = 0; i < h->nroutes; i++) {
@@ -571,15 +719,119 @@ static int begin(svc_http *h, svc_req *r, const char *url, const char *method) {
   return 0;
 }
 
+/* ---- the request-timeout watchdog ---- */
+
+static conn_watch *watch_of(struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+/* Sets the connection's deadline: now + ms, or disarmed (ms < 0); with
+ * tighten, only when that is earlier than the current one. */
+static void watch_arm(svc_http *h, struct MHD_Connection *conn, int64_t ms, int tighten) {
+  conn_watch *w = watch_of(conn);
+  if (!w) return;
+  int64_t d = ms < 0 ? INT64_MAX : chrono_mono_ns() + ms * 1000000;
+  pthread_mutex_lock(&h->wd_mu);
+  if (!tighten || d < w->deadline_ns) w->deadline_ns = d;
+  pthread_mutex_unlock(&h->wd_mu);
+}
+
+static int64_t next_request_ms(const svc_http *h) {
+  return (int64_t)h->cfg.idle_timeout_s * 1000 + h->cfg.request_timeout_ms;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+  svc_http *h = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    conn_watch *w = calloc(1, sizeof *w);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!w || !ci) {
+      free(w);
+      return;
+    }
+    w->fd = ci->connect_fd;
+    w->deadline_ns = chrono_mono_ns() + next_request_ms(h) * 1000000;
+    pthread_mutex_lock(&h->wd_mu);
+    w->next = h->conns;
+    if (h->conns) h->conns->prev = w;
+    h->conns = w;
+    pthread_mutex_unlock(&h->wd_mu);
+    *socket_context = w;
+    return;
+  }
+  conn_watch *w = *socket_context;
+  if (!w) return;
+  pthread_mutex_lock(&h->wd_mu);
+  if (w->prev) w->prev->next = w->next;
+  else h->conns = w->next;
+  if (w->next) w->next->prev = w->prev;
+  pthread_mutex_unlock(&h->wd_mu);
+  *socket_context = NULL;
+  free(w);
+}
+
+/* Shuts down connections past their deadline, several times a second. */
+static void *watchdog(void *arg) {
+  svc_http *h = arg;
+  int64_t tick_ms = h->cfg.request_timeout_ms / 8;
+  if (tick_ms > 250) tick_ms = 250;
+  if (tick_ms < 10) tick_ms = 10;
+  pthread_mutex_lock(&h->wd_mu);
+  while (!h->wd_stop) {
+    int64_t now = chrono_mono_ns();
+    for (conn_watch *w = h->conns; w; w = w->next) {
+      if (w->shut || now < w->deadline_ns) continue;
+      w->shut = 1;
+      shutdown(w->fd, SHUT_RDWR);
+      SVC_WARN("request not received within the request timeout; connection closed",
+               SVC_INT("request_timeout_ms", h->cfg.request_timeout_ms));
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)(tick_ms * 1000000);
+    ts.tv_sec += ts.tv_nsec / 1000000000;
+    ts.tv_nsec %= 1000000000;
+    pthread_cond_timedwait(&h->wd_cv, &h->wd_mu, &ts);
+  }
+  pthread_mutex_unlock(&h->wd_mu);
+  return NULL;
+}
+
+static void watchdog_stop(svc_http *h) {
+  if (!h->wd_running) return;
+  pthread_mutex_lock(&h->wd_mu);
+  h->wd_stop = 1;
+  pthread_cond_broadcast(&h->wd_cv);
+  pthread_mutex_unlock(&h->wd_mu);
+  pthread_join(h->wd, NULL);
+  h->wd_running = 0;
+}
+
+/* The request line is in: the request is created here, with the path as
+ * sent (libmicrohttpd hands the access handler a decoded copy), and the
+ * connection's deadline becomes the request timeout. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+  svc_http *h = cls;
+  svc_req *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  r->h = h;
+  r->conn = conn;
+  r->raw_path = strndup(uri ? uri : "", uri ? strcspn(uri, "?") : 0);
+  watch_arm(h, conn, h->cfg.request_timeout_ms, 1);
+  return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
   svc_http *h = cls;
   svc_req *r = *con_cls;
-  (void)version;
-  if (!r) {
-    r = calloc(1, sizeof *r);
+  if (!r || !r->started) {
+    if (!r) r = calloc(1, sizeof *r);
     if (!r) return MHD_NO;
+    r->started = 1;
     r->h = h;
     r->conn = conn;
     r->method = method;
@@ -597,7 +849,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     unsigned req_s = (unsigned)((h->cfg.request_timeout_ms + 999) / 1000);
     if (req_s && req_s < h->cfg.idle_timeout_s)
       MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, req_s);
-    begin(h, r, url, method);
+    begin(h, r, url, method, version);
     return MHD_YES;
   }
   r->conn = conn;
@@ -637,6 +889,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     r->len += n;
     return MHD_YES;
   }
+  /* The whole request is in: no more deadline while it is handled and
+   * answered (a slow store, a large download). */
+  watch_arm(h, conn, -1, 0);
   if (r->replied) return MHD_YES;
   if (r->too_big) {
     svc_reply_error(r, 413, "request body of %zu bytes is over the limit of %llu bytes", r->len,
@@ -658,9 +913,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
   svc_http *h = cls;
   svc_req *r = *con_cls;
-  (void)conn;
   if (!r) return;
   *con_cls = NULL;
+  watch_arm(h, conn, next_request_ms(h), 0);
+  if (!r->started) { /* refused by libmicrohttpd before any handler call */
+    free(r->raw_path);
+    free(r);
+    return;
+  }
   double secs = (double)(chrono_mono_ns() - r->start_ns) / 1e9;
   const char *route_name = r->rt ? r->rt->pattern : "unmatched";
   char code[16];
@@ -695,9 +955,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   for (size_t i = 0; i < r->nparams; i++) free(r->pvals[i]);
   for (size_t i = 0; i < r->nhdrs; i++) { free(r->hname[i]); free(r->hval[i]); }
   for (size_t i = 0; i < r->nlog; i++) { free(r->lkey[i]); free(r->lval[i]); }
+  size_t body_bytes = r->len;
   free(r->errmsg);
   free(r->body);
   free(r->path);
+  free(r->raw_path);
   if (r->in_flight) {
     pthread_mutex_lock(&h->mu);
     h->in_flight--;
@@ -705,6 +967,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     pthread_mutex_unlock(&h->mu);
   }
   free(r);
+  if (body_bytes >= TRIM_AFTER_BYTES) malloc_trim(0);
 }
 
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -732,6 +995,8 @@ int svc_http_new(const svc_http_config *cfg, svc_http **out, char *err, size_t e
   if (!h->cfg.request_timeout_ms) h->cfg.request_timeout_ms = 60000;
   pthread_mutex_init(&h->mu, NULL);
   pthread_cond_init(&h->cv, NULL);
+  pthread_mutex_init(&h->wd_mu, NULL);
+  pthread_cond_init(&h->wd_cv, NULL);
   if (cfg->metrics) {
     h->m_requests = svc_metrics_counter(cfg->metrics, "pgopipe_http_requests_total",
                                         "HTTP requests by method, route and status code (0 = no answer)",
@@ -775,7 +1040,8 @@ int svc_http_start(svc_http *h, char *err, size_t errlen) {
   };
   h->d = MHD_start_daemon(
       flags, (uint16_t)h->cfg.port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+      MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned)h->cfg.idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->cfg.max_connections,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
       (unsigned)511, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_ARRAY,
@@ -790,6 +1056,14 @@ int svc_http_start(svc_http *h, char *err, size_t errlen) {
   freeaddrinfo(ai);
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
   h->port = info ? info->port : h->cfg.port;
+  h->wd_stop = 0;
+  if (pthread_create(&h->wd, NULL, watchdog, h) != 0) {
+    MHD_stop_daemon(h->d);
+    h->d = NULL;
+    snprintf(err, errlen, "listen %s:%d: cannot start the request-timeout watchdog", h->cfg.bind, h->cfg.port);
+    return -1;
+  }
+  h->wd_running = 1;
   return 0;
 }
 
@@ -830,6 +1104,7 @@ unsigned svc_http_stop(svc_http *h, int64_t grace_ms) {
   pthread_mutex_unlock(&h->mu);
   MHD_stop_daemon(h->d);
   h->d = NULL;
+  watchdog_stop(h);
   return left;
 }
 
@@ -848,7 +1123,10 @@ void svc_http_free(svc_http *h) {
   }
   free(h->routes);
   free(h->token);
+  watchdog_stop(h);
   pthread_mutex_destroy(&h->mu);
   pthread_cond_destroy(&h->cv);
+  pthread_mutex_destroy(&h->wd_mu);
+  pthread_cond_destroy(&h->wd_cv);
   free(h);
 }

@@ -15,7 +15,13 @@
  *    cut off with 413 as soon as it crosses the limit;
  *  - a bound on concurrent body-carrying requests of "limited" routes
  *    (uploads): the one past the bound gets 503 at once instead of memory;
- *  - an idle-connection timeout and a whole-request timeout (slow clients);
+ *  - an idle-connection timeout and a whole-request timeout (slow clients):
+ *    a request must arrive whole, headers included, within the request
+ *    timeout (a watchdog closes connections that trickle);
+ *  - requests whose framing is ambiguous (two Content-Length headers,
+ *    Transfer-Encoding with Content-Length, a Transfer-Encoding other than
+ *    chunked), whose path decodes to a NUL byte, or HTTP/1.1 requests
+ *    without Host are answered 400 and the connection closed;
  *  - errors as JSON {"message":"...","code":N};
  *  - one access log line (JSON) and request metrics per request:
  *    pgopipe_http_requests_total{method,route,code} and
@@ -99,7 +105,9 @@ int svc_http_route_errors(svc_http *h, const char *pattern, svc_error_fn fn, voi
 /*
  * Sets the bearer token that SVC_ROUTE_AUTH routes require (copied; NULL or
  * "" = no auth). It is checked before the body is read, compared in
- * constant time. Call before svc_http_start.
+ * constant time. The header's rule: "Bearer" in any case, one or more
+ * spaces, the token, optional trailing spaces or tabs; a control byte in
+ * the value refuses it. Call before svc_http_start.
  */
 int svc_http_set_token(svc_http *h, const char *token);
 

@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -69,8 +70,28 @@ int svc_ct_equal(const void *a, size_t alen, const void *b, size_t blen) {
   return diff == 0;
 }
 
+/* Trims s in place (whitespace both ends) and checks what is left can be
+ * sent in an Authorization header: visible characters only. Returns the
+ * trimmed start, or NULL with why set. */
+static char *clean_token(char *s, const char **why) {
+  size_t n = strlen(s);
+  while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+  while (isspace((unsigned char)*s)) s++;
+  if (!*s) {
+    *why = "is empty";
+    return NULL;
+  }
+  for (const char *p = s; *p; p++)
+    if ((unsigned char)*p <= ' ' || (unsigned char)*p == 0x7f) {
+      *why = "holds a space or a control character (a bearer token cannot)";
+      return NULL;
+    }
+  return s;
+}
+
 int svc_load_token(const char *file, const char *env_name, char **token, char *err, size_t errlen) {
   *token = NULL;
+  const char *why = NULL;
   if (file && *file) {
     FILE *f = fopen(file, "rb");
     char buf[4097];
@@ -86,11 +107,9 @@ int svc_load_token(const char *file, const char *env_name, char **token, char *e
       return -1;
     }
     buf[n] = '\0';
-    while (n > 0 && isspace((unsigned char)buf[n - 1])) buf[--n] = '\0';
-    char *p = buf;
-    while (isspace((unsigned char)*p)) p++;
-    if (!*p) {
-      errbuf_set(err, errlen, "auth token file %s is empty", file);
+    char *p = clean_token(buf, &why);
+    if (!p) {
+      errbuf_set(err, errlen, "auth token file %s %s", file, why);
       return -1;
     }
     *token = strdup(p);
@@ -99,8 +118,16 @@ int svc_load_token(const char *file, const char *env_name, char **token, char *e
   if (env_name) {
     const char *v = getenv(env_name);
     if (v && *v) {
-      *token = strdup(v);
-      return *token ? 0 : -1;
+      char *copy = strdup(v);
+      if (!copy) return -1;
+      char *p = clean_token(copy, &why);
+      if (!p) {
+        errbuf_set(err, errlen, "auth token in %s %s", env_name, why);
+        free(copy);
+        return -1;
+      }
+      memmove(copy, p, strlen(p) + 1);
+      *token = copy;
     }
   }
   return 0;
@@ -116,6 +143,12 @@ int svc_is_loopback(const char *host) {
     return 1;
   }
   return 0;
+}
+
+void svc_memory_init(void) {
+  /* Setting either threshold also turns off glibc's dynamic raising of both. */
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_TRIM_THRESHOLD, 2 << 20);
 }
 
 static int sig_fd = -1;

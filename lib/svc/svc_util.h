@@ -35,17 +35,30 @@ int svc_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen);
 int svc_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
 /*
- * Loads the bearer token: from `file` when it is non-NULL and non-empty
- * (surrounding whitespace and the trailing newline trimmed; an empty file is
- * an error naming it), otherwise from the environment variable `env_name`
- * (e.g. "PGOPIPE_AUTH_TOKEN"). *token is malloc'd (caller frees) or NULL
- * when neither gives one. Returns 0 or -1 with a message in err.
+ * Loads the bearer token: from `file` when it is non-NULL and non-empty,
+ * otherwise from the environment variable `env_name` (e.g.
+ * "PGOPIPE_AUTH_TOKEN"; unset or "" = none). Both are read by one rule:
+ * surrounding whitespace (a trailing newline) is trimmed; what is left must
+ * be non-empty and free of spaces and control characters, or it is an
+ * error naming the file or variable. *token is malloc'd (caller frees) or
+ * NULL when neither gives one. Returns 0 or -1 with a message in err.
  */
 int svc_load_token(const char *file, const char *env_name, char **token, char *err, size_t errlen);
 
 /* Returns 1 when `host` (an address or name given to --bind) is loopback:
  * 127.0.0.0/8, ::1 or "localhost". */
 int svc_is_loopback(const char *host);
+
+/*
+ * Makes the allocator give memory back to the system instead of keeping a
+ * daemon at its peak size after a burst of large uploads or merges: blocks
+ * of 1 MiB and more are mapped and unmapped on their own (never kept in an
+ * arena), and an arena's free top is returned once it passes 2 MiB
+ * (glibc's defaults grow both thresholds up to 32/64 MiB after the first
+ * large free, per arena, which kept hundreds of MiB for good). Call once
+ * from main, before starting threads.
+ */
+void svc_memory_init(void);
 
 /*
  * Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and so in every

@@ -2,8 +2,10 @@
  * test_blob_file.c — the file backend: the shared suite (suite.c) on a
  * temporary directory, then what is particular to files: keys cannot
  * escape the directory, writes are atomic (no partial object is ever read,
- * no temporary file is left), empty parents are removed on delete, ETags
- * follow the content even without the stored attribute, URL handling.
+ * no temporary file is left), empty parents are removed on delete and when
+ * a put fails, temporary files of a killed writer are swept (at open and by
+ * blob_sweep) while a live writer's stay, ETags follow the content even
+ * without the stored attribute, URL handling.
  * Usage: test_blob_file (creates and removes its own temporary directory).
  */
 #include <dirent.h>
@@ -11,9 +13,12 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -205,6 +210,14 @@ int main(void) {
       rc = blob_open(bad[i], &r, err, sizeof err);
       CHECK(rc == BLOB_EINVAL && r == NULL && err[0], "bad url \"%s\": %d", bad[i], rc);
     }
+    /* gocloud's other stores (autopgo's gs:// and azblob:// URLs): said to be unsupported */
+    const char *other[][2] = {{"gs://bucket", "Google Cloud Storage (gs://) is not supported"},
+                              {"azblob://container", "Azure Blob Storage (azblob://) is not supported"}};
+    for (size_t i = 0; i < 2; i++) {
+      blob_store *r = NULL;
+      rc = blob_open(other[i][0], &r, err, sizeof err);
+      CHECK(rc == BLOB_EINVAL && r == NULL && strstr(err, other[i][1]), "%s: %d %s", other[i][0], rc, err);
+    }
     blob_store *r;
     CHECK(blob_open(NULL, &r, NULL, 0) == BLOB_EINVAL, "NULL url");
   }
@@ -219,6 +232,59 @@ int main(void) {
   CHECK(blob_key_valid("a/.b/..c/...") && blob_key_valid("x") && blob_key_valid("~"),
         "dot-led names refused");
   CHECK(!blob_key_valid(NULL), "NULL key accepted");
+
+  /* A put that fails (here: the file size limit) leaves behind neither its
+   * temporary file nor the directories it created (a 503 leaves nothing). */
+  {
+    struct rlimit old_lim, lim;
+    getrlimit(RLIMIT_FSIZE, &old_lim);
+    signal(SIGXFSZ, SIG_IGN);
+    lim = old_lim;
+    lim.rlim_cur = 4096;
+    setrlimit(RLIMIT_FSIZE, &lim);
+    char big[8192];
+    memset(big, 'z', sizeof big);
+    rc = blob_put(s, "failing/staging/1-aa", big, sizeof big, err, sizeof err);
+    setrlimit(RLIMIT_FSIZE, &old_lim);
+    CHECK(rc != 0, "put over the file size limit succeeded");
+    snprintf(p, sizeof p, "%s/failing", dir);
+    CHECK(!exists(p), "a failed put left %s behind", p);
+    CHECK(count_tmp(dir) == 0, "a failed put left a temporary file");
+  }
+
+  /* Temporary files of a writer killed during a put (kill -9) are removed
+   * when the store is opened (start-up) and by blob_sweep (an app's
+   * DELETE); one a live writer holds stays. */
+  {
+    blob_put(s, "swept/staging/1-aa", "x", 1, err, sizeof err);
+    char dead1[4300], dead2[4300], dead3[4300], live[4300];
+    snprintf(dead1, sizeof dead1, "%s/swept/staging/.blobtmp-0123456789ab", dir);
+    snprintf(dead2, sizeof dead2, "%s/swept/.blobtmp-ba9876543210", dir);
+    snprintf(live, sizeof live, "%s/swept/staging/.blobtmp-live00000000", dir);
+    FILE *f1 = fopen(dead1, "w"), *f2 = fopen(dead2, "w");
+    CHECK(f1 && f2, "cannot create the leftovers");
+    if (f1) fclose(f1);
+    if (f2) fclose(f2);
+    int lfd = open(live, O_WRONLY | O_CREAT, 0644);
+    CHECK(lfd >= 0 && flock(lfd, LOCK_EX) == 0, "cannot hold a live temporary file");
+    blob_store *s2 = NULL;
+    CHECK(blob_open(url, &s2, err, sizeof err) == 0, "reopen: %s", err);
+    CHECK(!exists(dead1) && !exists(dead2), "a killed writer's temporary files survived the start");
+    CHECK(exists(live), "a live writer's temporary file was removed");
+    snprintf(dead3, sizeof dead3, "%s/swept/staging/.blobtmp-deadbeefdead", dir);
+    FILE *f3 = fopen(dead3, "w");
+    if (f3) fclose(f3);
+    size_t removed = 0;
+    CHECK(blob_sweep(s2, "swept/", &removed, err, sizeof err) == 0 && removed == 1,
+          "sweep: removed %zu: %s", removed, err);
+    CHECK(!exists(dead3) && exists(live), "sweep of swept/");
+    close(lfd);
+    unlink(live);
+    blob_delete(s2, "swept/staging/1-aa", err, sizeof err);
+    snprintf(p, sizeof p, "%s/swept", dir);
+    CHECK(!exists(p), "%s left after its last object", p);
+    blob_close(s2);
+  }
 
   /* Error strings. */
   CHECK(!strcmp(blob_strerror(BLOB_ENOTFOUND), "not found"), "strerror");

@@ -283,7 +283,8 @@ static void test_urls(void) {
       "s3://Bad_Bucket",
       "s3://ab",
       "s3://bucket/prefix",
-      "s3://bucket?endpoint=127.0.0.1:9000",
+      "s3://bucket?endpoint=http://",
+      "s3://bucket?endpoint=:9000/x",
       "s3://bucket?endpoint=ftp://h",
       "s3://bucket?endpoint=http://h/path",
       "s3://bucket?unknown=1",
@@ -313,6 +314,32 @@ static void test_urls(void) {
   if (!rc) {
     CHECK(!strcmp(blob_url(s), "s3://my-bucket?region=eu-central-1&timeout=2s&retries=0"), "url %s",
           blob_url(s));
+    blob_close(s);
+  }
+}
+
+/* autopgo's configurations: gocloud's S3 URL parameters against the real
+ * server (an endpoint without its scheme, disable_https, s3ForcePathStyle,
+ * awssdk, a signed encryption header). */
+static void test_gocloud_url(void) {
+  char err[1024], url[600];
+  const char *hostport = strstr(endpoint, "://") ? strstr(endpoint, "://") + 3 : endpoint;
+  const char *extra[] = {"", "&ssetype=AES256"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(url, sizeof url, "s3://%s?endpoint=%s&disable_https=true&s3ForcePathStyle=true&awssdk=v2&region=us-east-1%s",
+             bucket, hostport, extra[i]);
+    blob_store *s = NULL;
+    int rc = blob_open(url, &s, err, sizeof err);
+    CHECK(rc == 0, "open %s: %s", url, err);
+    if (rc) continue;
+    rc = blob_put(s, "gocloud/x", "payload", 7, err, sizeof err);
+    CHECK(rc == 0, "put through %s: %d %s", url, rc, err);
+    uint8_t *d = NULL;
+    size_t n = 0;
+    rc = blob_get(s, "gocloud/x", 0, &d, &n, NULL, err, sizeof err);
+    CHECK(rc == 0 && n == 7 && !memcmp(d, "payload", 7), "get through %s: %d %s", url, rc, err);
+    free(d);
+    blob_delete(s, "gocloud/x", err, sizeof err);
     blob_close(s);
   }
 }
@@ -351,6 +378,7 @@ int main(void) {
   test_retry_and_reuse(url);
   test_read_after_write(url);
   test_urls();
+  test_gocloud_url();
   curl_global_cleanup();
   return check_exit("test_blob_s3");
 }

@@ -217,7 +217,14 @@ static void wakeup(void) {
 static void urls(void) {
   bus_writer *w = NULL;
   bus_reader *r = NULL;
-  CHECK_RC(bus_writer_open("nats://x", &w, err, sizeof err), BUS_EINVAL, err, "unknown scheme \"nats\"");
+  CHECK_RC(bus_writer_open("amqp://x", &w, err, sizeof err), BUS_EINVAL, err, "unknown scheme \"amqp\"");
+  /* gocloud's buses that autopgo deployments may name: said to be unsupported */
+  CHECK_RC(bus_writer_open("gcppubsub://projects/p/topics/t", &w, err, sizeof err), BUS_EINVAL, err,
+           "Google Cloud Pub/Sub (gcppubsub://) is not supported");
+  CHECK_RC(bus_reader_open("awssqs://sqs.us-east-2.amazonaws.com/1/q?region=us-east-2", &r, err, sizeof err),
+           BUS_EINVAL, err, "AWS SQS (awssqs://) is not supported");
+  CHECK_RC(bus_writer_open("azuresb://topic", &w, err, sizeof err), BUS_EINVAL, err,
+           "Azure Service Bus (azuresb://) is not supported");
   CHECK_RC(bus_writer_open("mem:/x", &w, err, sizeof err), BUS_EINVAL, err, "not a URL");
   CHECK_RC(bus_writer_open("", &w, err, sizeof err), BUS_EINVAL, err, "empty URL");
   CHECK_RC(bus_writer_open("mem://", &w, err, sizeof err), BUS_EINVAL, err, "no topic");

@@ -5,7 +5,8 @@
 # Go scrape target. Success paths and the error paths a user meets: unknown
 # app (404 message), bad or missing token (401 message), wrong profile kind
 # (422), garbage (400), server down (clear error naming the URL), usage
-# errors (exit 2).
+# errors (exit 2); autopgo's habits (AUTOPGO_* variables, clean -d/-s, a
+# global -l/--log-level).
 #
 #   cli_test.sh BIN_DIR GOTARGET RECEIVER
 set -u
@@ -178,5 +179,33 @@ sleep 1.1 # lastModified has whole seconds: let the bases get measurably old
 run cl6 "$P" clean -u "$API" --auth-token-file "$TOKEN_FILE" --older-than 1ms
 check "clean --older-than 1ms: all $left left removed, each printed" \
   bash -c "[ $RC -eq 0 ] && [ $left -ge 1 ] && grep -q 'removed $left of $left' '$T/cl6.out' && [ \$(grep -c '^removed [a-z]* (' '$T/cl6.out') -eq $left ]"
+
+# ---- autopgo's habits: AUTOPGO_* variables, clean -d/-s, a global -l ----
+run ap1 env -u PGOPIPE_API_URL -u PGOPIPE_APP AUTOPGO_API_URL="$API" AUTOPGO_APP=habits \
+  PGOPIPE_AUTH_TOKEN="$TOKEN"$'\n' "$P" upload "$T/cpu.pprof"
+check "upload: AUTOPGO_API_URL and AUTOPGO_APP, a token variable ending in a newline" \
+  bash -c "[ $RC -eq 0 ] && grep -q 'habits/staging/' '$T/ap1.out'"
+run ap2 env PGOPIPE_API_URL="$DEAD" AUTOPGO_API_URL="$API" "$P" list
+check "PGOPIPE_API_URL wins over AUTOPGO_API_URL" bash -c "[ $RC -eq 1 ] && grep -qF '$DEAD' '$T/ap2.err'"
+check "the habits app is merged" wait_until 30 bash -c "'$P' list -u '$API' 2>/dev/null | grep -q '^habits '"
+run ap3 "$P" clean -u "$API" --auth-token-file "$TOKEN_FILE" -d 1h -s 999999999
+check "clean -d DUR -s BYTES (autopgo's short flags)" \
+  bash -c "[ $RC -eq 0 ] && grep -q 'removed 0 of' '$T/ap3.out'"
+run ap4 env AUTOPGO_OLDER_THAN=1h AUTOPGO_LARGER_THAN=999999999 "$P" clean -u "$API" --auth-token-file "$TOKEN_FILE"
+check "clean criteria from AUTOPGO_OLDER_THAN and AUTOPGO_LARGER_THAN" \
+  bash -c "[ $RC -eq 0 ] && grep -q 'removed 0 of' '$T/ap4.out'"
+run ap5 "$P" -l debug list -u "$API"
+check "pgopipe -l debug VERB: the verb runs and says what it does on stderr" \
+  bash -c "[ $RC -eq 0 ] && grep -q '^habits ' '$T/ap5.out' && grep -q 'debug' '$T/ap5.err'"
+run ap6 "$P" list --log-level error -u "$API"
+check "pgopipe VERB --log-level error: quiet stderr" bash -c "[ $RC -eq 0 ] && [ ! -s '$T/ap6.err' ]"
+run ap7 "$P" inspect --log-level=warn "$T/cpu.pprof"
+check "an offline verb takes --log-level too" test $RC -eq 0
+run ap8 env AUTOPGO_LOG_LEVEL=debug "$P" download -u "$API" -o "$T/ap8.pgo" habits
+check "AUTOPGO_LOG_LEVEL=debug" bash -c "[ $RC -eq 0 ] && grep -q 'debug' '$T/ap8.err'"
+run ap9 "$P" -l loud list -u "$API"
+check "a bad -l level: usage error 2 naming it" bash -c "[ $RC -eq 2 ] && grep -q loud '$T/ap9.err'"
+run ap10 env AUTOPGO_OUTPUT="$T/ap10.pgo" "$P" download -u "$API" habits
+check "download: AUTOPGO_OUTPUT names the file" bash -c "[ $RC -eq 0 ] && [ -s '$T/ap10.pgo' ]"
 
 finish

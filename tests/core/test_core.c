@@ -78,6 +78,11 @@ static void test_keys(void) {
   CHECK(layout_name_stamp_ns("abc-1", &ns) == -1, "no digits");
   CHECK(layout_name_stamp_ns("12x", &ns) == -1, "junk after digits");
   CHECK(layout_name_stamp_ns("99999999999999999999-a", &ns) == -1, "overflow");
+  /* autopgo names staged uploads {unix_nanos}, digits only */
+  CHECK(layout_name_stamp_ns("1730075435311000000", &ns) == 0 && ns == 1730075435311000000LL,
+        "digits-only staged name is a time: %" PRId64, ns);
+  CHECK(layout_name_stamp_ns("99999999999999999999", &ns) == -1, "digits-only overflow");
+  CHECK(layout_name_stamp_ns("", &ns) == -1, "empty name");
 }
 
 static void test_kinds_hours(void) {

@@ -53,7 +53,8 @@ start_server server1.log
 check "server: all-in-one default announces mem://profiles and the in-process worker" \
   grep -q '"bus":"mem://profiles".*"worker":true' "$T/server1.log"
 curl -s "$API/api/health" >"$T/health.json"
-check "health lists blob, bus and the worker" grep -q '"name":"worker","status":"healthy"' "$T/health.json"
+check "health lists blob, event-writer, event-reader and the worker" \
+  grep -q '"name":"blob".*"name":"event-writer".*"name":"event-reader".*"name":"worker","status":"healthy"' "$T/health.json"
 
 uploaded=()
 for f in "${cpu[@]:0:4}"; do

@@ -13,6 +13,9 @@
 #            the container paths mapped into a temp dir. The four binaries
 #            must exist and answer --version; the demo must build and answer -h.
 #            (apt-get lines are checked, not run: the packages must be installed.)
+#            Every library the binaries load directly must come from a package
+#            the runtime stage installs; what it copies from the source tree
+#            exists, and its autopgo command runs our binaries.
 set -u
 mode=$1
 SRC=$(cd "$2" && pwd)
@@ -136,6 +139,32 @@ build)
   for b in pgopipe-server pgopipe-worker pgopipe-scraper pgopipe; do
     check "$b needs no library outside the system (ldd)" \
       bash -c "! ldd '$T/build/src/build/bin/$b' | grep -q 'not found'"
+  done
+  # every library the binaries load directly comes from a package the
+  # runtime stage installs (libc6 is in the base image)
+  runtime_pkgs=" libc6 $(runs runtime | while IFS= read -r r; do apt_packages "$r"; done | tr '\n' ' ') "
+  bins=("$T"/build/src/build/bin/*)
+  for so in $(for b in "${bins[@]}"; do readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; done | sort -u); do
+    lib=$(ldd "${bins[@]}" | awk -v so="$so" '$1 == so && $3 ~ /^\// {print $3; exit}')
+    real=$(readlink -f "$lib")
+    pkg=$({ dpkg -S "$real" || dpkg -S "/usr$real" || dpkg -S "${real#/usr}"; } 2>/dev/null | head -n1 | cut -d: -f1)
+    check "the runtime stage installs $so (package ${pkg:-unknown})" \
+      bash -c "[ -n '$pkg' ] && case '$runtime_pkgs' in *' $pkg '*) true ;; *) false ;; esac"
+  done
+  # runtime stage: what it copies from the source tree exists; the image's
+  # /usr/local/bin (our binaries and deploy/autopgo) runs autopgo's commands
+  mkdir -p "$T/image-bin"
+  cp "$T"/build/src/build/bin/* "$T/image-bin/"
+  while read -r from to; do
+    check "runtime stage: COPY $from exists in the source tree" test -e "$T/build/src/$from"
+    case $to in
+      /usr/local/bin/*) cp "$T/build/src/$from" "$T/image-bin/$(basename "$to")"
+                        check "runtime stage: $to is executable" test -x "$T/image-bin/$(basename "$to")" ;;
+    esac
+  done < <(stage runtime | sed -n 's/^COPY \([^-][^ ]*\) \([^ ]*\)$/\1 \2/p')
+  for c in server worker scrape upload download list delete clean; do
+    check "the image's autopgo $c runs our binary (--help)" \
+      bash -c "env PATH=/usr/bin:/bin '$T/image-bin/autopgo' $c --help >/dev/null 2>&1"
   done
   "$T/demo/gotarget" -h >/dev/null 2>&1
   check "the demo binary runs" test $? -eq 0

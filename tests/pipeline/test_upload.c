@@ -40,6 +40,26 @@ static uint8_t *slurp(const char *dir, const char *name, size_t *len) {
   return b;
 }
 
+/* The decoded-size limit a profile needs exactly: the smallest the engine
+ * accepts it under, its in-memory form counted as the upload rule counts
+ * it (pp_limits.count_memory). */
+static size_t decoded_edge(const uint8_t *b, size_t n) {
+  size_t lo = 1, hi = (size_t)1 << 30;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    pp_limits l = {.max_input_bytes = n + 1, .max_decoded_bytes = mid, .count_memory = 1};
+    pp_profile *p = NULL;
+    char e[256];
+    if (pp_decode(b, n, &l, &p, e, sizeof e) == PP_OK) {
+      pp_free(p);
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;
+}
+
 static int count(blob_store *bs, const char *prefix) {
   blob_iter *it;
   char err[256];
@@ -69,7 +89,9 @@ int main(int argc, char **argv) {
   CHECK_EQ(blob_open(url, &bs, err, sizeof err), 0);
   CHECK_EQ(bus_writer_open("mem://uploads", &w, err, sizeof err), 0);
   CHECK_EQ(bus_reader_open("mem://uploads", &rd, err, sizeof err), 0);
-  upload_config cfg = {.blob = bs, .bus = w, .max_input_bytes = 1 << 20, .max_decoded_bytes = raw_len};
+  size_t edge = decoded_edge(raw, raw_len);
+  CHECK(edge > raw_len, "the decoded limit counts only the bytes: %zu", edge);
+  upload_config cfg = {.blob = bs, .bus = w, .max_input_bytes = 1 << 20, .max_decoded_bytes = edge};
   upload_result res;
   bus_event ev;
 
@@ -128,11 +150,11 @@ int main(int argc, char **argv) {
   CHECK_STR(upload_reason_name(res.reason), "not_cpu");
   CHECK(strstr(res.message, "space/bytes") != NULL);
   upload_config tight = cfg;
-  tight.max_decoded_bytes = raw_len - 1; /* one past the decoded limit */
+  tight.max_decoded_bytes = edge - 1; /* one past the decoded limit (bytes and memory) */
   CHECK_EQ(upload_accept(&tight, "demo", cpu, cpu_len, &res), -1);
   CHECK_EQ(res.status, 413);
   CHECK_STR(upload_reason_name(res.reason), "too_big");
-  tight.max_decoded_bytes = raw_len; /* exactly at it */
+  tight.max_decoded_bytes = edge; /* exactly at it */
   CHECK_EQ(upload_accept(&tight, "demo", cpu, cpu_len, &res), 0);
   CHECK_EQ(drain(rd, &ev), 1);
   tight.max_input_bytes = cpu_len - 1; /* body one past the input limit */

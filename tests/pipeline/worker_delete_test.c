@@ -8,10 +8,13 @@
  * What it proves: every object of the app and only of that app goes; an
  * upload accepted after the DELETE (in the same batch or a later one, also
  * after a mem:// restart) ends in a fresh base, an upload before it never
- * comes back; the cut-off at and past its edge; event order beats names.
+ * comes back; the cut-off at and past its edge; event order beats names;
+ * autopgo's digits-only staged names are times like ours.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "worker_env.h"
 
@@ -29,9 +32,21 @@ static void test_delete(void) {
   char err[256];
   blob_put(e.blob, "app/rejected/x", "x", 1, err, sizeof err);
   CHECK(count_prefix(&e, "app/") == 3, "setup: %zu objects", count_prefix(&e, "app/"));
+  /* temporary files of a writer killed during a put go with the app */
+  char tmp1[800], tmp2[800], appdir[700];
+  snprintf(tmp1, sizeof tmp1, "%s/app/staging/.blobtmp-0123456789ab", e.dir);
+  snprintf(tmp2, sizeof tmp2, "%s/app/.blobtmp-ba9876543210", e.dir);
+  snprintf(appdir, sizeof appdir, "%s/app", e.dir);
+  FILE *t1 = fopen(tmp1, "w"), *t2 = fopen(tmp2, "w");
+  CHECK(t1 && t2, "setup: temporary files");
+  if (t1) fclose(t1);
+  if (t2) fclose(t2);
   publish(&e, BUS_TYPE_DELETED, "app", NULL);
   drain(&e, 50);
   CHECK(count_prefix(&e, "app/") == 0, "app/ still has %zu objects", count_prefix(&e, "app/"));
+  CHECK(access(tmp1, F_OK) != 0 && access(tmp2, F_OK) != 0,
+        "a killed writer's temporary files survived the app's DELETE");
+  CHECK(access(appdir, F_OK) != 0, "the app's directory survived its DELETE");
   CHECK(exists(&e, "app-two/default.pgo"), "another app was touched");
   /* its late event finds nothing and is skipped */
   publish(&e, BUS_TYPE_UPLOADED, "app", k);
@@ -197,9 +212,43 @@ static void test_delete_reconcile(void) {
   env_close(&e);
 }
 
+/* autopgo's servers name staged uploads {app}/staging/{unix_nanos}, digits
+ * only. Such a name is a time like ours: one older than the DELETE goes with
+ * the app, and neither the restart's reconciliation nor a late event brings
+ * the app back; one newer than the DELETE stays and is merged. */
+static void test_delete_digits_only_names(void) {
+  env e;
+  env_open(&e, NULL, 50, 0);
+  upload(&e, "app", g_cpu[0], NULL, 0);
+  drain(&e, 50);
+  size_t len;
+  uint8_t *data = slurp(g_cpu[1], &len);
+  char old_key[128], new_key[128], err[256];
+  int64_t t = wall_ns() / 1000000 - 5000; /* a DELETE 5 s ago */
+  snprintf(old_key, sizeof old_key, "app/staging/%lld", (long long)(t * 1000000 - 3000000000LL));
+  snprintf(new_key, sizeof new_key, "app/staging/%lld", (long long)(t * 1000000 + 1000000));
+  CHECK(data && blob_put(e.blob, old_key, data, len, err, sizeof err) == 0, "stage %s: %s", old_key, err);
+  CHECK(data && blob_put(e.blob, new_key, data, len, err, sizeof err) == 0, "stage %s: %s", new_key, err);
+  free(data);
+  server_delete(&e, "app", t);
+  drain(&e, 50);
+  CHECK(!exists(&e, old_key), "autopgo-named upload older than the DELETE survived it");
+  CHECK(exists(&e, new_key), "autopgo-named upload newer than the DELETE was deleted");
+  blob_delete(e.blob, new_key, err, sizeof err);
+  env_restart(&e, 1);
+  CHECK(worker_reconcile(e.w, NULL) == 0, "reconcile");
+  drain(&e, 50);
+  CHECK(!exists(&e, "app/default.pgo"), "deleted app came back after the restart's reconciliation");
+  publish(&e, BUS_TYPE_UPLOADED, "app", old_key); /* its late event */
+  drain(&e, 50);
+  CHECK(!exists(&e, "app/default.pgo"), "deleted app came back from a late event");
+  env_close(&e);
+}
+
 int main(int argc, char **argv) {
   int rc = wenv_init(argc, argv, "worker_delete_test");
   if (rc) return rc;
+  test_delete_digits_only_names();
   test_delete();
   test_delete_then_upload();
   test_delete_cutoff_edge();

@@ -253,6 +253,122 @@ static void test_prune(void) {
   rules_free(rs);
 }
 
+/* ---- a tiny CPU profile written by hand (profile.proto wire format) ---- */
+
+typedef struct pbuf {
+  uint8_t b[4096];
+  size_t n;
+} pbuf;
+
+static void pb_varint(pbuf *o, uint64_t v) {
+  do {
+    uint8_t c = v & 0x7f;
+    v >>= 7;
+    o->b[o->n++] = (uint8_t)(c | (v ? 0x80 : 0));
+  } while (v);
+}
+static void pb_tag(pbuf *o, unsigned field, unsigned wire) { pb_varint(o, (uint64_t)field << 3 | wire); }
+static void pb_int(pbuf *o, unsigned field, uint64_t v) {
+  pb_tag(o, field, 0);
+  pb_varint(o, v);
+}
+static void pb_bytes(pbuf *o, unsigned field, const void *d, size_t n) {
+  pb_tag(o, field, 2);
+  pb_varint(o, n);
+  memcpy(o->b + o->n, d, n);
+  o->n += n;
+}
+static void pb_msg(pbuf *o, unsigned field, const pbuf *m) { pb_bytes(o, field, m->b, m->n); }
+static void pb_vt(pbuf *o, unsigned field, uint64_t type, uint64_t unit) {
+  pbuf m = {.n = 0};
+  pb_int(&m, 1, type);
+  pb_int(&m, 2, unit);
+  pb_msg(o, field, &m);
+}
+
+/* A CPU profile of one sample, main.main calling `leaf`, 10 ms, into path. */
+static void write_tiny_cpu_profile(const char *path, const char *leaf) {
+  const char *strs[] = {"", "samples", "count", "cpu", "nanoseconds", "main.main", leaf, "main.go"};
+  pbuf p = {.n = 0};
+  pb_vt(&p, 1, 1, 2);
+  pb_vt(&p, 1, 3, 4);
+  pbuf sm = {.n = 0}, packed = {.n = 0};
+  pb_varint(&packed, 2); /* leaf first */
+  pb_varint(&packed, 1);
+  pb_msg(&sm, 1, &packed);
+  packed.n = 0;
+  pb_varint(&packed, 1);
+  pb_varint(&packed, 10000000);
+  pb_msg(&sm, 2, &packed);
+  pb_msg(&p, 2, &sm);
+  for (uint64_t id = 1; id <= 2; id++) {
+    pbuf loc = {.n = 0}, line = {.n = 0}, fn = {.n = 0};
+    pb_int(&line, 1, id);
+    pb_int(&line, 2, 10 * id);
+    pb_int(&loc, 1, id);
+    pb_int(&loc, 3, 0x1000 * id);
+    pb_msg(&loc, 4, &line);
+    pb_msg(&p, 4, &loc);
+    pb_int(&fn, 1, id);
+    pb_int(&fn, 2, 4 + id);
+    pb_int(&fn, 3, 4 + id);
+    pb_int(&fn, 4, 7);
+    pb_msg(&p, 5, &fn);
+  }
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) pb_bytes(&p, 6, strs[i], strlen(strs[i]));
+  pb_vt(&p, 11, 3, 4);
+  pb_int(&p, 12, 10000000);
+  FILE *f = fopen(path, "wb");
+  CHECK(f && fwrite(p.b, 1, p.n, f) == p.n, "write %s", path);
+  if (f) fclose(f);
+}
+
+/* A rule PCRE2 cannot evaluate on one function's name (its match limit) is
+ * that upload's problem, never the pipeline's: the rule is skipped for that
+ * name, loudly (counted), the upload is merged, other apps go on, and the
+ * worker stays healthy. */
+static void test_prune_unevaluable(void) {
+  char path[700], name[64], err[512];
+  snprintf(name, sizeof name, "main.%.40s!", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+  snprintf(path, sizeof path, "%s/backtrack.pb", g_tmp);
+  write_tiny_cpu_profile(path, name);
+  rules_set *rs = NULL;
+  const char *j = "[{\"app\": \"slow\", \"rules\": [{\"drop\": \"(a+)+$\"}, {\"drop\": \"^zzz\\\\.\"}]}]";
+  CHECK(rules_parse(j, strlen(j), "t.json", &rs, err, sizeof err) == 0, "%s", err);
+  pp_profile *probe = decode_file(path);
+  CHECK(probe && pp_prune(probe, rules_for_app(rs, "slow"), err, sizeof err) == PP_EREGEX,
+        "the rule is evaluable after all: %s", err);
+  pp_free(probe);
+  env e;
+  env_open(&e, rs, 50, 0);
+  upload(&e, "slow", path, NULL, 0);
+  upload(&e, "other", g_cpu[0], NULL, 0);
+  upload(&e, "slow", g_cpu[1], NULL, 0);
+  volatile sig_atomic_t stop = 0;
+  /* a batch that would be retried forever: handled at once */
+  char e2[256];
+  bus_msg *m[8];
+  size_t n = 0;
+  while (n < 8 && bus_poll(e.rd, 200, &m[n], e2, sizeof e2) == 1) n++;
+  CHECK(n == 3, "polled %zu", n);
+  CHECK(worker_handle_batch(e.w, m, n, &stop) == 0, "the batch did not finish");
+  for (size_t i = 0; i < n; i++) bus_msg_free(m[i]);
+  drain(&e, 50);
+  pp_profile *b = base_of(&e, "slow");
+  CHECK(b && pp_total(b, 1) == 10000000 + file_total(g_cpu[1], 1), "slow base total %lld",
+        b ? (long long)pp_total(b, 1) : -1LL);
+  pp_free(b);
+  b = base_of(&e, "other");
+  CHECK(b && pp_total(b, 1) == file_total(g_cpu[0], 1), "another app waited");
+  pp_free(b);
+  worker_counts c = counts(&e);
+  CHECK(c.prune_skipped >= 1, "the skipped rule was not counted");
+  CHECK(c.retries == 0, "retried %llu times", (unsigned long long)c.retries);
+  CHECK(worker_stats_health(e.st, NULL), "unhealthy after a skipped rule");
+  env_close(&e);
+  rules_free(rs);
+}
+
 static void test_malformed(void) {
   env e;
   env_open(&e, NULL, 50, 0);
@@ -324,6 +440,7 @@ int main(int argc, char **argv) {
   test_poison();
   test_batching();
   test_prune();
+  test_prune_unevaluable();
   test_malformed();
   test_limit();
   wenv_done();

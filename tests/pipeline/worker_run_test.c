@@ -171,8 +171,10 @@ static void test_run_transient(void) {
   CHECK(wait_for(unhealthy, e.st, 20000), "store failing but healthy");
   char *json = NULL;
   worker_stats_health(e.st, &json);
-  CHECK(json && strstr(json, "\"unhealthy\"") && strstr(json, "\"blob\""), "health body %s",
-        json ? json : "");
+  CHECK(json && strstr(json, "\"unhealthy\"") && strstr(json, "\"blob\"") &&
+            strstr(json, "\"event-writer\"") && strstr(json, "\"event-reader\"") &&
+            strstr(json, "{\"name\":\"worker\",\"status\":\"unhealthy\""),
+        "health body %s", json ? json : "");
   free(json);
   CHECK(counts(&e).uploads_merged == 0, "merged while failing");
   /* stop while failing: returns 0, commits nothing */

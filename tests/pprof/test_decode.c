@@ -532,7 +532,7 @@ static void test_gzip_and_limits(void) {
   free(bad);
 
   /* input limit: at the edge OK, one past refused */
-  pp_limits lim = {gn, 0};
+  pp_limits lim = {.max_input_bytes = gn};
   CHECK_EQ(dec(g, gn, &lim, &p, err), PP_OK);
   pp_free(p);
   lim.max_input_bytes = gn - 1;
@@ -731,7 +731,7 @@ static void test_big_profile(void) {
   free(mm);
 
   /* decoded limit: at the raw size OK, one less refused */
-  pp_limits lim = {0, n};
+  pp_limits lim = {.max_decoded_bytes = n};
   CHECK_EQ(dec(g, gn, &lim, &p, err), PP_OK);
   pp_free(p);
   lim.max_decoded_bytes = n - 1;
@@ -820,6 +820,56 @@ static double time_ids(uint64_t mult, size_t *nlocs) {
 
 /* Ids chosen to collide in an unkeyed table (they differ only in their
  * high bits) decode as fast as ordinary sparse ids. */
+/* Per-sample limits at and one past: stack depth, labels; and the memory
+ * a profile takes, counted with the decoded bytes when asked. */
+static void test_sample_limits(void) {
+  tb b;
+  base(&b);
+  PBSample *smp = tb_sample(&b, "1 10000000", "1 2 1 2"); /* 4 locations */
+  tb_label(&b, smp, "a", "1");
+  tb_label(&b, smp, "b", "2");
+  tb_label(&b, smp, "c", "3");
+  size_t n;
+  uint8_t *raw = tb_pack(&b, &n);
+  char err[512];
+  pp_profile *p = NULL;
+  pp_limits lim = {.max_stack_depth = 4, .max_labels = 3};
+  CHECK_EQ(dec(raw, n, &lim, &p, err), PP_OK);
+  pp_free(p);
+  lim.max_stack_depth = 3;
+  CHECK_EQ(dec(raw, n, &lim, &p, err), PP_ETOOBIG);
+  CHECK_CONTAINS(err, "sample 1 has a stack of more than 3 locations");
+  lim.max_stack_depth = 4;
+  lim.max_labels = 2;
+  CHECK_EQ(dec(raw, n, &lim, &p, err), PP_ETOOBIG);
+  CHECK_CONTAINS(err, "sample 1 has more than 2 labels");
+  /* memory: the decoded bytes alone fit, with the model they do not */
+  pp_limits mem = {.max_decoded_bytes = n, .count_memory = 0};
+  CHECK_EQ(dec(raw, n, &mem, &p, err), PP_OK);
+  pp_free(p);
+  mem.count_memory = 1;
+  CHECK_EQ(dec(raw, n, &mem, &p, err), PP_ETOOBIG);
+  CHECK_CONTAINS(err, "in memory");
+  mem.max_decoded_bytes = 64 * n;
+  CHECK_EQ(dec(raw, n, &mem, &p, err), PP_OK);
+  pp_free(p);
+  free(raw);
+  tb_free(&b);
+  /* the engine's defaults apply without limits */
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_func(&b, 1, "main.f", "f.go", 1);
+  tb_loc(&b, 1, 0, 0x1000, "1:2");
+  char locs[5 * (PP_DEFAULT_MAX_STACK_DEPTH + 1) + 1] = "";
+  for (int i = 0; i <= PP_DEFAULT_MAX_STACK_DEPTH; i++) strcat(locs, i ? " 1" : "1");
+  tb_sample(&b, "1 1", locs);
+  raw = tb_pack(&b, &n);
+  CHECK_EQ(dec(raw, n, NULL, &p, err), PP_ETOOBIG);
+  CHECK_CONTAINS(err, "over the limit");
+  free(raw);
+  tb_free(&b);
+}
+
 static void test_hostile_ids(void) {
   size_t n1, n2;
   double plain = time_ids(1000003, &n1);
@@ -831,6 +881,7 @@ static void test_hostile_ids(void) {
 }
 
 int main(void) {
+  test_sample_limits();
   test_hostile_ids();
   test_valid();
   test_validation();

@@ -89,7 +89,7 @@ static void exercise(const uint8_t *buf, size_t n, const pp_rules *rules) {
   }
   pp_profile *p = NULL, *q = NULL;
   char err[512];
-  pp_limits lim = {1 << 20, 1 << 20};
+  pp_limits lim = {.max_input_bytes = 1 << 20, .max_decoded_bytes = 1 << 20};
   int rc = pp_decode(buf, n, &lim, &p, err, sizeof(err));
   if (rc) {
     CHECK(rc == PP_EMALFORMED || rc == PP_ETOOBIG);

@@ -10,6 +10,11 @@
  *   test_server kafka-down BIN PROFILES WORKDIR      broker killed: 503, nothing staged
  *   test_server s3-down BIN PROFILES WORKDIR S3DIR   S3 stopped and back: 503 fast, recovers
  *   test_server sigterm BIN PROFILES WORKDIR         SIGTERM under load: no acknowledged upload lost
+ *   test_server hostile BIN PROFILES WORKDIR         an attacker's uploads: NUL in app names, the
+ *                                                    memory bound (deep stacks, many labels, memory
+ *                                                    returned after bursts), the in-process worker on
+ *                                                    the server's limits, DELETE on a store that
+ *                                                    cannot delete
  *
  * KAFKA_BROKERS (and KAFKA_MOCK_DIR for kafka-down) come from with-kafka.sh;
  * the S3 variables from the S3 runner. Events are read back with the bus
@@ -25,6 +30,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <zlib.h>
 
 CHECK_DEFINE_COUNTERS
 
@@ -223,8 +229,9 @@ static int mode_api(const char *blob_url) {
   free(r.body);
   r = http_do(port, "GET", "/api/health", NULL, 0, 0, NULL);
   CHECK_EQ(r.status, 200);
+  /* autopgo's dependency names */
   CHECK_STR(r.body, "{\"status\":\"healthy\",\"dependencies\":[{\"name\":\"blob\",\"status\":\"healthy\"},"
-                    "{\"name\":\"bus\",\"status\":\"healthy\"}]}");
+                    "{\"name\":\"event-writer\",\"status\":\"healthy\"}]}");
   free(r.body);
 
   /* auth on POST */
@@ -494,16 +501,37 @@ static int slow_upload_open(int port, size_t total) {
 
 static int early;
 
+/* The --max-decoded-bytes a profile needs exactly: the smallest the engine
+ * accepts it under, its in-memory form counted as the server counts it. */
+static size_t decoded_edge(const uint8_t *b, size_t n) {
+  size_t lo = 1, hi = (size_t)1 << 30;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    pp_limits l = {.max_input_bytes = n + 1, .max_decoded_bytes = mid, .count_memory = 1};
+    pp_profile *p = NULL;
+    char e[256];
+    if (pp_decode(b, n, &l, &p, e, sizeof e) == PP_OK) {
+      pp_free(p);
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;
+}
+
 static int mode_limits(void) {
   char log[1024], err[512], blobdir[1024], bloburl[1100], body_lim[32], dec_lim[32], dec_lim1[32];
   srv a, c;
   snprintf(blobdir, sizeof blobdir, "%s/limits-data", WORKDIR);
   snprintf(bloburl, sizeof bloburl, "--blob-store-url=file://%s", blobdir);
+  size_t edge = decoded_edge(raw, raw_len);
   snprintf(body_lim, sizeof body_lim, "%zu", raw_len);
-  snprintf(dec_lim, sizeof dec_lim, "%zu", raw_len);
-  snprintf(dec_lim1, sizeof dec_lim1, "%zu", raw_len - 1);
+  snprintf(dec_lim, sizeof dec_lim, "%zu", edge);
+  snprintf(dec_lim1, sizeof dec_lim1, "%zu", edge - 1);
 
-  /* A: body limit = decoded limit = size of the raw profile; one upload at a time */
+  /* A: body limit = size of the raw profile, decoded limit = what it needs
+   * (its bytes and its in-memory form); one upload at a time */
   snprintf(log, sizeof log, "%s/server-limits-a.log", WORKDIR);
   char *args_a[] = {"-p", "0", bloburl, "--event-writer-url=kafka://limits", "--max-profile-bytes", body_lim,
                     "--max-decoded-bytes", dec_lim, "--max-uploads", "1", "--request-timeout", "3s", NULL};
@@ -747,8 +775,10 @@ static int mode_cli(void) {
     free(text);
     http_resp r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
     CHECK_EQ(r.status, 200);
-    CHECK_CONTAINS(r.body, "\"name\":\"worker\"");
-    CHECK_CONTAINS(r.body, "\"status\":\"healthy\"");
+    CHECK_STR(r.body, "{\"status\":\"healthy\",\"dependencies\":[{\"name\":\"blob\",\"status\":\"healthy\"},"
+                      "{\"name\":\"event-writer\",\"status\":\"healthy\"},"
+                      "{\"name\":\"event-reader\",\"status\":\"healthy\"},"
+                      "{\"name\":\"worker\",\"status\":\"healthy\"}]}");
     free(r.body);
     CHECK_EQ(srv_stop(&s), 0);
     struct stat sb;
@@ -762,6 +792,7 @@ static int mode_cli(void) {
     CHECK_EQ(srv_start_env(&s, BIN, log, NULL, a_wrk, NULL), 0);
     http_resp r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
     CHECK_EQ(r.status, 200);
+    CHECK_CONTAINS(r.body, "\"name\":\"event-reader\"");
     CHECK_CONTAINS(r.body, "\"name\":\"worker\"");
     free(r.body);
     CHECK_EQ(srv_stop(&s), 0);
@@ -836,7 +867,7 @@ static int mode_kafka_down(void) {
   }
   r = http_do(s.port, "GET", "/api/health", NULL, 0, 0, NULL);
   CHECK_EQ(r.status, 503);
-  CHECK_CONTAINS(r.body, "{\"name\":\"bus\",\"status\":\"unhealthy\",\"message\":");
+  CHECK_CONTAINS(r.body, "{\"name\":\"event-writer\",\"status\":\"unhealthy\",\"message\":");
   CHECK_CONTAINS(r.body, "{\"name\":\"blob\",\"status\":\"healthy\"}");
   free(r.body);
   r = http_do(s.port, "GET", "/metrics", NULL, 0, 0, NULL);
@@ -1009,6 +1040,326 @@ static int mode_sigterm(void) {
   return 0;
 }
 
+/* ---- hostile ---- */
+
+/* A growable protobuf writer for the hostile profiles. */
+typedef struct gbuf {
+  uint8_t *b;
+  size_t n, cap;
+} gbuf;
+
+static void g_need(gbuf *g, size_t more) {
+  if (g->n + more <= g->cap) return;
+  while (g->n + more > g->cap) g->cap = g->cap ? g->cap * 2 : 4096;
+  g->b = realloc(g->b, g->cap);
+}
+static void g_varint(gbuf *g, uint64_t v) {
+  g_need(g, 10);
+  do {
+    uint8_t c = v & 0x7f;
+    v >>= 7;
+    g->b[g->n++] = (uint8_t)(c | (v ? 0x80 : 0));
+  } while (v);
+}
+static void g_int(gbuf *g, unsigned field, uint64_t v) {
+  g_varint(g, (uint64_t)field << 3);
+  g_varint(g, v);
+}
+static void g_bytes(gbuf *g, unsigned field, const void *d, size_t n) {
+  g_varint(g, (uint64_t)field << 3 | 2);
+  g_varint(g, n);
+  g_need(g, n);
+  memcpy(g->b + g->n, d, n);
+  g->n += n;
+}
+static void g_msg(gbuf *g, unsigned field, gbuf *m) {
+  g_bytes(g, field, m->b, m->n);
+  m->n = 0;
+}
+
+/* A CPU profile's header, strings (extra ones after the usual) and nf
+ * functions/locations (ids 1..nf, function i named by string 6 + i). */
+static void g_cpu_head(gbuf *g, const char *const *names, size_t nnames, size_t nf) {
+  gbuf m = {0};
+  g_int(&m, 1, 1), g_int(&m, 2, 2), g_msg(g, 1, &m);
+  g_int(&m, 1, 3), g_int(&m, 2, 4), g_msg(g, 1, &m);
+  for (size_t i = 1; i <= nf; i++) {
+    gbuf ln = {0};
+    g_int(&ln, 1, i), g_int(&ln, 2, 1);
+    g_int(&m, 1, i), g_bytes(&m, 4, ln.b, ln.n), g_msg(g, 4, &m);
+    g_int(&m, 1, i), g_int(&m, 2, 5 + i), g_msg(g, 5, &m);
+    free(ln.b);
+  }
+  static const char *const base[] = {"", "samples", "count", "cpu", "nanoseconds", "main.go"};
+  for (size_t i = 0; i < 6; i++) g_bytes(g, 6, base[i], strlen(base[i]));
+  for (size_t i = 0; i < nnames; i++) g_bytes(g, 6, names[i], strlen(names[i]));
+  g_int(&m, 1, 3), g_int(&m, 2, 4), g_msg(g, 11, &m);
+  g_int(g, 12, 10000000);
+  free(m.b);
+}
+
+/* gzip of in[0..n) (zlib, level 1); *len set. */
+static uint8_t *gz(const uint8_t *in, size_t n, size_t *len) {
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  deflateInit2(&z, 1, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
+  size_t cap = deflateBound(&z, n) + 64;
+  uint8_t *out = malloc(cap);
+  z.next_in = (Bytef *)(uintptr_t)in;
+  z.avail_in = (uInt)n;
+  z.next_out = out;
+  z.avail_out = (uInt)cap;
+  deflate(&z, Z_FINISH);
+  *len = z.total_out;
+  deflateEnd(&z);
+  return out;
+}
+
+/* The server's peak and current resident memory (kB), from /proc. */
+static long proc_kb(pid_t pid, const char *field) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  long v = -1;
+  size_t fl = strlen(field);
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, field, fl) && line[fl] == ':') v = atol(line + fl + 1);
+  if (f) fclose(f);
+  return v;
+}
+
+typedef struct big_job {
+  pthread_t th;
+  int port;
+  const uint8_t *b;
+  size_t n;
+  long status;
+} big_job;
+
+static void *big_upload(void *arg) {
+  big_job *j = arg;
+  http_resp r = upload(j->port, "burst", j->b, j->n);
+  j->status = r.status;
+  free(r.body);
+  return NULL;
+}
+
+static int wait_base_status(int port, const char *app, long want, int ms) {
+  char path[128];
+  snprintf(path, sizeof path, "/api/profile/%s", app);
+  int64_t t0 = t_now_ms();
+  long st = 0;
+  do {
+    http_resp r = http_do(port, "HEAD", path, NULL, 0, 0, NULL);
+    st = r.status;
+    free(r.body);
+    if (st == want) return 1;
+    t_sleep_ms(100);
+  } while (t_now_ms() - t0 < ms);
+  return 0;
+}
+
+static int mode_hostile(void) {
+  char log[1024], bloburl[1100], datadir[1024], path[1400];
+  snprintf(datadir, sizeof datadir, "%s/hostile-data", WORKDIR);
+  snprintf(bloburl, sizeof bloburl, "--blob-store-url=file://%s", datadir);
+  snprintf(log, sizeof log, "%s/server-hostile.log", WORKDIR);
+  /* the in-process worker, with limits above its own former 64 MiB */
+  char *args[] = {"-p", "0", bloburl, "--event-writer-url=mem://hostile", "--worker",
+                  "--max-profile-bytes", "100000000", "--max-decoded-bytes", "300000000", NULL};
+  srv s;
+  if (srv_start_env(&s, BIN, log, NULL, args, NULL) != 0) {
+    fprintf(stderr, "server did not start; see %s\n", log);
+    return 1;
+  }
+  http_resp r = upload(s.port, "myapp", cpu, cpu_len);
+  CHECK_EQ(r.status, 201);
+  free(r.body);
+  CHECK(wait_base_status(s.port, "myapp", 200, 20000));
+
+  /* 1. a decoded byte outside the name rule, NUL above all, is 400 on every
+   * route that takes an app, and nothing happens to the app it cuts to */
+  const char *nul_paths[] = {"/api/profile/myapp%00.evil", "/api/profile/myapp%00x", "/api/profile/myapp%0a"};
+  for (size_t i = 0; i < 3; i++) {
+    r = http_do(s.port, "POST", nul_paths[i], cpu, cpu_len, 0, NULL);
+    CHECK_ERROR(r, 400);
+    free(r.body);
+    r = http_do(s.port, "GET", nul_paths[i], NULL, 0, 0, NULL);
+    CHECK_ERROR(r, 400);
+    free(r.body);
+    r = http_do(s.port, "DELETE", nul_paths[i], NULL, 0, 0, NULL);
+    CHECK_ERROR(r, 400);
+    free(r.body);
+  }
+  CHECK(wait_base_status(s.port, "myapp", 200, 100), "a NUL-cut DELETE deleted myapp");
+  {
+    blob_store *bs;
+    char u[1100], err[256];
+    snprintf(u, sizeof u, "file://%s", datadir);
+    CHECK_EQ(blob_open(u, &bs, err, sizeof err), 0);
+    int left = count_objects(bs, "myapp/staging/");
+    for (int i = 0; i < 100 && left > 0; i++) { /* the first upload's clean-up */
+      t_sleep_ms(100);
+      left = count_objects(bs, "myapp/staging/");
+    }
+    CHECK(left == 0, "%d staged objects under myapp/", left);
+    blob_close(bs);
+  }
+  size_t len;
+  char *text = (char *)t_read_file(log, &len);
+  CHECK(text && strstr(text, "myapp%00.evil"), "the access log does not show the path as sent");
+  free(text);
+
+  /* 2. the memory bound: one sample whose stack is 60M references to one
+   * location (a 60 MB decoded body from a ~60 KB upload), and one sample
+   * with 4M labels: refused with 413 at once, memory stays low */
+  long hwm0 = proc_kb(s.pid, "VmHWM");
+  {
+    gbuf g = {0};
+    g_cpu_head(&g, (const char *[]){"main.deep"}, 1, 1);
+    size_t n = 60u << 20;
+    gbuf sm = {0};
+    g_varint(&sm, 1 << 3 | 2);
+    g_varint(&sm, n);
+    g_need(&sm, n);
+    memset(sm.b + sm.n, 1, n);
+    sm.n += n;
+    g_bytes(&sm, 2, "\x01\x80\xad\xe2\x04", 5); /* values: packed 1, 10000000 */
+    g_msg(&g, 2, &sm);
+    size_t zl;
+    uint8_t *z = gz(g.b, g.n, &zl);
+    fprintf(stderr, "deep stack: %zu bytes decoded, %zu gzipped\n", g.n, zl);
+    r = upload(s.port, "deep", z, zl);
+    CHECK_ERROR(r, 413);
+    CHECK_CONTAINS(r.body, "stack");
+    free(r.body);
+    free(z), free(g.b), free(sm.b);
+  }
+  {
+    gbuf g = {0};
+    g_cpu_head(&g, (const char *[]){"main.labelled", "k", "v"}, 3, 1);
+    gbuf sm = {0}, lab = {0};
+    g_int(&sm, 1, 1);
+    g_bytes(&sm, 2, "\x01\x80\xad\xe2\x04", 5);
+    g_int(&lab, 1, 7), g_int(&lab, 2, 8);
+    for (size_t i = 0; i < (4u << 20); i++) g_bytes(&sm, 3, lab.b, lab.n);
+    g_msg(&g, 2, &sm);
+    size_t zl;
+    uint8_t *z = gz(g.b, g.n, &zl);
+    fprintf(stderr, "4M labels: %zu bytes decoded, %zu gzipped\n", g.n, zl);
+    r = upload(s.port, "labels", z, zl);
+    CHECK_ERROR(r, 413);
+    CHECK_CONTAINS(r.body, "labels");
+    free(r.body);
+    free(z), free(g.b), free(sm.b), free(lab.b);
+  }
+  long hwm1 = proc_kb(s.pid, "VmHWM");
+  fprintf(stderr, "server peak RSS %ld kB before, %ld kB after the hostile uploads\n", hwm0, hwm1);
+  CHECK(hwm1 - hwm0 < 200 * 1024, "hostile uploads raised the peak by %ld kB", hwm1 - hwm0);
+
+  /* 3. memory is given back after a burst of large uploads */
+  {
+    gbuf g = {0};
+    size_t nf = 150000;
+    char **names = malloc(nf * sizeof *names);
+    for (size_t i = 0; i < nf; i++) {
+      names[i] = malloc(48);
+      snprintf(names[i], 48, "github.com/some/pkg.function%06zu", i);
+    }
+    g_cpu_head(&g, (const char *const *)names, nf, nf);
+    gbuf sm = {0}, lp = {0};
+    for (size_t i = 0; i < nf; i++) {
+      for (size_t k = 0; k < 12; k++) g_varint(&lp, 1 + (i * 7 + k * 131) % nf);
+      g_msg(&sm, 1, &lp);
+      g_bytes(&sm, 2, "\x01\x80\xad\xe2\x04", 5);
+      g_msg(&g, 2, &sm);
+    }
+    size_t zl;
+    uint8_t *z = gz(g.b, g.n, &zl);
+    fprintf(stderr, "burst: 8 uploads of %zu bytes decoded (%zu gzipped)\n", g.n, zl);
+    big_job j[8];
+    for (int i = 0; i < 8; i++) {
+      j[i] = (big_job){.port = s.port, .b = z, .n = zl};
+      pthread_create(&j[i].th, NULL, big_upload, &j[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+      pthread_join(j[i].th, NULL);
+      CHECK_EQ(j[i].status, 201);
+    }
+    CHECK(wait_base_status(s.port, "burst", 200, 60000));
+    /* the worker merges (slowly on a loaded machine); then all is idle */
+    int sanitized = getenv("PGOPIPE_TEST_SANITIZED") != NULL;
+    long idle = proc_kb(s.pid, "VmRSS");
+    for (int i = 0; i < 60 && !sanitized && idle >= 200 * 1024; i++) {
+      t_sleep_ms(1000);
+      idle = proc_kb(s.pid, "VmRSS");
+    }
+    long peak = proc_kb(s.pid, "VmHWM");
+    fprintf(stderr, "after the burst: peak %ld kB, idle %ld kB\n", peak, idle);
+    if (sanitized)
+      fprintf(stderr, "sanitizer build: the allocator is AddressSanitizer's, whose quarantine keeps freed "
+                      "memory; the idle-RSS check runs in the regular build\n");
+    else
+      CHECK(idle < peak / 4 && idle < 200 * 1024, "idle RSS %ld kB kept after a burst peaking at %ld kB",
+            idle, peak);
+    for (size_t i = 0; i < nf; i++) free(names[i]);
+    free(names), free(z), free(g.b), free(sm.b), free(lp.b);
+  }
+
+  /* 4. the in-process worker reads staged uploads up to the server's
+   * limits: a 69 MB upload accepted with 201 is merged, not rejected */
+  {
+    gbuf g = {0};
+    size_t n = 69u << 20;
+    char *big = malloc(n + 1);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < n; i++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      big[i] = (char)(1 + x % 255); /* incompressible: the gzip stays as large */
+    }
+    big[n] = 0;
+    g_cpu_head(&g, (const char *[]){big}, 1, 1);
+    free(big);
+    gbuf sm = {0};
+    g_int(&sm, 1, 1);
+    g_bytes(&sm, 2, "\x01\x80\xad\xe2\x04", 5);
+    g_msg(&g, 2, &sm);
+    size_t zl;
+    uint8_t *z = gz(g.b, g.n, &zl);
+    fprintf(stderr, "large: %zu bytes decoded, %zu gzipped\n", g.n, zl);
+    CHECK(zl > (64u << 20), "the large upload is only %zu bytes", zl);
+    r = upload(s.port, "large", z, zl);
+    CHECK_EQ(r.status, 201);
+    free(r.body);
+    CHECK(wait_base_status(s.port, "large", 200, 120000), "a 201 upload was not merged");
+    blob_store *bs;
+    char u[1100], err[256];
+    snprintf(u, sizeof u, "file://%s", datadir);
+    CHECK_EQ(blob_open(u, &bs, err, sizeof err), 0);
+    CHECK_EQ(count_objects(bs, "large/rejected/"), 0);
+    blob_close(bs);
+    free(z), free(g.b), free(sm.b);
+  }
+
+  /* 5. DELETE on a store that cannot delete the base: not 200 */
+  snprintf(path, sizeof path, "chattr +i %s/myapp/default.pgo", datadir);
+  if (system(path) == 0) {
+    r = http_do(s.port, "DELETE", "/api/profile/myapp", NULL, 0, 0, NULL);
+    CHECK_ERROR(r, 503);
+    CHECK_CONTAINS(r.body, "could not be removed");
+    free(r.body);
+    CHECK(wait_base_status(s.port, "myapp", 200, 100), "the base is gone although the store refused");
+    snprintf(path, sizeof path, "chattr -i %s/myapp/default.pgo", datadir);
+    CHECK_EQ(system(path), 0);
+    /* profile.deleted was announced: the worker finishes once it can */
+    CHECK(wait_base_status(s.port, "myapp", 404, 60000), "the worker did not finish the deletion");
+  } else {
+    CHECK(0, "chattr is not available to simulate a store that refuses a delete");
+  }
+  CHECK_EQ(srv_stop(&s), 0);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: test_server MODE BIN ...\n");
@@ -1031,6 +1382,7 @@ int main(int argc, char **argv) {
     else if (strcmp(mode, "kafka-down") == 0) rc = mode_kafka_down();
     else if (strcmp(mode, "s3-down") == 0 && argc == 7) rc = mode_s3_down(argv[5], argv[6]);
     else if (strcmp(mode, "sigterm") == 0) rc = mode_sigterm();
+    else if (strcmp(mode, "hostile") == 0) rc = mode_hostile();
     else fprintf(stderr, "unknown mode or arguments: %s\n", mode);
   }
   curl_global_cleanup();

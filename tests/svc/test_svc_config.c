@@ -77,6 +77,18 @@ static void test_misc(void) {
   CHECK_EQ(svc_load_token(NULL, "SVC_TEST_TOKEN", &tok, err, sizeof err), 0);
   CHECK_STR(tok, "tok-from-env");
   free(tok);
+  /* the variable is trimmed like the file (echo adds a newline) */
+  setenv("SVC_TEST_TOKEN", "tok-from-env\n", 1);
+  CHECK_EQ(svc_load_token(NULL, "SVC_TEST_TOKEN", &tok, err, sizeof err), 0);
+  CHECK_STR(tok, "tok-from-env");
+  free(tok);
+  setenv("SVC_TEST_TOKEN", " \n", 1);
+  CHECK_EQ(svc_load_token(NULL, "SVC_TEST_TOKEN", &tok, err, sizeof err), -1);
+  CHECK_CONTAINS(err, "SVC_TEST_TOKEN");
+  /* a token no client could send in a header is refused at start */
+  setenv("SVC_TEST_TOKEN", "two words", 1);
+  CHECK_EQ(svc_load_token(NULL, "SVC_TEST_TOKEN", &tok, err, sizeof err), -1);
+  CHECK_CONTAINS(err, "SVC_TEST_TOKEN");
   unsetenv("SVC_TEST_TOKEN");
   CHECK_EQ(svc_load_token(NULL, "SVC_TEST_TOKEN", &tok, err, sizeof err), 0);
   CHECK(tok == NULL);
@@ -164,6 +176,41 @@ static void test_flags(void) {
   unsetenv("PGOPIPE_BATCH_WAIT");
   unsetenv("PGOPIPE_NAME");
 
+  /* autopgo's variables, AUTOPGO_<FLAG>, are read as aliases; PGOPIPE_ wins */
+  setenv("AUTOPGO_PORT", "6000", 1);
+  setenv("AUTOPGO_BLOB_STORE_URL", "s3://from-autopgo", 1);
+  setenv("AUTOPGO_NAME", "ignored", 1);
+  {
+    char *argv[] = {"prog", NULL};
+    CHECK_EQ(parse(1, argv, pos, &npos, err), SVC_FLAGS_OK);
+    CHECK_EQ(i_port, 6000);
+    CHECK_STR(s_url, "s3://from-autopgo");
+    CHECK_STR(s_name, "x"); /* env disabled for this flag */
+    CHECK_EQ(flags[0].source, SVC_SRC_ENV);
+  }
+  setenv("PGOPIPE_PORT", "7000", 1);
+  {
+    char *argv[] = {"prog", NULL};
+    CHECK_EQ(parse(1, argv, pos, &npos, err), SVC_FLAGS_OK);
+    CHECK_EQ(i_port, 7000);
+  }
+  {
+    char *argv[] = {"prog", "-p", "7001", NULL};
+    CHECK_EQ(parse(3, argv, pos, &npos, err), SVC_FLAGS_OK);
+    CHECK_EQ(i_port, 7001);
+  }
+  unsetenv("PGOPIPE_PORT");
+  setenv("AUTOPGO_BATCH_WAIT", "soon", 1);
+  {
+    char *argv[] = {"prog", NULL};
+    CHECK_EQ(parse(1, argv, pos, &npos, err), SVC_FLAGS_EUSAGE);
+    CHECK_CONTAINS(err, "AUTOPGO_BATCH_WAIT");
+  }
+  unsetenv("AUTOPGO_BATCH_WAIT");
+  unsetenv("AUTOPGO_PORT");
+  unsetenv("AUTOPGO_BLOB_STORE_URL");
+  unsetenv("AUTOPGO_NAME");
+
   /* usage errors */
   {
     char *argv[] = {"prog", "--nope", NULL};
@@ -220,6 +267,7 @@ static void test_flags(void) {
     CHECK_CONTAINS(text, "--blob-store-url URL");
     CHECK_CONTAINS(text, "[$PGOPIPE_BLOB_STORE_URL]");
     CHECK_CONTAINS(text, "[$PGOPIPE_MAX_PROFILE_BYTES]");
+    CHECK_CONTAINS(text, "AUTOPGO_");
     CHECK(strstr(text, "PGOPIPE_NAME") == NULL);
     CHECK_CONTAINS(text, "--help");
     free(text);

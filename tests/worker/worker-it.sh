@@ -150,6 +150,11 @@ EOF
   start_worker a --prune "$tmp/rules.json" --batch-max 20
   port=$PORT_a
   [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/health")" = 200 ] || fail "health not 200 at start"
+  curl -s "http://127.0.0.1:$port/api/health" >"$tmp/health0.json"
+  for dep in blob event-writer event-reader worker; do
+    grep -q "{\"name\":\"$dep\",\"status\":\"healthy\"}" "$tmp/health0.json" || fail "health lacks $dep: $(cat "$tmp/health0.json")"
+  done
+  ok "health names autopgo's dependencies (blob, event-writer, event-reader) and the worker"
 
   "$tool" upload "$BLOB" "$WRITER" alpha "${cpu[0]}" "${cpu[1]}" "${cpu[2]}" >/dev/null
   "$tool" upload "$BLOB" "$WRITER" beta "${cpu[3]}" "${cpu[4]}" >/dev/null
