@@ -60,7 +60,9 @@ hot_set() { # FILE -> "caller<TAB>callee<TAB>offset<TAB>weight" of the hot edges
   "$ORACLE" edges "$1" >"$work/edges" || return 1
   local n
   n=$(sed -n 's/^hot: //p' "$work/edges")
-  sed -n '5,$p' "$work/edges" | head -n "$n"
+  # one sed, no pipe: `sed | head` can fail under pipefail when head exits first
+  [ "$n" -gt 0 ] || return 0
+  sed -n "5,$((4 + n))p" "$work/edges"
 }
 compare_pair() { # OLD NEW
   local old=$1 new=$2
