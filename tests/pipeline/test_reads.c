@@ -26,7 +26,7 @@ static const char *PROFILES;
 
 static int parse(const char *app, const char *kind, const char *format, const char *keep, reads_request *rq,
                  char *err, size_t n) {
-  reads_params p = {kind, format, keep};
+  reads_params p = {kind, format, keep, NULL, NULL};
   return reads_parse(app, &p, rq, err, n);
 }
 
