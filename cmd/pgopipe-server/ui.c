@@ -33,7 +33,6 @@
 #include "svc_util.h"
 #include "view.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
