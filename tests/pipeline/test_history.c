@@ -540,5 +540,5 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 6; i++) hf_upload_free(&cpu_up[i]);
   for (int i = 0; i < 5; i++) hf_upload_free(&heap_up[i]);
   blob_close(bs);
-  return check_exit("pipeline.history");
+  return check_exit("pipeline.history_read");
 }
