@@ -245,7 +245,19 @@ static int open_deps(const core_logger *lg) {
     return fail("reads", err);
   }
   S.up.retention_ns = UPLOAD_TIME_RETENTION_NS;
+  history_config hc = {S.blob,
+                       {.max_input_bytes = (size_t)S.o.max_download_bytes,
+                        .max_decoded_bytes = (size_t)S.o.max_decoded_bytes},
+                       S.up.retention_ns, 0};
+  if (history_new(&hc, &S.history) != HISTORY_OK) {
+    reads_free(S.reads);
+    ui_close(&S);
+    bus_writer_close(S.bus);
+    blob_close(S.blob);
+    return fail("history", "out of memory");
+  }
   if (S.o.worker && start_worker(lg, err, sizeof err) != 0) {
+    history_free(S.history);
     reads_free(S.reads);
     ui_close(&S);
     bus_writer_close(S.bus);
@@ -279,6 +291,7 @@ static svc_http *start_http(int mode) {
   }
   if (svc_http_start(h, err, sizeof err) != 0) {
     worker_embed_stop(S.worker, err, sizeof err);
+    history_free(S.history);
     reads_free(S.reads);
     bus_writer_close(S.bus);
     ui_close(&S);
@@ -336,6 +349,7 @@ static int shut_down(svc_http *h, int sig) {
   if (wrc != 0) SVC_ERROR("worker stopped with an error", SVC_STR("error", err));
   bus_writer_close(S.bus); /* flushes the producer */
   svc_http_free(h);
+  history_free(S.history);
   reads_free(S.reads);
   ui_close(&S);
   blob_close(S.blob);

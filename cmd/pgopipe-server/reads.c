@@ -1,9 +1,10 @@
 /*
  * reads.c — the read routes of pgopipe-server: GET/HEAD /api/profile/{app}
- * (a base in any format, contract "Reads") and GET /api/profile (the
- * listing). The rules live in lib/pipeline (reads.h: parameters, source,
- * conversions, ETags, the output cache; apps.h: which bases exist); here
- * only the translation to and from HTTP.
+ * (a base or a time range in any format, contract "Reads") and
+ * GET /api/profile (the listing, with the hours of history each app and
+ * kind keeps). The rules live in lib/pipeline (reads.h: parameters,
+ * sources, conversions, ETags, the output cache; apps.h: which bases exist;
+ * history.h: hour buckets); here only the translation to and from HTTP.
  */
 #include "server.h"
 
@@ -39,7 +40,8 @@ void server_read_profile(svc_req *r, void *ctx) {
   server *s = ctx;
   const char *app = svc_req_param(r, "app");
   svc_req_log(r, "app", app);
-  reads_params p = {svc_req_query(r, "kind"), svc_req_query(r, "format"), svc_req_query(r, "keep")};
+  reads_params p = {svc_req_query(r, "kind"), svc_req_query(r, "format"), svc_req_query(r, "keep"),
+                    svc_req_query(r, "from"), svc_req_query(r, "to")};
   reads_request rq;
   char err[1024];
   if (reads_parse(app, &p, &rq, err, sizeof err) != 0) {
@@ -48,6 +50,13 @@ void server_read_profile(svc_req *r, void *ctx) {
   }
   svc_req_log(r, "kind", layout_kind_name(rq.source.kind));
   svc_req_log(r, "format", rq.format->name);
+  if (rq.source.type == READS_SOURCE_RANGE) {
+    char h[16];
+    layout_hour_format(rq.source.from_hour, h, sizeof h);
+    svc_req_log(r, "from_hour", h);
+    layout_hour_format(rq.source.to_hour, h, sizeof h);
+    svc_req_log(r, "to_hour", h);
+  }
 
   reads_answer a;
   reads_serve(s->reads, &rq, svc_req_header(r, "If-None-Match"), svc_req_header(r, "Accept-Encoding"), &a);
@@ -71,12 +80,25 @@ void server_read_profile(svc_req *r, void *ctx) {
   reads_answer_done(s->reads, &a);
 }
 
-/* One base of the listing: {"kind","size","lastModified"}. */
+/* The hours a span covers: {"from","to"[,"hours"]}, from the start of its
+ * first hour to the end of its last (RFC 3339), the number of hours held
+ * when with_count. NULL for an empty span. */
+static json_t *span_json(const history_span *h, int with_count) {
+  if (!h->hours) return NULL;
+  char from[40], to[40];
+  chrono_format_rfc3339(h->first_hour * 3600 * 1000, 0, from, sizeof from);
+  chrono_format_rfc3339((h->last_hour + 1) * 3600 * 1000, 0, to, sizeof to);
+  json_t *o = json_pack("{s:s, s:s}", "from", from, "to", to);
+  if (o && with_count) json_object_set_new(o, "hours", json_integer((json_int_t)h->hours));
+  return o;
+}
+
+/* One base of the listing: {"kind","size","lastModified"[,"history"]}. */
 static json_t *kind_json(const apps_kind_base *k) {
   char lm[40];
   chrono_format_rfc3339(k->mtime_ms, 0, lm, sizeof lm);
-  return json_pack("{s:s, s:I, s:s}", "kind", layout_kind_name(k->kind), "size", (json_int_t)k->size,
-                   "lastModified", lm);
+  return json_pack("{s:s, s:I, s:s, s:o*}", "kind", layout_kind_name(k->kind), "size", (json_int_t)k->size,
+                   "lastModified", lm, "history", span_json(&k->hours, 1));
 }
 
 void server_list_profiles(svc_req *r, void *ctx) {
@@ -95,8 +117,9 @@ void server_list_profiles(svc_req *r, void *ctx) {
     chrono_format_rfc3339(bases[i].mtime_ms, 0, lm, sizeof lm);
     json_t *kinds = json_array();
     for (size_t k = 0; kinds && k < bases[i].nkinds; k++) json_array_append_new(kinds, kind_json(&bases[i].kinds[k]));
-    json_array_append_new(arr, json_pack("{s:s, s:I, s:s, s:o*}", "key", bases[i].app, "size",
-                                         (json_int_t)bases[i].size, "lastModified", lm, "kinds", kinds));
+    json_array_append_new(arr, json_pack("{s:s, s:I, s:s, s:o*, s:o*}", "key", bases[i].app, "size",
+                                         (json_int_t)bases[i].size, "lastModified", lm, "kinds", kinds, "history",
+                                         span_json(&bases[i].hours, 0)));
   }
   free(bases);
   json_t *o = arr ? json_pack("{s:o}", "profiles", arr) : NULL;

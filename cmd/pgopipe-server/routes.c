@@ -235,6 +235,7 @@ int server_routes(server *s, svc_http *h) {
   rc |= svc_http_route(h, "DELETE", "/api/profile/{app}", h_delete, s, 0, SVC_ROUTE_AUTH);
   rc |= svc_http_route(h, "GET", "/api/profile", server_list_profiles, s, 0, 0);
   rc |= server_push_routes(s, h);
+  rc |= server_profefe_routes(s, h);
   rc |= svc_http_add_health(h, "/api/health", deps, ndeps);
   rc |= svc_http_add_ready(h, "/api/ready");
   rc |= svc_http_add_metrics(h, "/metrics", s->metrics);

@@ -2,8 +2,9 @@
  * server.h — what the pieces of pgopipe-server share: its options, its open
  * dependencies and its metrics. main.c parses and wires (and starts the
  * in-process merge worker, lib/pipeline's worker_embed, with --worker),
- * routes.c answers HTTP, reads.c the read routes (downloads, listing),
- * ingest.c the push routes, ui.c serves the web UI and applies the access rule.
+ * routes.c answers HTTP, reads.c the read routes (downloads, time ranges,
+ * listing), ingest.c the push routes, profefe.c profefe's read API, ui.c
+ * serves the web UI and applies the access rule.
  */
 #ifndef PGOPIPE_SERVER_H
 #define PGOPIPE_SERVER_H
@@ -16,6 +17,7 @@
 #include "svc_http.h"
 #include "svc_metrics.h"
 #include "apps.h"
+#include "history.h"
 #include "upload.h"
 #include "worker.h"
 
@@ -58,6 +60,7 @@ typedef struct server {
   worker_embed *worker; /* the in-process worker, NULL without --worker */
   struct ui *ui;        /* the web UI and the access rule (ui.c) */
   reads *reads;         /* the read side: conversions and their cache */
+  history *history;     /* kept uploads for profefe's read API (profefe.c) */
   svc_metric *m_upload_bytes, *m_upload_seconds, *m_uploads, *m_rejected, *m_publish_err, *m_blob_err;
   svc_metric *m_push_requests, *m_push_uploads, *m_push_seconds; /* ingest.c */
 } server;
@@ -94,5 +97,9 @@ int server_push_routes(server *s, svc_http *h);
 int server_push_metrics(server *s);
 /* Counts a refusal the HTTP layer made on a push route (413, 503). */
 void server_push_refused(server *s, const char *route, int status);
+
+/* profefe's read API (profefe.c): GET /api/0/profiles, /api/0/profiles/merge,
+ * /api/0/profiles/{id}, /api/0/services, /api/0/version. */
+int server_profefe_routes(server *s, svc_http *h);
 
 #endif

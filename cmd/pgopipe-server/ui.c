@@ -12,7 +12,9 @@
  *   POST /ui/login              token=... → session cookie, 303 to /ui/
  *   POST /ui/logout             clears the cookie, 303 to /ui/login
  *   GET  /api/ui/apps           apps, kinds, formats, whether ranges are served
- *   GET  /api/ui/tree/{app}     the tree JSON of a base or time range
+ *   GET  /api/ui/tree/{app}     the tree JSON of a base or time range (a range is
+ *                               the merge of its hour buckets, made by the read
+ *                               side, reads.h, and kept in its output cache)
  *   GET  /api/ui/diff           the diff JSON of two
  *
  * The rules live in lib/pipeline: who needs the token in access.h (the gate
@@ -31,7 +33,6 @@
 #include "svc_util.h"
 #include "view.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -51,6 +52,41 @@ struct ui {
   view *view;
 };
 
+/*
+ * The view's range reader: the merge of the hour buckets of a range, through
+ * the read side (reads.h) so that it is made once per version and kept in
+ * the output cache; its identity is the range's ETag.
+ */
+static int range_read(void *ctx, const char *app, layout_kind kind, int64_t from_ns, int64_t to_ns,
+                      uint8_t **data, size_t *len, char *identity, size_t idlen, char *err, size_t errlen) {
+  server *s = ctx;
+  char from[32], to[32];
+  snprintf(from, sizeof from, "%lld", (long long)(from_ns / 1000000000));
+  snprintf(to, sizeof to, "%lld", (long long)(to_ns / 1000000000));
+  reads_params p = {layout_kind_name(kind), "pprof", NULL, from, to};
+  reads_request rq;
+  if (reads_parse(app, &p, &rq, err, errlen) != 0) return VIEW_EINVAL;
+  reads_answer a;
+  reads_serve(s->reads, &rq, NULL, NULL, &a);
+  if (a.blob_op) svc_metric_add(s->m_blob_err, 1, a.blob_op);
+  if (a.status != 200) {
+    snprintf(err, errlen, "%s", a.message);
+    return a.status == 404 ? VIEW_ENOTFOUND : a.status == 503 ? VIEW_ESTORE
+                           : a.status == 400 ? VIEW_EINVAL : VIEW_EPROFILE;
+  }
+  *data = malloc(a.len ? a.len : 1);
+  if (!*data) {
+    reads_answer_done(s->reads, &a);
+    snprintf(err, errlen, "out of memory");
+    return VIEW_ENOMEM;
+  }
+  memcpy(*data, a.body, a.len);
+  *len = a.len;
+  snprintf(identity, idlen, "%s", a.etag);
+  reads_answer_done(s->reads, &a);
+  return VIEW_OK;
+}
+
 int ui_open(server *s, char *err, size_t errlen) {
   s->ui = calloc(1, sizeof *s->ui);
   if (!s->ui) {
@@ -65,6 +101,8 @@ int ui_open(server *s, char *err, size_t errlen) {
   view_config vc = {0};
   vc.blob = s->blob;
   vc.max_input_bytes = (size_t)s->o.max_download_bytes;
+  vc.range = range_read; /* s->reads is open before the first request */
+  vc.range_ctx = s;
   if (view_new(&vc, &s->ui->view) != VIEW_OK) {
     snprintf(err, errlen, "out of memory");
     ui_close(s);
@@ -355,24 +393,11 @@ static void h_apps(svc_req *r, void *ctx) {
   send_json(r, o);
 }
 
-/* Parses a time of a range: RFC 3339 or Unix seconds, rounded down to the
- * hour. Returns 0 or -1. */
+/* Parses a time of a range: RFC 3339 or Unix seconds (chrono_parse_time),
+ * rounded down to the hour. Returns 0 or -1. */
 static int parse_time(const char *v, int64_t *ns) {
-  if (!v || !*v) return -1;
   int64_t ms;
-  int digits = 1;
-  for (const char *p = v; *p; p++)
-    if (!isdigit((unsigned char)*p)) digits = 0;
-  if (digits) {
-    errno = 0;
-    char *end;
-    long long sec = strtoll(v, &end, 10);
-    if (errno || *end || sec > 253402300799LL) return -1;
-    ms = (int64_t)sec * 1000;
-  } else if (chrono_parse_rfc3339(v, &ms) != 0) {
-    return -1;
-  }
-  if (ms < 0) return -1;
+  if (chrono_parse_time(v, &ms) != 0) return -1;
   int64_t t = ms * 1000000;
   *ns = t - t % HOUR_NS;
   return 0;

@@ -34,7 +34,7 @@
 #define MAX_UPLOAD_BYTES (64u << 20)  /* the server's default compressed-body limit */
 #define PROGRESS_MIN_BYTES (1u << 20) /* progress only for downloads above 1 MiB */
 
-enum { OPT_TOKEN_FILE = 256, OPT_OLDER, OPT_LARGER, OPT_KIND, OPT_KEEP, OPT_INSTANCE };
+enum { OPT_TOKEN_FILE = 256, OPT_OLDER, OPT_LARGER, OPT_KIND, OPT_KEEP, OPT_INSTANCE, OPT_FROM, OPT_TO };
 
 struct copts {
   const char *verb;
@@ -49,6 +49,7 @@ struct copts {
   const char *format;
   const char *keep;
   const char *instance; /* upload --instance */
+  const char *from, *to; /* download --from/--to: a time range */
 };
 
 static const struct option long_opts[] = {
@@ -62,6 +63,8 @@ static const struct option long_opts[] = {
     {"format", required_argument, NULL, 'f'},
     {"keep", required_argument, NULL, OPT_KEEP},
     {"instance", required_argument, NULL, OPT_INSTANCE},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"to", required_argument, NULL, OPT_TO},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -90,12 +93,16 @@ static void help(const char *verb, FILE *f) {
                "                           /debug/pprof serves them): the server turns the\n"
                "                           snapshots of one ID into deltas\n");
   else if (!strcmp(verb, "download"))
-    fprintf(f, "usage: pgopipe download APP [--kind K] [-f FORMAT] [--keep N] [-o FILE]\n\n"
+    fprintf(f, "usage: pgopipe download APP [--kind K] [--from T --to T] [-f FORMAT] [--keep N]\n"
+               "                        [-o FILE]\n\n"
                "Writes APP's merged base profile of a kind (default cpu) in a format\n"
-               "(default pprof: the base as stored, ready for `go build -pgo=FILE`). The\n"
-               "file is replaced atomically: it is never left half-written.\n\n"
+               "(default pprof: the base as stored, ready for `go build -pgo=FILE`), or,\n"
+               "with --from and --to, the merge of what was uploaded in that time range.\n"
+               "The file is replaced atomically: it is never left half-written.\n\n"
                "  --kind K                 cpu, heap, mutex, block, goroutine or threadcreate\n"
                "                           (default cpu)\n"
+               "  --from T, --to T         a time range [T, T): RFC 3339 (2026-11-21T12:00:00Z)\n"
+               "                           or Unix seconds, both rounded down to the hour\n"
                "  -f, --format FORMAT      pprof (default), pgo (trimmed for go build -pgo),\n"
                "                           preprofile (Go 1.23+ -pgoprofile), folded,\n"
                "                           speedscope or chrome\n"
@@ -109,7 +116,9 @@ static void help(const char *verb, FILE *f) {
   else if (!strcmp(verb, "list"))
     fprintf(f, "usage: pgopipe list\n\n"
                "Lists the merged base profiles on the server, one line per base:\n"
-               "app, kind, size, last modified.\n\n");
+               "app, kind, size, last modified, and the hours of history the server\n"
+               "keeps of that kind (what download --from/--to can read): from the\n"
+               "first hour's start to the last hour's end, and how many hours.\n\n");
   else if (!strcmp(verb, "delete"))
     fprintf(f, "usage: pgopipe delete APP\n\nDeletes APP's merged base profile.\n\n");
   else
@@ -162,6 +171,21 @@ static int parse(struct copts *o, int argc, char **argv, const char *shortopts) 
     case 'o':
       o->output = optarg;
       break;
+    case OPT_FROM:
+    case OPT_TO: {
+      int64_t ms;
+      if (strcmp(o->verb, "download") != 0) {
+        cli_errorf(o->verb, "unknown option %s (see pgopipe %s --help)", argv[optind - 1], o->verb);
+        return CLI_USAGE;
+      }
+      if (chrono_parse_time(optarg, &ms) != 0) {
+        cli_errorf(o->verb, "%s \"%s\": want an RFC 3339 time (2026-11-21T12:00:00Z) or Unix seconds",
+                   c == OPT_FROM ? "--from" : "--to", optarg);
+        return CLI_USAGE;
+      }
+      *(c == OPT_FROM ? &o->from : &o->to) = optarg;
+      break;
+    }
     case OPT_INSTANCE:
       if (strcmp(o->verb, "upload") != 0) {
         cli_errorf(o->verb, "unknown option %s (see pgopipe %s --help)", argv[optind - 1], o->verb);
@@ -421,14 +445,26 @@ int cli_download(int argc, char **argv) {
       return CLI_USAGE;
     }
   }
+  if (!o.from != !o.to) {
+    cli_errorf(o.verb, "--from and --to go together: a time range needs both ends");
+    return CLI_USAGE;
+  }
+  if (o.from) {
+    int64_t f, t;
+    chrono_parse_time(o.from, &f);
+    chrono_parse_time(o.to, &t);
+    if (f / 3600000 >= t / 3600000) {
+      cli_errorf(o.verb, "--from must be before --to once both are rounded down to the hour");
+      return CLI_USAGE;
+    }
+  }
   /* no -o: PGOPIPE_OUTPUT, else the server's name for the download */
   const char *out = o.output ? o.output : cli_getenv("OUTPUT");
   char *token = NULL;
   client_t *c = make_client(&o, &token);
   if (!c) return CLI_FAIL;
   struct progress pr = {.app = app};
-  /* The read's parameters; a time range (--from/--to) is passed the same way. */
-  client_download_opts dopts = {.kind = o.kind, .format = o.format, .keep = o.keep};
+  client_download_opts dopts = {.kind = o.kind, .format = o.format, .keep = o.keep, .from = o.from, .to = o.to};
   if (isatty(STDERR_FILENO) && cli_log_level <= CLI_LOG_INFO) {
     dopts.progress = show_progress;
     dopts.progress_ud = &pr;
@@ -441,6 +477,10 @@ int cli_download(int argc, char **argv) {
   int status = CLI_OK;
   if (rc != CLIENT_OK)
     status = report(&o, rc, err);
+  else if (strcmp(res.path, "-") != 0 && o.from)
+    printf("wrote %s (%" PRIu64 " bytes): the %s profile of %s from %s to %s, format %s\n", res.path, res.bytes,
+           o.kind ? layout_kind_name(layout_kind_parse(o.kind)) : "cpu", app, o.from, o.to,
+           o.format ? o.format : "pprof");
   else if (strcmp(res.path, "-") != 0)
     printf("wrote %s (%" PRIu64 " bytes): the %s profile of %s, format %s\n", res.path, res.bytes,
            o.kind ? layout_kind_name(layout_kind_parse(o.kind)) : "cpu", app, o.format ? o.format : "pprof");
@@ -495,11 +535,16 @@ int cli_list(int argc, char **argv) {
   if (!want_args(&o, argc, 0, "no arguments")) return CLI_USAGE;
   listing l;
   if ((rc = fetch_list(&o, &l)) >= 0) return rc;
-  printf("%-40s %-12s %12s  %s\n", "APP", "KIND", "SIZE", "LAST MODIFIED");
+  printf("%-40s %-12s %12s  %-20s  %s\n", "APP", "KIND", "SIZE", "LAST MODIFIED", "HISTORY");
   for (size_t i = 0; i < l.n; i++)
-    for (size_t k = 0; k < l.ps[i].nkinds; k++)
-      printf("%-40s %-12s %12" PRIu64 "  %s\n", l.ps[i].app, l.ps[i].kinds[k].kind, l.ps[i].kinds[k].size,
-             l.ps[i].kinds[k].last_modified);
+    for (size_t k = 0; k < l.ps[i].nkinds; k++) {
+      const client_base *b = &l.ps[i].kinds[k];
+      char span[128] = "-";
+      if (b->history.from[0])
+        snprintf(span, sizeof span, "%s .. %s (%" PRId64 " hours)", b->history.from, b->history.to,
+                 b->history.hours);
+      printf("%-40s %-12s %12" PRIu64 "  %-20s  %s\n", l.ps[i].app, b->kind, b->size, b->last_modified, span);
+    }
   return listing_done(&l, CLI_OK);
 }
 

@@ -618,8 +618,9 @@ int client_download(client_t *c, const char *app, const char *out_path,
   int to_stdout = out_path && strcmp(out_path, "-") == 0;
   char *tmp = NULL;
   int rc;
-  if (opts && (opts->kind || opts->format || opts->keep)) {
-    const char *kv[] = {"kind", opts->kind, "format", opts->format, "keep", opts->keep};
+  if (opts && (opts->kind || opts->format || opts->keep || opts->from || opts->to)) {
+    const char *kv[] = {"kind", opts->kind, "format", opts->format, "keep", opts->keep,
+                        "from", opts->from, "to", opts->to};
     if (req_add_query(r, kv, sizeof kv / sizeof kv[0]) != 0) {
       errbuf_set(err, errlen, "out of memory");
       rc = CLIENT_ENOMEM;
@@ -739,6 +740,19 @@ void client_profiles_free(client_profile *p, size_t n) {
   free(p);
 }
 
+/* A "history" object {"from","to"[,"hours"]} into *h; absent: all empty.
+ * Returns 0, or -1 when it is malformed. */
+static int list_span(json_t *o, client_span *h) {
+  memset(h, 0, sizeof *h);
+  if (!o) return 0;
+  json_t *f = json_object_get(o, "from"), *t = json_object_get(o, "to"), *n = json_object_get(o, "hours");
+  if (!json_is_object(o) || !json_is_string(f) || !json_is_string(t) || (n && !json_is_integer(n))) return -1;
+  snprintf(h->from, sizeof h->from, "%s", json_string_value(f));
+  snprintf(h->to, sizeof h->to, "%s", json_string_value(t));
+  h->hours = n ? (int64_t)json_integer_value(n) : 0;
+  return 0;
+}
+
 /* The "kinds" of one listed app into p->kinds; without the field, one cpu
  * base with the app's own fields. Returns 0, or -1 (malformed or out of
  * memory; p->kinds then holds what was read, freed with the rest). */
@@ -766,8 +780,9 @@ static int list_kinds(json_t *e, client_profile *p) {
     b->last_modified = strdup_s(json_is_string(lm) ? json_string_value(lm) : "");
     if (!b->last_modified) return -1;
     if (chrono_parse_rfc3339(b->last_modified, &b->last_modified_ms) != 0) b->last_modified_ms = -1;
+    if (list_span(json_object_get(o, "history"), &b->history) != 0) return -1;
   }
-  return 0;
+  return list_span(json_object_get(e, "history"), &p->history);
 }
 
 int client_list(client_t *c, client_profile **out, size_t *n, char *err, size_t errlen) {

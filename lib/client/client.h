@@ -179,6 +179,8 @@ typedef struct client_download_opts {
   const char *kind;   /* ?kind=  (cpu, heap, ...) */
   const char *format; /* ?format= (pprof, pgo, preprofile, folded, ...) */
   const char *keep;   /* ?keep=  (format=pgo) */
+  const char *from;   /* ?from= and ?to=: a time range (RFC 3339 or Unix seconds; */
+  const char *to;     /* the server rounds both down to the hour) */
 } client_download_opts;
 
 typedef struct client_download_result {
@@ -205,12 +207,21 @@ int client_download(client_t *c, const char *app, const char *out_path,
                     const client_download_opts *opts, client_download_result *res,
                     char *err, size_t errlen);
 
+/* The hours of history a server keeps ("history" in GET /api/profile):
+ * from the start of the first hour to the end of the last, RFC 3339 strings
+ * as sent; all empty (hours 0) when it keeps none or does not say. */
+typedef struct client_span {
+  char from[40], to[40];
+  int64_t hours; /* hour buckets held (per kind; 0 for an app as a whole) */
+} client_span;
+
 /* One base of an app in GET /api/profile ("kinds"). */
 typedef struct client_base {
   char kind[16];            /* "cpu", "heap", ... */
   uint64_t size;            /* bytes */
   char *last_modified;      /* RFC 3339 string as sent by the server */
   int64_t last_modified_ms; /* parsed; -1 when it could not be */
+  client_span history;      /* the kind's hours of history */
 } client_base;
 
 /* One app from GET /api/profile. */
@@ -222,6 +233,7 @@ typedef struct client_profile {
   client_base *kinds;     /* the app's bases, as listed; a server that lists none
                              (autopgo) gives one "cpu" base with the fields above */
   size_t nkinds;
+  client_span history;    /* the app's hours of history (any kind) */
 } client_profile;
 
 /*

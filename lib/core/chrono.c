@@ -97,6 +97,23 @@ int chrono_parse_rfc3339(const char *s, int64_t *ms_out) {
   return 0;
 }
 
+int chrono_parse_time(const char *s, int64_t *ms) {
+  if (!s || !*s) return -1;
+  size_t n = strlen(s);
+  if (strspn(s, "0123456789") == n) {
+    if (n > 12) return -1;
+    int64_t sec = 0;
+    for (size_t i = 0; i < n; i++) sec = sec * 10 + (s[i] - '0');
+    if (sec > 253402300799LL) return -1;
+    *ms = sec * 1000;
+    return 0;
+  }
+  int64_t v;
+  if (chrono_parse_rfc3339(s, &v) != 0 || v < 0 || v > 253402300799999LL) return -1;
+  *ms = v;
+  return 0;
+}
+
 int chrono_format_rfc3339(int64_t ms, int with_ms, char *buf, size_t buflen) {
   int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
   int milli = (int)(ms - secs * 1000);

@@ -36,6 +36,15 @@ void chrono_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
 int chrono_parse_rfc3339(const char *s, int64_t *ms);
 
 /*
+ * Parses a point in time as the API's time parameters take it (from, to):
+ * an RFC 3339 date-time (chrono_parse_rfc3339) or whole Unix seconds (one
+ * to twelve digits, no sign), into ms since the epoch. Times before the
+ * epoch or after 9999-12-31T23:59:59Z are refused. Returns 0, or -1 when s
+ * is neither.
+ */
+int chrono_parse_time(const char *s, int64_t *ms);
+
+/*
  * Formats ms since the epoch as RFC 3339 UTC: "2026-11-21T12:16:34Z", or
  * with milliseconds ("2026-11-21T12:16:34.964Z") when with_ms. buf must
  * hold 25 bytes. Returns 0, or -1 for a year outside 0..9999.

@@ -601,6 +601,24 @@ char *ingest_reply_profefe_error(int http_status, const char *message);
 char *ingest_reply_profefe_ok(const char *id, const char *type, const char *service, const ingest_labels *labels,
                               int64_t created_at_ns);
 
+/* One profile of profefe's read API listing (GET /api/0/profiles). */
+typedef struct ingest_profefe_item {
+  const char *id, *type, *service;
+  const ingest_labels *labels; /* NULL or empty: no "labels" */
+  int64_t created_at_ns;
+} ingest_profefe_item;
+
+/* {"code":200,"body":[{"id","type","service","labels","created_at"},...]}
+ * and a newline: each item as in ingest_reply_profefe_ok's body. */
+char *ingest_reply_profefe_list(const ingest_profefe_item *items, size_t n);
+
+/* {"code":200,"body":["a","b",...]} and a newline (GET /api/0/services). */
+char *ingest_reply_profefe_names(const char *const *names, size_t n);
+
+/* {"code":200,"body":{"version":V,"commit":C,"build_time":T}} and a newline
+ * (GET /api/0/version). */
+char *ingest_reply_profefe_version(const char *version, const char *commit, const char *build_time);
+
 /* traceway's error body {"error":"..."}; for 401 the body is empty (""),
  * as traceway's auth middleware answers. Success is INGEST_TRACEWAY_OK. */
 char *ingest_reply_traceway_error(int http_status, const char *message);

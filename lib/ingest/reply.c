@@ -1,9 +1,9 @@
 /*
  * reply.c — the answer bodies each protocol's clients expect: Pyroscope's
  * {"code","message"} errors (connect codes), profefe's {"code","error"}
- * errors and its {"code":200,"body":{...}} success envelope (kube-profefe
- * reads body.id from it), traceway's {"error"} (and the empty body of its
- * 401). Built with jansson, so any message text is escaped correctly.
+ * errors and its {"code":200,"body":...} success envelope (kube-profefe
+ * reads body.id from it; the read API's lists, services and version come in
+ * it too), traceway's {"error"} (and the empty body of its 401). Built with jansson, so any message text is escaped correctly.
  */
 #include "internal.h"
 
@@ -77,14 +77,16 @@ char *ingest_reply_profefe_error(int http_status, const char *message) {
   return dump(o, 1);
 }
 
-char *ingest_reply_profefe_ok(const char *id, const char *type, const char *service, const ingest_labels *labels,
-                              int64_t created_at_ns) {
+/* profefe's profile model {"id","type","service"[,"labels"],"created_at"},
+ * or NULL when out of memory. */
+static json_t *profefe_meta(const char *id, const char *type, const char *service, const ingest_labels *labels,
+                            int64_t created_at_ns) {
   char when[32];
   int64_t s = created_at_ns / 1000000000;
   if (created_at_ns < 0 && created_at_ns % 1000000000) s--;
   if (chrono_format_rfc3339(s * 1000, 0, when, sizeof when)) when[0] = 0;
-  json_t *o = json_object(), *b = json_object();
-  int bad = !o || !b;
+  json_t *b = json_object();
+  int bad = !b;
   bad = bad || json_object_set_new(b, "id", text(id)) || json_object_set_new(b, "type", text(type)) ||
         json_object_set_new(b, "service", text(service));
   if (!bad && labels && labels->n) {
@@ -103,17 +105,54 @@ char *ingest_reply_profefe_ok(const char *id, const char *type, const char *serv
     if (a) bad = json_object_set_new(b, "labels", a) || bad;
   }
   bad = bad || json_object_set_new(b, "created_at", json_string(when));
-  if (!bad) {
-    bad = json_object_set_new(o, "code", json_integer(200));
-    bad |= json_object_set_new(o, "body", b); /* takes b, also on failure */
-    b = NULL;
-  }
   if (bad) {
     json_decref(b);
+    return NULL;
+  }
+  return b;
+}
+
+/* {"code":200,"body":BODY} and a newline; body is consumed. */
+static char *profefe_envelope(json_t *body) {
+  json_t *o = body ? json_object() : NULL;
+  if (!o || json_object_set_new(o, "code", json_integer(200)) || json_object_set_new(o, "body", body)) {
+    if (!o) json_decref(body);
     json_decref(o);
     return NULL;
   }
   return dump(o, 1);
+}
+
+char *ingest_reply_profefe_ok(const char *id, const char *type, const char *service, const ingest_labels *labels,
+                              int64_t created_at_ns) {
+  return profefe_envelope(profefe_meta(id, type, service, labels, created_at_ns));
+}
+
+char *ingest_reply_profefe_list(const ingest_profefe_item *items, size_t n) {
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < n; i++) {
+    json_t *m = profefe_meta(items[i].id, items[i].type, items[i].service, items[i].labels, items[i].created_at_ns);
+    if (!m || json_array_append_new(a, m)) {
+      json_decref(a);
+      a = NULL;
+    }
+  }
+  return profefe_envelope(a);
+}
+
+char *ingest_reply_profefe_names(const char *const *names, size_t n) {
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < n; i++)
+    if (json_array_append_new(a, text(names[i]))) {
+      json_decref(a);
+      a = NULL;
+    }
+  return profefe_envelope(a);
+}
+
+char *ingest_reply_profefe_version(const char *version, const char *commit, const char *build_time) {
+  return profefe_envelope(json_pack("{s:o, s:o, s:o}", "version", text(version), "commit", text(commit),
+                                    "build_time", text(build_time)));
 }
 
 char *ingest_reply_traceway_error(int http_status, const char *message) {

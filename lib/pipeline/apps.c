@@ -15,34 +15,61 @@
 
 #include "errbuf.h"
 
-/* Adds one base to the growing array of apps: to the last app when it is
- * the same (the store lists an app's keys together), else as a new app.
- * Returns -1 when out of memory. */
-static int push(apps_base **v, size_t *n, size_t *cap, const layout_ref *ref, const blob_info *info) {
-  apps_base *b = *n ? &(*v)[*n - 1] : NULL;
-  if (!b || strcmp(b->app, ref->app) != 0) {
-    if (*n == *cap) {
-      size_t ncap = *cap ? *cap * 2 : 16;
-      apps_base *nv = realloc(*v, ncap * sizeof *nv);
-      if (!nv) return -1;
-      *v = nv;
-      *cap = ncap;
-    }
-    b = &(*v)[(*n)++];
-    memset(b, 0, sizeof *b);
-    memcpy(b->app, ref->app, strlen(ref->app) + 1);
+/* The app being collected: its bases and the spans of its hour buckets. */
+typedef struct cur_app {
+  int open;
+  apps_base b;
+  history_span spans[LAYOUT_KIND_COUNT];
+} cur_app;
+
+static void cur_reset(cur_app *c, const char *app) {
+  memset(c, 0, sizeof *c);
+  c->open = 1;
+  memcpy(c->b.app, app, strlen(app) + 1);
+  c->b.hours.first_hour = c->b.hours.last_hour = -1;
+  for (int k = 0; k < LAYOUT_KIND_COUNT; k++) c->spans[k].first_hour = c->spans[k].last_hour = -1;
+}
+
+/* Appends the collected app when it has a base. Returns -1 when out of memory. */
+static int flush(apps_base **v, size_t *n, size_t *cap, cur_app *c) {
+  if (!c->open || c->b.nkinds == 0) return 0;
+  for (size_t i = 0; i < c->b.nkinds; i++) {
+    const history_span *s = &c->spans[c->b.kinds[i].kind];
+    c->b.kinds[i].hours = *s;
   }
-  if (b->nkinds == LAYOUT_KIND_COUNT) return 0; /* cannot happen: one key per kind */
-  /* insertion in kind order */
+  for (int k = 0; k < LAYOUT_KIND_COUNT; k++) {
+    const history_span *s = &c->spans[k];
+    if (!s->hours) continue;
+    if (c->b.hours.first_hour < 0 || s->first_hour < c->b.hours.first_hour) c->b.hours.first_hour = s->first_hour;
+    if (s->last_hour > c->b.hours.last_hour) c->b.hours.last_hour = s->last_hour;
+    if (s->hours > c->b.hours.hours) c->b.hours.hours = s->hours;
+  }
+  if (*n == *cap) {
+    size_t ncap = *cap ? *cap * 2 : 16;
+    apps_base *nv = realloc(*v, ncap * sizeof *nv);
+    if (!nv) return -1;
+    *v = nv;
+    *cap = ncap;
+  }
+  (*v)[(*n)++] = c->b;
+  return 0;
+}
+
+/* Adds one base to the app being collected, in kind order. */
+static void add_base(cur_app *c, const layout_ref *ref, const blob_info *info) {
+  apps_base *b = &c->b;
+  if (b->nkinds == LAYOUT_KIND_COUNT) return; /* cannot happen: one key per kind */
   size_t i = b->nkinds++;
   while (i > 0 && b->kinds[i - 1].kind > ref->kind) {
     b->kinds[i] = b->kinds[i - 1];
     i--;
   }
-  b->kinds[i] = (apps_kind_base){ref->kind, info->size, info->mtime_ms};
+  memset(&b->kinds[i], 0, sizeof b->kinds[i]);
+  b->kinds[i].kind = ref->kind;
+  b->kinds[i].size = info->size;
+  b->kinds[i].mtime_ms = info->mtime_ms;
   b->size += info->size;
   if (info->mtime_ms > b->mtime_ms) b->mtime_ms = info->mtime_ms;
-  return 0;
 }
 
 int apps_list_bases(blob_store *blob, apps_base **out, size_t *n, char *err, size_t errlen) {
@@ -56,14 +83,31 @@ int apps_list_bases(blob_store *blob, apps_base **out, size_t *n, char *err, siz
   const char *key;
   blob_info info;
   layout_ref ref;
-  while ((rc = blob_iter_next(it, &key, &info, err, errlen)) == 1) {
-    if (layout_parse_key(key, &ref) != 0 || ref.type != LAYOUT_KEY_BASE) continue;
-    if (push(&v, &cnt, &cap, &ref, &info) != 0) {
-      errbuf_set(err, errlen, "out of memory");
-      rc = BLOB_ENOMEM;
-      break;
-    }
+  cur_app *c = calloc(1, sizeof *c);
+  if (!c) {
+    blob_iter_free(it);
+    errbuf_set(err, errlen, "out of memory");
+    return BLOB_ENOMEM;
   }
+  /* an app's keys are listed together: they share the prefix "{app}/" */
+  while ((rc = blob_iter_next(it, &key, &info, err, errlen)) == 1) {
+    if (layout_parse_key(key, &ref) != 0 || (ref.type != LAYOUT_KEY_BASE && ref.type != LAYOUT_KEY_HOUR)) continue;
+    if (ref.kind < 0 || ref.kind >= LAYOUT_KIND_COUNT) continue;
+    if (!c->open || strcmp(c->b.app, ref.app) != 0) {
+      if (flush(&v, &cnt, &cap, c) != 0) {
+        rc = BLOB_ENOMEM;
+        break;
+      }
+      cur_reset(c, ref.app);
+    }
+    if (ref.type == LAYOUT_KEY_BASE)
+      add_base(c, &ref, &info);
+    else
+      history_span_add(&c->spans[ref.kind], ref.hour);
+  }
+  if (rc == 0 && flush(&v, &cnt, &cap, c) != 0) rc = BLOB_ENOMEM;
+  if (rc == BLOB_ENOMEM) errbuf_set(err, errlen, "out of memory");
+  free(c);
   blob_iter_free(it);
   if (rc < 0) {
     free(v);

@@ -10,7 +10,10 @@
  * by app, apps in the store's key order, each app's bases in kind order
  * (cpu first). An app as a whole has the size of its bases together and the
  * last-modified time of the newest: for an app with only a cpu base, that
- * base's size and time, as autopgo lists them.
+ * base's size and time, as autopgo lists them. The same pass finds the
+ * hours the app keeps history of: its hour buckets
+ * ("{app}/hours/{kind}/{YYYYMMDDHH}.pgo", history.h), per kind and for the
+ * app as a whole (the time span range reads can answer).
  *
  * Deletion, in this order:
  *   1. the app must have a base of some kind        (else nothing is done: 404)
@@ -31,6 +34,7 @@
 
 #include "blob.h"
 #include "bus.h"
+#include "history.h"
 #include "layout.h"
 
 #ifdef __cplusplus
@@ -42,6 +46,7 @@ typedef struct apps_kind_base {
   layout_kind kind;
   uint64_t size;    /* bytes */
   int64_t mtime_ms; /* last modified, ms since the epoch */
+  history_span hours; /* the kind's hour buckets (hours 0: none) */
 } apps_kind_base;
 
 /* One app and its base profiles. */
@@ -51,10 +56,15 @@ typedef struct apps_base {
   int64_t mtime_ms; /* last modified: the newest of its bases, ms since the epoch */
   size_t nkinds;    /* >= 1 */
   apps_kind_base kinds[LAYOUT_KIND_COUNT]; /* in kind order (layout_kind), cpu first */
+  /* the first and last hour of any kind's buckets (hours: the largest
+   * count of one kind; 0 when the app keeps no history) */
+  history_span hours;
 } apps_base;
 
 /*
- * Lists every app that has a base, with its bases. On success *out is a
+ * Lists every app that has a base, with its bases and the hours of history
+ * it keeps (an app with hour buckets but no base is not listed: the listing
+ * is of merged profiles, as autopgo's). On success *out is a
  * malloc'd array of *n apps (caller frees; NULL when there are none).
  * Returns 0, or the store's negative BLOB_E* code with its message in err
  * (*out NULL). Cost: one pass over every key of the store.

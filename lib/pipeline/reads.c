@@ -28,6 +28,7 @@
 
 #include "chrono.h"
 #include "errbuf.h"
+#include "history.h"
 #include "pgo.h"
 
 /* ---- parameters ---- */
@@ -49,7 +50,7 @@ static void format_names(char *buf, size_t n) {
 }
 
 int reads_parse(const char *app, const reads_params *p, reads_request *out, char *err, size_t errlen) {
-  static const reads_params none = {NULL, NULL, NULL};
+  static const reads_params none = {NULL, NULL, NULL, NULL, NULL};
   char names[256];
   if (!p) p = &none;
   memset(out, 0, sizeof *out);
@@ -87,12 +88,30 @@ int reads_parse(const char *app, const reads_params *p, reads_request *out, char
     errbuf_set(err, errlen, "keep applies to format=pgo only, not format=%s", f->name);
     return -1;
   }
-  out->source.type = READS_SOURCE_BASE;
   memcpy(out->source.app, app, strlen(app) + 1);
   out->source.kind = kind;
-  if (layout_kind_base_key(app, kind, out->source.key, sizeof out->source.key) != 0) {
-    errbuf_set(err, errlen, "invalid app name \"%.80s\"", app);
-    return -1;
+  if (p->from || p->to) {
+    if (history_parse_range(p->from, p->to, &out->source.from_hour, &out->source.to_hour, err, errlen) != 0)
+      return -1;
+    char prefix[LAYOUT_KEY_BUF], fh[16], th[16];
+    if (layout_hours_prefix(app, kind, prefix, sizeof prefix) != 0 ||
+        layout_hour_format(out->source.from_hour, fh, sizeof fh) != 0 ||
+        layout_hour_format(out->source.to_hour, th, sizeof th) != 0) {
+      errbuf_set(err, errlen, "from and to must lie between 1970 and 9999");
+      return -1;
+    }
+    out->source.type = READS_SOURCE_RANGE;
+    int w = snprintf(out->source.key, sizeof out->source.key, "%s%s-%s", prefix, fh, th);
+    if (w < 0 || (size_t)w >= sizeof out->source.key) {
+      errbuf_set(err, errlen, "invalid app name \"%.80s\"", app);
+      return -1;
+    }
+  } else {
+    out->source.type = READS_SOURCE_BASE;
+    if (layout_kind_base_key(app, kind, out->source.key, sizeof out->source.key) != 0) {
+      errbuf_set(err, errlen, "invalid app name \"%.80s\"", app);
+      return -1;
+    }
   }
   out->format = f;
   out->keep = keep;
@@ -101,10 +120,38 @@ int reads_parse(const char *app, const reads_params *p, reads_request *out, char
 
 /* ---- the source ---- */
 
+/* The BLOB_* code of a HISTORY_* code (see reads_source_load). */
+static int blob_code_of(int hrc) {
+  switch (hrc) {
+  case HISTORY_OK: return BLOB_OK;
+  case HISTORY_ENOTFOUND: return BLOB_ENOTFOUND;
+  case HISTORY_ESTORE: return BLOB_ERETRY;
+  case HISTORY_ENOMEM: return BLOB_ENOMEM;
+  default: return BLOB_EINVAL;
+  }
+}
+
 int reads_source_stat(blob_store *blob, const reads_source *src, blob_info *version, char *err, size_t errlen) {
   switch (src->type) {
   case READS_SOURCE_BASE:
     return blob_stat(blob, src->key, version, err, errlen);
+  case READS_SOURCE_RANGE: {
+    history_bucket *b = NULL;
+    size_t n = 0;
+    int rc = history_buckets(blob, src->app, src->kind, src->from_hour, src->to_hour, &b, &n, err, errlen);
+    if (rc != HISTORY_OK) return blob_code_of(rc);
+    if (n == 0) {
+      char f[40], t[40];
+      chrono_format_rfc3339(src->from_hour * 3600 * 1000, 0, f, sizeof f);
+      chrono_format_rfc3339(src->to_hour * 3600 * 1000, 0, t, sizeof t);
+      errbuf_set(err, errlen, "no %s profile of app %s between %s and %s: no upload of that kind was merged in those hours",
+                 layout_kind_name(src->kind), src->app, f, t);
+      return BLOB_ENOTFOUND;
+    }
+    history_range_version(b, n, version);
+    free(b);
+    return BLOB_OK;
+  }
   }
   errbuf_set(err, errlen, "unknown read source");
   return BLOB_EINVAL;
@@ -115,13 +162,37 @@ int reads_source_load(blob_store *blob, const reads_source *src, size_t max_byte
   switch (src->type) {
   case READS_SOURCE_BASE:
     return blob_get(blob, src->key, max_bytes, data, len, version, err, errlen);
+  case READS_SOURCE_RANGE: {
+    pp_limits lim = {.max_input_bytes = max_bytes};
+    pp_profile *p = NULL;
+    int rc = history_range_merge(blob, src->app, src->kind, src->from_hour, src->to_hour, &lim, &p, version, err,
+                                 errlen);
+    if (rc != HISTORY_OK) return blob_code_of(rc);
+    char e[256];
+    rc = pp_encode(p, -1, data, len, e, sizeof e);
+    pp_free(p);
+    if (rc != PP_OK) {
+      errbuf_set(err, errlen, "encoding the merge of the range: %s", e);
+      return rc == PP_ENOMEM ? BLOB_ENOMEM : BLOB_EINVAL;
+    }
+    return BLOB_OK;
+  }
   }
   errbuf_set(err, errlen, "unknown read source");
   return BLOB_EINVAL;
 }
 
-/* A printable name of the source for messages: "app demo's heap profile". */
+/* A printable name of the source for messages: "the heap profile of app
+ * demo" (and its time range). */
 static void source_name(const reads_source *src, char *buf, size_t n) {
+  if (src->type == READS_SOURCE_RANGE) {
+    char f[40], t[40];
+    chrono_format_rfc3339(src->from_hour * 3600 * 1000, 0, f, sizeof f);
+    chrono_format_rfc3339(src->to_hour * 3600 * 1000, 0, t, sizeof t);
+    if (snprintf(buf, n, "the %s profile of app %s from %s to %s", layout_kind_name(src->kind), src->app, f, t) < 0)
+      buf[0] = '\0';
+    return;
+  }
   snprintf(buf, n, "the %s profile of app %s", layout_kind_name(src->kind), src->app);
 }
 
@@ -362,11 +433,20 @@ static int fill_pprof(void *ctx, uint8_t **data, size_t *len, blob_info *version
                              sizeof e);
   if (rc == BLOB_OK) return 0;
   if (rc == BLOB_ENOTFOUND) {
-    errbuf_set(err, errlen, "no %s profile for app %s yet", layout_kind_name(j->rq->source.kind), j->rq->source.app);
+    if (j->rq->source.type == READS_SOURCE_RANGE)
+      errbuf_set(err, errlen, "%s", e);
+    else
+      errbuf_set(err, errlen, "no %s profile for app %s yet", layout_kind_name(j->rq->source.kind),
+                 j->rq->source.app);
     return 404;
   }
-  j->blob_op = "get";
   source_name(&j->rq->source, what, sizeof what);
+  if (rc == BLOB_EINVAL || rc == BLOB_ENOMEM) {
+    /* a range whose buckets do not decode or merge: the store is fine */
+    errbuf_set(err, errlen, "reading %s: %s", what, e);
+    return 500;
+  }
+  j->blob_op = "get";
   errbuf_set(err, errlen, "reading %s: %s", what, e);
   return rc == BLOB_ETOOBIG ? 500 : 503;
 }
@@ -460,7 +540,9 @@ void reads_serve(reads *r, const reads_request *rq, const char *if_none_match, c
   int rc = reads_source_stat(r->cfg.blob, &rq->source, &v, e, sizeof e);
   if (rc == BLOB_ENOTFOUND) {
     a->status = 404;
-    if (rq->source.kind == LAYOUT_KIND_CPU)
+    if (rq->source.type == READS_SOURCE_RANGE)
+      snprintf(a->message, sizeof a->message, "%s", e);
+    else if (rq->source.kind == LAYOUT_KIND_CPU)
       snprintf(a->message, sizeof a->message, "no merged profile for app %s yet", rq->source.app);
     else
       snprintf(a->message, sizeof a->message, "no %s profile for app %s yet", layout_kind_name(rq->source.kind),
@@ -496,7 +578,7 @@ void reads_serve(reads *r, const reads_request *rq, const char *if_none_match, c
     a->blob_op = j.blob_op;
     if (rc < 0) snprintf(a->message, sizeof a->message, "out of memory");
     /* the source vanished between the stat and the read: as before the stat */
-    if (rc == 404 && rq->source.kind == LAYOUT_KIND_CPU)
+    if (rc == 404 && rq->source.type == READS_SOURCE_BASE && rq->source.kind == LAYOUT_KIND_CPU)
       snprintf(a->message, sizeof a->message, "no merged profile for app %s yet", rq->source.app);
     return;
   }

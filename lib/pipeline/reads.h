@@ -2,14 +2,16 @@
  * reads.h — what GET /api/profile/{app} serves (contract: "Reads"), apart
  * from HTTP so that tests reach the rules directly:
  *
- *  - which profile a read is made from: its source (reads_source). Today
- *    the one source is the base object of (app, kind); the source is the
- *    only thing that knows where the bytes come from, so another kind of
- *    source (a time range: the merge of hour buckets) is one more
- *    reads_source_type with its own stat and load, and nothing else here
- *    changes;
- *  - which parameters are accepted (kind, format, keep) and what an
- *    unknown value is answered (400, with the accepted values named);
+ *  - which profile a read is made from: its source (reads_source), the
+ *    base object of (app, kind), or a time range [from, to) of (app,
+ *    kind): the merge of the hour buckets in it (history.h,
+ *    history_range_merge). The source is the only thing that knows where
+ *    the bytes come from: each type has its own stat (a base: one
+ *    blob_stat; a range: one listing of the kind's hour buckets, whose
+ *    ETags together are the range's version) and load, and everything
+ *    after (formats, ETags, the cache, 304s) is the same for both;
+ *  - which parameters are accepted (kind, format, keep, from, to) and what
+ *    an unknown value is answered (400, with the accepted values named);
  *  - how each format is made from the source's bytes: pprof is the stored
  *    bytes as they are; pgo and preprofile go through pp_pgo_convert; the
  *    other formats through the export table (pp_export_format_find);
@@ -61,10 +63,13 @@ typedef struct reads_params {
   const char *kind;   /* default cpu; layout_kind_parse ("allocs" is heap) */
   const char *format; /* default pprof; a row of the export table */
   const char *keep;   /* formats that trim stacks (pgo) only: 0 or 2..PP_PGO_MAX_KEEP, default 2 */
+  const char *from;   /* a time range: both or neither; RFC 3339 or Unix seconds, */
+  const char *to;     /* rounded down to the hour (history_parse_range) */
 } reads_params;
 
 typedef enum reads_source_type {
-  READS_SOURCE_BASE = 0 /* the base object of (app, kind): layout_kind_base_key */
+  READS_SOURCE_BASE = 0, /* the base object of (app, kind): layout_kind_base_key */
+  READS_SOURCE_RANGE = 1 /* the hour buckets of (app, kind) in [from_hour, to_hour) */
 } reads_source_type;
 
 /* The profile a read is made from. */
@@ -72,7 +77,11 @@ typedef struct reads_source {
   reads_source_type type;
   char app[LAYOUT_APP_MAX + 1];
   layout_kind kind;
-  char key[LAYOUT_KEY_BUF]; /* READS_SOURCE_BASE: the base's key */
+  /* READS_SOURCE_BASE: the base's key; READS_SOURCE_RANGE: a name of the
+   * range, "{app}/hours/{kind}/{FROM}-{TO}" (hours as YYYYMMDDHH), which
+   * no object has: it keys the range's outputs in the cache */
+  char key[LAYOUT_KEY_BUF];
+  int64_t from_hour, to_hour; /* READS_SOURCE_RANGE */
 } reads_source;
 
 typedef struct reads_request {
@@ -87,7 +96,10 @@ typedef struct reads_request {
  * (the answer is 400): an invalid app name, an unknown kind or format, a
  * keep that is not 0 or 2..PP_PGO_MAX_KEEP (1 is refused: it drops the
  * caller location every compiler reads), keep with a format that does not
- * trim stacks, or an empty value.
+ * trim stacks, an empty value, from without to or the other way round, a
+ * time that is not RFC 3339 or Unix seconds, or from not before to once
+ * both are rounded down to the hour. With from and to the source is
+ * READS_SOURCE_RANGE.
  */
 int reads_parse(const char *app, const reads_params *p, reads_request *out, char *err, size_t errlen);
 
@@ -96,7 +108,9 @@ int reads_parse(const char *app, const reads_params *p, reads_request *out, char
 /*
  * The current version of src: size, last-modified time and ETag (what
  * decides whether a cached output is still the source's). One blob_stat for
- * a base. Returns a BLOB_* code (BLOB_ENOTFOUND: the app has no such base).
+ * a base; for a range one listing of the kind's hour buckets, the version
+ * being history_range_version of those in range. Returns a BLOB_* code
+ * (BLOB_ENOTFOUND: the app has no such base, or no bucket in the range).
  */
 int reads_source_stat(blob_store *blob, const reads_source *src, blob_info *version, char *err, size_t errlen);
 
@@ -104,7 +118,10 @@ int reads_source_stat(blob_store *blob, const reads_source *src, blob_info *vers
  * Reads the source's bytes (gzipped profile.proto) into *data (malloc'd,
  * caller frees), at most max_bytes (0 = no limit; over it BLOB_ETOOBIG),
  * with the version actually read in *version (which may be newer than a
- * stat made just before). Returns a BLOB_* code.
+ * stat made just before). A range is merged here (history_range_merge,
+ * each bucket read within max_bytes) and encoded; a bucket that does not
+ * decode or buckets that do not merge are BLOB_EINVAL. Returns a BLOB_*
+ * code.
  */
 int reads_source_load(blob_store *blob, const reads_source *src, size_t max_bytes, uint8_t **data,
                       size_t *len, blob_info *version, char *err, size_t errlen);

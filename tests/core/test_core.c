@@ -187,6 +187,21 @@ static void test_rfc3339(void) {
   CHECK(bad == 0, "%d round trips failed", bad);
 }
 
+static void test_time_param(void) {
+  int64_t ms = -1;
+  CHECK(chrono_parse_time("1795263394", &ms) == 0 && ms == 1795263394000LL, "Unix seconds");
+  CHECK(chrono_parse_time("0", &ms) == 0 && ms == 0, "zero");
+  CHECK(chrono_parse_time("2026-11-21T12:16:34.964Z", &ms) == 0 && ms == 1795263394964LL, "RFC 3339");
+  CHECK(chrono_parse_time("253402300799", &ms) == 0, "the last second of 9999");
+  CHECK(chrono_parse_time("253402300800", &ms) == -1, "past 9999");
+  CHECK(chrono_parse_time("1969-12-31T23:59:59Z", &ms) == -1, "before the epoch");
+  CHECK(chrono_parse_time("-1", &ms) == -1 && chrono_parse_time("+1", &ms) == -1, "signs");
+  CHECK(chrono_parse_time("1.5", &ms) == -1 && chrono_parse_time("1e9", &ms) == -1, "not whole seconds");
+  CHECK(chrono_parse_time("0000000000001", &ms) == -1, "13 digits");
+  CHECK(chrono_parse_time("", &ms) == -1 && chrono_parse_time(NULL, &ms) == -1, "empty");
+  CHECK(chrono_parse_time("2026-11-21T12:16:34", &ms) == -1, "no zone");
+}
+
 static void test_duration(void) {
   int64_t ms = -1;
   char e[160];
@@ -255,6 +270,7 @@ int main(void) {
   test_keys();
   test_kinds_hours();
   test_rfc3339();
+  test_time_param();
   test_duration();
   test_errbuf_rnd();
   test_log();

@@ -26,7 +26,7 @@ static const char *PROFILES;
 
 static int parse(const char *app, const char *kind, const char *format, const char *keep, reads_request *rq,
                  char *err, size_t n) {
-  reads_params p = {kind, format, keep};
+  reads_params p = {kind, format, keep, NULL, NULL};
   return reads_parse(app, &p, rq, err, n);
 }
 
@@ -54,6 +54,28 @@ static void test_parse(void) {
   CHECK_EQ(rq.keep, 7);
   for (size_t i = 0; i < pp_export_format_count(); i++)
     CHECK_EQ(parse("demo", NULL, pp_export_format_at(i)->name, NULL, &rq, err, sizeof err), 0);
+
+  /* a time range: its own source type and cache name */
+  reads_params rp = {"heap", "folded", NULL, "2026-11-21T10:59:59Z", "1795273200"};
+  CHECK_EQ(reads_parse("demo", &rp, &rq, err, sizeof err), 0);
+  CHECK_EQ(rq.source.type, READS_SOURCE_RANGE);
+  CHECK_EQ(rq.source.kind, LAYOUT_KIND_HEAP);
+  CHECK_EQ(rq.source.to_hour - rq.source.from_hour, 5);
+  CHECK_STR(rq.source.key, "demo/hours/heap/2026112110-2026112115");
+  char fn[128];
+  CHECK_EQ(reads_filename(&rq, fn, sizeof fn), 0);
+  CHECK_STR(fn, "demo-heap.folded");
+  struct {
+    const char *from, *to, *says;
+  } badr[] = {{"1795273200", NULL, "both"},           {NULL, "1795273200", "both"},
+              {"soon", "1795273200", "bad from"},     {"1795273200", "x", "bad to"},
+              {"1795273200", "1795273200", "before"}, {"1795273200", "1795274000", "rounded down"}};
+  for (size_t i = 0; i < sizeof badr / sizeof badr[0]; i++) {
+    reads_params b = {NULL, NULL, NULL, badr[i].from, badr[i].to};
+    err[0] = '\0';
+    CHECK_EQ(reads_parse("demo", &b, &rq, err, sizeof err), -1);
+    CHECK(strstr(err, badr[i].says) != NULL, "range case %zu: %s", i, err);
+  }
 
   struct {
     const char *app, *kind, *format, *keep, *says;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run-server-test.sh TEST_SERVER SERVER_BIN PROFILES MODE STORE
-#   TEST_SERVER: test_server, or test_reads (modes formats, cache, client)
+#   TEST_SERVER: test_server, test_reads (modes formats, cache, client) or
+#   test_history (modes range, profefe, history-cli: its mode cli)
 #   STORE: file (objects under a temp dir) or s3 (s3rver behind the SigV4
 #   checker, tests/support/s3). Starts a fresh Kafka-protocol broker
 #   (tests/support/kafka/with-kafka.sh) and, for s3, the S3 server, in a temp
@@ -34,7 +35,9 @@ case $mode in
   api)     args=(api "$server_bin" "$profiles" "$work" "$blob_url") ;;
   s3-down) args=(s3-down "$server_bin" "$profiles" "$work" "$s3dir" "$support/s3") ;;
   cli)     args=(cli "$server_bin" "$work") ;;
-  formats|cache|client) args=("$mode" "$server_bin" "$profiles" "$work" "$blob_url") ;;
+  formats|cache|client|range|profefe|history-cli)
+    [ "$mode" = history-cli ] && mode=cli
+    args=("$mode" "$server_bin" "$profiles" "$work" "$blob_url") ;;
   *)       args=("$mode" "$server_bin" "$profiles" "$work") ;;
 esac
 set +e

@@ -2,8 +2,8 @@
 // go on (like tests/common/check.h), a real pgopipe-server process on a
 // random port, one headless Chromium (Debian's /usr/bin/chromium driven by
 // playwright-core) with every request and console message recorded, and the
-// references the page is compared with: `go tool pprof -top` and
-// `pgopipe export -f folded`.
+// references the page is compared with: `go tool pprof -top` (and the check
+// of the page's top table against it) and `pgopipe export -f folded`.
 'use strict';
 
 const { chromium } = require('playwright-core');
@@ -265,6 +265,38 @@ function folded(pgopipe, file, sampleType) {
     });
 }
 
+// ---- the top table ----
+
+// The table's rows against pprof -top: the same (flat, cum, name) set, the
+// same flat order, the same flat% and cum%.
+async function compareTop(page, ref, what) {
+  const rows = await page.$$eval('#top tbody tr[data-name]', (trs) =>
+    trs.map((t) => ({ name: t.dataset.name, flat: Number(t.dataset.flat), cum: Number(t.dataset.cum), flatPct: Number(t.dataset.flatPct), cumPct: Number(t.dataset.cumPct) })),
+  );
+  const key = (r) => `${r.flat} ${r.cum} ${r.name}`;
+  const got = rows.map(key).sort();
+  const want = ref.rows.map(key).sort();
+  checkEq(got.length, want.length, `${what}: rows`);
+  const missing = want.filter((k) => !got.includes(k));
+  const extra = got.filter((k) => !want.includes(k));
+  check(!missing.length && !extra.length, () => `${what}: table differs from pprof -top; missing ${missing.slice(0, 5).join(' | ')}; extra ${extra.slice(0, 5).join(' | ')}`);
+  checkEq(rows.map((r) => r.flat).join(','), ref.rows.map((r) => r.flat).join(','), `${what}: flat column in pprof's order`);
+  const byName = new Map(ref.rows.map((r) => [r.name, r]));
+  let pctOk = true;
+  for (const r of rows) {
+    const p = byName.get(r.name);
+    // pprof prints percentages without trailing zeros ("0%", "0.7%")
+    if (!p || Math.abs(r.flatPct - Number(p.flatPct)) > 0.0051 || Math.abs(r.cumPct - Number(p.cumPct)) > 0.0051) {
+      pctOk = false;
+      check(false, `${what}: ${r.name} ${r.flatPct}/${r.cumPct}% vs pprof ${p && p.flatPct}/${p && p.cumPct}%`);
+      break;
+    }
+  }
+  check(pctOk, `${what}: flat% and cum% as pprof's`);
+  const text = await page.$eval('#top tbody tr[data-name] td', (td) => td.textContent);
+  check(/\d/.test(text), `formatted flat value: ${text}`);
+}
+
 module.exports = {
   check,
   checkEq,
@@ -283,4 +315,5 @@ module.exports = {
   near,
   pprofTop,
   folded,
+  compareTop,
 };
