@@ -179,6 +179,9 @@ start_kafka() {
   "${KAFKA_MOCK:?KAFKA_MOCK: the kafka-mock binary}" "$T/kafka.boot" 2>"$T/kafka.log" &
   PIDS+=($!)
   wait_until 20 test -s "$T/kafka.boot" || { echo "kafka-mock did not start" >&2; exit 1; }
+  export KAFKA_BROKERS
+  KAFKA_BROKERS=$(cat "$T/kafka.boot")
+}
 
 read_events() { "$PT" events "kafka://push-check?topic=profiles" "$1" 15000 >"$T/events.jsonl"; }
 
@@ -254,10 +257,6 @@ strings = ["", "samples", "count", "cpu", "nanoseconds"]
 b = f(1, vt(1, 2)) + f(1, vt(3, 4)) + b"".join(f(6, s.encode()) for s in strings) + f(11, vt(3, 4)) + v(12 << 3) + v(10000000)
 open(sys.argv[1], "wb").write(b)
 EOF
-}
-
-  export KAFKA_BROKERS
-  KAFKA_BROKERS=$(cat "$T/kafka.boot")
 }
 
 # events_where TYPE PYTHON_CONDITION: the payloads of the events of TYPE in $T/events.jsonl
