@@ -10,22 +10,21 @@
 # window, the windows compressed into DURATION (sent as fast as the server
 # answers). Then the same for the native route (POST /api/profile/{app}, the
 # CPU profile, server-bench.lua). Printed per route: pushes/s, p50/p90/p99
-# latency, the server's CPU time per push, and the worker's lag: the most
-# CPU uploads stored but not yet merged at any one-second sample during the
-# run, and how long the worker takes to merge the rest once the load stops.
-#
-# Heap: the heap pushes are stored with their metadata like the CPU ones.
-# Merging them is the kinds worker's; the script waits up to HEAP_WAIT for
-# the staged heap uploads to be folded (staging empties) and prints that
-# time, or says the worker running here leaves heap uploads for the kinds
-# worker (pgopipe_worker_other_kinds_skipped_total counts them).
+# latency, the server's CPU time per push; then the worker's lag per route
+# and kind: the uploads stored, the most stored but not yet merged at any
+# one-second sample during the run, and how long the worker takes to merge
+# the rest once the load stops. The worker merges the CPU pushes into
+# {app}/default.pgo and the heap pushes into {app}/kinds/heap.pgo (alloc_*
+# summed as deltas, in-use as the latest snapshot of each of the INSTANCES
+# processes, each with its instance state).
 #
 # Finally: what adding the upload record costs (pptool commentbench):
 # appending it as a second gzip member vs decoding, adding and encoding, on
 # the bench's CPU and heap profiles and on a larger merged base.
 #
 # Environment: DURATION (10s), CONNECTIONS (16), WRK_THREADS (2), INSTANCES
-# (1000), HEAP_WAIT (10s), WARMUP (2s). Figures vary with the machine's load.
+# (1000), DRAIN_MAX (900s: the longest wait for the worker), WARMUP (2s).
+# Figures vary with the machine's load.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -34,8 +33,8 @@ duration=${DURATION:-10s}
 conns=${CONNECTIONS:-16}
 wthreads=${WRK_THREADS:-2}
 instances=${INSTANCES:-1000}
-heap_wait=${HEAP_WAIT:-10}
-heap_wait=${heap_wait%s}
+drain_max=${DRAIN_MAX:-900}
+drain_max=${drain_max%s}
 warmup=${WARMUP:-2s}
 command -v wrk >/dev/null || { echo "push-bench: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 for b in "$build/bin/pgopipe-server" "$build/bin/pgopipe" "$build/tests/bin/pptool"; do
@@ -74,21 +73,30 @@ done
 [ -n "$port" ] || { echo "server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
 url=http://127.0.0.1:$port
 
-# stored_cpu METRIC_OF_STORED: CPU uploads stored so far (push or native)
-push_cpu() { metric 'pgopipe_push_uploads_total{protocol="pyroscope",kind="cpu"}'; }
-native_cpu() { metric pgopipe_uploads_accepted_total; }
-merged() { metric pgopipe_worker_uploads_merged_total; }
+# stored KIND (pyroscope pushes) / native_cpu: uploads stored so far;
+# merged KIND: uploads of KIND the worker folded into a base so far
+push_stored() { metric "pgopipe_push_uploads_total{protocol=\"pyroscope\",kind=\"$1\"}"; }
+native_stored() { metric pgopipe_uploads_accepted_total; }
+merged() { metric "pgopipe_worker_kind_uploads_total{kind=\"$1\"}"; }
+lagrows=$work/lag
 
-# run NAME LUA STORED_FN: one wrk run; prints the row and the worker's lag
+# run NAME LUA STORED_FN KIND...: one wrk run; prints the route's row and
+# adds a worker-lag row per kind to $lagrows
 run() {
   local name=$1 lua=$2 stored=$3
-  local m0 s0
-  m0=$(merged)
-  s0=$($stored)
-  # backlog samples, once a second, during the run
+  shift 3
+  local kinds=("$@") k
+  declare -A m0 s0
+  for k in "${kinds[@]}"; do
+    m0[$k]=$(merged "$k")
+    s0[$k]=$($stored "$k")
+  done
+  # backlog samples per kind, once a second, during the run
   (
     while :; do
-      echo $(($($stored) - s0 - ($(merged) - m0)))
+      for k in "${kinds[@]}"; do
+        echo "$k $(($($stored "$k") - s0[$k] - ($(merged "$k") - m0[$k])))"
+      done
       sleep 1
     done
   ) >"$work/backlog-$name" 2>/dev/null &
@@ -100,11 +108,25 @@ run() {
   kill "$sampler" 2>/dev/null
   wait "$sampler" 2>/dev/null || true
   sampler=
-  local t_stop stored_n drain_ms
+  local t_stop pending
+  declare -A n drain
   t_stop=$(now_ms)
-  stored_n=$(($($stored) - s0))
-  while [ $(($(merged) - m0)) -lt "$stored_n" ] && [ $(($(now_ms) - t_stop)) -lt 300000 ]; do sleep 0.1; done
-  drain_ms=$(($(now_ms) - t_stop))
+  for k in "${kinds[@]}"; do n[$k]=$(($($stored "$k") - s0[$k])); done
+  # drained: every upload of the kind stored during the run is merged
+  while :; do
+    pending=0
+    for k in "${kinds[@]}"; do
+      [ -n "${drain[$k]:-}" ] && continue
+      if [ $(($(merged "$k") - m0[$k])) -ge "${n[$k]}" ]; then
+        drain[$k]=$(($(now_ms) - t_stop))
+      else
+        pending=1
+      fi
+    done
+    [ "$pending" = 0 ] && break
+    [ $(($(now_ms) - t_stop)) -ge $((drain_max * 1000)) ] && break
+    sleep 0.1
+  done
   local res
   res=$(grep '^RESULT' <<<"$out")
   get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$res"; }
@@ -113,9 +135,13 @@ run() {
   non2xx=$(get non2xx)
   ok=$((reqs - non2xx))
   cpu_ms=$(awk -v d=$((c1 - c0)) -v t="$ticks" -v n="$ok" 'BEGIN { if (n > 0) printf "%.3f", d * 1000 / t / n; else print "-" }')
-  maxlag=$(sort -n "$work/backlog-$name" | tail -n1)
-  printf "%-14s %9s %8s %8s %8s %8s %10s %7s %9s %12s %9s\n" "$name" "$(get rps)" "$(get p50_ms)" \
-    "$(get p90_ms)" "$(get p99_ms)" "$(get max_ms)" "$cpu_ms" "$non2xx" "$stored_n" "${maxlag:-0}" "$drain_ms"
+  printf "%-14s %9s %8s %8s %8s %8s %11s %7s\n" "$name" "$(get rps)" "$(get p50_ms)" \
+    "$(get p90_ms)" "$(get p99_ms)" "$(get max_ms)" "$cpu_ms" "$non2xx"
+  for k in "${kinds[@]}"; do
+    maxlag=$(awk -v k="$k" '$1 == k { print $2 }' "$work/backlog-$name" | sort -n | tail -n1)
+    printf "%-14s %-9s %9s %12s %12s\n" "$name" "$k" "${n[$k]}" "${maxlag:-0}" \
+      "${drain[$k]:-not drained in ${drain_max}s}" >>"$lagrows"
+  done
 }
 
 echo "push benchmark: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); all-in-one pgopipe-server"
@@ -124,28 +150,20 @@ echo "pyroscope: $instances instances x (CPU $(stat -c %s "$PGOPIPE_BENCH_CPU") 
 wrk -c"$conns" -t"$wthreads" -d"$warmup" -s "$here/push-bench.lua" "$url" >/dev/null
 # let the worker catch up with the warm-up before measuring
 t0=$(now_ms)
-while [ "$(merged)" -lt "$(push_cpu)" ] && [ $(($(now_ms) - t0)) -lt 300000 ]; do sleep 0.2; done
-printf "%-14s %9s %8s %8s %8s %8s %10s %7s %9s %12s %9s\n" route pushes/s p50_ms p90_ms p99_ms max_ms cpu_ms/push \
-  non2xx cpu_stored max_backlog drain_ms
-run pyroscope "$here/push-bench.lua" push_cpu
+while { [ "$(merged cpu)" -lt "$(push_stored cpu)" ] || [ "$(merged heap)" -lt "$(push_stored heap)" ]; } &&
+  [ $(($(now_ms) - t0)) -lt $((drain_max * 1000)) ]; do sleep 0.2; done
+echo "(warm-up merged in $(($(now_ms) - t0)) ms)"
+printf "%-14s %9s %8s %8s %8s %8s %11s %7s\n" route pushes/s p50_ms p90_ms p99_ms max_ms cpu_ms/push non2xx
+run pyroscope "$here/push-bench.lua" push_stored cpu heap
 export PGOPIPE_BENCH_APP=bench-native
-run native "$here/server-bench.lua" native_cpu
-
-# Heap: folded by a kinds worker, or left in staging by this one.
-staged_heap() { find "$work/data/bench-svc/staging" -type f 2>/dev/null | wc -l; }
-h0=$(staged_heap)
-t0=$(now_ms)
-while [ "$(staged_heap)" -gt 0 ] && [ $(($(now_ms) - t0)) -lt $((heap_wait * 1000)) ]; do sleep 0.2; done
-h1=$(staged_heap)
-skipped=$(metric pgopipe_worker_other_kinds_skipped_total)
-if [ "$h1" -eq 0 ]; then
-  echo "heap: $h0 staged heap uploads folded $(($(now_ms) - t0)) ms after the load stopped"
-elif [ "$skipped" -gt 0 ]; then
-  echo "heap: $h1 heap uploads stored with their metadata and left in staging: this worker merges cpu only"
-  echo "      ($skipped counted in pgopipe_worker_other_kinds_skipped_total); heap lag needs the kinds worker"
-else
-  echo "heap: $h1 of $h0 staged heap uploads still waiting after ${heap_wait}s"
-fi
+run native "$here/server-bench.lua" native_stored cpu
+echo "worker lag: uploads stored during the run, the most stored but not merged at a 1 s sample, and"
+echo "the time from the end of the load until all were merged"
+printf "%-14s %-9s %9s %12s %12s\n" route kind stored max_backlog drain_ms
+cat "$lagrows"
+echo "bases of bench-svc: default.pgo $(stat -c %s "$work/data/bench-svc/default.pgo" 2>/dev/null) B," \
+  "kinds/heap.pgo $(stat -c %s "$work/data/bench-svc/kinds/heap.pgo" 2>/dev/null) B," \
+  "$(find "$work/data/bench-svc/instances/heap" -type f 2>/dev/null | wc -l) heap instance states"
 
 # What the upload record costs: appended vs encoded.
 echo "adding the upload record (pptool commentbench, 50 reps, wall time):"

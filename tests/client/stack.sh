@@ -58,9 +58,9 @@ check() {
   if "$@"; then ok "$d"; else fail "$d"; fi
 }
 contains() { grep -qF -- "$2" "$1"; } # FILE TEXT
-finish() {
+finish() { # a script that made no check fails too (it did not run what it should)
   echo "$CHECKS checks, $FAILS failed"
-  [ "$FAILS" -eq 0 ]
+  [ "$FAILS" -eq 0 ] && [ "$CHECKS" -gt 0 ]
 }
 
 # wait_until TIMEOUT_S COMMAND...: polls every 100 ms
@@ -93,7 +93,9 @@ dead_port() {
   done
 }
 
-start_stack() { # [extra server flags...]
+# start_stack [extra server flags...]: kafka-mock, pgopipe-server and, unless
+# NO_WORKER=1, the worker (start_worker)
+start_stack() {
   "${KAFKA_MOCK:?KAFKA_MOCK: the kafka-mock binary}" "$T/kafka.boot" 2>"$T/kafka.log" &
   PIDS+=($!)
   wait_until 20 test -s "$T/kafka.boot" || { echo "kafka-mock did not start" >&2; exit 1; }
@@ -103,16 +105,23 @@ start_stack() { # [extra server flags...]
   PGOPIPE_AUTH_TOKEN=$TOKEN "$BIN/pgopipe-server" -p 0 --blob-store-url "file://$T/data" \
     --event-writer-url kafka://profiles "$@" 2>"$T/server.log" &
   PIDS+=($!)
-  "$BIN/pgopipe-worker" -p 0 --blob-store-url "file://$T/data" \
-    --event-reader-url "kafka://pgopipe-worker?topic=profiles" --event-writer-url kafka://profiles \
-    --batch-wait 50ms 2>"$T/worker.log" &
-  PIDS+=($!)
+  [ "${NO_WORKER:-}" = 1 ] || start_worker
   wait_until 20 have_port "$T/server.log" listening || {
     echo "pgopipe-server did not start:" >&2
     cat "$T/server.log" >&2
     exit 1
   }
   API="http://127.0.0.1:$(log_port "$T/server.log" listening)"
+}
+
+# start_worker: the stack's pgopipe-worker (group pgopipe-worker, from the
+# first event); its log is $T/worker.log, its PID WORKER_PID
+start_worker() {
+  "$BIN/pgopipe-worker" -p 0 --blob-store-url "file://$T/data" \
+    --event-reader-url "kafka://pgopipe-worker?topic=profiles" --event-writer-url kafka://profiles \
+    --batch-wait 50ms 2>"$T/worker.log" &
+  PIDS+=($!)
+  WORKER_PID=$!
 }
 
 # start_gotarget NAME: a Go scrape target; its URL goes to GT_URL

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """push-check.py — did every push of an agent scenario land as it should?
 
-    push-check.py --staged STAGED.jsonl [--events EVENTS.jsonl] [--cpu-merged]
+    push-check.py --staged STAGED.jsonl [--events EVENTS.jsonl]
                   [--agents AGENTS] OUT...
+    push-check.py --access-log SERVER.log OUT...
 
 OUT... are the emulator's output directories (manifest.json, expected/);
 STAGED.jsonl and EVENTS.jsonl are push_tool's output. Every push the
@@ -15,11 +16,17 @@ server answered with success must match exactly one staged object:
     record's member — or, for a push the server must transform (an old
     Pyroscope client's prev_profile), a profile equal by summary to the
     emulator's expected one (`agents compare`, needs --agents);
-and no staged object may be left over. With --cpu-merged the CPU pushes
-must be gone from staging (merged by the worker: the caller compares the
-base). With --events, each matched object's profile.uploaded event must
-carry the record's fields (kind, mode, source, name, labels, instance,
-time). Prints one line per check group; exit 1 on the first mismatches.
+and no staged object may be left over. With --events, each matched
+object's profile.uploaded event must carry the record's fields (kind, mode,
+source, name, labels, instance, time).
+
+With --access-log (a server whose worker merges and deletes the staged
+objects), each such push must match exactly one access log line of a
+stored push instead: its protocol, app, kind, original name, instance, and
+a key under {app}/staging/; and no stored push may be logged that the
+emulator did not make.
+
+Prints one line per check group; exit 1 on the first mismatches.
 """
 import argparse
 import json
@@ -58,14 +65,56 @@ def record_matches(push, s):
     return want == got
 
 
+def successful_pushes(outs):
+    for out in outs:
+        man = json.load(open(os.path.join(out, "manifest.json")))
+        for p in man["pushes"]:
+            if p["status"] == 200:
+                yield man["scenario"], p
+
+
+def access_log(log, outs):
+    lines = []
+    for l in open(log):
+        try:
+            e = json.loads(l)
+        except ValueError:
+            continue
+        if e.get("msg") == "request" and e.get("protocol") and e.get("status") == 200 and e.get("key"):
+            lines.append(e)
+    pool = list(lines)
+    errors = []
+    n = 0
+    for scen, p in successful_pushes(outs):
+        n += 1
+        want = (p["protocol"], p["app"], p["kind"], p["name"], p.get("instance") or "")
+        cands = [e for e in pool if (e["protocol"], e["app"], e["kind"], e.get("name"), e.get("instance") or "") == want
+                 and e["key"].startswith(p["app"] + "/staging/")]
+        if not cands:
+            errors.append("%s push %d (%s %s %s, instance %r): no access log line of a stored push with its metadata"
+                          % (scen, p["seq"], p["protocol"], p["app"], p["kind"], p.get("instance")))
+            continue
+        pool.remove(cands[0])
+    for e in pool:
+        errors.append("stored push logged that the emulator did not make: %s" % json.dumps(e))
+    print("%d successful pushes, %d access log lines of stored pushes, %d left over" % (n, len(lines), len(pool)))
+    for e in errors[:40]:
+        print("FAIL: " + e, file=sys.stderr)
+    return 1 if errors else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--staged", required=True)
+    ap.add_argument("--staged")
     ap.add_argument("--events")
-    ap.add_argument("--cpu-merged", action="store_true")
+    ap.add_argument("--access-log")
     ap.add_argument("--agents")
     ap.add_argument("outs", nargs="+")
     a = ap.parse_args()
+    if a.access_log:
+        return access_log(a.access_log, a.outs)
+    if not a.staged:
+        ap.error("--staged or --access-log is required")
 
     staged = [json.loads(l) for l in open(a.staged) if l.strip()]
     pool = list(staged)
@@ -78,8 +127,6 @@ def main():
             if p["status"] != 200:
                 continue
             pushes += 1
-            if a.cpu_merged and p["kind"] == "cpu":
-                continue
             cands = [s for s in pool if record_matches(p, s)]
             if p.get("expect"):
                 cands = [s for s in cands if s.get("members") == 1]
@@ -108,10 +155,7 @@ def main():
                                   % (man["scenario"], p["seq"], r.stderr.strip()))
     for s in pool:
         rec = s.get("record") or {}
-        if a.cpu_merged and (not rec or rec.get("kind") == "cpu"):
-            errors.append("CPU upload %s still staged (not merged)" % s["key"])
-        else:
-            errors.append("staged object %s (%s) matches no push" % (s["key"], rec.get("kind")))
+        errors.append("staged object %s (%s) matches no push" % (s["key"], rec.get("kind")))
     print("%d successful pushes, %d staged objects matched, %d left over" % (pushes, len(matched), len(pool)))
 
     if a.events:

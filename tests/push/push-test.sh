@@ -6,27 +6,38 @@
 #
 #   scenario:NAME  one agent scenario (pyroscope, pyroscope-old, profefe,
 #                  kprofefe, traceway) against the all-in-one server (no URL
-#                  flags: file://./data, mem://profiles, the worker in-process;
-#                  with a token for the agents that send one). Every push is
-#                  answered as the agent's own server would (the emulator
-#                  checks), lands as a staged upload with its record (app,
-#                  kind, mode, source, name, labels, instance, time) and the
-#                  bytes sent, the CPU pushes end in {app}/default.pgo with
-#                  totals equal to Go's merge of them, the other kinds stay in
-#                  staging for their kind's base (the worker counts and skips
-#                  them), Go's pprof reads the record, the push metrics count.
+#                  flags: file://./data, mem://profiles, the worker in-process,
+#                  --gauge-ttl 1h; with a token for the agents that send one).
+#                  Every push is answered as the agent's own server would
+#                  (the emulator checks) and logged with its metadata; once
+#                  every upload is merged (staging empty, the worker idle),
+#                  each (app, kind) base the pushes make, downloaded with GET
+#                  /api/profile/{app}?kind=K, equals by summary Go's merge of
+#                  the emulator's expected contributions, has the same go
+#                  tool pprof -raw and -top totals, and has the totals the
+#                  kinds' rules give from the profiles sent (deltas summed,
+#                  the last snapshot of each life of a cumulative instance,
+#                  the latest gauge of each instance) and not their plain
+#                  sum; N cumulative snapshots of one instance add the last
+#                  one, not N times it; the worker's counts by kind agree;
+#                  a contribution left out is seen.
 #   s3kafka        all five scenarios against a server on S3 (s3rver behind
 #                  the SigV4 checker) and the Kafka mock, no worker: every
-#                  push staged with its record and announced with the same
-#                  metadata in profile.uploaded.
+#                  push staged with its record and the bytes sent, announced
+#                  with the same metadata in profile.uploaded; Go's pprof
+#                  reads the record.
 #   errors         each protocol's bad input (wrong method, credentials,
 #                  missing profile part, malformed boundary, garbage, gzip
 #                  bomb, body over the limit, a hint contradicting the sample
 #                  types, a name that normalises to empty, a bad encoding):
 #                  the protocol's error shape, nothing stored, the server up;
 #                  empty profiles answered and not stored; the collision
-#                  policy (api.v2 and api_v2 share the app api-v2); the
-#                  native route's ?kind, ?instance and ?label.
+#                  policy (api.v2 and api_v2 share the app api-v2: one base
+#                  per kind holding both, the original names in the events);
+#                  the native route's ?kind, ?instance and ?label (their
+#                  record in the events, their base). The server runs its
+#                  worker in-process on the Kafka mock, so that the events
+#                  can be read back.
 set -u
 MODE=$1
 BIN=$(cd "$2" && pwd)
@@ -38,6 +49,7 @@ S3SUP=${7:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../client/stack.sh"
 CHECKER="$HERE/push-check.py"
+BASECHECK="$HERE/base-check.py"
 export GOCACHE=$T/.gocache PPROF_TMPDIR=$T/pprof
 mkdir -p "$PPROF_TMPDIR"
 
@@ -79,47 +91,96 @@ run_scenario() { # NAME OUT [extra agent flags]
   "$AGENTS" "$sc" -profiles "$PROFILES" -out "$out" -url "$API" ${tok:+-token "$tok"} "$@" >"$out.log" 2>&1
 }
 
+staged_count() { find "$T/data" -path '*/staging/*' -type f 2>/dev/null | wc -l; }
+
+# merged_all N: staging is empty and the worker folded N uploads into bases
+# and deleted their staged objects (the last step of an upload's merge)
+merged_all() {
+  local m
+  [ "$(staged_count)" = 0 ] || return 1
+  m=$(curl -s "$API/metrics") || return 1
+  [ "$(awk '$1 == "pgopipe_worker_staged_deleted_total" { print $2 }' <<<"$m")" = "$1" ] &&
+    [ "$(awk '$1 ~ /^pgopipe_worker_kind_uploads_total[{]/ { s += $2 } END { print s + 0 }' <<<"$m")" = "$1" ]
+}
+
+exit_is() { # STATUS COMMAND...: the command exits with STATUS
+  local want=$1
+  shift
+  "$@" >/dev/null 2>&1
+  [ $? = "$want" ]
+}
+
 mode_scenario() {
   local sc=$1 tok out=$T/out
   tok=$(token_of "$sc")
-  start_server "$tok" server.log
+  start_server "$tok" server.log --gauge-ttl 1h
   check "$sc: every push answered as the agent's server would" run_scenario "$sc" "$out"
   [ -f "$out/manifest.json" ] || { cat "$out.log" >&2; finish; exit 1; }
-  local ok cpu other
+  local ok cpu
   ok=$(pushes_where "$out/manifest.json" 'p["status"] == 200')
   cpu=$(pushes_where "$out/manifest.json" 'p["status"] == 200 and p["kind"] == "cpu"')
-  other=$((ok - cpu))
-  echo "# $sc: $ok pushes stored ($cpu cpu, $other other kinds)"
-  check "$sc: the worker merged the $cpu CPU pushes" \
-    wait_until 60 bash -c "[ \"\$(curl -s $API/metrics | awk '\$1 == \"pgopipe_worker_uploads_merged_total\" {print \$2}')\" = $cpu ]"
-  check "$sc: the worker left the $other uploads of other kinds in staging" \
-    wait_until 30 bash -c "[ \"\$(curl -s $API/metrics | awk '\$1 == \"pgopipe_worker_other_kinds_skipped_total\" {print \$2}')\" = $other ]"
-  "$PT" staged "file://$T/data" "$T/dump" >"$T/staged.jsonl"
-  check "$sc: each push staged with its record and bytes; no CPU push left; nothing else" \
-    python3 "$CHECKER" --staged "$T/staged.jsonl" --cpu-merged --agents "$AGENTS" "$out"
-  tail -n +2 "$T/staged.jsonl" >"$T/staged-short.jsonl"
-  check "$sc: the check sees a staged upload missing" \
-    bash -c "! python3 '$CHECKER' --staged '$T/staged-short.jsonl' --cpu-merged --agents '$AGENTS' '$out' 2>/dev/null >&2"
-  local base n=0
-  while read -r base; do
-    n=$((n + 1))
-    check "$sc: $base/default.pgo equals Go's merge of the CPU pushes" \
-      "$AGENTS" compare "$out"/expected/"$base"/cpu/*.pb.gz -- "$T/data/$base/default.pgo"
-  done < <(python3 -c 'import json,sys; [print(e["app"]) for e in json.load(open(sys.argv[1]))["expected"] if e["kind"] == "cpu"]' "$out/manifest.json")
-  check "$sc: there was a CPU base to compare" test "$n" -ge 1
-  local one
-  one=$(python3 -c 'import json,sys
-for l in open(sys.argv[1]):
-    s = json.loads(l)
-    if s.get("file"): print(s["file"]); break' "$T/staged.jsonl")
-  check "$sc: go tool pprof reads the record of a staged upload ($(basename "$one"))" \
-    bash -c "go tool pprof -raw '$one' 2>/dev/null | grep -q '^Comment: pgopipe-upload: {\"kind\":'"
-  local proto
-  proto=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pushes"][0]["protocol"])' "$out/manifest.json")
+  echo "# $sc: $ok pushes stored ($cpu cpu, $((ok - cpu)) other kinds)"
+  check "$sc: every upload merged: staging empty, the worker folded all $ok into bases" wait_until 120 merged_all "$ok"
+  check "$sc: each push logged with its protocol, app, kind, name, instance and staged key" \
+    python3 "$CHECKER" --access-log "$T/server.log" "$out"
+  curl -s "$API/metrics" >"$T/metrics.txt"
+  check "$sc: the worker's counts by kind (uploads, first snapshots, restarts) follow from the pushes" \
+    python3 "$BASECHECK" counts "$out" "$T/metrics.txt"
   check "$sc: pgopipe_push_requests_total counts the $ok stored pushes" \
-    test "$(metric "pgopipe_push_requests_total{protocol=\"$proto\",outcome=\"stored\"}")" = "$ok"
-  check "$sc: access log lines name the app and kind of each push" \
-    bash -c "[ \$(grep -c '\"protocol\":\"$proto\".*\"kind\":' '$T/server.log') -ge $ok ]"
+    test "$(metric "pgopipe_push_requests_total{protocol=\"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pushes"][0]["protocol"])' "$out/manifest.json")\",outcome=\"stored\"}")" = "$ok"
+
+  # every (app, kind) base the pushes make, downloaded as a user would
+  mkdir -p "$T/bases"
+  local app kind n b bases=0 some=
+  while read -r app kind n; do
+    bases=$((bases + 1))
+    b=$T/bases/$app.$kind.pb.gz
+    check "$sc: GET /api/profile/$app?kind=$kind: 200" curl -sf -o "$b" "$API/api/profile/$app?kind=$kind"
+    check "$sc: $app $kind base equals Go's merge of the $n expected contributions (by summary)" \
+      "$AGENTS" compare "$out/expected/$app/$kind/"*.pb.gz -- "$b"
+    check "$sc: $app $kind base: go tool pprof -raw and -top totals equal the expected ones" \
+      python3 "$BASECHECK" totals "$out/expected/$app/$kind/"*.pb.gz -- "$b"
+    check "$sc: $app $kind base: totals follow from the profiles sent (deltas summed, last snapshot of each life, latest gauge of each instance)" \
+      python3 "$BASECHECK" semantics "$out" "$app" "$kind" "$b"
+    if [ "$(pushes_where "$out/manifest.json" "p[\"app\"] == \"$app\" and p[\"kind\"] == \"$kind\" and (p[\"mode\"] == \"cumulative\" or bool(p.get(\"sent_prev\")) or p[\"kind\"] in (\"heap\", \"goroutine\"))")" -gt 0 ]; then
+      check "$sc: $app $kind base: the plain sum of the pushes does not match it" \
+        exit_is 1 python3 "$BASECHECK" semantics "$out" "$app" "$kind" "$b" --naive
+    fi
+    [ "$kind" = heap ] && some=$app
+  done < <(python3 -c 'import json,sys; [print(e["app"], e["kind"], len(e["files"])) for e in json.load(open(sys.argv[1]))["expected"]]' "$out/manifest.json")
+  check "$sc: there were bases to compare" test "$bases" -ge 2
+
+  # N cumulative snapshots of one process (no restart) add the last one
+  local inst
+  while IFS=$'\t' read -r app kind inst n; do
+    check "$sc: the $n cumulative $kind snapshots of instance $inst add the last one's counter totals to the base, not $n times them" \
+      python3 "$BASECHECK" last-snapshot "$out" "$app" "$kind" "$T/bases/$app.$kind.pb.gz" "$inst"
+  done < <(python3 - "$out/manifest.json" <<'PY'
+import json, sys
+runs = {}
+for p in sorted(json.load(open(sys.argv[1]))["pushes"], key=lambda p: p["seq"]):
+    if p["status"] == 200 and p["mode"] == "cumulative" and p["kind"] in ("heap", "mutex", "block", "threadcreate"):
+        runs.setdefault((p["app"], p["kind"], p["instance"] or ""), []).append(p)
+for (app, kind, inst), ps in sorted(runs.items()):
+    if inst and len(ps) >= 2 and not any(p.get("reset") for p in ps[1:]):
+        print("\t".join([app, kind, inst, str(len(ps))]))
+PY
+  )
+
+  # the checks see a contribution missing
+  local files=("$out/expected/$some/heap/"*.pb.gz)
+  check "$sc: the comparison sees a missing contribution ($(basename "${files[0]}") left out of $some heap)" \
+    exit_is 1 "$AGENTS" compare "${files[@]:1}" -- "$T/bases/$some.heap.pb.gz"
+  check "$sc: the totals see it too" \
+    exit_is 1 python3 "$BASECHECK" totals "${files[@]:1}" -- "$T/bases/$some.heap.pb.gz"
+}
+
+start_kafka() {
+  "${KAFKA_MOCK:?KAFKA_MOCK: the kafka-mock binary}" "$T/kafka.boot" 2>"$T/kafka.log" &
+  PIDS+=($!)
+  wait_until 20 test -s "$T/kafka.boot" || { echo "kafka-mock did not start" >&2; exit 1; }
+  export KAFKA_BROKERS
+  KAFKA_BROKERS=$(cat "$T/kafka.boot")
 }
 
 read_events() { "$PT" events "kafka://push-check?topic=profiles" "$1" 15000 >"$T/events.jsonl"; }
@@ -132,11 +193,7 @@ mode_s3kafka() {
   set -a
   . "$T/s3/env"
   set +a
-  "${KAFKA_MOCK:?KAFKA_MOCK: the kafka-mock binary}" "$T/kafka.boot" 2>"$T/kafka.log" &
-  PIDS+=($!)
-  wait_until 20 test -s "$T/kafka.boot" || { echo "kafka-mock did not start" >&2; exit 1; }
-  export KAFKA_BROKERS
-  KAFKA_BROKERS=$(cat "$T/kafka.boot")
+  start_kafka
   start_server "" server.log --blob-store-url "$PGOPIPE_TEST_S3_URL" \
     --event-writer-url kafka://profiles
   local sc outs=() total=0 ok
@@ -152,6 +209,13 @@ mode_s3kafka() {
   "$PT" staged "$PGOPIPE_TEST_S3_URL" "$T/dump" >"$T/staged.jsonl"
   check "s3+kafka: every push staged with its record and bytes, and announced with its metadata" \
     python3 "$CHECKER" --staged "$T/staged.jsonl" --events "$T/events.jsonl" --agents "$AGENTS" "${outs[@]}"
+  local one
+  one=$(python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    s = json.loads(l)
+    if s.get("file") and s["record"] and s["record"]["kind"] == "heap": print(s["file"]); break' "$T/staged.jsonl")
+  check "s3+kafka: go tool pprof reads the record of a staged heap upload ($(basename "$one"))" \
+    bash -c "go tool pprof -raw '$one' 2>/dev/null | grep -q '^Comment: pgopipe-upload: {\"kind\":\"heap\"'"
 }
 
 # ---- errors ----
@@ -177,7 +241,6 @@ shape() {
   esac
 }
 ok_empty() { [ "$(code "$1")" = 200 ] && [ ! -s "$T/$1.body" ]; }
-staged_count() { find "$T/data" -path '*/staging/*' -type f 2>/dev/null | wc -l; }
 
 # A CPU profile without samples (sample types and period only), raw protobuf.
 empty_profile() {
@@ -196,9 +259,23 @@ open(sys.argv[1], "wb").write(b)
 EOF
 }
 
+# events_where TYPE PYTHON_CONDITION: the payloads of the events of TYPE in $T/events.jsonl
+# whose payload e satisfies the condition, as JSON lines
+events_where() {
+  python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    v = json.loads(l)
+    e = v["payload"]
+    if v["type"] == sys.argv[2] and eval(sys.argv[3]): print(json.dumps(e, sort_keys=True))' "$T/events.jsonl" "$1" "$2"
+}
+
 mode_errors() {
   local tok=tok-$RANDOM cpu=$SP/cpu.pprof heap=$SP/heap.pprof n0
-  start_server "$tok" server.log --max-profile-bytes 200000
+  # the server with its worker in-process, announcing on the Kafka mock (so
+  # that the events can be read back)
+  start_kafka
+  start_server "$tok" server.log --max-profile-bytes 200000 --worker --event-writer-url kafka://profiles \
+    --event-reader-url "kafka://pgopipe-worker?topic=profiles" --batch-wait 50ms --gauge-ttl 1h
   local B="Authorization: Bearer $tok"
   empty_profile "$T/empty.pb"
   python3 -c 'import gzip,sys; open(sys.argv[1],"wb").write(gzip.compress(b"\x32\x00" * (40 << 20), 9))' "$T/bomb.gz"
@@ -264,27 +341,33 @@ mode_errors() {
   check "profefe: body over --max-profile-bytes: 413 in profefe's shape" shape f-big 413 profefe
   req f-noname POST "/api/0/profiles?service=...&type=cpu" -H "$B" --data-binary @"$cpu"
   check "profefe: a service that normalises to empty: 400" shape f-noname 400 profefe
-  n0=$(staged_count)
+  n0=$(metric 'pgopipe_push_requests_total{protocol="profefe",outcome="stored"}')
   req f-empty POST "$pf" -H "$B" --data-binary @"$T/empty.pb"
-  check "profefe: an empty profile: 200 with the envelope and an id, nothing stored" \
-    bash -c "[ \$(cat $T/f-empty.code) = 200 ] && python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); assert v[\"code\"] == 200 and v[\"body\"][\"id\"] and v[\"body\"][\"service\"] == \"checkout\"' $T/f-empty.body && [ $(staged_count) = $n0 ]"
+  check "profefe: an empty profile: 200" test "$(code f-empty)" = 200
+  check "profefe: ... with the envelope and an id" \
+    python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); assert v["code"] == 200 and v["body"]["id"] and v["body"]["service"] == "checkout", v' "$T/f-empty.body"
+  check "profefe: the empty profile was not stored" \
+    test "$(metric 'pgopipe_push_requests_total{protocol="profefe",outcome="stored"}')" = "$n0"
 
-  # the collision policy: api.v2 and api_v2 are one app, api-v2; each upload keeps its name
-  req c1 POST "/api/0/profiles?service=api.v2&type=heap" -H "$B" --data-binary @"$heap"
-  req c2 POST "/api/0/profiles?service=api_v2&type=heap" -H "$B" --data-binary @"$heap"
+  # the collision policy: api.v2 and api_v2 are one app, api-v2, with one
+  # base per kind; each upload keeps its name (two hosts: two instances)
+  req c1 POST "/api/0/profiles?service=api.v2&type=heap&labels=host%3Da" -H "$B" --data-binary @"$heap"
+  req c2 POST "/api/0/profiles?service=api_v2&type=heap&labels=host%3Db" -H "$B" --data-binary @"$heap"
   req c3 POST "/api/0/profiles?service=api.v2&type=cpu" -H "$B" --data-binary @"$cpu"
   req c4 POST "/api/0/profiles?service=api_v2&type=cpu" -H "$B" --data-binary @"$SP/cpu2.pprof"
   check "collision: four pushes of api.v2 and api_v2 answered 200" \
     bash -c "[ \$(cat $T/c1.code $T/c2.code $T/c3.code $T/c4.code | tr -d '\n') = 200200200200 ]"
   check "collision: the profefe ids name the one app" \
     bash -c "for n in c1 c2 c3 c4; do python3 -c 'import json,sys; i=json.load(open(sys.argv[1]))[\"body\"][\"id\"]; assert i.startswith(\"api-v2.\"), i' $T/\$n.body || exit 1; done"
-  check "collision: both CPU pushes merged into api-v2/default.pgo" \
-    wait_until 30 "$AGENTS" compare "$cpu" "$SP/cpu2.pprof" -- "$T/data/api-v2/default.pgo"
-  "$PT" staged "file://$T/data" >"$T/staged.jsonl"
-  check "collision: the heap uploads wait in api-v2/staging with their original names" \
-    python3 -c 'import json,sys
-names = sorted(s["record"]["name"] for s in map(json.loads, open(sys.argv[1])) if s["app"] == "api-v2" and s["record"] and s["record"]["kind"] == "heap")
-assert names == ["api.v2", "api_v2"], names' "$T/staged.jsonl"
+  check "collision: the six uploads so far merged (staging empty, the worker idle)" wait_until 60 merged_all 6
+  curl -s -o "$T/api-v2.cpu.pb.gz" "$API/api/profile/api-v2"
+  curl -s -o "$T/api-v2.heap.pb.gz" "$API/api/profile/api-v2?kind=heap"
+  check "collision: both CPU pushes merged into the one CPU base, api-v2/default.pgo" \
+    "$AGENTS" compare "$cpu" "$SP/cpu2.pprof" -- "$T/api-v2.cpu.pb.gz"
+  check "collision: both heap pushes (hosts a and b) in the one heap base, api-v2/kinds/heap.pgo" \
+    "$AGENTS" compare "$heap" "$heap" -- "$T/api-v2.heap.pb.gz"
+  check "collision: pgopipe list shows the one app with both kinds" \
+    bash -c "'$BIN/pgopipe' list -u '$API' | grep -E '^api-v2[[:space:]]' | grep -q 'heap'"
 
   # traceway
   local tw="/api/profiles/ingest?service=checkout_api&serverName=web-1&appVersion=1.0"
@@ -317,21 +400,11 @@ assert names == ["api.v2", "api_v2"], names' "$T/staged.jsonl"
   req n-heap POST "/api/profile/shop?kind=heap&instance=host-1&label=env=prod&label=zone=eu" -H "$B" \
     --data-binary @"$heap"
   check "native: ?kind=heap&instance=host-1&label=...: 201" test "$(code n-heap)" = 201
-  "$PT" staged "file://$T/data" >"$T/staged.jsonl"
-  check "native: its record: heap, cumulative, api, instance host-1, both labels" \
-    python3 -c 'import json,sys
-r = [s["record"] for s in map(json.loads, open(sys.argv[1])) if s["app"] == "shop"]
-assert len(r) == 1 and r[0]["kind"] == "heap" and r[0]["mode"] == "cumulative" and r[0]["source"] == "api" and r[0]["instance"] == "host-1" and r[0]["labels"] == {"env": "prod", "zone": "eu"}, r' "$T/staged.jsonl"
 
   # pgopipe upload --kind / --instance
   cli() { PGOPIPE_AUTH_TOKEN=$tok "$BIN/pgopipe" upload -u "$API" "$@" >"$T/cli.out" 2>"$T/cli.err"; }
   check "pgopipe upload --kind heap --instance host-2: stored" cli -a shop --kind heap --instance host-2 "$heap"
   check "pgopipe upload prints the staged key" grep -q 'shop/staging/' "$T/cli.out"
-  "$PT" staged "file://$T/data" >"$T/staged.jsonl"
-  check "pgopipe upload --instance: its record says cumulative, instance host-2" \
-    python3 -c 'import json,sys
-r = [s["record"] for s in map(json.loads, open(sys.argv[1])) if s["app"] == "shop" and s["record"]["instance"] == "host-2"]
-assert len(r) == 1 and r[0]["mode"] == "cumulative" and r[0]["kind"] == "heap" and r[0]["source"] == "api", r' "$T/staged.jsonl"
   cli -a shop --kind heap "$cpu"
   check "pgopipe upload --kind heap of a CPU profile: exit 1 with the server's 422" \
     bash -c "[ $? = 1 ] && grep -q '422' '$T/cli.err' && grep -q 'contradicts' '$T/cli.err'"
@@ -339,6 +412,35 @@ assert len(r) == 1 and r[0]["mode"] == "cumulative" and r[0]["kind"] == "heap" a
   check "pgopipe upload --instance without --kind: usage error 2" test $? = 2
   cli -a shop --kind wall "$heap"
   check "pgopipe upload --kind wall: usage error 2" test $? = 2
+
+  # what was stored: 9 uploads (2 Pyroscope CPU, the 4 of the collision,
+  # traceway's heap, the native heap and the CLI's), all merged
+  check "the 9 accepted uploads merged (staging empty, the worker idle)" wait_until 60 merged_all 9
+  check "their 9 profile.uploaded and 9 profile.merged events read back" \
+    bash -c "'$PT' events 'kafka://push-check?topic=profiles' 9 15000 profile.merged >'$T/events.jsonl'"
+  check "no other upload was announced (every refusal stored nothing)" \
+    test "$(events_where profile.uploaded True | wc -l)" = 9
+  check "collision: the events of api-v2 keep the original names (api.v2 and api_v2 for each kind)" \
+    test "$(events_where profile.uploaded 'e["app"] == "api-v2"' | python3 -c 'import json,sys; print(sorted((e["kind"], e["name"]) for e in map(json.loads, sys.stdin)))')" \
+    = "[('cpu', 'api.v2'), ('cpu', 'api_v2'), ('heap', 'api.v2'), ('heap', 'api_v2')]"
+  check "collision: the heap uploads are instances host=a and host=b of api-v2" \
+    test "$(events_where profile.uploaded 'e["app"] == "api-v2" and e["kind"] == "heap"' | python3 -c 'import json,sys; print(sorted(e["instance"] for e in map(json.loads, sys.stdin)))')" \
+    = "['host=a', 'host=b']"
+  check "collision: profile.merged names api-v2/default.pgo twice and api-v2/kinds/heap.pgo twice" \
+    test "$(events_where profile.merged 'e["app"] == "api-v2"' | python3 -c 'import json,sys; print(sorted(e["mergedKey"] for e in map(json.loads, sys.stdin)))')" \
+    = "['api-v2/default.pgo', 'api-v2/default.pgo', 'api-v2/kinds/heap.pgo', 'api-v2/kinds/heap.pgo']"
+  check "native: the record of ?kind=heap&instance=host-1&label=...: heap, cumulative, api, instance host-1, both labels" \
+    test "$(events_where profile.uploaded 'e["app"] == "shop" and e.get("instance") == "host-1"' | python3 -c 'import json,sys; print([(e["kind"], e["mode"], e["source"], e["labels"]) for e in map(json.loads, sys.stdin)])')" \
+    = "[('heap', 'cumulative', 'api', {'env': 'prod', 'zone': 'eu'})]"
+  check "pgopipe upload --kind heap --instance host-2: its record says heap, cumulative, api" \
+    test "$(events_where profile.uploaded 'e["app"] == "shop" and e.get("instance") == "host-2"' | python3 -c 'import json,sys; print([(e["kind"], e["mode"], e["source"]) for e in map(json.loads, sys.stdin)])')" \
+    = "[('heap', 'cumulative', 'api')]"
+  curl -s -o "$T/shop.heap.pb.gz" "$API/api/profile/shop?kind=heap"
+  check "native: the shop heap base holds the first snapshots of host-1 and host-2" \
+    "$AGENTS" compare "$heap" "$heap" -- "$T/shop.heap.pb.gz"
+  curl -s -o "$T/checkout-api.heap.pb.gz" "$API/api/profile/checkout-api?kind=heap"
+  check "traceway: the heap push is checkout-api's heap base" \
+    "$AGENTS" compare "$heap" -- "$T/checkout-api.heap.pb.gz"
 
   check "server still healthy after all of it" bash -c "curl -sf $API/api/health >/dev/null"
   check "the layer's refusals on push routes are counted (413 on pyroscope)" \

@@ -9,10 +9,11 @@
  *       time_nanos, and the SHA-256 of its first gzip member (the bytes a
  *       client sent, when the server stored them as received); with DUMPDIR
  *       each object is also written to DUMPDIR/APP/NAME.pb.gz ("file").
- *   push_tool events READER_URL COUNT TIMEOUT_MS
+ *   push_tool events READER_URL COUNT TIMEOUT_MS [TYPE]
  *       the events of a bus (kafka://GROUP?topic=T), each as its envelope,
- *       until COUNT profile.uploaded events were read or TIMEOUT_MS passed
- *       without one; exit 1 when fewer than COUNT came.
+ *       until COUNT events of TYPE (default profile.uploaded) were read or
+ *       TIMEOUT_MS passed without an event; exit 1 when fewer than COUNT
+ *       came.
  *
  * Exit status: 0, 1 on a failure (message on stderr), 2 on usage.
  */
@@ -33,7 +34,7 @@
 
 static int usage(void) {
   fprintf(stderr, "usage: push_tool staged BLOB_URL [DUMPDIR]\n"
-                  "       push_tool events READER_URL COUNT TIMEOUT_MS\n");
+                  "       push_tool events READER_URL COUNT TIMEOUT_MS [TYPE]\n");
   return 2;
 }
 
@@ -180,15 +181,15 @@ static int staged(const char *url, const char *dump) {
   return status;
 }
 
-static int events(const char *url, long want, int timeout_ms) {
+static int events(const char *url, long want, int timeout_ms, const char *type) {
   char err[512];
   bus_reader *rd = NULL;
   if (bus_reader_open(url, &rd, err, sizeof err) != BUS_OK) {
     fprintf(stderr, "push_tool: %s\n", err);
     return 1;
   }
-  long uploaded = 0;
-  while (uploaded < want) {
+  long seen = 0;
+  while (seen < want) {
     bus_msg *m = NULL;
     int rc = bus_poll(rd, timeout_ms, &m, err, sizeof err);
     if (rc == 0) break;
@@ -204,14 +205,14 @@ static int events(const char *url, long want, int timeout_ms) {
       size_t jl;
       if (bus_event_encode(&ev, &j, &jl, err, sizeof err) == BUS_OK) puts(j);
       free(j);
-      if (!strcmp(ev.type, BUS_TYPE_UPLOADED)) uploaded++;
+      if (!strcmp(ev.type, type)) seen++;
     }
     bus_commit(rd, m, err, sizeof err);
     bus_msg_free(m);
   }
   bus_reader_close(rd);
-  if (uploaded < want) {
-    fprintf(stderr, "push_tool: %ld profile.uploaded events, want %ld\n", uploaded, want);
+  if (seen < want) {
+    fprintf(stderr, "push_tool: %ld %s events, want %ld\n", seen, type, want);
     return 1;
   }
   return 0;
@@ -219,6 +220,7 @@ static int events(const char *url, long want, int timeout_ms) {
 
 int main(int argc, char **argv) {
   if (argc >= 3 && argc <= 4 && !strcmp(argv[1], "staged")) return staged(argv[2], argc == 4 ? argv[3] : NULL);
-  if (argc == 5 && !strcmp(argv[1], "events")) return events(argv[2], atol(argv[3]), atoi(argv[4]));
+  if (argc >= 5 && argc <= 6 && !strcmp(argv[1], "events"))
+    return events(argv[2], atol(argv[3]), atoi(argv[4]), argc == 6 ? argv[5] : BUS_TYPE_UPLOADED);
   return usage();
 }

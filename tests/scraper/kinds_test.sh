@@ -3,13 +3,19 @@
 # and block profiling on), uploading to a running pipeline (kafka-mock +
 # pgopipe-server + pgopipe-worker, tests/client/stack.sh).
 #
-# Proves: each round pulls the CPU window (merged into default.pgo as
-# before) and then /debug/pprof/{heap,mutex,block,goroutine} without
-# seconds from every target; each snapshot is stored as its kind with the
-# record source scraper, instance = the target's address, mode cumulative,
-# the right sample types; the worker leaves them for their kinds' bases;
-# per-kind metrics and log lines; a snapshot of the wrong kind is counted
-# as wrong_kind and not uploaded; --kinds usage errors exit 2; the README's
+# Proves: each round pulls the CPU window and then
+# /debug/pprof/{heap,mutex,block,goroutine} without seconds from every
+# target; each snapshot is stored as its kind with the record source
+# scraper, instance = the target's address, mode cumulative, the right
+# sample types (read while the worker is not yet running); per-kind metrics
+# and log lines. Then the worker merges them all: every kind has its base
+# (GET /api/profile/demo?kind=K) with the kind's sample types, whose totals
+# by go tool pprof are what the kinds' rules make of the snapshots (the
+# cumulative snapshots of one target are one instance: the heap base's alloc
+# totals are the last snapshot's of each target, not the sum of all; the
+# gauges are each target's latest); the worker counts one first snapshot per
+# target and kind and no restart. A snapshot of the wrong kind is counted as
+# wrong_kind and not uploaded; --kinds usage errors exit 2; the README's
 # default (cpu only) uploads no snapshot.
 #
 #   kinds_test.sh BIN_DIR GOTARGET PUSH_TOOL
@@ -17,7 +23,11 @@ set -u
 BIN=$(cd "$1" && pwd)
 GOTARGET=$(realpath "$2")
 PT=$(realpath "$3")
-. "$(dirname "$0")/../client/stack.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../client/stack.sh"
+BASECHECK=$HERE/../push/base-check.py
+export GOCACHE=$T/.gocache PPROF_TMPDIR=$T/pprof
+mkdir -p "$PPROF_TMPDIR"
 
 S="$BIN/pgopipe-scraper"
 
@@ -27,7 +37,7 @@ check "--kinds with an unknown kind: usage error 2 naming it" bash -c "[ $? = 2 
 check "--kinds ',': usage error 2" test $? = 2
 check "--help documents -k/--kinds and PGOPIPE_KINDS" bash -c "'$S' --help | grep -q -- '-k, --kinds LIST.*PGOPIPE_KINDS'"
 
-start_stack
+NO_WORKER=1 start_stack # the worker starts once the snapshots were read back from staging
 start_gotarget g1
 G1=$GT_URL
 start_gotarget g2
@@ -46,8 +56,8 @@ M="http://127.0.0.1:$(log_port "$T/scraper.log" "scraper started")"
 
 check "a round of every kind done" wait_until 40 grep -q '"msg":"round done","kind":"goroutine"' "$T/scraper.log"
 for k in cpu heap mutex block goroutine; do
-  check "$k: both targets uploaded (pgopipe_scraper_kind_uploads_total)" \
-    wait_until 20 at_least "pgopipe_scraper_kind_uploads_total{kind=\"$k\"}" 2
+  check "$k: three rounds, both targets uploaded (pgopipe_scraper_kind_uploads_total)" \
+    wait_until 40 at_least "pgopipe_scraper_kind_uploads_total{kind=\"$k\"}" 6
   check "$k: last upload time set" at_least "pgopipe_scraper_kind_last_upload_timestamp_seconds{kind=\"$k\"}" 1
 done
 check "the CPU round comes first in a round" \
@@ -58,11 +68,10 @@ for k in heap mutex block goroutine; do
 done
 check "cpu: fetched with ?seconds=1 as before" grep -q "\"url\":\"$G1/debug/pprof/profile?seconds=1\"" "$T/scraper.log"
 check "no scrape failed" test "$(metric 'pgopipe_scraper_upload_failures_total')" = 0
-check "the worker merged the CPU profiles into demo/default.pgo" wait_until 20 test -s "$T/data/demo/default.pgo"
 
-# Stop the scraper so the staged objects hold still.
+# Stop the scraper; no worker runs yet, so every upload is still staged.
 stop_pid "$SCRAPER"
-"$PT" staged "file://$T/data" >"$T/staged.jsonl"
+"$PT" staged "file://$T/data" "$T/dump" >"$T/staged.jsonl"
 check "every snapshot staged with its record: kind, source scraper, instance = target, cumulative" \
   python3 - "$T/staged.jsonl" "$G1" "$G2" <<'EOF'
 import json, sys
@@ -90,9 +99,66 @@ for k in types:
     assert seen.get(k) == set(sys.argv[2:]), (k, seen.get(k))
 print("snapshots of", sorted(seen), "from", len(sys.argv) - 2, "targets")
 EOF
+
+# The snapshots as pushes for base-check.py (tests/push): each target one
+# instance, in the order of their times; the CPU windows as deltas.
+python3 - "$T/staged.jsonl" "$T/scraped" <<'EOF2'
+import json, os, sys
+staged = [json.loads(l) for l in open(sys.argv[1])]
+staged = [s for s in staged if s["app"] == "demo"]
+staged.sort(key=lambda s: ((s["record"] or {}).get("time") or s["time_nanos"], s["name"]))
+pushes = []
+for i, s in enumerate(staged):
+    r = s["record"] or {"kind": "cpu", "mode": "delta", "instance": "", "labels": {}}
+    pushes.append({"seq": i + 1, "app": "demo", "kind": r["kind"], "mode": r["mode"], "instance": r["instance"],
+                   "status": 200, "sent": s["file"], "protocol": "api", "name": "demo"})
+os.makedirs(sys.argv[2], exist_ok=True)
+json.dump({"scenario": "scraper", "pushes": pushes, "expected": []}, open(os.path.join(sys.argv[2], "manifest.json"), "w"))
+print("%d uploads of demo staged" % len(pushes))
+EOF2
+N=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["pushes"]))' "$T/scraped/manifest.json")
+
+start_worker
+wait_until 20 have_port "$T/worker.log" "pgopipe-worker listening" || { cat "$T/worker.log" >&2; exit 1; }
 WM="http://127.0.0.1:$(log_port "$T/worker.log" "pgopipe-worker listening")"
-check "the worker counted the snapshots it left in staging" \
-  bash -c "[ \$(curl -s '$WM/metrics' | awk '\$1 == \"pgopipe_worker_other_kinds_skipped_total\" {print \$2}') -ge 8 ]"
+wmetric() { curl -fsS "$WM/metrics" | awk -v m="$1" '$1 == m { print $2; f = 1 } END { if (!f) print 0 }'; }
+merged_all() {
+  [ -z "$(find "$T/data/demo/staging" -type f 2>/dev/null)" ] &&
+    [ "$(wmetric pgopipe_worker_staged_deleted_total)" = "$N" ]
+}
+check "the worker merged the $N staged uploads (staging empty, the worker idle)" wait_until 90 merged_all
+curl -fsS "$WM/metrics" >"$T/worker-metrics.txt"
+check "the worker counted, by kind, the uploads, one first snapshot per target and no restart" \
+  python3 "$BASECHECK" counts "$T/scraped" "$T/worker-metrics.txt"
+types_of() { go tool pprof -raw "$1" 2>/dev/null | sed -n '/^Samples:/{n;p;q}' | sed 's/\[dflt\]//g' | xargs; }
+for k in cpu heap mutex block goroutine; do
+  B=$T/base.$k.pb.gz
+  check "$k: GET /api/profile/demo?kind=$k: 200" curl -fsS -o "$B" "$API/api/profile/demo?kind=$k"
+  case $k in
+    cpu) want="samples/count cpu/nanoseconds" ;;
+    heap) want="alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes" ;;
+    mutex | block) want="contentions/count delay/nanoseconds" ;;
+    goroutine) want="goroutine/count" ;;
+  esac
+  check "$k: the base has the kind's sample types ($want)" test "$(types_of "$B")" = "$want"
+  check "$k: its go tool pprof totals are what the kinds' rules make of the uploads" \
+    python3 "$BASECHECK" semantics "$T/scraped" demo "$k" "$B"
+done
+for g in "$G1" "$G2"; do
+  for k in heap mutex block; do
+    check "$k: the cumulative snapshots of target $g add the last one's totals to the base, not their sum" \
+      python3 "$BASECHECK" last-snapshot "$T/scraped" demo "$k" "$T/base.$k.pb.gz" "$g"
+  done
+done
+check "heap: the plain sum of the snapshots is not the base" \
+  bash -c "python3 '$BASECHECK' semantics '$T/scraped' demo heap '$T/base.heap.pb.gz' --naive >/dev/null; [ \$? = 1 ]"
+top_total() { go tool pprof -top -sample_index=0 "$1" 2>/dev/null | sed -n 's/.* of \([0-9][0-9]*\) total$/\1/p'; }
+for k in mutex block goroutine; do
+  check "$k: the base counts something (go tool pprof -top total $(top_total "$T/base.$k.pb.gz"))" \
+    test "$(top_total "$T/base.$k.pb.gz")" -gt 0
+done
+check "pgopipe list shows demo's five kinds" \
+  bash -c "[ \$('$BIN/pgopipe' list -u '$API' | awk '\$1 == \"demo\" { print \$2 }' | sort | xargs | tr ' ' ,) = block,cpu,goroutine,heap,mutex ]"
 
 # A target that serves a CPU profile where the mutex snapshot should be: the
 # server's own GET /api/profile/{app}, with an app named mutex.

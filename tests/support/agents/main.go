@@ -47,8 +47,10 @@
 //	manifest.json  {"scenario", "pushes": [{seq, protocol, path, query,
 //	               body_sha256, profile_sha256 (the pprof bytes: the body
 //	               or the "profile" part), kind, app, name, labels,
-//	               instance, mode, status, expect}], "expected": [{app,
-//	               kind, files}]}
+//	               instance, mode, status, expect, reset, contribution,
+//	               sent, sent_prev}], "expected": [{app, kind, files}]}
+//	sent/NNNN.pb.gz  the pprof bytes push NNNN sent (the body, or the
+//	               "profile" part; NNNN-prev.pb.gz: its "prev_profile")
 //	expected/APP/KIND/NNN-delta.pb.gz  the counter part one push contributes
 //	               to the (APP, KIND) base (a delta, or the difference of two
 //	               cumulative snapshots, or a snapshot after a restart),

@@ -256,6 +256,7 @@ func (r *run) pyroscopeSend(client *http.Client, j *uploadJob, rec *pushRecord, 
 	}
 	sum := sha256.Sum256(j.profile)
 	rec.ProfileSHA256 = hex.EncodeToString(sum[:])
+	rec.profile, rec.prev = j.profile, j.prev
 	return r.send(client, req, body, rec, 200)
 }
 

@@ -37,19 +37,25 @@ type pushRecord struct {
 	BodySHA256 string `json:"body_sha256"`
 	// the pprof bytes as sent: the body, or Pyroscope's "profile" part
 	ProfileSHA256 string `json:"profile_sha256"`
-	Kind       string `json:"kind"`
-	App        string `json:"app"`
-	Name       string `json:"name"`
-	Labels     []kv   `json:"labels"`
-	Instance   string `json:"instance"`
-	Mode       string `json:"mode"`
-	Status     int    `json:"status"`
-	Expect     string `json:"expect,omitempty"` // the profile a server must store, when it must transform the push
-	Reset      bool   `json:"reset,omitempty"`  // this snapshot follows a restart
+	Kind          string `json:"kind"`
+	App           string `json:"app"`
+	Name          string `json:"name"`
+	Labels        []kv   `json:"labels"`
+	Instance      string `json:"instance"`
+	Mode          string `json:"mode"`
+	Status        int    `json:"status"`
+	Expect        string `json:"expect,omitempty"` // the profile a server must store, when it must transform the push
+	Reset         bool   `json:"reset,omitempty"`  // this snapshot follows a restart
 	// cumulative pushes: the counter part they add to their base
 	// (expected/APP/KIND/NNN-delta.pb.gz), after the previous snapshot of
 	// the same instance or from zero after a restart
 	Contribution string `json:"contribution,omitempty"`
+	// the pprof bytes sent (sent/NNNN.pb.gz) and an old Pyroscope client's
+	// prev_profile (sent/NNNN-prev.pb.gz)
+	Sent     string `json:"sent,omitempty"`
+	SentPrev string `json:"sent_prev,omitempty"`
+
+	profile, prev []byte // what Sent and SentPrev hold (set before sending)
 }
 
 type expectedBase struct {
@@ -194,6 +200,9 @@ func (r *run) sendKeep(client *http.Client, req *http.Request, body []byte, rec 
 	rec.Seq = r.seq
 	r.man.Pushes = append(r.man.Pushes, rec)
 	r.mu.Unlock()
+	if err := r.keepSent(rec, body); err != nil {
+		return nil, err
+	}
 	sum := sha256.Sum256(body)
 	rec.BodySHA256 = hex.EncodeToString(sum[:])
 	if rec.ProfileSHA256 == "" {
@@ -209,6 +218,37 @@ func (r *run) sendKeep(client *http.Client, req *http.Request, body []byte, rec 
 	rb, _ := io.ReadAll(resp.Body)
 	rec.Status = resp.StatusCode
 	return rb, nil
+}
+
+// keepSent writes the profile a push sends (rec.profile, else the body) and
+// its prev_profile under OUT/sent/, named by the push's sequence number.
+func (r *run) keepSent(rec *pushRecord, body []byte) error {
+	p := rec.profile
+	if p == nil {
+		p = body
+	}
+	rec.Sent = filepath.Join("sent", fmt.Sprintf("%04d.pb.gz", rec.Seq))
+	files := []struct {
+		rel  string
+		data []byte
+	}{{rec.Sent, p}}
+	if rec.prev != nil {
+		rec.SentPrev = filepath.Join("sent", fmt.Sprintf("%04d-prev.pb.gz", rec.Seq))
+		files = append(files, struct {
+			rel  string
+			data []byte
+		}{rec.SentPrev, rec.prev})
+	}
+	for _, f := range files {
+		path := filepath.Join(r.out, f.rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, f.data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // send is sendKeep that also wants status `want` (0: any).
