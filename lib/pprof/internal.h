@@ -191,6 +191,11 @@ int pp_err(char *err, size_t errlen, int code, const char *fmt, ...)
  * labels (used when n > 16; NULL falls back to insertion sort). */
 void pp_labels_canonical(const pp_strpool *sp, pp_label *l, size_t n, pp_label *tmp);
 
+/* A stable merge sort of n elements of sz bytes with a context for the
+ * comparison (qsort has none): PP_OK, or PP_ENOMEM (base untouched). */
+typedef int (*pp_cmp_ctx)(const void *a, const void *b, void *ctx);
+int pp_msort(void *base, size_t n, size_t sz, pp_cmp_ctx cmp, void *ctx);
+
 /* Merge-of-one: compacts p (drops zero samples and unreferenced entries,
  * aggregates identical samples, renumbers). Replaces *p on success. */
 int pp_compact(pp_profile **p, char *err, size_t errlen);
