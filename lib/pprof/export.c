@@ -337,16 +337,10 @@ typedef struct rank_ent {
   uint32_t id;
 } rank_ent;
 
-static int bytes_cmp(const char *a, size_t al, const char *b, size_t bl) {
-  int c = memcmp(a, b, al < bl ? al : bl);
-  if (c) return c;
-  return al < bl ? -1 : al > bl;
-}
-
 static int rank_cmp(const void *x, const void *y) {
   const rank_ent *a = x, *b = y;
-  int c = bytes_cmp(a->s, a->len, b->s, b->len);
-  if (!c) c = bytes_cmp(a->file, a->flen, b->file, b->flen);
+  int c = pp_bytes_cmp(a->s, a->len, b->s, b->len);
+  if (!c) c = pp_bytes_cmp(a->file, a->flen, b->file, b->flen);
   if (!c && a->line != b->line) c = a->line < b->line ? -1 : 1;
   if (!c) c = a->id < b->id ? -1 : a->id > b->id;
   return c;

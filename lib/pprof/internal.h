@@ -96,6 +96,13 @@ static inline bool pp_pool_eq(const pp_strpool *a, pp_sid x, const pp_strpool *b
 }
 int pp_pool_cmp(const pp_strpool *sp, pp_sid a, pp_sid b);
 
+/* Byte-wise order of a[0..al) and b[0..bl), a prefix first (memcmp's sign). */
+static inline int pp_bytes_cmp(const char *a, size_t al, const char *b, size_t bl) {
+  int c = memcmp(a, b, al < bl ? al : bl);
+  if (c) return c;
+  return al < bl ? -1 : al > bl;
+}
+
 /* ---- entities ---- */
 
 typedef struct pp_vt {

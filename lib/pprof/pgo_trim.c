@@ -154,6 +154,19 @@ static int ix_reset(trim *t, size_t expect) {
   return pgo_ix_init(&t->ix, expect);
 }
 
+/* The indexes 0..n-1 in the stable order of cmp (malloc'd, caller frees);
+ * NULL when out of memory. */
+static uint32_t *sorted_order(size_t n, pp_cmp_ctx cmp, void *ctx) {
+  uint32_t *order = malloc((n ? n : 1) * sizeof(*order));
+  if (!order) return NULL;
+  for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
+  if (pp_msort(order, n, sizeof(*order), cmp, ctx)) {
+    free(order);
+    return NULL;
+  }
+  return order;
+}
+
 /* ---- step 1: kept samples ---- */
 
 static int keep_samples(trim *t) {
@@ -282,18 +295,10 @@ static int build_funcs(trim *t) {
     }
   }
   /* Ranks: canonical order. */
-  uint32_t *order = malloc((t->nfuncs ? t->nfuncs : 1) * sizeof(*order));
   t->frank = malloc((t->nfuncs ? t->nfuncs : 1) * sizeof(*t->frank));
   t->nfid = malloc((t->nfuncs ? t->nfuncs : 1) * sizeof(*t->nfid));
-  if (!order || !t->frank || !t->nfid) {
-    free(order);
-    return PP_ENOMEM;
-  }
-  for (size_t i = 0; i < t->nfuncs; i++) order[i] = (uint32_t)i;
-  if (pp_msort(order, t->nfuncs, sizeof(*order), func_order, t)) {
-    free(order);
-    return PP_ENOMEM;
-  }
+  uint32_t *order = t->frank && t->nfid ? sorted_order(t->nfuncs, func_order, t) : NULL;
+  if (!order) return PP_ENOMEM;
   t->emptyf = NOLINE;
   for (size_t r = 0; r < t->nfuncs; r++) {
     t->frank[order[r]] = (uint32_t)r;
@@ -525,17 +530,9 @@ static int build_finals(trim *t) {
   free(eligible);
   if (rc) return rc;
 
-  uint32_t *order = malloc((t->nfins ? t->nfins : 1) * sizeof(*order));
   t->frank_loc = malloc((t->nfins ? t->nfins : 1) * sizeof(*t->frank_loc));
-  if (!order || !t->frank_loc) {
-    free(order);
-    return PP_ENOMEM;
-  }
-  for (size_t i = 0; i < t->nfins; i++) order[i] = (uint32_t)i;
-  if (pp_msort(order, t->nfins, sizeof(*order), fin_order, t)) {
-    free(order);
-    return PP_ENOMEM;
-  }
+  uint32_t *order = t->frank_loc ? sorted_order(t->nfins, fin_order, t) : NULL;
+  if (!order) return PP_ENOMEM;
   tloc *sorted = malloc((t->nfins ? t->nfins : 1) * sizeof(*sorted));
   if (!sorted) {
     free(order);

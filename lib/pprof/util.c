@@ -181,10 +181,7 @@ int pp_pool_intern_h(pp_strpool *sp, const char *s, size_t n, uint64_t hash, pp_
 
 int pp_pool_cmp(const pp_strpool *sp, pp_sid a, pp_sid b) {
   if (a == b) return 0;
-  size_t la = sp->len[a], lb = sp->len[b];
-  int c = memcmp(pp_pool_str(sp, a), pp_pool_str(sp, b), la < lb ? la : lb);
-  if (c) return c;
-  return la < lb ? -1 : la > lb;
+  return pp_bytes_cmp(pp_pool_str(sp, a), sp->len[a], pp_pool_str(sp, b), sp->len[b]);
 }
 
 int pp_err(char *err, size_t errlen, int code, const char *fmt, ...) {
