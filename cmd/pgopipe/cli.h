@@ -11,6 +11,8 @@
 #ifndef PGOPIPE_CLI_H
 #define PGOPIPE_CLI_H
 
+#include "pprof.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +72,15 @@ int cli_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *len
  */
 int cli_write_file_atomic(const char *path, const uint8_t *buf, size_t len,
                           char *err, size_t errlen);
+
+/*
+ * Reads `path` ("-" = standard input) under lim's input size limit
+ * (PP_DEFAULT_MAX_INPUT when 0) and decodes it under lim. Returns the
+ * profile (caller frees: pp_free), or NULL with the message for the user
+ * (naming the path) in msg; CLI_LOAD_MSGLEN bytes hold any message whole.
+ */
+enum { CLI_LOAD_MSGLEN = 8192 + 512 };
+pp_profile *cli_load_profile(const char *path, const pp_limits *lim, char *msg, size_t msglen);
 
 /*
  * Parses a non-negative decimal size ("1048576"); returns 0 or -1 when the

@@ -111,11 +111,16 @@ static int bad_option(const pp_export_format *f, const char *opt) {
   return CLI_USAGE;
 }
 
-int cli_export(int argc, char **argv) {
-  const char *format = NULL, *output = NULL;
-  pp_export_opts eo = {0};
-  pp_limits lim = {0};
-  unsigned given = 0;
+/* What the command line asks for. */
+typedef struct export_args {
+  const char *format, *output, *in;
+  pp_export_opts eo;
+  pp_limits lim;
+  unsigned given; /* PP_EXPORT_READS_* of the options given */
+} export_args;
+
+/* Parses the options into *a; returns -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, export_args *a) {
   size_t sz;
   optind = 1;
   opterr = 0;
@@ -126,35 +131,35 @@ int cli_export(int argc, char **argv) {
       help(stdout);
       return CLI_OK;
     case 'f':
-      format = optarg;
+      a->format = optarg;
       break;
     case 'o':
-      if (output) {
+      if (a->output) {
         cli_errorf(verb, "-o given twice");
         return CLI_USAGE;
       }
-      output = optarg;
+      a->output = optarg;
       break;
     case OPT_KEEP:
       if (cli_parse_size(optarg, &sz) != 0 || sz > 1000000) {
         cli_errorf(verb, "--keep wants a number of locations (0 = all), not \"%s\"", optarg);
         return CLI_USAGE;
       }
-      eo.keep = (int)sz;
-      eo.keep_set = 1;
-      given |= PP_EXPORT_READS_KEEP;
+      a->eo.keep = (int)sz;
+      a->eo.keep_set = 1;
+      a->given |= PP_EXPORT_READS_KEEP;
       break;
     case OPT_SAMPLE_TYPE:
-      eo.sample_type = optarg;
-      given |= PP_EXPORT_READS_SAMPLE_TYPE;
+      a->eo.sample_type = optarg;
+      a->given |= PP_EXPORT_READS_SAMPLE_TYPE;
       break;
     case OPT_MAX_SAMPLES:
       if (cli_parse_size(optarg, &sz) != 0 || sz == 0 || sz > UINT32_MAX) {
         cli_errorf(verb, "--max-samples wants a number from 1 to %u, not \"%s\"", UINT32_MAX, optarg);
         return CLI_USAGE;
       }
-      eo.max_samples = sz;
-      given |= PP_EXPORT_READS_MAX_SAMPLES;
+      a->eo.max_samples = sz;
+      a->given |= PP_EXPORT_READS_MAX_SAMPLES;
       break;
     case OPT_MAX_INPUT:
     case OPT_MAX_DECODED:
@@ -164,9 +169,9 @@ int cli_export(int argc, char **argv) {
         return CLI_USAGE;
       }
       if (c == OPT_MAX_INPUT)
-        lim.max_input_bytes = sz;
+        a->lim.max_input_bytes = sz;
       else
-        lim.max_decoded_bytes = sz;
+        a->lim.max_decoded_bytes = sz;
       break;
     case ':':
       cli_errorf(verb, "option %s needs a value (see pgopipe export --help)", argv[optind - 1]);
@@ -176,16 +181,22 @@ int cli_export(int argc, char **argv) {
       return CLI_USAGE;
     }
   }
-  if (!format) {
+  return -1;
+}
+
+/* The format of -f, once the options given are ones it reads, and the one
+ * input; NULL after printing the usage error. */
+static const pp_export_format *check_args(int argc, char **argv, export_args *a) {
+  if (!a->format) {
     cli_errorf(verb, "missing -f FORMAT (see pgopipe export --help)");
-    return CLI_USAGE;
+    return NULL;
   }
-  const pp_export_format *fmt = pp_export_format_find(format);
+  const pp_export_format *fmt = pp_export_format_find(a->format);
   if (!fmt) {
-    fprintf(stderr, "pgopipe export: unknown format \"%s\" (formats: ", format);
+    fprintf(stderr, "pgopipe export: unknown format \"%s\" (formats: ", a->format);
     format_list(stderr);
     fprintf(stderr, ")\n");
-    return CLI_USAGE;
+    return NULL;
   }
   static const struct {
     unsigned bit;
@@ -194,62 +205,72 @@ int cli_export(int argc, char **argv) {
                   {PP_EXPORT_READS_SAMPLE_TYPE, "--sample-type"},
                   {PP_EXPORT_READS_MAX_SAMPLES, "--max-samples"}};
   for (size_t i = 0; i < sizeof optnames / sizeof optnames[0]; i++)
-    if ((given & optnames[i].bit) && !(fmt->reads & optnames[i].bit)) return bad_option(fmt, optnames[i].opt);
+    if ((a->given & optnames[i].bit) && !(fmt->reads & optnames[i].bit)) {
+      bad_option(fmt, optnames[i].opt);
+      return NULL;
+    }
   if (argc - optind != 1) {
     cli_errorf(verb, "want exactly one input profile, got %d (see pgopipe export --help)", argc - optind);
+    return NULL;
+  }
+  a->in = argv[optind];
+  return fmt;
+}
+
+/* Without -o: the name derived from the input (*derived, caller frees) into
+ * a->output. Returns -1 to go on, else the exit status. */
+static int derive_output(export_args *a, const pp_export_format *fmt, char **derived) {
+  if (a->output) return -1;
+  if (!(*derived = default_output(a->in, fmt->suffix))) {
+    cli_errorf(verb, "out of memory");
+    return CLI_FAIL;
+  }
+  a->output = *derived;
+  /* A derived name must not replace the input itself. */
+  struct stat x, y;
+  if (strcmp(a->in, "-") && stat(a->in, &x) == 0 && stat(a->output, &y) == 0 && x.st_dev == y.st_dev &&
+      x.st_ino == y.st_ino) {
+    cli_errorf(verb, "%s: the default output name is the input file itself; name the output with -o", a->in);
     return CLI_USAGE;
   }
-  const char *in = argv[optind];
+  return -1;
+}
 
-  char *derived = NULL;
-  if (!output) {
-    if (!(derived = default_output(in, fmt->suffix))) {
-      cli_errorf(verb, "out of memory");
-      return CLI_FAIL;
-    }
-    output = derived;
-    /* A derived name must not replace the input itself. */
-    struct stat a, b;
-    if (strcmp(in, "-") && stat(in, &a) == 0 && stat(output, &b) == 0 && a.st_dev == b.st_dev &&
-        a.st_ino == b.st_ino) {
-      cli_errorf(verb, "%s: the default output name is the input file itself; name the output with -o", in);
-      free(derived);
-      return CLI_USAGE;
-    }
-  }
-
-  char err[ERRLEN] = "";
-  int rc = CLI_FAIL;
-  uint8_t *buf = NULL, *outb = NULL;
-  size_t len = 0, outlen = 0;
-  pp_profile *p = NULL;
-  size_t max = lim.max_input_bytes ? lim.max_input_bytes : PP_DEFAULT_MAX_INPUT;
-  if (cli_read_file(in, max, &buf, &len, err, sizeof err) != 0) {
-    cli_errorf(verb, "%s", err);
-    goto out;
-  }
-  int e = pp_decode(buf, len, &lim, &p, err, sizeof err);
-  free(buf);
-  if (e != 0) {
-    cli_errorf(verb, "%s: %s", cli_display_name(in), err[0] ? err : pp_strerror(e));
-    goto out;
+/* Reads and decodes the input, writes it in the format to the output. */
+static int run(export_args *a, const pp_export_format *fmt) {
+  char err[ERRLEN] = "", msg[CLI_LOAD_MSGLEN];
+  pp_profile *p = cli_load_profile(a->in, &a->lim, msg, sizeof msg);
+  if (!p) {
+    cli_errorf(verb, "%s", msg);
+    return CLI_FAIL;
   }
   /* speedscope shows the file's name: the input's, without its directory. */
-  const char *slash = strrchr(in, '/');
-  eo.name = strcmp(in, "-") ? (slash ? slash + 1 : in) : "profile";
-  e = fmt->write(p, &eo, &outb, &outlen, err, sizeof err);
-  if (e != 0) {
-    cli_errorf(verb, "%s: %s export: %s", cli_display_name(in), fmt->name, err[0] ? err : pp_strerror(e));
-    goto out;
-  }
-  if (cli_write_file_atomic(output, outb, outlen, err, sizeof err) != 0) {
+  const char *slash = strrchr(a->in, '/');
+  a->eo.name = strcmp(a->in, "-") ? (slash ? slash + 1 : a->in) : "profile";
+  uint8_t *outb = NULL;
+  size_t outlen = 0;
+  int rc = CLI_FAIL;
+  int e = fmt->write(p, &a->eo, &outb, &outlen, err, sizeof err);
+  if (e != 0)
+    cli_errorf(verb, "%s: %s export: %s", cli_display_name(a->in), fmt->name, err[0] ? err : pp_strerror(e));
+  else if (cli_write_file_atomic(a->output, outb, outlen, err, sizeof err) != 0)
     cli_errorf(verb, "%s", err);
-    goto out;
-  }
-  rc = CLI_OK;
-out:
+  else
+    rc = CLI_OK;
   pp_free(p);
   free(outb);
+  return rc;
+}
+
+int cli_export(int argc, char **argv) {
+  export_args a = {0};
+  int rc = parse_options(argc, argv, &a);
+  if (rc >= 0) return rc;
+  const pp_export_format *fmt = check_args(argc, argv, &a);
+  if (!fmt) return CLI_USAGE;
+  char *derived = NULL;
+  rc = derive_output(&a, fmt, &derived);
+  if (rc < 0) rc = run(&a, fmt);
   free(derived);
   return rc;
 }

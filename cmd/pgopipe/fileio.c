@@ -4,7 +4,8 @@
  * Reads are capped (a profile bigger than the decoder's input limit is never
  * held whole in memory) and writes are atomic (temporary file in the target
  * directory, fsync, rename, fsync of the directory), because a half-written
- * default.pgo fed to `go build -pgo` is worse than none.
+ * default.pgo fed to `go build -pgo` is worse than none. Profiles are read
+ * under the decoder's limits (cli_load_profile).
  */
 #include "cli.h"
 
@@ -176,4 +177,23 @@ int cli_parse_size(const char *s, size_t *out) {
   if (v > SIZE_MAX) return -1;
   *out = (size_t)v;
   return 0;
+}
+
+pp_profile *cli_load_profile(const char *path, const pp_limits *lim, char *msg, size_t msglen) {
+  char err[512] = "";
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  size_t max = lim->max_input_bytes ? lim->max_input_bytes : PP_DEFAULT_MAX_INPUT;
+  if (cli_read_file(path, max, &buf, &len, err, sizeof err) != 0) {
+    snprintf(msg, msglen, "%s", err);
+    return NULL;
+  }
+  pp_profile *p = NULL;
+  int rc = pp_decode(buf, len, lim, &p, err, sizeof err);
+  free(buf);
+  if (rc != 0) {
+    snprintf(msg, msglen, "%s: %s", cli_display_name(path), err[0] ? err : pp_strerror(rc));
+    return NULL;
+  }
+  return p;
 }

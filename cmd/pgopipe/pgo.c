@@ -67,22 +67,11 @@ static const struct option diff_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* Reads and decodes one input. Returns NULL after printing the error. */
 static pp_profile *load(const char *path, const pp_limits *lim) {
-  char err[ERRLEN] = "";
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  size_t max = lim->max_input_bytes ? lim->max_input_bytes : PP_DEFAULT_MAX_INPUT;
-  if (cli_read_file(path, max, &buf, &len, err, sizeof err) != 0) {
-    cli_errorf(VERB, "%s", err);
-    return NULL;
-  }
-  pp_profile *p = NULL;
-  int rc = pp_decode(buf, len, lim, &p, err, sizeof err);
-  free(buf);
-  if (rc != 0) {
-    cli_errorf(VERB, "%s: %s", cli_display_name(path), err[0] ? err : pp_strerror(rc));
-    return NULL;
-  }
+  char msg[CLI_LOAD_MSGLEN];
+  pp_profile *p = cli_load_profile(path, lim, msg, sizeof msg);
+  if (!p) cli_errorf(VERB, "%s", msg);
   return p;
 }
 

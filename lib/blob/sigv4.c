@@ -9,6 +9,9 @@
  */
 #include "sigv4.h"
 
+#include "hex.h"
+#include "strbuf.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -42,33 +45,6 @@ long sigv4_uri_encode(const char *in, size_t len, int keep_slash, char *out, siz
   return (long)o;
 }
 
-/* Growing string buffer. */
-typedef struct sbuf {
-  char *p;
-  size_t len, cap;
-  int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-
 typedef struct enc_pair {
   char *name;
   char *value;
@@ -99,16 +75,16 @@ char *sigv4_canonical_query(const sigv4_kv *params, size_t n) {
     pairs[i].value = enc_dup(params[i].value ? params[i].value : "");
     ok = pairs[i].name && pairs[i].value;
   }
-  sbuf b = {0};
+  strbuf b = {0};
   if (ok) {
     /* Encoded names sort the same as AWS sorts them: by byte value. */
     qsort(pairs, n, sizeof *pairs, pair_cmp);
-    sb_str(&b, "");
+    strbuf_str(&b, "");
     for (size_t i = 0; i < n; i++) {
-      if (i) sb_str(&b, "&");
-      sb_str(&b, pairs[i].name);
-      sb_str(&b, "=");
-      sb_str(&b, pairs[i].value);
+      if (i) strbuf_str(&b, "&");
+      strbuf_str(&b, pairs[i].name);
+      strbuf_str(&b, "=");
+      strbuf_str(&b, pairs[i].value);
     }
   }
   for (size_t i = 0; i < n; i++) {
@@ -129,19 +105,10 @@ void sigv4_amz_date(time_t t, char out[17]) {
   strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
 }
 
-static void to_hex(const unsigned char *d, size_t n, char *out) {
-  static const char hex[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = hex[d[i] >> 4];
-    out[2 * i + 1] = hex[d[i] & 15];
-  }
-  out[2 * n] = '\0';
-}
-
 void sigv4_sha256_hex(const void *data, size_t len, char out[65]) {
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256(data, len, md);
-  to_hex(md, sizeof md, out);
+  hex_encode(md, sizeof md, out);
 }
 
 static void hmac256(const void *key, size_t keylen, const char *msg, unsigned char out[32]) {
@@ -154,7 +121,7 @@ static int kv_cmp(const void *a, const void *b) {
 }
 
 /* Header value as SigV4 wants it: trimmed, inner runs of spaces collapsed. */
-static void sb_trimmed(sbuf *b, const char *v) {
+static void sb_trimmed(strbuf *b, const char *v) {
   while (*v == ' ' || *v == '\t') v++;
   size_t n = strlen(v);
   while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
@@ -164,9 +131,9 @@ static void sb_trimmed(sbuf *b, const char *v) {
       space = 1;
       continue;
     }
-    if (space) sb_add(b, " ", 1);
+    if (space) strbuf_add(b, " ", 1);
     space = 0;
-    sb_add(b, v + i, 1);
+    strbuf_add(b, v + i, 1);
   }
 }
 
@@ -177,30 +144,30 @@ int sigv4_sign(const sigv4_request *req, char *out, size_t outcap, char **canoni
   memcpy(hs, req->headers, req->n_headers * sizeof *hs);
   qsort(hs, req->n_headers, sizeof *hs, kv_cmp);
 
-  sbuf signed_names = {0};
-  sb_str(&signed_names, "");
+  strbuf signed_names = {0};
+  strbuf_str(&signed_names, "");
   for (size_t i = 0; i < req->n_headers; i++) {
-    if (i) sb_str(&signed_names, ";");
-    sb_str(&signed_names, hs[i].name);
+    if (i) strbuf_str(&signed_names, ";");
+    strbuf_str(&signed_names, hs[i].name);
   }
 
-  sbuf cr = {0};
-  sb_str(&cr, req->method);
-  sb_str(&cr, "\n");
-  sb_str(&cr, req->canonical_uri);
-  sb_str(&cr, "\n");
-  sb_str(&cr, req->canonical_query ? req->canonical_query : "");
-  sb_str(&cr, "\n");
+  strbuf cr = {0};
+  strbuf_str(&cr, req->method);
+  strbuf_str(&cr, "\n");
+  strbuf_str(&cr, req->canonical_uri);
+  strbuf_str(&cr, "\n");
+  strbuf_str(&cr, req->canonical_query ? req->canonical_query : "");
+  strbuf_str(&cr, "\n");
   for (size_t i = 0; i < req->n_headers; i++) {
-    sb_str(&cr, hs[i].name);
-    sb_str(&cr, ":");
+    strbuf_str(&cr, hs[i].name);
+    strbuf_str(&cr, ":");
     sb_trimmed(&cr, hs[i].value);
-    sb_str(&cr, "\n");
+    strbuf_str(&cr, "\n");
   }
-  sb_str(&cr, "\n");
-  sb_str(&cr, signed_names.p ? signed_names.p : "");
-  sb_str(&cr, "\n");
-  sb_str(&cr, req->payload_sha256);
+  strbuf_str(&cr, "\n");
+  strbuf_str(&cr, signed_names.p ? signed_names.p : "");
+  strbuf_str(&cr, "\n");
+  strbuf_str(&cr, req->payload_sha256);
   free(hs);
 
   int rc = -1;
@@ -210,17 +177,17 @@ int sigv4_sign(const sigv4_request *req, char *out, size_t outcap, char **canoni
     date[8] = '\0';
     char cr_hash[65];
     sigv4_sha256_hex(cr.p, cr.len, cr_hash);
-    sbuf sts = {0};
-    sb_str(&sts, "AWS4-HMAC-SHA256\n");
-    sb_str(&sts, req->amz_date);
-    sb_str(&sts, "\n");
-    sb_str(&sts, date);
-    sb_str(&sts, "/");
-    sb_str(&sts, req->region);
-    sb_str(&sts, "/");
-    sb_str(&sts, req->service);
-    sb_str(&sts, "/aws4_request\n");
-    sb_str(&sts, cr_hash);
+    strbuf sts = {0};
+    strbuf_str(&sts, "AWS4-HMAC-SHA256\n");
+    strbuf_str(&sts, req->amz_date);
+    strbuf_str(&sts, "\n");
+    strbuf_str(&sts, date);
+    strbuf_str(&sts, "/");
+    strbuf_str(&sts, req->region);
+    strbuf_str(&sts, "/");
+    strbuf_str(&sts, req->service);
+    strbuf_str(&sts, "/aws4_request\n");
+    strbuf_str(&sts, cr_hash);
     if (!sts.oom) {
       size_t sklen = strlen(req->secret_key);
       char *k0 = malloc(sklen + 5);
@@ -234,7 +201,7 @@ int sigv4_sign(const sigv4_request *req, char *out, size_t outcap, char **canoni
         hmac256(k3, 32, "aws4_request", k4);
         hmac256(k4, 32, sts.p, sig);
         char sighex[65];
-        to_hex(sig, 32, sighex);
+        hex_encode(sig, 32, sighex);
         int n = snprintf(out, outcap,
                          "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request,SignedHeaders=%s,"
                          "Signature=%s",

@@ -142,27 +142,36 @@ static int check_params(bus_url *u, char *err, size_t errlen) {
   return 0;
 }
 
+static int valid_name(const bus_url *u, char *err, size_t errlen) {
+  if (bus_valid_topic(u->name)) return 0;
+  errbuf_set(err, errlen, "mem://%s: bad topic name (want [A-Za-z0-9._-]{1,249})", u->name);
+  return BUS_EINVAL;
+}
+
+/* A reference to the topic of u (created when new); NULL when out of
+ * memory. */
+static mem_topic *ref_topic(const bus_url *u) {
+  pthread_mutex_lock(&registry_lock);
+  mem_topic *t = topic_ref(u->name);
+  pthread_mutex_unlock(&registry_lock);
+  return t;
+}
+
+static int out_of_memory(const bus_url *u, char *err, size_t errlen) {
+  errbuf_set(err, errlen, "mem://%s: out of memory", u->name);
+  return BUS_ENOMEM;
+}
+
 static int mem_writer_open(bus_url *u, struct bus_writer **out, char *err, size_t errlen) {
   long max = MEM_DEFAULT_MAX_MESSAGES;
-  if (!bus_valid_topic(u->name)) {
-    errbuf_set(err, errlen, "mem://%s: bad topic name (want [A-Za-z0-9._-]{1,249})", u->name);
-    return BUS_EINVAL;
-  }
-  int rc = bus_url_param_int(u, "max.messages", 1, 1L << 30, &max, err, errlen);
-  if (rc || (rc = check_params(u, err, errlen)))
+  int rc = valid_name(u, err, errlen);
+  if (rc || (rc = bus_url_param_int(u, "max.messages", 1, 1L << 30, &max, err, errlen)) ||
+      (rc = check_params(u, err, errlen)))
     return rc;
   mem_writer *w = calloc(1, sizeof *w);
-  if (!w) {
-    errbuf_set(err, errlen, "mem://%s: out of memory", u->name);
-    return BUS_ENOMEM;
-  }
-  pthread_mutex_lock(&registry_lock);
-  w->t = topic_ref(u->name);
-  pthread_mutex_unlock(&registry_lock);
-  if (!w->t) {
+  if (!w || !(w->t = ref_topic(u))) {
     free(w);
-    errbuf_set(err, errlen, "mem://%s: out of memory", u->name);
-    return BUS_ENOMEM;
+    return out_of_memory(u, err, errlen);
   }
   w->base.be = &bus_backend_mem;
   w->max_messages = max;
@@ -236,25 +245,13 @@ static void mem_writer_close(struct bus_writer *bw) {
 }
 
 static int mem_reader_open(bus_url *u, struct bus_reader **out, char *err, size_t errlen) {
-  if (!bus_valid_topic(u->name)) {
-    errbuf_set(err, errlen, "mem://%s: bad topic name (want [A-Za-z0-9._-]{1,249})", u->name);
-    return BUS_EINVAL;
-  }
-  int rc = check_params(u, err, errlen);
-  if (rc)
+  int rc = valid_name(u, err, errlen);
+  if (rc || (rc = check_params(u, err, errlen)))
     return rc;
   mem_reader *r = calloc(1, sizeof *r);
-  if (!r) {
-    errbuf_set(err, errlen, "mem://%s: out of memory", u->name);
-    return BUS_ENOMEM;
-  }
-  pthread_mutex_lock(&registry_lock);
-  r->t = topic_ref(u->name);
-  pthread_mutex_unlock(&registry_lock);
-  if (!r->t) {
+  if (!r || !(r->t = ref_topic(u))) {
     free(r);
-    errbuf_set(err, errlen, "mem://%s: out of memory", u->name);
-    return BUS_ENOMEM;
+    return out_of_memory(u, err, errlen);
   }
   r->base.be = &bus_backend_mem;
   *out = &r->base;

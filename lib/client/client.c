@@ -602,6 +602,91 @@ static int plain_file_name(const char *s) {
   return 1;
 }
 
+/* Where the body goes: standard output, or (without a name yet) a new
+ * temporary file next to out_path or in the current directory (*tmp, its
+ * name, the caller's). */
+static int download_target(client_req *r, const char *out_path, int to_stdout, char **tmp, char *err,
+                           size_t errlen) {
+  if (to_stdout) {
+    r->fd = STDOUT_FILENO;
+    return CLIENT_OK;
+  }
+  const char *base = out_path ? out_path : "pgopipe-download";
+  size_t tl = strlen(base) + sizeof ".tmp-XXXXXX";
+  *tmp = malloc(tl);
+  if (!*tmp) {
+    errbuf_set(err, errlen, "out of memory");
+    return CLIENT_ENOMEM;
+  }
+  snprintf(*tmp, tl, "%s.tmp-XXXXXX", base);
+  r->fd = mkstemp(*tmp);
+  if (r->fd < 0) {
+    errbuf_set(err, errlen, "cannot create a temporary file next to %s: %s",
+               out_path ? out_path : "the current directory's files", strerror(errno));
+    free(*tmp);
+    *tmp = NULL;
+    return CLIENT_EIO;
+  }
+  fchmod(r->fd, 0644);
+  return CLIENT_OK;
+}
+
+/* The transfer's settings: stalls bounded (not the whole transfer),
+ * encodings accepted, If-None-Match, the progress callback. */
+static int download_options(client_t *c, client_req *r, const client_download_opts *opts, char *err,
+                            size_t errlen) {
+  /* a large base on a slow link: bound stalls, not the whole transfer */
+  long stall = cfg_long(c->cfg.timeout_ms, CLIENT_DEFAULT_TIMEOUT_MS);
+  curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, 0L);
+  curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_TIME, stall / 1000 > 0 ? stall / 1000 : 1L);
+  /* text formats may come gzip-encoded: curl undoes it */
+  curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
+  struct curl_slist *inm = NULL;
+  if (opts && opts->if_none_match && *opts->if_none_match) {
+    size_t hl = strlen(opts->if_none_match) + sizeof "If-None-Match: ";
+    char *h = malloc(hl);
+    if (h) {
+      snprintf(h, hl, "If-None-Match: %s", opts->if_none_match);
+      inm = curl_slist_append(r->headers, h);
+      free(h);
+    }
+    if (!inm) {
+      errbuf_set(err, errlen, "out of memory");
+      return CLIENT_ENOMEM;
+    }
+    r->headers = inm;
+    curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+  }
+  if (opts && opts->progress) {
+    r->progress = opts->progress;
+    r->progress_ud = opts->progress_ud;
+    curl_easy_setopt(r->easy, CURLOPT_XFERINFOFUNCTION, on_xfer);
+    curl_easy_setopt(r->easy, CURLOPT_XFERINFODATA, r);
+    curl_easy_setopt(r->easy, CURLOPT_NOPROGRESS, 0L);
+  }
+  return CLIENT_OK;
+}
+
+/* The temporary file made durable and renamed to its final name. */
+static int download_commit(client_req *r, const char *tmp, const char *final, char *err, size_t errlen) {
+  if (fsync(r->fd) != 0) {
+    errbuf_set(err, errlen, "writing %s: %s", tmp, strerror(errno));
+    return CLIENT_EIO;
+  }
+  int fd = r->fd;
+  r->fd = -1;
+  if (close(fd) != 0) {
+    errbuf_set(err, errlen, "writing %s: %s", tmp, strerror(errno));
+    return CLIENT_EIO;
+  }
+  if (rename(tmp, final) != 0) {
+    errbuf_set(err, errlen, "renaming %s to %s: %s", tmp, final, strerror(errno));
+    return CLIENT_EIO;
+  }
+  return CLIENT_OK;
+}
+
 int client_download(client_t *c, const char *app, const char *out_path,
                     const client_download_opts *opts, client_download_result *res, char *err,
                     size_t errlen) {
@@ -627,61 +712,9 @@ int client_download(client_t *c, const char *app, const char *out_path,
       goto done;
     }
   }
-  if (to_stdout) {
-    r->fd = STDOUT_FILENO;
-  } else {
-    /* without a name yet: a temporary file in the current directory */
-    const char *base = out_path ? out_path : "pgopipe-download";
-    size_t tl = strlen(base) + sizeof ".tmp-XXXXXX";
-    tmp = malloc(tl);
-    if (!tmp) {
-      errbuf_set(err, errlen, "out of memory");
-      rc = CLIENT_ENOMEM;
-      goto done;
-    }
-    snprintf(tmp, tl, "%s.tmp-XXXXXX", base);
-    r->fd = mkstemp(tmp);
-    if (r->fd < 0) {
-      errbuf_set(err, errlen, "cannot create a temporary file next to %s: %s",
-                 out_path ? out_path : "the current directory's files", strerror(errno));
-      free(tmp);
-      tmp = NULL;
-      rc = CLIENT_EIO;
-      goto done;
-    }
-    fchmod(r->fd, 0644);
-  }
-  /* a large base on a slow link: bound stalls, not the whole transfer */
-  long stall = cfg_long(c->cfg.timeout_ms, CLIENT_DEFAULT_TIMEOUT_MS);
-  curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, 0L);
-  curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_TIME, stall / 1000 > 0 ? stall / 1000 : 1L);
-  /* text formats may come gzip-encoded: curl undoes it */
-  curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
-  struct curl_slist *inm = NULL;
-  if (opts && opts->if_none_match && *opts->if_none_match) {
-    size_t hl = strlen(opts->if_none_match) + sizeof "If-None-Match: ";
-    char *h = malloc(hl);
-    if (h) {
-      snprintf(h, hl, "If-None-Match: %s", opts->if_none_match);
-      inm = curl_slist_append(r->headers, h);
-      free(h);
-    }
-    if (!inm) {
-      errbuf_set(err, errlen, "out of memory");
-      rc = CLIENT_ENOMEM;
-      goto done;
-    }
-    r->headers = inm;
-    curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-  }
-  if (opts && opts->progress) {
-    r->progress = opts->progress;
-    r->progress_ud = opts->progress_ud;
-    curl_easy_setopt(r->easy, CURLOPT_XFERINFOFUNCTION, on_xfer);
-    curl_easy_setopt(r->easy, CURLOPT_XFERINFODATA, r);
-    curl_easy_setopt(r->easy, CURLOPT_NOPROGRESS, 0L);
-  }
+  if ((rc = download_target(r, out_path, to_stdout, &tmp, err, errlen)) != CLIENT_OK ||
+      (rc = download_options(c, r, opts, err, errlen)) != CLIENT_OK)
+    goto done;
   static const long ok[] = {200, 304, 0};
   long status = 0;
   rc = req_result(r, perform(c, r), ok, &status, NULL, err, errlen);
@@ -696,24 +729,7 @@ int client_download(client_t *c, const char *app, const char *out_path,
     res->not_modified = 1;
     goto done;
   }
-  if (!to_stdout) {
-    if (fsync(r->fd) != 0) {
-      errbuf_set(err, errlen, "writing %s: %s", tmp, strerror(errno));
-      rc = CLIENT_EIO;
-      goto done;
-    }
-    int fd = r->fd;
-    r->fd = -1;
-    if (close(fd) != 0) {
-      errbuf_set(err, errlen, "writing %s: %s", tmp, strerror(errno));
-      rc = CLIENT_EIO;
-      goto done;
-    }
-    if (rename(tmp, final) != 0) {
-      errbuf_set(err, errlen, "renaming %s to %s: %s", tmp, final, strerror(errno));
-      rc = CLIENT_EIO;
-      goto done;
-    }
+  if (!to_stdout && (rc = download_commit(r, tmp, final, err, errlen)) == CLIENT_OK) {
     free(tmp);
     tmp = NULL;
   }

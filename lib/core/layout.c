@@ -53,12 +53,17 @@ int layout_staging_prefix(const char *app, char *buf, size_t n) {
   return build(app, buf, n, "%s/" LAYOUT_STAGING_DIR "/", app);
 }
 
-int layout_staging_key(const char *app, const char *name, char *buf, size_t n) {
+/* {app}/{dir}/{name}: "" and -1 when name is empty. */
+static int dir_key(const char *app, const char *dir, const char *name, char *buf, size_t n) {
   if (!name || !*name) {
     if (buf && n) buf[0] = '\0';
     return -1;
   }
-  return build(app, buf, n, "%s/" LAYOUT_STAGING_DIR "/%s", app, name);
+  return build(app, buf, n, "%s/%s/%s", app, dir, name);
+}
+
+int layout_staging_key(const char *app, const char *name, char *buf, size_t n) {
+  return dir_key(app, LAYOUT_STAGING_DIR, name, buf, n);
 }
 
 int layout_staging_key_new(const char *app, int64_t now_ns, char *buf, size_t n) {
@@ -75,11 +80,7 @@ int layout_rejected_prefix(const char *app, char *buf, size_t n) {
 }
 
 int layout_rejected_key(const char *app, const char *name, char *buf, size_t n) {
-  if (!name || !*name) {
-    if (buf && n) buf[0] = '\0';
-    return -1;
-  }
-  return build(app, buf, n, "%s/" LAYOUT_REJECTED_DIR "/%s", app, name);
+  return dir_key(app, LAYOUT_REJECTED_DIR, name, buf, n);
 }
 
 int layout_rejected_base_key(const char *app, int64_t ns, char *buf, size_t n) {

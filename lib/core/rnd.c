@@ -1,11 +1,11 @@
 /* rnd.c — see rnd.h. */
 #include "rnd.h"
 
+#include "hex.h"
+
 #include <errno.h>
 #include <sys/random.h>
 #include <sys/types.h>
-
-static const char hexdig[] = "0123456789abcdef";
 
 int rnd_bytes(void *buf, size_t n) {
   unsigned char *b = buf;
@@ -27,10 +27,7 @@ int rnd_hex(char *out, size_t nbytes) {
   while (done < nbytes) {
     size_t want = nbytes - done < sizeof buf ? nbytes - done : sizeof buf;
     if (rnd_bytes(buf, want) != 0) return -1;
-    for (size_t i = 0; i < want; i++) {
-      out[2 * (done + i)] = hexdig[buf[i] >> 4];
-      out[2 * (done + i) + 1] = hexdig[buf[i] & 15];
-    }
+    hex_encode(buf, want, out + 2 * done);
     done += want;
   }
   out[2 * nbytes] = '\0';
@@ -45,8 +42,8 @@ int rnd_uuid4(char out[37]) {
   char *o = out;
   for (int i = 0; i < 16; i++) {
     if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
-    *o++ = hexdig[b[i] >> 4];
-    *o++ = hexdig[b[i] & 15];
+    hex_encode(&b[i], 1, o);
+    o += 2;
   }
   *o = 0;
   return 0;

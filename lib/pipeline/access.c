@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "errbuf.h"
+#include "hex.h"
 #include "rnd.h"
 
 #define KEY_LABEL "pgopipe ui session v1"
@@ -104,20 +105,11 @@ int access_token_ok(const access_rules *a, const char *token, size_t len) {
   return CRYPTO_memcmp(mac, a->token_mac, MAC_LEN) == 0;
 }
 
-static void to_hex(const unsigned char *b, size_t n, char *out) {
-  static const char hx[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = hx[b[i] >> 4];
-    out[2 * i + 1] = hx[b[i] & 15];
-  }
-  out[2 * n] = '\0';
-}
-
 /* Writes the hex MAC of the session's signed part (len bytes of s). */
 static int session_mac(const access_rules *a, const char *s, size_t len, char hex[2 * MAC_LEN + 1]) {
   unsigned char mac[MAC_LEN];
   if (hmac(a->key, MAC_LEN, s, len, mac) != 0) return -1;
-  to_hex(mac, MAC_LEN, hex);
+  hex_encode(mac, MAC_LEN, hex);
   return 0;
 }
 

@@ -1,8 +1,11 @@
 /*
- * export.c — profile exports: the shared machinery (output buffer, JSON
- * strings, frames, the call tree and its walk) and the folded, speedscope,
- * chrome and pprof writers, with the format table. The UI's tree JSON is in
- * export_tree.c. Semantics and output shapes are documented in export.h.
+ * export.c — what every export writer shares: the output buffer and JSON
+ * strings, the frames a profile's locations expand into and their order,
+ * the set-up of one profile's call tree; the pprof, pgo and preprofile
+ * writers and the format table. The call tree itself is in
+ * export_calltree.c; the other writers have a file each (export_folded.c,
+ * export_speedscope.c, export_chrome.c, and export_tree.c for the UI's tree
+ * JSON). Semantics and output shapes are documented in export.h.
  *
  * Every writer aggregates the profile into a call tree of frames first (see
  * export_internal.h) and writes from it: identical stacks are added up once
@@ -334,16 +337,10 @@ typedef struct rank_ent {
   uint32_t id;
 } rank_ent;
 
-static int bytes_cmp(const char *a, size_t al, const char *b, size_t bl) {
-  int c = memcmp(a, b, al < bl ? al : bl);
-  if (c) return c;
-  return al < bl ? -1 : al > bl;
-}
-
 static int rank_cmp(const void *x, const void *y) {
   const rank_ent *a = x, *b = y;
-  int c = bytes_cmp(a->s, a->len, b->s, b->len);
-  if (!c) c = bytes_cmp(a->file, a->flen, b->file, b->flen);
+  int c = pp_bytes_cmp(a->s, a->len, b->s, b->len);
+  if (!c) c = pp_bytes_cmp(a->file, a->flen, b->file, b->flen);
   if (!c && a->line != b->line) c = a->line < b->line ? -1 : 1;
   if (!c) c = a->id < b->id ? -1 : a->id > b->id;
   return c;
@@ -371,267 +368,6 @@ int ex_frames_rank(const ex_frames *F, const pp_profile *p, uint32_t **rank) {
   free(e);
   *rank = r;
   return PP_OK;
-}
-
-/* ---- the call tree ---- */
-
-int ex_tree_init(ex_tree *t, size_t k) {
-  memset(t, 0, sizeof *t);
-  t->k = k;
-  t->seed = pp_seed();
-  if (PP_GROW(t->n, t->cn, 1024)) return PP_ENOMEM;
-  t->self = calloc(t->cn * (k ? k : 1), sizeof *t->self);
-  t->nslots = 2048;
-  t->slots = calloc(t->nslots, sizeof *t->slots);
-  if (!t->self || !t->slots) return PP_ENOMEM;
-  t->n[0] = (ex_node){UINT32_MAX, UINT32_MAX};
-  t->nn = 1;
-  return PP_OK;
-}
-
-void ex_tree_free(ex_tree *t) {
-  free(t->n);
-  free(t->self);
-  free(t->total);
-  free(t->slots);
-  free(t->koff);
-  free(t->kids);
-  memset(t, 0, sizeof *t);
-}
-
-static inline uint32_t node_hash(const ex_tree *t, uint32_t parent, uint32_t frame) {
-  return pp_hfin(t->seed, ((uint64_t)parent << 32) | frame);
-}
-
-static int tree_rehash(ex_tree *t) {
-  size_t ns = t->nslots * 2;
-  uint32_t *sl = calloc(ns, sizeof *sl);
-  if (!sl) return PP_ENOMEM;
-  for (size_t i = 1; i < t->nn; i++) {
-    size_t h = node_hash(t, t->n[i].parent, t->n[i].frame) & (ns - 1);
-    while (sl[h]) h = (h + 1) & (ns - 1);
-    sl[h] = (uint32_t)i + 1;
-  }
-  free(t->slots);
-  t->slots = sl;
-  t->nslots = ns;
-  return PP_OK;
-}
-
-/* The child of `parent` for `frame`, created when new. */
-static inline int tree_child(ex_tree *t, uint32_t parent, uint32_t frame, uint32_t *out) {
-  size_t mask = t->nslots - 1;
-  size_t h = node_hash(t, parent, frame) & mask;
-  for (uint32_t s; (s = t->slots[h]); h = (h + 1) & mask) {
-    const ex_node *n = &t->n[s - 1];
-    if (n->parent == parent && n->frame == frame) {
-      *out = s - 1;
-      return PP_OK;
-    }
-  }
-  if (t->nn >= UINT32_MAX - 1) return PP_ENOMEM;
-  if (t->nn == t->cn) {
-    size_t oc = t->cn;
-    if (PP_GROW(t->n, t->cn, t->nn + 1)) return PP_ENOMEM;
-    int64_t *s = realloc(t->self, t->cn * (t->k ? t->k : 1) * sizeof *s);
-    if (!s) {
-      t->cn = oc;
-      return PP_ENOMEM;
-    }
-    t->self = s;
-    memset(s + oc * t->k, 0, (t->cn - oc) * t->k * sizeof *s);
-  }
-  uint32_t id = (uint32_t)t->nn++;
-  t->n[id] = (ex_node){parent, frame};
-  t->slots[h] = id + 1;
-  if (t->nn * 2 > t->nslots && tree_rehash(t)) return PP_ENOMEM;
-  *out = id;
-  return PP_OK;
-}
-
-int ex_tree_add(ex_tree *t, const ex_pmap *m, const size_t *vi, size_t nvi, size_t slot0, char *err,
-                size_t errlen) {
-  const pp_profile *p = m->p;
-  /* The previous sample's locations (root first) and the node each one
-   * ended at: consecutive samples often share their outer frames, and the
-   * shared part is not looked up again. */
-  uint32_t *prev_loc = NULL, *prev_node = NULL;
-  size_t prev_n = 0, pcap = 0;
-  /* And per location, the parent it was last added under and the node that
-   * gave: a location seen again under the same parent (common in deep,
-   * repetitive stacks) costs no table lookup. */
-  uint32_t *memo = malloc((p->nlocs ? p->nlocs : 1) * 2 * sizeof *memo);
-  int rc = memo ? PP_OK : PP_ENOMEM;
-  for (size_t i = 0; memo && i < p->nlocs; i++) memo[2 * i] = UINT32_MAX;
-  for (size_t si = 0; si < p->nsamples && rc == PP_OK; si++) {
-    const pp_sample *s = &p->samples[si];
-    const int64_t *v = PP_OFF(p->values, si * p->nstypes);
-    bool any = false;
-    for (size_t j = 0; j < nvi; j++) any |= vi[j] < p->nstypes && v[vi[j]] != 0;
-    if (!any) continue;
-    const uint32_t *L = PP_OFF(p->sloc, s->loc_off);
-    size_t nl = s->nlocs;
-    uint32_t node = 0;
-    if (nl == 0) {
-      if ((rc = tree_child(t, 0, m->nostack, &node))) break;
-    } else {
-      if (nl > pcap) {
-        size_t nc = nl * 2;
-        uint32_t *a = realloc(prev_loc, nc * sizeof *a), *b = a ? realloc(prev_node, nc * sizeof *b) : NULL;
-        if (a) prev_loc = a;
-        if (!a || !b) {
-          rc = PP_ENOMEM;
-          break;
-        }
-        prev_node = b;
-        pcap = nc;
-      }
-      size_t d = 0;
-      while (d < nl && d < prev_n && prev_loc[d] == L[nl - 1 - d]) d++;
-      if (d) node = prev_node[d - 1];
-      for (; d < nl; d++) {
-        uint32_t loc = L[nl - 1 - d];
-        if (memo[2 * loc] == node) {
-          node = memo[2 * loc + 1];
-        } else {
-          memo[2 * loc] = node;
-          for (uint32_t f = m->loc_off[loc]; f < m->loc_off[loc + 1]; f++)
-            if ((rc = tree_child(t, node, m->fr[f], &node))) goto out;
-          memo[2 * loc + 1] = node;
-        }
-        prev_loc[d] = loc;
-        prev_node[d] = node;
-      }
-      prev_n = nl;
-    }
-    int64_t *self = t->self + (size_t)node * t->k + slot0;
-    for (size_t j = 0; j < nvi; j++)
-      if (vi[j] < p->nstypes) self[j] = (int64_t)((uint64_t)self[j] + (uint64_t)v[vi[j]]);
-  }
-out:
-  free(prev_loc);
-  free(prev_node);
-  free(memo);
-  if (rc) return pp_err(err, errlen, rc, "out of memory building the call tree");
-  return PP_OK;
-}
-
-int ex_tree_finish(ex_tree *t, char *err, size_t errlen) {
-  size_t k = t->k, nn = t->nn;
-  t->total = malloc(nn * (k ? k : 1) * sizeof *t->total);
-  t->koff = calloc(nn + 1, sizeof *t->koff);
-  t->kids = malloc(nn * sizeof *t->kids);
-  if (!t->total || !t->koff || !t->kids) return pp_err(err, errlen, PP_ENOMEM, "out of memory building the call tree");
-  memcpy(t->total, t->self, nn * k * sizeof *t->total);
-  for (size_t i = nn; i-- > 1;) {
-    const int64_t *c = t->total + i * k;
-    int64_t *pa = t->total + (size_t)t->n[i].parent * k;
-    for (size_t j = 0; j < k; j++) pa[j] = (int64_t)((uint64_t)pa[j] + (uint64_t)c[j]);
-  }
-  /* Children by counting sort on the parent: koff[p+1] counts, then prefix sums. */
-  for (size_t i = 1; i < nn; i++) t->koff[t->n[i].parent + 1]++;
-  for (size_t i = 0; i < nn; i++) t->koff[i + 1] += t->koff[i];
-  uint32_t *fill = malloc(nn * sizeof *fill);
-  if (!fill) return pp_err(err, errlen, PP_ENOMEM, "out of memory building the call tree");
-  memcpy(fill, t->koff, nn * sizeof *fill);
-  for (size_t i = 1; i < nn; i++) t->kids[fill[t->n[i].parent]++] = (uint32_t)i;
-  free(fill);
-  return PP_OK;
-}
-
-size_t ex_tree_max_kids(const ex_tree *t) {
-  size_t m = 0;
-  for (size_t i = 0; i < t->nn; i++)
-    if (t->koff[i + 1] - t->koff[i] > m) m = t->koff[i + 1] - t->koff[i];
-  return m;
-}
-
-static inline uint64_t uabs(int64_t v) { return v < 0 ? 0 - (uint64_t)v : (uint64_t)v; }
-
-static int key_cmp(const void *x, const void *y) {
-  const ex_sortkey *a = x, *b = y;
-  if (a->k1 != b->k1) return a->k1 < b->k1 ? -1 : 1;
-  if (a->k2 != b->k2) return a->k2 < b->k2 ? -1 : 1;
-  return a->k3 < b->k3 ? -1 : a->k3 > b->k3;
-}
-
-void ex_tree_sort_kids(ex_tree *t, uint32_t i, const uint32_t *rank, int by_total, bool two, ex_sortkey *tmp) {
-  uint32_t a = t->koff[i], b = t->koff[i + 1];
-  if (b - a < 2) return;
-  for (uint32_t j = a; j < b; j++) {
-    uint32_t c = t->kids[j];
-    ex_sortkey *e = &tmp[j - a];
-    e->node = c;
-    e->k3 = rank[t->n[c].frame];
-    e->k1 = e->k2 = 0;
-    if (by_total >= 0) {
-      e->k1 = UINT64_MAX - uabs(t->total[(size_t)c * t->k + (size_t)by_total]);
-      if (two) e->k2 = UINT64_MAX - uabs(t->total[(size_t)c * t->k + (size_t)by_total + 1]);
-    }
-  }
-  qsort(tmp, b - a, sizeof *tmp, key_cmp);
-  for (uint32_t j = a; j < b; j++) t->kids[j] = tmp[j - a].node;
-}
-
-int ex_walk_init(ex_walk *w, const ex_tree *t) {
-  memset(w, 0, sizeof *w);
-  w->t = t;
-  w->cap = 64;
-  w->node = malloc(w->cap * sizeof *w->node);
-  w->next = malloc(w->cap * sizeof *w->next);
-  w->path = malloc(w->cap * sizeof *w->path);
-  if (!w->node || !w->next || !w->path) {
-    ex_walk_free(w);
-    return PP_ENOMEM;
-  }
-  return PP_OK;
-}
-
-void ex_walk_free(ex_walk *w) {
-  free(w->node);
-  free(w->next);
-  free(w->path);
-  w->node = w->next = w->path = NULL;
-}
-
-uint32_t ex_walk_next(ex_walk *w, bool *oom) {
-  const ex_tree *t = w->t;
-  if (!w->started) {
-    w->started = true;
-    w->depth = 0;
-    w->node[0] = 0;
-    w->next[0] = t->koff[0];
-    w->path[0] = UINT32_MAX;
-    return 0;
-  }
-  for (;;) {
-    size_t d = w->depth;
-    uint32_t n = w->node[d];
-    if (w->next[d] < t->koff[n + 1]) {
-      uint32_t c = t->kids[w->next[d]++];
-      if (d + 1 >= w->cap) {
-        size_t nc = w->cap * 2;
-        uint32_t *a = realloc(w->node, nc * sizeof *a);
-        if (a) w->node = a;
-        uint32_t *b = a ? realloc(w->next, nc * sizeof *b) : NULL;
-        if (b) w->next = b;
-        uint32_t *c2 = b ? realloc(w->path, nc * sizeof *c2) : NULL;
-        if (!c2) {
-          *oom = true;
-          return UINT32_MAX;
-        }
-        w->path = c2;
-        w->cap = nc;
-      }
-      w->depth = d + 1;
-      w->node[d + 1] = c;
-      w->next[d + 1] = t->koff[c];
-      w->path[d + 1] = t->n[c].frame;
-      return c;
-    }
-    if (d == 0) return UINT32_MAX;
-    w->depth = d - 1;
-  }
 }
 
 /* ---- shared set-up ---- */
@@ -669,9 +405,8 @@ int pp_export_value_index(const pp_profile *p, const char *name, size_t *vi, cha
                 p->nstypes ? have : "no sample types");
 }
 
-/* The call tree of one profile for the value indexes vi[0..nvi). */
-static int build_one(const pp_profile *p, int mode, const size_t *vi, size_t nvi, ex_frames *F, ex_tree *t,
-                     char *err, size_t errlen) {
+int ex_build_one(const pp_profile *p, int mode, const size_t *vi, size_t nvi, ex_frames *F, ex_tree *t, char *err,
+                 size_t errlen) {
   ex_pmap m;
   memset(t, 0, sizeof *t);
   if (ex_frames_init(F, mode) || ex_tree_init(t, nvi)) {
@@ -692,8 +427,7 @@ static int build_one(const pp_profile *p, int mode, const size_t *vi, size_t nvi
   return rc;
 }
 
-/* Sorts every node's children by frame rank (the folded order). */
-static int sort_all_by_rank(ex_tree *t, const ex_frames *F, const pp_profile *p, char *err, size_t errlen) {
+int ex_sort_by_rank(ex_tree *t, const ex_frames *F, const pp_profile *p, char *err, size_t errlen) {
   uint32_t *rank = NULL;
   ex_sortkey *tmp = malloc((ex_tree_max_kids(t) + 1) * sizeof *tmp);
   if (!tmp || ex_frames_rank(F, p, &rank)) {
@@ -706,330 +440,11 @@ static int sort_all_by_rank(ex_tree *t, const ex_frames *F, const pp_profile *p,
   return PP_OK;
 }
 
-#define CHECK_OUT()                                                                                 \
-  do {                                                                                              \
-    if (!p || !out || !outlen) return pp_err(err, errlen, PP_EINVAL, "export: bad arguments");     \
-    *out = NULL;                                                                                    \
-    *outlen = 0;                                                                                    \
-  } while (0)
-
-/* ---- folded ---- */
-
-int pp_export_folded(const pp_profile *p, const pp_export_opts *opts, uint8_t **out, size_t *outlen,
-                     char *err, size_t errlen) {
-  CHECK_OUT();
-  size_t vi;
-  int rc = pp_export_value_index(p, opts ? opts->sample_type : NULL, &vi, err, errlen);
-  if (rc) return rc;
-  ex_frames F;
-  ex_tree t;
-  if ((rc = build_one(p, EX_BY_NAME_FOLDED, &vi, 1, &F, &t, err, errlen))) return rc;
-  ex_buf b = {0};
-  ex_walk w;
-  bool oom = false;
-  if ((rc = sort_all_by_rank(&t, &F, NULL, err, errlen)) || (rc = ex_walk_init(&w, &t))) {
-    if (!rc) rc = pp_err(err, errlen, PP_ENOMEM, "out of memory");
-    goto done;
-  }
-  for (uint32_t n; (n = ex_walk_next(&w, &oom)) != UINT32_MAX;) {
-    if (n == 0 || t.self[n] == 0) continue;
-    for (size_t d = 1; d <= w.depth; d++) {
-      size_t len;
-      const char *s = ex_frame_name(&F, w.path[d], &len);
-      if (d > 1) ex_putc(&b, ';');
-      ex_put(&b, s, len);
-    }
-    ex_putc(&b, ' ');
-    ex_i64(&b, t.self[n]);
-    ex_putc(&b, '\n');
-  }
-  ex_walk_free(&w);
-  b.oom |= oom;
-  rc = ex_take(&b, out, outlen, err, errlen);
-done:
-  ex_buf_free(&b);
-  ex_frames_free(&F);
-  ex_tree_free(&t);
-  return rc;
-}
-
-/* ---- speedscope ---- */
-
-/* speedscope's name for a pprof unit. */
-static const char *speedscope_unit(const char *u) {
-  static const struct {
-    const char *pprof, *ss;
-  } m[] = {{"nanoseconds", "nanoseconds"},   {"ns", "nanoseconds"},   {"microseconds", "microseconds"},
-           {"us", "microseconds"},           {"milliseconds", "milliseconds"}, {"ms", "milliseconds"},
-           {"seconds", "seconds"},           {"s", "seconds"},        {"bytes", "bytes"},
-           {"B", "bytes"}};
-  for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
-    if (!strcmp(u, m[i].pprof)) return m[i].ss;
-  return "none";
-}
-
-int pp_export_speedscope(const pp_profile *p, const pp_export_opts *opts, uint8_t **out, size_t *outlen,
-                         char *err, size_t errlen) {
-  CHECK_OUT();
-  size_t k = p->nstypes;
-  size_t *vi = malloc((k ? k : 1) * sizeof *vi);
-  if (!vi) return pp_err(err, errlen, PP_ENOMEM, "out of memory");
-  for (size_t i = 0; i < k; i++) vi[i] = i;
-  ex_frames F;
-  ex_tree t;
-  int rc = build_one(p, EX_BY_FRAME, vi, k, &F, &t, err, errlen);
-  free(vi);
-  if (rc) return rc;
-  ex_buf b = {0};
-  ex_walk w = {0};
-  bool oom = false;
-  if ((rc = sort_all_by_rank(&t, &F, p, err, errlen))) goto done;
-
-  const char *name = opts && opts->name ? opts->name : "profile";
-  ex_puts(&b, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\"exporter\":\"pgopipe\",\"name\":");
-  ex_json_str(&b, name, strlen(name));
-  ex_puts(&b, ",\"activeProfileIndex\":");
-  ex_i64(&b, k ? (int64_t)pp_default_value_index(p) : 0);
-  ex_puts(&b, ",\"shared\":{\"frames\":[");
-  for (size_t i = 0; i < F.n; i++) {
-    const ex_frame *f = &F.f[i];
-    size_t len;
-    const char *s = ex_frame_name(&F, (uint32_t)i, &len);
-    ex_puts(&b, i ? ",{\"name\":" : "{\"name\":");
-    ex_json_str(&b, s, len);
-    if (f->file && pp_pool_len(&p->sp, f->file)) {
-      ex_puts(&b, ",\"file\":");
-      ex_json_str(&b, pp_pool_str(&p->sp, f->file), pp_pool_len(&p->sp, f->file));
-    }
-    if (f->line > 0) {
-      ex_puts(&b, ",\"line\":");
-      ex_i64(&b, f->line);
-    }
-    ex_putc(&b, '}');
-  }
-  ex_puts(&b, "]},\"profiles\":[");
-  for (size_t ti = 0; ti < k; ti++) {
-    pp_value_type st = pp_sample_type(p, ti);
-    ex_puts(&b, ti ? ",{\"type\":\"sampled\",\"name\":" : "{\"type\":\"sampled\",\"name\":");
-    ex_json_str(&b, st.type, strlen(st.type));
-    ex_puts(&b, ",\"unit\":\"");
-    ex_puts(&b, speedscope_unit(st.unit));
-    ex_puts(&b, "\",\"startValue\":0,\"endValue\":");
-    ex_i64(&b, pp_total(p, ti));
-    ex_puts(&b, ",\"samples\":[");
-    /* Two walks of the tree: the stacks, then their weights. */
-    for (int pass = 0; pass < 2; pass++) {
-      bool first = true;
-      if (pass) ex_puts(&b, "],\"weights\":[");
-      if ((rc = ex_walk_init(&w, &t))) {
-        rc = pp_err(err, errlen, PP_ENOMEM, "out of memory");
-        goto done;
-      }
-      for (uint32_t n; (n = ex_walk_next(&w, &oom)) != UINT32_MAX;) {
-        int64_t v = t.self[(size_t)n * k + ti];
-        if (n == 0 || v == 0) continue;
-        if (!first) ex_putc(&b, ',');
-        first = false;
-        if (pass) {
-          ex_i64(&b, v);
-          continue;
-        }
-        ex_putc(&b, '[');
-        for (size_t d = 1; d <= w.depth; d++) {
-          if (d > 1) ex_putc(&b, ',');
-          ex_i64(&b, w.path[d]);
-        }
-        ex_putc(&b, ']');
-      }
-      ex_walk_free(&w);
-    }
-    ex_puts(&b, "]}");
-  }
-  ex_puts(&b, "]}\n");
-  b.oom |= oom;
-  rc = ex_take(&b, out, outlen, err, errlen);
-done:
-  ex_walk_free(&w);
-  ex_buf_free(&b);
-  ex_frames_free(&F);
-  ex_tree_free(&t);
-  return rc;
-}
-
-/* ---- chrome ---- */
-
-typedef unsigned __int128 u128;
-
-/* floor(a × b / c) for c > 0, without overflow for a, b < 2^64. */
-static uint64_t muldiv(u128 a, uint64_t b, u128 c) { return (uint64_t)(a * b / c); }
-
-int pp_export_chrome(const pp_profile *p, const pp_export_opts *opts, uint8_t **out, size_t *outlen,
-                     char *err, size_t errlen) {
-  CHECK_OUT();
-  size_t ci = SIZE_MAX, ti = SIZE_MAX;
-  for (size_t i = 0; i < p->nstypes; i++) {
-    const char *ty = pp_pool_str(&p->sp, p->stypes[i].type), *un = pp_pool_str(&p->sp, p->stypes[i].unit);
-    if (ci == SIZE_MAX && !strcmp(ty, "samples") && !strcmp(un, "count")) ci = i;
-    if (ti == SIZE_MAX && !strcmp(ty, "cpu") && !strcmp(un, "nanoseconds")) ti = i;
-  }
-  if (ci == SIZE_MAX || strcmp(pp_pool_str(&p->sp, p->ptype.unit), "nanoseconds"))
-    return pp_err(err, errlen, PP_EINCOMPATIBLE,
-                  "the chrome format needs a CPU profile (sample type samples/count, period in nanoseconds); "
-                  "this one has period type %s/%s and %zu sample types",
-                  pp_pool_str(&p->sp, p->ptype.type), pp_pool_str(&p->sp, p->ptype.unit), p->nstypes);
-  ex_frames F;
-  ex_tree t;
-  int rc = build_one(p, EX_BY_FRAME, &ci, 1, &F, &t, err, errlen);
-  if (rc) return rc;
-  ex_buf b = {0};
-  ex_walk w = {0};
-  uint32_t *order = NULL, *id = NULL, *script = NULL;
-  uint64_t *emit = NULL;
-  bool oom = false;
-  if ((rc = sort_all_by_rank(&t, &F, p, err, errlen))) goto done;
-
-  /* Preorder numbering: id[node] = 1 + position; order[pos] = node. */
-  order = malloc(t.nn * sizeof *order);
-  id = malloc(t.nn * sizeof *id);
-  emit = malloc(t.nn * sizeof *emit);
-  script = calloc(p->sp.n ? p->sp.n : 1, sizeof *script);
-  if (!order || !id || !emit || !script || ex_walk_init(&w, &t)) {
-    rc = pp_err(err, errlen, PP_ENOMEM, "out of memory");
-    goto done;
-  }
-  size_t pos = 0;
-  u128 hits = 0;
-  for (uint32_t n; (n = ex_walk_next(&w, &oom)) != UINT32_MAX;) {
-    if (t.self[n] < 0) {
-      rc = pp_err(err, errlen, PP_EINVAL,
-                  "the chrome format cannot show negative sample counts (is this a difference of profiles?)");
-      goto done;
-    }
-    order[pos] = n;
-    id[n] = (uint32_t)++pos;
-    hits += (uint64_t)t.self[n];
-  }
-  ex_walk_free(&w);
-  if (oom) {
-    rc = pp_err(err, errlen, PP_ENOMEM, "out of memory");
-    goto done;
-  }
-  /* Samples per node: all hits, or scaled to max_samples with the rounding
-   * carried along the preorder (cumulative floor), so the sum is exact. */
-  uint64_t maxs = opts && opts->max_samples ? opts->max_samples : PP_EXPORT_CHROME_MAX_SAMPLES;
-  if (maxs > UINT32_MAX) maxs = UINT32_MAX; /* keeps the scaling's products within 128 bits */
-  uint64_t nsamp = 0;
-  {
-    u128 cum = 0;
-    uint64_t prev = 0;
-    for (size_t i = 0; i < pos; i++) {
-      uint64_t h = (uint64_t)t.self[order[i]];
-      if (hits <= maxs) {
-        emit[i] = h;
-      } else {
-        cum += h;
-        uint64_t now = muldiv(cum, maxs, hits);
-        emit[i] = now - prev;
-        prev = now;
-      }
-      nsamp += emit[i];
-    }
-  }
-  /* The profile's CPU time in microseconds. */
-  u128 ns;
-  if (ti != SIZE_MAX) {
-    int64_t cpu = pp_total(p, ti);
-    ns = cpu > 0 ? (u128)cpu : 0;
-  } else {
-    ns = p->period > 0 && hits <= UINT64_MAX ? hits * (uint64_t)p->period : 0;
-    if (p->period > 0 && hits > UINT64_MAX) ns = (u128)INT64_MAX * 1000;
-  }
-  u128 us = ns / 1000;
-  if (us > (u128)INT64_MAX / 2) us = (u128)INT64_MAX / 2;
-  int64_t start = p->time_nanos > 0 ? p->time_nanos / 1000 : 0;
-  if (start > INT64_MAX / 2) start = 0;
-
-  ex_puts(&b, "{\"nodes\":[");
-  uint32_t nscripts = 0;
-  for (size_t i = 0; i < pos; i++) {
-    uint32_t n = order[i];
-    ex_puts(&b, i ? ",{\"id\":" : "{\"id\":");
-    ex_i64(&b, id[n]);
-    ex_puts(&b, ",\"callFrame\":{\"functionName\":");
-    if (n == 0) {
-      ex_puts(&b, "\"(root)\",\"scriptId\":\"0\",\"url\":\"\",\"lineNumber\":-1,\"columnNumber\":-1}");
-    } else {
-      const ex_frame *f = &F.f[t.n[n].frame];
-      size_t len;
-      const char *s = ex_frame_name(&F, t.n[n].frame, &len);
-      ex_json_str(&b, s, len);
-      ex_puts(&b, ",\"scriptId\":\"");
-      size_t flen = f->file ? pp_pool_len(&p->sp, f->file) : 0;
-      if (flen) {
-        if (!script[f->file]) script[f->file] = ++nscripts;
-        ex_i64(&b, script[f->file]);
-      } else {
-        ex_putc(&b, '0');
-      }
-      ex_puts(&b, "\",\"url\":");
-      ex_json_str(&b, flen ? pp_pool_str(&p->sp, f->file) : "", flen);
-      ex_puts(&b, ",\"lineNumber\":");
-      ex_i64(&b, f->line > 0 ? f->line - 1 : -1);
-      ex_puts(&b, f->line > 0 ? ",\"columnNumber\":0}" : ",\"columnNumber\":-1}");
-    }
-    ex_puts(&b, ",\"hitCount\":");
-    ex_i64(&b, (int64_t)emit[i]);
-    if (t.koff[n + 1] > t.koff[n]) {
-      ex_puts(&b, ",\"children\":[");
-      for (uint32_t j = t.koff[n]; j < t.koff[n + 1]; j++) {
-        if (j > t.koff[n]) ex_putc(&b, ',');
-        ex_i64(&b, id[t.kids[j]]);
-      }
-      ex_putc(&b, ']');
-    }
-    ex_putc(&b, '}');
-  }
-  ex_puts(&b, "],\"startTime\":");
-  ex_i64(&b, start);
-  ex_puts(&b, ",\"endTime\":");
-  ex_i64(&b, start + (int64_t)us);
-  ex_puts(&b, ",\"samples\":[");
-  bool first = true;
-  for (size_t i = 0; i < pos && !b.oom; i++) {
-    char num[16];
-    int nl = snprintf(num, sizeof num, "%s%u", ",", (unsigned)id[order[i]]);
-    for (uint64_t j = 0; j < emit[i]; j++) {
-      ex_put(&b, first ? num + 1 : num, first ? (size_t)nl - 1 : (size_t)nl);
-      first = false;
-    }
-  }
-  ex_puts(&b, "],\"timeDeltas\":[");
-  uint64_t prev = 0;
-  for (uint64_t j = 1; j <= nsamp && !b.oom; j++) {
-    uint64_t now = muldiv(j, (uint64_t)us, nsamp);
-    if (j > 1) ex_putc(&b, ',');
-    ex_i64(&b, (int64_t)(now - prev));
-    prev = now;
-  }
-  ex_puts(&b, "]}\n");
-  rc = ex_take(&b, out, outlen, err, errlen);
-done:
-  ex_walk_free(&w);
-  free(order);
-  free(id);
-  free(emit);
-  free(script);
-  ex_buf_free(&b);
-  ex_frames_free(&F);
-  ex_tree_free(&t);
-  return rc;
-}
-
 /* ---- pprof ---- */
 
 int pp_export_pprof(const pp_profile *p, const pp_export_opts *opts, uint8_t **out, size_t *outlen, char *err,
                     size_t errlen) {
-  CHECK_OUT();
+  if (ex_out_init(p, out, outlen, err, errlen)) return PP_EINVAL;
   return pp_encode(p, -1, out, outlen, err, errlen);
 }
 
@@ -1038,14 +453,14 @@ int pp_export_pprof(const pp_profile *p, const pp_export_opts *opts, uint8_t **o
 /* format=pgo: the trimmed profile for `go build -pgo`; keep 0 = default. */
 static int export_pgo(const pp_profile *p, const pp_export_opts *opts, uint8_t **out, size_t *outlen,
                       char *err, size_t errlen) {
-  CHECK_OUT();
+  if (ex_out_init(p, out, outlen, err, errlen)) return PP_EINVAL;
   unsigned keep = opts && opts->keep_set && opts->keep >= 0 ? (unsigned)opts->keep : PP_PGO_DEFAULT_KEEP;
   return pp_pgo_encode(p, keep, -1, out, outlen, err, errlen);
 }
 
 static int export_preprofile(const pp_profile *p, const pp_export_opts *opts, uint8_t **out,
                              size_t *outlen, char *err, size_t errlen) {
-  CHECK_OUT();
+  if (ex_out_init(p, out, outlen, err, errlen)) return PP_EINVAL;
   char *text = NULL;
   int rc = pp_pgo_preprofile(p, &text, outlen, err, errlen);
   *out = (uint8_t *)text;

@@ -1,7 +1,8 @@
 /*
- * export_internal.h — what the export writers (export.c, export_tree.c)
- * share: an output buffer with JSON escaping, the frames a profile's
- * locations expand into, and the call tree every writer is built on.
+ * export_internal.h — what the export writers (export.c, export_folded.c,
+ * export_speedscope.c, export_chrome.c, export_tree.c) share: an output
+ * buffer with JSON escaping, the frames a profile's locations expand into,
+ * and the call tree every writer is built on (export_calltree.c).
  *
  * The call tree is a trie of frames, root first: node 0 is the root, and a
  * node's children are found through one open-addressing hash table keyed
@@ -147,6 +148,8 @@ typedef struct ex_sortkey {
   uint64_t k1, k2;
   uint32_t k3, node;
 } ex_sortkey;
+/* qsort's order of sort keys: k1, then k2, then k3, all ascending. */
+int ex_sortkey_cmp(const void *x, const void *y);
 void ex_tree_sort_kids(ex_tree *t, uint32_t i, const uint32_t *rank, int by_total, bool two, ex_sortkey *tmp);
 size_t ex_tree_max_kids(const ex_tree *t);
 
@@ -165,5 +168,29 @@ typedef struct ex_walk {
 int ex_walk_init(ex_walk *w, const ex_tree *t);
 uint32_t ex_walk_next(ex_walk *w, bool *oom);
 void ex_walk_free(ex_walk *w);
+
+/* |v| as an unsigned number (exact for INT64_MIN). */
+static inline uint64_t ex_uabs(int64_t v) { return v < 0 ? 0 - (uint64_t)v : (uint64_t)v; }
+
+/* ---- a writer's set-up (export.c) ---- */
+
+/* Checks a writer's arguments and empties its output: PP_OK, or PP_EINVAL
+ * (with the message) when p, out or outlen is NULL. */
+static inline int ex_out_init(const pp_profile *p, uint8_t **out, size_t *outlen, char *err, size_t errlen) {
+  if (!p || !out || !outlen) return pp_err(err, errlen, PP_EINVAL, "export: bad arguments");
+  *out = NULL;
+  *outlen = 0;
+  return PP_OK;
+}
+
+/* The call tree of one profile in frame mode `mode` for the value indexes
+ * vi[0..nvi) (slot j holds value vi[j]), finished. On success *F and *t are
+ * the caller's (ex_frames_free, ex_tree_free); on error both are freed. */
+int ex_build_one(const pp_profile *p, int mode, const size_t *vi, size_t nvi, ex_frames *F, ex_tree *t, char *err,
+                 size_t errlen);
+
+/* Sorts every node's children by frame rank (the folded order); p as for
+ * ex_frames_rank. */
+int ex_sort_by_rank(ex_tree *t, const ex_frames *F, const pp_profile *p, char *err, size_t errlen);
 
 #endif

@@ -96,6 +96,13 @@ static inline bool pp_pool_eq(const pp_strpool *a, pp_sid x, const pp_strpool *b
 }
 int pp_pool_cmp(const pp_strpool *sp, pp_sid a, pp_sid b);
 
+/* Byte-wise order of a[0..al) and b[0..bl), a prefix first (memcmp's sign). */
+static inline int pp_bytes_cmp(const char *a, size_t al, const char *b, size_t bl) {
+  int c = memcmp(a, b, al < bl ? al : bl);
+  if (c) return c;
+  return al < bl ? -1 : al > bl;
+}
+
 /* ---- entities ---- */
 
 typedef struct pp_vt {
@@ -190,6 +197,11 @@ int pp_err(char *err, size_t errlen, int code, const char *fmt, ...)
 /* Sorts a sample's labels into canonical order (stable). tmp: room for n
  * labels (used when n > 16; NULL falls back to insertion sort). */
 void pp_labels_canonical(const pp_strpool *sp, pp_label *l, size_t n, pp_label *tmp);
+
+/* A stable merge sort of n elements of sz bytes with a context for the
+ * comparison (qsort has none): PP_OK, or PP_ENOMEM (base untouched). */
+typedef int (*pp_cmp_ctx)(const void *a, const void *b, void *ctx);
+int pp_msort(void *base, size_t n, size_t sz, pp_cmp_ctx cmp, void *ctx);
 
 /* Merge-of-one: compacts p (drops zero samples and unreferenced entries,
  * aggregates identical samples, renumbers). Replaces *p on success. */

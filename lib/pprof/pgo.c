@@ -161,18 +161,12 @@ static void ectx_free(ectx *x) {
 }
 
 /* Go's string order: bytewise, a prefix first. */
-static int bytes_cmp(const char *a, size_t la, const char *b, size_t lb) {
-  int c = memcmp(a, b, la < lb ? la : lb);
-  if (c) return c;
-  return la < lb ? -1 : la > lb;
-}
-
 static int edge_order(const void *va, const void *vb) {
   const pp_pgo_edge *a = va, *b = vb;
   if (a->weight != b->weight) return a->weight > b->weight ? -1 : 1;
-  int c = bytes_cmp(a->caller, a->caller_len, b->caller, b->caller_len);
+  int c = pp_bytes_cmp(a->caller, a->caller_len, b->caller, b->caller_len);
   if (c) return c;
-  c = bytes_cmp(a->callee, a->callee_len, b->callee, b->callee_len);
+  c = pp_bytes_cmp(a->callee, a->callee_len, b->callee, b->callee_len);
   if (c) return c;
   return a->offset < b->offset ? -1 : a->offset > b->offset;
 }

@@ -51,49 +51,6 @@
 
 #include <stdlib.h>
 
-/* ---- a stable merge sort with a context (qsort has none) ---- */
-
-typedef int (*pgo_cmp)(const void *a, const void *b, void *ctx);
-
-static void msort_rec(char *a, char *tmp, size_t n, size_t sz, pgo_cmp cmp, void *ctx) {
-  if (n < 2) return;
-  if (n <= 12) {
-    for (size_t i = 1; i < n; i++) {
-      size_t j = i;
-      memcpy(tmp, a + i * sz, sz);
-      while (j > 0 && cmp(a + (j - 1) * sz, tmp, ctx) > 0) {
-        memcpy(a + j * sz, a + (j - 1) * sz, sz);
-        j--;
-      }
-      memcpy(a + j * sz, tmp, sz);
-    }
-    return;
-  }
-  size_t h = n / 2;
-  msort_rec(a, tmp, h, sz, cmp, ctx);
-  msort_rec(a + h * sz, tmp, n - h, sz, cmp, ctx);
-  if (cmp(a + (h - 1) * sz, a + h * sz, ctx) <= 0) return;
-  size_t i = 0, j = h, k = 0;
-  while (i < h && j < n) {
-    if (cmp(a + j * sz, a + i * sz, ctx) < 0)
-      memcpy(tmp + (k++) * sz, a + (j++) * sz, sz);
-    else
-      memcpy(tmp + (k++) * sz, a + (i++) * sz, sz);
-  }
-  while (i < h) memcpy(tmp + (k++) * sz, a + (i++) * sz, sz);
-  while (j < n) memcpy(tmp + (k++) * sz, a + (j++) * sz, sz);
-  memcpy(a, tmp, n * sz);
-}
-
-static int msort(void *base, size_t n, size_t sz, pgo_cmp cmp, void *ctx) {
-  if (n < 2) return PP_OK;
-  char *tmp = malloc(n * sz);
-  if (!tmp) return PP_ENOMEM;
-  msort_rec(base, tmp, n, sz, cmp, ctx);
-  free(tmp);
-  return PP_OK;
-}
-
 /* ---- the trimmer's tables ---- */
 
 #define NOLINE UINT32_MAX /* node-function id of a location without lines */
@@ -195,6 +152,19 @@ static void trim_free(trim *t) {
 static int ix_reset(trim *t, size_t expect) {
   pgo_ix_free(&t->ix);
   return pgo_ix_init(&t->ix, expect);
+}
+
+/* The indexes 0..n-1 in the stable order of cmp (malloc'd, caller frees);
+ * NULL when out of memory. */
+static uint32_t *sorted_order(size_t n, pp_cmp_ctx cmp, void *ctx) {
+  uint32_t *order = malloc((n ? n : 1) * sizeof(*order));
+  if (!order) return NULL;
+  for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
+  if (pp_msort(order, n, sizeof(*order), cmp, ctx)) {
+    free(order);
+    return NULL;
+  }
+  return order;
 }
 
 /* ---- step 1: kept samples ---- */
@@ -325,18 +295,10 @@ static int build_funcs(trim *t) {
     }
   }
   /* Ranks: canonical order. */
-  uint32_t *order = malloc((t->nfuncs ? t->nfuncs : 1) * sizeof(*order));
   t->frank = malloc((t->nfuncs ? t->nfuncs : 1) * sizeof(*t->frank));
   t->nfid = malloc((t->nfuncs ? t->nfuncs : 1) * sizeof(*t->nfid));
-  if (!order || !t->frank || !t->nfid) {
-    free(order);
-    return PP_ENOMEM;
-  }
-  for (size_t i = 0; i < t->nfuncs; i++) order[i] = (uint32_t)i;
-  if (msort(order, t->nfuncs, sizeof(*order), func_order, t)) {
-    free(order);
-    return PP_ENOMEM;
-  }
+  uint32_t *order = t->frank && t->nfid ? sorted_order(t->nfuncs, func_order, t) : NULL;
+  if (!order) return PP_ENOMEM;
   t->emptyf = NOLINE;
   for (size_t r = 0; r < t->nfuncs; r++) {
     t->frank[order[r]] = (uint32_t)r;
@@ -568,17 +530,9 @@ static int build_finals(trim *t) {
   free(eligible);
   if (rc) return rc;
 
-  uint32_t *order = malloc((t->nfins ? t->nfins : 1) * sizeof(*order));
   t->frank_loc = malloc((t->nfins ? t->nfins : 1) * sizeof(*t->frank_loc));
-  if (!order || !t->frank_loc) {
-    free(order);
-    return PP_ENOMEM;
-  }
-  for (size_t i = 0; i < t->nfins; i++) order[i] = (uint32_t)i;
-  if (msort(order, t->nfins, sizeof(*order), fin_order, t)) {
-    free(order);
-    return PP_ENOMEM;
-  }
+  uint32_t *order = t->frank_loc ? sorted_order(t->nfins, fin_order, t) : NULL;
+  if (!order) return PP_ENOMEM;
   tloc *sorted = malloc((t->nfins ? t->nfins : 1) * sizeof(*sorted));
   if (!sorted) {
     free(order);
@@ -622,27 +576,18 @@ static int used_eq(const void *c, uint32_t e) {
   return x->used[e] == x->ku;
 }
 
-static int colour(trim *t) {
-  size_t nf = t->nfins;
-  uint32_t *head = NULL, *next = NULL, *lowfree = NULL, *ckeys = NULL;
-  nkey *keys = NULL;
-  uint64_t *used = NULL, *ccol = NULL;
-  size_t nkeys = 0, ckeysn = 0, clow = 0, nused = 0, cused = 0, nck = 0, cck = 0, ncls = 0;
-  pgo_ix cix = {0}, kix = {0}, uix = {0};
+/* Address classes, in order of their first location: the final locations
+ * of one address share a class, a collapsed one has a class of its own.
+ * fcls[i]: location i's class; head[c], next[i]: the locations of class c
+ * in order (UINT32_MAX ends). tail: room for nf. */
+static int address_classes(const trim *t, uint32_t *fcls, uint32_t *head, uint32_t *next, uint32_t *tail,
+                           size_t *ncls) {
+  pgo_ix cix;
   cctx x = {.t = t, .fins = t->fins};
-  int rc = PP_ENOMEM;
-  uint32_t *fcls = malloc((nf ? nf : 1) * sizeof(*fcls));
-  head = malloc((nf ? nf : 1) * sizeof(*head));
-  next = malloc((nf ? nf : 1) * sizeof(*next));
-  uint32_t *tail = malloc((nf ? nf : 1) * sizeof(*tail));
-  t->color = calloc(nf ? nf : 1, sizeof(*t->color));
-  ccol = malloc((nf ? nf : 1) * sizeof(*ccol));
-  if (!fcls || !head || !next || !tail || !t->color || !ccol || pgo_ix_init(&cix, nf) ||
-      pgo_ix_init(&kix, t->nlines + 1) || pgo_ix_init(&uix, t->nlines + 1))
-    goto done;
-
-  /* Classes in order of their first location. */
-  for (uint32_t i = 0; i < nf; i++) {
+  if (pgo_ix_init(&cix, t->nfins)) return PP_ENOMEM;
+  int rc = PP_OK;
+  *ncls = 0;
+  for (uint32_t i = 0; i < t->nfins && rc == PP_OK; i++) {
     next[i] = UINT32_MAX;
     uint32_t c = UINT32_MAX;
     size_t slot = 0;
@@ -654,75 +599,115 @@ static int colour(trim *t) {
       if (e != UINT32_MAX) c = fcls[e];
     }
     if (c == UINT32_MAX) {
-      c = (uint32_t)ncls++;
+      c = (uint32_t)(*ncls)++;
       head[c] = tail[c] = i;
-      if (!t->fins[i].collapsed && pgo_ix_put(&cix, slot, h, i)) goto done;
+      if (!t->fins[i].collapsed) rc = pgo_ix_put(&cix, slot, h, i);
     } else {
       next[tail[c]] = i;
       tail[c] = i;
     }
     fcls[i] = c;
   }
+  pgo_ix_free(&cix);
+  return rc;
+}
 
-  for (uint32_t c = 0; c < ncls; c++) {
-    /* The distinct node keys of the class. */
-    nck = 0;
-    for (uint32_t i = head[c]; i != UINT32_MAX; i = next[i]) {
-      const tloc *L = &t->fins[i];
-      uint32_t nk = L->n ? L->n : 1;
-      for (uint32_t k = 0; k < nk; k++) {
-        x.kk = node_key(t, &t->lines[L->off], L->n, k);
-        x.keys = keys;
-        uint32_t h = pgo_ix_hash(&kix, pp_mix(x.kk.f, (uint64_t)x.kk.line));
-        size_t slot;
-        uint32_t e = pgo_ix_get(&kix, h, key_eq, &x, &slot);
-        if (e == UINT32_MAX) {
-          if (PP_GROW(keys, ckeysn, nkeys + 1)) goto done;
-          if (PP_GROW(lowfree, clow, nkeys + 1)) goto done;
-          e = (uint32_t)nkeys++;
-          keys[e] = x.kk;
-          lowfree[e] = 0;
-          if (pgo_ix_put(&kix, slot, h, e)) goto done;
-        }
-        if (PP_GROW(ckeys, cck, nck + 1)) goto done;
-        ckeys[nck++] = e;
-      }
-    }
-    /* Smallest colour no class sharing one of these keys has. */
-    uint64_t cand = 0;
-    for (size_t j = 0; j < nck; j++)
-      if (lowfree[ckeys[j]] > cand) cand = lowfree[ckeys[j]];
-    x.used = used;
-    for (size_t j = 0; j < nck;) {
-      x.ku = ((uint64_t)ckeys[j] << 32) | cand;
+/* The colouring of the classes: the distinct node keys seen so far, and
+ * which (key, colour) pairs are taken. */
+typedef struct colouring {
+  cctx x;
+  pgo_ix kix, uix;
+  nkey *keys;
+  size_t nkeys, ckeysn;
+  uint32_t *lowfree; /* per key: no colour below it is free */
+  size_t clow;
+  uint32_t *ckeys; /* the current class's keys */
+  size_t nck, cck;
+  uint64_t *used; /* (key index, colour) pairs */
+  size_t nused, cused;
+} colouring;
+
+/* The distinct node keys of the class whose first location is `first`,
+ * into g->ckeys. */
+static int class_keys(colouring *g, uint32_t first, const uint32_t *next) {
+  const trim *t = g->x.t;
+  g->nck = 0;
+  for (uint32_t i = first; i != UINT32_MAX; i = next[i]) {
+    const tloc *L = &t->fins[i];
+    uint32_t nk = L->n ? L->n : 1;
+    for (uint32_t k = 0; k < nk; k++) {
+      g->x.kk = node_key(t, &t->lines[L->off], L->n, k);
+      g->x.keys = g->keys;
+      uint32_t h = pgo_ix_hash(&g->kix, pp_mix(g->x.kk.f, (uint64_t)g->x.kk.line));
       size_t slot;
-      if (pgo_ix_get(&uix, pgo_ix_hash(&uix, x.ku), used_eq, &x, &slot) != UINT32_MAX) {
-        cand++;
-        j = 0;
-      } else {
-        j++;
+      uint32_t e = pgo_ix_get(&g->kix, h, key_eq, &g->x, &slot);
+      if (e == UINT32_MAX) {
+        if (PP_GROW(g->keys, g->ckeysn, g->nkeys + 1)) return PP_ENOMEM;
+        if (PP_GROW(g->lowfree, g->clow, g->nkeys + 1)) return PP_ENOMEM;
+        e = (uint32_t)g->nkeys++;
+        g->keys[e] = g->x.kk;
+        g->lowfree[e] = 0;
+        if (pgo_ix_put(&g->kix, slot, h, e)) return PP_ENOMEM;
       }
-    }
-    if (cand >= UINT32_MAX) goto done;
-    ccol[c] = cand;
-    for (size_t j = 0; j < nck; j++) {
-      uint32_t k = ckeys[j];
-      x.ku = ((uint64_t)k << 32) | cand;
-      x.used = used;
-      uint32_t h = pgo_ix_hash(&uix, x.ku);
-      size_t slot;
-      if (pgo_ix_get(&uix, h, used_eq, &x, &slot) != UINT32_MAX) continue;
-      if (PP_GROW(used, cused, nused + 1)) goto done;
-      used[nused] = x.ku;
-      x.used = used;
-      if (pgo_ix_put(&uix, slot, h, (uint32_t)nused++)) goto done;
-      while (1) {
-        x.ku = ((uint64_t)k << 32) | lowfree[k];
-        if (pgo_ix_get(&uix, pgo_ix_hash(&uix, x.ku), used_eq, &x, &slot) == UINT32_MAX) break;
-        lowfree[k]++;
-      }
+      if (PP_GROW(g->ckeys, g->cck, g->nck + 1)) return PP_ENOMEM;
+      g->ckeys[g->nck++] = e;
     }
   }
+  return PP_OK;
+}
+
+/* 1 when colour `cand` is taken for key k. */
+static int colour_used(colouring *g, uint32_t k, uint64_t cand, size_t *slot) {
+  g->x.ku = ((uint64_t)k << 32) | cand;
+  g->x.used = g->used;
+  return pgo_ix_get(&g->uix, pgo_ix_hash(&g->uix, g->x.ku), used_eq, &g->x, slot) != UINT32_MAX;
+}
+
+/* The smallest colour no class sharing one of the current class's keys
+ * has, into *out; it is then taken for each of those keys. */
+static int class_colour(colouring *g, uint64_t *out) {
+  uint64_t cand = 0;
+  size_t slot;
+  for (size_t j = 0; j < g->nck; j++)
+    if (g->lowfree[g->ckeys[j]] > cand) cand = g->lowfree[g->ckeys[j]];
+  for (size_t j = 0; j < g->nck;) {
+    if (colour_used(g, g->ckeys[j], cand, &slot)) {
+      cand++;
+      j = 0;
+    } else {
+      j++;
+    }
+  }
+  if (cand >= UINT32_MAX) return PP_ENOMEM;
+  *out = cand;
+  for (size_t j = 0; j < g->nck; j++) {
+    uint32_t k = g->ckeys[j];
+    if (colour_used(g, k, cand, &slot)) continue;
+    uint32_t h = pgo_ix_hash(&g->uix, g->x.ku);
+    if (PP_GROW(g->used, g->cused, g->nused + 1)) return PP_ENOMEM;
+    g->used[g->nused] = g->x.ku;
+    g->x.used = g->used;
+    if (pgo_ix_put(&g->uix, slot, h, (uint32_t)g->nused++)) return PP_ENOMEM;
+    while (colour_used(g, k, g->lowfree[k], &slot)) g->lowfree[k]++;
+  }
+  return PP_OK;
+}
+
+static int colour(trim *t) {
+  size_t nf = t->nfins, ncls = 0;
+  colouring g = {.x = {.t = t, .fins = t->fins}};
+  int rc = PP_ENOMEM;
+  uint32_t *fcls = malloc((nf ? nf : 1) * sizeof(*fcls));
+  uint32_t *head = malloc((nf ? nf : 1) * sizeof(*head));
+  uint32_t *next = malloc((nf ? nf : 1) * sizeof(*next));
+  uint32_t *tail = malloc((nf ? nf : 1) * sizeof(*tail));
+  uint64_t *ccol = malloc((nf ? nf : 1) * sizeof(*ccol));
+  t->color = calloc(nf ? nf : 1, sizeof(*t->color));
+  if (!fcls || !head || !next || !tail || !t->color || !ccol || pgo_ix_init(&g.kix, t->nlines + 1) ||
+      pgo_ix_init(&g.uix, t->nlines + 1) || address_classes(t, fcls, head, next, tail, &ncls))
+    goto done;
+  for (uint32_t c = 0; c < ncls; c++)
+    if (class_keys(&g, head[c], next) || class_colour(&g, &ccol[c])) goto done;
   for (uint32_t i = 0; i < nf; i++) t->color[i] = ccol[fcls[i]];
   rc = PP_OK;
 done:
@@ -731,13 +716,12 @@ done:
   free(next);
   free(tail);
   free(ccol);
-  free(lowfree);
-  free(keys);
-  free(ckeys);
-  free(used);
-  pgo_ix_free(&cix);
-  pgo_ix_free(&kix);
-  pgo_ix_free(&uix);
+  free(g.lowfree);
+  free(g.keys);
+  free(g.ckeys);
+  free(g.used);
+  pgo_ix_free(&g.kix);
+  pgo_ix_free(&g.uix);
   return rc;
 }
 
@@ -786,7 +770,7 @@ static int build_groups(trim *t) {
     }
     t->groups[e].w = pgo_add(t->groups[e].w, p->values[t->ks[i] * p->nstypes + t->vi]);
   }
-  return msort(t->groups, t->ngroups, sizeof(*t->groups), group_order, t);
+  return pp_msort(t->groups, t->ngroups, sizeof(*t->groups), group_order, t);
 }
 
 /* ---- step 8: the output profile ---- */

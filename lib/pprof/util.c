@@ -1,6 +1,6 @@
 /*
  * util.c — small building blocks of the engine: growable arrays, hashing,
- * the interning string pool and error formatting.
+ * the interning string pool, error formatting and stable sorts.
  *
  * The string pool stores every distinct string once, back to back in one
  * buffer, with an open-addressing table of ids. Hashes are kept per string so
@@ -181,10 +181,7 @@ int pp_pool_intern_h(pp_strpool *sp, const char *s, size_t n, uint64_t hash, pp_
 
 int pp_pool_cmp(const pp_strpool *sp, pp_sid a, pp_sid b) {
   if (a == b) return 0;
-  size_t la = sp->len[a], lb = sp->len[b];
-  int c = memcmp(pp_pool_str(sp, a), pp_pool_str(sp, b), la < lb ? la : lb);
-  if (c) return c;
-  return la < lb ? -1 : la > lb;
+  return pp_bytes_cmp(pp_pool_str(sp, a), sp->len[a], pp_pool_str(sp, b), sp->len[b]);
 }
 
 int pp_err(char *err, size_t errlen, int code, const char *fmt, ...) {
@@ -238,6 +235,45 @@ void pp_labels_canonical(const pp_strpool *sp, pp_label *l, size_t n, pp_label *
     label_isort(sp, l, n);
   else
     label_msort(sp, l, n, tmp);
+}
+
+static void msort_rec(char *a, char *tmp, size_t n, size_t sz, pp_cmp_ctx cmp, void *ctx) {
+  if (n < 2) return;
+  if (n <= 12) {
+    for (size_t i = 1; i < n; i++) {
+      size_t j = i;
+      memcpy(tmp, a + i * sz, sz);
+      while (j > 0 && cmp(a + (j - 1) * sz, tmp, ctx) > 0) {
+        memcpy(a + j * sz, a + (j - 1) * sz, sz);
+        j--;
+      }
+      memcpy(a + j * sz, tmp, sz);
+    }
+    return;
+  }
+  size_t h = n / 2;
+  msort_rec(a, tmp, h, sz, cmp, ctx);
+  msort_rec(a + h * sz, tmp, n - h, sz, cmp, ctx);
+  if (cmp(a + (h - 1) * sz, a + h * sz, ctx) <= 0) return;
+  size_t i = 0, j = h, k = 0;
+  while (i < h && j < n) {
+    if (cmp(a + j * sz, a + i * sz, ctx) < 0)
+      memcpy(tmp + (k++) * sz, a + (j++) * sz, sz);
+    else
+      memcpy(tmp + (k++) * sz, a + (i++) * sz, sz);
+  }
+  while (i < h) memcpy(tmp + (k++) * sz, a + (i++) * sz, sz);
+  while (j < n) memcpy(tmp + (k++) * sz, a + (j++) * sz, sz);
+  memcpy(a, tmp, n * sz);
+}
+
+int pp_msort(void *base, size_t n, size_t sz, pp_cmp_ctx cmp, void *ctx) {
+  if (n < 2) return PP_OK;
+  char *tmp = malloc(n * sz);
+  if (!tmp) return PP_ENOMEM;
+  msort_rec(base, tmp, n, sz, cmp, ctx);
+  free(tmp);
+  return PP_OK;
 }
 
 pp_profile *pp_profile_new(void) {

@@ -5,6 +5,8 @@
  */
 #include "svc_metrics.h"
 
+#include "strbuf.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -242,28 +244,6 @@ double svc_metric_value(svc_metric *c, ...) {
 
 /* ---- rendering ---- */
 
-typedef struct sbuf {
-  char *b;
-  size_t len, cap;
-  int oom;
-} sbuf;
-
-static void sb_put(sbuf *s, const char *p, size_t n) {
-  if (s->oom) return;
-  if (s->len + n + 1 > s->cap) {
-    size_t nc = s->cap ? s->cap : 1024;
-    while (s->len + n + 1 > nc) nc *= 2;
-    char *nb = realloc(s->b, nc);
-    if (!nb) { s->oom = 1; return; }
-    s->b = nb;
-    s->cap = nc;
-  }
-  memcpy(s->b + s->len, p, n);
-  s->len += n;
-  s->b[s->len] = '\0';
-}
-static void sb_str(sbuf *s, const char *p) { sb_put(s, p, strlen(p)); }
-
 /* Shortest decimal form that reads back as the same double. */
 static void fmt_num(char *num, size_t n, double v) {
   if (isnan(v)) snprintf(num, n, "NaN");
@@ -276,68 +256,68 @@ static void fmt_num(char *num, size_t n, double v) {
     }
 }
 
-static void sb_num(sbuf *s, double v) {
+static void sb_num(strbuf *s, double v) {
   char num[64];
   fmt_num(num, sizeof num, v);
-  sb_str(s, num);
+  strbuf_str(s, num);
 }
 
 /* Label values escape backslash, double quote and newline; help text escapes
  * backslash and newline (exposition format rules). */
-static void sb_escaped(sbuf *s, const char *p, int quote) {
+static void sb_escaped(strbuf *s, const char *p, int quote) {
   for (; *p; p++) {
-    if (*p == '\\') sb_put(s, "\\\\", 2);
-    else if (*p == '\n') sb_put(s, "\\n", 2);
-    else if (quote && *p == '"') sb_put(s, "\\\"", 2);
-    else sb_put(s, p, 1);
+    if (*p == '\\') strbuf_add(s, "\\\\", 2);
+    else if (*p == '\n') strbuf_add(s, "\\n", 2);
+    else if (quote && *p == '"') strbuf_add(s, "\\\"", 2);
+    else strbuf_add(s, p, 1);
   }
 }
 
 /* Writes {a="x",b="y"[,le="..."]} (nothing when there are no labels). */
-static void sb_labels(sbuf *s, const svc_metric *f, const series *se, const char *le) {
+static void sb_labels(strbuf *s, const svc_metric *f, const series *se, const char *le) {
   if (f->nlabels == 0 && !le) return;
-  sb_put(s, "{", 1);
+  strbuf_add(s, "{", 1);
   const char *v = se->key;
   for (size_t i = 0; i < f->nlabels; i++) {
-    if (i) sb_put(s, ",", 1);
-    sb_str(s, f->labels[i]);
-    sb_put(s, "=\"", 2);
+    if (i) strbuf_add(s, ",", 1);
+    strbuf_str(s, f->labels[i]);
+    strbuf_add(s, "=\"", 2);
     sb_escaped(s, v, 1);
-    sb_put(s, "\"", 1);
+    strbuf_add(s, "\"", 1);
     v += strlen(v) + 1;
   }
   if (le) {
-    if (f->nlabels) sb_put(s, ",", 1);
-    sb_str(s, "le=\"");
-    sb_str(s, le);
-    sb_put(s, "\"", 1);
+    if (f->nlabels) strbuf_add(s, ",", 1);
+    strbuf_str(s, "le=\"");
+    strbuf_str(s, le);
+    strbuf_add(s, "\"", 1);
   }
-  sb_put(s, "}", 1);
+  strbuf_add(s, "}", 1);
 }
 
 char *svc_metrics_render(svc_metrics *m) {
-  sbuf s = {0};
-  sb_put(&s, "", 0);
+  strbuf s = {0};
+  strbuf_add(&s, "", 0);
   for (svc_metric *f = m->first; f; f = f->next) {
     static const char *types[] = {"counter", "gauge", "histogram"};
-    sb_str(&s, "# HELP ");
-    sb_str(&s, f->name);
-    sb_put(&s, " ", 1);
+    strbuf_str(&s, "# HELP ");
+    strbuf_str(&s, f->name);
+    strbuf_add(&s, " ", 1);
     sb_escaped(&s, f->help, 0);
-    sb_str(&s, "\n# TYPE ");
-    sb_str(&s, f->name);
-    sb_put(&s, " ", 1);
-    sb_str(&s, types[f->kind]);
-    sb_put(&s, "\n", 1);
+    strbuf_str(&s, "\n# TYPE ");
+    strbuf_str(&s, f->name);
+    strbuf_add(&s, " ", 1);
+    strbuf_str(&s, types[f->kind]);
+    strbuf_add(&s, "\n", 1);
     pthread_mutex_lock(&f->mu);
     for (size_t i = 0; i < f->ns; i++) {
       series *se = &f->s[i];
       if (f->kind != K_HISTOGRAM) {
-        sb_str(&s, f->name);
+        strbuf_str(&s, f->name);
         sb_labels(&s, f, se, NULL);
-        sb_put(&s, " ", 1);
+        strbuf_add(&s, " ", 1);
         sb_num(&s, se->value);
-        sb_put(&s, "\n", 1);
+        strbuf_add(&s, "\n", 1);
         continue;
       }
       double cum = 0;
@@ -346,31 +326,31 @@ char *svc_metrics_render(svc_metrics *m) {
         cum += se->bucket[b];
         if (b < f->nbuckets) fmt_num(le, sizeof le, f->buckets[b]);
         else snprintf(le, sizeof le, "+Inf");
-        sb_str(&s, f->name);
-        sb_str(&s, "_bucket");
+        strbuf_str(&s, f->name);
+        strbuf_str(&s, "_bucket");
         sb_labels(&s, f, se, le);
-        sb_put(&s, " ", 1);
+        strbuf_add(&s, " ", 1);
         sb_num(&s, cum);
-        sb_put(&s, "\n", 1);
+        strbuf_add(&s, "\n", 1);
       }
-      sb_str(&s, f->name);
-      sb_str(&s, "_sum");
+      strbuf_str(&s, f->name);
+      strbuf_str(&s, "_sum");
       sb_labels(&s, f, se, NULL);
-      sb_put(&s, " ", 1);
+      strbuf_add(&s, " ", 1);
       sb_num(&s, se->value);
-      sb_put(&s, "\n", 1);
-      sb_str(&s, f->name);
-      sb_str(&s, "_count");
+      strbuf_add(&s, "\n", 1);
+      strbuf_str(&s, f->name);
+      strbuf_str(&s, "_count");
       sb_labels(&s, f, se, NULL);
-      sb_put(&s, " ", 1);
+      strbuf_add(&s, " ", 1);
       sb_num(&s, se->count);
-      sb_put(&s, "\n", 1);
+      strbuf_add(&s, "\n", 1);
     }
     pthread_mutex_unlock(&f->mu);
   }
   if (s.oom) {
-    free(s.b);
+    free(s.p);
     return NULL;
   }
-  return s.b;
+  return s.p;
 }

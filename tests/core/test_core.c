@@ -1,14 +1,18 @@
-/* test_core.c — lib/core: app names, layout keys, RFC 3339, durations, errors, log records. */
+/* test_core.c — lib/core: app names, layout keys, RFC 3339, durations, errors, randomness, hex text,
+ * the string buffer, log records. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../common/check.h"
 #include "chrono.h"
 #include "corelog.h"
 #include "errbuf.h"
+#include "hex.h"
 #include "layout.h"
 #include "rnd.h"
+#include "strbuf.h"
 
 CHECK_DEFINE_COUNTERS
 
@@ -233,6 +237,25 @@ static void test_errbuf_rnd(void) {
   CHECK(rnd_uuid4(u) == 0 && strlen(u) == 36 && u[14] == '4' && strchr("89ab", u[19]), "%s", u);
   char u2[37];
   CHECK(rnd_uuid4(u2) == 0 && strcmp(u, u2) != 0, "two uuids differ: %s %s", u, u2);
+  CHECK(u[8] == '-' && u[13] == '-' && u[18] == '-' && u[23] == '-' &&
+            strspn(u, "0123456789abcdef-") == 36,
+        "uuid layout: %s", u);
+  const unsigned char bytes[] = {0x00, 0x0f, 0xa5, 0xff};
+  char hx[9] = "xxxxxxxx";
+  hex_encode(bytes, sizeof bytes, hx);
+  CHECK_STR(hx, "000fa5ff");
+  hex_encode(bytes, 0, hx);
+  CHECK(hx[0] == '\0', "no bytes: empty text");
+  strbuf sb = {0};
+  strbuf_add(&sb, "", 0);
+  CHECK(sb.p && sb.len == 0 && sb.p[0] == '\0', "an empty append gives an empty text");
+  strbuf_str(&sb, "ab");
+  strbuf_add(&sb, "cdef", 2);
+  CHECK_STR(sb.p, "abcd");
+  for (int i = 0; i < 1000; i++) strbuf_str(&sb, "0123456789");
+  CHECK(!sb.oom && sb.len == 4 + 10000 && strlen(sb.p) == sb.len && !memcmp(sb.p + sb.len - 10, "0123456789", 10),
+        "grown to %zu bytes", sb.len);
+  free(sb.p);
 }
 
 typedef struct rec {
