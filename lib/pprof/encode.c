@@ -49,6 +49,31 @@ static inline void ob_varint(obuf *b, uint64_t v) {
   b->n = (size_t)(q - b->p);
 }
 
+/* Writes v at q, which has room for 10 bytes; returns the end. */
+static inline uint8_t *put_varint(uint8_t *q, uint64_t v) {
+  if (v < 0x80) {
+    *q = (uint8_t)v;
+    return q + 1;
+  }
+  if (v < 0x4000) {
+    q[0] = (uint8_t)(v | 0x80);
+    q[1] = (uint8_t)(v >> 7);
+    return q + 2;
+  }
+  while (v >= 0x80) {
+    *q++ = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  *q++ = (uint8_t)v;
+  return q;
+}
+
+/* Bytes of v as a varint. */
+static inline size_t varint_len(uint64_t v) {
+  size_t bits = 64 - (size_t)__builtin_clzll(v | 1);
+  return (bits + 6) / 7;
+}
+
 static inline void ob_key(obuf *b, uint32_t field, uint32_t wt) { ob_varint(b, ((uint64_t)field << 3) | wt); }
 
 /* Scalar field, omitted when zero. */
@@ -133,12 +158,39 @@ size_t pp_string_count(const pp_profile *p) {
   return n;
 }
 
+/* Every location's id (index + 1) as varint bytes, made once: samples
+ * list locations over and over (tens of millions of times in a large
+ * base), and copying 8 bytes beats encoding each again. */
+typedef struct locvar {
+  uint8_t (*bytes)[8];
+  uint8_t *len;
+} locvar;
+
+static int locvar_make(const pp_profile *p, locvar *lv) {
+  lv->bytes = malloc((p->nlocs ? p->nlocs : 1) * sizeof(*lv->bytes));
+  lv->len = malloc(p->nlocs ? p->nlocs : 1);
+  if (!lv->bytes || !lv->len) return PP_ENOMEM;
+  for (size_t i = 0; i < p->nlocs; i++) {
+    memset(lv->bytes[i], 0, 8);
+    lv->len[i] = (uint8_t)(put_varint(lv->bytes[i], (uint64_t)i + 1) - lv->bytes[i]);
+  }
+  return PP_OK;
+}
+
 /* Encodes the raw (uncompressed) message into *b. */
 static int encode_raw(const pp_profile *p, obuf *b) {
   strtab t;
   if (build_strtab(p, &t)) return PP_ENOMEM;
+  locvar lv = {0};
+  if (locvar_make(p, &lv)) {
+    free(lv.bytes);
+    free(lv.len);
+    free(t.remap);
+    free(t.order);
+    return PP_ENOMEM;
+  }
   const uint32_t *R = t.remap;
-  obuf s1 = {0}, s2 = {0};
+  obuf s1 = {0}, s2 = {0}, s3 = {0};
   int rc = PP_OK;
 
   for (size_t i = 0; i < p->nstypes; i++) {
@@ -149,32 +201,56 @@ static int encode_raw(const pp_profile *p, obuf *b) {
   }
   for (size_t i = 0; i < p->nsamples; i++) {
     const pp_sample *s = &p->samples[i];
-    s1.n = 0;
-    if (s->nlocs) {
-      s2.n = 0;
-      const uint32_t *L = PP_OFF(p->sloc, s->loc_off);
-      for (size_t j = 0; j < s->nlocs; j++) ob_varint(&s2, (uint64_t)L[j] + 1);
-      ob_bytes(&s1, 1, s2.p, s2.n);
+    /* The packed ids and values go to a scratch buffer sized for their
+     * worst case, then the sample is written in one piece: its length is
+     * known before its first byte. */
+    size_t nl = s->nlocs, nv = p->nstypes;
+    if (!ob_room(&s2, nl * 5 + nv * 10 + 8)) break;
+    uint8_t *q = s2.p;
+    const uint32_t *L = PP_OFF(p->sloc, s->loc_off);
+    for (size_t j = 0; j < nl; j++) {
+      memcpy(q, lv.bytes[L[j]], 8);
+      q += lv.len[L[j]];
     }
-    if (p->nstypes) {
-      s2.n = 0;
-      const int64_t *V = PP_OFF(p->values, i * p->nstypes);
-      for (size_t j = 0; j < p->nstypes; j++) ob_varint(&s2, (uint64_t)V[j]);
-      ob_bytes(&s1, 2, s2.p, s2.n);
-    }
+    size_t llen = (size_t)(q - s2.p);
+    const int64_t *V = PP_OFF(p->values, i * nv);
+    for (size_t j = 0; j < nv; j++) q = put_varint(q, (uint64_t)V[j]);
+    size_t vlen = (size_t)(q - s2.p) - llen;
+    s1.n = 0; /* labels, rare in CPU profiles, the general way */
     const pp_label *l = PP_OFF(p->labels, s->label_off);
     for (size_t j = 0; j < s->nlabels; j++) {
-      s2.n = 0;
-      ob_u64(&s2, 1, R[l[j].key]);
+      s3.n = 0;
+      ob_u64(&s3, 1, R[l[j].key]);
       if (l[j].is_num) {
-        ob_u64(&s2, 3, (uint64_t)l[j].num);
-        ob_u64(&s2, 4, R[l[j].unit]);
+        ob_u64(&s3, 3, (uint64_t)l[j].num);
+        ob_u64(&s3, 4, R[l[j].unit]);
       } else {
-        ob_u64(&s2, 2, R[l[j].str]);
+        ob_u64(&s3, 2, R[l[j].str]);
       }
-      ob_bytes(&s1, 3, s2.p, s2.n);
+      ob_bytes(&s1, 3, s3.p, s3.n);
     }
-    ob_bytes(b, 2, s1.p, s1.n);
+    size_t msg = (nl ? 1 + varint_len(llen) + llen : 0) + (nv ? 1 + varint_len(vlen) + vlen : 0) + s1.n;
+    if (!ob_room(b, 1 + 10 + msg)) break;
+    uint8_t *o = b->p + b->n;
+    *o++ = (2 << 3) | 2;
+    o = put_varint(o, msg);
+    if (nl) {
+      *o++ = (1 << 3) | 2;
+      o = put_varint(o, llen);
+      memcpy(o, s2.p, llen);
+      o += llen;
+    }
+    if (nv) {
+      *o++ = (2 << 3) | 2;
+      o = put_varint(o, vlen);
+      memcpy(o, s2.p + llen, vlen);
+      o += vlen;
+    }
+    if (s1.n) {
+      memcpy(o, s1.p, s1.n);
+      o += s1.n;
+    }
+    b->n = (size_t)(o - b->p);
   }
   for (size_t i = 0; i < p->nmaps; i++) {
     const pp_mapping *m = &p->maps[i];
@@ -239,9 +315,12 @@ static int encode_raw(const pp_profile *p, obuf *b) {
   ob_varint(b, R[p->default_st]);
   ob_u64(b, 15, R[p->doc_url]);
 
-  if (b->oom || s1.oom || s2.oom) rc = PP_ENOMEM;
+  if (b->oom || s1.oom || s2.oom || s3.oom) rc = PP_ENOMEM;
   free(s1.p);
   free(s2.p);
+  free(s3.p);
+  free(lv.bytes);
+  free(lv.len);
   free(t.remap);
   free(t.order);
   return rc;

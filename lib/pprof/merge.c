@@ -136,9 +136,10 @@ static inline uint32_t hash_location(uint64_t seed, uint64_t rel, uint32_t mappi
   return pp_hfin(seed, h);
 }
 
+/* The location list, the bulk of a sample's key, is hashed as bytes (two
+ * indexes per round; the length is part of the hash). */
 static inline uint32_t hash_sample(uint64_t seed, const uint32_t *locs, size_t nl, const pp_label *lb, size_t nb) {
-  uint64_t h = pp_mix(seed ^ 0x73, nl);
-  for (size_t i = 0; i < nl; i++) h = pp_mix(h, locs[i]);
+  uint64_t h = pp_hash_bytes(seed ^ 0x73, locs, nl * sizeof(*locs));
   for (size_t i = 0; i < nb; i++) {
     h = pp_mix(h, ((uint64_t)lb[i].key << 1) | lb[i].is_num);
     h = pp_mix(h, lb[i].is_num ? (uint64_t)lb[i].num ^ ((uint64_t)lb[i].unit << 40) : lb[i].str);
@@ -304,8 +305,15 @@ static int map_sample(pp_merger *m, const pp_profile *in, size_t si) {
   const int64_t *v = PP_OFF(in->values, si * in->nstypes);
   if (PP_GROW(m->tlocs, m->ctlocs, s->nlocs) || PP_GROW(m->tlabels, m->ctlabels, s->nlabels)) return PP_ENOMEM;
   const uint32_t *sl = PP_OFF(in->sloc, s->loc_off);
-  for (size_t i = 0; i < s->nlocs; i++)
-    if (map_location(m, in, sl[i], &m->tlocs[i])) return PP_ENOMEM;
+  /* The memo first: most locations recur. (map_location reallocates
+   * neither array.) */
+  const uint32_t *lmap = m->lmap;
+  uint32_t *tl = m->tlocs;
+  for (size_t i = 0, n = s->nlocs; i < n; i++) {
+    uint32_t x = lmap[sl[i]];
+    if (x == PP_NONE && map_location(m, in, sl[i], &x)) return PP_ENOMEM;
+    tl[i] = x;
+  }
   const pp_label *lb = PP_OFF(in->labels, s->label_off);
   for (size_t i = 0; i < s->nlabels; i++) {
     pp_label *t = &m->tlabels[i];
