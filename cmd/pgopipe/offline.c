@@ -4,9 +4,12 @@
  * parse the command line, read files, call the engine, write the result.
  *
  * merge reads its inputs one at a time and folds each into a pp_merger as soon
- * as it is decoded, so peak memory is about the result plus one input, however
- * many inputs there are. Output files are written atomically (fileio.c): on any
- * error no output file, partial or whole, is left behind.
+ * as it is decoded, so peak memory is about the result plus two inputs (one
+ * being folded, the next being decoded on a thread of its own when there are
+ * several CPUs), however many inputs there are. Compression uses the CPUs
+ * online (pp_encode_mt; the bytes do not depend on how many). Output files
+ * are written atomically (fileio.c): on any error no output file, partial or
+ * whole, is left behind.
  */
 #include "chrono.h"
 #include "cli.h"
@@ -14,9 +17,11 @@
 
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ERRLEN 512
 
@@ -204,24 +209,108 @@ static int parse(struct opts *o, int argc, char **argv, void (*help)(FILE *),
   return -1;
 }
 
-/* Reads and decodes one input. Returns NULL after printing the error. */
-static pp_profile *load(const char *verb, const char *path, const pp_limits *lim) {
+/* Reads and decodes one input. Returns NULL with the message for the user
+ * in msg (printed by the caller, so that messages keep the inputs' order
+ * when decoding runs ahead on another thread). */
+static pp_profile *load_quiet(const char *path, const pp_limits *lim, char *msg, size_t msglen) {
   char err[ERRLEN] = "";
   uint8_t *buf = NULL;
   size_t len = 0;
   size_t max = lim->max_input_bytes ? lim->max_input_bytes : PP_DEFAULT_MAX_INPUT;
   if (cli_read_file(path, max, &buf, &len, err, sizeof err) != 0) {
-    cli_errorf(verb, "%s", err);
+    snprintf(msg, msglen, "%s", err);
     return NULL;
   }
   pp_profile *p = NULL;
   int rc = pp_decode(buf, len, lim, &p, err, sizeof err);
   free(buf);
   if (rc != 0) {
-    cli_errorf(verb, "%s: %s", cli_display_name(path), err[0] ? err : pp_strerror(rc));
+    snprintf(msg, msglen, "%s: %s", cli_display_name(path), err[0] ? err : pp_strerror(rc));
     return NULL;
   }
   return p;
+}
+
+/* Reads and decodes one input. Returns NULL after printing the error. */
+static pp_profile *load(const char *verb, const char *path, const pp_limits *lim) {
+  char msg[ERRLEN + 64];
+  pp_profile *p = load_quiet(path, lim, msg, sizeof msg);
+  if (!p) cli_errorf(verb, "%s", msg);
+  return p;
+}
+
+/* Threads the engine may use: the CPUs online (at most 64). */
+static int cpu_threads(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+/*
+ * Decoding one input ahead of the merge: a loader thread reads and decodes
+ * the inputs in order and hands each over through a one-profile slot, so
+ * that on two or more CPUs the next input is decoded while the current one
+ * is folded into the result. Memory: the result plus two inputs instead of
+ * one. After the first failure nothing more is loaded.
+ */
+typedef struct ahead {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  char **paths;
+  int n;
+  const pp_limits *lim;
+  int stop;         /* the merge gave up: load nothing more */
+  int full;         /* the slot holds input `idx` (profile or message) */
+  int idx;
+  pp_profile *p;
+  char msg[ERRLEN + 64];
+} ahead;
+
+static void *ahead_run(void *arg) {
+  ahead *a = arg;
+  for (int i = 0; i < a->n; i++) {
+    char msg[sizeof a->msg] = "";
+    pp_profile *p = load_quiet(a->paths[i], a->lim, msg, sizeof msg);
+    pthread_mutex_lock(&a->mu);
+    while (a->full && !a->stop) pthread_cond_wait(&a->cv, &a->mu);
+    int stop = a->stop;
+    if (!stop) {
+      a->full = 1;
+      a->idx = i;
+      a->p = p;
+      snprintf(a->msg, sizeof a->msg, "%s", msg);
+      pthread_cond_broadcast(&a->cv);
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (stop) pp_free(p);
+    if (stop || !p) break;
+  }
+  return NULL;
+}
+
+/* Takes input i from the slot; NULL after printing its error. */
+static pp_profile *ahead_take(ahead *a, const char *verb, int i) {
+  pthread_mutex_lock(&a->mu);
+  while (!(a->full && a->idx == i)) pthread_cond_wait(&a->cv, &a->mu);
+  pp_profile *p = a->p;
+  a->full = 0;
+  a->p = NULL;
+  if (!p) cli_errorf(verb, "%s", a->msg);
+  pthread_cond_broadcast(&a->cv);
+  pthread_mutex_unlock(&a->mu);
+  return p;
+}
+
+/* Stops the loader and waits for it. */
+static void ahead_stop(ahead *a, pthread_t t) {
+  pthread_mutex_lock(&a->mu);
+  a->stop = 1;
+  pthread_cond_broadcast(&a->cv);
+  pthread_mutex_unlock(&a->mu);
+  pthread_join(t, NULL);
+  pp_free(a->p);
+  a->p = NULL;
+  pthread_cond_destroy(&a->cv);
+  pthread_mutex_destroy(&a->mu);
 }
 
 /* Prunes (when rules were given), encodes and writes p; frees p. */
@@ -235,7 +324,7 @@ static int finish(struct opts *o, pp_profile *p) {
   }
   uint8_t *out = NULL;
   size_t outlen = 0;
-  rc = pp_encode(p, o->level, &out, &outlen, err, sizeof err);
+  rc = pp_encode_mt(p, o->level, cpu_threads(), &out, &outlen, err, sizeof err);
   pp_free(p);
   if (rc != 0) {
     cli_errorf(o->verb, "%s: encoding failed: %s", o->output, err[0] ? err : pp_strerror(rc));
@@ -266,9 +355,18 @@ int cli_merge(int argc, char **argv) {
     goto done;
   }
   char err[ERRLEN] = "";
+  ahead a = {.paths = argv + optind, .n = argc - optind, .lim = &o.lim};
+  pthread_t loader;
+  int threaded = a.n > 1 && cpu_threads() > 1;
+  if (threaded) {
+    pthread_mutex_init(&a.mu, NULL);
+    pthread_cond_init(&a.cv, NULL);
+    if (pthread_create(&loader, NULL, ahead_run, &a) != 0) threaded = 0; /* decode in turn, as below */
+  }
   for (int i = optind; i < argc; i++) {
-    pp_profile *p = load(o.verb, argv[i], &o.lim);
+    pp_profile *p = threaded ? ahead_take(&a, o.verb, i - optind) : load(o.verb, argv[i], &o.lim);
     if (!p) {
+      if (threaded) ahead_stop(&a, loader);
       pp_merger_free(m);
       rc = CLI_FAIL;
       goto done;
@@ -276,11 +374,13 @@ int cli_merge(int argc, char **argv) {
     int e = pp_merger_add(m, p, err, sizeof err); /* consumes p */
     if (e != 0) {
       cli_errorf(o.verb, "%s: %s", cli_display_name(argv[i]), err[0] ? err : pp_strerror(e));
+      if (threaded) ahead_stop(&a, loader);
       pp_merger_free(m);
       rc = CLI_FAIL;
       goto done;
     }
   }
+  if (threaded) ahead_stop(&a, loader);
   pp_profile *res = NULL;
   int e = pp_merger_finish(m, &res, err, sizeof err);
   pp_merger_free(m);
