@@ -4,9 +4,9 @@
  * parse the command line, read files, call the engine, write the result.
  *
  * merge reads its inputs one at a time and folds each into a pp_merger as soon
- * as it is decoded, so peak memory is about the result plus two inputs (one
- * being folded, the next being decoded on a thread of its own when there are
- * several CPUs), however many inputs there are. Compression uses the CPUs
+ * as it is decoded; with several CPUs the next inputs are decoded meanwhile
+ * on threads of their own (at most one per CPU, up to 4). Peak memory is
+ * about the result plus a few inputs, however many inputs there are. Compression uses the CPUs
  * online (pp_encode_mt; the bytes do not depend on how many). Output files
  * are written atomically (fileio.c): on any error no output file, partial or
  * whole, is left behind.
@@ -246,69 +246,99 @@ static int cpu_threads(void) {
 }
 
 /*
- * Decoding one input ahead of the merge: a loader thread reads and decodes
- * the inputs in order and hands each over through a one-profile slot, so
- * that on two or more CPUs the next input is decoded while the current one
- * is folded into the result. Memory: the result plus two inputs instead of
- * one. After the first failure nothing more is loaded.
+ * Decoding ahead of the merge: loader threads (one per CPU, at most
+ * AHEAD_MAX) read and decode the next inputs while the current one is
+ * folded into the result; a loader takes input i only while i is fewer
+ * than `window` inputs past the last one the merge took, so memory is the
+ * result plus at most window + 1 inputs. Decoded inputs wait in slot
+ * i % window. Messages are printed by the merge, in input order; after a
+ * failure nothing more is loaded.
  */
+enum { AHEAD_MAX = 4 };
+
+typedef struct ahead_slot {
+  int full;
+  pp_profile *p; /* NULL with msg when the input failed */
+  char msg[ERRLEN + 64];
+} ahead_slot;
+
 typedef struct ahead {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   char **paths;
   int n;
   const pp_limits *lim;
-  int stop;         /* the merge gave up: load nothing more */
-  int full;         /* the slot holds input `idx` (profile or message) */
-  int idx;
-  pp_profile *p;
-  char msg[ERRLEN + 64];
+  int window;
+  int next;  /* next input a loader takes */
+  int taken; /* inputs the merge has taken */
+  int stop;  /* the merge gave up */
+  ahead_slot slot[AHEAD_MAX];
+  pthread_t tid[AHEAD_MAX];
+  int nthreads;
 } ahead;
 
 static void *ahead_run(void *arg) {
   ahead *a = arg;
-  for (int i = 0; i < a->n; i++) {
-    char msg[sizeof a->msg] = "";
+  pthread_mutex_lock(&a->mu);
+  for (;;) {
+    while (!a->stop && a->next < a->n && a->next >= a->taken + a->window) pthread_cond_wait(&a->cv, &a->mu);
+    if (a->stop || a->next >= a->n) break;
+    int i = a->next++;
+    pthread_mutex_unlock(&a->mu);
+    char msg[sizeof a->slot[0].msg] = "";
     pp_profile *p = load_quiet(a->paths[i], a->lim, msg, sizeof msg);
     pthread_mutex_lock(&a->mu);
-    while (a->full && !a->stop) pthread_cond_wait(&a->cv, &a->mu);
-    int stop = a->stop;
-    if (!stop) {
-      a->full = 1;
-      a->idx = i;
-      a->p = p;
-      snprintf(a->msg, sizeof a->msg, "%s", msg);
-      pthread_cond_broadcast(&a->cv);
-    }
-    pthread_mutex_unlock(&a->mu);
-    if (stop) pp_free(p);
-    if (stop || !p) break;
+    ahead_slot *s = &a->slot[i % a->window];
+    s->full = 1;
+    s->p = p;
+    snprintf(s->msg, sizeof s->msg, "%s", msg);
+    if (!p) a->next = a->n; /* nothing after a failure */
+    pthread_cond_broadcast(&a->cv);
   }
+  pthread_mutex_unlock(&a->mu);
   return NULL;
 }
 
-/* Takes input i from the slot; NULL after printing its error. */
+/* Starts the loaders; 0 when none could start (then load in turn). */
+static int ahead_start(ahead *a, char **paths, int n, const pp_limits *lim, int threads) {
+  memset(a, 0, sizeof *a);
+  a->paths = paths;
+  a->n = n;
+  a->lim = lim;
+  a->window = threads < AHEAD_MAX ? threads : AHEAD_MAX;
+  pthread_mutex_init(&a->mu, NULL);
+  pthread_cond_init(&a->cv, NULL);
+  for (int i = 0; i < a->window; i++)
+    if (pthread_create(&a->tid[a->nthreads], NULL, ahead_run, a) == 0) a->nthreads++;
+  if (a->nthreads) return 1;
+  pthread_cond_destroy(&a->cv);
+  pthread_mutex_destroy(&a->mu);
+  return 0;
+}
+
+/* Takes input i (inputs are taken in order); NULL after printing its error. */
 static pp_profile *ahead_take(ahead *a, const char *verb, int i) {
   pthread_mutex_lock(&a->mu);
-  while (!(a->full && a->idx == i)) pthread_cond_wait(&a->cv, &a->mu);
-  pp_profile *p = a->p;
-  a->full = 0;
-  a->p = NULL;
-  if (!p) cli_errorf(verb, "%s", a->msg);
+  ahead_slot *s = &a->slot[i % a->window];
+  while (!s->full) pthread_cond_wait(&a->cv, &a->mu);
+  pp_profile *p = s->p;
+  s->full = 0;
+  s->p = NULL;
+  a->taken = i + 1;
+  if (!p) cli_errorf(verb, "%s", s->msg);
   pthread_cond_broadcast(&a->cv);
   pthread_mutex_unlock(&a->mu);
   return p;
 }
 
-/* Stops the loader and waits for it. */
-static void ahead_stop(ahead *a, pthread_t t) {
+/* Stops the loaders, waits for them and frees what they decoded. */
+static void ahead_stop(ahead *a) {
   pthread_mutex_lock(&a->mu);
   a->stop = 1;
   pthread_cond_broadcast(&a->cv);
   pthread_mutex_unlock(&a->mu);
-  pthread_join(t, NULL);
-  pp_free(a->p);
-  a->p = NULL;
+  for (int i = 0; i < a->nthreads; i++) pthread_join(a->tid[i], NULL);
+  for (int i = 0; i < a->window; i++) pp_free(a->slot[i].p);
   pthread_cond_destroy(&a->cv);
   pthread_mutex_destroy(&a->mu);
 }
@@ -355,18 +385,13 @@ int cli_merge(int argc, char **argv) {
     goto done;
   }
   char err[ERRLEN] = "";
-  ahead a = {.paths = argv + optind, .n = argc - optind, .lim = &o.lim};
-  pthread_t loader;
-  int threaded = a.n > 1 && cpu_threads() > 1;
-  if (threaded) {
-    pthread_mutex_init(&a.mu, NULL);
-    pthread_cond_init(&a.cv, NULL);
-    if (pthread_create(&loader, NULL, ahead_run, &a) != 0) threaded = 0; /* decode in turn, as below */
-  }
+  ahead a;
+  int threaded = argc - optind > 1 && cpu_threads() > 1 &&
+                 ahead_start(&a, argv + optind, argc - optind, &o.lim, cpu_threads());
   for (int i = optind; i < argc; i++) {
     pp_profile *p = threaded ? ahead_take(&a, o.verb, i - optind) : load(o.verb, argv[i], &o.lim);
     if (!p) {
-      if (threaded) ahead_stop(&a, loader);
+      if (threaded) ahead_stop(&a);
       pp_merger_free(m);
       rc = CLI_FAIL;
       goto done;
@@ -374,13 +399,13 @@ int cli_merge(int argc, char **argv) {
     int e = pp_merger_add(m, p, err, sizeof err); /* consumes p */
     if (e != 0) {
       cli_errorf(o.verb, "%s: %s", cli_display_name(argv[i]), err[0] ? err : pp_strerror(e));
-      if (threaded) ahead_stop(&a, loader);
+      if (threaded) ahead_stop(&a);
       pp_merger_free(m);
       rc = CLI_FAIL;
       goto done;
     }
   }
-  if (threaded) ahead_stop(&a, loader);
+  if (threaded) ahead_stop(&a);
   pp_profile *res = NULL;
   int e = pp_merger_finish(m, &res, err, sizeof err);
   pp_merger_free(m);
