@@ -52,7 +52,8 @@
  * fsyncs: each takes a ticket (the number of the next fsync round to start
  * there); one waiting put runs a round for everyone waiting (the "leader",
  * without the lock), the others sleep, and each returns when its round is
- * done. While a round runs, the renames of the next puts pile up for the
+ * done (a finished round wakes its own puts and one put of the next round,
+ * which leads that one). While a round runs, the renames of the next puts pile up for the
  * round after it, so under load one directory fsync covers many objects
  * and a put waits at most for the round in progress plus its own.
  * A failed round fails every put it covered (and, conservatively, a put
@@ -66,13 +67,16 @@ typedef struct dir_sync {
   int failed_errno;
   int running;
   unsigned users; /* puts holding a ticket here */
+  /* Puts waiting for round t sleep on cv[t & 1]: only rounds t and t + 1
+   * have waiters, so a finished round wakes exactly its own puts, and one
+   * put of the next round to lead it. */
+  pthread_cond_t cv[2];
   struct dir_sync *next;
 } dir_sync;
 
 typedef struct file_store {
   char *dir; /* without trailing '/' (except "/" itself) */
   pthread_mutex_t mu; /* guards syncs */
-  pthread_cond_t cv;
   dir_sync *syncs; /* directories with puts waiting for an fsync */
 } file_store;
 
@@ -130,7 +134,6 @@ static int file_open(const char *url, void **impl, char **printable, char *err, 
   }
   fs->dir = dir;
   pthread_mutex_init(&fs->mu, NULL);
-  pthread_cond_init(&fs->cv, NULL);
   *impl = fs;
   *printable = pr;
   return 0;
@@ -139,7 +142,6 @@ static int file_open(const char *url, void **impl, char **printable, char *err, 
 static void file_close(void *impl) {
   file_store *fs = impl;
   if (!fs) return;
-  pthread_cond_destroy(&fs->cv);
   pthread_mutex_destroy(&fs->mu);
   free(fs->dir);
   free(fs);
@@ -312,16 +314,18 @@ static int group_fsync_dir(file_store *fs, const char *dir) {
       return fsync_dir(dir); /* no memory to share: fsync alone */
     }
     d->path = path;
+    pthread_cond_init(&d->cv[0], NULL);
+    pthread_cond_init(&d->cv[1], NULL);
     d->next = fs->syncs;
     fs->syncs = d;
   }
   d->users++;
-  /* The first round to start from now on covers this rename: rounds
-   * started earlier may have opened the directory before it. */
+  /* The first round to start from now on covers this rename: a round
+   * running now may have opened the directory before it. */
   uint64_t ticket = d->started + 1;
   while (d->done < ticket) {
-    if (d->running) {
-      pthread_cond_wait(&fs->cv, &fs->mu);
+    if (d->running || d->started >= ticket) {
+      pthread_cond_wait(&d->cv[ticket & 1], &fs->mu);
       continue;
     }
     d->running = 1;
@@ -336,7 +340,8 @@ static int group_fsync_dir(file_store *fs, const char *dir) {
       d->failed = round;
       d->failed_errno = e;
     }
-    pthread_cond_broadcast(&fs->cv);
+    pthread_cond_broadcast(&d->cv[round & 1]); /* this round's puts */
+    pthread_cond_signal(&d->cv[(round + 1) & 1]); /* one of the next, to lead it */
   }
   int rc = 0, e = 0;
   if (d->failed >= ticket) {
@@ -347,6 +352,8 @@ static int group_fsync_dir(file_store *fs, const char *dir) {
     dir_sync **pp = &fs->syncs;
     while (*pp != d) pp = &(*pp)->next;
     *pp = d->next;
+    pthread_cond_destroy(&d->cv[0]);
+    pthread_cond_destroy(&d->cv[1]);
     free(d->path);
     free(d);
   }
@@ -417,7 +424,8 @@ static int file_put(void *impl, const char *key, const void *data, size_t len, c
     p += n;
     left -= (size_t)n;
   }
-  if (!e && fsync(fd) < 0) e = errno;
+  /* The ETag attribute is set before the fsync, which then makes it
+   * durable with the data (fsync changes neither size nor mtime). */
   struct stat st;
   if (!e && fstat(fd, &st) < 0) e = errno;
   if (!e) {
@@ -427,6 +435,7 @@ static int file_put(void *impl, const char *key, const void *data, size_t len, c
     /* Without xattr support the ETag is computed from the content later. */
     (void)fsetxattr(fd, ETAG_XATTR, v, (size_t)vn, 0);
   }
+  if (!e && fsync(fd) < 0) e = errno;
   if (close(fd) < 0 && !e) e = errno;
   if (!e && rename(tmp, path) < 0) e = errno;
   if (e) {
