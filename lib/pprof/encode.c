@@ -2,9 +2,11 @@
  * encode.c — a pp_profile to gzipped profile.proto bytes.
  *
  * The wire format is written by hand straight from the flat model: one
- * growable output buffer plus two small scratch buffers for the nested
- * messages (a sample, its packed lists, a label). No message tree is built,
- * so encoding costs about the size of the output.
+ * growable output buffer plus small scratch buffers for the nested messages
+ * (a sample's packed lists, labels, a location's lines). No message tree is
+ * built, so encoding costs about the size of the output. Samples, the bulk,
+ * take a path of their own: each location id's varint bytes are made once,
+ * and a sample is written in one piece once its length is known.
  *
  * Layout follows Go's profile.Write: fields in the order sample types,
  * samples, mappings, locations, functions, string table, drop/keep frames,
