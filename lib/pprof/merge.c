@@ -61,10 +61,7 @@ struct pp_merger {
   uint32_t *fmap, *lmap;
   size_t cfmap, clmap;
   /* scratch */
-  uint32_t *tlocs;
-  size_t ctlocs;
-  pp_label *tlabels;
-  size_t ctlabels;
+  struct prep *prep; /* two: the sample being put and the next one */
   pp_line *tlines;
   size_t ctlines;
   uint8_t *cseen; /* result string id -> already a comment of the result */
@@ -308,16 +305,32 @@ static int map_location(pp_merger *m, const pp_profile *in, uint32_t li, uint32_
   return PP_OK;
 }
 
-static int map_sample(pp_merger *m, const pp_profile *in, size_t si) {
-  pp_profile *r = m->r;
+/*
+ * A sample in two steps, so that the fold can look one sample ahead:
+ * prep_sample translates sample si into the result's vocabulary (creating
+ * its new locations, in order of first use as before), hashes it and asks
+ * the CPU to fetch its table slot; put_sample then probes and adds it. The
+ * fold prepares sample i + 1 before putting sample i, which hides the
+ * cache miss of the slot (one per sample: the table is megabytes) behind
+ * the translation work. Creation order, hence the output, is unchanged:
+ * locations are still created in sample order, samples put in order.
+ */
+typedef struct prep {
+  uint32_t *locs;
+  size_t clocs;
+  pp_label *labels;
+  size_t clabels;
+  uint32_t h;
+} prep;
+
+static int prep_sample(pp_merger *m, const pp_profile *in, size_t si, prep *q) {
   const pp_sample *s = &in->samples[si];
-  const int64_t *v = PP_OFF(in->values, si * in->nstypes);
-  if (PP_GROW(m->tlocs, m->ctlocs, s->nlocs) || PP_GROW(m->tlabels, m->ctlabels, s->nlabels)) return PP_ENOMEM;
+  if (PP_GROW(q->locs, q->clocs, s->nlocs) || PP_GROW(q->labels, q->clabels, s->nlabels)) return PP_ENOMEM;
   const uint32_t *sl = PP_OFF(in->sloc, s->loc_off);
   /* The memo first: most locations recur. (map_location reallocates
    * neither array.) */
   const uint32_t *lmap = m->lmap;
-  uint32_t *tl = m->tlocs;
+  uint32_t *tl = q->locs;
   for (size_t i = 0, n = s->nlocs; i < n; i++) {
     uint32_t x = lmap[sl[i]];
     if (x == PP_NONE && map_location(m, in, sl[i], &x)) return PP_ENOMEM;
@@ -325,12 +338,21 @@ static int map_sample(pp_merger *m, const pp_profile *in, size_t si) {
   }
   const pp_label *lb = PP_OFF(in->labels, s->label_off);
   for (size_t i = 0; i < s->nlabels; i++) {
-    pp_label *t = &m->tlabels[i];
+    pp_label *t = &q->labels[i];
     *t = lb[i];
     if (tr_sid(m, in, lb[i].key, &t->key) || tr_sid(m, in, lb[i].str, &t->str) || tr_sid(m, in, lb[i].unit, &t->unit))
       return PP_ENOMEM;
   }
-  uint32_t h = hash_sample(m->seed, m->tlocs, s->nlocs, m->tlabels, s->nlabels);
+  q->h = hash_sample(m->seed, q->locs, s->nlocs, q->labels, s->nlabels);
+  __builtin_prefetch(&m->st.slots[q->h & (m->st.cap - 1)]);
+  return PP_OK;
+}
+
+static int put_sample(pp_merger *m, const pp_profile *in, size_t si, const prep *q) {
+  pp_profile *r = m->r;
+  const pp_sample *s = &in->samples[si];
+  const int64_t *v = PP_OFF(in->values, si * in->nstypes);
+  uint32_t h = q->h;
   size_t mask = m->st.cap - 1, j = h & mask;
   size_t nv = r->nstypes;
   for (uint64_t sv; (sv = m->st.slots[j]); j = (j + 1) & mask) {
@@ -338,13 +360,13 @@ static int map_sample(pp_merger *m, const pp_profile *in, size_t si) {
     uint32_t e = slot_idx(sv);
     const pp_sample *x = &r->samples[e];
     if (x->nlocs != s->nlocs || x->nlabels != s->nlabels) continue;
-    if (s->nlocs && memcmp(PP_OFF(r->sloc, x->loc_off), m->tlocs, s->nlocs * sizeof(uint32_t))) continue;
+    if (s->nlocs && memcmp(PP_OFF(r->sloc, x->loc_off), q->locs, s->nlocs * sizeof(uint32_t))) continue;
     const pp_label *xl = PP_OFF(r->labels, x->label_off);
     size_t k = 0;
-    while (k < s->nlabels && label_eq(&xl[k], &m->tlabels[k])) k++;
+    while (k < s->nlabels && label_eq(&xl[k], &q->labels[k])) k++;
     if (k != s->nlabels) continue;
     int64_t *rv = PP_OFF(r->values, (size_t)e * nv);
-    for (size_t q = 0; q < nv; q++) rv[q] = (int64_t)((uint64_t)rv[q] + (uint64_t)v[q]);
+    for (size_t c = 0; c < nv; c++) rv[c] = (int64_t)((uint64_t)rv[c] + (uint64_t)v[c]);
     return PP_OK;
   }
   if (PP_GROW(r->samples, r->csamples, r->nsamples + 1) ||
@@ -353,9 +375,9 @@ static int map_sample(pp_merger *m, const pp_profile *in, size_t si) {
       r->nlabels + s->nlabels > UINT32_MAX)
     return PP_ENOMEM;
   pp_sample ns = {(uint32_t)r->nsloc, s->nlocs, (uint32_t)r->nlabels, s->nlabels};
-  if (s->nlocs) memcpy(r->sloc + r->nsloc, m->tlocs, s->nlocs * sizeof(uint32_t));
+  if (s->nlocs) memcpy(r->sloc + r->nsloc, q->locs, s->nlocs * sizeof(uint32_t));
   r->nsloc += s->nlocs;
-  if (s->nlabels) memcpy(r->labels + r->nlabels, m->tlabels, s->nlabels * sizeof(pp_label));
+  if (s->nlabels) memcpy(r->labels + r->nlabels, q->labels, s->nlabels * sizeof(pp_label));
   r->nlabels += s->nlabels;
   if (nv) memcpy(r->values + r->nsamples * nv, v, nv * sizeof(int64_t));
   uint32_t id = (uint32_t)r->nsamples++;
@@ -363,6 +385,19 @@ static int map_sample(pp_merger *m, const pp_profile *in, size_t si) {
   m->st.slots[j] = tab_slot(h, id);
   if (tab_fit(&m->st, r->nsamples)) return PP_ENOMEM;
   return PP_OK;
+}
+
+/* The first sample at or after i with a non-zero value (all-zero samples
+ * are skipped, as Go's Merge skips them); in->nsamples when none. */
+static size_t next_sample(const pp_profile *in, size_t i) {
+  size_t nv = in->nstypes;
+  for (; i < in->nsamples; i++) {
+    const int64_t *v = PP_OFF(in->values, i * nv);
+    size_t k = 0;
+    while (k < nv && v[k] == 0) k++;
+    if (k < nv) return i;
+  }
+  return in->nsamples;
 }
 
 /* ---- public ---- */
@@ -380,8 +415,12 @@ static void merger_clear(pp_merger *m) {
   free(m->moff);
   free(m->fmap);
   free(m->lmap);
-  free(m->tlocs);
-  free(m->tlabels);
+  if (m->prep)
+    for (int i = 0; i < 2; i++) {
+      free(m->prep[i].locs);
+      free(m->prep[i].labels);
+    }
+  free(m->prep);
   free(m->tlines);
   free(m->cseen);
   memset(m, 0, sizeof(*m));
@@ -503,13 +542,16 @@ static int fold(pp_merger *m, pp_profile *in) {
     uint32_t id;
     if (map_mapping(m, in, 0, &id)) return PP_ENOMEM;
   }
-  size_t nv = in->nstypes;
-  for (size_t i = 0; i < in->nsamples; i++) {
-    const int64_t *v = PP_OFF(in->values, i * nv);
-    size_t k = 0;
-    while (k < nv && v[k] == 0) k++;
-    if (k == nv) continue; /* all-zero (or no values): skipped */
-    if (map_sample(m, in, i)) return PP_ENOMEM;
+  /* One sample ahead: sample k is prepared before sample i is put. */
+  size_t n = in->nsamples, i = next_sample(in, 0);
+  int cur = 0;
+  if (i < n && prep_sample(m, in, i, &m->prep[cur])) return PP_ENOMEM;
+  while (i < n) {
+    size_t k = next_sample(in, i + 1);
+    if (k < n && prep_sample(m, in, k, &m->prep[cur ^ 1])) return PP_ENOMEM;
+    if (put_sample(m, in, i, &m->prep[cur])) return PP_ENOMEM;
+    i = k;
+    cur ^= 1;
   }
   return PP_OK;
 }
@@ -523,8 +565,9 @@ int pp_merger_add(pp_merger *m, pp_profile *in, char *err, size_t errlen) {
   if (!m->r) {
     m->r = pp_profile_new();
     m->seed = pp_seed();
-    if (!m->r || tab_init(&m->mt, in->nmaps) || tab_init(&m->ft, in->nfuncs) || tab_init(&m->lt, in->nlocs) ||
-        tab_init(&m->st, in->nsamples)) {
+    m->prep = calloc(2, sizeof(*m->prep));
+    if (!m->r || !m->prep || tab_init(&m->mt, in->nmaps) || tab_init(&m->ft, in->nfuncs) ||
+        tab_init(&m->lt, in->nlocs) || tab_init(&m->st, in->nsamples)) {
       merger_clear(m);
       pp_free(in);
       return pp_err(err, errlen, PP_ENOMEM, "out of memory starting the merge");
