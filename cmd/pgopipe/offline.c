@@ -4,9 +4,12 @@
  * parse the command line, read files, call the engine, write the result.
  *
  * merge reads its inputs one at a time and folds each into a pp_merger as soon
- * as it is decoded, so peak memory is about the result plus one input, however
- * many inputs there are. Output files are written atomically (fileio.c): on any
- * error no output file, partial or whole, is left behind.
+ * as it is decoded; with several CPUs the next inputs are decoded meanwhile
+ * on threads of their own (at most one per CPU, up to 4). Peak memory is
+ * about the result plus a few inputs, however many inputs there are. Compression uses the CPUs
+ * online (pp_encode_mt; the bytes do not depend on how many). Output files
+ * are written atomically (fileio.c): on any error no output file, partial or
+ * whole, is left behind.
  */
 #include "chrono.h"
 #include "cli.h"
@@ -14,9 +17,11 @@
 
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ERRLEN 512
 
@@ -204,24 +209,138 @@ static int parse(struct opts *o, int argc, char **argv, void (*help)(FILE *),
   return -1;
 }
 
-/* Reads and decodes one input. Returns NULL after printing the error. */
-static pp_profile *load(const char *verb, const char *path, const pp_limits *lim) {
+/* Reads and decodes one input. Returns NULL with the message for the user
+ * in msg (printed by the caller, so that messages keep the inputs' order
+ * when decoding runs ahead on another thread). */
+static pp_profile *load_quiet(const char *path, const pp_limits *lim, char *msg, size_t msglen) {
   char err[ERRLEN] = "";
   uint8_t *buf = NULL;
   size_t len = 0;
   size_t max = lim->max_input_bytes ? lim->max_input_bytes : PP_DEFAULT_MAX_INPUT;
   if (cli_read_file(path, max, &buf, &len, err, sizeof err) != 0) {
-    cli_errorf(verb, "%s", err);
+    snprintf(msg, msglen, "%s", err);
     return NULL;
   }
   pp_profile *p = NULL;
   int rc = pp_decode(buf, len, lim, &p, err, sizeof err);
   free(buf);
   if (rc != 0) {
-    cli_errorf(verb, "%s: %s", cli_display_name(path), err[0] ? err : pp_strerror(rc));
+    snprintf(msg, msglen, "%s: %s", cli_display_name(path), err[0] ? err : pp_strerror(rc));
     return NULL;
   }
   return p;
+}
+
+/* Reads and decodes one input. Returns NULL after printing the error. */
+static pp_profile *load(const char *verb, const char *path, const pp_limits *lim) {
+  char msg[ERRLEN + 64];
+  pp_profile *p = load_quiet(path, lim, msg, sizeof msg);
+  if (!p) cli_errorf(verb, "%s", msg);
+  return p;
+}
+
+/* Threads the engine may use: the CPUs online (at most 64). */
+static int cpu_threads(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+/*
+ * Decoding ahead of the merge: loader threads (one per CPU, at most
+ * AHEAD_MAX) read and decode the next inputs while the current one is
+ * folded into the result; a loader takes input i only while i is fewer
+ * than `window` inputs past the last one the merge took, so memory is the
+ * result plus at most window + 1 inputs. Decoded inputs wait in slot
+ * i % window. Messages are printed by the merge, in input order; after a
+ * failure nothing more is loaded.
+ */
+enum { AHEAD_MAX = 4 };
+
+typedef struct ahead_slot {
+  int full;
+  pp_profile *p; /* NULL with msg when the input failed */
+  char msg[ERRLEN + 64];
+} ahead_slot;
+
+typedef struct ahead {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  char **paths;
+  int n;
+  const pp_limits *lim;
+  int window;
+  int next;  /* next input a loader takes */
+  int taken; /* inputs the merge has taken */
+  int stop;  /* the merge gave up */
+  ahead_slot slot[AHEAD_MAX];
+  pthread_t tid[AHEAD_MAX];
+  int nthreads;
+} ahead;
+
+static void *ahead_run(void *arg) {
+  ahead *a = arg;
+  pthread_mutex_lock(&a->mu);
+  for (;;) {
+    while (!a->stop && a->next < a->n && a->next >= a->taken + a->window) pthread_cond_wait(&a->cv, &a->mu);
+    if (a->stop || a->next >= a->n) break;
+    int i = a->next++;
+    pthread_mutex_unlock(&a->mu);
+    char msg[sizeof a->slot[0].msg] = "";
+    pp_profile *p = load_quiet(a->paths[i], a->lim, msg, sizeof msg);
+    pthread_mutex_lock(&a->mu);
+    ahead_slot *s = &a->slot[i % a->window];
+    s->full = 1;
+    s->p = p;
+    snprintf(s->msg, sizeof s->msg, "%s", msg);
+    if (!p) a->next = a->n; /* nothing after a failure */
+    pthread_cond_broadcast(&a->cv);
+  }
+  pthread_mutex_unlock(&a->mu);
+  return NULL;
+}
+
+/* Starts the loaders; 0 when none could start (then load in turn). */
+static int ahead_start(ahead *a, char **paths, int n, const pp_limits *lim, int threads) {
+  memset(a, 0, sizeof *a);
+  a->paths = paths;
+  a->n = n;
+  a->lim = lim;
+  a->window = threads < AHEAD_MAX ? threads : AHEAD_MAX;
+  pthread_mutex_init(&a->mu, NULL);
+  pthread_cond_init(&a->cv, NULL);
+  for (int i = 0; i < a->window; i++)
+    if (pthread_create(&a->tid[a->nthreads], NULL, ahead_run, a) == 0) a->nthreads++;
+  if (a->nthreads) return 1;
+  pthread_cond_destroy(&a->cv);
+  pthread_mutex_destroy(&a->mu);
+  return 0;
+}
+
+/* Takes input i (inputs are taken in order); NULL after printing its error. */
+static pp_profile *ahead_take(ahead *a, const char *verb, int i) {
+  pthread_mutex_lock(&a->mu);
+  ahead_slot *s = &a->slot[i % a->window];
+  while (!s->full) pthread_cond_wait(&a->cv, &a->mu);
+  pp_profile *p = s->p;
+  s->full = 0;
+  s->p = NULL;
+  a->taken = i + 1;
+  if (!p) cli_errorf(verb, "%s", s->msg);
+  pthread_cond_broadcast(&a->cv);
+  pthread_mutex_unlock(&a->mu);
+  return p;
+}
+
+/* Stops the loaders, waits for them and frees what they decoded. */
+static void ahead_stop(ahead *a) {
+  pthread_mutex_lock(&a->mu);
+  a->stop = 1;
+  pthread_cond_broadcast(&a->cv);
+  pthread_mutex_unlock(&a->mu);
+  for (int i = 0; i < a->nthreads; i++) pthread_join(a->tid[i], NULL);
+  for (int i = 0; i < a->window; i++) pp_free(a->slot[i].p);
+  pthread_cond_destroy(&a->cv);
+  pthread_mutex_destroy(&a->mu);
 }
 
 /* Prunes (when rules were given), encodes and writes p; frees p. */
@@ -235,7 +354,7 @@ static int finish(struct opts *o, pp_profile *p) {
   }
   uint8_t *out = NULL;
   size_t outlen = 0;
-  rc = pp_encode(p, o->level, &out, &outlen, err, sizeof err);
+  rc = pp_encode_mt(p, o->level, cpu_threads(), &out, &outlen, err, sizeof err);
   pp_free(p);
   if (rc != 0) {
     cli_errorf(o->verb, "%s: encoding failed: %s", o->output, err[0] ? err : pp_strerror(rc));
@@ -266,9 +385,13 @@ int cli_merge(int argc, char **argv) {
     goto done;
   }
   char err[ERRLEN] = "";
+  ahead a;
+  int threaded = argc - optind > 1 && cpu_threads() > 1 &&
+                 ahead_start(&a, argv + optind, argc - optind, &o.lim, cpu_threads());
   for (int i = optind; i < argc; i++) {
-    pp_profile *p = load(o.verb, argv[i], &o.lim);
+    pp_profile *p = threaded ? ahead_take(&a, o.verb, i - optind) : load(o.verb, argv[i], &o.lim);
     if (!p) {
+      if (threaded) ahead_stop(&a);
       pp_merger_free(m);
       rc = CLI_FAIL;
       goto done;
@@ -276,11 +399,13 @@ int cli_merge(int argc, char **argv) {
     int e = pp_merger_add(m, p, err, sizeof err); /* consumes p */
     if (e != 0) {
       cli_errorf(o.verb, "%s: %s", cli_display_name(argv[i]), err[0] ? err : pp_strerror(e));
+      if (threaded) ahead_stop(&a);
       pp_merger_free(m);
       rc = CLI_FAIL;
       goto done;
     }
   }
+  if (threaded) ahead_stop(&a);
   pp_profile *res = NULL;
   int e = pp_merger_finish(m, &res, err, sizeof err);
   pp_merger_free(m);

@@ -2,10 +2,13 @@
  * file.c — the file backend: objects are regular files under one directory.
  *
  * Used by the all-in-one mode and by tests. Properties it keeps:
- * - Atomic writes: a temporary file in the object's own directory is
- *   written, fsync'd and renamed over the object, then the directory is
- *   fsync'd; a reader sees the old or the new bytes, and a crash leaves no
- *   partial object.
+ * - Atomic, durable writes: a temporary file in the object's own directory
+ *   is written, fsync'd and renamed over the object, then the directory is
+ *   fsync'd; a reader sees the old or the new bytes, a crash leaves no
+ *   partial object, and put returns only when the data and the directory
+ *   entry are on disk. Concurrent puts into one directory share the
+ *   directory fsyncs (group commit, see dir_sync): on a real disk, where
+ *   each fsync waits for the journal, that halves the waits per upload.
  * - No escape: blob.c refuses keys with "..", ".", empty segments, a
  *   leading '/', NUL or control characters, so DIR/KEY is always below DIR.
  *   Segments starting with ".blobtmp-" are reserved for temporary files.
@@ -32,6 +35,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +51,40 @@
 #define TMP_PREFIX ".blobtmp-"
 #define ETAG_XATTR "user.pgopipe.etag"
 
+/*
+ * Directory fsyncs shared by concurrent puts (group commit). A put's own
+ * data is fsync'd by the put itself; the directory entry its rename made
+ * is durable once an fsync of that directory *started after the rename*
+ * has succeeded. Puts renaming into one directory at once therefore share
+ * fsyncs: each takes a ticket (the number of the next fsync round to start
+ * there); one waiting put runs a round for everyone waiting (the "leader",
+ * without the lock), the others sleep, and each returns when its round is
+ * done (a finished round wakes its own puts and one put of the next round,
+ * which leads that one). While a round runs, the renames of the next puts pile up for the
+ * round after it, so under load one directory fsync covers many objects
+ * and a put waits at most for the round in progress plus its own.
+ * A failed round fails every put it covered (and, conservatively, a put
+ * whose round succeeded but that wakes up only after a later round
+ * failed): an upload is never acknowledged on a failed fsync.
+ */
+typedef struct dir_sync {
+  char *path;
+  uint64_t started, done; /* rounds started, rounds finished (in order) */
+  uint64_t failed;        /* last failed round, 0 = none */
+  int failed_errno;
+  int running;
+  unsigned users; /* puts holding a ticket here */
+  /* Puts waiting for round t sleep on cv[t & 1]: only rounds t and t + 1
+   * have waiters, so a finished round wakes exactly its own puts, and one
+   * put of the next round to lead it. */
+  pthread_cond_t cv[2];
+  struct dir_sync *next;
+} dir_sync;
+
 typedef struct file_store {
   char *dir; /* without trailing '/' (except "/" itself) */
+  pthread_mutex_t mu; /* guards syncs */
+  dir_sync *syncs; /* directories with puts waiting for an fsync */
 } file_store;
 
 static int errno_code(int e) {
@@ -106,6 +142,7 @@ static int file_open(const char *url, void **impl, char **printable, char *err, 
     return BLOB_ENOMEM;
   }
   fs->dir = dir;
+  pthread_mutex_init(&fs->mu, NULL);
   *impl = fs;
   *printable = pr;
   sweep_tree(fs, "", NULL);
@@ -115,6 +152,7 @@ static int file_open(const char *url, void **impl, char **printable, char *err, 
 static void file_close(void *impl) {
   file_store *fs = impl;
   if (!fs) return;
+  pthread_mutex_destroy(&fs->mu);
   free(fs->dir);
   free(fs);
 }
@@ -214,21 +252,58 @@ static int file_sweep(void *impl, const char *prefix, size_t *removed, char *err
   return 0;
 }
 
+/* fsync of a directory by path; -1 with errno on failure. */
+static int fsync_dir(const char *path) {
+  int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return -1;
+  int r = fsync(dfd);
+  int e = errno;
+  close(dfd);
+  errno = e;
+  return r;
+}
+
+/* fsync of the directory holding path's last segment (path is modified
+ * and restored). */
+static int fsync_parent(char *path) {
+  char *slash = strrchr(path, '/');
+  if (!slash) return fsync_dir(".");
+  if (slash == path) return fsync_dir("/");
+  *slash = '\0';
+  int r = fsync_dir(path);
+  int e = errno;
+  *slash = '/';
+  errno = e;
+  return r;
+}
+
+/* Creates every missing directory of path (which is modified and restored).
+ * Each directory it creates has its entry made durable (its parent is
+ * fsync'd), so that an object put below it survives a crash with it; that
+ * happens once per new directory (an app's first upload), not per put. */
 static int mkdirs(char *path) {
-  /* Creates every missing directory of path (which is modified and restored). */
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 0; /* the usual case: one call */
   for (char *p = path + 1; *p; p++) {
     if (*p != '/') continue;
     *p = '\0';
     int r = mkdir(path, 0755);
     int e = errno;
+    if (r == 0) {
+      r = fsync_parent(path);
+      e = errno;
+    }
     *p = '/';
     if (r < 0 && e != EEXIST) {
       errno = e;
       return -1;
     }
   }
-  if (mkdir(path, 0755) < 0 && errno != EEXIST) return -1;
-  struct stat st;
+  if (mkdir(path, 0755) == 0) {
+    if (fsync_parent(path) < 0) return -1;
+  } else if (errno != EEXIST) {
+    return -1;
+  }
   if (stat(path, &st) < 0) return -1;
   if (!S_ISDIR(st.st_mode)) {
     errno = ENOTDIR;
@@ -310,6 +385,72 @@ static int fill_info(int fd, const struct stat *st, blob_info *info) {
   return etag_from_content(fd, info->etag);
 }
 
+/*
+ * Makes the directory entries renamed into `dir` so far durable: returns
+ * once an fsync of dir started after this call has succeeded (0), or -1
+ * with errno when the round covering this call failed. See dir_sync.
+ */
+static int group_fsync_dir(file_store *fs, const char *dir) {
+  pthread_mutex_lock(&fs->mu);
+  dir_sync *d = fs->syncs;
+  while (d && strcmp(d->path, dir)) d = d->next;
+  if (!d) {
+    d = calloc(1, sizeof *d);
+    char *path = d ? strdup(dir) : NULL;
+    if (!path) {
+      free(d);
+      pthread_mutex_unlock(&fs->mu);
+      return fsync_dir(dir); /* no memory to share: fsync alone */
+    }
+    d->path = path;
+    pthread_cond_init(&d->cv[0], NULL);
+    pthread_cond_init(&d->cv[1], NULL);
+    d->next = fs->syncs;
+    fs->syncs = d;
+  }
+  d->users++;
+  /* The first round to start from now on covers this rename: a round
+   * running now may have opened the directory before it. */
+  uint64_t ticket = d->started + 1;
+  while (d->done < ticket) {
+    if (d->running || d->started >= ticket) {
+      pthread_cond_wait(&d->cv[ticket & 1], &fs->mu);
+      continue;
+    }
+    d->running = 1;
+    uint64_t round = ++d->started;
+    pthread_mutex_unlock(&fs->mu);
+    int r = fsync_dir(dir);
+    int e = errno;
+    pthread_mutex_lock(&fs->mu);
+    d->running = 0;
+    d->done = round;
+    if (r < 0) {
+      d->failed = round;
+      d->failed_errno = e;
+    }
+    pthread_cond_broadcast(&d->cv[round & 1]); /* this round's puts */
+    pthread_cond_signal(&d->cv[(round + 1) & 1]); /* one of the next, to lead it */
+  }
+  int rc = 0, e = 0;
+  if (d->failed >= ticket) {
+    rc = -1;
+    e = d->failed_errno;
+  }
+  if (--d->users == 0) {
+    dir_sync **pp = &fs->syncs;
+    while (*pp != d) pp = &(*pp)->next;
+    *pp = d->next;
+    pthread_cond_destroy(&d->cv[0]);
+    pthread_cond_destroy(&d->cv[1]);
+    free(d->path);
+    free(d);
+  }
+  pthread_mutex_unlock(&fs->mu);
+  errno = e;
+  return rc;
+}
+
 static int file_put(void *impl, const char *key, const void *data, size_t len, char *err,
                     size_t errlen) {
   file_store *fs = impl;
@@ -378,7 +519,8 @@ static int file_put(void *impl, const char *key, const void *data, size_t len, c
     p += n;
     left -= (size_t)n;
   }
-  if (!e && fsync(fd) < 0) e = errno;
+  /* The ETag attribute is set before the fsync, which then makes it
+   * durable with the data (fsync changes neither size nor mtime). */
   struct stat st;
   if (!e && fstat(fd, &st) < 0) e = errno;
   if (!e) {
@@ -388,6 +530,7 @@ static int file_put(void *impl, const char *key, const void *data, size_t len, c
     /* Without xattr support the ETag is computed from the content later. */
     (void)fsetxattr(fd, ETAG_XATTR, v, (size_t)vn, 0);
   }
+  if (!e && fsync(fd) < 0) e = errno;
   if (!e && rename(tmp, path) < 0) e = errno;
   if (close(fd) < 0 && !e) e = errno; /* after the rename: held until then */
   if (e) {
@@ -397,12 +540,8 @@ static int file_put(void *impl, const char *key, const void *data, size_t len, c
     errbuf_set(err, errlen, "file put %s: writing %s: %s", key, path, strerror(e));
     return code;
   }
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    if (fsync(dfd) < 0) e = errno;
-    close(dfd);
-  }
-  if (e) {
+  if (group_fsync_dir(fs, dir) < 0) {
+    e = errno;
     errbuf_set(err, errlen, "file put %s: fsync %s: %s", key, dir, strerror(e));
     return BLOB_EIO;
   }

@@ -32,6 +32,9 @@ typedef struct field {
   size_t len;
 } field;
 
+/* Reads a varint (at most 10 bytes; bits past 64 are dropped). Values of
+ * one to three bytes, nearly all of a profile's (ids, lengths, line
+ * numbers), take straight-line paths; the loop handles the rest. */
 static inline int rd_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v) {
   const uint8_t *p = *pp;
   if (p < end && !(*p & 0x80)) {
@@ -40,13 +43,29 @@ static inline int rd_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
     return 0;
   }
   uint64_t u = 0;
-  for (int i = 0; i < 10; i++) {
-    if (p >= end) return -1;
-    uint8_t b = *p++;
+  int i = 0;
+  if (end - p >= 3) {
+    u = (uint64_t)(p[0] & 0x7f) | (uint64_t)(p[1] & 0x7f) << 7;
+    if (!(p[1] & 0x80)) {
+      *v = u;
+      *pp = p + 2;
+      return 0;
+    }
+    u |= (uint64_t)(p[2] & 0x7f) << 14;
+    if (!(p[2] & 0x80)) {
+      *v = u;
+      *pp = p + 3;
+      return 0;
+    }
+    i = 3;
+  }
+  for (; i < 10; i++) {
+    if (p + i >= end) return -1;
+    uint8_t b = p[i];
     u |= (uint64_t)(b & 0x7f) << (7 * i);
     if (!(b & 0x80)) {
       *v = u;
-      *pp = p;
+      *pp = p + i + 1;
       return 0;
     }
   }
@@ -463,6 +482,48 @@ static int push_loc(dec *d, size_t si, uint64_t lid) {
   return PP_OK;
 }
 
+/* A sample's packed location ids (the bulk of a profile): each id becomes
+ * a location index, looked up in the direct table when ids are dense, as
+ * Go writes them. Each id takes at least one byte, so `len` bounds the
+ * count and the room is reserved once. */
+static int sample_locs(dec *d, size_t si, const uint8_t *q, size_t len) {
+  pp_profile *P = d->p;
+  size_t depth = P->nsloc - d->cur_loc_off; /* ids this sample already has */
+  /* room for the packed ids at once, but never past the depth limit */
+  size_t room = depth < d->max_depth ? d->max_depth - depth + 1 : 1;
+  if (room > len) room = len;
+  if (P->nsloc + room >= UINT32_MAX || PP_GROW(P->sloc, P->csloc, P->nsloc + room))
+    return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
+  const uint8_t *qe = q + len;
+  const uint32_t *direct = d->lids.direct;
+  const uint64_t nd = d->lids.ndirect;
+  uint32_t *out = P->sloc + P->nsloc, *o = out;
+  int rc = PP_OK;
+  while (q < qe) {
+    uint64_t v;
+    if (*q < 0x80) {
+      v = *q++;
+    } else if (rd_varint(&q, qe, &v)) {
+      rc = wire_err(d, "sample", "bad packed varint", q);
+      break;
+    }
+    uint32_t li = v <= nd ? direct[v] : idmap_get(&d->lids, v);
+    if (li == PP_NONE) {
+      P->nsloc += (size_t)(o - out);
+      return push_loc(d, si, v); /* the message */
+    }
+    if (depth + (size_t)(o - out) >= d->max_depth) {
+      rc = pp_err(d->err, d->errlen, PP_ETOOBIG, "sample %zu has a stack of more than %zu locations, over the limit",
+                  si, d->max_depth);
+      break;
+    }
+    *o++ = li;
+  }
+  P->nsloc += (size_t)(o - out);
+  if (rc) return rc;
+  return mem_add(d, (size_t)(o - out) * sizeof *P->sloc);
+}
+
 static int push_val(dec *d, size_t *nv, uint64_t v) {
   pp_profile *P = d->p;
   size_t at = P->nsamples * P->nstypes + *nv;
@@ -490,17 +551,14 @@ static int do_sample(dec *d, const field *tf, size_t i) {
     rc = rd_sub(d, &p, end, &f, "sample");
     if (rc) return rc;
     if (f.num == 1 || f.num == 2) {
-      if (f.typ == 2) {
+      if (f.typ == 2 && f.num == 1) {
+        if ((rc = sample_locs(d, i, f.data, f.len))) return rc;
+      } else if (f.typ == 2) {
         const uint8_t *q = f.data, *qe = q + f.len;
-        /* room for the packed ids at once, but never past the depth limit */
-        size_t room = f.len < d->max_depth + 1 ? f.len : d->max_depth + 1;
-        if (f.num == 1 && PP_GROW(P->sloc, P->csloc, P->nsloc + room))
-          return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
         while (q < qe) {
           uint64_t v;
           if (rd_varint(&q, qe, &v)) return wire_err(d, "sample", "bad packed varint", q);
-          rc = f.num == 1 ? push_loc(d, i, v) : push_val(d, &nv, v);
-          if (rc) return rc;
+          push_val(d, &nv, v);
         }
       } else if (f.typ == 0) {
         rc = f.num == 1 ? push_loc(d, i, f.u64) : push_val(d, &nv, f.u64);

@@ -17,11 +17,13 @@
  *
  * Speed: streaming zlib is slower than one-shot libdeflate, so when the
  * gzip trailer's ISIZE is plausible — within the limit and at most 16x the
- * input (real profiles compress 3-10x) — the first 64 KiB are streamed and
+ * input (real profiles compress 3-10x) — the first 4 KiB are streamed and
  * walked as a probe, then the whole input is inflated in one shot into
- * exactly ISIZE bytes (the work is bounded by ISIZE; the decoder's own
- * top-level pass then makes the same checks, with the same messages).
- * Otherwise (implausible or lying ISIZE, multi-member streams) everything is
+ * ISIZE bytes, growing (up to the same 16x and the limit) for further gzip
+ * members, as pp_encode writes for large profiles (the work is bounded by
+ * twice that; the decoder's own top-level pass then makes the same checks,
+ * with the same messages).
+ * Otherwise (implausible ISIZE, or data past the 16x bound) everything is
  * streamed: the buffer
  * starts at min(ISIZE, 16x input), doubles as data arrives up to limit + 1
  * (the extra byte tells "exactly at the limit" from "over it"), and the
@@ -216,13 +218,19 @@ done:
 }
 
 /*
- * One-shot inflate (libdeflate, about 1.5-2x zlib's speed) into exactly
- * `size` bytes. Returns PP_OK, 1 when the data does not fit (or a member
- * boundary is unusual: the caller falls back to streaming), or an error.
+ * One-shot inflate (libdeflate, about 1.5-2x zlib's speed), member after
+ * member. The buffer starts at `size` bytes, the last member's ISIZE: one
+ * member fills it exactly, and pp_encode's members are no larger than the
+ * last, so its later members need one growth to have + size. A member
+ * that does not fit is inflated again into a buffer grown to
+ * max(have + size, twice the room) but never past `bound`: the work stays
+ * within about twice `bound`. Returns PP_OK, 1 when the data does not fit
+ * in `bound` (the caller falls back to streaming), or an error.
  */
-static int gz_oneshot(const uint8_t *in, size_t inlen, size_t size, uint8_t **out, size_t *outlen, char *err,
-                      size_t errlen) {
-  uint8_t *buf = malloc(size ? size : 1);
+static int gz_oneshot(const uint8_t *in, size_t inlen, size_t size, size_t bound, uint8_t **out, size_t *outlen,
+                      char *err, size_t errlen) {
+  size_t cap = size ? size : 1;
+  uint8_t *buf = malloc(cap);
   struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
   int rc = PP_OK;
   size_t pos = 0, have = 0;
@@ -233,15 +241,27 @@ static int gz_oneshot(const uint8_t *in, size_t inlen, size_t size, uint8_t **ou
   while (pos < inlen) {
     size_t used = 0, got = 0;
     enum libdeflate_result r =
-        libdeflate_gzip_decompress_ex(d, in + pos, inlen - pos, buf + have, size - have, &used, &got);
+        libdeflate_gzip_decompress_ex(d, in + pos, inlen - pos, buf + have, cap - have, &used, &got);
     if (r == LIBDEFLATE_SUCCESS) {
       pos += used;
       have += got;
       continue;
     }
     if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
-      rc = 1;
-      goto done;
+      if (cap >= bound) {
+        rc = 1;
+        goto done;
+      }
+      size_t nc = cap * 2 > have + size ? cap * 2 : have + size;
+      if (nc > bound || nc < cap) nc = bound;
+      uint8_t *nb = realloc(buf, nc);
+      if (!nb) {
+        rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory growing to %zu bytes", nc);
+        goto done;
+      }
+      buf = nb;
+      cap = nc;
+      continue;
     }
     rc = pp_err(err, errlen, PP_EMALFORMED,
                 "malformed profile: bad or truncated gzip data (gzip member starting at byte %zu)", pos);
@@ -258,7 +278,11 @@ done:
   return PP_OK;
 }
 
-enum { GZ_PROBE = 64u << 10 }; /* output the fast path checks by streaming first */
+/* Output the fast path checks by streaming first: enough for the first
+ * top-level fields, where a bomb of zeros or a field claiming more than
+ * the limit shows itself, and small beside a profile, which libdeflate
+ * then inflates about twice as fast as zlib. */
+enum { GZ_PROBE = 4u << 10, GZ_MIN_BUF = 64u << 10 };
 
 int pp_gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, size_t *outlen, char *err,
                   size_t errlen) {
@@ -272,16 +296,21 @@ int pp_gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, size
   if (isize > GZ_PROBE && isize <= plausible && isize <= limit) {
     /* Fast path: check the start by streaming, then inflate in one shot
      * into the size the trailer states, which is plausible (at most 16:1)
-     * and within the limit; if it lied, stream after all. */
+     * and within the limit, growing for further members; past 16:1,
+     * stream after all. */
     rc = gz_stream(in, inlen, limit, GZ_PROBE, GZ_PROBE, out, outlen, &complete, err, errlen);
     if (rc || complete) return rc;
     free(*out);
     *out = NULL;
-    rc = gz_oneshot(in, inlen, isize, out, outlen, err, errlen);
+    size_t bound = plausible < limit ? plausible : limit;
+    rc = gz_oneshot(in, inlen, isize, bound, out, outlen, err, errlen);
     if (rc <= 0) return rc;
+    if (bound == limit) /* more than the limit: streaming would only say so later */
+      return pp_err(err, errlen, PP_ETOOBIG,
+                    "decompressed profile is over the limit of %zu bytes (gzip bomb or limit too low)", limit);
   }
   size_t cap = isize > plausible ? plausible : isize;
-  if (cap < GZ_PROBE) cap = GZ_PROBE;
+  if (cap < GZ_MIN_BUF) cap = GZ_MIN_BUF;
   return gz_stream(in, inlen, limit, cap, SIZE_MAX, out, outlen, &complete, err, errlen);
 }
 

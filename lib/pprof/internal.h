@@ -217,6 +217,21 @@ int pp_compact(pp_profile **p, char *err, size_t errlen);
 int pp_gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, size_t *outlen,
               char *err, size_t errlen);
 
+/*
+ * encode.c: gzip-compresses raw[0, rawlen) at `level` into a malloc'd
+ * buffer (*out, caller frees). The input is cut into pp_gzip_pieces(rawlen)
+ * equal pieces (the remainder in the last), each compressed as a gzip
+ * member of its own, by up to `threads` threads (the caller's included);
+ * the bytes depend only on the input and the level, never on `threads`.
+ * PP_OK, PP_EINVAL (level) or PP_ENOMEM, message in err.
+ */
+int pp_gzip_mt(const uint8_t *raw, size_t rawlen, int level, int threads, uint8_t **out, size_t *outlen, char *err,
+               size_t errlen);
+enum { PP_GZIP_PIECE = 1u << 20, PP_GZIP_MAX_PIECES = 64 };
+/* Pieces pp_gzip_mt makes of rawlen bytes: rawlen / 1 MiB rounded to the
+ * nearest, at least 1, at most PP_GZIP_MAX_PIECES. */
+size_t pp_gzip_pieces(size_t rawlen);
+
 /* The name of a protobuf wire type, for messages ("varint", "fixed64", ...). */
 const char *pp_wire_name(uint32_t t);
 

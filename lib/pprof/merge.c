@@ -3,8 +3,9 @@
  *
  * The merger owns the result profile and four open-addressing hash tables,
  * one per identity (mapping, function, location, sample), whose slots hold
- * entity indexes into the result's flat arrays; each entity's hash is kept
- * beside it so tables grow without recomputing keys. An input is translated
+ * an entity's hash beside its index into the result's flat arrays, so that
+ * probes skip other entities without reading them and tables grow without
+ * recomputing keys. An input is translated
  * into the result's vocabulary through per-input memo arrays (input index ->
  * result index, input string id -> result string id), looked up by identity,
  * created when new, and then freed: peak memory is the result plus the one
@@ -33,18 +34,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* A slot holds an entity's 32-bit hash (high half) and its index + 1 (low
+ * half; 0 = empty): a probe compares hashes without touching the entity
+ * arrays, so a lookup costs one cache miss per slot visited plus the
+ * entity it finds, and growing needs no stored hashes. */
 typedef struct tab {
-  uint32_t *slots; /* entity index + 1; 0 = empty */
-  size_t cap;      /* power of two */
+  uint64_t *slots;
+  size_t cap; /* power of two */
 } tab;
+
+static inline uint64_t tab_slot(uint32_t h, uint32_t idx) { return (uint64_t)h << 32 | (idx + 1); }
+static inline uint32_t slot_hash(uint64_t v) { return (uint32_t)(v >> 32); }
+static inline uint32_t slot_idx(uint64_t v) { return (uint32_t)v - 1; }
 
 struct pp_merger {
   pp_profile *r;
   size_t ninputs;
   uint64_t seed; /* of the identity hashes, drawn per merger (pp_seed) */
   tab mt, ft, lt, st;
-  uint32_t *mh, *fh, *lh, *sh; /* per-entity hashes */
-  size_t cmh, cfh, clh, csh;
   /* per-input memo */
   pp_sid *smap; /* input sid -> result sid + 1, 0 = not yet */
   size_t csmap;
@@ -54,10 +61,7 @@ struct pp_merger {
   uint32_t *fmap, *lmap;
   size_t cfmap, clmap;
   /* scratch */
-  uint32_t *tlocs;
-  size_t ctlocs;
-  pp_label *tlabels;
-  size_t ctlabels;
+  struct prep *prep; /* two: the sample being put and the next one */
   pp_line *tlines;
   size_t ctlines;
   uint8_t *cseen; /* result string id -> already a comment of the result */
@@ -76,17 +80,17 @@ static int tab_init(tab *t, size_t expect) {
 }
 
 /* Grows t so that `count` entities fill at most half of it. */
-static int tab_fit(tab *t, size_t count, const uint32_t *hashes) {
+static int tab_fit(tab *t, size_t count) {
   if (count * 2 < t->cap) return PP_OK;
   size_t nc = t->cap * 2;
   while (count * 2 >= nc) nc *= 2;
-  uint32_t *s = calloc(nc, sizeof(*s));
+  uint64_t *s = calloc(nc, sizeof(*s));
   if (!s) return PP_ENOMEM;
   size_t mask = nc - 1;
   for (size_t i = 0; i < t->cap; i++) {
-    uint32_t e = t->slots[i];
+    uint64_t e = t->slots[i];
     if (!e) continue;
-    size_t j = hashes[e - 1] & mask;
+    size_t j = slot_hash(e) & mask;
     while (s[j]) j = (j + 1) & mask;
     s[j] = e;
   }
@@ -136,9 +140,10 @@ static inline uint32_t hash_location(uint64_t seed, uint64_t rel, uint32_t mappi
   return pp_hfin(seed, h);
 }
 
+/* The location list, the bulk of a sample's key, is hashed as bytes (two
+ * indexes per round; the length is part of the hash). */
 static inline uint32_t hash_sample(uint64_t seed, const uint32_t *locs, size_t nl, const pp_label *lb, size_t nb) {
-  uint64_t h = pp_mix(seed ^ 0x73, nl);
-  for (size_t i = 0; i < nl; i++) h = pp_mix(h, locs[i]);
+  uint64_t h = pp_hash_bytes(seed ^ 0x73, locs, nl * sizeof(*locs));
   for (size_t i = 0; i < nb; i++) {
     h = pp_mix(h, ((uint64_t)lb[i].key << 1) | lb[i].is_num);
     h = pp_mix(h, lb[i].is_num ? (uint64_t)lb[i].num ^ ((uint64_t)lb[i].unit << 40) : lb[i].str);
@@ -187,21 +192,22 @@ static int map_mapping(pp_merger *m, const pp_profile *in, uint32_t mi, uint32_t
   uint64_t sz = map_size(&nm);
   pp_sid nn = map_name(&nm);
   size_t mask = m->mt.cap - 1, j = h & mask;
-  for (uint32_t e; (e = m->mt.slots[j]); j = (j + 1) & mask) {
-    const pp_mapping *x = &r->maps[e - 1];
-    if (m->mh[e - 1] == h && x->offset == nm.offset && map_name(x) == nn && map_size(x) == sz) {
-      m->mmap[mi] = e - 1;
+  for (uint64_t v; (v = m->mt.slots[j]); j = (j + 1) & mask) {
+    if (slot_hash(v) != h) continue;
+    uint32_t e = slot_idx(v);
+    const pp_mapping *x = &r->maps[e];
+    if (x->offset == nm.offset && map_name(x) == nn && map_size(x) == sz) {
+      m->mmap[mi] = e;
       m->moff[mi] = (int64_t)(x->start - src->start);
-      *out = e - 1;
+      *out = e;
       return PP_OK;
     }
   }
-  if (PP_GROW(r->maps, r->cmaps, r->nmaps + 1) || PP_GROW(m->mh, m->cmh, r->nmaps + 1)) return PP_ENOMEM;
+  if (PP_GROW(r->maps, r->cmaps, r->nmaps + 1)) return PP_ENOMEM;
   uint32_t id = (uint32_t)r->nmaps++;
   r->maps[id] = nm;
-  m->mh[id] = h;
-  m->mt.slots[j] = id + 1;
-  if (tab_fit(&m->mt, r->nmaps, m->mh)) return PP_ENOMEM;
+  m->mt.slots[j] = tab_slot(h, id);
+  if (tab_fit(&m->mt, r->nmaps)) return PP_ENOMEM;
   m->mmap[mi] = id;
   m->moff[mi] = 0;
   *out = id;
@@ -221,21 +227,22 @@ static int map_function(pp_merger *m, const pp_profile *in, uint32_t fi, uint32_
     return PP_ENOMEM;
   uint32_t h = hash_function(m->seed, &nf);
   size_t mask = m->ft.cap - 1, j = h & mask;
-  for (uint32_t e; (e = m->ft.slots[j]); j = (j + 1) & mask) {
-    const pp_function *x = &r->funcs[e - 1];
-    if (m->fh[e - 1] == h && x->name == nf.name && x->system_name == nf.system_name && x->filename == nf.filename &&
+  for (uint64_t v; (v = m->ft.slots[j]); j = (j + 1) & mask) {
+    if (slot_hash(v) != h) continue;
+    uint32_t e = slot_idx(v);
+    const pp_function *x = &r->funcs[e];
+    if (x->name == nf.name && x->system_name == nf.system_name && x->filename == nf.filename &&
         x->start_line == nf.start_line) {
-      m->fmap[fi] = e - 1;
-      *out = e - 1;
+      m->fmap[fi] = e;
+      *out = e;
       return PP_OK;
     }
   }
-  if (PP_GROW(r->funcs, r->cfuncs, r->nfuncs + 1) || PP_GROW(m->fh, m->cfh, r->nfuncs + 1)) return PP_ENOMEM;
+  if (PP_GROW(r->funcs, r->cfuncs, r->nfuncs + 1)) return PP_ENOMEM;
   uint32_t id = (uint32_t)r->nfuncs++;
   r->funcs[id] = nf;
-  m->fh[id] = h;
-  m->ft.slots[j] = id + 1;
-  if (tab_fit(&m->ft, r->nfuncs, m->fh)) return PP_ENOMEM;
+  m->ft.slots[j] = tab_slot(h, id);
+  if (tab_fit(&m->ft, r->nfuncs)) return PP_ENOMEM;
   m->fmap[fi] = id;
   *out = id;
   return PP_OK;
@@ -265,10 +272,11 @@ static int map_location(pp_merger *m, const pp_profile *in, uint32_t li, uint32_
   uint64_t rel = loc_rel(r, &nl);
   uint32_t h = hash_location(m->seed, rel, nl.mapping, nl.folded, m->tlines, src->nlines);
   size_t mask = m->lt.cap - 1, j = h & mask;
-  for (uint32_t e; (e = m->lt.slots[j]); j = (j + 1) & mask) {
-    const pp_location *x = &r->locs[e - 1];
-    if (m->lh[e - 1] != h || x->mapping != nl.mapping || x->folded != nl.folded || x->nlines != src->nlines ||
-        loc_rel(r, x) != rel)
+  for (uint64_t v; (v = m->lt.slots[j]); j = (j + 1) & mask) {
+    if (slot_hash(v) != h) continue;
+    uint32_t e = slot_idx(v);
+    const pp_location *x = &r->locs[e];
+    if (x->mapping != nl.mapping || x->folded != nl.folded || x->nlines != src->nlines || loc_rel(r, x) != rel)
       continue;
     const pp_line *xl = PP_OFF(r->lines, x->line_off);
     size_t k = 0;
@@ -276,12 +284,12 @@ static int map_location(pp_merger *m, const pp_profile *in, uint32_t li, uint32_
            xl[k].column == m->tlines[k].column)
       k++;
     if (k == src->nlines) {
-      m->lmap[li] = e - 1;
-      *out = e - 1;
+      m->lmap[li] = e;
+      *out = e;
       return PP_OK;
     }
   }
-  if (PP_GROW(r->locs, r->clocs, r->nlocs + 1) || PP_GROW(m->lh, m->clh, r->nlocs + 1) ||
+  if (PP_GROW(r->locs, r->clocs, r->nlocs + 1) ||
       PP_GROW(r->lines, r->clines, r->nlines + src->nlines) || r->nlines + src->nlines > UINT32_MAX)
     return PP_ENOMEM;
   nl.line_off = (uint32_t)r->nlines;
@@ -290,61 +298,106 @@ static int map_location(pp_merger *m, const pp_profile *in, uint32_t li, uint32_
   r->nlines += src->nlines;
   uint32_t id = (uint32_t)r->nlocs++;
   r->locs[id] = nl;
-  m->lh[id] = h;
-  m->lt.slots[j] = id + 1;
-  if (tab_fit(&m->lt, r->nlocs, m->lh)) return PP_ENOMEM;
+  m->lt.slots[j] = tab_slot(h, id);
+  if (tab_fit(&m->lt, r->nlocs)) return PP_ENOMEM;
   m->lmap[li] = id;
   *out = id;
   return PP_OK;
 }
 
-static int map_sample(pp_merger *m, const pp_profile *in, size_t si) {
-  pp_profile *r = m->r;
+/*
+ * A sample in two steps, so that the fold can look one sample ahead:
+ * prep_sample translates sample si into the result's vocabulary (creating
+ * its new locations, in order of first use as before), hashes it and asks
+ * the CPU to fetch its table slot; put_sample then probes and adds it. The
+ * fold prepares sample i + 1 before putting sample i, which hides the
+ * cache miss of the slot (one per sample: the table is megabytes) behind
+ * the translation work. Creation order, hence the output, is unchanged:
+ * locations are still created in sample order, samples put in order.
+ */
+typedef struct prep {
+  uint32_t *locs;
+  size_t clocs;
+  pp_label *labels;
+  size_t clabels;
+  uint32_t h;
+} prep;
+
+static int prep_sample(pp_merger *m, const pp_profile *in, size_t si, prep *q) {
   const pp_sample *s = &in->samples[si];
-  const int64_t *v = PP_OFF(in->values, si * in->nstypes);
-  if (PP_GROW(m->tlocs, m->ctlocs, s->nlocs) || PP_GROW(m->tlabels, m->ctlabels, s->nlabels)) return PP_ENOMEM;
+  if (PP_GROW(q->locs, q->clocs, s->nlocs) || PP_GROW(q->labels, q->clabels, s->nlabels)) return PP_ENOMEM;
   const uint32_t *sl = PP_OFF(in->sloc, s->loc_off);
-  for (size_t i = 0; i < s->nlocs; i++)
-    if (map_location(m, in, sl[i], &m->tlocs[i])) return PP_ENOMEM;
+  /* The memo first: most locations recur. (map_location reallocates
+   * neither array.) */
+  const uint32_t *lmap = m->lmap;
+  uint32_t *tl = q->locs;
+  for (size_t i = 0, n = s->nlocs; i < n; i++) {
+    uint32_t x = lmap[sl[i]];
+    if (x == PP_NONE && map_location(m, in, sl[i], &x)) return PP_ENOMEM;
+    tl[i] = x;
+  }
   const pp_label *lb = PP_OFF(in->labels, s->label_off);
   for (size_t i = 0; i < s->nlabels; i++) {
-    pp_label *t = &m->tlabels[i];
+    pp_label *t = &q->labels[i];
     *t = lb[i];
     if (tr_sid(m, in, lb[i].key, &t->key) || tr_sid(m, in, lb[i].str, &t->str) || tr_sid(m, in, lb[i].unit, &t->unit))
       return PP_ENOMEM;
   }
-  uint32_t h = hash_sample(m->seed, m->tlocs, s->nlocs, m->tlabels, s->nlabels);
+  q->h = hash_sample(m->seed, q->locs, s->nlocs, q->labels, s->nlabels);
+  __builtin_prefetch(&m->st.slots[q->h & (m->st.cap - 1)]);
+  return PP_OK;
+}
+
+static int put_sample(pp_merger *m, const pp_profile *in, size_t si, const prep *q) {
+  pp_profile *r = m->r;
+  const pp_sample *s = &in->samples[si];
+  const int64_t *v = PP_OFF(in->values, si * in->nstypes);
+  uint32_t h = q->h;
   size_t mask = m->st.cap - 1, j = h & mask;
   size_t nv = r->nstypes;
-  for (uint32_t e; (e = m->st.slots[j]); j = (j + 1) & mask) {
-    const pp_sample *x = &r->samples[e - 1];
-    if (m->sh[e - 1] != h || x->nlocs != s->nlocs || x->nlabels != s->nlabels) continue;
-    if (s->nlocs && memcmp(PP_OFF(r->sloc, x->loc_off), m->tlocs, s->nlocs * sizeof(uint32_t))) continue;
+  for (uint64_t sv; (sv = m->st.slots[j]); j = (j + 1) & mask) {
+    if (slot_hash(sv) != h) continue;
+    uint32_t e = slot_idx(sv);
+    const pp_sample *x = &r->samples[e];
+    if (x->nlocs != s->nlocs || x->nlabels != s->nlabels) continue;
+    if (s->nlocs && memcmp(PP_OFF(r->sloc, x->loc_off), q->locs, s->nlocs * sizeof(uint32_t))) continue;
     const pp_label *xl = PP_OFF(r->labels, x->label_off);
     size_t k = 0;
-    while (k < s->nlabels && label_eq(&xl[k], &m->tlabels[k])) k++;
+    while (k < s->nlabels && label_eq(&xl[k], &q->labels[k])) k++;
     if (k != s->nlabels) continue;
-    int64_t *rv = PP_OFF(r->values, (size_t)(e - 1) * nv);
-    for (size_t q = 0; q < nv; q++) rv[q] = (int64_t)((uint64_t)rv[q] + (uint64_t)v[q]);
+    int64_t *rv = PP_OFF(r->values, (size_t)e * nv);
+    for (size_t c = 0; c < nv; c++) rv[c] = (int64_t)((uint64_t)rv[c] + (uint64_t)v[c]);
     return PP_OK;
   }
-  if (PP_GROW(r->samples, r->csamples, r->nsamples + 1) || PP_GROW(m->sh, m->csh, r->nsamples + 1) ||
+  if (PP_GROW(r->samples, r->csamples, r->nsamples + 1) ||
       PP_GROW(r->sloc, r->csloc, r->nsloc + s->nlocs) || PP_GROW(r->labels, r->clabels, r->nlabels + s->nlabels) ||
       PP_GROW(r->values, r->cvalues, (r->nsamples + 1) * nv) || r->nsloc + s->nlocs > UINT32_MAX ||
       r->nlabels + s->nlabels > UINT32_MAX)
     return PP_ENOMEM;
   pp_sample ns = {(uint32_t)r->nsloc, s->nlocs, (uint32_t)r->nlabels, s->nlabels};
-  if (s->nlocs) memcpy(r->sloc + r->nsloc, m->tlocs, s->nlocs * sizeof(uint32_t));
+  if (s->nlocs) memcpy(r->sloc + r->nsloc, q->locs, s->nlocs * sizeof(uint32_t));
   r->nsloc += s->nlocs;
-  if (s->nlabels) memcpy(r->labels + r->nlabels, m->tlabels, s->nlabels * sizeof(pp_label));
+  if (s->nlabels) memcpy(r->labels + r->nlabels, q->labels, s->nlabels * sizeof(pp_label));
   r->nlabels += s->nlabels;
   if (nv) memcpy(r->values + r->nsamples * nv, v, nv * sizeof(int64_t));
   uint32_t id = (uint32_t)r->nsamples++;
   r->samples[id] = ns;
-  m->sh[id] = h;
-  m->st.slots[j] = id + 1;
-  if (tab_fit(&m->st, r->nsamples, m->sh)) return PP_ENOMEM;
+  m->st.slots[j] = tab_slot(h, id);
+  if (tab_fit(&m->st, r->nsamples)) return PP_ENOMEM;
   return PP_OK;
+}
+
+/* The first sample at or after i with a non-zero value (all-zero samples
+ * are skipped, as Go's Merge skips them); in->nsamples when none. */
+static size_t next_sample(const pp_profile *in, size_t i) {
+  size_t nv = in->nstypes;
+  for (; i < in->nsamples; i++) {
+    const int64_t *v = PP_OFF(in->values, i * nv);
+    size_t k = 0;
+    while (k < nv && v[k] == 0) k++;
+    if (k < nv) return i;
+  }
+  return in->nsamples;
 }
 
 /* ---- public ---- */
@@ -357,17 +410,17 @@ static void merger_clear(pp_merger *m) {
   free(m->ft.slots);
   free(m->lt.slots);
   free(m->st.slots);
-  free(m->mh);
-  free(m->fh);
-  free(m->lh);
-  free(m->sh);
   free(m->smap);
   free(m->mmap);
   free(m->moff);
   free(m->fmap);
   free(m->lmap);
-  free(m->tlocs);
-  free(m->tlabels);
+  if (m->prep)
+    for (int i = 0; i < 2; i++) {
+      free(m->prep[i].locs);
+      free(m->prep[i].labels);
+    }
+  free(m->prep);
   free(m->tlines);
   free(m->cseen);
   memset(m, 0, sizeof(*m));
@@ -436,17 +489,16 @@ static int reserve(pp_merger *m, const pp_profile *in) {
   if (r->nmaps + in->nmaps >= UINT32_MAX - 2 || r->nfuncs + in->nfuncs >= UINT32_MAX - 2 ||
       r->nlocs + in->nlocs >= UINT32_MAX - 2 || r->nsamples + in->nsamples >= UINT32_MAX - 2)
     return PP_ENOMEM;
-  if (PP_GROW(r->maps, r->cmaps, r->nmaps + in->nmaps) || PP_GROW(m->mh, m->cmh, r->nmaps + in->nmaps) ||
-      PP_GROW(r->funcs, r->cfuncs, r->nfuncs + in->nfuncs) || PP_GROW(m->fh, m->cfh, r->nfuncs + in->nfuncs) ||
-      PP_GROW(r->locs, r->clocs, r->nlocs + in->nlocs) || PP_GROW(m->lh, m->clh, r->nlocs + in->nlocs) ||
+  if (PP_GROW(r->maps, r->cmaps, r->nmaps + in->nmaps) || PP_GROW(r->funcs, r->cfuncs, r->nfuncs + in->nfuncs) ||
+      PP_GROW(r->locs, r->clocs, r->nlocs + in->nlocs) ||
       PP_GROW(r->lines, r->clines, r->nlines + in->nlines) ||
       PP_GROW(r->samples, r->csamples, r->nsamples + in->nsamples) ||
-      PP_GROW(m->sh, m->csh, r->nsamples + in->nsamples) || PP_GROW(r->sloc, r->csloc, r->nsloc + in->nsloc) ||
+      PP_GROW(r->sloc, r->csloc, r->nsloc + in->nsloc) ||
       PP_GROW(r->labels, r->clabels, r->nlabels + in->nlabels) ||
       PP_GROW(r->values, r->cvalues, (r->nsamples + in->nsamples) * in->nstypes))
     return PP_ENOMEM;
-  if (tab_fit(&m->mt, r->nmaps + in->nmaps, m->mh) || tab_fit(&m->ft, r->nfuncs + in->nfuncs, m->fh) ||
-      tab_fit(&m->lt, r->nlocs + in->nlocs, m->lh) || tab_fit(&m->st, r->nsamples + in->nsamples, m->sh))
+  if (tab_fit(&m->mt, r->nmaps + in->nmaps) || tab_fit(&m->ft, r->nfuncs + in->nfuncs) ||
+      tab_fit(&m->lt, r->nlocs + in->nlocs) || tab_fit(&m->st, r->nsamples + in->nsamples))
     return PP_ENOMEM;
   return PP_OK;
 }
@@ -490,13 +542,16 @@ static int fold(pp_merger *m, pp_profile *in) {
     uint32_t id;
     if (map_mapping(m, in, 0, &id)) return PP_ENOMEM;
   }
-  size_t nv = in->nstypes;
-  for (size_t i = 0; i < in->nsamples; i++) {
-    const int64_t *v = PP_OFF(in->values, i * nv);
-    size_t k = 0;
-    while (k < nv && v[k] == 0) k++;
-    if (k == nv) continue; /* all-zero (or no values): skipped */
-    if (map_sample(m, in, i)) return PP_ENOMEM;
+  /* One sample ahead: sample k is prepared before sample i is put. */
+  size_t n = in->nsamples, i = next_sample(in, 0);
+  int cur = 0;
+  if (i < n && prep_sample(m, in, i, &m->prep[cur])) return PP_ENOMEM;
+  while (i < n) {
+    size_t k = next_sample(in, i + 1);
+    if (k < n && prep_sample(m, in, k, &m->prep[cur ^ 1])) return PP_ENOMEM;
+    if (put_sample(m, in, i, &m->prep[cur])) return PP_ENOMEM;
+    i = k;
+    cur ^= 1;
   }
   return PP_OK;
 }
@@ -510,8 +565,9 @@ int pp_merger_add(pp_merger *m, pp_profile *in, char *err, size_t errlen) {
   if (!m->r) {
     m->r = pp_profile_new();
     m->seed = pp_seed();
-    if (!m->r || tab_init(&m->mt, in->nmaps) || tab_init(&m->ft, in->nfuncs) || tab_init(&m->lt, in->nlocs) ||
-        tab_init(&m->st, in->nsamples)) {
+    m->prep = calloc(2, sizeof(*m->prep));
+    if (!m->r || !m->prep || tab_init(&m->mt, in->nmaps) || tab_init(&m->ft, in->nfuncs) ||
+        tab_init(&m->lt, in->nlocs) || tab_init(&m->st, in->nsamples)) {
       merger_clear(m);
       pp_free(in);
       return pp_err(err, errlen, PP_ENOMEM, "out of memory starting the merge");

@@ -18,7 +18,6 @@
 #include "pgoix.h"
 
 #include <inttypes.h>
-#include <libdeflate.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -405,24 +404,7 @@ int pp_pgo_keep_parse(const char *s, unsigned *keep, char *err, size_t errlen) {
 }
 
 int pp_gzip(const uint8_t *buf, size_t len, int level, uint8_t **out, size_t *outlen, char *err, size_t errlen) {
-  if ((!buf && len) || !out || !outlen) return pp_err(err, errlen, PP_EINVAL, "pp_gzip: bad arguments");
-  if (level == -1) level = 6;
-  if (level < 0 || level > 12)
-    return pp_err(err, errlen, PP_EINVAL, "compression level %d out of range (0..12, -1 = default 6)", level);
-  struct libdeflate_compressor *c = libdeflate_alloc_compressor(level);
-  if (!c) return pp_err(err, errlen, PP_ENOMEM, "out of memory allocating the gzip compressor");
-  size_t bound = libdeflate_gzip_compress_bound(c, len);
-  uint8_t *gz = malloc(bound);
-  size_t n = gz ? libdeflate_gzip_compress(c, buf ? buf : (const uint8_t *)"", len, gz, bound) : 0;
-  libdeflate_free_compressor(c);
-  if (!n) {
-    free(gz);
-    return pp_err(err, errlen, PP_ENOMEM, "out of memory compressing");
-  }
-  uint8_t *shr = realloc(gz, n);
-  *out = shr ? shr : gz;
-  *outlen = n;
-  return PP_OK;
+  return pp_gzip_mt(buf, len, level, 1, out, outlen, err, errlen);
 }
 
 int pp_pgo_convert(const uint8_t *in, size_t inlen, const pp_limits *lim, pp_pgo_format f, unsigned keep,

@@ -16,8 +16,8 @@
 # a base collects uploads across deploys: each build is its own mapping with
 # its own locations (Go 1.19 records no build ID for the main binary). Step 2 measures, BENCH_RUNS times each
 # (default 5, the median is reported), wall time, CPU time (user+sys, less
-# sensitive to other load on the machine) and peak RSS
-# (/usr/bin/time -f '%e %U %S %M') of:
+# sensitive to other load on the machine; both from bash's `time`, in
+# milliseconds) and peak RSS (GNU time's %M) of:
 #   (a) one new upload merged into the base:  pgopipe merge -o OUT UPLOAD BASE
 #       vs  pprof -proto -symbolize=none UPLOAD BASE > OUT
 #   (b) 50 profiles at once:                  pgopipe merge -o OUT P1..P50
@@ -88,15 +88,19 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 work=$(mktemp -d "${TMPDIR:-/tmp}/pgopipe-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# measure NAME command... : runs it $runs times, prints
-# "median_wall_seconds median_cpu_seconds median_kib".
+# measure NAME OUT command... : runs it $runs times with standard output to
+# OUT, prints "median_wall_seconds median_cpu_seconds median_kib". Wall and
+# CPU (user+sys of the command and its threads) come from bash's `time` in
+# milliseconds (GNU time prints only hundredths, too coarse for runs of tens
+# of milliseconds); peak RSS from GNU time.
 measure() {
-  local name=$1
-  shift
+  local name=$1 out=$2
+  shift 2
   : >"$work/$name.times"
+  local TIMEFORMAT='%3R %3U %3S'
   for ((i = 0; i < runs; i++)); do
-    /usr/bin/time -f '%e %U %S %M' -o "$work/$name.t" "$@"
-    awk '{print $1, $2 + $3, $4}' "$work/$name.t" >>"$work/$name.times"
+    { time /usr/bin/time -f '%M' -o "$work/$name.m" "$@" >"$out" 2>/dev/null; } 2>"$work/$name.t"
+    awk -v m="$(cat "$work/$name.m")" '{print $1, $2 + $3, m}' "$work/$name.t" >>"$work/$name.times"
   done
   local t c m
   t=$(awk '{print $1}' "$work/$name.times" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
@@ -104,14 +108,6 @@ measure() {
   m=$(awk '{print $3}' "$work/$name.times" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
   echo "$t $c $m"
 }
-
-go_merge() { # out inputs...
-  local out=$1
-  shift
-  "$pprof_bin" -proto -symbolize=none "$@" >"$out" 2>/dev/null
-}
-export -f go_merge
-export pprof_bin
 
 row() { # label pgopipe_result go_result
   read -r pt pc pm <<<"$2"
@@ -124,10 +120,11 @@ row() { # label pgopipe_result go_result
 }
 
 echo "== measuring, median of $runs runs each"
-a_p=$(measure a_pgopipe "$pgopipe" merge -o "$work/a_p.pb.gz" "$upload" "$base")
-a_g=$(measure a_go bash -c 'go_merge "$@"' _ "$work/a_g.pb.gz" "$upload" "$base")
-b_p=$(measure b_pgopipe "$pgopipe" merge -o "$work/b_p.pb.gz" "${fifty[@]}")
-b_g=$(measure b_go bash -c 'go_merge "$@"' _ "$work/b_g.pb.gz" "${fifty[@]}")
+a_p=$(measure a_pgopipe /dev/null "$pgopipe" merge -o "$work/a_p.pb.gz" "$upload" "$base")
+a_g=$(measure a_go "$work/a_g.pb.gz" "$pprof_bin" -proto -symbolize=none "$upload" "$base")
+b_p=$(measure b_pgopipe /dev/null "$pgopipe" merge -o "$work/b_p.pb.gz" "${fifty[@]}")
+b_g=$(measure b_go "$work/b_g.pb.gz" "$pprof_bin" -proto -symbolize=none "${fifty[@]}")
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 row "(a) upload into base" "$a_p" "$a_g"
 row "(b) 50 profiles at once" "$b_p" "$b_g"
 

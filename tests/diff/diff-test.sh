@@ -5,6 +5,8 @@
 # every passing test also proves Go reads what pgopipe writes.
 #
 #   diff-test.sh merge [--drop RX [--keep RX]]... IN...   pgopipe merge  vs  Go Merge(+Prune)
+#   diff-test.sh members N IN...                          the same, and pgopipe's output has >= N
+#                                                         gzip members (as Go's gzip reader counts)
 #   diff-test.sh prune --drop RX [--keep RX] IN           pgopipe prune  vs  Go Merge([IN])+Prune
 #   diff-test.sh gotool IN...                             pgopipe merge  vs  `go tool pprof -proto`
 #   diff-test.sh fail IN...                               both must fail, same message prefix,
@@ -16,6 +18,12 @@ set -euo pipefail
 : "${PGOPIPE:?}" "${ORACLE:?}" "${PROFILES:?}"
 mode=${1:?mode}
 shift
+members=0
+if [ "$mode" = members ]; then # members N IN...: merge, and pgopipe's output has at least N gzip members
+  members=${1:?members N}
+  mode=merge
+  shift
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pgopipe-diff.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -58,6 +66,12 @@ merge | prune)
     echo "--- want = Go pprof, +++ got = pgopipe (first 60 lines of the diff):"
     head -60 "$work/diff"
     exit 1
+  fi
+  if [ "$members" -gt 0 ]; then
+    got_members=$("$ORACLE" members "$out")
+    [ "$got_members" -ge "$members" ] ||
+      { echo "FAIL: pgopipe's output has $got_members gzip members, want at least $members"; exit 1; }
+    echo "pgopipe's output: $got_members gzip members, read by Go as one profile"
   fi
   echo "ok: $(grep -c '^stack:' "$work/want") distinct stacks, $(grep '^counts:' "$work/want")"
   ;;

@@ -2,10 +2,14 @@
  * test_encode.c — pp_encode / pp_encode_raw checked with an independent
  * decoder (protobuf-c's generated unpacker): rebuilt string table ("" first,
  * no duplicates, first-use order), dense IDs, omitted empty period type,
- * Line.column and doc_url through round trips, compression levels; plus the
- * accessors: comments, pp_top, pp_check_cpu, pp_string_count.
+ * Line.column and doc_url through round trips, compression levels, large
+ * messages in gzip members (the same bytes on any number of threads, read
+ * back whatever the member layout); plus the accessors: comments, pp_top,
+ * pp_check_cpu, pp_string_count.
  */
 #include "testutil.h"
+
+#include <libdeflate.h>
 
 CHECK_DEFINE_COUNTERS
 
@@ -161,6 +165,136 @@ static void test_levels(void) {
   pp_free(p);
 }
 
+/* A profile of about 3.7 MiB raw: 14,500 samples of 100 locations each,
+ * among 20,000 locations (three-byte ids). Sample arrays are filled
+ * directly: the builder's string parsing would take long for 1.2M ids. */
+static pp_profile *large_profile(void) {
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 1, 0x400000, 0x4000000, 0, "/bin/big", "bid");
+  char name[64];
+  for (int f = 1; f <= 300; f++) {
+    snprintf(name, sizeof name, "main.function%03d", f);
+    tb_func(&b, (uint64_t)f, name, "main.go", f * 10);
+  }
+  char lines[32];
+  for (int l = 1; l <= 20000; l++) {
+    snprintf(lines, sizeof lines, "%d:%d", 1 + l % 300, l);
+    tb_loc(&b, (uint64_t)l, 1, 0x400000 + (uint64_t)l * 16, lines);
+  }
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 14500; i++) {
+    PBSample *s = tb_sample(&b, "1 10000000", "");
+    s->n_location_id = 100;
+    s->location_id = malloc(100 * sizeof(uint64_t));
+    for (int j = 0; j < 100; j++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      s->location_id[j] = 1 + x % 20000;
+    }
+    s->value[0] = i + 1;
+  }
+  return tb_decode(&b);
+}
+
+/* Gzip members in buf: their count, and whether each member's ISIZE is at
+ * most the last one's; the inflated bytes go to *raw. */
+static size_t gz_members(const uint8_t *buf, size_t n, uint8_t **raw, size_t *rawlen, int *last_largest) {
+  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+  size_t cap = 64u << 20, have = 0, pos = 0, k = 0, largest = 0, last = 0;
+  *raw = malloc(cap);
+  while (pos < n) {
+    size_t used = 0, got = 0;
+    if (libdeflate_gzip_decompress_ex(d, buf + pos, n - pos, *raw + have, cap - have, &used, &got) !=
+        LIBDEFLATE_SUCCESS)
+      break;
+    pos += used;
+    have += got;
+    if (got > largest) largest = got;
+    last = got;
+    k++;
+  }
+  libdeflate_free_decompressor(d);
+  *rawlen = have;
+  *last_largest = pos == n && last == largest;
+  return pos == n ? k : 0;
+}
+
+/* Large messages: gzip members of about 1 MiB, the same bytes whatever the
+ * number of threads, read back by pp_decode at any member layout. */
+static void test_pieces(void) {
+  pp_profile *p = large_profile();
+  char err[256];
+  uint8_t *raw, *one, *other;
+  size_t rawlen, onelen, otherlen;
+  CHECK_EQ(pp_encode_raw(p, &raw, &rawlen, err, sizeof err), 0);
+  CHECK(rawlen > 3700000 && rawlen < 4100000, "raw size %zu", rawlen);
+  CHECK_EQ(pp_gzip_pieces(rawlen), 4);
+  CHECK_EQ(pp_gzip_pieces(0), 1);
+  CHECK_EQ(pp_gzip_pieces(1572863), 1);
+  CHECK_EQ(pp_gzip_pieces(1572864), 2);
+  CHECK_EQ(pp_gzip_pieces((size_t)1 << 40), PP_GZIP_MAX_PIECES);
+  CHECK_EQ(pp_encode(p, -1, &one, &onelen, err, sizeof err), 0);
+  uint8_t *back;
+  size_t backlen;
+  int last_largest = 0;
+  CHECK_EQ(gz_members(one, onelen, &back, &backlen, &last_largest), 4);
+  CHECK(last_largest, "a member is larger than the last one");
+  CHECK(backlen == rawlen && memcmp(back, raw, rawlen) == 0, "members do not inflate to the raw message");
+  free(back);
+  int threads[] = {1, 2, 3, 8, 0, -5};
+  for (size_t i = 0; i < sizeof threads / sizeof threads[0]; i++) {
+    CHECK_EQ(pp_encode_mt(p, -1, threads[i], &other, &otherlen, err, sizeof err), 0);
+    CHECK(otherlen == onelen && memcmp(one, other, onelen) == 0, "%d threads: other bytes", threads[i]);
+    free(other);
+  }
+  /* read back: the same message */
+  pp_profile *q = NULL;
+  CHECK_EQ(pp_decode(one, onelen, NULL, &q, err, sizeof err), 0);
+  if (q) {
+    CHECK_EQ(pp_encode_raw(q, &back, &backlen, err, sizeof err), 0);
+    CHECK(backlen == rawlen && memcmp(back, raw, rawlen) == 0, "decoded members differ");
+    free(back);
+    pp_free(q);
+  }
+  /* the limit applies to the members together */
+  pp_limits lim = {.max_decoded_bytes = rawlen};
+  CHECK_EQ(pp_decode(one, onelen, &lim, &q, err, sizeof err), 0);
+  pp_free(q);
+  lim.max_decoded_bytes = rawlen - 1;
+  q = NULL;
+  CHECK_EQ(pp_decode(one, onelen, &lim, &q, err, sizeof err), PP_ETOOBIG);
+  CHECK_CONTAINS(err, "over the limit");
+  CHECK(q == NULL);
+  /* members of other writers: the first larger than the last, and a tiny
+   * last one (the trailer's size says little about the whole) */
+  size_t cuts[][3] = {{rawlen * 7 / 10, rawlen, rawlen}, {rawlen / 3, rawlen - 10000, rawlen}};
+  for (size_t c = 0; c < 2; c++) {
+    struct libdeflate_compressor *z = libdeflate_alloc_compressor(1);
+    size_t bound = libdeflate_gzip_compress_bound(z, rawlen) + 3 * 64;
+    uint8_t *gz = malloc(bound);
+    size_t gzlen = 0, from = 0;
+    for (size_t k = 0; k < 3 && from < rawlen; k++) {
+      gzlen += libdeflate_gzip_compress(z, raw + from, cuts[c][k] - from, gz + gzlen, bound - gzlen);
+      from = cuts[c][k];
+    }
+    libdeflate_free_compressor(z);
+    q = NULL;
+    int rc = pp_decode(gz, gzlen, NULL, &q, err, sizeof err);
+    CHECK(rc == 0, "layout %zu: %s", c, err);
+    if (q) {
+      CHECK_EQ(pp_encode_raw(q, &back, &backlen, err, sizeof err), 0);
+      CHECK(backlen == rawlen && memcmp(back, raw, rawlen) == 0, "layout %zu: decoded members differ", c);
+      free(back);
+      pp_free(q);
+    }
+    free(gz);
+  }
+  free(one);
+  free(raw);
+  pp_free(p);
+}
+
 static void test_accessors(void) {
   pp_profile *p = sample_profile();
   CHECK_EQ(pp_comment_count(p), 2);
@@ -292,6 +426,7 @@ int main(void) {
   test_raw_layout();
   test_columns_identity();
   test_levels();
+  test_pieces();
   test_accessors();
   return check_exit("test_encode");
 }

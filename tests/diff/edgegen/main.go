@@ -4,7 +4,8 @@
 // merging (time, period, default sample type, drop/keep frames), values that
 // cancel out, mapping identity (build IDs, ASLR shifts, size rounding, an
 // unused first mapping), folded locations, unsymbolized locations, function
-// identity, 64-bit wrapping, and C++-style names for prune's simplification.
+// identity, 64-bit wrapping, C++-style names for prune's simplification, and
+// one large profile (several gzip members when pgopipe writes it).
 // All share the CPU sample types, so any of them can be merged together.
 //
 //	edgegen OUTDIR
@@ -241,4 +242,24 @@ func main() {
 		b.sample(1, int64(i+1), leaf, b.loc(0, 0x404000+uint64(i)*16, false, "runtime.mcall"), root)
 	}
 	write(dir, "names.pb.gz", b.p)
+
+	// Large: about 2 MiB raw, so that pgopipe writes it back as several
+	// gzip members (one per MiB) and Go reads them as one stream.
+	b = newBuilder(1)
+	var locs []*profile.Location
+	for i := 0; i < 20000; i++ {
+		locs = append(locs, b.loc(0, 0x401000+uint64(i)*16, false, fmt.Sprintf("main.f%03d", i%500)))
+	}
+	x := uint64(88172645463325252)
+	for i := 0; i < 10000; i++ {
+		stack := make([]*profile.Location, 60)
+		for j := range stack {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			stack[j] = locs[x%uint64(len(locs))]
+		}
+		b.sample(1, int64(i+1), stack...)
+	}
+	write(dir, "large.pb.gz", b.p)
 }

@@ -8,6 +8,7 @@
 //	oracle merge [--drop RX [--keep RX]]... IN...   summary of Merge(IN...) then Prune per rule
 //	oracle summary FILE                             summary of one file as Go parses it
 //	oracle compact FILE                             summary of Merge([FILE]) (Go's compaction)
+//	oracle members FILE                             number of gzip members in FILE (compress/gzip)
 //
 // On failure (parse error, incompatible inputs, bad regex) it prints
 // "error: MESSAGE" on stderr and exits 1; usage errors exit 2.
@@ -24,7 +25,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
@@ -40,7 +44,7 @@ func fail(format string, args ...interface{}) {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: oracle merge [--drop RX [--keep RX]]... IN... | oracle summary FILE | oracle compact FILE")
+	fmt.Fprintln(os.Stderr, "usage: oracle merge [--drop RX [--keep RX]]... IN... | oracle summary FILE | oracle compact FILE | oracle members FILE")
 	os.Exit(2)
 }
 
@@ -55,6 +59,32 @@ func read(path string) *profile.Profile {
 		fail("%s: %v", path, err)
 	}
 	return p
+}
+
+// members counts the gzip members of a file, reading them one at a time.
+func members(path string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fail("%v", err)
+	}
+	br := bytes.NewReader(data)
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		fail("%s: %v", path, err)
+	}
+	n := 0
+	for {
+		zr.Multistream(false)
+		if _, err := io.Copy(io.Discard, zr); err != nil {
+			fail("%s: %v", path, err)
+		}
+		n++
+		if err := zr.Reset(br); err == io.EOF {
+			return n
+		} else if err != nil {
+			fail("%s: %v", path, err)
+		}
+	}
 }
 
 type rule struct{ drop, keep *regexp.Regexp }
@@ -78,6 +108,11 @@ func main() {
 			fail("%v", err)
 		}
 		summarize(p, nil)
+	case "members":
+		if len(os.Args) != 3 {
+			usage()
+		}
+		fmt.Println(members(os.Args[2]))
 	case "merge":
 		var rules []rule
 		var inputs []string
