@@ -1,10 +1,12 @@
 /*
- * worker_delete.c — what the worker deletes: a staged object once the base
- * naming it is durable (profile.merged), and a whole app as it was at its
- * DELETE (profile.deleted; the rules and their reasons are in worker.h,
- * "Deleting an app").
+ * worker_delete.c — what the worker deletes: a staged object once every
+ * object naming it is durable (profile.merged) — kept first as a history
+ * object for the retention (worker.h, "History and windows") — and a whole
+ * app as it was at its DELETE (profile.deleted; the rules and their
+ * reasons are in worker.h, "Deleting an app").
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "errbuf.h"
@@ -17,14 +19,35 @@ int wk_delete_staged(worker *w, const char *app, const char *key, char *err, siz
            app, "key", key, NULL);
     return 0;
   }
-  int rc = blob_delete(w->cfg.blob, key, err, errlen);
+  /* history first (the same bytes, an idempotent PUT), then the staged
+   * object: a crash in between only repeats the PUT */
+  const char *name = layout_staged_name(key, app);
+  uint8_t *data = NULL;
+  size_t len = 0;
+  int rc = blob_get(w->cfg.blob, key, 0, &data, &len, NULL, err, errlen);
+  if (rc == BLOB_ENOTFOUND) {
+    WK_LOG(w, CORE_LOG_DEBUG, "staged upload already gone", "app", app, "key", key, NULL);
+    return 0;
+  }
+  char hkey[WK_KEY_BUF] = "", why[600] = "";
+  int keep = 0;
+  if (rc == 0 && wk_history_key(w, app, name, data, len, hkey, sizeof hkey, &keep, why,
+                                sizeof why) != 0)
+    WK_LOG(w, CORE_LOG_WARN, "staged upload does not decode: kept in history as cpu at its receipt time",
+           "app", app, "key", key, "reason", why, NULL);
+  if (rc == 0 && keep && hkey[0]) rc = blob_put(w->cfg.blob, hkey, data, len, err, errlen);
+  free(data);
+  if (rc == 0) rc = blob_delete(w->cfg.blob, key, err, errlen);
   if (rc == BLOB_ENOTFOUND) rc = 0;
   if (rc != 0) {
     wk_dep_fail(w, WK_DEP_BLOB, err);
     return wk_from_blob(rc);
   }
   wk_count(w, WK_STAGED_DELETED, 1);
-  WK_LOG(w, CORE_LOG_DEBUG, "staged upload deleted", "app", app, "key", key, NULL);
+  if (keep && hkey[0]) wk_count(w, WK_HISTORY_KEPT, 1);
+  WK_LOG(w, CORE_LOG_DEBUG,
+         keep ? "staged upload moved to history" : "staged upload deleted (older than the retention)",
+         "app", app, "key", key, "history_key", keep ? hkey : "", NULL);
   return 0;
 }
 

@@ -98,6 +98,8 @@ int worker_embed_start(const worker_embed_config *c, worker_embed **out, char *e
   w->batch_max = c->batch_max;
   w->batch_wait_ms = c->batch_wait_ms;
   w->gauge_ttl_ms = c->gauge_ttl_ms;
+  w->window_ms = c->window_ms;
+  w->retention_ms = c->retention_ms;
   w->reconcile = -1; /* on for mem:// (the in-process bus forgets on a crash) */
   w->stats = e->st;
   w->log = c->log;

@@ -7,7 +7,8 @@
  * merge up to the app's next profile.deleted, which is a barrier), and
  * commits each partition's last message. Between batches the loop reloads
  * the rules when asked, runs the gauge tick every gauge_tick_ms (expired
- * instances leave their bases' gauge parts), and, while idle, checks the
+ * instances leave their bases' gauge parts) and the history tick as often
+ * (hours leave windows, old history goes), and, while idle, checks the
  * dependencies so health recovers without traffic.
  */
 #include <stdio.h>
@@ -257,10 +258,13 @@ static void log_start(worker *w) {
   const char *ru = w->cfg.reader_url ? w->cfg.reader_url : "";
   size_t rl = strcspn(ru, "?");
   snprintf(events, sizeof events, "%.*s%s", (int)(rl < 200 ? rl : 200), ru, ru[rl] ? "?..." : "");
-  char ttl_s[24];
+  char ttl_s[24], win_s[24], ret_s[24];
   snprintf(ttl_s, sizeof ttl_s, "%lld", (long long)w->cfg.gauge_ttl_ms);
+  snprintf(win_s, sizeof win_s, "%lld", (long long)w->cfg.window_ms);
+  snprintf(ret_s, sizeof ret_s, "%lld", (long long)w->cfg.retention_ms);
   WK_LOG(w, CORE_LOG_INFO, "worker starting", "store", blob_url(w->cfg.blob), "events", events,
-         "batch_max", batch_s, "batch_wait_ms", wait_s, "gauge_ttl_ms", ttl_s, NULL);
+         "batch_max", batch_s, "batch_wait_ms", wait_s, "gauge_ttl_ms", ttl_s, "window_ms", win_s,
+         "retention_ms", ret_s, NULL);
 }
 
 static int64_t mono_ms(void) { return chrono_mono_ns() / 1000000; }
@@ -323,6 +327,9 @@ static void consume(worker *w, bus_msg **msgs, volatile sig_atomic_t *stop,
     }
     /* Gauges of instances gone quiet leave their bases, with or without traffic. */
     if (w->ngauges && mono_ms() - w->last_tick_ms >= w->cfg.gauge_tick_ms) worker_gauge_tick(w);
+    /* Hours leave the windows and old history goes, with or without traffic. */
+    if ((w->nknown || w->napps) && mono_ms() - w->last_htick_ms >= w->cfg.gauge_tick_ms)
+      worker_history_tick(w);
   }
 }
 
