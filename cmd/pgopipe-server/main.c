@@ -27,10 +27,6 @@
 
 #define DEFAULT_BLOB_URL "file://./data"
 #define DEFAULT_BUS_URL "mem://profiles"
-/* An upload's time is its profile's time_nanos unless that is older than
- * this (the contract's default retention, 168h) or more than 1h ahead:
- * then the receipt time. */
-#define UPLOAD_TIME_RETENTION_NS (168LL * 3600 * 1000000000)
 
 static server S;
 
@@ -89,6 +85,13 @@ static svc_flag flags[] = {
     {"gauge-ttl", 0, SVC_FLAG_DURATION, "10m",
      "with --worker: gauges (heap in-use, goroutines) of instances not seen this long leave the bases",
      &S.o.gauge_ttl_ms, NULL, NULL, 0},
+    {"window", 0, SVC_FLAG_DURATION, "0",
+     "with --worker: each base holds the uploads of the last DURATION, at hour granularity (0 = all time)",
+     &S.o.window_ms, NULL, NULL, 0},
+    {"retention", 0, SVC_FLAG_DURATION, "168h",
+     "an upload whose time is older than this counts at its receipt time; with --worker: hour buckets, kept "
+     "uploads (history/) and instance states older than this are deleted (at least --window)",
+     &S.o.retention_ms, NULL, NULL, 0},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
@@ -148,6 +151,15 @@ static int parse_args(int argc, char **argv, int *mode) {
     fprintf(stderr, "pgopipe-server: --gauge-ttl: at least 1s\n");
     return 2;
   }
+  if (S.o.retention_ms < 3600 * 1000) {
+    fprintf(stderr, "pgopipe-server: --retention: at least 1h\n");
+    return 2;
+  }
+  if (S.o.window_ms < 0 || S.o.window_ms > S.o.retention_ms) {
+    fprintf(stderr, "pgopipe-server: --window: at most --retention (the hours it needs would be deleted); 0 for "
+                    "all time\n");
+    return 2;
+  }
   if (strcmp(S.o.http_mode, "thread") == 0)
     *mode = SVC_HTTP_THREAD_PER_CONNECTION;
   else if (strcmp(S.o.http_mode, "pool") == 0)
@@ -188,6 +200,8 @@ static int start_worker(const core_logger *lg, char *err, size_t errlen) {
   c.batch_max = S.o.batch_max > 0 ? (size_t)S.o.batch_max : 0;
   c.batch_wait_ms = (int)S.o.batch_wait_ms;
   c.gauge_ttl_ms = S.o.gauge_ttl_ms;
+  c.window_ms = S.o.window_ms;
+  c.retention_ms = S.o.retention_ms;
   c.metrics = S.metrics;
   c.log = *lg;
   return worker_embed_start(&c, &S.worker, err, errlen);
@@ -236,7 +250,7 @@ static int open_deps(const core_logger *lg) {
     blob_close(S.blob);
     return fail("reads", err);
   }
-  S.up.retention_ns = UPLOAD_TIME_RETENTION_NS;
+  S.up.retention_ns = S.o.retention_ms * 1000000;
   if (S.o.worker && start_worker(lg, err, sizeof err) != 0) {
     reads_free(S.reads);
     ui_close(&S);
