@@ -239,8 +239,12 @@ typedef struct wk_keys {
 /* worker_merge_app as a wk_op (arg: a wk_keys) (worker_merge.c). */
 int wk_op_merge(worker *w, void *arg, char *err, size_t errlen);
 
-/* profile.merged: deletes the staged object named by key (worker_delete.c). */
-int wk_delete_staged(worker *w, const char *app, const char *key, char *err, size_t errlen);
+/* profile.merged of the n keys: each staged object is copied to its
+ * history key (unless past the retention), then deleted; a few at once
+ * (worker_delete.c). Already gone is fine. Returns 0 or a WORKER_E* code
+ * (every key may be tried again: each step is idempotent). */
+int wk_delete_staged(worker *w, const char *app, const char *const *keys, size_t n, char *err,
+                     size_t errlen);
 
 /* What one profile.deleted removes (see worker.h, "Deleting an app"). */
 typedef struct wk_delete_args {

@@ -94,7 +94,7 @@ static void decode_one(batch *b, size_t i) {
 /* The operations a batch retries (wk_op; merging is wk_op_merge). */
 static int op_delete_staged(worker *w, void *arg, char *err, size_t errlen) {
   const wk_keys *k = arg;
-  return wk_delete_staged(w, k->app, k->keys[0], err, errlen);
+  return wk_delete_staged(w, k->app, k->keys, k->n, err, errlen);
 }
 
 typedef struct delete_op {
@@ -107,14 +107,12 @@ static int op_delete_app(worker *w, void *arg, char *err, size_t errlen) {
   return wk_delete_app(w, d->app, &d->args, err, errlen);
 }
 
-/* Deletes the staged objects of the profile.merged events gathered so far. */
+/* Moves the staged objects of the profile.merged events gathered so far to
+ * history (all of them again after a failure: each step is idempotent). */
 static int delete_merged(batch *b, const char *app, size_t nd) {
-  int rc = 0;
-  for (size_t d = 0; rc == 0 && d < nd; d++) {
-    wk_keys op = {app, &b->dels[d], 1};
-    rc = wk_retry(b->w, app, op_delete_staged, &op, b->stop);
-  }
-  return rc;
+  if (!nd) return 0;
+  wk_keys op = {app, b->dels, nd};
+  return wk_retry(b->w, app, op_delete_staged, &op, b->stop);
 }
 
 /* The profile.deleted at j, a barrier: the profile.merged before it run
