@@ -211,7 +211,10 @@
  * and, in all-in-one mode (reconciliation), every app in the store at
  * start. With Kafka, an app idle since a worker's start is advanced and
  * swept when its next event arrives (its partition's owner is the only
- * writer of its base).
+ * writer of its base). The tick remembers each base's window start as it
+ * last read or wrote it, so only the bases whose start is behind are read;
+ * it stops after about a second of work and goes on after the next batch,
+ * so an hour boundary with many bases to move does not hold up uploads.
  *
  * ## Deleting an app
  * The server publishes profile.deleted (and removes the base itself) while

@@ -152,6 +152,7 @@ typedef struct wk_known {
   layout_kind kind;
   char etag[80];        /* the base as this worker last read or wrote it; "" with adopt */
   uint64_t size;
+  int64_t start;        /* its window start then (WK_NO_WINDOW: none) */
   int adopt;            /* take the stored base as it is (all-in-one start) */
 } wk_known;
 
@@ -181,6 +182,7 @@ struct worker {
   wk_known_app *apps;   /* the apps the retention sweeps */
   size_t napps, capps;
   int64_t last_htick_ms; /* monotonic ms of the last worker_history_tick */
+  int htick_more;        /* the last tick stopped at its time budget: more to do */
 };
 
 /* Forgets every kept base. */

@@ -326,7 +326,8 @@ static void consume(worker *w, bus_msg **msgs, volatile sig_atomic_t *stop,
     /* Gauges of instances gone quiet leave their bases, with or without traffic. */
     if (w->ngauges && mono_ms() - w->last_tick_ms >= w->cfg.gauge_tick_ms) worker_gauge_tick(w);
     /* Hours leave the windows and old history goes, with or without traffic. */
-    if ((w->nknown || w->napps) && mono_ms() - w->last_htick_ms >= w->cfg.gauge_tick_ms)
+    if ((w->nknown || w->napps) &&
+        (w->htick_more || mono_ms() - w->last_htick_ms >= w->cfg.gauge_tick_ms))
       worker_history_tick(w);
   }
 }

@@ -460,6 +460,7 @@ void wk_known_note(worker *w, const char *app, const wk_base *b) {
   if (!k) return;
   snprintf(k->etag, sizeof k->etag, "%s", b->info.etag);
   k->size = b->info.size;
+  k->start = b->window_start;
   k->adopt = 0;
 }
 
@@ -467,7 +468,10 @@ void wk_known_adopt(worker *w, const char *app, layout_kind kind) {
   wk_known_add_app(w, app);
   if (w->cfg.window_ms <= 0) return;
   wk_known *k = known_add(w, app, kind);
-  if (k && !k->etag[0]) k->adopt = 1;
+  if (k && !k->etag[0]) {
+    k->adopt = 1;
+    k->start = WK_NO_WINDOW;
+  }
 }
 
 void wk_known_forget_app(worker *w, const char *app) {
@@ -613,8 +617,14 @@ static int sweep_app(worker *w, const char *app, int64_t cutoff, char *err, size
 
 /* ---- The tick ---- */
 
+/* How long one tick works before it lets the next batch in (it goes on
+ * right after it). */
+#define TICK_BUDGET_MS 1000
+
 int worker_history_tick(worker *w) {
-  w->last_htick_ms = chrono_mono_ns() / 1000000;
+  int64_t t0 = chrono_mono_ns() / 1000000;
+  w->last_htick_ms = t0;
+  w->htick_more = 0;
   int first = 0;
   char err[1024];
   if (w->cfg.window_ms > 0 && w->nknown) {
@@ -625,6 +635,13 @@ int worker_history_tick(worker *w) {
     if (!list) return WORKER_ENOMEM;
     memcpy(list, w->known, n * sizeof *list);
     for (size_t i = 0; i < n; i++) {
+      /* what the base held when last seen tells whether it must move: no
+       * I/O for the bases whose window is where it should be */
+      if (!list[i].adopt && list[i].start != WK_NO_WINDOW && list[i].start >= target) continue;
+      if (chrono_mono_ns() / 1000000 - t0 >= TICK_BUDGET_MS) {
+        w->htick_more = 1;
+        break;
+      }
       err[0] = 0;
       int rc = window_one(w, list[i].app, list[i].kind, target, err, sizeof err);
       if (rc != 0) {
@@ -636,8 +653,12 @@ int worker_history_tick(worker *w) {
     free(list);
   }
   int64_t cutoff = wk_retention_cutoff(w);
-  for (size_t i = 0; i < w->napps; i++) {
+  for (size_t i = 0; i < w->napps && !w->htick_more; i++) {
     if (w->apps[i].swept_hour >= cutoff) continue;
+    if (chrono_mono_ns() / 1000000 - t0 >= TICK_BUDGET_MS) {
+      w->htick_more = 1;
+      break;
+    }
     char app[LAYOUT_APP_MAX + 1];
     snprintf(app, sizeof app, "%s", w->apps[i].app);
     err[0] = 0;
