@@ -341,12 +341,12 @@ static int advance(wk_attempt *a, wk_base *b, int64_t target) {
   char why[600];
   const char *redo = NULL; /* why the subtraction would not be exact */
   size_t left = 0;
-  pp_profile *base = pp_clone(b->p);
-  int prc = base ? PP_OK : PP_ENOMEM;
-  if (prc == PP_OK) {
-    pp_remove_comments_with_prefix(base, WORKER_COMMENT_PREFIX);
-    prc = pp_merger_add(m, base, why, sizeof why);
-  }
+  /* the base goes into the merger (no copy: memory is the base, the result
+   * and one bucket); a rebuild reads it again */
+  pp_profile *base = b->p;
+  b->p = NULL;
+  pp_remove_comments_with_prefix(base, WORKER_COMMENT_PREFIX);
+  int prc = pp_merger_add(m, base, why, sizeof why);
   for (size_t i = 0; rc == 0 && prc == PP_OK && !redo && i < nh; i++) {
     if (hours[i] < from || hours[i] >= target) continue;
     wk_base bk;
@@ -388,8 +388,14 @@ static int advance(wk_attempt *a, wk_base *b, int64_t target) {
       redo = "a value went negative when the hours left (prune rules changed?)";
   if (rc != 0) return rc;
   if (redo) {
-    pp_free(b->result);
-    b->result = NULL;
+    layout_kind kind = b->kind;
+    blob_info was = b->info;
+    wk_base_free(b);
+    wk_base_init(b, a, kind);
+    rc = wk_base_load(a, b);
+    if (rc != 0) return rc;
+    /* gone or written by someone else meanwhile: not this tick's to write */
+    if (!b->p || strcmp(b->info.etag, was.etag) != 0 || b->info.size != was.size) return 1;
     return rebuild(a, b, target, redo);
   }
   rc = write_windowed(a, b, target);
