@@ -7,8 +7,9 @@
  *
  *   history-bench setup DIR HOURS PROFILE...
  *       a store DIR/store whose cpu app "bench" has HOURS hourly buckets,
- *       the HOURS hours before the current one (upload h: PROFILE[h mod n]
- *       with its time in hour h), and their window base (--window HOURS h),
+ *       the HOURS hours before the current one (upload i: PROFILE[i mod n]
+ *       with its time in hour i mod HOURS, for every profile and every
+ *       hour), and their window base (--window HOURS h),
  *       made by the worker from uploads and their events; the clock
  *       (DIR/clock) is half-way into the current hour, so the oldest bucket
  *       leaves the window when the clock moves one hour. Prints the base's
@@ -205,10 +206,10 @@ static int setup(int argc, char **argv) {
   int64_t h0 = layout_hour_of_ns(chrono_now_ns());
   g_clock = h0 * HOUR_NS + HOUR_NS / 2;
   open_all();
-  int nprof = argc - 4;
-  for (int64_t h = 0; h < g_hours; h++) {
-    upload(argv[4 + h % nprof], (h0 - g_hours + h) * HOUR_NS + HOUR_NS / 6);
-    if (h % 24 == 23) drain(50);
+  int64_t nprof = argc - 4, n = nprof > g_hours ? nprof : g_hours;
+  for (int64_t i = 0; i < n; i++) {
+    upload(argv[4 + i % nprof], (h0 - g_hours + i % g_hours) * HOUR_NS + HOUR_NS / 6);
+    if (i % 24 == 23) drain(50);
   }
   drain(50);
   save_clock();

@@ -4,7 +4,9 @@
 #
 # A 7-day window (HOURS=168) of hourly buckets whose base is ~4 MB raw: the
 # Go compiler's CPU profiles of worker-bench.sh (worker-bench-gen.inc,
-# cached in BUILD_DIR/bench-profiles), one per hour, folded by the worker
+# cached in BUILD_DIR/bench-profiles; BIG_COPIES defaults to 25 here for a
+# ~4 MB base), every one uploaded once and every hour given at least one,
+# folded by the worker
 # itself (lib/pipeline, in-process, tests/bench/history-bench.c) on a file://
 # store with an injected clock. Then, each phase in a process of its own
 # under /usr/bin/time (wall time measured inside, memory peak = max RSS):
@@ -22,8 +24,8 @@
 # --to` against pgopipe-server, runs when that build has it (the read side
 # of the history); otherwise it is reported as not built.
 #
-# Environment: HOURS (168), K (10), ROUNDS (5), COPIES/BIG_COPIES (as
-# worker-bench.sh). Figures vary with the machine's load: say what else ran.
+# Environment: HOURS (168), K (10), ROUNDS (5), COPIES (2), BIG_COPIES (25).
+# Figures vary with the machine's load: say what else ran.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
@@ -43,7 +45,7 @@ export GOCACHE=${GOCACHE:-$build/.gocache}
 profdir=$build/bench-profiles
 echo "== profiles (cached in $profdir)" >&2
 gen_compile_profiles "$profdir" "${COPIES:-2}" "${BENCH_PKGS[@]}"
-gen_compile_profiles "$profdir" "${BIG_COPIES:-16}" "${BENCH_BIG_PKGS[@]}"
+gen_compile_profiles "$profdir" "${BIG_COPIES:-25}" "${BENCH_BIG_PKGS[@]}"
 mapfile -t profs < <(ls "$profdir"/*.pb.gz | sort)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/history-bench.XXXXXX")
