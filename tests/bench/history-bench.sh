@@ -15,8 +15,10 @@
 #            with its hour bucket, and without (minus the bucket's merge,
 #            encode and PUT, from the worker's log)
 #   leave    the clock moves one hour: the oldest hour is subtracted from the
-#            base (one merge, encode, PUT; the tick's retention LISTs too)
-#   rebuild  the same by re-merging the window's buckets instead
+#            base (one merge, encode, PUT; the tick's retention LISTs too),
+#            ROUNDS times (one more hour each)
+#   rebuild  the same by re-merging the window's buckets instead (reported
+#            without reading the base, which a running worker keeps)
 # and Go (tests/bench/history-go, Debian's pprof): Merge([K uploads, base])
 # and Merge([K uploads, bucket]) with their writes; Merge([base, -bucket]);
 # Merge(every bucket of the window); Merge(the last 24 buckets) — a 24 h
@@ -66,15 +68,24 @@ run() {
 ms_of() { grep -o '[0-9.]* ms' "$tmp/$1.out" | sed -n "${2:-1}p" | cut -d' ' -f1; }
 rss_of() { echo $(( $(tail -n 1 "$tmp/$1.rss") / 1024 )); }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-# median of ROUNDS runs of a Go step: prints the median ms (field FIELD of its line) and keeps the last RSS
-go_median() {
-  local name=$1 field=$2; shift 2
-  local v=()
+# go_runs NAME CMD...: ROUNDS runs of a step (Go's, or one of ours that is
+# run again), their lines in NAME.all, the largest RSS in NAME.rss
+go_runs() {
+  local name=$1; shift
+  : >"$tmp/$name.all"
+  local peak=0 r m
   for r in $(seq 1 "$ROUNDS"); do
-    /usr/bin/time -f '%M' -o "$tmp/$name.rss" "$@" >"$tmp/$name.out"
-    v+=("$(grep -o '[0-9.]* ms' "$tmp/$name.out" | sed -n "${field}p" | cut -d' ' -f1)")
+    /usr/bin/time -f '%M' -o "$tmp/$name.r" "$@" >>"$tmp/$name.all"
+    m=$(tail -n 1 "$tmp/$name.r")
+    if [ "$m" -gt "$peak" ]; then peak=$m; fi
   done
-  printf '%s\n' "${v[@]}" | sort -n | sed -n "$(( (ROUNDS + 1) / 2 ))p"
+  echo "$peak" >"$tmp/$name.rss"
+}
+# med NAME FIELD: the median over the runs of the FIELD-th "N ms" of their lines
+med() {
+  local line
+  while read -r line; do grep -o '[0-9.]* ms' <<<"$line" | sed -n "${2}p" | cut -d' ' -f1; done <"$tmp/$1.all" |
+    sort -n | sed -n "$(( (ROUNDS + 1) / 2 ))p"
 }
 
 echo "== setup: $HOURS hourly buckets from ${#profs[@]} profiles" >&2
@@ -90,21 +101,23 @@ echo "base: $base_raw bytes raw, $base_gz gzipped ($("$bin/pgopipe" inspect "$tm
 echo "== batch" >&2
 run batch "$hb" batch "$tmp/h" "$ROUNDS" "$K" "${profs[@]:0:$K}"
 c_total=$(ms_of batch 1); c_bucket=$(ms_of batch 2); c_rest=$(ms_of batch 3); c_batch_rss=$(rss_of batch)
-go_both=$(go_median gobatch 3 "$tmp/history-go" batch "$tmp/go/out" "$tmp/go/base.pb.gz" "$last" "${profs[@]:0:$K}")
-go_base=$(ms_of gobatch 1); go_batch_rss=$(rss_of gobatch)
+go_runs gobatch "$tmp/history-go" batch "$tmp/go/out" "$tmp/go/base.pb.gz" "$last" "${profs[@]:0:$K}"
+go_base=$(med gobatch 1); go_bucket=$(med gobatch 2); go_both=$(med gobatch 3); go_batch_rss=$(rss_of gobatch)
 echo "== leave" >&2
-run leave "$hb" leave "$tmp/h"
-c_leave=$(ms_of leave 1); c_leave_rss=$(rss_of leave)
-go_leave=$(go_median goleave 1 "$tmp/history-go" leave "$tmp/go/out" "$tmp/go/base.pb.gz" "${buckets[0]}")
-go_leave_rss=$(rss_of goleave)
+go_runs leave "$hb" leave "$tmp/h" # each run: one more hour leaves
+c_leave=$(med leave 1); c_leave_rss=$(rss_of leave)
+go_runs goleave "$tmp/history-go" leave "$tmp/go/out" "$tmp/go/base.pb.gz" "${buckets[0]}"
+go_leave=$(med goleave 1); go_leave_rss=$(rss_of goleave)
 echo "== rebuild" >&2
-run rebuild "$hb" rebuild "$tmp/h"
-c_rebuild=$(ms_of rebuild 1); c_rebuild_rss=$(rss_of rebuild)
-go_remerge=$(go_median goremerge 1 "$tmp/history-go" merge "$tmp/go/out" "${buckets[@]}")
-go_remerge_rss=$(rss_of goremerge)
+go_runs rebuild "$hb" rebuild "$tmp/h"
+c_base_read=$(med rebuild 2); c_rebuild_rss=$(rss_of rebuild)
+c_rebuild=$(while read -r line; do grep -o '[0-9.]* ms' <<<"$line" | cut -d' ' -f1 | paste -sd' ' |
+  awk '{ printf "%.1f\n", $1 - $2 }'; done <"$tmp/rebuild.all" | sort -n | sed -n "$(( (ROUNDS + 1) / 2 ))p")
+go_runs goremerge "$tmp/history-go" merge "$tmp/go/out" "${buckets[@]}"
+go_remerge=$(med goremerge 1); go_remerge_rss=$(rss_of goremerge)
 echo "== 24 h range read" >&2
-go_range=$(go_median gorange 1 "$tmp/history-go" merge "$tmp/go/out" "${buckets[@]: -24}")
-go_range_rss=$(rss_of gorange)
+go_runs gorange "$tmp/history-go" merge "$tmp/go/out" "${buckets[@]: -24}"
+go_range=$(med gorange 1); go_range_rss=$(rss_of gorange)
 c_range="-"; c_range_rss="-"
 if "$bin/pgopipe" download --help 2>&1 | grep -q -- '--from'; then
   # the read side of the history is built: the all-in-one server on the
@@ -138,9 +151,10 @@ $HOURS hourly buckets, base $base_raw bytes raw ($base_gz gzipped); batches of $
 | --- | --- | --- | --- | --- | --- |
 | base update per batch, with its hour bucket | $c_total | $c_batch_rss | $go_both | $go_batch_rss | $(ratio "$c_total" "$go_both") |
 | base update per batch, without the bucket | $c_rest | | $go_base | | $(ratio "$c_rest" "$go_base") |
-| (the hour bucket's share) | $c_bucket | | $(awk -v a="$go_both" -v b="$go_base" 'BEGIN { printf "%.1f", a - b }') | | |
+| (the hour bucket's share) | $c_bucket | | $go_bucket | | $(ratio "$c_bucket" "$go_bucket") |
 | an hour leaving the window: subtraction | $c_leave | $c_leave_rss | $go_leave | $go_leave_rss | $(ratio "$c_leave" "$go_leave") |
-| an hour leaving the window: re-merging the window | $c_rebuild | $c_rebuild_rss | $go_remerge | $go_remerge_rss | $(ratio "$c_rebuild" "$go_remerge") |
+| an hour leaving the window: re-merging the window | $c_rebuild (+ $c_base_read reading the base) | $c_rebuild_rss | $go_remerge | $go_remerge_rss | $(ratio "$c_rebuild" "$go_remerge") |
 | 24 h range read | $c_range | $c_range_rss | $go_range | $go_range_rss | $( [ "$c_range" = - ] && echo "- (read side not built)" || ratio "$c_range" "$go_range") |
-subtraction vs re-merging: $(ratio "$c_leave" "$c_rebuild") of the time (pgopipe)
+subtraction vs re-merging: $(ratio "$c_leave" "$c_rebuild") of the time (pgopipe, the base kept in memory in both; Go parses it)
+(the re-merging merges the $((HOURS - ROUNDS)) buckets left in the window after the $ROUNDS hours that left; Go's, all $HOURS)
 TABLE
