@@ -53,6 +53,8 @@ typedef struct merge_step {
   size_t nups;
   wk_hours *hours;   /* the cpu hour buckets */
   wk_columns cols;   /* the cpu columns (counters), once an upload is seen */
+  pp_profile *shape; /* without a base: the first upload's types, no samples (the
+                        reference of the others, which may be freed before) */
   wk_group *groups[LAYOUT_KIND_COUNT]; /* the other kinds' uploads */
   int64_t t0, t_base, t_ups, t_merge, t_enc; /* monotonic ns: start, end of each stage */
 } merge_step;
@@ -64,6 +66,7 @@ static void step_free(merge_step *s) {
     for (size_t i = 0; i < s->nups; i++) pp_free(s->ups[i]);
   free(s->ups);
   wk_hours_free(s->hours);
+  pp_free(s->shape);
   for (int k = 0; k < LAYOUT_KIND_COUNT; k++) wk_group_free(s->groups[k]);
   wk_attempt_free(&s->a);
 }
@@ -135,8 +138,12 @@ static int judge_one(merge_step *s, wk_fetched *f, const pp_profile **ref) {
   f->data = NULL;
   pp_remove_comments_with_prefix(up, WORKER_COMMENT_PREFIX);
   if (!*ref) {
-    *ref = up;
     wk_columns_counters(pp_sample_type_count(up), &s->cols);
+    if (!(s->shape = wk_scaled(up, &s->cols, 0, 0, 1))) {
+      pp_free(up);
+      return wk_out_of_memory(&s->a);
+    }
+    *ref = s->shape;
   }
   /* the base lacks it (its record said so); its bucket may not */
   wk_base *bucket = NULL;

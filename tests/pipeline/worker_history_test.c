@@ -540,6 +540,24 @@ static void test_crash(void) {
   CHECK(b && pp_column_min(b, 0) >= 0 && pp_column_min(b, 1) >= 0, "negative values in the base");
   expect_merge("rebuilt instead of negative", u, n, from_hour, &start, NULL, 0, b);
   pp_free(b);
+  /* 4: no base yet, and the first upload of a batch is a redelivered one of
+   * an hour out of the window, already in its bucket: the next one is
+   * judged against it all the same */
+  up v[2];
+  cpu_at(&e, "c2", g_cpu[0], g_clock - 30 * HOUR, g_clock, layout_hour_of_ns(g_clock - 30 * HOUR), 1,
+         &v[0]);
+  const char *k3[] = {v[0].key};
+  CHECK(worker_merge_app(e.w, "c2", k3, 1, err, sizeof err) == 0, "%s", err);
+  CHECK(!exists(&e, "c2/default.pgo"), "an upload out of the window made a base");
+  cpu_at(&e, "c2", g_cpu[1], g_clock, g_clock, layout_hour_of_ns(g_clock), 1, &v[1]);
+  const char *k4[] = {v[0].key, v[1].key};
+  CHECK(worker_merge_app(e.w, "c2", k4, 2, err, sizeof err) == 0, "%s", err);
+  drain(&e, 50);
+  expect_buckets(&e, "c2", LAYOUT_KIND_CPU, v, 2, NULL);
+  b = base_of(&e, "c2");
+  expect_merge("the window's upload only", &v[1], 1, NULL, NULL, NULL, 0, b);
+  pp_free(b);
+  up_free(v, 2);
   up_free(u, n);
   env_close(&e);
 }
