@@ -27,10 +27,6 @@
 
 #define DEFAULT_BLOB_URL "file://./data"
 #define DEFAULT_BUS_URL "mem://profiles"
-/* An upload's time is its profile's time_nanos unless that is older than
- * this (the contract's default retention, 168h) or more than 1h ahead:
- * then the receipt time. */
-#define UPLOAD_TIME_RETENTION_NS (168LL * 3600 * 1000000000)
 
 static server S;
 
@@ -94,6 +90,13 @@ static svc_flag flags[] = {
      "with --worker: gauges (heap in-use, goroutines) of instances not seen this long leave the bases",
      &S.o.gauge_ttl_ms, NULL, NULL, 0},
     {"debug", 0, SVC_FLAG_BOOL, "false", "accepted for autopgo's command lines and ignored with a warning (its Go debug endpoints do not exist here)", &S.o.debug, NULL, NULL, 0},
+    {"window", 0, SVC_FLAG_DURATION, "0",
+     "with --worker: each base holds the uploads of the last DURATION, at hour granularity (0 = all time)",
+     &S.o.window_ms, NULL, NULL, 0},
+    {"retention", 0, SVC_FLAG_DURATION, "168h",
+     "an upload whose time is older than this counts at its receipt time; with --worker: hour buckets, kept "
+     "uploads (history/) and instance states older than this are deleted (at least --window)",
+     &S.o.retention_ms, NULL, NULL, 0},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
@@ -154,6 +157,15 @@ static int parse_args(int argc, char **argv, int *mode) {
     fprintf(stderr, "pgopipe-server: --gauge-ttl: at least 1s\n");
     return 2;
   }
+  if (S.o.retention_ms < 3600 * 1000) {
+    fprintf(stderr, "pgopipe-server: --retention: at least 1h\n");
+    return 2;
+  }
+  if (S.o.window_ms < 0 || S.o.window_ms > S.o.retention_ms) {
+    fprintf(stderr, "pgopipe-server: --window: at most --retention (the hours it needs would be deleted); 0 for "
+                    "all time\n");
+    return 2;
+  }
   if (strcmp(S.o.http_mode, "thread") == 0)
     *mode = SVC_HTTP_THREAD_PER_CONNECTION;
   else if (strcmp(S.o.http_mode, "pool") == 0)
@@ -196,6 +208,8 @@ static int start_worker(const core_logger *lg, char *err, size_t errlen) {
   c.gauge_ttl_ms = S.o.gauge_ttl_ms;
   c.max_profile_bytes = (size_t)S.o.max_profile_bytes; /* one setting, one limit */
   c.max_decoded_bytes = (size_t)S.o.max_decoded_bytes;
+  c.window_ms = S.o.window_ms;
+  c.retention_ms = S.o.retention_ms;
   c.metrics = S.metrics;
   c.log = *lg;
   return worker_embed_start(&c, &S.worker, err, errlen);
@@ -244,7 +258,7 @@ static int open_deps(const core_logger *lg) {
     blob_close(S.blob);
     return fail("reads", err);
   }
-  S.up.retention_ns = UPLOAD_TIME_RETENTION_NS;
+  S.up.retention_ns = S.o.retention_ms * 1000000;
   history_config hc = {S.blob,
                        {.max_input_bytes = (size_t)S.o.max_download_bytes,
                         .max_decoded_bytes = (size_t)S.o.max_decoded_bytes},

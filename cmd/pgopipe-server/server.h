@@ -48,6 +48,9 @@ typedef struct server_opts {
   int64_t batch_max;
   int64_t batch_wait_ms;
   int64_t gauge_ttl_ms;
+  int64_t window_ms;    /* the bases hold the last window_ms (0: all time) */
+  int64_t retention_ms; /* uploads' times older than this are their receipt times; the
+                           worker deletes history older than this */
 } server_opts;
 
 typedef struct server {

@@ -39,6 +39,8 @@ typedef struct opts {
   uint64_t max_base_bytes;
   int64_t backoff_max_ms;
   int64_t gauge_ttl_ms;
+  int64_t window_ms;
+  int64_t retention_ms;
   const char *log_level;
   int debug; /* autopgo's --debug: accepted, ignored */
 } opts;
@@ -109,6 +111,13 @@ static int parse_opts(int argc, char **argv, opts *o, int *level) {
       {"gauge-ttl", 0, SVC_FLAG_DURATION, "10m",
        "gauges (heap in-use, goroutines) of instances not seen this long leave the bases",
        &o->gauge_ttl_ms, NULL, "DUR", 0},
+      {"window", 0, SVC_FLAG_DURATION, "0",
+       "each base holds the uploads of the last DUR, at hour granularity (0 = all time)",
+       &o->window_ms, NULL, "DUR", 0},
+      {"retention", 0, SVC_FLAG_DURATION, "168h",
+       "hour buckets, kept uploads (history/) and instance states older than this are deleted; at "
+       "least --window",
+       &o->retention_ms, NULL, "DUR", 0},
       {"log-level", 'l', SVC_FLAG_STRING, "info", "debug|info|warn|error", &o->log_level, NULL,
        "LEVEL", 0},
       {"debug", 0, SVC_FLAG_BOOL, "false", "accepted for autopgo's command lines and ignored with a warning (its Go debug endpoints do not exist here)", &o->debug, NULL, NULL, 0},
@@ -137,6 +146,15 @@ static int parse_opts(int argc, char **argv, opts *o, int *level) {
   }
   if (o->gauge_ttl_ms < 1000) {
     fprintf(stderr, "pgopipe-worker: --gauge-ttl: at least 1s\n");
+    return 2;
+  }
+  if (o->retention_ms < 3600 * 1000) {
+    fprintf(stderr, "pgopipe-worker: --retention: at least 1h\n");
+    return 2;
+  }
+  if (o->window_ms < 0 || o->window_ms > o->retention_ms) {
+    fprintf(stderr, "pgopipe-worker: --window: at most --retention (the hours it needs would be "
+                    "deleted); 0 for all time\n");
     return 2;
   }
   if (o->batch_wait_ms > 600000) {
@@ -250,6 +268,8 @@ static int run_worker(const opts *o, deps *d, int level) {
   rctx.cfg.max_base_bytes = (size_t)o->max_base_bytes;
   rctx.cfg.backoff_max_ms = (int)o->backoff_max_ms;
   rctx.cfg.gauge_ttl_ms = o->gauge_ttl_ms;
+  rctx.cfg.window_ms = o->window_ms;
+  rctx.cfg.retention_ms = o->retention_ms;
   rctx.cfg.reconcile = 0; /* Kafka keeps the events; see worker.h */
   rctx.cfg.stats = d->st;
   rctx.cfg.log = svc_core_logger();

@@ -129,10 +129,21 @@ static void config_defaults(worker_config *c) {
   if (c->reconcile < 0) c->reconcile = c->reader_url && strncmp(c->reader_url, "mem://", 6) == 0;
   if (c->gauge_ttl_ms <= 0) c->gauge_ttl_ms = 10 * 60 * 1000;
   if (c->gauge_tick_ms <= 0) c->gauge_tick_ms = 30000;
+  if (c->retention_ms <= 0) c->retention_ms = 168LL * 3600 * 1000;
+  if (c->window_ms < 0) c->window_ms = 0;
 }
 
 int64_t wk_now_ns(const worker *w) {
   return w->cfg.clock_ns ? w->cfg.clock_ns(w->cfg.clock_ctx) : chrono_now_ns();
+}
+
+int64_t wk_window_target(const worker *w) {
+  if (w->cfg.window_ms <= 0) return WK_NO_WINDOW;
+  return layout_hour_of_ns(wk_now_ns(w) - w->cfg.window_ms * 1000000);
+}
+
+int64_t wk_retention_cutoff(const worker *w) {
+  return layout_hour_of_ns(wk_now_ns(w) - w->cfg.retention_ms * 1000000);
 }
 
 int worker_new(const worker_config *cfg, worker **out, char *err, size_t errlen) {
@@ -148,6 +159,14 @@ int worker_new(const worker_config *cfg, worker **out, char *err, size_t errlen)
   }
   w->cfg = *cfg;
   config_defaults(&w->cfg);
+  if (w->cfg.window_ms > w->cfg.retention_ms) {
+    errbuf_set(err, errlen,
+               "worker: the window (%lld ms) is longer than the retention (%lld ms): the hours "
+               "it needs would be deleted",
+               (long long)w->cfg.window_ms, (long long)w->cfg.retention_ms);
+    free(w);
+    return WORKER_EINVAL;
+  }
   w->rules = cfg->rules;
   w->st = cfg->stats;
   if (!w->st) {
@@ -164,10 +183,16 @@ int worker_new(const worker_config *cfg, worker **out, char *err, size_t errlen)
   return 0;
 }
 
+static void cache_slot_drop(wk_base_cache *c) {
+  pp_free(c->p);
+  c->p = NULL;
+  c->app[0] = 0;
+  c->key[0] = 0;
+}
+
 void wk_cache_drop_kind(worker *w, layout_kind k) {
-  pp_free(w->cache[k].p);
-  w->cache[k].p = NULL;
-  w->cache[k].app[0] = 0;
+  cache_slot_drop(&w->cache[k]);
+  cache_slot_drop(&w->hour_cache[k]);
 }
 
 void wk_cache_drop(worker *w) {
@@ -175,15 +200,20 @@ void wk_cache_drop(worker *w) {
 }
 
 void wk_forget_app(worker *w, const char *app) {
-  for (int k = 0; k < LAYOUT_KIND_COUNT; k++)
-    if (w->cache[k].p && strcmp(w->cache[k].app, app) == 0) wk_cache_drop_kind(w, (layout_kind)k);
+  for (int k = 0; k < LAYOUT_KIND_COUNT; k++) {
+    if (w->cache[k].p && strcmp(w->cache[k].app, app) == 0) cache_slot_drop(&w->cache[k]);
+    if (w->hour_cache[k].p && strcmp(w->hour_cache[k].app, app) == 0)
+      cache_slot_drop(&w->hour_cache[k]);
+  }
   wk_gauge_drop_app(w, app);
+  wk_known_forget_app(w, app);
 }
 
 void worker_free(worker *w) {
   if (!w) return;
   wk_cache_drop(w);
   wk_gauge_free_all(w);
+  wk_known_free(w);
   rules_free(w->owned_rules);
   worker_stats_free(w->own_st);
   free(w);

@@ -151,6 +151,71 @@
  * cumulative upload (U − S(i)), one merge of G, one merge and PUT of the
  * base. A rebuild of G reads every instance state of the (app, kind).
  *
+ * ## History and windows (design note)
+ *
+ * Every upload has a time (worker_upload_time): its metadata's `time`
+ * (the server computed it), else — a plain CPU upload — its profile's
+ * time_nanos, replaced by its receipt time (the staged name's time) when
+ * that is 0 or outside [receipt − retention, receipt + 1h]. It depends on
+ * the staged object alone, so a redelivered upload falls in the same hour.
+ * Its hour is layout_hour_of_ns(time).
+ *
+ * Hour buckets: each upload's contribution (the same counter contribution
+ * its base gets) is also folded into the bucket of its (app, kind, hour),
+ * {app}/hours/{kind}/{YYYYMMDDHH}.pgo (layout_hour_key): counter columns
+ * summed, gauge columns replaced by G as of the bucket's write, the app's
+ * prune rules applied. A bucket is an object like a base, with its own
+ * record (pgopipe-merged-staged), judged on its own. Write order per batch:
+ * every bucket, then every base, then the instance states; profile.merged
+ * after all of them. So a state holding U implies that every object U
+ * belongs to holds it, and a base holding U implies U's bucket holds it:
+ * the cpu base's record alone still decides whether an upload must be
+ * fetched at all.
+ *
+ * Windows (window_ms > 0): a base holds the buckets of the hours from its
+ * window start B (the comment `pgopipe-window-start: YYYYMMDDHH`, written
+ * in the same PUT as the data) on: an upload whose hour is before B goes
+ * only into its bucket (and not into the base's record). The target start
+ * is T = hour(now − window). worker_history_tick moves B to T for the
+ * (app, kind)s this worker wrote or read last: the base minus the buckets
+ * of the hours [B, T) (counter columns negated, gauges left out, the
+ * current prune rules applied to both), one merge, written with B = T in
+ * the same PUT — so the subtraction happens exactly once. It is exact when
+ * every upload in those buckets is in the base; an upload in a bucket's
+ * record but not in the base's whose staged object still exists (a crash
+ * between the two writes, not yet redelivered), or a negative value after
+ * the subtraction (rules that changed in between), makes it rebuild the
+ * base instead: Σ the buckets from T on (counters) ⊕ the base's gauge
+ * columns, with record (old record ∪ the buckets' records) ∩ staged (logged
+ * and counted). A base written before windows were on (no window start) is
+ * rebuilt the same way, and a windowed base that is missing (a new app, a
+ * corrupt base moved aside) starts from its window's buckets. A larger
+ * window than the base's (T < B) changes nothing: the base grows until it
+ * is as long as the window. Costs: per batch and (app, kind), one merge and
+ * PUT per bucket with uploads (the current hour's is kept decoded in
+ * memory like the base) next to the base's; per hour leaving, one merge of
+ * the base with that bucket (a GET) and one PUT.
+ *
+ * Retention (retention_ms ≥ window_ms): the tick deletes, once an hour per
+ * app it knows, the buckets of hours before hour(now − retention) — the
+ * history objects of each such hour first, then the bucket, so a crash in
+ * between is finished by the next sweep — and the instance states not
+ * written within the retention. Nothing else.
+ *
+ * History: the profile.merged handler copies the staged object to
+ * {app}/history/{kind}/{YYYYMMDDHH}/{name} (the same bytes, metadata
+ * comment inside; an idempotent PUT) before it deletes the staged object;
+ * an upload whose hour is already past the retention is not kept.
+ *
+ * Which (app, kind)s the tick knows: those this worker handled a batch of,
+ * and, in all-in-one mode (reconciliation), every app in the store at
+ * start. With Kafka, an app idle since a worker's start is advanced and
+ * swept when its next event arrives (its partition's owner is the only
+ * writer of its base). The tick remembers each base's window start as it
+ * last read or wrote it, so only the bases whose start is behind are read;
+ * it stops after about a second of work and goes on after the next batch,
+ * so an hour boundary with many bases to move does not hold up uploads.
+ *
  * ## Deleting an app
  * The server publishes profile.deleted (and removes the base itself) while
  * uploads may keep arriving: an upload acknowledged after the DELETE is
@@ -340,6 +405,12 @@ typedef struct worker_counts {
   uint64_t gauge_expired[LAYOUT_KIND_COUNT];    /* instances dropped from G by the TTL */
   uint64_t gauge_instances[LAYOUT_KIND_COUNT];  /* instances in G now */
   uint64_t prune_skipped;  /* rules skipped on a name PCRE2 could not evaluate them on */
+  /* History and windows: */
+  uint64_t bucket_writes;     /* hour buckets written */
+  uint64_t history_kept;      /* staged uploads copied to history/ */
+  uint64_t window_advances;   /* hours taken out of a base by subtraction */
+  uint64_t window_rebuilds;   /* bases rebuilt from their window's buckets */
+  uint64_t retention_deleted; /* buckets, history objects and states deleted as too old */
 } worker_counts;
 void worker_stats_counts(const worker_stats *st, worker_counts *out);
 
@@ -374,6 +445,12 @@ typedef struct worker_config {
    * NULL → chrono_now_ns. Tests inject one. */
   int64_t (*clock_ns)(void *ctx);
   void *clock_ctx;
+  /* History (see "History and windows"): a base holds the hours of the
+   * last window_ms (0: all time); buckets, history objects and instance
+   * states older than retention_ms are deleted (0 → 168 h; must not be
+   * shorter than window_ms). The same clock measures both. */
+  int64_t window_ms;
+  int64_t retention_ms;
 } worker_config;
 
 /*
@@ -412,6 +489,8 @@ typedef struct worker_embed_config {
   int64_t gauge_ttl_ms;       /* see worker_config; 0 → 10 min */
   size_t max_profile_bytes;   /* the server's upload limits, so that what it */
   size_t max_decoded_bytes;   /* accepts is merged (0 → 64 MiB each) */
+  int64_t window_ms;          /* see worker_config; 0 = all time */
+  int64_t retention_ms;       /* see worker_config; 0 → 168 h */
   struct svc_metrics *metrics; /* optional: pgopipe_worker_* families registered here */
   core_logger log;            /* the worker's log records (see worker_config.log) */
 } worker_embed_config;
@@ -500,6 +579,30 @@ int worker_merge_app(worker *w, const char *app, const char *const *keys, size_t
  * WORKER_E* code; what failed is tried again at the next call).
  */
 int worker_gauge_tick(worker *w);
+
+/*
+ * The periodic history step (see "History and windows"): every (app, kind)
+ * this worker knows whose base's window start is behind the window loses
+ * the hours that left it (or is rebuilt from its window's buckets), and
+ * every app it knows whose retention cut-off moved to a new hour loses its
+ * buckets, history objects and instance states older than the retention.
+ * Only bases this worker read or wrote last are changed (another writer's
+ * are forgotten). worker_run calls it every gauge_tick_ms between batches.
+ * Returns 0, or the first failure (a WORKER_E* code; what failed is tried
+ * again at the next call).
+ */
+int worker_history_tick(worker *w);
+
+/*
+ * The time of an upload (ns) per the contract: meta->time_ns when set;
+ * else the profile's time_nanos, unless that is 0 or outside
+ * [receipt − retention_ns, receipt + 1 h], then the receipt time: the
+ * metadata's received time, else the staged name's (layout_name_stamp_ns),
+ * else now_ns. retention_ns <= 0: no lower bound. Pure.
+ */
+struct ingest_meta;
+int64_t worker_upload_time(const struct ingest_meta *meta, int64_t time_nanos,
+                           const char *staged_name, int64_t retention_ns, int64_t now_ns);
 
 /* Replaces the rules (the worker takes ownership of `rules`; NULL = none). */
 void worker_set_rules(worker *w, rules_set *rules);

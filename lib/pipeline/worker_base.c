@@ -1,10 +1,12 @@
 /*
- * worker_base.c — one base object of a merge, whatever its kind: reading it
- * (the copy kept in memory when the store still holds exactly that, else
- * GET + decode, moving an undecodable one aside), its merge record
- * (worker.h, "Exactly once"), encoding it with the next record, and the
- * guarded write; plus what every step of an attempt shares: the listing of
- * {app}/staging/, moving poison aside, profile.merged.
+ * worker_base.c — one base object of a merge, whatever its kind — a base,
+ * or an hour bucket, which is kept the same way: reading it (the copy kept
+ * in memory when the store still holds exactly that, else GET + decode,
+ * moving an undecodable one aside), its merge record (worker.h, "Exactly
+ * once") and a base's window start (worker.h, "History and windows"),
+ * encoding it with the next record, and the guarded write; plus what every
+ * step of an attempt shares: the listing of {app}/staging/, moving poison
+ * aside, profile.merged.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +50,27 @@ int wk_record_write(pp_profile *p, const wk_strlist *names) {
   int rc = pp_add_comment(p, text);
   free(text);
   return rc;
+}
+
+/* ---- The window start (the pgopipe-window-start comment) ---- */
+
+int64_t wk_window_read(const pp_profile *p) {
+  size_t plen = strlen(WK_WINDOW_PREFIX);
+  int64_t h = WK_NO_WINDOW;
+  for (size_t i = 0; i < pp_comment_count(p); i++) {
+    const char *c = pp_comment(p, i);
+    int64_t v;
+    if (strncmp(c, WK_WINDOW_PREFIX, plen) == 0 && layout_hour_parse(c + plen, &v) == 0) h = v;
+  }
+  return h;
+}
+
+/* Adds the window start comment. Returns 0 or a PP_E* code. */
+static int window_write(pp_profile *p, int64_t hour) {
+  char text[64], hs[16];
+  if (layout_hour_format(hour, hs, sizeof hs) != 0) return PP_OK; /* out of range: none */
+  snprintf(text, sizeof text, "%s%s", WK_WINDOW_PREFIX, hs);
+  return pp_add_comment(p, text);
 }
 
 /* ---- Compatibility ---- */
@@ -121,13 +144,27 @@ int wk_reject_staged(worker *w, const char *app, const wk_fetched *f, const uint
   return 0;
 }
 
+/* Where an undecodable object goes: a base to rejected/{kind}.pgo.NANOS, a
+ * bucket to rejected/{kind}-{YYYYMMDDHH}.pgo.NANOS. */
+static void rejected_key(const wk_attempt *a, const wk_base *b, char *dst, size_t n) {
+  int64_t now = chrono_now_ns();
+  if (b->hour < 0) {
+    layout_rejected_kind_base_key(a->app, b->kind, now, dst, n);
+    return;
+  }
+  char hs[16] = "", name[96];
+  layout_hour_format(b->hour, hs, sizeof hs);
+  snprintf(name, sizeof name, "%s-%s.pgo.%lld", layout_kind_name(b->kind), hs, (long long)now);
+  layout_rejected_key(a->app, name, dst, n);
+}
+
 /* Moves an undecodable base aside so later uploads can build a new one.
  * Returns 0 or a BLOB_E* code. */
 static int reject_base(wk_attempt *a, const wk_base *b, const uint8_t *data, size_t len,
                        const char *reason) {
   worker *w = a->w;
   char dst[LAYOUT_KEY_BUF];
-  layout_rejected_kind_base_key(a->app, b->kind, chrono_now_ns(), dst, sizeof dst);
+  rejected_key(a, b, dst, sizeof dst);
   int rc = blob_put(w->cfg.blob, dst, data, len, a->err, a->errlen);
   if (rc == 0) rc = blob_delete(w->cfg.blob, b->key, a->err, a->errlen);
   if (rc != 0) {
@@ -136,8 +173,10 @@ static int reject_base(wk_attempt *a, const wk_base *b, const uint8_t *data, siz
   }
   wk_count(w, WK_BASES_REJECTED, 1);
   WK_LOG(w, CORE_LOG_ERROR,
-         "base profile does not decode: moved to rejected/, starting a new base", "app", a->app,
-         "kind", layout_kind_name(b->kind), "rejected_key", dst, "reason", reason, NULL);
+         b->hour < 0 ? "base profile does not decode: moved to rejected/, starting a new base"
+                     : "hour bucket unusable: moved to rejected/, starting the hour again",
+         "app", a->app, "kind", layout_kind_name(b->kind), "key", b->key, "rejected_key", dst,
+         "reason", reason, NULL);
   return 0;
 }
 
@@ -250,7 +289,29 @@ int wk_next_names(wk_attempt *a, const wk_strlist *old, const wk_strlist *fresh,
 void wk_base_init(wk_base *b, const wk_attempt *a, layout_kind kind) {
   memset(b, 0, sizeof *b);
   b->kind = kind;
+  b->hour = -1;
+  b->window_start = WK_NO_WINDOW;
   layout_kind_base_key(a->app, kind, b->key, sizeof b->key);
+}
+
+void wk_bucket_init(wk_base *b, const wk_attempt *a, layout_kind kind, int64_t hour) {
+  memset(b, 0, sizeof *b);
+  b->kind = kind;
+  b->hour = hour;
+  b->window_start = WK_NO_WINDOW;
+  layout_hour_key(a->app, kind, hour, b->key, sizeof b->key);
+}
+
+/* Where an object of b's sort is kept in memory between batches. */
+static wk_base_cache *slot(worker *w, const wk_base *b) {
+  return b->hour < 0 ? &w->cache[b->kind] : &w->hour_cache[b->kind];
+}
+
+static void slot_drop(wk_base_cache *c) {
+  pp_free(c->p);
+  c->p = NULL;
+  c->app[0] = 0;
+  c->key[0] = 0;
 }
 
 void wk_base_free(wk_base *b) {
@@ -260,6 +321,8 @@ void wk_base_free(wk_base *b) {
   pp_free(b->result);
   free(b->enc);
   memset(b, 0, sizeof *b);
+  b->hour = -1;
+  b->window_start = WK_NO_WINDOW;
 }
 
 /* Takes the kept base when the stored one is still the one this worker
@@ -267,8 +330,8 @@ void wk_base_free(wk_base *b) {
  * negative code (the HEAD failed; the kept base stays for the next attempt). */
 static int base_from_cache(wk_attempt *a, wk_base *b) {
   worker *w = a->w;
-  wk_base_cache *c = &w->cache[b->kind];
-  if (!c->p || strcmp(c->app, a->app) != 0) return 0;
+  wk_base_cache *c = slot(w, b);
+  if (!c->p || strcmp(c->key, b->key) != 0) return 0;
   blob_info now;
   int rc = blob_stat(w->cfg.blob, b->key, &now, a->err, a->errlen);
   if (rc == 0 && now.etag[0] && strcmp(now.etag, c->etag) == 0 && now.size == c->size) {
@@ -276,11 +339,11 @@ static int base_from_cache(wk_attempt *a, wk_base *b) {
     c->p = NULL;
     b->info = now;
     b->existed = 1;
-    wk_count(w, WK_CACHE_HITS, 1);
+    if (b->hour < 0) wk_count(w, WK_CACHE_HITS, 1);
   } else if (rc != 0 && rc != BLOB_ENOTFOUND) {
     return wk_store_failed(a, rc);
   }
-  wk_cache_drop_kind(w, b->kind);
+  slot_drop(c);
   return b->p != NULL;
 }
 
@@ -328,16 +391,18 @@ int wk_base_load(wk_attempt *a, wk_base *b) {
     errbuf_set(a->err, a->errlen, "reading the record of %s: out of memory", b->key);
     return WORKER_ENOMEM;
   }
+  if (b->p && b->hour < 0) b->window_start = wk_window_read(b->p);
   return 0;
 }
 
-/* Keeps p (taken) as the stored base of b's kind for the next batch. */
+/* Keeps p (taken) as the stored object b for the next batch. */
 static void keep(worker *w, const char *app, const wk_base *b, pp_profile *p,
                  const blob_info *info) {
-  wk_cache_drop_kind(w, b->kind);
-  wk_base_cache *c = &w->cache[b->kind];
+  wk_base_cache *c = slot(w, b);
+  slot_drop(c);
   c->p = p;
   snprintf(c->app, sizeof c->app, "%s", app);
+  snprintf(c->key, sizeof c->key, "%s", b->key);
   snprintf(c->etag, sizeof c->etag, "%s", info->etag);
   c->size = info->size;
 }
@@ -355,6 +420,11 @@ int wk_base_encode(wk_attempt *a, wk_base *b) {
     pp_remove_comments_with_prefix(b->result, WORKER_COMMENT_PREFIX);
     if (wk_record_write(b->result, &next) != PP_OK) rc = wk_out_of_memory(a);
   }
+  /* the window start goes with the data it describes; without a window
+   * (any more) a base has none */
+  if (rc == 0 && b->hour < 0 && a->w->cfg.window_ms > 0 && b->window_start != WK_NO_WINDOW &&
+      window_write(b->result, b->window_start) != PP_OK)
+    rc = wk_out_of_memory(a);
   wk_sl_free(&next);
   if (rc != 0) return rc;
   char why[600];
@@ -401,5 +471,6 @@ int wk_base_write(wk_attempt *a, wk_base *b) {
   wk_dep_ok(w, WK_DEP_BLOB);
   b->existed = 1;
   keep_written(a, b);
+  if (b->hour < 0) wk_known_note(w, a->app, b);
   return 0;
 }

@@ -1,31 +1,124 @@
 /*
- * worker_delete.c — what the worker deletes: a staged object once the base
- * naming it is durable (profile.merged), and a whole app as it was at its
- * DELETE (profile.deleted; the rules and their reasons are in worker.h,
- * "Deleting an app").
+ * worker_delete.c — what the worker deletes: a staged object once every
+ * object naming it is durable (profile.merged) — kept first as a history
+ * object for the retention (worker.h, "History and windows") — and a whole
+ * app as it was at its DELETE (profile.deleted; the rules and their
+ * reasons are in worker.h, "Deleting an app").
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "errbuf.h"
 #include "worker_internal.h"
 
-int wk_delete_staged(worker *w, const char *app, const char *key, char *err, size_t errlen) {
-  if (!layout_staged_name(key, app)) {
-    wk_count(w, WK_MALFORMED, 1);
-    WK_LOG(w, CORE_LOG_WARN, "profile.merged names no staged object of its app: skipped", "app",
-           app, "key", key, NULL);
-    return 0;
+/* How many staged objects are moved to history at once. */
+#define WK_MOVE_THREADS 4
+
+/* ---- profile.merged: history, then the staged object ---- */
+
+/* What moving one staged object did (filled on a fetch thread; logged and
+ * counted by the caller). */
+typedef struct moved {
+  const char *key;
+  int rc;           /* a BLOB_E* code (BLOB_ENOTFOUND: already gone) */
+  int malformed;    /* the key names no staged object of the app */
+  int kept;         /* copied to hkey */
+  int undecodable;  /* kept as cpu at its receipt time (why) */
+  char hkey[WK_KEY_BUF];
+  char err[512], why[512];
+} moved;
+
+typedef struct move_job {
+  worker *w;
+  const char *app;
+  moved *m;
+  size_t n;
+  _Atomic size_t next;
+} move_job;
+
+/* History first (the same bytes, an idempotent PUT), then the staged
+ * object: a crash in between only repeats the PUT. */
+static void move_one(worker *w, const char *app, moved *m) {
+  const char *name = layout_staged_name(m->key, app);
+  if (!name) {
+    m->malformed = 1;
+    return;
   }
-  int rc = blob_delete(w->cfg.blob, key, err, errlen);
-  if (rc == BLOB_ENOTFOUND) rc = 0;
-  if (rc != 0) {
-    wk_dep_fail(w, WK_DEP_BLOB, err);
-    return wk_from_blob(rc);
+  uint8_t *data = NULL;
+  size_t len = 0;
+  m->rc = blob_get(w->cfg.blob, m->key, 0, &data, &len, NULL, m->err, sizeof m->err);
+  if (m->rc != 0) return;
+  m->undecodable = wk_history_key(w, app, name, data, len, m->hkey, sizeof m->hkey, &m->kept,
+                                  m->why, sizeof m->why) != 0;
+  if (m->kept && m->hkey[0])
+    m->rc = blob_put(w->cfg.blob, m->hkey, data, len, m->err, sizeof m->err);
+  else
+    m->kept = 0;
+  free(data);
+  if (m->rc == 0) m->rc = blob_delete(w->cfg.blob, m->key, m->err, sizeof m->err);
+  if (m->rc == BLOB_ENOTFOUND) m->rc = 0; /* deleted in between: done */
+}
+
+static void *move_main(void *arg) {
+  move_job *j = arg;
+  for (;;) {
+    size_t i = atomic_fetch_add(&j->next, 1);
+    if (i >= j->n) break;
+    move_one(j->w, j->app, &j->m[i]);
   }
-  wk_count(w, WK_STAGED_DELETED, 1);
-  WK_LOG(w, CORE_LOG_DEBUG, "staged upload deleted", "app", app, "key", key, NULL);
-  return 0;
+  return NULL;
+}
+
+int wk_delete_staged(worker *w, const char *app, const char *const *keys, size_t n, char *err,
+                     size_t errlen) {
+  if (!n) return 0;
+  moved *m = calloc(n, sizeof *m);
+  if (!m) {
+    errbuf_set(err, errlen, "cleaning up %s/staging/: out of memory", app);
+    return WORKER_ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++) m[i].key = keys[i];
+  /* a few at once: each is a GET, a decode, a PUT and a DELETE */
+  move_job j = {w, app, m, n, 0};
+  pthread_t th[WK_MOVE_THREADS];
+  size_t started = 0;
+  for (size_t t = 1; t < WK_MOVE_THREADS && t < n; t++)
+    if (pthread_create(&th[started], NULL, move_main, &j) == 0) started++;
+  move_main(&j);
+  for (size_t t = 0; t < started; t++) pthread_join(th[t], NULL);
+  int rc = 0;
+  for (size_t i = 0; i < n; i++) {
+    moved *x = &m[i];
+    if (x->malformed) {
+      wk_count(w, WK_MALFORMED, 1);
+      WK_LOG(w, CORE_LOG_WARN, "profile.merged names no staged object of its app: skipped", "app",
+             app, "key", x->key, NULL);
+    } else if (x->rc == BLOB_ENOTFOUND) {
+      WK_LOG(w, CORE_LOG_DEBUG, "staged upload already gone", "app", app, "key", x->key, NULL);
+    } else if (x->rc != 0) {
+      if (!rc) {
+        errbuf_set(err, errlen, "%s", x->err);
+        rc = wk_from_blob(x->rc);
+      }
+    } else {
+      if (x->undecodable)
+        WK_LOG(w, CORE_LOG_WARN,
+               "staged upload does not decode: kept in history as cpu at its receipt time", "app",
+               app, "key", x->key, "reason", x->why, NULL);
+      wk_count(w, WK_STAGED_DELETED, 1);
+      if (x->kept) wk_count(w, WK_HISTORY_KEPT, 1);
+      WK_LOG(w, CORE_LOG_DEBUG,
+             x->kept ? "staged upload moved to history"
+                     : "staged upload deleted (older than the retention)",
+             "app", app, "key", x->key, "history_key", x->kept ? x->hkey : "", NULL);
+    }
+  }
+  free(m);
+  if (rc != 0) wk_dep_fail(w, WK_DEP_BLOB, err);
+  return rc;
 }
 
 static int key_in(const char *key, const char *const *keys, size_t n) {

@@ -100,6 +100,8 @@ int worker_embed_start(const worker_embed_config *c, worker_embed **out, char *e
   w->gauge_ttl_ms = c->gauge_ttl_ms;
   w->max_profile_bytes = c->max_profile_bytes;
   w->max_decoded_bytes = c->max_decoded_bytes;
+  w->window_ms = c->window_ms;
+  w->retention_ms = c->retention_ms;
   w->reconcile = -1; /* on for mem:// (the in-process bus forgets on a crash) */
   w->stats = e->st;
   w->log = c->log;

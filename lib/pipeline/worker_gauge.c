@@ -36,6 +36,21 @@ void wk_columns_of(const ingest_kind_info *ki, wk_columns *out) {
   }
 }
 
+int wk_columns_detect(const pp_profile *p, layout_kind kind, wk_columns *out) {
+  ingest_kind hint = INGEST_KIND_NONE;
+  ingest_kind_parse(layout_kind_name(kind), &hint);
+  ingest_kind_info ki;
+  if (ingest_kind_detect(p, hint, &ki, NULL, 0) != INGEST_OK) return -1;
+  wk_columns_of(&ki, out);
+  return 0;
+}
+
+void wk_columns_counters(size_t ncols, wk_columns *out) {
+  memset(out, 0, sizeof *out);
+  out->ncols = ncols < INGEST_MAX_COLUMNS ? ncols : INGEST_MAX_COLUMNS;
+  out->has_counters = out->ncols > 0;
+}
+
 void wk_columns_factors(const wk_columns *c, int64_t counter_factor, int64_t gauge_factor,
                         int64_t *factors) {
   for (size_t j = 0; j < c->ncols; j++) factors[j] = c->gauge[j] ? gauge_factor : counter_factor;
@@ -140,6 +155,14 @@ static wk_gauge *find_table(worker *w, const char *app, layout_kind kind) {
   for (size_t i = 0; i < w->ngauges; i++)
     if (w->gauges[i]->kind == kind && strcmp(w->gauges[i]->app, app) == 0) return w->gauges[i];
   return NULL;
+}
+
+void wk_gauge_follow(worker *w, const char *app, layout_kind kind, const blob_info *from,
+                     const blob_info *to) {
+  wk_gauge *g = find_table(w, app, kind);
+  if (!g || !g->etag[0] || strcmp(g->etag, from->etag) != 0 || g->size != from->size) return;
+  snprintf(g->etag, sizeof g->etag, "%s", to->etag);
+  g->size = to->size;
 }
 
 static int64_t ttl_ns(const worker *w) { return w->cfg.gauge_ttl_ms * 1000000; }

@@ -7,13 +7,19 @@
  *   worker_stats.c      counters, health, readiness; metrics via lib/svc
  *   worker_merge.c      the merge step: base, uploads, merge, record, write, announce;
  *                       uploads of other kinds handed to worker_kinds.c
- *   worker_base.c       a base object: read (kept or stored), record, guarded write
+ *   worker_base.c       a base object (a base or an hour bucket): read (kept or
+ *                       stored), record, window start, guarded write
+ *   worker_hours.c      the hour buckets an attempt folds uploads into; the
+ *                       fold (contributions ⊕ old object ⊕ G, pruned) bases share
+ *   worker_window.c     windows (advancing a base's start, rebuilding it from its
+ *                       buckets), retention, the history tick
  *   worker_kinds.c      the kinds other than cpu: counter deltas per instance,
  *                       gauges, the base and the instance states
  *   worker_gauge.c      the gauge part G of each (app, kind), kept in memory;
  *                       its rebuild from instance states, expiry and the tick
  *   worker_fetch.c      fetching and decoding objects on a few threads
- *   worker_delete.c     deletions: a staged object after its merge, a whole app
+ *   worker_delete.c     deletions: a staged object after its merge (kept in
+ *                       history/ first), a whole app
  *   worker_loop.c       batches (per app, in order) and the poll loop (worker_run)
  *   worker_reconcile.c  merging staged uploads left without events
  *   worker_embed.c      the worker on a thread inside another daemon
@@ -83,6 +89,11 @@ typedef enum wk_counter {
   WK_CONFLICTS,
   WK_CACHE_HITS,
   WK_PRUNE_SKIPPED,
+  WK_BUCKET_WRITES,
+  WK_HISTORY_KEPT,
+  WK_WINDOW_ADVANCES,
+  WK_WINDOW_REBUILDS,
+  WK_RETENTION_DELETED,
   WK_NCOUNTERS
 } wk_counter;
 
@@ -124,13 +135,35 @@ void wk_stat_dep_ok(worker_stats *st, int dep);
  * digests, so an equal ETag means the stored base is byte for byte what this
  * profile encodes to: the next batch of the same app then needs a HEAD
  * instead of GET + decode. One per kind, so an app sending several kinds
- * keeps all its bases. */
+ * keeps all its bases; and one hour bucket per kind the same way (the
+ * current hour's, written by every batch). */
 typedef struct wk_base_cache {
   pp_profile *p; /* NULL: nothing kept */
   char app[LAYOUT_APP_MAX + 1];
+  char key[LAYOUT_KEY_BUF]; /* the object's key */
   char etag[80];
   uint64_t size;
 } wk_base_cache;
+
+/* A base's window start when it has none (all time, or written before
+ * windows were on). */
+#define WK_NO_WINDOW INT64_MIN
+
+/* What the history tick knows of one (app, kind)'s base (worker_window.c). */
+typedef struct wk_known {
+  char app[LAYOUT_APP_MAX + 1];
+  layout_kind kind;
+  char etag[80];        /* the base as this worker last read or wrote it; "" with adopt */
+  uint64_t size;
+  int64_t start;        /* its window start then (WK_NO_WINDOW: none) */
+  int adopt;            /* take the stored base as it is (all-in-one start) */
+} wk_known;
+
+/* An app the retention sweeps (worker_window.c). */
+typedef struct wk_known_app {
+  char app[LAYOUT_APP_MAX + 1];
+  int64_t swept_hour; /* the cut-off hour of its last sweep; INT64_MIN: none yet */
+} wk_known_app;
 
 /* The gauge part of one (app, kind) (worker_gauge.c). */
 typedef struct wk_gauge wk_gauge;
@@ -143,9 +176,16 @@ struct worker {
   worker_stats *own_st; /* when the caller gave none */
   uint64_t rng;         /* backoff jitter */
   wk_base_cache cache[LAYOUT_KIND_COUNT];
+  wk_base_cache hour_cache[LAYOUT_KIND_COUNT];
   wk_gauge **gauges;    /* the (app, kind)s whose G is kept in memory */
   size_t ngauges, cgauges;
   int64_t last_tick_ms; /* monotonic ms of the last worker_gauge_tick */
+  wk_known *known;      /* the bases the history tick looks after */
+  size_t nknown, cknown;
+  wk_known_app *apps;   /* the apps the retention sweeps */
+  size_t napps, capps;
+  int64_t last_htick_ms; /* monotonic ms of the last worker_history_tick */
+  int htick_more;        /* the last tick stopped at its time budget: more to do */
 };
 
 /* Forgets every kept base. */
@@ -157,6 +197,11 @@ void wk_forget_app(worker *w, const char *app);
 
 /* The worker's wall clock (cfg.clock_ns or chrono_now_ns), ns. */
 int64_t wk_now_ns(const worker *w);
+/* The first hour of the window now (hour(now − window)); WK_NO_WINDOW
+ * without a window. */
+int64_t wk_window_target(const worker *w);
+/* The first hour the retention keeps now (hour(now − retention)). */
+int64_t wk_retention_cutoff(const worker *w);
 
 /* Counts v in counter c of the worker's stats. */
 static inline void wk_count(worker *w, wk_counter c, uint64_t v) { wk_stat_add(w->st, c, v); }
@@ -204,8 +249,12 @@ typedef struct wk_keys {
 /* worker_merge_app as a wk_op (arg: a wk_keys) (worker_merge.c). */
 int wk_op_merge(worker *w, void *arg, char *err, size_t errlen);
 
-/* profile.merged: deletes the staged object named by key (worker_delete.c). */
-int wk_delete_staged(worker *w, const char *app, const char *key, char *err, size_t errlen);
+/* profile.merged of the n keys: each staged object is copied to its
+ * history key (unless past the retention), then deleted; a few at once
+ * (worker_delete.c). Already gone is fine. Returns 0 or a WORKER_E* code
+ * (every key may be tried again: each step is idempotent). */
+int wk_delete_staged(worker *w, const char *app, const char *const *keys, size_t n, char *err,
+                     size_t errlen);
 
 /* What one profile.deleted removes (see worker.h, "Deleting an app"). */
 typedef struct wk_delete_args {
@@ -236,6 +285,7 @@ typedef struct wk_fetched {
   int mrc;                   /* ingest_meta_from_profile's result (when drc == 0) */
   ingest_meta meta;          /* kind cpu, mode delta when the upload has none */
   layout_kind kind;          /* meta.kind as a layout kind */
+  int64_t hour;              /* the upload's hour (worker_upload_time), once decoded */
 } wk_fetched;
 
 /*
@@ -286,6 +336,7 @@ int wk_out_of_memory(wk_attempt *a);
 
 typedef struct wk_base {
   layout_kind kind;
+  int64_t hour;        /* -1: the base of the kind; else the hour of a bucket */
   char key[LAYOUT_KEY_BUF];
   pp_profile *p;       /* the base read; NULL: none (taken by the merge) */
   int existed;         /* a base was stored when read; info describes it */
@@ -295,10 +346,17 @@ typedef struct wk_base {
   pp_profile *result;  /* the new base */
   uint8_t *enc;
   size_t enclen;
+  int64_t window_start; /* a base's first hour (as read; written with the next
+                           record); WK_NO_WINDOW: none */
 } wk_base;
+
+/* Comment prefix of a base's window start ("YYYYMMDDHH" follows). */
+#define WK_WINDOW_PREFIX "pgopipe-window-start: "
 
 /* Sets up b for the base of (a->app, kind). */
 void wk_base_init(wk_base *b, const wk_attempt *a, layout_kind kind);
+/* Sets up b for the hour bucket of (a->app, kind, hour). */
+void wk_bucket_init(wk_base *b, const wk_attempt *a, layout_kind kind, int64_t hour);
 void wk_base_free(wk_base *b);
 /*
  * Reads the base and its record: the one kept in memory when the stored
@@ -312,8 +370,8 @@ int wk_base_load(wk_attempt *a, wk_base *b);
 void wk_base_keep_read(wk_attempt *a, wk_base *b);
 /*
  * The next record into b->result (the old names whose staged objects still
- * exist, plus b->fresh: worker.h, rule 4), then encodes it. Returns 0 or a
- * WORKER_E* code.
+ * exist, plus b->fresh: worker.h, rule 4) and, for a base with one, its
+ * window start; then encodes it. Returns 0 or a WORKER_E* code.
  */
 int wk_base_encode(wk_attempt *a, wk_base *b);
 /*
@@ -328,6 +386,9 @@ int wk_base_write(wk_attempt *a, wk_base *b);
 int wk_staged_present(wk_attempt *a);
 /* out = (old ∩ present) ∪ fresh, sorted. Returns 0 or WORKER_ENOMEM. */
 int wk_next_names(wk_attempt *a, const wk_strlist *old, const wk_strlist *fresh, wk_strlist *out);
+/* The window start of p (its WK_WINDOW_PREFIX comment), WK_NO_WINDOW when
+ * none (or it does not parse). */
+int64_t wk_window_read(const pp_profile *p);
 /* The names of every record comment of p, sorted (0 or -1: no memory). */
 int wk_record_read(const pp_profile *p, wk_strlist *names);
 /* Adds the record comment listing names. Returns 0 or a PP_E* code. */
@@ -351,16 +412,97 @@ void wk_group_free(wk_group *g);
 /* Adds a judged upload (its profile is taken from f). Returns 0 or -1. */
 int wk_group_add(wk_group *g, wk_fetched *f);
 /*
- * Everything up to and including the base write: the base, poison moved
- * aside, the instance states read, each upload's contribution in order, G,
- * the new base (merged, pruned, recorded) written when something changed.
- * Returns 0, 1 (the base changed under the worker: merge again) or a
- * WORKER_E* code.
+ * Everything before the writes: the base (a missing windowed one from its
+ * buckets), poison moved aside, the instance states read, each upload's
+ * contribution in order (into the base when its hour is in the base's
+ * window, and into its hour's bucket), G. Returns 0 or a WORKER_E* code.
  */
+int wk_group_prepare(wk_attempt *a, wk_group *g);
+/* Writes the hour buckets the group's uploads went into (before every
+ * base). Returns 0, 1 (a bucket changed under the worker: merge again) or
+ * a WORKER_E* code. */
+int wk_group_write_buckets(wk_attempt *a, wk_group *g);
+/* The new base (merged, pruned, recorded) written when something changed
+ * (after every bucket). Returns 0, 1 (the base changed under the worker:
+ * merge again) or a WORKER_E* code. */
 int wk_group_write_base(wk_attempt *a, wk_group *g);
 /* Writes the instance states the group changed (after every base of the
  * attempt). Returns 0 or a WORKER_E* code. */
 int wk_group_write_states(wk_attempt *a, wk_group *g);
+
+/* ---- Hour buckets (worker_hours.c) ---- */
+
+struct wk_columns;
+
+/* The hour buckets of one (app, kind) an attempt folds uploads into. Opaque. */
+typedef struct wk_hours wk_hours;
+
+/* NULL when out of memory. */
+wk_hours *wk_hours_new(layout_kind kind);
+void wk_hours_free(wk_hours *h);
+/*
+ * The bucket of hour, read on first use (the copy kept in memory when the
+ * store still holds it, else GET + decode; one that does not decode, or
+ * does not merge with ref (may be NULL), is moved to rejected/ and the hour
+ * starts again). Returns 0 (*out set, owned by h) or a WORKER_E* code.
+ */
+int wk_hours_get(wk_attempt *a, wk_hours *h, int64_t hour, const pp_profile *ref, wk_base **out);
+/* Folds an upload into bucket b (from wk_hours_get): its name into the
+ * record, its contribution c (taken; NULL: none, e.g. a gauge-only kind).
+ * Returns 0 or WORKER_ENOMEM. */
+int wk_hours_add(wk_attempt *a, wk_hours *h, wk_base *b, const char *name, pp_profile *c);
+/*
+ * Writes every bucket that got uploads: its contributions ⊕ the old bucket
+ * (gauge columns zeroed) ⊕ G (g, may be NULL), pruned by the app's rules,
+ * recorded, guarded like a base. shape: an all-zero profile of the kind for
+ * a bucket that would otherwise be empty. Returns 0, 1 (a bucket changed
+ * under the worker) or a WORKER_E* code.
+ */
+int wk_hours_write(wk_attempt *a, wk_hours *h, const struct wk_columns *cols, const wk_gauge *g,
+                   const pp_profile *shape);
+
+/*
+ * The fold every base and bucket write makes: *out = contrib[n-1] ... contrib[0]
+ * (newest first, all taken) ⊕ old (taken, may be NULL; its pgopipe comments
+ * removed, its gauge columns zeroed) ⊕ a copy of G (g, may be NULL) — or a
+ * copy of shape when there is nothing at all — then the app's prune rules.
+ * key names the object in messages. Returns 0 or a WORKER_E* code.
+ */
+int wk_fold(wk_attempt *a, const char *key, pp_profile **contrib, size_t n, pp_profile *old,
+            const struct wk_columns *cols, const wk_gauge *g, const pp_profile *shape,
+            pp_profile **out);
+
+/* ---- Windows, retention, history (worker_window.c) ---- */
+
+/* 1 when an upload of hour belongs in base b: no window, a base without a
+ * window start, or hour >= its start. */
+int wk_window_holds(const worker *w, const wk_base *b, int64_t hour);
+/*
+ * A windowed base that was not stored (b->existed 0) starts from its
+ * window's buckets: b->p = Σ their counter columns, b->record = their
+ * records ∩ staged, b->window_start = the target start. Nothing without a
+ * window or when the base existed. Returns 0 or a WORKER_E* code.
+ */
+int wk_window_fill(wk_attempt *a, wk_base *b);
+/* The base b of a->app is as b->info says, read or written by this worker:
+ * the history tick looks after it (and its app). */
+void wk_known_note(worker *w, const char *app, const wk_base *b);
+/* The history tick looks after (app, kind) as it is stored now, and app's
+ * retention (all-in-one start). */
+void wk_known_adopt(worker *w, const char *app, layout_kind kind);
+void wk_known_add_app(worker *w, const char *app);
+/* Forgets app (deleted). */
+void wk_known_forget_app(worker *w, const char *app);
+void wk_known_free(worker *w);
+/* The hour of a fetched, decoded upload (worker_upload_time with the
+ * worker's retention and clock). */
+int64_t wk_upload_hour(const worker *w, const wk_fetched *f);
+/* The history key of a staged object's bytes (kind and hour from its
+ * metadata and time), into key; *keep = 0 when its hour is past the
+ * retention (nothing to keep). Returns 0, or -1 when the bytes do not
+ * decode (*why says so). */
+int wk_history_key(const worker *w, const char *app, const char *name, const uint8_t *data,
+                   size_t len, char *key, size_t keyn, int *keep, char *why, size_t whylen);
 
 /* ---- Gauge parts (worker_gauge.c) ---- */
 
@@ -373,6 +515,11 @@ typedef struct wk_columns {
 
 /* The columns of a kind as detected on a profile of it. */
 void wk_columns_of(const ingest_kind_info *ki, wk_columns *out);
+/* The columns of p, a profile of kind (detected with kind as the hint);
+ * -1 when p is not of it. */
+int wk_columns_detect(const pp_profile *p, layout_kind kind, wk_columns *out);
+/* ncols counter columns (the cpu kind). */
+void wk_columns_counters(size_t ncols, wk_columns *out);
 /* Fills factors[0..ncols): counter_factor on counters, gauge_factor on gauges. */
 void wk_columns_factors(const wk_columns *c, int64_t counter_factor, int64_t gauge_factor,
                         int64_t *factors);
@@ -417,6 +564,11 @@ int wk_gauge_prime(worker *w, const char *app, layout_kind kind, char *err, size
 void wk_gauge_drop(worker *w, wk_gauge *g);
 /* Forgets every table of app. */
 void wk_gauge_drop_app(worker *w, const char *app);
+/* The base of (app, kind) was rewritten from `from` to `to` without a
+ * change to its gauge columns: a table that agreed with `from` agrees with
+ * `to`. */
+void wk_gauge_follow(worker *w, const char *app, layout_kind kind, const blob_info *from,
+                     const blob_info *to);
 void wk_gauge_free_all(worker *w);
 
 /* ---- Instance states (worker_kinds.c) ---- */

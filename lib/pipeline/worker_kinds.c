@@ -5,15 +5,18 @@
  * batch order (deltas as they are; cumulative snapshots minus the instance's
  * previous one, or from zero after a restart), their gauge columns set as
  * their instance's latest snapshot in G, and folded into the (app, kind)
- * base; then, after every base of the attempt, the instance states are
- * written.
+ * base (when their hour is in its window) and their hour's bucket; the
+ * buckets are written first, then (after every bucket of the attempt) the
+ * base, then (after every base) the instance states.
  *
- * The exactly-once argument (worker.h): the base and every instance state
- * carry their own record; an upload already in its instance's state is in
- * the base too (bases are written first), so it is skipped for both; one in
- * the base but not in the state (a crash between the two writes) still
- * advances the state; one in neither contributes to the base and advances
- * the state.
+ * The exactly-once argument (worker.h): the buckets, the base and every
+ * instance state carry their own record; an upload already in its
+ * instance's state is in its bucket and base too (they are written first),
+ * so it is skipped for all; one in some of the objects but not in the state
+ * (a crash between the writes) still advances the state, and its
+ * contribution — computed against the same previous snapshot as the first
+ * time, since the state did not move — goes to the objects that lack it;
+ * one in none contributes to each and advances the state.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +110,8 @@ struct wk_group {
   pp_profile **contrib; /* counter contributions of the new uploads, in batch order */
   size_t ncontrib;
   pp_profile *shape; /* the first good upload with every value zero: the kind's shape */
+  wk_hours *hours;   /* the hour buckets the uploads go into */
+  int idle;          /* no upload to fold: nothing to write */
   int64_t t0;
 };
 
@@ -137,6 +142,7 @@ void wk_group_free(wk_group *g) {
   for (size_t i = 0; i < g->ncontrib; i++) pp_free(g->contrib[i]);
   free(g->contrib);
   pp_free(g->shape);
+  wk_hours_free(g->hours);
   free(g);
 }
 
@@ -199,6 +205,7 @@ static int judge(wk_attempt *a, wk_group *g) {
     }
     free(f->data);
     f->data = NULL;
+    f->hour = wk_upload_hour(w, f);
     if (!g->have_cols) {
       wk_columns_of(&ki, &g->cols);
       g->have_cols = 1;
@@ -386,16 +393,21 @@ static int one_upload(wk_attempt *a, wk_group *g, wk_fetched *f) {
   worker *w = a->w;
   wk_inst *in = needs_state(g, f) ? find_inst(g, layout_instance_hash(instance_of(f))) : NULL;
   if (in && wk_sl_has_sorted(&in->record, f->name)) {
-    /* the state holds it, so the base does too (bases are written first) */
+    /* the state holds it, so its bucket and base do too (written first) */
     wk_count(w, WK_DUPLICATES, 1);
     WK_LOG(w, CORE_LOG_INFO, "upload already in its instance state (redelivered): skipped", "app",
            a->app, "kind", kind_name(g), "key", f->key, NULL);
     return wk_announce_add(a, f->key, g->kind);
   }
-  /* Each object that sums counter contributions is judged by its own
-   * record; the contribution is computed when one of them lacks the upload
-   * (today that object is the base). */
-  int in_base = wk_sl_has_sorted(&g->base.record, f->name);
+  /* Each object that sums counter contributions (the base, when the hour
+   * is in its window, and the hour's bucket) is judged by its own record;
+   * the contribution is computed when one of them lacks the upload. */
+  wk_base *bucket = NULL;
+  int rc = wk_hours_get(a, g->hours, f->hour, g->base.p ? g->base.p : g->shape, &bucket);
+  if (rc != 0) return rc;
+  int need_bucket = !wk_sl_has_sorted(&bucket->record, f->name);
+  int need_base = wk_window_holds(w, &g->base, f->hour) &&
+                  !wk_sl_has_sorted(&g->base.record, f->name);
   int old = stale(f, in);
   if (old) {
     wk_stat_kind(w->st, WK_K_STALE, g->kind, 1);
@@ -403,22 +415,40 @@ static int one_upload(wk_attempt *a, wk_group *g, wk_fetched *f) {
            "snapshot older than its instance's last one: its counters are in that one already",
            "app", a->app, "kind", kind_name(g), "instance", in->id, "key", f->key, NULL);
   }
-  if (in_base) {
+  pp_profile *c = NULL, *cb = NULL;
+  if (!need_base && !need_bucket) {
     wk_count(w, WK_DUPLICATES, 1);
     WK_LOG(w, CORE_LOG_INFO,
-           "upload already in the base, not yet in its instance state: the state advances", "app",
-           a->app, "kind", kind_name(g), "key", f->key, NULL);
+           "upload already in the base and its hour bucket, not yet in its instance state: the "
+           "state advances",
+           "app", a->app, "kind", kind_name(g), "key", f->key, NULL);
   } else if (!(old && cumulative(g, f))) {
-    pp_profile *c = NULL;
-    int rc = contribution(a, g, f, in, &c);
+    rc = contribution(a, g, f, in, &c);
     if (rc != 0) return rc;
-    if (c) g->contrib[g->ncontrib++] = c;
+    if (c && need_base && need_bucket && !(cb = pp_clone(c))) {
+      pp_free(c);
+      return wk_out_of_memory(a);
+    }
+    if (c && !need_base) {
+      cb = c;
+      c = NULL;
+    }
   }
-  if (!in_base && wk_sl_add(&g->base.fresh, f->name) != 0) return wk_out_of_memory(a);
+  if (need_base) {
+    if (c) g->contrib[g->ncontrib++] = c;
+    if (wk_sl_add(&g->base.fresh, f->name) != 0) {
+      pp_free(cb);
+      return wk_out_of_memory(a);
+    }
+  } else {
+    pp_free(c);
+  }
+  if (need_bucket && (rc = wk_hours_add(a, g->hours, bucket, f->name, cb)) != 0) return rc;
+  if (!need_bucket) pp_free(cb);
   if (in) {
     if (wk_sl_add(&in->applied, f->name) != 0) return wk_out_of_memory(a);
     if (!old) {
-      int rc = advance(a, g, f, in);
+      rc = advance(a, g, f, in);
       if (rc != 0) return rc;
     }
   }
@@ -458,54 +488,17 @@ static int update_gauges(wk_attempt *a, wk_group *g) {
   return 0;
 }
 
-/* ---- Step 5: the base ---- */
+/* ---- Step 5: the buckets, then the base ---- */
 
 /* The new base: contributions newest first, the old base with its gauge
  * columns zeroed, G; then the app's prune rules. */
 static int merge_base(wk_attempt *a, wk_group *g) {
-  char why[600];
-  pp_merger *m = pp_merger_new();
-  if (!m) return wk_out_of_memory(a);
-  int rc = PP_OK;
-  size_t inputs = 0;
-  for (size_t i = g->ncontrib; rc == PP_OK && i-- > 0; inputs++) {
-    rc = pp_merger_add(m, g->contrib[i], why, sizeof why);
-    g->contrib[i] = NULL;
-  }
-  if (rc == PP_OK && g->base.p) {
-    pp_profile *b = g->base.p;
-    g->base.p = NULL;
-    pp_remove_comments_with_prefix(b, WORKER_COMMENT_PREFIX);
-    if (g->cols.has_gauges) wk_scale(b, &g->cols, 1, 0);
-    rc = pp_merger_add(m, b, why, sizeof why);
-    inputs++;
-  }
-  if (rc == PP_OK && g->gauge) {
-    int grc = 0;
-    pp_profile *sum = wk_gauge_sum(g->gauge, &grc);
-    if (grc != 0) rc = PP_ENOMEM;
-    else if (sum) {
-      rc = pp_merger_add(m, sum, why, sizeof why);
-      inputs++;
-    }
-  }
-  if (rc == PP_OK && !inputs) {
-    /* nothing counts yet (a gauge kind whose instances all expired): an
-     * empty base of the kind's shape carries the record */
-    pp_profile *z = pp_clone(g->shape);
-    rc = z ? pp_merger_add(m, z, why, sizeof why) : PP_ENOMEM;
-  }
-  if (rc == PP_OK) rc = pp_merger_finish(m, &g->base.result, why, sizeof why);
-  pp_merger_free(m);
-  if (rc != PP_OK) {
-    errbuf_set(a->err, a->errlen, "merging into %s: %s", g->base.key, why);
-    return wk_from_pp(rc);
-  }
-  if ((rc = wk_prune(a->w, a->app, g->base.result, why, sizeof why)) != PP_OK) {
-    errbuf_set(a->err, a->errlen, "pruning %s: %s", g->base.key, why);
-    return wk_from_pp(rc);
-  }
-  return 0;
+  pp_profile *old = g->base.p;
+  g->base.p = NULL;
+  int rc = wk_fold(a, g->base.key, g->contrib, g->ncontrib, old, &g->cols, g->gauge, g->shape,
+                   &g->base.result);
+  g->ncontrib = 0;
+  return rc;
 }
 
 static double ms_since(int64_t t0) { return (double)(chrono_mono_ns() - t0) / 1e6; }
@@ -528,41 +521,64 @@ static void report_written(wk_attempt *a, wk_group *g) {
          "base_bytes", sz, "merge_ms", mss, NULL);
 }
 
-int wk_group_write_base(wk_attempt *a, wk_group *g) {
+int wk_group_prepare(wk_attempt *a, wk_group *g) {
   g->t0 = chrono_mono_ns();
   wk_base_init(&g->base, a, g->kind);
   int rc = wk_base_load(a, &g->base);
+  if (rc == 0) rc = wk_window_fill(a, &g->base);
   if (rc == 0) rc = judge(a, g);
   if (rc != 0) return rc;
   const pp_profile *shape = NULL;
   for (size_t i = 0; i < g->n && !shape; i++)
     if (g->ok[i]) shape = g->ups[i]->p;
   if (!shape) {
+    g->idle = 1;
+    wk_known_note(a->w, a->app, &g->base);
     wk_base_keep_read(a, &g->base);
     return 0;
   }
   /* the first upload's shape, for an empty base and as the reference of a
    * rebuild of G: its profile may move into a state below */
   if (!(g->shape = wk_scaled(shape, &g->cols, 0, 0, 0))) return wk_out_of_memory(a);
+  if (!(g->hours = wk_hours_new(g->kind))) return wk_out_of_memory(a);
   g->contrib = calloc(g->n, sizeof *g->contrib);
   rc = g->contrib ? load_states(a, g) : wk_out_of_memory(a);
   for (size_t i = 0; rc == 0 && i < g->n; i++)
     if (g->ok[i]) rc = one_upload(a, g, g->ups[i]);
   if (rc == 0 && g->cols.has_gauges) rc = update_gauges(a, g);
-  int write = rc == 0 && (g->base.fresh.n > 0 || (g->gauge && wk_gauge_dirty(g->gauge)));
-  if (rc == 0 && !write) wk_base_keep_read(a, &g->base);
-  if (write) rc = merge_base(a, g);
-  if (write && rc == 0) rc = wk_base_encode(a, &g->base);
-  if (write && rc == 0) rc = wk_base_write(a, &g->base);
-  if (write && rc == 0) {
+  return rc;
+}
+
+/* Another writer: G may not be what the stores say any more. */
+static void conflict(wk_attempt *a, wk_group *g) {
+  if (!g->gauge) return;
+  wk_gauge_drop(a->w, g->gauge);
+  g->gauge = NULL;
+}
+
+int wk_group_write_buckets(wk_attempt *a, wk_group *g) {
+  if (g->idle || !g->hours) return 0;
+  int rc = wk_hours_write(a, g->hours, &g->cols, g->gauge, g->shape);
+  if (rc == 1) conflict(a, g);
+  return rc;
+}
+
+int wk_group_write_base(wk_attempt *a, wk_group *g) {
+  if (g->idle) return 0;
+  int write = g->base.fresh.n > 0 || (g->gauge && wk_gauge_dirty(g->gauge));
+  if (!write) {
+    wk_known_note(a->w, a->app, &g->base);
+    wk_base_keep_read(a, &g->base);
+    return 0;
+  }
+  int rc = merge_base(a, g);
+  if (rc == 0) rc = wk_base_encode(a, &g->base);
+  if (rc == 0) rc = wk_base_write(a, &g->base);
+  if (rc == 0) {
     if (g->gauge) wk_gauge_written(g->gauge, &g->base.info);
     report_written(a, g);
   }
-  if (rc == 1 && g->gauge) {
-    /* another writer: G may not be what the stores say any more */
-    wk_gauge_drop(a->w, g->gauge);
-    g->gauge = NULL;
-  }
+  if (rc == 1) conflict(a, g);
   return rc;
 }
 

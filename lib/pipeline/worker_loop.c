@@ -7,7 +7,8 @@
  * merge up to the app's next profile.deleted, which is a barrier), and
  * commits each partition's last message. Between batches the loop reloads
  * the rules when asked, runs the gauge tick every gauge_tick_ms (expired
- * instances leave their bases' gauge parts), and, while idle, checks the
+ * instances leave their bases' gauge parts) and the history tick as often
+ * (hours leave windows, old history goes), and, while idle, checks the
  * dependencies so health recovers without traffic.
  */
 #include <stdio.h>
@@ -93,7 +94,7 @@ static void decode_one(batch *b, size_t i) {
 /* The operations a batch retries (wk_op; merging is wk_op_merge). */
 static int op_delete_staged(worker *w, void *arg, char *err, size_t errlen) {
   const wk_keys *k = arg;
-  return wk_delete_staged(w, k->app, k->keys[0], err, errlen);
+  return wk_delete_staged(w, k->app, k->keys, k->n, err, errlen);
 }
 
 typedef struct delete_op {
@@ -106,14 +107,12 @@ static int op_delete_app(worker *w, void *arg, char *err, size_t errlen) {
   return wk_delete_app(w, d->app, &d->args, err, errlen);
 }
 
-/* Deletes the staged objects of the profile.merged events gathered so far. */
+/* Moves the staged objects of the profile.merged events gathered so far to
+ * history (all of them again after a failure: each step is idempotent). */
 static int delete_merged(batch *b, const char *app, size_t nd) {
-  int rc = 0;
-  for (size_t d = 0; rc == 0 && d < nd; d++) {
-    wk_keys op = {app, &b->dels[d], 1};
-    rc = wk_retry(b->w, app, op_delete_staged, &op, b->stop);
-  }
-  return rc;
+  if (!nd) return 0;
+  wk_keys op = {app, b->dels, nd};
+  return wk_retry(b->w, app, op_delete_staged, &op, b->stop);
 }
 
 /* The profile.deleted at j, a barrier: the profile.merged before it run
@@ -259,10 +258,13 @@ static void log_start(worker *w) {
   const char *ru = w->cfg.reader_url ? w->cfg.reader_url : "";
   size_t rl = strcspn(ru, "?");
   snprintf(events, sizeof events, "%.*s%s", (int)(rl < 200 ? rl : 200), ru, ru[rl] ? "?..." : "");
-  char ttl_s[24];
+  char ttl_s[24], win_s[24], ret_s[24];
   snprintf(ttl_s, sizeof ttl_s, "%lld", (long long)w->cfg.gauge_ttl_ms);
+  snprintf(win_s, sizeof win_s, "%lld", (long long)w->cfg.window_ms);
+  snprintf(ret_s, sizeof ret_s, "%lld", (long long)w->cfg.retention_ms);
   WK_LOG(w, CORE_LOG_INFO, "worker starting", "store", blob_url(w->cfg.blob), "events", events,
-         "batch_max", batch_s, "batch_wait_ms", wait_s, "gauge_ttl_ms", ttl_s, NULL);
+         "batch_max", batch_s, "batch_wait_ms", wait_s, "gauge_ttl_ms", ttl_s, "window_ms", win_s,
+         "retention_ms", ret_s, NULL);
 }
 
 static int64_t mono_ms(void) { return chrono_mono_ns() / 1000000; }
@@ -325,6 +327,10 @@ static void consume(worker *w, bus_msg **msgs, volatile sig_atomic_t *stop,
     }
     /* Gauges of instances gone quiet leave their bases, with or without traffic. */
     if (w->ngauges && mono_ms() - w->last_tick_ms >= w->cfg.gauge_tick_ms) worker_gauge_tick(w);
+    /* Hours leave the windows and old history goes, with or without traffic. */
+    if ((w->nknown || w->napps) &&
+        (w->htick_more || mono_ms() - w->last_htick_ms >= w->cfg.gauge_tick_ms))
+      worker_history_tick(w);
   }
 }
 

@@ -6,21 +6,27 @@
  * allocates (freed in one place, step_free):
  *   1. load_base       the cpu base and its record: the one kept in memory
  *                      when the stored base is still the one written last,
- *                      else GET + decode (an undecodable base is moved aside);
+ *                      else GET + decode (an undecodable base is moved aside;
+ *                      a missing windowed base starts from its buckets);
  *   2. judge_uploads   each upload: already in the cpu record, gone, poison
- *                      (moved to rejected/), a new cpu upload, or an upload
- *                      of another kind (handed to its wk_group);
- *   3. merge_and_prune the new cpu uploads newest first, then the base; the
+ *                      (moved to rejected/), a new cpu upload (for the base
+ *                      when its hour is in the base's window, and for its
+ *                      hour's bucket when that lacks it), or an upload of
+ *                      another kind (handed to its wk_group), whose
+ *                      contributions are then made (wk_group_prepare);
+ *   3. buckets         every hour bucket that got uploads, of every kind
+ *                      (worker_hours.c), before any base;
+ *   4. merge_and_prune the new cpu uploads newest first, then the base; the
  *                      app's prune rules;
- *   4. next_record     the record of the new base (worker.h, rule 4), then
- *                      encode;
- *   5. guarded_write   PUT unless the base changed since step 1 (then the
+ *   5. next_record     the record of the new base (worker.h, rule 4) and its
+ *                      window start, then encode;
+ *   6. guarded_write   PUT unless the base changed since step 1 (then the
  *                      attempt is made again);
- *   6. other_kinds     each other kind's base (worker_kinds.c), then, after
+ *   7. other_kinds     each other kind's base (worker_kinds.c), then, after
  *                      every base, the instance states;
- *   7. announce        profile.merged for every upload now in its base.
- * Steps 3-5 run only when there are new cpu uploads, step 6 only for the
- * kinds the batch has.
+ *   8. announce        profile.merged for every upload now in its objects.
+ * Steps 4-6 run only when there are new cpu uploads for the base, step 7
+ * only for the kinds the batch has.
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -44,8 +50,12 @@ typedef struct merge_step {
   wk_base cpu;
   /* 2. the uploads */
   wk_fetched *items; /* one per name */
-  pp_profile **ups;  /* the new cpu ones, decoded, in name order */
+  pp_profile **ups;  /* the new cpu ones for the base, decoded, in name order */
   size_t nups;
+  wk_hours *hours;   /* the cpu hour buckets */
+  wk_columns cols;   /* the cpu columns (counters), once an upload is seen */
+  pp_profile *shape; /* without a base: the first upload's types, no samples (the
+                        reference of the others, which may be freed before) */
   wk_group *groups[LAYOUT_KIND_COUNT]; /* the other kinds' uploads */
   int64_t t0, t_base, t_ups, t_merge, t_enc; /* monotonic ns: start, end of each stage */
 } merge_step;
@@ -56,12 +66,17 @@ static void step_free(merge_step *s) {
   if (s->ups)
     for (size_t i = 0; i < s->nups; i++) pp_free(s->ups[i]);
   free(s->ups);
+  wk_hours_free(s->hours);
+  pp_free(s->shape);
   for (int k = 0; k < LAYOUT_KIND_COUNT; k++) wk_group_free(s->groups[k]);
   wk_attempt_free(&s->a);
 }
 
-/* 1. The cpu base and its record. */
-static int load_base(merge_step *s) { return wk_base_load(&s->a, &s->cpu); }
+/* 1. The cpu base and its record (a missing windowed one from its buckets). */
+static int load_base(merge_step *s) {
+  int rc = wk_base_load(&s->a, &s->cpu);
+  return rc == 0 ? wk_window_fill(&s->a, &s->cpu) : rc;
+}
 
 /* Moves a poison upload aside (data: its bytes when read). */
 static int reject(merge_step *s, wk_fetched *f, const uint8_t *data, size_t len,
@@ -117,71 +132,107 @@ static int judge_one(merge_step *s, wk_fetched *f, const pp_profile **ref) {
   if (drc == PP_OK && f->kind != LAYOUT_KIND_CPU) return to_group(s, f);
   if (drc == PP_OK && *ref && !wk_compatible(*ref, f->p, why, sizeof why)) drc = PP_EINCOMPATIBLE;
   if (drc != PP_OK) return reject(s, f, f->data, f->len, why);
+  f->hour = wk_upload_hour(w, f);
   pp_profile *up = f->p;
   f->p = NULL;
   free(f->data);
   f->data = NULL;
   pp_remove_comments_with_prefix(up, WORKER_COMMENT_PREFIX);
-  s->ups[s->nups++] = up;
-  if (!*ref) *ref = up;
-  if (wk_sl_add(&s->cpu.fresh, f->name) != 0) return wk_out_of_memory(&s->a);
+  if (!*ref) {
+    wk_columns_counters(pp_sample_type_count(up), &s->cols);
+    if (!(s->shape = wk_scaled(up, &s->cols, 0, 0, 1))) {
+      pp_free(up);
+      return wk_out_of_memory(&s->a);
+    }
+    *ref = s->shape;
+  }
+  /* the base lacks it (its record said so); its bucket may not */
+  wk_base *bucket = NULL;
+  int rc = wk_hours_get(&s->a, s->hours, f->hour, *ref, &bucket);
+  if (rc != 0) {
+    pp_free(up);
+    return rc;
+  }
+  int need_bucket = !wk_sl_has_sorted(&bucket->record, f->name);
+  int need_base = wk_window_holds(w, &s->cpu, f->hour);
+  pp_profile *for_bucket = NULL;
+  if (need_bucket && need_base && !(for_bucket = pp_clone(up))) {
+    pp_free(up);
+    return wk_out_of_memory(&s->a);
+  }
+  if (need_bucket && !need_base) {
+    for_bucket = up;
+    up = NULL;
+  }
+  if (need_base) {
+    s->ups[s->nups++] = up;
+    up = NULL;
+    if (wk_sl_add(&s->cpu.fresh, f->name) != 0) {
+      pp_free(for_bucket);
+      return wk_out_of_memory(&s->a);
+    }
+  }
+  pp_free(up);
+  if (need_bucket && (rc = wk_hours_add(&s->a, s->hours, bucket, f->name, for_bucket)) != 0)
+    return rc;
+  if (!need_base && !need_bucket) {
+    wk_count(w, WK_DUPLICATES, 1);
+    WK_LOG(w, CORE_LOG_INFO,
+           "upload already in its hour bucket and outside the base's window (redelivered): "
+           "skipped",
+           "app", app, "key", f->key, NULL);
+  }
   return wk_announce_add(&s->a, f->key, LAYOUT_KIND_CPU);
 }
 
 /* 2. The uploads: fetched and decoded at once, then judged in order. */
 static int judge_uploads(merge_step *s) {
   s->ups = calloc(s->names->n ? s->names->n : 1, sizeof *s->ups);
-  if (!s->ups || wk_fetch(s->a.w, s->a.app, s->names, &s->cpu.record, &s->items) != 0) {
+  s->hours = wk_hours_new(LAYOUT_KIND_CPU);
+  if (!s->ups || !s->hours ||
+      wk_fetch(s->a.w, s->a.app, s->names, &s->cpu.record, &s->items) != 0) {
     errbuf_set(s->a.err, s->a.errlen, "out of memory");
     return WORKER_ENOMEM;
   }
   const pp_profile *ref = s->cpu.p;
+  if (ref) wk_columns_counters(pp_sample_type_count(ref), &s->cols);
   for (size_t i = 0; i < s->names->n; i++) {
     int rc = judge_one(s, &s->items[i], &ref);
+    if (rc != 0) return rc;
+  }
+  /* the other kinds' contributions, before anything is written */
+  for (int k = 0; k < LAYOUT_KIND_COUNT; k++) {
+    if (!s->groups[k]) continue;
+    int rc = wk_group_prepare(&s->a, s->groups[k]);
     if (rc != 0) return rc;
   }
   return 0;
 }
 
-/* 3. Merge: uploads newest first, then the base (autopgo's [upload, base]);
- * then the app's prune rules. */
-static int merge_and_prune(merge_step *s) {
-  char why[600];
-  pp_merger *m = pp_merger_new();
-  if (!m) return wk_out_of_memory(&s->a);
-  int rc = PP_OK;
-  for (size_t i = s->nups; rc == PP_OK && i-- > 0;) {
-    pp_profile *up = s->ups[i];
-    s->ups[i] = NULL;
-    if ((rc = pp_merger_add(m, up, why, sizeof why)) != PP_OK) {
-      char key[WK_KEY_BUF];
-      layout_staging_key(s->a.app, s->cpu.fresh.v[i], key, sizeof key);
-      errbuf_set(s->a.err, s->a.errlen, "merging %s: %s", key, why);
-    }
-  }
-  if (rc == PP_OK && s->cpu.p) {
-    pp_remove_comments_with_prefix(s->cpu.p, WORKER_COMMENT_PREFIX);
-    pp_profile *b = s->cpu.p;
-    s->cpu.p = NULL;
-    if ((rc = pp_merger_add(m, b, why, sizeof why)) != PP_OK)
-      errbuf_set(s->a.err, s->a.errlen, "merging %s: %s", s->cpu.key, why);
-  }
-  if (rc == PP_OK && (rc = pp_merger_finish(m, &s->cpu.result, why, sizeof why)) != PP_OK)
-    errbuf_set(s->a.err, s->a.errlen, "merging into %s: %s", s->cpu.key, why);
-  pp_merger_free(m);
-  if (rc != PP_OK) return wk_from_pp(rc);
-  if ((rc = wk_prune(s->a.w, s->a.app, s->cpu.result, why, sizeof why)) != PP_OK) {
-    errbuf_set(s->a.err, s->a.errlen, "pruning %s: %s", s->cpu.key, why);
-    return wk_from_pp(rc);
-  }
-  return 0;
+/* 3. Every hour bucket of every kind, before any base. Returns 0, 1 (a
+ * bucket changed under the worker: merge again) or a WORKER_E* code. */
+static int write_buckets(merge_step *s) {
+  int rc = wk_hours_write(&s->a, s->hours, &s->cols, NULL, NULL);
+  for (int k = 0; rc == 0 && k < LAYOUT_KIND_COUNT; k++)
+    if (s->groups[k]) rc = wk_group_write_buckets(&s->a, s->groups[k]);
+  return rc;
 }
 
-/* 4. The new record: the old names whose staged objects still exist, plus
- * the names merged now; written into the result, which is then encoded. */
+/* 4. Merge: uploads newest first, then the base (autopgo's [upload, base]);
+ * then the app's prune rules. */
+static int merge_and_prune(merge_step *s) {
+  pp_profile *old = s->cpu.p;
+  s->cpu.p = NULL;
+  int rc = wk_fold(&s->a, s->cpu.key, s->ups, s->nups, old, &s->cols, NULL, NULL, &s->cpu.result);
+  return rc;
+}
+
+/* 5. The new record: the old names whose staged objects still exist, plus
+ * the names merged now, and the window start; written into the result,
+ * which is then encoded. */
 static int next_record(merge_step *s) { return wk_base_encode(&s->a, &s->cpu); }
 
-/* 5. Guards against another writer since step 1, then writes. Returns 1
+/* 6. Guards against another writer since step 1, then writes. Returns 1
  * when the base changed (merge again). */
 static int guarded_write(merge_step *s) { return wk_base_write(&s->a, &s->cpu); }
 
@@ -203,7 +254,7 @@ static void report_written(merge_step *s) {
   snprintf(sz, sizeof sz, "%zu", s->cpu.enclen);
   snprintf(ms, sizeof ms, "%.1f", dt_ms);
   snprintf(stages, sizeof stages,
-           "base %.0f, uploads %.0f, merge+prune %.0f, list+encode %.0f, write %.0f",
+           "base %.0f, uploads+buckets %.0f, merge+prune %.0f, list+encode %.0f, write %.0f",
            ms_between(s->t0, s->t_base), ms_between(s->t_base, s->t_ups),
            ms_between(s->t_ups, s->t_merge), ms_between(s->t_merge, s->t_enc),
            ms_between(s->t_enc, chrono_mono_ns()));
@@ -212,7 +263,7 @@ static void report_written(merge_step *s) {
   WK_LOG(w, CORE_LOG_DEBUG, "base write stages (ms)", "app", app, "stages", stages, NULL);
 }
 
-/* 6. The other kinds: every base first, then every instance state. Returns
+/* 7. The other kinds: every base first, then every instance state. Returns
  * 0, 1 (a base changed: merge again) or a negative WORKER_E* code. */
 static int other_kinds(merge_step *s) {
   int rc = 0;
@@ -223,7 +274,7 @@ static int other_kinds(merge_step *s) {
   return rc;
 }
 
-/* 7. Announce: every upload now in its base gets its profile.merged. */
+/* 8. Announce: every upload now in its objects gets its profile.merged. */
 static int announce(merge_step *s) { return wk_announce_all(&s->a); }
 
 /* One attempt of worker_merge_app. Returns 0, 1 (conflict: a base
@@ -242,6 +293,7 @@ static int merge_attempt(worker *w, const char *app, const wk_strlist *names, ch
     s.t_base = chrono_mono_ns();
     rc = judge_uploads(&s);
   }
+  if (rc == 0) rc = write_buckets(&s);
   if (rc == 0 && s.nups > 0) {
     s.t_ups = chrono_mono_ns();
     rc = merge_and_prune(&s);
@@ -255,6 +307,7 @@ static int merge_attempt(worker *w, const char *app, const wk_strlist *names, ch
     }
     if (rc == 0) report_written(&s);
   } else if (rc == 0) {
+    wk_known_note(w, app, &s.cpu);
     wk_base_keep_read(&s.a, &s.cpu);
     wk_dep_ok(w, WK_DEP_BLOB);
   }

@@ -6,7 +6,9 @@
  * already in their base's record are only cleaned up). Staged names sort by
  * time, so each instance's snapshots are merged in the order they came.
  * Then the gauge part of every (app, kind) with instance states is built,
- * so the tick expires their instances even if no upload of them comes.
+ * so the tick expires their instances even if no upload of them comes, and
+ * every app and base in the store is handed to the history tick (windows,
+ * retention), so idle apps age too.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,11 +31,14 @@ static int list_all_staged(worker *w, wk_strlist *keys, wk_strlist *kinds, char 
   while ((rc = blob_iter_next(it, &key, &info, err, errlen)) == 1) {
     if (layout_key_app(key, app, sizeof app) != 0) continue;
     int oom = 0;
+    wk_known_add_app(w, app);
     if (layout_staged_name(key, app)) {
       oom = wk_sl_add(keys, key) != 0;
     } else if (layout_parse_key(key, &ref) == 0 && ref.type == LAYOUT_KEY_INSTANCE) {
       snprintf(pair, sizeof pair, "%s/%s", ref.app, layout_kind_name(ref.kind));
       if (!kinds->n || strcmp(kinds->v[kinds->n - 1], pair) != 0) oom = wk_sl_add(kinds, pair) != 0;
+    } else if (layout_parse_key(key, &ref) == 0 && ref.type == LAYOUT_KEY_BASE) {
+      wk_known_adopt(w, ref.app, ref.kind);
     }
     if (oom) {
       rc = BLOB_ENOMEM;

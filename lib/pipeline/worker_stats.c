@@ -52,6 +52,17 @@ static const struct {
     [WK_PRUNE_SKIPPED] = {"pgopipe_worker_prune_rules_skipped_total",
                           "Prune rules skipped for a function name PCRE2 could not evaluate them on "
                           "(match limit)."},
+    [WK_BUCKET_WRITES] = {"pgopipe_worker_hour_bucket_writes_total", "Hour buckets written."},
+    [WK_HISTORY_KEPT] = {"pgopipe_worker_history_kept_total",
+                         "Staged uploads copied to history/ after merging."},
+    [WK_WINDOW_ADVANCES] = {"pgopipe_worker_window_hours_left_total",
+                            "Hour buckets taken out of a base (by subtraction) as their hour left "
+                            "the window."},
+    [WK_WINDOW_REBUILDS] = {"pgopipe_worker_window_rebuilds_total",
+                            "Bases rebuilt from their window's hour buckets."},
+    [WK_RETENTION_DELETED] = {"pgopipe_worker_retention_deleted_total",
+                              "Hour buckets, history objects and instance states deleted as older "
+                              "than the retention."},
 };
 
 /* The per-kind counter families (label "kind"), in wk_kind_counter order. */
@@ -231,6 +242,11 @@ void worker_stats_counts(const worker_stats *st, worker_counts *o) {
   o->conflicts = atomic_load(&c[WK_CONFLICTS]);
   o->cache_hits = atomic_load(&c[WK_CACHE_HITS]);
   o->prune_skipped = atomic_load(&c[WK_PRUNE_SKIPPED]);
+  o->bucket_writes = atomic_load(&c[WK_BUCKET_WRITES]);
+  o->history_kept = atomic_load(&c[WK_HISTORY_KEPT]);
+  o->window_advances = atomic_load(&c[WK_WINDOW_ADVANCES]);
+  o->window_rebuilds = atomic_load(&c[WK_WINDOW_REBUILDS]);
+  o->retention_deleted = atomic_load(&c[WK_RETENTION_DELETED]);
   o->last_base_bytes = atomic_load(&st->last_base_bytes);
   for (int k = 0; k < LAYOUT_KIND_COUNT; k++) {
     o->kind_uploads[k] = atomic_load(&st->kcount[WK_K_UPLOADS][k]);

@@ -31,7 +31,12 @@ static void test_delete(void) {
   past_ms_of(wall_ns()); /* ...and named in a millisecond before the delete's */
   char err[256];
   blob_put(e.blob, "app/rejected/x", "x", 1, err, sizeof err);
-  CHECK(count_prefix(&e, "app/") == 3, "setup: %zu objects", count_prefix(&e, "app/"));
+  /* the base, the staged upload, the rejected object, the merged upload's
+   * hour bucket and its history object */
+  CHECK(count_prefix(&e, "app/") == 5, "setup: %zu objects", count_prefix(&e, "app/"));
+  CHECK(count_prefix(&e, "app/hours/cpu/") == 1 && count_prefix(&e, "app/history/cpu/") == 1,
+        "setup: %zu hour buckets, %zu history objects", count_prefix(&e, "app/hours/"),
+        count_prefix(&e, "app/history/"));
   /* temporary files of a writer killed during a put go with the app */
   char tmp1[800], tmp2[800], appdir[700];
   snprintf(tmp1, sizeof tmp1, "%s/app/staging/.blobtmp-0123456789ab", e.dir);

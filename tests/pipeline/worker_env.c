@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "svc_log.h"
@@ -75,6 +76,8 @@ worker_config env_config(const env *e, size_t batch_max, size_t max_profile) {
   c.clock_ns = e->clock_ns;
   c.clock_ctx = e->clock_ctx;
   c.gauge_ttl_ms = e->gauge_ttl_ms;
+  c.window_ms = e->window_ms;
+  c.retention_ms = e->retention_ms;
   return c;
 }
 
@@ -110,6 +113,13 @@ void env_set_clock(env *e, int64_t (*clock_ns)(void *ctx), void *ctx, int64_t ga
   e->clock_ns = clock_ns;
   e->clock_ctx = ctx;
   e->gauge_ttl_ms = gauge_ttl_ms;
+  new_worker(e, batch_max, 0);
+}
+
+void env_set_history(env *e, int64_t window_ms, int64_t retention_ms, size_t batch_max) {
+  worker_free(e->w);
+  e->window_ms = window_ms;
+  e->retention_ms = retention_ms;
   new_worker(e, batch_max, 0);
 }
 
@@ -322,4 +332,61 @@ void wenv_done(void) {
   char cmd[700];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
+}
+
+pp_profile *env_get_profile(env *e, const char *key) {
+  uint8_t *b;
+  size_t len;
+  char err[256];
+  if (blob_get(e->blob, key, 0, &b, &len, NULL, err, sizeof err)) return NULL;
+  pp_profile *p = NULL;
+  if (pp_decode(b, len, NULL, &p, err, sizeof err)) p = NULL;
+  free(b);
+  return p;
+}
+
+int env_write_profile(const char *path, const pp_profile *p) {
+  uint8_t *b = NULL;
+  size_t n = 0;
+  char err[256];
+  if (pp_encode(p, 1, &b, &n, err, sizeof err) != 0) return -1;
+  FILE *f = fopen(path, "wb");
+  int rc = f && fwrite(b, 1, n, f) == n ? 0 : -1;
+  if (f) fclose(f);
+  free(b);
+  return rc;
+}
+
+int same_as_go(const char *agents, const char *what, pp_profile *const *expected, size_t n,
+               const pp_profile *actual) {
+  static int seq;
+  if (!actual) {
+    CHECK(0, "%s: missing", what);
+    return 0;
+  }
+  char dir[700], path[800];
+  snprintf(dir, sizeof dir, "%s/cmp-go%d", g_tmp, ++seq);
+  mkdir(dir, 0755);
+  size_t cmdcap = 4096 + (n + 2) * 820;
+  char *cmd = malloc(cmdcap);
+  if (!cmd) return 0;
+  size_t at = (size_t)snprintf(cmd, cmdcap, "'%s' compare", agents);
+  for (size_t i = 0; i < n; i++) {
+    snprintf(path, sizeof path, "%s/e%03zu.pb.gz", dir, i);
+    CHECK(env_write_profile(path, expected[i]) == 0, "%s", path);
+    at += (size_t)snprintf(cmd + at, cmdcap - at, " '%s'", path);
+  }
+  snprintf(path, sizeof path, "%s/actual.pb.gz", dir);
+  CHECK(env_write_profile(path, actual) == 0, "%s", path);
+  snprintf(cmd + at, cmdcap - at, " -- '%s' >'%s/out.txt' 2>&1", path, dir);
+  int rc = system(cmd);
+  free(cmd);
+  int ok = rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
+  if (!ok) {
+    char show[900];
+    snprintf(show, sizeof show, "head -n 20 '%s/out.txt' >&2", dir);
+    if (system(show) != 0) fprintf(stderr, "(no output)\n");
+  }
+  CHECK(ok, "%s: differs from Go's merge of its %zu expected profiles (%s)", what, n, dir);
+  return ok;
 }

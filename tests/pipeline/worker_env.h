@@ -49,6 +49,8 @@ typedef struct env {
   int64_t (*clock_ns)(void *ctx);
   void *clock_ctx;
   int64_t gauge_ttl_ms;
+  /* the window and retention (0: the defaults); kept by env_restart */
+  int64_t window_ms, retention_ms;
 } env;
 
 /* Opens a scenario; the worker merges up to batch_max messages at once and
@@ -58,6 +60,9 @@ void env_open(env *e, const rules_set *rules, size_t batch_max, size_t max_profi
  * store and bus, batches of up to batch_max). */
 void env_set_clock(env *e, int64_t (*clock_ns)(void *ctx), void *ctx, int64_t gauge_ttl_ms,
                    size_t batch_max);
+/* Gives the worker of e this window and retention (a new worker on the same
+ * store and bus, batches of up to batch_max). */
+void env_set_history(env *e, int64_t window_ms, int64_t retention_ms, size_t batch_max);
 /* "Crash": drops the worker and the reader without committing more and
  * starts new ones; new_topic=1 also empties the bus (a new process's
  * in-process bus, offsets from 0). */
@@ -99,5 +104,15 @@ size_t record_size(const pp_profile *p);
 worker_counts counts(env *e);
 /* Polls pred(ctx) every 10 ms for up to ms; returns its last answer. */
 int wait_for(int (*pred)(void *), void *ctx, int ms);
+
+/* The object at key, decoded (caller frees), or NULL. */
+pp_profile *env_get_profile(env *e, const char *key);
+/* Writes p gzipped to path. Returns 0 or -1. */
+int env_write_profile(const char *path, const pp_profile *p);
+/* actual equals Go's profile.Merge of expected[0..n) by summary (`agents
+ * compare`, the emulator at agents): a CHECK with `what` in its message.
+ * Returns 1 when equal. */
+int same_as_go(const char *agents, const char *what, pp_profile *const *expected, size_t n,
+               const pp_profile *actual);
 
 #endif

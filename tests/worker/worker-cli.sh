@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # worker-cli.sh BUILD_DIR — pgopipe-worker's command line: --help and
-# --version exit 0, usage errors exit 2 with a message naming the flag, a bad
+# --version exit 0, usage errors exit 2 with a message naming the flag (a
+# --window longer than --retention among them), a bad
 # rules file exits 1 naming the file, the app, the rule and the regex offset,
 # mem:// is refused (in-process only), an unreachable store/bus exits 1.
 set -euo pipefail
@@ -22,6 +23,10 @@ expect 2 'batch-max' --batch-max 0
 expect 2 'batch-wait' --batch-wait 5x
 expect 2 'log-level' -l chatty
 expect 2 'mem://' --event-reader-url mem://profiles
+expect 2 'window' --window 200h
+expect 2 'window' --window 48h --retention 24h
+expect 2 'retention' --retention 30m
+expect 2 'window' --window 1y
 echo '[{"app": "web", "rules": [{"drop": "^ok$"}, {"drop": "(x"}]}]' >"$tmp/rules.json"
 expect 1 'rules.json: app "web" rule 1: .*offset 2' --prune "$tmp/rules.json"
 echo '[{"app": "web"' >"$tmp/broken.json"
@@ -32,6 +37,10 @@ set +e; PGOPIPE_BATCH_MAX=0 "$bin" >"$tmp/out" 2>&1; rc=$?; set -e
 [ $rc = 2 ] && grep -q 'batch' "$tmp/out" || fail "PGOPIPE_BATCH_MAX=0 not read from the environment (exit $rc)"
 set +e; PGOPIPE_BATCH_MAX=0 "$bin" --batch-max 5 --event-reader-url mem://x >"$tmp/out" 2>&1; rc=$?; set -e
 grep -q 'mem://' "$tmp/out" || fail "--batch-max did not win over PGOPIPE_BATCH_MAX"
+set +e; PGOPIPE_WINDOW=200h "$bin" >"$tmp/out" 2>&1; rc=$?; set -e
+[ $rc = 2 ] && grep -q 'window' "$tmp/out" || fail "PGOPIPE_WINDOW=200h not read from the environment (exit $rc)"
+set +e; PGOPIPE_WINDOW=200h "$bin" --window 24h --event-reader-url mem://x >"$tmp/out" 2>&1; rc=$?; set -e
+grep -q 'mem://' "$tmp/out" || fail "--window did not win over PGOPIPE_WINDOW"
 # no broker: a clear failure, exit 1
 set +e; KAFKA_BROKERS=127.0.0.1:1 timeout 60 "$bin" -p 0 --blob-store-url "file://$tmp/data" \
   --event-reader-url 'kafka://g?topic=t&check.timeout.ms=500' --event-writer-url 'kafka://t?check.timeout.ms=500' \

@@ -17,13 +17,18 @@
 #           old rules; SIGTERM → exit 0.
 #   group   two workers in one consumer group share the apps; one leaves
 #           mid-stream (SIGTERM); every base is exact.
-#   crash   a stream of uploads while the worker is SIGKILLed and restarted
-#           several times: CPU uploads, and cumulative heap and mutex
+#   crash   a stream of uploads while the worker (--window 24h) is SIGKILLed
+#           and restarted several times: CPU uploads whose time_nanos place
+#           them 0, 7, 14, 21 and 28 hours ago, and cumulative heap and mutex
 #           snapshots from two instances, one of which restarts (staged with
-#           the metadata the server writes, by worker-tool); final totals
-#           equal the sum of the CPU uploads, and each kind's base the sum of
-#           what its snapshots add (the last snapshot of each life) plus each
-#           instance's last in-use gauges, exactly; staging ends empty.
+#           the metadata the server writes, by worker-tool); final totals:
+#           the cpu base the sum of the uploads in the window (not the one 28
+#           hours ago), every cpu hour bucket the sum of its hour's uploads,
+#           each kind's base the sum of what its snapshots add (the last
+#           snapshot of each life) plus each instance's last in-use gauges
+#           and each kind's hour buckets the sum of what that hour's
+#           snapshots add, exactly; every upload kept in history/ once;
+#           staging ends empty.
 # The crash scenario reads heap and mutex profiles from $PGOPIPE_PROFILES
 # (tests/diff/gen-profiles.sh).
 set -euo pipefail
@@ -301,22 +306,27 @@ crash)
       fail "series $kind b"
   done
   t0=$(( ($(date +%s) - 600) * 1000000000 ))
-  start_worker c --batch-max 8
-  : >"$tmp/uploaded-c-one"; : >"$tmp/uploaded-c-two"; : >"$tmp/kinds-failed"
+  hour_of() { date -u -d "@$(( $1 / 1000000000 ))" +%Y%m%d%H; } # hour_of NS → YYYYMMDDHH
+  start_worker c --batch-max 8 --window 24h
+  : >"$tmp/uploaded-c-one"; : >"$tmp/uploaded-c-two"; : >"$tmp/kinds-failed"; : >"$tmp/kinds-hours"
   (
     for i in $(seq 1 "$n"); do
       app=c-one; [ $((i % 3)) = 0 ] && app=c-two
       f=${cpu[$((i % ${#cpu[@]}))]}
-      "$tool" upload "$BLOB" "$WRITER" "$app" "$f" >/dev/null && echo "$f" >>"$tmp/uploaded-$app"
+      t=$(( $(date +%s%N) - (i % 5) * 7 * 3600 * 1000000000 - 60 * 1000000000 ))
+      "$tool" upload --profile-time "$t" "$BLOB" "$WRITER" "$app" "$f" >/dev/null &&
+        echo "$(hour_of "$t") $f" >>"$tmp/uploaded-$app"
       # the snapshots spread over the whole stream (so the kills fall among them)
       step=$(( n / nk > 0 ? n / nk : 1 ))
       if [ $((i % step)) = 0 ] && [ $((i / step)) -le "$nk" ]; then
         k=$(printf %03d $((i / step - 1)))
         for kind in heap mutex; do
           for inst in a b; do
+            ts=$((t0 + i * 1000000000))
             "$tool" upload --kind $kind --mode cumulative --source profefe --instance "$inst" \
-              --time $((t0 + i * 1000000000)) "$BLOB" "$WRITER" c-one "$tmp/series/$kind-$inst/snap-$k.pb.gz" \
+              --time "$ts" "$BLOB" "$WRITER" c-one "$tmp/series/$kind-$inst/snap-$k.pb.gz" \
               >/dev/null || echo "$kind $inst $k" >>"$tmp/kinds-failed"
+            echo "$kind $(hour_of "$ts") $tmp/series/$kind-$inst/contrib-$k.pb.gz" >>"$tmp/kinds-hours"
           done
         done
       fi
@@ -331,13 +341,34 @@ crash)
     sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
     kill -KILL "$PID_c" 2>/dev/null || true
     wait "$PID_c" 2>/dev/null || true
-    start_worker c --batch-max 8
+    start_worker c --batch-max 8 --window 24h
   done
   wait "$feeder" || fail "feeder failed"
   [ ! -s "$tmp/kinds-failed" ] || fail "snapshot uploads failed: $(tr '\n' ' ' <"$tmp/kinds-failed")"
+  wstart=$(date -u -d "@$(( $(date +%s) - 86400 ))" +%Y%m%d%H) # the window's first hour
+  nbuckets=0
   for app in c-one c-two; do
-    mapfile -t up <"$tmp/uploaded-$app"
-    wait_base "$app" "$(expected_total "${up[@]}")" 120
+    # the base: the uploads of the window's hours; the one 28 hours ago is out
+    mapfile -t inwin < <(awk -v s="$wstart" '$1 >= s { print $2 }' "$tmp/uploaded-$app")
+    mapfile -t outwin < <(awk -v s="$wstart" '$1 < s { print $2 }' "$tmp/uploaded-$app")
+    [ ${#outwin[@]} -gt 0 ] || fail "$app: no upload before the window"
+    wait_base "$app" "$(expected_total "${inwin[@]}")" 120
+    # every hour bucket: exactly its hour's uploads
+    for h in $(cut -d' ' -f1 "$tmp/uploaded-$app" | sort -u); do
+      mapfile -t inhour < <(awk -v h="$h" '$1 == h { print $2 }' "$tmp/uploaded-$app")
+      "$tool" wait-total "$BLOB" "$app/hours/cpu/$h.pgo" 1 "$(expected_total "${inhour[@]}")" 30 ||
+        fail "$app: hour bucket $h is not the sum of its ${#inhour[@]} uploads"
+      nbuckets=$((nbuckets + 1))
+    done
+    [ "$("$tool" list "$BLOB" "$app/hours/cpu/" | wc -l)" = "$(cut -d' ' -f1 "$tmp/uploaded-$app" | sort -u | wc -l)" ] ||
+      fail "$app: buckets $("$tool" list "$BLOB" "$app/hours/cpu/" | tr '\n' ' ')"
+    # every upload kept in history once
+    for i in $(seq 1 100); do
+      [ "$("$tool" list "$BLOB" "$app/history/cpu/" | wc -l)" = "$(wc -l <"$tmp/uploaded-$app")" ] && break
+      sleep 0.1
+    done
+    [ "$("$tool" list "$BLOB" "$app/history/cpu/" | wc -l)" = "$(wc -l <"$tmp/uploaded-$app")" ] ||
+      fail "$app: $("$tool" list "$BLOB" "$app/history/cpu/" | wc -l) history objects for $(wc -l <"$tmp/uploaded-$app") uploads"
   done
   # column v1: alloc_space (heap), delay (mutex); v3: inuse_space
   col() { "$tool" totals "${@:2}" | grep -o " v$1=[-0-9]*" | cut -d= -f2; }
@@ -351,11 +382,20 @@ crash)
   "$tool" wait-total "$BLOB" c-one/kinds/heap.pgo 3 "$want_inuse" 30 || fail "heap base: inuse_space is not $want_inuse"
   "$tool" wait-total "$BLOB" c-one/kinds/mutex.pgo 1 "$want_delay" 60 || fail "mutex base: delay never reached $want_delay"
   [ "$("$tool" list "$BLOB" c-one/instances/ | wc -l)" = 4 ] || fail "instance states: $("$tool" list "$BLOB" c-one/instances/ | tr '\n' ' ')"
+  # each kind's hour buckets: what that hour's snapshots add (column 1)
+  for kind in heap mutex; do
+    for h in $(awk -v k=$kind '$1 == k { print $2 }' "$tmp/kinds-hours" | sort -u); do
+      mapfile -t contribs < <(awk -v k=$kind -v h="$h" '$1 == k && $2 == h { print $3 }' "$tmp/kinds-hours")
+      "$tool" wait-total "$BLOB" "c-one/hours/$kind/$h.pgo" 1 "$(col 1 "${contribs[@]}")" 30 ||
+        fail "$kind hour bucket $h is not what its ${#contribs[@]} snapshots add"
+      nbuckets=$((nbuckets + 1))
+    done
+  done
   [ -z "$("$tool" list "$BLOB" c-one/staging/)" ] || fail "c-one: staged objects left"
   restarts=$(cat "$tmp"/worker-c.*.log | grep -c 'a value went down' || true)
   [ "$restarts" -ge 2 ] || fail "restarts seen $restarts times, want at least 2 (heap b, mutex b)"
   dups=$(cat "$tmp"/worker-c.*.log | grep -c 'already in' || true)
-  ok "$n uploads and $((nk * 4)) cumulative snapshots, $kills SIGKILLs: cpu totals exact; heap alloc $want_alloc (raw sum of a's snapshots alone: $naive), in-use $want_inuse, mutex delay $want_delay exact; staging empty ($dups redelivered uploads recognised)"
+  ok "$n uploads and $((nk * 4)) cumulative snapshots, $kills SIGKILLs: cpu window bases and $nbuckets hour buckets exact, history complete; heap alloc $want_alloc (raw sum of a's snapshots alone: $naive), in-use $want_inuse, mutex delay $want_delay exact; staging empty ($dups redelivered uploads recognised)"
   kill -TERM "$PID_c"; wait "$PID_c" || fail "exit status after SIGTERM"
   ;;
 *)

@@ -16,7 +16,9 @@
  * the server writes into a staged upload of another kind (the
  * `pgopipe-upload:` comment): --kind K, --mode delta|cumulative,
  * --instance ID, --source api|scraper|pyroscope|profefe|traceway (default
- * api), --time NS (the profile's time; also written into it).
+ * api), --time NS (the profile's time; also written into it); and
+ * --profile-time NS, which only rewrites the profile's time_nanos (a plain
+ * upload stays plain).
  *   worker-tool series --kind K [--restart R] [--offset O] OUTDIR N FILE...
  *                                                N cumulative snapshots of one instance from
  *                                                the real profiles FILE... (snapshot k: the sum
@@ -80,6 +82,8 @@ static uint8_t *read_file(const char *path, size_t *len) {
 /* The metadata of --kind and friends (g_has_meta: given). */
 static ingest_meta g_meta;
 static int g_has_meta;
+/* --profile-time: the time_nanos a plain upload is staged with (0: as it is). */
+static int64_t g_profile_time;
 
 /* Takes the metadata options at argv[2...] out of argv. Returns the new
  * argc, or -1 after printing why. */
@@ -94,9 +98,10 @@ static int meta_options(int argc, char **argv) {
     else if (!strcmp(o, "source")) bad = ingest_source_parse(v, &g_meta.source) != 0;
     else if (!strcmp(o, "instance")) bad = !(g_meta.instance = strdup(v));
     else if (!strcmp(o, "time")) g_meta.time_ns = atoll(v);
+    else if (!strcmp(o, "profile-time")) g_profile_time = atoll(v);
     else return die("unknown option --%s", o), -1;
     if (bad) return die("bad value for --%s: %s", o, v), -1;
-    g_has_meta = 1;
+    if (strcmp(o, "profile-time") != 0) g_has_meta = 1;
     i += 2;
   }
   int shift = i - 2;
@@ -113,12 +118,13 @@ static int with_meta(const char *file, const uint8_t *data, size_t len, uint8_t 
   if (pp_decode(data, len, NULL, &p, err, sizeof err) != 0) return die("%s: %s", file, err);
   g_meta.received_ns = chrono_now_ns();
   char *comment = NULL;
-  int rc = ingest_meta_comment(&g_meta, &comment, err, sizeof err);
-  if (rc == 0) {
+  int rc = g_has_meta ? ingest_meta_comment(&g_meta, &comment, err, sizeof err) : 0;
+  if (rc == 0 && g_has_meta) {
     pp_remove_comments_with_prefix(p, INGEST_RESERVED_COMMENT_PREFIX);
     rc = pp_add_comment(p, comment);
     if (g_meta.time_ns) pp_set_time(p, g_meta.time_ns, pp_duration_nanos(p));
   }
+  if (rc == 0 && g_profile_time) pp_set_time(p, g_profile_time, pp_duration_nanos(p));
   if (rc == 0) rc = pp_encode(p, 1, out, outlen, err, sizeof err);
   free(comment);
   pp_free(p);
@@ -129,7 +135,7 @@ static int stage(blob_store *s, const char *app, const char *file, char *key, si
   size_t len;
   uint8_t *data = read_file(file, &len);
   if (!data) return die("cannot read %s", file);
-  if (g_has_meta) {
+  if (g_has_meta || g_profile_time) {
     uint8_t *m = NULL;
     int rc = with_meta(file, data, len, &m, &len);
     free(data);
