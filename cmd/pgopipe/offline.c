@@ -209,32 +209,10 @@ static int parse(struct opts *o, int argc, char **argv, void (*help)(FILE *),
   return -1;
 }
 
-/* Reads and decodes one input. Returns NULL with the message for the user
- * in msg (printed by the caller, so that messages keep the inputs' order
- * when decoding runs ahead on another thread). */
-static pp_profile *load_quiet(const char *path, const pp_limits *lim, char *msg, size_t msglen) {
-  char err[ERRLEN] = "";
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  size_t max = lim->max_input_bytes ? lim->max_input_bytes : PP_DEFAULT_MAX_INPUT;
-  if (cli_read_file(path, max, &buf, &len, err, sizeof err) != 0) {
-    snprintf(msg, msglen, "%s", err);
-    return NULL;
-  }
-  pp_profile *p = NULL;
-  int rc = pp_decode(buf, len, lim, &p, err, sizeof err);
-  free(buf);
-  if (rc != 0) {
-    snprintf(msg, msglen, "%s: %s", cli_display_name(path), err[0] ? err : pp_strerror(rc));
-    return NULL;
-  }
-  return p;
-}
-
 /* Reads and decodes one input. Returns NULL after printing the error. */
 static pp_profile *load(const char *verb, const char *path, const pp_limits *lim) {
   char msg[ERRLEN + 64];
-  pp_profile *p = load_quiet(path, lim, msg, sizeof msg);
+  pp_profile *p = cli_load_profile(path, lim, msg, sizeof msg);
   if (!p) cli_errorf(verb, "%s", msg);
   return p;
 }
@@ -286,7 +264,7 @@ static void *ahead_run(void *arg) {
     int i = a->next++;
     pthread_mutex_unlock(&a->mu);
     char msg[sizeof a->slot[0].msg] = "";
-    pp_profile *p = load_quiet(a->paths[i], a->lim, msg, sizeof msg);
+    pp_profile *p = cli_load_profile(a->paths[i], a->lim, msg, sizeof msg);
     pthread_mutex_lock(&a->mu);
     ahead_slot *s = &a->slot[i % a->window];
     s->full = 1;
