@@ -5,6 +5,7 @@
  * app as it was at its DELETE (profile.deleted; the rules and their
  * reasons are in worker.h, "Deleting an app").
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@ typedef struct moved {
   int undecodable;  /* kept as cpu at its receipt time (why) */
   char hkey[WK_KEY_BUF];
   char err[512], why[512];
+  size_t bytes; /* read from the store */
 } moved;
 
 typedef struct move_job {
@@ -51,6 +53,7 @@ static void move_one(worker *w, const char *app, moved *m) {
   size_t len = 0;
   m->rc = blob_get(w->cfg.blob, m->key, 0, &data, &len, NULL, m->err, sizeof m->err);
   if (m->rc != 0) return;
+  m->bytes = len;
   m->undecodable = wk_history_key(w, app, name, data, len, m->hkey, sizeof m->hkey, &m->kept,
                                   m->why, sizeof m->why) != 0;
   if (m->kept && m->hkey[0])
@@ -90,8 +93,10 @@ int wk_delete_staged(worker *w, const char *app, const char *const *keys, size_t
   move_main(&j);
   for (size_t t = 0; t < started; t++) pthread_join(th[t], NULL);
   int rc = 0;
+  size_t bytes = 0;
   for (size_t i = 0; i < n; i++) {
     moved *x = &m[i];
+    bytes += x->bytes;
     if (x->malformed) {
       wk_count(w, WK_MALFORMED, 1);
       WK_LOG(w, CORE_LOG_WARN, "profile.merged names no staged object of its app: skipped", "app",
@@ -117,6 +122,9 @@ int wk_delete_staged(worker *w, const char *app, const char *const *keys, size_t
     }
   }
   free(m);
+  /* each was decoded on one of the moving threads: large ones' memory goes
+   * back to the system, not kept in those threads' arenas */
+  if (bytes >= ((size_t)1 << 20)) malloc_trim(0);
   if (rc != 0) wk_dep_fail(w, WK_DEP_BLOB, err);
   return rc;
 }

@@ -1302,7 +1302,10 @@ static int mode_hostile(void) {
     /* the worker merges (slowly on a loaded machine); then all is idle */
     int sanitized = getenv("PGOPIPE_TEST_SANITIZED") != NULL;
     long idle = proc_kb(s.pid, "VmRSS"), peak = proc_kb(s.pid, "VmHWM");
-    for (int i = 0; i < 60 && !sanitized && (idle >= 200 * 1024 || idle >= peak / 4); i++) {
+    /* the worker keeps the app's latest base decoded for its next batch
+     * (here one of 150,000 functions and samples): what the burst itself
+     * took goes back */
+    for (int i = 0; i < 60 && !sanitized && (idle >= 200 * 1024 || idle >= peak / 2); i++) {
       t_sleep_ms(1000);
       idle = proc_kb(s.pid, "VmRSS");
       peak = proc_kb(s.pid, "VmHWM");
@@ -1312,7 +1315,7 @@ static int mode_hostile(void) {
       fprintf(stderr, "sanitizer build: the allocator is AddressSanitizer's, whose quarantine keeps freed "
                       "memory; the idle-RSS check runs in the regular build\n");
     else
-      CHECK(idle < peak / 4 && idle < 200 * 1024, "idle RSS %ld kB kept after a burst peaking at %ld kB",
+      CHECK(idle < peak / 2 && idle < 200 * 1024, "idle RSS %ld kB kept after a burst peaking at %ld kB",
             idle, peak);
     for (size_t i = 0; i < nf; i++) free(names[i]);
     free(names), free(z), free(g.b), free(sm.b), free(lp.b);
