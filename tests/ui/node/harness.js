@@ -289,10 +289,11 @@ function folded(pgopipe, file, sampleType) {
 
 // ---- the top table ----
 
-// The table's rows against pprof -top: the same (flat, cum, name) set, the
-// same flat order, the same flat% and cum%.
+// The frame of the samples without locations (lib/pprof/export.h).
 const NO_STACK = '[no stack]';
 
+// The table's rows against pprof -top: the same (flat, cum, name) set, the
+// same flat order, the same flat% and cum%.
 async function compareTop(page, ref, what) {
   let rows = await page.$$eval('#top tbody tr[data-name]', (trs) =>
     trs.map((t) => ({ name: t.dataset.name, flat: Number(t.dataset.flat), cum: Number(t.dataset.cum), flatPct: Number(t.dataset.flatPct), cumPct: Number(t.dataset.cumPct) })),
