@@ -215,7 +215,11 @@ const near = (a, b, tol) => a && b && a.every((v, i) => Math.abs(v - b[i]) <= to
 // ---- references ----
 
 let pprofBin = null;
-// `go tool pprof -top` of file: [{flat, cum, name, flatPct, cumPct}], and the total.
+// `go tool pprof -top` of file: [{flat, cum, name, flatPct, cumPct}], the
+// total, and noStack: the value of the samples without locations, which
+// pprof counts in its total but lists no function for (every other sample
+// adds its value to the flat of one row), and which the page shows as
+// "[no stack]".
 function pprofTop(file, unit, sampleIndex) {
   if (!pprofBin) pprofBin = path.join(execFileSync('go', ['env', 'GOTOOLDIR'], { encoding: 'utf8' }).trim(), 'pprof');
   const args = ['-top', '-nodecount=1000000', '-nodefraction=0', '-symbolize=none'];
@@ -247,7 +251,25 @@ function pprofTop(file, unit, sampleIndex) {
       name,
     });
   }
-  return { rows, total };
+  const flats = rows.reduce((a, r) => a + r.flat, 0);
+  return { rows, total, noStack: total === null ? 0 : total - flats };
+}
+
+// A reference made by `go tool pprof -proto` of several files (which drops
+// the samples without locations; pgopipe keeps them, as profile.Merge does,
+// tests/diff/KNOWN_DIFFS.md 1) made whole again: its total and noStack with
+// the inputs' samples without locations (refs: pprofTop of each input), the
+// percentages recomputed on that total.
+function withInputsNoStack(ref, refs) {
+  const noStack = refs.reduce((a, r) => a + r.noStack, 0);
+  if (!noStack) return ref;
+  const total = ref.total + noStack;
+  const pct = (v) => ((v * 100) / total).toFixed(2);
+  return {
+    rows: ref.rows.map((r) => ({ ...r, flatPct: pct(r.flat), cumPct: pct(r.cum) })),
+    total,
+    noStack: ref.noStack + noStack,
+  };
 }
 
 // `pgopipe export -f folded`: [{frames: [...], value}].
@@ -267,13 +289,25 @@ function folded(pgopipe, file, sampleType) {
 
 // ---- the top table ----
 
+// The frame of the samples without locations (lib/pprof/export.h).
+const NO_STACK = '[no stack]';
+
 // The table's rows against pprof -top: the same (flat, cum, name) set, the
 // same flat order, the same flat% and cum%.
 async function compareTop(page, ref, what) {
-  const rows = await page.$$eval('#top tbody tr[data-name]', (trs) =>
+  let rows = await page.$$eval('#top tbody tr[data-name]', (trs) =>
     trs.map((t) => ({ name: t.dataset.name, flat: Number(t.dataset.flat), cum: Number(t.dataset.cum), flatPct: Number(t.dataset.flatPct), cumPct: Number(t.dataset.cumPct) })),
   );
   const key = (r) => `${r.flat} ${r.cum} ${r.name}`;
+  // Samples without locations: pprof has no row for them, the page has "[no stack]".
+  const ns = rows.filter((r) => r.name === NO_STACK);
+  if (ref.noStack) {
+    check(ns.length === 1 && ns[0].flat === ref.noStack && ns[0].cum === ref.noStack,
+      () => `${what}: [no stack] row ${JSON.stringify(ns)}, want flat = cum = ${ref.noStack} (pprof's total less its rows)`);
+  } else {
+    checkEq(ns.length, 0, `${what}: no [no stack] row`);
+  }
+  rows = rows.filter((r) => r.name !== NO_STACK);
   const got = rows.map(key).sort();
   const want = ref.rows.map(key).sort();
   checkEq(got.length, want.length, `${what}: rows`);
@@ -314,6 +348,8 @@ module.exports = {
   rgb,
   near,
   pprofTop,
+  withInputsNoStack,
+  NO_STACK,
   folded,
   compareTop,
 };

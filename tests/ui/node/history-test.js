@@ -62,7 +62,7 @@ async function run(E, srv, b, page, work, data) {
   const merged = (files, name) => {
     const out = path.join(work, name);
     execFileSync('go', ['tool', 'pprof', '-proto', ...files], { stdio: ['ignore', fs.openSync(out, 'w'), 'pipe'] });
-    return H.pprofTop(out, 'ns');
+    return H.withInputsNoStack(H.pprofTop(out, 'ns'), files.map((f) => H.pprofTop(f, 'ns')));
   };
   const refBase = H.pprofTop(path.join(data, 'web-api/default.pgo'), 'ns');
   const ref0 = H.pprofTop(hours[0].file, 'ns');
