@@ -428,7 +428,8 @@ int wk_base_encode(wk_attempt *a, wk_base *b) {
   wk_sl_free(&next);
   if (rc != 0) return rc;
   char why[600];
-  int prc = pp_encode(b->result, a->w->cfg.gzip_level, &b->enc, &b->enclen, why, sizeof why);
+  int prc = pp_encode_mt(b->result, a->w->cfg.gzip_level, wk_threads(), &b->enc, &b->enclen, why,
+                         sizeof why);
   if (prc != PP_OK) {
     errbuf_set(a->err, a->errlen, "encoding %s: %s", b->key, why);
     return wk_from_pp(prc);

@@ -44,6 +44,25 @@ int wk_fold(wk_attempt *a, const char *key, pp_profile **contrib, size_t n, pp_p
   }
   int rc = PP_OK;
   size_t inputs = 0;
+  /* Many contributions: merged first, in runs on several threads, when that
+   * gives the same profile (pp_tree_exact); their result then goes first. */
+  size_t live = 0;
+  for (size_t i = 0; i < n; i++) live += contrib[i] != NULL;
+  int threads = wk_threads();
+  pp_profile **order = live >= WK_TREE_MIN && threads > 1 ? malloc(live * sizeof *order) : NULL;
+  if (order) {
+    size_t k = 0;
+    for (size_t i = n; i-- > 0;)
+      if (contrib[i]) order[k++] = contrib[i];
+    if (pp_tree_exact(order, live)) {
+      for (size_t i = 0; i < n; i++) contrib[i] = NULL;
+      pp_profile *pre = NULL;
+      rc = pp_merge_tree(order, live, threads, &pre, why, sizeof why);
+      if (rc == PP_OK) rc = pp_merger_add(m, pre, why, sizeof why);
+      inputs++;
+    }
+    free(order);
+  }
   for (size_t i = n; i-- > 0;) {
     pp_profile *c = contrib[i];
     contrib[i] = NULL;

@@ -299,6 +299,13 @@ int wk_fetch(worker *w, const char *app, const wk_strlist *names, const wk_strli
 /* Fetches and decodes the n prepared items (key set; skip honoured) on a
  * few threads, reading at most limit bytes of each. */
 void wk_fetch_items(worker *w, wk_fetched *items, size_t n, size_t limit);
+
+/* Threads a merge or an encoding may use: the processors online, 1..4. */
+int wk_threads(void);
+
+/* Contributions a fold merges first on wk_threads() threads, from this many
+ * on (fewer are folded one by one). */
+#define WK_TREE_MIN 8
 void wk_fetched_free(wk_fetched *items, size_t n);
 
 /* ---- One merge attempt: what its steps share (worker_merge.c, worker_base.c,
@@ -466,6 +473,9 @@ int wk_hours_write(wk_attempt *a, wk_hours *h, const struct wk_columns *cols, co
  * (newest first, all taken) ⊕ old (taken, may be NULL; its pgopipe comments
  * removed, its gauge columns zeroed) ⊕ a copy of G (g, may be NULL) — or a
  * copy of shape when there is nothing at all — then the app's prune rules.
+ * From WK_TREE_MIN contributions on, when pp_tree_exact says it changes
+ * nothing, the contributions are merged first on several threads
+ * (pp_merge_tree) and their result folded in their place.
  * key names the object in messages. Returns 0 or a WORKER_E* code.
  */
 int wk_fold(wk_attempt *a, const char *key, pp_profile **contrib, size_t n, pp_profile *old,
