@@ -459,6 +459,18 @@ int wk_hours_get(wk_attempt *a, wk_hours *h, int64_t hour, const pp_profile *ref
  * Returns 0 or WORKER_ENOMEM. */
 int wk_hours_add(wk_attempt *a, wk_hours *h, wk_base *b, const char *name, pp_profile *c);
 /*
+ * The usual batch of a hot app: its k new uploads for the base (ups, batch
+ * order, k = *n) are exactly the contributions of the one bucket that got
+ * any (fresh: the base's new names, in the same order as the bucket's).
+ * Then, from WK_TREE_MIN uploads on and when pp_tree_exact says it changes
+ * nothing, they are merged once, on wk_threads() threads, and that result
+ * becomes the only contribution of both: ups[0] (*n = 1; the others
+ * freed) and a copy for the bucket. Otherwise nothing changes. Returns 0 or
+ * a WORKER_E* code (the uploads are then freed, *n = 0).
+ */
+int wk_hours_share(wk_attempt *a, wk_hours *h, const wk_strlist *fresh, pp_profile **ups,
+                   size_t *n);
+/*
  * Writes every bucket that got uploads: its contributions ⊕ the old bucket
  * (gauge columns zeroed) ⊕ G (g, may be NULL), pruned by the app's rules,
  * recorded, guarded like a base. shape: an all-zero profile of the kind for

@@ -22,7 +22,8 @@
 # Uploads and base: CPU profiles of the Go compiler (worker-bench-gen.inc);
 # the base is all of them merged, the uploads are the same profiles again.
 # Environment: RATE (667), DURATION (20), THREADS (16), BATCH_MAX (50),
-# BATCH_WAIT (100ms), DRAIN_MAX (300 s), RUNS. Figures vary with the load.
+# BATCH_WAIT (100ms), DRAIN_MAX (300 s), RUNS, LOG_LEVEL (info; debug logs the stages
+# of every base write), COPIES (2), BIG_COPIES (26: the base then is ~4 MB raw). Figures vary with the load.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
@@ -40,6 +41,7 @@ THREADS=${THREADS:-16}
 BATCH_MAX=${BATCH_MAX:-50}
 BATCH_WAIT=${BATCH_WAIT:-100ms}
 DRAIN_MAX=${DRAIN_MAX:-300}
+LOG_LEVEL=${LOG_LEVEL:-info}
 RUNS=${RUNS:-file-inproc file-kafka s3-inproc}
 APP=fleet
 
@@ -49,7 +51,7 @@ export GOCACHE=${GOCACHE:-$build/.gocache}
 profdir=$build/bench-profiles
 echo "== profiles (cached in $profdir)" >&2
 gen_compile_profiles "$profdir" "${COPIES:-2}" "${BENCH_PKGS[@]}"
-gen_compile_profiles "$profdir" "${BIG_COPIES:-16}" "${BENCH_BIG_PKGS[@]}"
+gen_compile_profiles "$profdir" "${BIG_COPIES:-26}" "${BENCH_BIG_PKGS[@]}"
 mapfile -t profs < <(ls "$profdir"/*.pb.gz | sort)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench.XXXXXX")
@@ -108,7 +110,7 @@ run() {
     export KAFKA_BROKERS
     writer=kafka://profiles
     reader="kafka://fleet?topic=profiles&session.timeout.ms=6000&fetch.wait.max.ms=20"
-    "$bin/pgopipe-worker" -p 0 -l info --blob-store-url "$blob" --event-reader-url "$reader" \
+    "$bin/pgopipe-worker" -p 0 -l "$LOG_LEVEL" --blob-store-url "$blob" --event-reader-url "$reader" \
       --event-writer-url "$writer" --batch-max "$BATCH_MAX" --batch-wait "$BATCH_WAIT" \
       >"$tmp/worker-$name.log" 2>&1 &
     wpid=$!
@@ -118,7 +120,7 @@ run() {
     mport=$(port_of "$wpid") || { echo "worker did not start" >&2; cat "$tmp/worker-$name.log" >&2; exit 1; }
   else
     (cd "$dir" && exec "$bin/pgopipe-server" "${sargs[@]}" --worker --batch-max "$BATCH_MAX" \
-      --batch-wait "$BATCH_WAIT" -l info) 2>"$tmp/server-$name.log" &
+      --batch-wait "$BATCH_WAIT" -l "$LOG_LEVEL") 2>"$tmp/server-$name.log" &
     spid=$!
   fi
   local port
