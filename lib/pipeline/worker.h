@@ -423,7 +423,7 @@ void worker_stats_counts(const worker_stats *st, worker_counts *out);
 /* ---- Running ---- */
 
 /* How far a batch grows beyond batch_max while a backlog is waiting. */
-#define WORKER_BATCH_GROW 8
+#define WORKER_BATCH_GROW 16
 
 typedef struct worker_config {
   blob_store *blob;       /* required; not owned */

@@ -9,7 +9,9 @@
 # (upload k due at k / RATE s). Reported: uploads offered and accepted (2xx)
 # per second, the upload latency, the lag (from the end of the push until
 # every accepted upload is in the base, the worker's own counter), the
-# mean uploads per base write, and the peak RSS of the process that merges.
+# mean uploads per base write, the merging rate (uploads over the summed time
+# of the base writes, each from its batch's start to its PUT, from the
+# worker's log) and the peak RSS of the process that merges.
 # Runs (RUNS, default "file-inproc file-kafka s3-inproc"):
 #   file-inproc  pgopipe-server --worker on file:// in /dev/shm (tmpfs), mem://
 #   file-kafka   pgopipe-server on the same store announcing on Kafka (the
@@ -20,7 +22,8 @@
 # its hour bucket (as the worker does), uploads per second and the ratio.
 #
 # Uploads and base: CPU profiles of the Go compiler (worker-bench-gen.inc);
-# the base is all of them merged, the uploads are the same profiles again.
+# the base is all of them merged, the uploads are the same profiles again,
+# their time set to the start of the run (pptool retime).
 # Environment: RATE (667), DURATION (20), THREADS (16), BATCH_MAX (50),
 # BATCH_WAIT (100ms), DRAIN_MAX (300 s), RUNS, LOG_LEVEL (info; debug logs the stages
 # of every base write), COPIES (2), BIG_COPIES (26: the base then is ~4 MB raw). Figures vary with the load.
@@ -32,7 +35,8 @@ testbin=$build/tests/bin
 tool=$testbin/worker-tool
 load=$testbin/fleet-load
 export KAFKA_MOCK=$testbin/kafka-mock
-for b in "$bin/pgopipe-server" "$bin/pgopipe-worker" "$bin/pgopipe" "$tool" "$load" "$KAFKA_MOCK"; do
+pptool=$testbin/pptool
+for b in "$bin/pgopipe-server" "$bin/pgopipe-worker" "$bin/pgopipe" "$tool" "$load" "$KAFKA_MOCK" "$pptool"; do
   [ -x "$b" ] || { echo "fleet-bench: build $(basename "$b") first (cmake --build $build)" >&2; exit 1; }
 done
 RATE=${RATE:-667}
@@ -70,8 +74,17 @@ trap cleanup EXIT
 "$bin/pgopipe" merge -o "$tmp/base.pb.gz" "${profs[@]}"
 base_gz=$(stat -c %s "$tmp/base.pb.gz")
 base_raw=$(gunzip -c "$tmp/base.pb.gz" | wc -c)
-up_gz=$(cat "${profs[@]}" | wc -c)
-up_gz=$((up_gz / ${#profs[@]}))
+# the fleet's uploads: the same profiles taken now (one hour, like a live
+# fleet's), so the worker's hour bucket of each upload is the current one
+now_ns=$(date +%s%N)
+mkdir -p "$tmp/ups"
+ups=()
+for p in "${profs[@]}"; do
+  "$pptool" retime "$p" "$tmp/ups/$(basename "$p")" "$now_ns"
+  ups+=("$tmp/ups/$(basename "$p")")
+done
+up_gz=$(cat "${ups[@]}" | wc -c)
+up_gz=$((up_gz / ${#ups[@]}))
 
 now_ms() { date +%s%3N; }
 port_of() { # port_of PID
@@ -128,7 +141,7 @@ run() {
   [ "$mode" = kafka ] || mport=$port
   local mpid=${wpid:-$spid}
   # warm up: one upload merged (the worker has joined and read the base)
-  curl -s -o /dev/null -X POST --data-binary @"${profs[0]}" "http://127.0.0.1:$port/api/profile/$APP"
+  curl -s -o /dev/null -X POST --data-binary @"${ups[0]}" "http://127.0.0.1:$port/api/profile/$APP"
   local i
   for i in $(seq 1 1200); do
     [ "$(metric "$mport" 'pgopipe_worker_kind_uploads_total{kind="cpu"}')" -ge 1 ] && break
@@ -139,7 +152,7 @@ run() {
   a0=$(metric "$port" pgopipe_uploads_accepted_total)
   local w0
   w0=$(metric "$mport" 'pgopipe_worker_kind_base_writes_total{kind="cpu"}')
-  out=$("$load" "http://127.0.0.1:$port/api/profile/$APP" "$RATE" "$DURATION" "$THREADS" "${profs[@]}")
+  out=$("$load" "http://127.0.0.1:$port/api/profile/$APP" "$RATE" "$DURATION" "$THREADS" "${ups[@]}")
   t_end=$(now_ms)
   accepted=$(($(metric "$port" pgopipe_uploads_accepted_total) - a0))
   lag=""
@@ -158,11 +171,17 @@ run() {
   [ "$store" = s3 ] && "$src/tests/support/s3/s3-down.sh" "$tmp/s3" >/dev/null 2>&1
   rm -rf "$dir"
   get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$out"; }
-  local mean
+  local mean log=$tmp/server-$name.log rate
+  [ "$mode" = kafka ] && log=$tmp/worker-$name.log
   mean=$(awk -v m="$merged" -v w="$writes" 'BEGIN { if (w > 0) printf "%.1f", m / w; else print "-" }')
-  printf "%-12s %8s %9s %8s %8s %10s %8s %7s %9s\n" "$name" "$(get offered)" "$(get accepted_per_s)" \
-    "$(get p50_ms)" "$(get p99_ms)" "${lag:-\>${DRAIN_MAX}000}" "$writes" "$mean" "$((rss / 1024))"
+  # merging rate: uploads over the time of the base writes (each from its
+  # batch's start: base, uploads, buckets, merge, encode, PUT)
+  rate=$(grep '"msg":"base written"' "$log" | sed -n 's/.*"uploads":"\([0-9]*\)".*"merge_ms":"\([0-9.]*\)".*/\1 \2/p' |
+         awk '{ u += $1; ms += $2 } END { if (ms > 0) printf "%.0f", u * 1000 / ms; else print "-" }')
+  printf "%-12s %8s %9s %8s %8s %10s %8s %7s %8s %9s\n" "$name" "$(get offered)" "$(get accepted_per_s)" \
+    "$(get p50_ms)" "$(get p99_ms)" "${lag:-\>${DRAIN_MAX}000}" "$writes" "$mean" "$rate" "$((rss / 1024))"
   echo "$mean" >"$tmp/mean-$name"
+  echo "$rate" >"$tmp/rate-$name"
 }
 
 load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -170,7 +189,7 @@ echo "fleet benchmark: $(nproc) cores, load average $(load_avg) at the start"
 echo "base: ${#profs[@]} Go compiler CPU profiles merged, $base_raw bytes raw, $base_gz gzipped;"
 echo "uploads: the same profiles (mean $up_gz bytes gzipped), $RATE/s offered for ${DURATION}s by $THREADS threads;"
 echo "--batch-max $BATCH_MAX --batch-wait $BATCH_WAIT"
-printf "%-12s %8s %9s %8s %8s %10s %8s %7s %9s\n" run offered accepted/s p50_ms p99_ms lag_ms writes per_wr rss_MiB
+printf "%-12s %8s %9s %8s %8s %10s %8s %7s %8s %9s\n" run offered accepted/s p50_ms p99_ms lag_ms writes per_wr merge/s rss_MiB
 first=""
 for r in $RUNS; do
   run "$r"
@@ -184,11 +203,13 @@ if [ -n "$first" ] && [ "$(cat "$tmp/mean-$first")" != - ]; then
   (cd "$src/tests/bench/history-go" && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= go build -o "$tmp/history-go" .)
   k=$(awk -v m="$(cat "$tmp/mean-$first")" 'BEGIN { k = int(m + 0.5); print k < 1 ? 1 : k }')
   batch=()
-  for i in $(seq 0 $((k - 1))); do batch+=("${profs[$((i % ${#profs[@]}))]}"); done
+  for i in $(seq 0 $((k - 1))); do batch+=("${ups[$((i % ${#ups[@]}))]}"); done
   mkdir -p "$tmp/go"
   /usr/bin/time -f "%M" -o "$tmp/go/rss" "$tmp/history-go" batch "$tmp/go/out" "$tmp/base.pb.gz" \
     "$tmp/base.pb.gz" "${batch[@]}" >"$tmp/go/ms"
   go_ms=$(grep -o '[0-9.]*' "$tmp/go/ms" | tail -n 1)
-  awk -v k="$k" -v ms="$go_ms" -v rss="$(cat "$tmp/go/rss")" 'BEGIN {
-    printf "Go profile.Merge, one batch of %d into the base and its hour bucket: %.0f ms = %.1f uploads/s, peak RSS %d MiB\n", k, ms, k * 1000 / ms, rss / 1024 }'
+  awk -v k="$k" -v ms="$go_ms" -v rss="$(cat "$tmp/go/rss")" -v ours="$(cat "$tmp/rate-$first")" -v run="$first" 'BEGIN {
+    go = k * 1000 / ms
+    printf "Go profile.Merge, one batch of %d into the base and its hour bucket: %.0f ms = %.1f uploads/s, peak RSS %d MiB\n", k, ms, go, rss / 1024
+    if (ours != "-") printf "merge/s of %s vs Go: %.1fx\n", run, ours / go }'
 fi
