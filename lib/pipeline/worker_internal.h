@@ -331,7 +331,8 @@ typedef struct wk_attempt {
 void wk_attempt_free(wk_attempt *a);
 /* Queues profile.merged for key (copied). Returns 0 or WORKER_ENOMEM. */
 int wk_announce_add(wk_attempt *a, const char *key, layout_kind kind);
-/* Publishes every queued profile.merged. Returns 0 or a WORKER_E* code. */
+/* Publishes every queued profile.merged (many: on a few threads at once, in
+ * no particular order). Returns 0 or a WORKER_E* code. */
 int wk_announce_all(wk_attempt *a);
 /* A failure of the store (a->err says which): health turns unhealthy;
  * returns the WORKER_E* code for blob_rc. */
