@@ -276,8 +276,14 @@
  * after its last profile.deleted in the batch (all, without one) are merged
  * with the base in one pass and the base is written once; then every
  * partition's last message is committed.
- * Under load the batch fills without waiting (messages are already there).
- * A batch's uploads are fetched and decoded on a few threads at once. The
+ * Under load the batch fills without waiting (messages are already there),
+ * and while more are already waiting (a backlog: one hot app's fleet) it
+ * grows on, without waiting, to WORKER_BATCH_GROW x batch_max (batch_max 1
+ * stays 1), so the per-write costs (base merge, encode, PUT) are shared by
+ * more uploads the further the worker is behind.
+ * A batch's uploads are fetched and decoded on a few threads at once, and
+ * many new uploads of a base are merged together on a few threads first
+ * (pp_merge_tree, when that gives the same base). The
  * worker keeps the last base it wrote, decoded, with the ETag the store gave
  * it; the next batch of that app checks the ETag with a HEAD and, when it is
  * unchanged, starts from the kept base instead of GET + decode. Both stores'
@@ -416,6 +422,9 @@ void worker_stats_counts(const worker_stats *st, worker_counts *out);
 
 /* ---- Running ---- */
 
+/* How far a batch grows beyond batch_max while a backlog is waiting. */
+#define WORKER_BATCH_GROW 16
+
 typedef struct worker_config {
   blob_store *blob;       /* required; not owned */
   bus_reader *reader;     /* required; not owned (the caller closes it, which leaves the group) */
@@ -423,7 +432,8 @@ typedef struct worker_config {
   const char *prune_path; /* rules file to (re)load on *reload; NULL = none */
   const rules_set *rules; /* initial rules (may be NULL); not owned; replaced
                              by reloads (the worker then owns the new sets) */
-  size_t batch_max;       /* messages per batch; 0 → 50; 1 = no batching */
+  size_t batch_max;       /* messages per batch (up to WORKER_BATCH_GROW times it
+                             with a backlog); 0 → 50; 1 = no batching */
   int batch_wait_ms;      /* wait after the first message for more; <0 → 100 */
   size_t max_profile_bytes; /* largest staged object read; 0 → 64 MiB */
   size_t max_decoded_bytes; /* a staged upload after decompression, its in-memory

@@ -8,6 +8,8 @@
  * step of an attempt shares: the listing of {app}/staging/, moving poison
  * aside, profile.merged.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,8 +219,10 @@ int wk_announce_add(wk_attempt *a, const char *key, layout_kind kind) {
 }
 
 /* profile.merged for key, naming the base of its kind. */
-static int publish_merged(worker *w, const char *app, const wk_announce *an, char *err,
-                          size_t errlen) {
+/* Publishes one profile.merged; on failure err says why (the writer's
+ * health is the caller's to mark). */
+static int publish_one(worker *w, const char *app, const wk_announce *an, char *err,
+                       size_t errlen) {
   bus_event ev;
   int rc = bus_event_init(&ev, BUS_TYPE_MERGED, app);
   if (rc == 0) {
@@ -230,14 +234,72 @@ static int publish_merged(worker *w, const char *app, const wk_announce *an, cha
   } else {
     errbuf_set(err, errlen, "event for %s: cannot build profile.merged", an->key);
   }
-  if (rc != 0) wk_dep_fail(w, WK_DEP_WRITER, err);
   return wk_from_bus(rc);
 }
 
+/* Many announcements are published by a few threads at once: a publish
+ * waits for the broker's acknowledgement, so one after the other they
+ * would cost a round trip each (the writers are thread-safe; the order of
+ * profile.merged events does not matter: each only lets its staged object
+ * go). */
+#define ANNOUNCE_THREADS 8
+#define ANNOUNCE_PARALLEL_MIN 16
+
+typedef struct announce_job {
+  wk_attempt *a;
+  _Atomic size_t next;
+  _Atomic int failed;
+  pthread_mutex_t mu;
+  int rc; /* the first failure, its message in err */
+  char err[1024];
+} announce_job;
+
+static void *announce_main(void *arg) {
+  announce_job *j = arg;
+  char err[1024];
+  for (;;) {
+    if (atomic_load(&j->failed)) break;
+    size_t i = atomic_fetch_add(&j->next, 1);
+    if (i >= j->a->nann) break;
+    int rc = publish_one(j->a->w, j->a->app, &j->a->ann[i], err, sizeof err);
+    if (rc != 0) {
+      pthread_mutex_lock(&j->mu);
+      if (!j->rc) {
+        j->rc = rc;
+        snprintf(j->err, sizeof j->err, "%s", err);
+      }
+      pthread_mutex_unlock(&j->mu);
+      atomic_store(&j->failed, 1);
+      break;
+    }
+  }
+  return NULL;
+}
+
 int wk_announce_all(wk_attempt *a) {
-  for (size_t i = 0; i < a->nann; i++) {
-    int rc = publish_merged(a->w, a->app, &a->ann[i], a->err, a->errlen);
-    if (rc != 0) return rc;
+  if (a->nann < ANNOUNCE_PARALLEL_MIN) {
+    for (size_t i = 0; i < a->nann; i++) {
+      int rc = publish_one(a->w, a->app, &a->ann[i], a->err, a->errlen);
+      if (rc != 0) {
+        wk_dep_fail(a->w, WK_DEP_WRITER, a->err);
+        return rc;
+      }
+    }
+  } else {
+    announce_job j = {.a = a};
+    pthread_mutex_init(&j.mu, NULL);
+    pthread_t th[ANNOUNCE_THREADS];
+    size_t started = 0;
+    for (size_t t = 1; t < ANNOUNCE_THREADS; t++)
+      if (pthread_create(&th[started], NULL, announce_main, &j) == 0) started++;
+    announce_main(&j); /* this thread works too */
+    for (size_t t = 0; t < started; t++) pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&j.mu);
+    if (j.rc) {
+      errbuf_set(a->err, a->errlen, "%s", j.err);
+      wk_dep_fail(a->w, WK_DEP_WRITER, a->err);
+      return j.rc;
+    }
   }
   if (a->nann) wk_dep_ok(a->w, WK_DEP_WRITER);
   return 0;
@@ -428,7 +490,8 @@ int wk_base_encode(wk_attempt *a, wk_base *b) {
   wk_sl_free(&next);
   if (rc != 0) return rc;
   char why[600];
-  int prc = pp_encode(b->result, a->w->cfg.gzip_level, &b->enc, &b->enclen, why, sizeof why);
+  int prc = pp_encode_mt(b->result, a->w->cfg.gzip_level, wk_threads(), &b->enc, &b->enclen, why,
+                         sizeof why);
   if (prc != PP_OK) {
     errbuf_set(a->err, a->errlen, "encoding %s: %s", b->key, why);
     return wk_from_pp(prc);

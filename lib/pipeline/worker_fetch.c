@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "worker_internal.h"
 
@@ -59,6 +60,11 @@ static void *fetch_main(void *arg) {
     if (f->drc == PP_OK && f->with_meta) read_meta(f);
   }
   return NULL;
+}
+
+int wk_threads(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > 4 ? 4 : (int)n;
 }
 
 void wk_fetch_items(worker *w, wk_fetched *items, size_t n, size_t limit) {

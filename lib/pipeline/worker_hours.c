@@ -44,6 +44,25 @@ int wk_fold(wk_attempt *a, const char *key, pp_profile **contrib, size_t n, pp_p
   }
   int rc = PP_OK;
   size_t inputs = 0;
+  /* Many contributions: merged first, in runs on several threads, when that
+   * gives the same profile (pp_tree_exact); their result then goes first. */
+  size_t live = 0;
+  for (size_t i = 0; i < n; i++) live += contrib[i] != NULL;
+  int threads = wk_threads();
+  pp_profile **order = live >= WK_TREE_MIN && threads > 1 ? malloc(live * sizeof *order) : NULL;
+  if (order) {
+    size_t k = 0;
+    for (size_t i = n; i-- > 0;)
+      if (contrib[i]) order[k++] = contrib[i];
+    if (pp_tree_exact(order, live)) {
+      for (size_t i = 0; i < n; i++) contrib[i] = NULL;
+      pp_profile *pre = NULL;
+      rc = pp_merge_tree(order, live, threads, &pre, why, sizeof why);
+      if (rc == PP_OK) rc = pp_merger_add(m, pre, why, sizeof why);
+      inputs++;
+    }
+    free(order);
+  }
   for (size_t i = n; i-- > 0;) {
     pp_profile *c = contrib[i];
     contrib[i] = NULL;
@@ -217,6 +236,49 @@ int wk_hours_add(wk_attempt *a, wk_hours *h, wk_base *b, const char *name, pp_pr
     e->contrib[e->n++] = c;
   }
   if (wk_sl_add(&e->b.fresh, name) != 0) return wk_out_of_memory(a);
+  return 0;
+}
+
+int wk_hours_share(wk_attempt *a, wk_hours *h, const wk_strlist *fresh, pp_profile **ups,
+                   size_t *n) {
+  hour_entry *e = NULL;
+  for (size_t i = 0; i < h->n; i++) {
+    if (!h->v[i]->n) continue;
+    if (e) return 0; /* two buckets */
+    e = h->v[i];
+  }
+  size_t k = *n;
+  if (!e || k < WK_TREE_MIN || wk_threads() < 2 || e->n != k || e->b.fresh.n != k ||
+      fresh->n != k)
+    return 0;
+  for (size_t i = 0; i < k; i++)
+    if (!ups[i] || !e->contrib[i] || strcmp(e->b.fresh.v[i], fresh->v[i]) != 0) return 0;
+  pp_profile **order = malloc(k * sizeof *order);
+  if (!order) return wk_out_of_memory(a);
+  for (size_t i = 0; i < k; i++) order[i] = ups[k - 1 - i]; /* newest first */
+  if (!pp_tree_exact(order, k)) {
+    free(order);
+    return 0;
+  }
+  char why[600];
+  pp_profile *u = NULL;
+  int rc = pp_merge_tree(order, k, wk_threads(), &u, why, sizeof why);
+  free(order);
+  for (size_t i = 0; i < k; i++) ups[i] = NULL; /* taken by pp_merge_tree */
+  *n = 0;
+  pp_profile *copy = rc == PP_OK ? pp_clone(u) : NULL;
+  if (rc == PP_OK && !copy) rc = PP_ENOMEM;
+  if (rc != PP_OK) {
+    pp_free(u);
+    errbuf_set(a->err, a->errlen, "merging the uploads of %s: %s", a->app,
+               rc == PP_ENOMEM ? "out of memory" : why);
+    return wk_from_pp(rc);
+  }
+  for (size_t i = 0; i < e->n; i++) pp_free(e->contrib[i]);
+  e->contrib[0] = copy;
+  e->n = 1;
+  ups[0] = u;
+  *n = 1;
   return 0;
 }
 

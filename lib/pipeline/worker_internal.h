@@ -299,6 +299,13 @@ int wk_fetch(worker *w, const char *app, const wk_strlist *names, const wk_strli
 /* Fetches and decodes the n prepared items (key set; skip honoured) on a
  * few threads, reading at most limit bytes of each. */
 void wk_fetch_items(worker *w, wk_fetched *items, size_t n, size_t limit);
+
+/* Threads a merge or an encoding may use: the processors online, 1..4. */
+int wk_threads(void);
+
+/* Contributions a fold merges first on wk_threads() threads, from this many
+ * on (fewer are folded one by one). */
+#define WK_TREE_MIN 8
 void wk_fetched_free(wk_fetched *items, size_t n);
 
 /* ---- One merge attempt: what its steps share (worker_merge.c, worker_base.c,
@@ -324,7 +331,8 @@ typedef struct wk_attempt {
 void wk_attempt_free(wk_attempt *a);
 /* Queues profile.merged for key (copied). Returns 0 or WORKER_ENOMEM. */
 int wk_announce_add(wk_attempt *a, const char *key, layout_kind kind);
-/* Publishes every queued profile.merged. Returns 0 or a WORKER_E* code. */
+/* Publishes every queued profile.merged (many: on a few threads at once, in
+ * no particular order). Returns 0 or a WORKER_E* code. */
 int wk_announce_all(wk_attempt *a);
 /* A failure of the store (a->err says which): health turns unhealthy;
  * returns the WORKER_E* code for blob_rc. */
@@ -452,6 +460,18 @@ int wk_hours_get(wk_attempt *a, wk_hours *h, int64_t hour, const pp_profile *ref
  * Returns 0 or WORKER_ENOMEM. */
 int wk_hours_add(wk_attempt *a, wk_hours *h, wk_base *b, const char *name, pp_profile *c);
 /*
+ * The usual batch of a hot app: its k new uploads for the base (ups, batch
+ * order, k = *n) are exactly the contributions of the one bucket that got
+ * any (fresh: the base's new names, in the same order as the bucket's).
+ * Then, from WK_TREE_MIN uploads on and when pp_tree_exact says it changes
+ * nothing, they are merged once, on wk_threads() threads, and that result
+ * becomes the only contribution of both: ups[0] (*n = 1; the others
+ * freed) and a copy for the bucket. Otherwise nothing changes. Returns 0 or
+ * a WORKER_E* code (the uploads are then freed, *n = 0).
+ */
+int wk_hours_share(wk_attempt *a, wk_hours *h, const wk_strlist *fresh, pp_profile **ups,
+                   size_t *n);
+/*
  * Writes every bucket that got uploads: its contributions ⊕ the old bucket
  * (gauge columns zeroed) ⊕ G (g, may be NULL), pruned by the app's rules,
  * recorded, guarded like a base. shape: an all-zero profile of the kind for
@@ -466,6 +486,9 @@ int wk_hours_write(wk_attempt *a, wk_hours *h, const struct wk_columns *cols, co
  * (newest first, all taken) ⊕ old (taken, may be NULL; its pgopipe comments
  * removed, its gauge columns zeroed) ⊕ a copy of G (g, may be NULL) — or a
  * copy of shape when there is nothing at all — then the app's prune rules.
+ * From WK_TREE_MIN contributions on, when pp_tree_exact says it changes
+ * nothing, the contributions are merged first on several threads
+ * (pp_merge_tree) and their result folded in their place.
  * key names the object in messages. Returns 0 or a WORKER_E* code.
  */
 int wk_fold(wk_attempt *a, const char *key, pp_profile **contrib, size_t n, pp_profile *old,

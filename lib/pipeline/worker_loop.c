@@ -269,9 +269,17 @@ static void log_start(worker *w) {
 
 static int64_t mono_ms(void) { return chrono_mono_ns() / 1000000; }
 
+/* The most messages of one batch: batch_max, or WORKER_BATCH_GROW times it
+ * when a backlog is waiting (1 stays 1: no batching). */
+static size_t batch_cap(const worker *w) {
+  size_t m = w->cfg.batch_max;
+  return m <= 1 ? 1 : m > SIZE_MAX / WORKER_BATCH_GROW ? m : m * WORKER_BATCH_GROW;
+}
+
 /* Polls up to batch_max messages into msgs, the first one waiting up to
- * poll_ms, the others until batch_wait after it. Returns the count, or -1
- * when polling failed (perr says why). */
+ * poll_ms, the others until batch_wait after it; then, while more are
+ * already waiting (a backlog), up to batch_cap in all without waiting.
+ * Returns the count, or -1 when polling failed (perr says why). */
 static int poll_batch(worker *w, bus_msg **msgs, char *perr, size_t perrlen) {
   bus_msg *m = NULL;
   int prc = bus_poll(w->cfg.reader, w->cfg.poll_ms, &m, perr, perrlen);
@@ -279,8 +287,8 @@ static int poll_batch(worker *w, bus_msg **msgs, char *perr, size_t perrlen) {
   size_t n = 0;
   msgs[n++] = m;
   int64_t deadline = mono_ms() + w->cfg.batch_wait_ms;
-  while (n < w->cfg.batch_max) {
-    int64_t left = deadline - mono_ms();
+  while (n < batch_cap(w)) {
+    int64_t left = n < w->cfg.batch_max ? deadline - mono_ms() : 0;
     if (left < 0) left = 0;
     bus_msg *more = NULL;
     if (bus_poll(w->cfg.reader, (int)left, &more, perr, perrlen) != 1) break;
@@ -342,7 +350,7 @@ int worker_run(const worker_config *cfg, volatile sig_atomic_t *stop,
   log_start(w);
   if (!w->cfg.reconcile || worker_reconcile(w, stop) == 0) {
     wk_stat_set_ready(w->st, 1);
-    bus_msg **msgs = calloc(w->cfg.batch_max, sizeof *msgs);
+    bus_msg **msgs = calloc(batch_cap(w), sizeof *msgs);
     if (msgs) {
       consume(w, msgs, stop, reload);
     } else {

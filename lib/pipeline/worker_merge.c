@@ -50,8 +50,10 @@ typedef struct merge_step {
   wk_base cpu;
   /* 2. the uploads */
   wk_fetched *items; /* one per name */
-  pp_profile **ups;  /* the new cpu ones for the base, decoded, in name order */
+  pp_profile **ups;  /* the new cpu ones for the base, decoded, in name order
+                        (or, once shared with their bucket, their merge) */
   size_t nups;
+  size_t nfresh;     /* the new cpu uploads for the base */
   wk_hours *hours;   /* the cpu hour buckets */
   wk_columns cols;   /* the cpu columns (counters), once an upload is seen */
   pp_profile *shape; /* without a base: the first upload's types, no samples (the
@@ -209,10 +211,13 @@ static int judge_uploads(merge_step *s) {
   return 0;
 }
 
-/* 3. Every hour bucket of every kind, before any base. Returns 0, 1 (a
- * bucket changed under the worker: merge again) or a WORKER_E* code. */
+/* 3. Every hour bucket of every kind, before any base (the base's new
+ * uploads merged once for both when they are the bucket's). Returns 0, 1
+ * (a bucket changed under the worker: merge again) or a WORKER_E* code. */
 static int write_buckets(merge_step *s) {
-  int rc = wk_hours_write(&s->a, s->hours, &s->cols, NULL, NULL);
+  s->nfresh = s->nups;
+  int rc = wk_hours_share(&s->a, s->hours, &s->cpu.fresh, s->ups, &s->nups);
+  if (rc == 0) rc = wk_hours_write(&s->a, s->hours, &s->cols, NULL, NULL);
   for (int k = 0; rc == 0 && k < LAYOUT_KIND_COUNT; k++)
     if (s->groups[k]) rc = wk_group_write_buckets(&s->a, s->groups[k]);
   return rc;
@@ -244,13 +249,13 @@ static void report_written(merge_step *s) {
   const char *app = s->a.app;
   int64_t now = chrono_mono_ns();
   double dt_ms = ms_between(s->t0, now);
-  wk_stat_base_written(w->st, dt_ms / 1000, s->nups, s->cpu.enclen);
-  wk_stat_kind(w->st, WK_K_UPLOADS, LAYOUT_KIND_CPU, s->nups);
+  wk_stat_base_written(w->st, dt_ms / 1000, s->nfresh, s->cpu.enclen);
+  wk_stat_kind(w->st, WK_K_UPLOADS, LAYOUT_KIND_CPU, s->nfresh);
   wk_stat_kind(w->st, WK_K_BASE_WRITES, LAYOUT_KIND_CPU, 1);
   for (size_t i = 0; i < s->cpu.fresh.n; i++)
     WK_LOG(w, CORE_LOG_DEBUG, "upload merged", "app", app, "name", s->cpu.fresh.v[i], NULL);
   char nb[32], sz[32], ms[32], stages[160];
-  snprintf(nb, sizeof nb, "%zu", s->nups);
+  snprintf(nb, sizeof nb, "%zu", s->nfresh);
   snprintf(sz, sizeof sz, "%zu", s->cpu.enclen);
   snprintf(ms, sizeof ms, "%.1f", dt_ms);
   snprintf(stages, sizeof stages,
@@ -294,7 +299,7 @@ static int merge_attempt(worker *w, const char *app, const wk_strlist *names, ch
     rc = judge_uploads(&s);
   }
   if (rc == 0) rc = write_buckets(&s);
-  if (rc == 0 && s.nups > 0) {
+  if (rc == 0 && s.nfresh > 0) {
     s.t_ups = chrono_mono_ns();
     rc = merge_and_prune(&s);
     if (rc == 0) {

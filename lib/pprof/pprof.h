@@ -277,6 +277,29 @@ void pp_merger_free(pp_merger *m);
 /* Convenience: merges n profiles (all consumed, also on error). */
 int pp_merge(pp_profile **in, size_t n, pp_profile **out, char *err, size_t errlen);
 
+/*
+ * 1 when merging in[0..n) in consecutive runs (pp_merge_tree), or merging
+ * them first and the result then with more inputs, gives byte for byte the
+ * profile of merging everything one input after the other: every input
+ * (NULL entries are ignored) has a non-zero time, a positive period, the
+ * same number of sample types and no negative value, and the values are
+ * small enough that no sum wraps (per column, the sum over inputs of
+ * samples x largest value below 2^62). Otherwise 0. Costs one pass over
+ * the values.
+ */
+int pp_tree_exact(pp_profile *const *in, size_t n);
+
+/*
+ * Merges in[0..n) (all non-NULL, all consumed, also on error) like
+ * pp_merge, split into up to `threads` consecutive runs merged at the same
+ * time on threads (the caller's included), whose results are then merged
+ * in order. The result equals pp_merge's when pp_tree_exact(in, n) holds;
+ * otherwise (a time of 0, a non-positive period, negative values) header
+ * fields or the order of samples may differ, as with Go's profile.Merge of
+ * the runs' results. Fewer than 4 inputs or threads < 2: pp_merge.
+ */
+int pp_merge_tree(pp_profile **in, size_t n, int threads, pp_profile **out, char *err, size_t errlen);
+
 /* ---- Prune ---- */
 
 /* A compiled, ordered list of (drop, keep) rules. */

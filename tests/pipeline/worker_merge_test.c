@@ -13,7 +13,8 @@
  *  - a staged object gone and not in the record is skipped, not fatal;
  *  - poison (garbage, heap into a CPU base, a corrupt base) ends in
  *    rejected/, others merge;
- *  - batching: many uploads, one base write, same totals;
+ *  - batching: many uploads, one base write, same totals, byte for byte
+ *    the sequential merge (the uploads were merged on threads first);
  *  - prune rules give what merge+prune gives;
  *  - malformed envelopes and unknown types are skipped and committed;
  *  - the staged-object size limit at and past its edge.
@@ -205,6 +206,28 @@ static void test_batching(void) {
   CHECK(c.uploads_merged == n, "uploads merged %llu", (unsigned long long)c.uploads_merged);
   pp_profile *b = base_of(&e, "app");
   CHECK(b && pp_total(b, 1) == want, "batched total");
+  /* byte for byte Merge([newest upload, ..., oldest]), though the uploads
+   * were merged in runs on several threads first */
+  pp_profile **in = calloc(n, sizeof *in);
+  for (size_t i = 0; in && i < n; i++) in[i] = decode_file(g_cpu[(n - 1 - i) % g_ncpu]);
+  pp_profile *ref = NULL;
+  char err[256];
+  CHECK(in && pp_merge(in, n, &ref, err, sizeof err) == 0, "%s", err);
+  free(in);
+  if (b && ref) {
+    pp_remove_comments_with_prefix(b, WORKER_COMMENT_PREFIX);
+    pp_remove_comments_with_prefix(ref, WORKER_COMMENT_PREFIX);
+    uint8_t *eb = NULL, *er = NULL;
+    size_t lb = 0, lr = 0;
+    CHECK(pp_encode_raw(b, &eb, &lb, err, sizeof err) == 0 &&
+              pp_encode_raw(ref, &er, &lr, err, sizeof err) == 0,
+          "%s", err);
+    CHECK(lb == lr && lb > 0 && memcmp(eb, er, lb) == 0,
+          "batched base differs from the sequential merge (%zu vs %zu bytes raw)", lb, lr);
+    free(eb);
+    free(er);
+  }
+  pp_free(ref);
   pp_free(b);
   CHECK(count_prefix(&e, "app/staging/") == 0, "staging not empty");
   /* unbatched: one write per upload, same result */

@@ -9,6 +9,7 @@
  *   pptool prune DROP KEEP|- [-o OUT] IN... (merge, prune+compact, dump)
  *   pptool bench OUT IN...                 (decode/merge/encode timings)
  *   pptool append IN OUT COMMENT           (pp_append_comment: IN's bytes plus a comment)
+ *   pptool retime IN OUT TIME_NS           (IN with its time set to TIME_NS, encoded)
  *   pptool commentbench IN [N]             (adding a comment: append vs decode+encode, and
  *                                           decoding the result, ms per operation)
  */
@@ -129,6 +130,22 @@ int main(int argc, char **argv) {
   const char *mode = argv[1];
   int ai = 2;
   const char *drop = NULL, *keep = NULL, *out = NULL;
+  if (!strcmp(mode, "retime")) {
+    if (argc != 5) return 2;
+    pp_profile *p = load(argv[2]);
+    pp_set_time(p, strtoll(argv[4], NULL, 10), pp_duration_nanos(p));
+    uint8_t *o = NULL;
+    size_t on = 0;
+    if (pp_encode(p, -1, &o, &on, err, sizeof(err))) {
+      fprintf(stderr, "%s\n", err);
+      return 1;
+    }
+    FILE *f = fopen(argv[3], "wb");
+    if (!f || fwrite(o, 1, on, f) != on || fclose(f)) return 1;
+    free(o);
+    pp_free(p);
+    return 0;
+  }
   if (!strcmp(mode, "append")) {
     if (argc != 5) return 2;
     size_t n, on;

@@ -2,7 +2,8 @@
  * test_merge.c — pp_merger / pp_merge against pprof's Merge semantics:
  * compatibility checks, header rules, identity rules of mappings, functions,
  * locations and samples (labels included), zero samples, the first-mapping
- * rule, the clean-up pass and dense IDs in creation order.
+ * rule, the clean-up pass and dense IDs in creation order; pp_merge_tree
+ * against merging one input after the other.
  */
 #include "testutil.h"
 
@@ -586,6 +587,152 @@ static void test_seed_independence(void) {
   free(first);
 }
 
+
+/* ---- Merging in runs on threads (pp_merge_tree) ---- */
+
+static uint32_t lcg(uint32_t *st) {
+  *st = *st * 1103515245u + 12345u;
+  return (*st >> 8) & 0xffffff;
+}
+
+/* A varied CPU profile of one program: the binary at one of three addresses
+ * (ASLR), a shared library with a build id, locations with inlined lines,
+ * stacks drawn from a shared pool, some all-zero samples, labels, comments,
+ * drop frames on some. time_nanos as given; neg makes one value negative. */
+static pp_profile *varied(uint32_t seed, int64_t time_nanos, int neg) {
+  uint32_t st = seed * 2654435761u + 7;
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  b.p.time_nanos = time_nanos;
+  b.p.duration_nanos = 1000 + seed;
+  b.p.period = 10000000 + (int64_t)(seed % 3);
+  uint64_t base = 0x400000 + (uint64_t)(seed % 3) * 0x10000000;
+  int lib_first = seed % 4 == 1;
+  if (lib_first) tb_map(&b, 2, 0x7f0000000000, 0x7f0000200000, 0, "/lib/libc.so.6", "abc123");
+  tb_map(&b, 1, base, base + 0x300000, 0, "/bin/app", "");
+  if (!lib_first) tb_map(&b, 2, 0x7f0000000000, 0x7f0000200000, 0, "/lib/libc.so.6", "abc123");
+  if (seed % 5 == 2) tb_map(&b, 3, 0x9000000, 0x9001000, 0, "/unused", "");
+  char name[32];
+  for (uint64_t f = 1; f <= 24; f++) {
+    uint64_t g = (f + seed) % 24 + 1; /* other function ids per input */
+    snprintf(name, sizeof name, "pkg.F%llu", (unsigned long long)f);
+    tb_func(&b, g, name, f % 3 ? "a.go" : "b.go", (int64_t)f);
+  }
+  char lines[64];
+  for (uint64_t l = 1; l <= 40; l++) {
+    uint64_t f1 = (l * 7 + seed) % 24 + 1, f2 = (l * 5 + seed) % 24 + 1;
+    if (l % 4 == 0) snprintf(lines, sizeof lines, "%llu:%llu %llu:%llu", (unsigned long long)f1,
+                             (unsigned long long)l, (unsigned long long)f2, (unsigned long long)l + 1);
+    else snprintf(lines, sizeof lines, "%llu:%llu", (unsigned long long)f1, (unsigned long long)l);
+    if (l % 9 == 0) tb_loc(&b, l, 2, 0x7f0000000000 + l * 0x10, lines);
+    else tb_loc(&b, l, 1, base + 0x1000 + l * 0x10, lines);
+  }
+  char vals[64], locs[64];
+  for (int i = 0; i < 30; i++) {
+    int depth = 1 + (int)(lcg(&st) % 5);
+    int o = 0;
+    uint32_t pick = lcg(&st) % 12; /* stacks from a small shared pool */
+    for (int d = 0; d < depth; d++)
+      o += snprintf(locs + o, sizeof locs - (size_t)o, "%u ", (pick * 3 + (uint32_t)d * 7) % 40 + 1);
+    int64_t v = (int64_t)(lcg(&st) % 20);
+    if (neg && i == 3) v = -v - 1;
+    snprintf(vals, sizeof vals, "%lld %lld", (long long)v, (long long)v * 10000000);
+    PBSample *smp = tb_sample(&b, vals, locs);
+    if (pick % 4 == 1) tb_label(&b, smp, "handler", pick % 8 == 1 ? "/a" : "/b");
+  }
+  snprintf(name, sizeof name, "comment %u", seed % 4);
+  b.p.n_comment = 1;
+  b.p.comment = malloc(sizeof(int64_t));
+  b.p.comment[0] = S_(&b, name);
+  if (seed % 6 == 5) b.p.drop_frames = S_(&b, "runtime\\..*");
+  return tb_decode(&b);
+}
+
+static uint8_t *encoded(pp_profile *p, size_t *len) {
+  uint8_t *out = NULL;
+  char err[256];
+  CHECK_EQ(pp_encode_raw(p, &out, len, err, sizeof err), 0);
+  pp_free(p);
+  return out;
+}
+
+/* Merge(inputs) one by one, then with a base, against the same through
+ * pp_merge_tree on 2..4 threads: byte-identical raw encodings. */
+static void test_tree_equals_sequential(void) {
+  static const size_t counts[] = {4, 8, 13, 40};
+  for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
+    size_t n = counts[c];
+    for (int threads = 2; threads <= 4; threads++) {
+      pp_profile *seq[41], *tree[41];
+      for (size_t i = 0; i < n; i++) {
+        seq[i] = varied((uint32_t)(i + c), 5000 - (int64_t)((i * 37) % 11), 0);
+        tree[i] = varied((uint32_t)(i + c), 5000 - (int64_t)((i * 37) % 11), 0);
+      }
+      CHECK(pp_tree_exact(tree, n), "n %zu", n);
+      seq[n] = varied(999, 7000, 0); /* the base, last */
+      char err[256];
+      pp_profile *a = NULL, *pre = NULL, *b = NULL;
+      CHECK_EQ(pp_merge(seq, n + 1, &a, err, sizeof err), 0);
+      CHECK_EQ(pp_merge_tree(tree, n, threads, &pre, err, sizeof err), 0);
+      pp_profile *two[2] = {pre, varied(999, 7000, 0)};
+      CHECK_EQ(pp_merge(two, 2, &b, err, sizeof err), 0);
+      size_t la = 0, lb = 0;
+      uint8_t *ea = encoded(a, &la), *eb = encoded(b, &lb);
+      CHECK(la == lb && la > 0 && memcmp(ea, eb, la) == 0, "n %zu threads %d: %zu vs %zu bytes", n,
+            threads, la, lb);
+      free(ea);
+      free(eb);
+      /* the tree alone equals the merge alone */
+      for (size_t i = 0; i < n; i++) {
+        seq[i] = varied((uint32_t)(i + c), 5000, 0);
+        tree[i] = varied((uint32_t)(i + c), 5000, 0);
+      }
+      CHECK_EQ(pp_merge(seq, n, &a, err, sizeof err), 0);
+      CHECK_EQ(pp_merge_tree(tree, n, threads, &b, err, sizeof err), 0);
+      ea = encoded(a, &la);
+      eb = encoded(b, &lb);
+      CHECK(la == lb && memcmp(ea, eb, la) == 0, "alone: n %zu threads %d", n, threads);
+      free(ea);
+      free(eb);
+    }
+  }
+}
+
+/* What pp_tree_exact refuses, and why it must: a time of 0 resets pprof's
+ * time walk, so runs would give another time. */
+static void test_tree_exact_guard(void) {
+  pp_profile *in[8];
+  for (int i = 0; i < 8; i++) in[i] = varied((uint32_t)i, 100 + i, 0);
+  CHECK(pp_tree_exact(in, 8));
+  pp_free(in[5]);
+  in[5] = varied(5, 0, 0);
+  CHECK(!pp_tree_exact(in, 8), "a time of 0 is refused");
+  char err[256];
+  pp_profile *a = NULL, *b = NULL, *c[8];
+  for (int i = 0; i < 8; i++) c[i] = varied((uint32_t)i, i == 5 ? 0 : 100 + i, 0);
+  CHECK_EQ(pp_merge(in, 8, &a, err, sizeof err), 0);
+  CHECK_EQ(pp_merge_tree(c, 8, 2, &b, err, sizeof err), 0);
+  CHECK_EQ(pp_time_nanos(a), 106); /* 0 reset the walk; 106 and 107 follow */
+  CHECK_EQ(pp_time_nanos(b), 100); /* the runs: min(100..103), then 106 */
+  pp_free(a);
+  pp_free(b);
+  for (int i = 0; i < 8; i++) in[i] = varied((uint32_t)i, 100 + i, i == 6);
+  CHECK(!pp_tree_exact(in, 8), "a negative value is refused");
+  for (int i = 0; i < 8; i++) pp_free(in[i]);
+  tb bb;
+  tb_init(&bb);
+  tb_cpu(&bb);
+  bb.p.time_nanos = 1;
+  tb_func(&bb, 1, "f", "f.go", 0);
+  tb_loc(&bb, 1, 0, 1, "1:1");
+  tb_sample(&bb, "4611686018427387904 1", "1");
+  pp_profile *big = tb_decode(&bb);
+  CHECK(!pp_tree_exact(&big, 1), "values that could wrap are refused");
+  pp_free(big);
+  CHECK(pp_tree_exact(NULL, 0) == 0);
+}
+
 int main(void) {
   test_seed_independence();
   test_many_comments();
@@ -596,5 +743,7 @@ int main(void) {
   test_sample_labels();
   test_first_mapping_and_cleanup();
   test_order_and_roundtrip();
+  test_tree_equals_sequential();
+  test_tree_exact_guard();
   return check_exit("test_merge");
 }

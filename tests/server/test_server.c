@@ -1299,7 +1299,9 @@ static int mode_hostile(void) {
       CHECK_EQ(j[i].status, 201);
     }
     CHECK(wait_base_status(s.port, "burst", 200, 60000));
-    /* the worker merges (slowly on a loaded machine); then all is idle */
+    /* the worker merges (slowly on a loaded machine), and the base is
+     * readable before it has finished its attempt and given the memory
+     * back; then all is idle */
     int sanitized = getenv("PGOPIPE_TEST_SANITIZED") != NULL;
     long idle = proc_kb(s.pid, "VmRSS"), peak = proc_kb(s.pid, "VmHWM");
     /* the worker keeps the app's latest base decoded for its next batch
