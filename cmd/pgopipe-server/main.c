@@ -26,7 +26,7 @@
 #include "svc_util.h"
 
 /* --batch-max's help says how far a batch grows. */
-_Static_assert(WORKER_BATCH_GROW == 16, "--batch-max's help text");
+_Static_assert(WORKER_BATCH_GROW == 16 && WORKER_BATCH_GROW_BYTES == (16u << 20), "--batch-max's help text");
 
 #define DEFAULT_BLOB_URL "file://./data"
 #define DEFAULT_BUS_URL "mem://profiles"
@@ -85,7 +85,7 @@ static svc_flag flags[] = {
      "nats://SUBJECT?durable=NAME (default: the writer's URL); with a mem:// writer, the same mem:// topic",
      &S.o.reader_url, NULL, "URL", 0},
     {"prune", 0, SVC_FLAG_STRING, NULL, "with --worker: prune rules file (JSON)", &S.o.prune, NULL, "FILE", 0},
-    {"batch-max", 0, SVC_FLAG_INT, "50", "with --worker: most uploads merged in one pass, up to 16x as many while a backlog is waiting", &S.o.batch_max, NULL, NULL,
+    {"batch-max", 0, SVC_FLAG_INT, "50", "with --worker: most uploads merged in one pass, up to 16x as many (16 MiB of them) while a backlog is waiting", &S.o.batch_max, NULL, NULL,
      0},
     {"batch-wait", 0, SVC_FLAG_DURATION, "100ms", "with --worker: wait this long to fill a batch", &S.o.batch_wait_ms,
      NULL, NULL, 0},

@@ -26,7 +26,7 @@
 #include "worker.h"
 
 /* --batch-max's help says how far a batch grows. */
-_Static_assert(WORKER_BATCH_GROW == 16, "--batch-max's help text");
+_Static_assert(WORKER_BATCH_GROW == 16 && WORKER_BATCH_GROW_BYTES == (16u << 20), "--batch-max's help text");
 
 typedef struct opts {
   int64_t port;
@@ -95,8 +95,8 @@ static int parse_opts(int argc, char **argv, opts *o, int *level) {
       {"prune", 0, SVC_FLAG_STRING, NULL,
        "prune rules JSON file (autopgo format); SIGHUP reloads it", &o->prune, NULL, "FILE", 0},
       {"batch-max", 0, SVC_FLAG_INT, "50",
-       "most events handled per batch (one base write per app per batch), up to 16x as many while "
-       "a backlog is waiting; 1 = no batching",
+       "most events handled per batch (one base write per app per batch), up to 16x as many (16 MiB "
+       "of uploads) while a backlog is waiting; 1 = no batching",
        &o->batch_max, NULL, "N", 0},
       {"batch-wait", 0, SVC_FLAG_DURATION, "100ms",
        "after the first event, wait this long for more to batch", &o->batch_wait_ms, NULL, "DUR", 0},

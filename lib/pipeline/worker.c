@@ -117,6 +117,7 @@ int wk_from_pp(int rc) {
 /* Fills in the defaults of worker.h. */
 static void config_defaults(worker_config *c) {
   if (!c->batch_max) c->batch_max = 50;
+  if (!c->batch_grow_bytes) c->batch_grow_bytes = WORKER_BATCH_GROW_BYTES;
   if (c->batch_wait_ms < 0) c->batch_wait_ms = 100;
   if (!c->max_profile_bytes) c->max_profile_bytes = (size_t)64 << 20;
   if (!c->max_decoded_bytes) c->max_decoded_bytes = (size_t)64 << 20;

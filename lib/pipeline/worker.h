@@ -279,7 +279,8 @@
  * Under load the batch fills without waiting (messages are already there),
  * and while more are already waiting (a backlog: one hot app's fleet) it
  * grows on, without waiting, to WORKER_BATCH_GROW x batch_max (batch_max 1
- * stays 1), so the per-write costs (base merge, encode, PUT) are shared by
+ * stays 1) while its uploads at the last batch's average size stay within
+ * WORKER_BATCH_GROW_BYTES, so the per-write costs (base merge, encode, PUT) are shared by
  * more uploads the further the worker is behind.
  * A batch's uploads are fetched and decoded on a few threads at once, and
  * many new uploads of a base are merged together on a few threads first
@@ -424,6 +425,9 @@ void worker_stats_counts(const worker_stats *st, worker_counts *out);
 
 /* How far a batch grows beyond batch_max while a backlog is waiting. */
 #define WORKER_BATCH_GROW 16
+/* ... while the grown batch's staged uploads, at the last batch's average
+ * size, stay within this many bytes (memory: a batch is decoded at once). */
+#define WORKER_BATCH_GROW_BYTES (16u << 20)
 
 typedef struct worker_config {
   blob_store *blob;       /* required; not owned */
@@ -435,6 +439,8 @@ typedef struct worker_config {
   size_t batch_max;       /* messages per batch (up to WORKER_BATCH_GROW times it
                              with a backlog); 0 → 50; 1 = no batching */
   int batch_wait_ms;      /* wait after the first message for more; <0 → 100 */
+  size_t batch_grow_bytes; /* staged bytes a grown batch holds at most (see
+                              WORKER_BATCH_GROW_BYTES); 0 → that */
   size_t max_profile_bytes; /* largest staged object read; 0 → 64 MiB */
   size_t max_decoded_bytes; /* a staged upload after decompression, its in-memory
                                profile included (the server's rule); 0 → 64 MiB */

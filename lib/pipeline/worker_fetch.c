@@ -48,6 +48,10 @@ static void *fetch_main(void *arg) {
     if (f->skip) continue;
     f->rc = blob_get(j->w->cfg.blob, f->key, j->limit, &f->data, &f->len, NULL, f->err,
                      sizeof f->err);
+    if (f->rc == 0) {
+      __atomic_add_fetch(&j->w->fetched_bytes, (uint64_t)f->len, __ATOMIC_RELAXED);
+      __atomic_add_fetch(&j->w->fetched_n, 1, __ATOMIC_RELAXED);
+    }
     if (f->rc != 0) continue;
     /* A staged upload gets the server's rule (upload.h): the same limits,
      * memory counted; an instance state the base's limit. */

@@ -186,6 +186,9 @@ struct worker {
   size_t napps, capps;
   int64_t last_htick_ms; /* monotonic ms of the last worker_history_tick */
   int htick_more;        /* the last tick stopped at its time budget: more to do */
+  uint64_t fetched_bytes, fetched_n; /* staged bytes read in this batch, and how many
+                                        objects (atomic: the loader threads add) */
+  uint64_t bytes_per_upload;         /* the last batch's average, 0 before the first */
 };
 
 /* Forgets every kept base. */

@@ -276,6 +276,26 @@ static size_t batch_cap(const worker *w) {
   return m <= 1 ? 1 : m > SIZE_MAX / WORKER_BATCH_GROW ? m : m * WORKER_BATCH_GROW;
 }
 
+/* The most messages of this batch: batch_cap, but a batch grown past
+ * batch_max holds at most batch_grow_bytes of staged uploads at the last
+ * batch's average size (all of a batch is decoded at once); before a batch
+ * has read any, it does not grow. */
+static size_t grown_cap(const worker *w) {
+  size_t cap = batch_cap(w), m = w->cfg.batch_max;
+  uint64_t per = w->bytes_per_upload;
+  if (cap <= m) return cap;
+  if (per == 0) return m;
+  uint64_t fit = (uint64_t)w->cfg.batch_grow_bytes / per;
+  return fit >= cap ? cap : fit <= m ? m : (size_t)fit;
+}
+
+/* After a batch: the average staged upload it read (kept when it read none). */
+static void note_batch_bytes(worker *w) {
+  uint64_t n = __atomic_exchange_n(&w->fetched_n, 0, __ATOMIC_RELAXED);
+  uint64_t b = __atomic_exchange_n(&w->fetched_bytes, 0, __ATOMIC_RELAXED);
+  if (n) w->bytes_per_upload = b / n ? b / n : 1;
+}
+
 /* Polls up to batch_max messages into msgs, the first one waiting up to
  * poll_ms, the others until batch_wait after it; then, while more are
  * already waiting (a backlog), up to batch_cap in all without waiting.
@@ -287,7 +307,8 @@ static int poll_batch(worker *w, bus_msg **msgs, char *perr, size_t perrlen) {
   size_t n = 0;
   msgs[n++] = m;
   int64_t deadline = mono_ms() + w->cfg.batch_wait_ms;
-  while (n < batch_cap(w)) {
+  size_t cap = grown_cap(w);
+  while (n < cap) {
     int64_t left = n < w->cfg.batch_max ? deadline - mono_ms() : 0;
     if (left < 0) left = 0;
     bus_msg *more = NULL;
@@ -330,6 +351,7 @@ static void consume(worker *w, bus_msg **msgs, volatile sig_atomic_t *stop,
       }
     } else {
       worker_handle_batch(w, msgs, (size_t)n, stop);
+      note_batch_bytes(w);
       for (int i = 0; i < n; i++) bus_msg_free(msgs[i]);
       idle_since = mono_ms();
     }

@@ -266,6 +266,55 @@ static void test_embed(void) {
   env_close(&e);
 }
 
+/* A backlog grows the batch (fewer base writes than batch_max allows), but
+ * not past batch_grow_bytes of staged uploads at the last batch's average:
+ * with a bound below one upload the batches stay at batch_max. */
+typedef struct grow_wait {
+  env *e;
+  uint64_t want;
+} grow_wait;
+static int all_merged(void *p) {
+  grow_wait *g = p;
+  return counts(g->e).uploads_merged >= g->want;
+}
+
+static uint64_t backlog_writes(size_t grow_bytes) {
+  env e;
+  env_open(&e, NULL, 50, 0);
+  enum { N = 48 };
+  for (size_t i = 0; i < N; i++) upload(&e, "grow", g_cpu[i % g_ncpu], NULL, 0);
+  run_arg a;
+  memset(&a, 0, sizeof a);
+  a.c = run_config(&e);
+  a.c.batch_max = 4;
+  a.c.batch_grow_bytes = grow_bytes;
+  pthread_t th;
+  pthread_create(&th, NULL, run_main, &a);
+  grow_wait g = {&e, N};
+  CHECK(wait_for(all_merged, &g, 60000), "the backlog was not merged");
+  a.stop = 1;
+  pthread_join(th, NULL);
+  CHECK(a.rc == 0, "worker_run rc %d", a.rc);
+  uint64_t writes = counts(&e).merges;
+  pp_profile *b = base_of(&e, "grow");
+  int64_t want = 0;
+  for (size_t i = 0; i < N; i++) want += file_total(g_cpu[i % g_ncpu], 1);
+  CHECK(b && pp_total(b, 1) == want, "the base lacks some of the backlog");
+  pp_free(b);
+  env_close(&e);
+  return writes;
+}
+
+static void test_batch_growth(void) {
+  uint64_t grown = backlog_writes(0), bounded = backlog_writes(1);
+  fprintf(stderr, "48 waiting uploads, batch_max 4: %llu base writes growing, %llu bounded\n",
+          (unsigned long long)grown, (unsigned long long)bounded);
+  /* the first batch (no average yet) stays at 4; the rest grow to 64 */
+  CHECK(grown >= 2 && grown <= 4, "%llu base writes with a growing batch", (unsigned long long)grown);
+  CHECK(bounded >= 12, "%llu base writes: the byte bound did not hold the batch at batch_max",
+        (unsigned long long)bounded);
+}
+
 int main(int argc, char **argv) {
   int rc = wenv_init(argc, argv, "worker_run_test");
   if (rc) return rc;
@@ -273,6 +322,7 @@ int main(int argc, char **argv) {
   test_codes();
   test_run_transient();
   test_embed();
+  test_batch_growth();
   wenv_done();
   return check_exit("worker_run_test");
 }
