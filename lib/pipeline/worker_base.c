@@ -305,27 +305,40 @@ int wk_announce_all(wk_attempt *a) {
   return 0;
 }
 
-int wk_staged_present(wk_attempt *a) {
-  if (a->listed) return 0;
-  char prefix[LAYOUT_KEY_BUF];
-  layout_staging_prefix(a->app, prefix, sizeof prefix);
+int wk_list_prefix(wk_attempt *a, const char *prefix, wk_list_pick pick, void *ctx,
+                   wk_strlist *out) {
   blob_iter *it = NULL;
   int rc = blob_list(a->w->cfg.blob, prefix, &it, a->err, a->errlen);
   if (rc != 0) return wk_store_failed(a, rc);
   const char *key;
   blob_info info;
   while ((rc = blob_iter_next(it, &key, &info, a->err, a->errlen)) == 1) {
-    const char *name = layout_staged_name(key, a->app);
-    if (name && wk_sl_add(&a->present, name) != 0) {
+    const char *s = pick(ctx, key, &info);
+    if (s && wk_sl_add(out, s) != 0) {
       rc = BLOB_ENOMEM;
       errbuf_set(a->err, a->errlen, "listing %s: out of memory", prefix);
       break;
     }
   }
   blob_iter_free(it);
-  if (rc < 0) {
+  return rc < 0 ? wk_store_failed(a, rc) : 0;
+}
+
+/* The staged name of key (ctx: the attempt), or NULL. */
+static const char *pick_staged(void *ctx, const char *key, const blob_info *info) {
+  const wk_attempt *a = ctx;
+  (void)info;
+  return layout_staged_name(key, a->app);
+}
+
+int wk_staged_present(wk_attempt *a) {
+  if (a->listed) return 0;
+  char prefix[LAYOUT_KEY_BUF];
+  layout_staging_prefix(a->app, prefix, sizeof prefix);
+  int rc = wk_list_prefix(a, prefix, pick_staged, a, &a->present);
+  if (rc != 0) {
     wk_sl_free(&a->present);
-    return wk_store_failed(a, rc);
+    return rc;
   }
   wk_sl_sort(&a->present);
   a->listed = 1;

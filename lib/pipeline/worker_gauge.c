@@ -308,26 +308,19 @@ void wk_gauge_written(wk_gauge *g, const blob_info *info) {
 
 /* ---- Rebuilding from the instance states ---- */
 
+/* key when it is an instance state's. */
+static const char *pick_state(void *ctx, const char *key, const blob_info *info) {
+  (void)ctx;
+  (void)info;
+  layout_ref ref;
+  return layout_parse_key(key, &ref) == 0 && ref.type == LAYOUT_KEY_INSTANCE ? key : NULL;
+}
+
 /* Lists the keys under the instances prefix of (app, kind). */
 static int list_states(wk_attempt *a, layout_kind kind, wk_strlist *keys) {
   char prefix[LAYOUT_KEY_BUF];
   layout_instances_prefix(a->app, kind, prefix, sizeof prefix);
-  blob_iter *it = NULL;
-  int rc = blob_list(a->w->cfg.blob, prefix, &it, a->err, a->errlen);
-  if (rc != 0) return wk_store_failed(a, rc);
-  const char *key;
-  blob_info info;
-  while ((rc = blob_iter_next(it, &key, &info, a->err, a->errlen)) == 1) {
-    layout_ref ref;
-    if (layout_parse_key(key, &ref) != 0 || ref.type != LAYOUT_KEY_INSTANCE) continue;
-    if (wk_sl_add(keys, key) != 0) {
-      rc = BLOB_ENOMEM;
-      errbuf_set(a->err, a->errlen, "listing %s: out of memory", prefix);
-      break;
-    }
-  }
-  blob_iter_free(it);
-  return rc < 0 ? wk_store_failed(a, rc) : 0;
+  return wk_list_prefix(a, prefix, pick_state, NULL, keys);
 }
 
 /* Adds one fetched state's gauges to the new table (a change to apply). */

@@ -342,6 +342,14 @@ int wk_announce_all(wk_attempt *a);
 int wk_store_failed(wk_attempt *a, int blob_rc);
 /* "out of memory" in a->err; returns WORKER_ENOMEM. */
 int wk_out_of_memory(wk_attempt *a);
+/* What of an object listed to add to the list (pointing into key, or key
+ * itself; copied), or NULL to pass it over. */
+typedef const char *(*wk_list_pick)(void *ctx, const char *key, const blob_info *info);
+/* Lists the store under prefix into out: for each object, what pick says
+ * (worker_base.c). Returns 0 or a WORKER_E* code (a store failure, or out of
+ * memory, via wk_store_failed); out may then hold part of the listing. */
+int wk_list_prefix(wk_attempt *a, const char *prefix, wk_list_pick pick, void *ctx,
+                   wk_strlist *out);
 
 /* ---- A base object (worker_base.c) ---- */
 

@@ -552,24 +552,16 @@ static int drop(wk_attempt *a, const char *key, size_t *deleted) {
   return 0;
 }
 
+/* key when it was last written before *ctx (an int64_t of ms; < 0: any). */
+static const char *pick_older(void *ctx, const char *key, const blob_info *info) {
+  int64_t max_mtime_ms = *(const int64_t *)ctx;
+  return max_mtime_ms >= 0 && info->mtime_ms >= max_mtime_ms ? NULL : key;
+}
+
 /* Lists prefix into keys; with max_mtime_ms >= 0 only objects last written
  * before it. Returns 0 or a WORKER_E* code. */
 static int list_keys(wk_attempt *a, const char *prefix, int64_t max_mtime_ms, wk_strlist *keys) {
-  blob_iter *it = NULL;
-  int rc = blob_list(a->w->cfg.blob, prefix, &it, a->err, a->errlen);
-  if (rc != 0) return wk_store_failed(a, rc);
-  const char *key;
-  blob_info info;
-  while ((rc = blob_iter_next(it, &key, &info, a->err, a->errlen)) == 1) {
-    if (max_mtime_ms >= 0 && info.mtime_ms >= max_mtime_ms) continue;
-    if (wk_sl_add(keys, key) != 0) {
-      rc = BLOB_ENOMEM;
-      errbuf_set(a->err, a->errlen, "listing %s: out of memory", prefix);
-      break;
-    }
-  }
-  blob_iter_free(it);
-  return rc < 0 ? wk_store_failed(a, rc) : 0;
+  return wk_list_prefix(a, prefix, pick_older, &max_mtime_ms, keys);
 }
 
 /* One kind of one app: the history objects and bucket of every hour

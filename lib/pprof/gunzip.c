@@ -137,6 +137,16 @@ static int walk_top(const uint8_t *buf, size_t have, size_t *pos, size_t limit, 
   return PP_OK;
 }
 
+/* Grows *buf to nc bytes, *cap with it. Returns PP_OK or PP_ENOMEM (*buf
+ * unchanged). */
+static int grow_to(uint8_t **buf, size_t *cap, size_t nc, char *err, size_t errlen) {
+  uint8_t *nb = realloc(*buf, nc);
+  if (!nb) return pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory growing to %zu bytes", nc);
+  *buf = nb;
+  *cap = nc;
+  return PP_OK;
+}
+
 /*
  * Streaming inflate with the walk, into a buffer growing up to limit + 1.
  * Stops early (returning what it has, *complete = false) once `stop_at`
@@ -168,13 +178,7 @@ static int gz_stream(const uint8_t *in, size_t inlen, size_t limit, size_t cap, 
     if (have == cap) {
       if (cap >= hardcap) break; /* have > limit: reported below */
       size_t nc = cap > hardcap / 2 ? hardcap : cap * 2;
-      uint8_t *nb = realloc(buf, nc);
-      if (!nb) {
-        rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory growing to %zu bytes", nc);
-        goto done;
-      }
-      buf = nb;
-      cap = nc;
+      if ((rc = grow_to(&buf, &cap, nc, err, errlen))) goto done;
     }
     size_t room = cap - have < GZ_CHUNK ? cap - have : GZ_CHUNK;
     z.next_out = buf + have;
@@ -254,13 +258,7 @@ static int gz_oneshot(const uint8_t *in, size_t inlen, size_t size, size_t bound
       }
       size_t nc = cap * 2 > have + size ? cap * 2 : have + size;
       if (nc > bound || nc < cap) nc = bound;
-      uint8_t *nb = realloc(buf, nc);
-      if (!nb) {
-        rc = pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory growing to %zu bytes", nc);
-        goto done;
-      }
-      buf = nb;
-      cap = nc;
+      if ((rc = grow_to(&buf, &cap, nc, err, errlen))) goto done;
       continue;
     }
     rc = pp_err(err, errlen, PP_EMALFORMED,

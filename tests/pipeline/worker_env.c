@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "ingest.h"
 #include "svc_log.h"
 
 char g_cpu[64][1024];
@@ -334,6 +335,17 @@ void wenv_done(void) {
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
 }
 
+int wenv_run_case(const wenv_case *cases, size_t n, const char *name, const char *prog) {
+  int found = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(name, cases[i].name)) {
+      cases[i].fn();
+      found = 1;
+    }
+  if (!found) fprintf(stderr, "%s: unknown case %s\n", prog, name);
+  return found;
+}
+
 pp_profile *env_get_profile(env *e, const char *key) {
   uint8_t *b;
   size_t len;
@@ -343,6 +355,20 @@ pp_profile *env_get_profile(env *e, const char *key) {
   if (pp_decode(b, len, NULL, &p, err, sizeof err)) p = NULL;
   free(b);
   return p;
+}
+
+uint8_t *env_save_key(env *e, const char *key, size_t *len) {
+  uint8_t *b = NULL;
+  char err[256];
+  if (blob_get(e->blob, key, 0, &b, len, NULL, err, sizeof err)) return NULL;
+  return b;
+}
+
+void env_restore_key(env *e, const char *key, uint8_t *b, size_t len) {
+  char err[256];
+  if (b) CHECK(blob_put(e->blob, key, b, len, err, sizeof err) == 0, "restore %s", key);
+  else blob_delete(e->blob, key, err, sizeof err);
+  free(b);
 }
 
 int env_write_profile(const char *path, const pp_profile *p) {
@@ -389,4 +415,95 @@ int same_as_go(const char *agents, const char *what, pp_profile *const *expected
   }
   CHECK(ok, "%s: differs from Go's merge of its %zu expected profiles (%s)", what, n, dir);
   return ok;
+}
+
+int is_gauge(const char *type) {
+  return !strcmp(type, "inuse_objects") || !strcmp(type, "inuse_space") ||
+         !strcmp(type, "goroutine");
+}
+
+pp_profile *scaled(const pp_profile *p, int64_t cf, int64_t gf) {
+  pp_profile *c = pp_clone(p), *out = NULL;
+  int64_t f[16];
+  size_t n = pp_sample_type_count(p);
+  for (size_t j = 0; j < n && j < 16; j++) f[j] = is_gauge(pp_sample_type(p, j).type) ? gf : cf;
+  char err[256];
+  CHECK(c && pp_scale_columns(c, f, n, err, sizeof err) == 0, "scale");
+  CHECK(pp_merge(&c, 1, &out, err, sizeof err) == 0, "%s", err);
+  return out;
+}
+
+pp_profile *counters(const pp_profile *p) { return scaled(p, 1, 0); }
+pp_profile *gauges(const pp_profile *p) { return scaled(p, 0, 1); }
+
+pp_profile *merged(pp_profile *const *v, size_t n) {
+  pp_profile **in = calloc(n ? n : 1, sizeof *in), *out = NULL;
+  CHECK(in != NULL, "out of memory");
+  if (!in) return NULL;
+  for (size_t i = 0; i < n; i++) in[i] = pp_clone(v[i]);
+  char err[256];
+  CHECK(pp_merge(in, n, &out, err, sizeof err) == 0, "%s", err);
+  free(in);
+  return out;
+}
+
+void free_all(pp_profile **v, size_t n) {
+  for (size_t i = 0; i < n; i++) pp_free(v[i]);
+}
+
+int64_t total_of(const pp_profile *p, const char *type) {
+  for (size_t j = 0; p && j < pp_sample_type_count(p); j++)
+    if (!strcmp(pp_sample_type(p, j).type, type)) return pp_total(p, j);
+  return 0;
+}
+
+size_t load_dir(const char *dir, const char *kind, pp_profile **v, size_t max) {
+  char d[1200], path[1600];
+  snprintf(d, sizeof d, "%.1000s/%.100s", dir, kind);
+  DIR *dd = opendir(d);
+  if (!dd) return 0;
+  char(*names)[256] = calloc(max ? max : 1, sizeof *names);
+  if (!names) {
+    closedir(dd);
+    return 0;
+  }
+  size_t nn = 0;
+  struct dirent *de;
+  while ((de = readdir(dd)) && nn < max)
+    if (strstr(de->d_name, ".pb.gz")) snprintf(names[nn++], 256, "%s", de->d_name);
+  closedir(dd);
+  qsort(names, nn, sizeof names[0], cmp_path);
+  size_t n = 0;
+  for (size_t i = 0; i < nn; i++) {
+    snprintf(path, sizeof path, "%s/%.255s", d, names[i]);
+    pp_profile *p = decode_file(path);
+    if (p && pp_sample_count(p) > 0) v[n++] = p;
+    else pp_free(p);
+  }
+  free(names);
+  return n;
+}
+
+uint8_t *meta_encode(const pp_profile *p, const up_meta *m, size_t *n) {
+  ingest_meta im;
+  ingest_meta_init(&im);
+  CHECK(ingest_kind_parse(m->kind, &im.kind) == 0, "kind %s", m->kind);
+  CHECK(ingest_mode_parse(m->mode, &im.mode) == 0, "mode %s", m->mode);
+  CHECK(ingest_source_parse(m->source, &im.source) == 0, "source %s", m->source);
+  im.instance = m->instance ? strdup(m->instance) : NULL;
+  im.time_ns = m->time_ns;
+  im.received_ns = m->received_ns ? m->received_ns : wall_ns();
+  char *comment = NULL, err[512];
+  CHECK(ingest_meta_comment(&im, &comment, err, sizeof err) == 0, "%s", err);
+  ingest_meta_free(&im);
+  pp_profile *c = pp_clone(p);
+  pp_remove_comments_with_prefix(c, INGEST_RESERVED_COMMENT_PREFIX);
+  CHECK(pp_add_comment(c, comment) == 0, "comment");
+  free(comment);
+  if (m->time_ns) pp_set_time(c, m->time_ns, pp_duration_nanos(c));
+  uint8_t *b = NULL;
+  *n = 0;
+  CHECK(pp_encode(c, 1, &b, n, err, sizeof err) == 0, "%s", err);
+  pp_free(c);
+  return b;
 }

@@ -30,6 +30,15 @@ extern char g_tmp[512];   /* a scratch directory, removed by wenv_done */
 int wenv_init(int argc, char **argv, const char *prog);
 void wenv_done(void);
 
+/* A test case of a program, by name. */
+typedef struct wenv_case {
+  const char *name;
+  void (*fn)(void);
+} wenv_case;
+/* Runs the case of cases[0..n) named name. Returns 1, or 0 (said on stderr,
+ * with prog) when there is none. */
+int wenv_run_case(const wenv_case *cases, size_t n, const char *name, const char *prog);
+
 /* The worker's log records on stderr with WORKER_TEST_DEBUG set, else none. */
 core_logger wenv_log(void);
 
@@ -107,6 +116,10 @@ int wait_for(int (*pred)(void *), void *ctx, int ms);
 
 /* The object at key, decoded (caller frees), or NULL. */
 pp_profile *env_get_profile(env *e, const char *key);
+/* The bytes of key (caller frees; NULL when absent), their length into len. */
+uint8_t *env_save_key(env *e, const char *key, size_t *len);
+/* Puts key back as env_save_key found it (b, taken: deleted when NULL). */
+void env_restore_key(env *e, const char *key, uint8_t *b, size_t len);
 /* Writes p gzipped to path. Returns 0 or -1. */
 int env_write_profile(const char *path, const pp_profile *p);
 /* actual equals Go's profile.Merge of expected[0..n) by summary (`agents
@@ -114,5 +127,37 @@ int env_write_profile(const char *path, const pp_profile *p);
  * Returns 1 when equal. */
 int same_as_go(const char *agents, const char *what, pp_profile *const *expected, size_t n,
                const pp_profile *actual);
+
+/* ---- Profiles of every kind ---- */
+
+/* 1 when the sample type is a gauge (inuse_objects, inuse_space, goroutine). */
+int is_gauge(const char *type);
+/* A copy of p (caller frees), counter columns times cf, gauge columns times
+ * gf, samples left all zero dropped. */
+pp_profile *scaled(const pp_profile *p, int64_t cf, int64_t gf);
+/* The counter part of p: scaled(p, 1, 0). */
+pp_profile *counters(const pp_profile *p);
+/* The gauge part of p: scaled(p, 0, 1). */
+pp_profile *gauges(const pp_profile *p);
+/* Go's Merge of copies of v[0..n) (caller frees). */
+pp_profile *merged(pp_profile *const *v, size_t n);
+/* Frees v[0..n). */
+void free_all(pp_profile **v, size_t n);
+/* The total of the column of sample type `type` (0 when p is NULL or has none). */
+int64_t total_of(const pp_profile *p, const char *type);
+/* Loads the profiles with samples among DIR/KIND/NAME.pb.gz, in name order,
+ * into v[0..max) (caller frees them). Returns how many. */
+size_t load_dir(const char *dir, const char *kind, pp_profile **v, size_t max);
+
+/* The metadata the server writes into an upload's `pgopipe-upload:` comment. */
+typedef struct up_meta {
+  const char *kind, *mode, *source, *instance;
+  int64_t time_ns;     /* 0: none */
+  int64_t received_ns; /* 0: now */
+} up_meta;
+/* p as the server stages it: with the metadata comment of m (and its time
+ * set to m->time_ns unless 0), encoded gzipped. Returns the bytes (caller
+ * frees), their length into n. */
+uint8_t *meta_encode(const pp_profile *p, const up_meta *m, size_t *n);
 
 #endif

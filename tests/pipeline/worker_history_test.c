@@ -61,46 +61,6 @@ static pp_profile *g_goroutine;
 static int64_t g_clock;
 static int64_t fake_clock(void *ctx) { return *(int64_t *)ctx; }
 
-/* ---- Profiles ---- */
-
-static int is_gauge(const char *type) {
-  return !strcmp(type, "inuse_objects") || !strcmp(type, "inuse_space") ||
-         !strcmp(type, "goroutine");
-}
-
-/* A copy of p, counter columns times cf, gauge columns times gf, samples
- * left all zero dropped. */
-static pp_profile *scaled(const pp_profile *p, int64_t cf, int64_t gf) {
-  pp_profile *c = pp_clone(p), *out = NULL;
-  int64_t f[16];
-  size_t n = pp_sample_type_count(p);
-  for (size_t j = 0; j < n && j < 16; j++) f[j] = is_gauge(pp_sample_type(p, j).type) ? gf : cf;
-  char err[256];
-  CHECK(c && pp_scale_columns(c, f, n, err, sizeof err) == 0, "scale");
-  CHECK(pp_merge(&c, 1, &out, err, sizeof err) == 0, "%s", err);
-  return out;
-}
-static pp_profile *counters(const pp_profile *p) { return scaled(p, 1, 0); }
-static pp_profile *gauges(const pp_profile *p) { return scaled(p, 0, 1); }
-
-static pp_profile *merged(pp_profile *const *v, size_t n) {
-  pp_profile *in[MAXU * 2], *out = NULL;
-  for (size_t i = 0; i < n; i++) in[i] = pp_clone(v[i]);
-  char err[256];
-  CHECK(pp_merge(in, n, &out, err, sizeof err) == 0, "%s", err);
-  return out;
-}
-
-static void free_all(pp_profile **v, size_t n) {
-  for (size_t i = 0; i < n; i++) pp_free(v[i]);
-}
-
-static int64_t total_of(const pp_profile *p, const char *type) {
-  for (size_t j = 0; p && j < pp_sample_type_count(p); j++)
-    if (!strcmp(pp_sample_type(p, j).type, type)) return pp_total(p, j);
-  return 0;
-}
-
 /* ---- Uploads ---- */
 
 /* One upload: what it is and where it must end up. */
@@ -161,26 +121,9 @@ static void kind_at(env *e, const char *app, const pp_profile *p, const char *ki
                     const char *mode, const char *source, const char *instance, int64_t t,
                     int64_t received_ns, pp_profile *counts, up *u) {
   memset(u, 0, sizeof *u);
-  ingest_meta im;
-  ingest_meta_init(&im);
-  CHECK(ingest_kind_parse(kind, &im.kind) == 0, "kind %s", kind);
-  CHECK(ingest_mode_parse(mode, &im.mode) == 0, "mode %s", mode);
-  CHECK(ingest_source_parse(source, &im.source) == 0, "source %s", source);
-  im.instance = instance ? strdup(instance) : NULL;
-  im.time_ns = t;
-  im.received_ns = received_ns;
-  char *comment = NULL, err[512];
-  CHECK(ingest_meta_comment(&im, &comment, err, sizeof err) == 0, "%s", err);
-  ingest_meta_free(&im);
-  pp_profile *c = pp_clone(p);
-  pp_remove_comments_with_prefix(c, INGEST_RESERVED_COMMENT_PREFIX);
-  CHECK(pp_add_comment(c, comment) == 0, "comment");
-  free(comment);
-  pp_set_time(c, t, pp_duration_nanos(c));
-  uint8_t *b = NULL;
+  up_meta m = {kind, mode, source, instance, t, received_ns};
   size_t n = 0;
-  CHECK(pp_encode(c, 1, &b, &n, err, sizeof err) == 0, "%s", err);
-  pp_free(c);
+  uint8_t *b = meta_encode(p, &m, &n);
   put_staged(e, app, received_ns, b, n, 0, u);
   free(b);
   u->p = counts;
@@ -296,6 +239,16 @@ static int64_t start_clock(void) {
   return h;
 }
 
+/* Opens e with the clock at start_clock, a 24 h window and a 48 h
+ * retention, batches of up to batch_max. Returns the clock's hour. */
+static int64_t open_windowed(env *e, size_t batch_max) {
+  env_open(e, NULL, batch_max, 0);
+  int64_t h0 = start_clock();
+  env_set_clock(e, fake_clock, &g_clock, 0, batch_max);
+  env_set_history(e, 24 * 3600 * 1000LL, 48 * 3600 * 1000LL, batch_max);
+  return h0;
+}
+
 /* ---- hours ---- */
 
 static void test_hours(void) {
@@ -364,10 +317,7 @@ static void test_hours(void) {
 
 static void test_window(void) {
   env e;
-  env_open(&e, NULL, 3, 0);
-  int64_t h0 = start_clock();
-  env_set_clock(&e, fake_clock, &g_clock, 0, 3);
-  env_set_history(&e, 24 * 3600 * 1000LL, 48 * 3600 * 1000LL, 3);
+  int64_t h0 = open_windowed(&e, 3);
   int64_t recv = wall_ns();
   static const int64_t offs[] = {30, 25, 23, 10, 1, 0, 0};
   up u[16];
@@ -448,27 +398,9 @@ static void test_window(void) {
 
 /* ---- crash ---- */
 
-/* The bytes of key (NULL when absent). */
-static uint8_t *save(env *e, const char *key, size_t *len) {
-  uint8_t *b = NULL;
-  char err[256];
-  if (blob_get(e->blob, key, 0, &b, len, NULL, err, sizeof err)) return NULL;
-  return b;
-}
-
-static void restore(env *e, const char *key, uint8_t *b, size_t len) {
-  char err[256];
-  if (b) CHECK(blob_put(e->blob, key, b, len, err, sizeof err) == 0, "restore %s", key);
-  else blob_delete(e->blob, key, err, sizeof err);
-  free(b);
-}
-
 static void test_crash(void) {
   env e;
-  env_open(&e, NULL, 50, 0);
-  int64_t h0 = start_clock();
-  env_set_clock(&e, fake_clock, &g_clock, 0, 50);
-  env_set_history(&e, 24 * 3600 * 1000LL, 48 * 3600 * 1000LL, 50);
+  int64_t h0 = open_windowed(&e, 50);
   int64_t recv = wall_ns();
   up u[16];
   size_t n = 0;
@@ -479,10 +411,10 @@ static void test_crash(void) {
   /* 1: crash after the bucket write, before the base's: redelivered */
   cpu_at(&e, "c", g_cpu[2], g_clock, recv, h0, 1, &u[n++]);
   size_t blen;
-  uint8_t *base0 = save(&e, "c/default.pgo", &blen);
+  uint8_t *base0 = env_save_key(&e, "c/default.pgo", &blen);
   const char *k1[] = {u[2].key};
   CHECK(worker_merge_app(e.w, "c", k1, 1, err, sizeof err) == 0, "%s", err);
-  restore(&e, "c/default.pgo", base0, blen);
+  env_restore_key(&e, "c/default.pgo", base0, blen);
   env_restart(&e, 0);
   CHECK(worker_merge_app(e.w, "c", k1, 1, err, sizeof err) == 0, "%s", err);
   int64_t start = h0 - 24;
@@ -493,10 +425,10 @@ static void test_crash(void) {
   /* 2: the same crash for an hour that leaves before the redelivery: the
    * tick finds the bucket ahead of the base and rebuilds */
   cpu_at(&e, "c", g_cpu[3], g_clock - 23 * HOUR + 5 * MIN, recv, h0 - 23, 1, &u[n++]);
-  base0 = save(&e, "c/default.pgo", &blen);
+  base0 = env_save_key(&e, "c/default.pgo", &blen);
   const char *k2[] = {u[3].key};
   CHECK(worker_merge_app(e.w, "c", k2, 1, err, sizeof err) == 0, "%s", err);
-  restore(&e, "c/default.pgo", base0, blen);
+  env_restore_key(&e, "c/default.pgo", base0, blen);
   env_restart(&e, 0);
   const char *k0[] = {u[1].key}; /* a batch of the app: the worker knows its base again */
   CHECK(worker_merge_app(e.w, "c", k0, 1, err, sizeof err) == 0, "%s", err);
@@ -566,10 +498,7 @@ static void test_crash(void) {
 
 static void test_retention(void) {
   env e;
-  env_open(&e, NULL, 50, 0);
-  int64_t h0 = start_clock();
-  env_set_clock(&e, fake_clock, &g_clock, 0, 50);
-  env_set_history(&e, 24 * 3600 * 1000LL, 48 * 3600 * 1000LL, 50);
+  int64_t h0 = open_windowed(&e, 50);
   int64_t recv = wall_ns();
   up u[16];
   size_t n = 0;
@@ -659,10 +588,7 @@ static pp_profile *gauges_of_hour(int64_t hour) {
 
 static void test_kinds(void) {
   env e;
-  env_open(&e, NULL, 50, 0);
-  int64_t h0 = start_clock();
-  env_set_clock(&e, fake_clock, &g_clock, 0, 50);
-  env_set_history(&e, 24 * 3600 * 1000LL, 48 * 3600 * 1000LL, 50);
+  int64_t h0 = open_windowed(&e, 50);
   /* instance a: cumulative snapshots at -30, -20, -20, -2, 0 hours; instance
    * p: heap deltas at -20 and 0; g: goroutine gauges at -20 and 0 */
   pp_profile *src[6], *snap[6];
@@ -753,13 +679,13 @@ static void test_kinds(void) {
   layout_kind_base_key("k", LAYOUT_KIND_HEAP, bkey, sizeof bkey);
   layout_instance_key("k", LAYOUT_KIND_HEAP, "a", skey, sizeof skey);
   size_t blen, slen;
-  uint8_t *b0 = save(&e, bkey, &blen), *s0 = save(&e, skey, &slen);
+  uint8_t *b0 = env_save_key(&e, bkey, &blen), *s0 = env_save_key(&e, skey, &slen);
   kind_at(&e, "k", snap[5], "heap", "cumulative", "profefe", "a", g_clock + 2 * MIN, g_clock,
           counters(src[5]), &u[n++]);
   const char *k5[] = {u[n - 1].key};
   CHECK(worker_merge_app(e.w, "k", k5, 1, err, sizeof err) == 0, "%s", err);
-  restore(&e, bkey, b0, blen);
-  restore(&e, skey, s0, slen);
+  env_restore_key(&e, bkey, b0, blen);
+  env_restore_key(&e, skey, s0, slen);
   env_restart(&e, 0);
   CHECK(worker_merge_app(e.w, "k", k5, 1, err, sizeof err) == 0, "%s", err);
   /* (the restarted worker knows the bases it handles: one more goroutine
@@ -808,10 +734,7 @@ static void test_kinds(void) {
 
 static void test_reconcile(void) {
   env e;
-  env_open(&e, NULL, 50, 0);
-  int64_t h0 = start_clock();
-  env_set_clock(&e, fake_clock, &g_clock, 0, 50);
-  env_set_history(&e, 24 * 3600 * 1000LL, 48 * 3600 * 1000LL, 50);
+  int64_t h0 = open_windowed(&e, 50);
   int64_t recv = wall_ns();
   up u[8];
   size_t n = 0;
@@ -844,28 +767,6 @@ static void test_reconcile(void) {
 
 /* ---- main ---- */
 
-static size_t load_dir(const char *dir, const char *kind, pp_profile **v) {
-  char d[1200], path[1600];
-  snprintf(d, sizeof d, "%.1000s/%.100s", dir, kind);
-  DIR *dd = opendir(d);
-  if (!dd) return 0;
-  char names[MAXU][256];
-  size_t nn = 0;
-  struct dirent *de;
-  while ((de = readdir(dd)) && nn < MAXU)
-    if (strstr(de->d_name, ".pb.gz")) snprintf(names[nn++], 256, "%s", de->d_name);
-  closedir(dd);
-  qsort(names, nn, sizeof names[0], (int (*)(const void *, const void *))strcmp);
-  size_t n = 0;
-  for (size_t i = 0; i < nn; i++) {
-    snprintf(path, sizeof path, "%s/%.255s", d, names[i]);
-    pp_profile *p = decode_file(path);
-    if (p && pp_sample_count(p) > 0) v[n++] = p;
-    else pp_free(p);
-  }
-  return n;
-}
-
 int main(int argc, char **argv) {
   if (argc != 6) {
     fprintf(stderr, "usage: worker_history_test CASE WORKER_PROFILES PROFILES GOPROFILES AGENTS\n");
@@ -875,7 +776,7 @@ int main(int argc, char **argv) {
   int rc = wenv_init(2, wargv, "worker_history_test");
   if (rc) return rc;
   g_agents = argv[5];
-  g_nheap = load_dir(argv[3], "heap", g_heap_src);
+  g_nheap = load_dir(argv[3], "heap", g_heap_src, MAXU);
   char path[1200];
   snprintf(path, sizeof path, "%s/goroutine.pb.gz", argv[4]);
   g_goroutine = decode_file(path);
@@ -885,18 +786,11 @@ int main(int argc, char **argv) {
     wenv_done();
     return 1;
   }
-  static const struct {
-    const char *name;
-    void (*fn)(void);
-  } cases[] = {{"hours", test_hours},         {"window", test_window}, {"crash", test_crash},
-               {"retention", test_retention}, {"kinds", test_kinds},   {"reconcile", test_reconcile}};
-  int found = 0;
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-    if (!strcmp(argv[1], cases[i].name)) {
-      cases[i].fn();
-      found = 1;
-    }
-  if (!found) fprintf(stderr, "worker_history_test: unknown case %s\n", argv[1]);
+  static const wenv_case cases[] = {
+      {"hours", test_hours}, {"window", test_window}, {"crash", test_crash},
+      {"retention", test_retention}, {"kinds", test_kinds}, {"reconcile", test_reconcile}};
+  int found = wenv_run_case(cases, sizeof cases / sizeof cases[0], argv[1],
+                            "worker_history_test");
   free_all(g_heap_src, g_nheap);
   pp_free(g_goroutine);
   wenv_done();

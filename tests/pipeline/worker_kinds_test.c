@@ -72,63 +72,10 @@ static const char *g_agents;
 static pp_profile *g_heap_src[MAXP], *g_mutex_src[MAXP], *g_block_src[MAXP];
 static size_t g_nheap, g_nmutex, g_nblock;
 static pp_profile *g_goroutine, *g_threadcreate;
-static int g_cmp;
 
 /* ---- Profiles ---- */
 
-static int is_gauge(const char *type) {
-  return !strcmp(type, "inuse_objects") || !strcmp(type, "inuse_space") ||
-         !strcmp(type, "goroutine");
-}
-
-/* A copy of p, counter columns times cf, gauge columns times gf, samples
- * left all zero dropped. */
-static pp_profile *scaled(const pp_profile *p, int64_t cf, int64_t gf) {
-  pp_profile *c = pp_clone(p), *out = NULL;
-  int64_t f[16];
-  size_t n = pp_sample_type_count(p);
-  for (size_t j = 0; j < n && j < 16; j++) f[j] = is_gauge(pp_sample_type(p, j).type) ? gf : cf;
-  char err[256];
-  CHECK(c && pp_scale_columns(c, f, n, err, sizeof err) == 0, "scale");
-  CHECK(pp_merge(&c, 1, &out, err, sizeof err) == 0, "%s", err);
-  return out;
-}
-static pp_profile *counters(const pp_profile *p) { return scaled(p, 1, 0); }
-static pp_profile *gauges(const pp_profile *p) { return scaled(p, 0, 1); }
-
-/* Go's Merge of copies of v[0..n). */
-static pp_profile *merged(pp_profile *const *v, size_t n) {
-  pp_profile *in[MAXP * 2], *out = NULL;
-  for (size_t i = 0; i < n; i++) in[i] = pp_clone(v[i]);
-  char err[256];
-  CHECK(pp_merge(in, n, &out, err, sizeof err) == 0, "%s", err);
-  return out;
-}
-
 static int has_samples(const pp_profile *p) { return p && pp_sample_count(p) > 0; }
-
-/* Loads every non-empty profile DIR/KIND/NAME.pb.gz into v. */
-static size_t load_dir(const char *dir, const char *kind, pp_profile **v) {
-  char d[1200], path[1600];
-  snprintf(d, sizeof d, "%.1000s/%.100s", dir, kind);
-  DIR *dd = opendir(d);
-  if (!dd) return 0;
-  char names[MAXP][256];
-  size_t nn = 0;
-  struct dirent *de;
-  while ((de = readdir(dd)) && nn < MAXP)
-    if (strstr(de->d_name, ".pb.gz")) snprintf(names[nn++], 256, "%s", de->d_name);
-  closedir(dd);
-  qsort(names, nn, sizeof names[0], (int (*)(const void *, const void *))strcmp);
-  size_t n = 0;
-  for (size_t i = 0; i < nn; i++) {
-    snprintf(path, sizeof path, "%s/%.255s", d, names[i]);
-    pp_profile *p = decode_file(path);
-    if (has_samples(p)) v[n++] = p;
-    else pp_free(p);
-  }
-  return n;
-}
 
 /*
  * A cumulative series of one instance from real profiles: snapshot k's
@@ -155,55 +102,15 @@ static void series(pp_profile *const *src, size_t nsrc, size_t offset, size_t n,
   for (size_t i = 0; i < na; i++) pp_free(acc[i]);
 }
 
-static void free_all(pp_profile **v, size_t n) {
-  for (size_t i = 0; i < n; i++) pp_free(v[i]);
-}
-
-static int write_profile(const char *path, const pp_profile *p) {
-  uint8_t *b = NULL;
-  size_t n = 0;
-  char err[256];
-  if (pp_encode(p, 1, &b, &n, err, sizeof err) != 0) return -1;
-  FILE *f = fopen(path, "wb");
-  int rc = f && fwrite(b, 1, n, f) == n ? 0 : -1;
-  if (f) fclose(f);
-  free(b);
-  return rc;
-}
-
 /* ---- Uploads as the server stages them ---- */
-
-typedef struct up_meta {
-  const char *kind, *mode, *source, *instance;
-  int64_t time_ns;     /* 0: none */
-  int64_t received_ns; /* 0: now */
-} up_meta;
 
 /* Stages p with the metadata comment m; publishes profile.uploaded unless
  * quiet. The staged key goes to key (may be NULL). */
 static void upload_meta(env *e, const char *app, const pp_profile *p, const up_meta *m, int quiet,
                         char *key, size_t keyn) {
-  ingest_meta im;
-  ingest_meta_init(&im);
-  CHECK(ingest_kind_parse(m->kind, &im.kind) == 0, "kind %s", m->kind);
-  CHECK(ingest_mode_parse(m->mode, &im.mode) == 0, "mode %s", m->mode);
-  CHECK(ingest_source_parse(m->source, &im.source) == 0, "source %s", m->source);
-  im.instance = m->instance ? strdup(m->instance) : NULL;
-  im.time_ns = m->time_ns;
-  im.received_ns = m->received_ns ? m->received_ns : wall_ns();
-  char *comment = NULL, err[512];
-  CHECK(ingest_meta_comment(&im, &comment, err, sizeof err) == 0, "%s", err);
-  ingest_meta_free(&im);
-  pp_profile *c = pp_clone(p);
-  pp_remove_comments_with_prefix(c, INGEST_RESERVED_COMMENT_PREFIX);
-  CHECK(pp_add_comment(c, comment) == 0, "comment");
-  free(comment);
-  if (m->time_ns) pp_set_time(c, m->time_ns, pp_duration_nanos(c));
-  uint8_t *b = NULL;
   size_t n = 0;
-  CHECK(pp_encode(c, 1, &b, &n, err, sizeof err) == 0, "%s", err);
-  pp_free(c);
-  char k[LAYOUT_KEY_BUF];
+  uint8_t *b = meta_encode(p, m, &n);
+  char k[LAYOUT_KEY_BUF], err[512];
   CHECK(layout_staging_key_new(app, wall_ns(), k, sizeof k) == 0, "staging key");
   CHECK(blob_put(e->blob, k, b, n, err, sizeof err) == 0, "%s", err);
   free(b);
@@ -213,45 +120,16 @@ static void upload_meta(env *e, const char *app, const pp_profile *p, const up_m
 
 /* The base of (app, kind), decoded, or NULL. */
 static pp_profile *kbase(env *e, const char *app, layout_kind kind) {
-  char key[LAYOUT_KEY_BUF], err[256];
+  char key[LAYOUT_KEY_BUF];
   layout_kind_base_key(app, kind, key, sizeof key);
-  uint8_t *b;
-  size_t len;
-  if (blob_get(e->blob, key, 0, &b, &len, NULL, err, sizeof err)) return NULL;
-  pp_profile *p = NULL;
-  if (pp_decode(b, len, NULL, &p, err, sizeof err)) p = NULL;
-  free(b);
-  return p;
-}
-
-static pp_profile *get_profile(env *e, const char *key) {
-  uint8_t *b;
-  size_t len;
-  char err[256];
-  if (blob_get(e->blob, key, 0, &b, &len, NULL, err, sizeof err)) return NULL;
-  pp_profile *p = NULL;
-  if (pp_decode(b, len, NULL, &p, err, sizeof err)) p = NULL;
-  free(b);
-  return p;
+  return env_get_profile(e, key);
 }
 
 /* The instance state of (app, kind, instance), decoded, or NULL. */
 static pp_profile *kstate(env *e, const char *app, layout_kind kind, const char *instance) {
   char key[LAYOUT_KEY_BUF];
   layout_instance_key(app, kind, instance, key, sizeof key);
-  return get_profile(e, key);
-}
-
-/* Column index of a sample type (or -1). */
-static int col(const pp_profile *p, const char *type) {
-  for (size_t j = 0; p && j < pp_sample_type_count(p); j++)
-    if (!strcmp(pp_sample_type(p, j).type, type)) return (int)j;
-  return -1;
-}
-
-static int64_t total_of(const pp_profile *p, const char *type) {
-  int j = col(p, type);
-  return j < 0 ? 0 : pp_total(p, (size_t)j);
+  return env_get_profile(e, key);
 }
 
 /* Sum of a column over profiles. */
@@ -259,38 +137,6 @@ static int64_t sum_of(pp_profile *const *v, size_t n, const char *type) {
   int64_t t = 0;
   for (size_t i = 0; i < n; i++) t += total_of(v[i], type);
   return t;
-}
-
-/* The base equals Go's Merge of expected[0..n) by summary (agents compare). */
-static int same_as(const char *what, pp_profile *const *expected, size_t n, const pp_profile *base) {
-  if (!base) {
-    CHECK(0, "%s: no base", what);
-    return 0;
-  }
-  char dir[700], path[800];
-  snprintf(dir, sizeof dir, "%s/cmp%d", g_tmp, ++g_cmp);
-  mkdir(dir, 0755);
-  size_t cmdcap = 4096 + (n + 2) * 820;
-  char *cmd = malloc(cmdcap);
-  size_t at = (size_t)snprintf(cmd, cmdcap, "'%s' compare", g_agents);
-  for (size_t i = 0; i < n; i++) {
-    snprintf(path, sizeof path, "%s/e%03zu.pb.gz", dir, i);
-    CHECK(write_profile(path, expected[i]) == 0, "%s", path);
-    at += (size_t)snprintf(cmd + at, cmdcap - at, " '%s'", path);
-  }
-  snprintf(path, sizeof path, "%s/base.pb.gz", dir);
-  CHECK(write_profile(path, base) == 0, "%s", path);
-  snprintf(cmd + at, cmdcap - at, " -- '%s' >'%s/out.txt' 2>&1", path, dir);
-  int rc = system(cmd);
-  free(cmd);
-  int ok = rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
-  if (!ok) {
-    char show[900];
-    snprintf(show, sizeof show, "head -n 20 '%s/out.txt' >&2", dir);
-    if (system(show) != 0) fprintf(stderr, "(no output)\n");
-  }
-  CHECK(ok, "%s: the base differs from Go's merge of its %zu expected profiles (%s)", what, n, dir);
-  return ok;
 }
 
 static int64_t g_clock;
@@ -332,7 +178,7 @@ static void test_cumulative(void) {
     }
     CHECK(b && total_of(b, "inuse_space") == total_of(snap[4], "inuse_space"),
           "%s: inuse_space is the last snapshot's", apps[a]);
-    same_as(apps[a], exp, 6, b);
+    same_as_go(g_agents, apps[a], exp, 6, b);
     pp_free(b);
     char key[LAYOUT_KEY_BUF];
     layout_base_key(apps[a], key, sizeof key);
@@ -394,7 +240,7 @@ static void restart_kind(const char *kind, layout_kind lk, pp_profile *const *sr
   pp_profile *b = kbase(&e, "app", lk);
   char what[64];
   snprintf(what, sizeof what, "%s, batches of %zu", kind, batch);
-  same_as(what, exp, n, b);
+  same_as_go(g_agents, what, exp, n, b);
   const char *t = heap ? "alloc_space" : "delay";
   /* a's last snapshot, plus b's first life's last and second life's last */
   int64_t want = total_of(sa[3], t) + total_of(sb[1], t) + total_of(sb[3], t);
@@ -457,19 +303,19 @@ static void test_delta(void) {
   drain(&e, 4);
   heap_exp[nh++] = gauges(last_heap);
   pp_profile *b = kbase(&e, "pyro", LAYOUT_KIND_HEAP);
-  same_as("heap deltas", heap_exp, nh, b);
+  same_as_go(g_agents, "heap deltas", heap_exp, nh, b);
   CHECK(b && total_of(b, "alloc_space") == sum_of(heap_exp, 4, "alloc_space") &&
             total_of(b, "inuse_space") == total_of(last_heap, "inuse_space"),
         "heap deltas summed, in-use the last");
   pp_free(b);
   b = kbase(&e, "pyro", LAYOUT_KIND_MUTEX);
-  same_as("mutex deltas", mutex_exp, 4, b);
+  same_as_go(g_agents, "mutex deltas", mutex_exp, 4, b);
   pp_free(b);
   b = kbase(&e, "pyro", LAYOUT_KIND_BLOCK);
-  same_as("block deltas", block_exp, 4, b);
+  same_as_go(g_agents, "block deltas", block_exp, 4, b);
   pp_free(b);
   b = kbase(&e, "pyro", LAYOUT_KIND_GOROUTINE);
-  same_as("goroutine: the latest snapshot", &gor[2], 1, b);
+  same_as_go(g_agents, "goroutine: the latest snapshot", &gor[2], 1, b);
   CHECK(b && total_of(b, "goroutine") == total_of(gor[2], "goroutine"), "goroutines not summed");
   pp_free(b);
   char p[LAYOUT_KEY_BUF];
@@ -539,7 +385,7 @@ static void test_gauge_ttl(void) {
   size_t n = 0;
   for (int i = 0; i < 4; i++) exp[n++] = counters(h[i]);
   exp[n++] = gauges(h[3]);
-  same_as("after the TTL", exp, n, b);
+  same_as_go(g_agents, "after the TTL", exp, n, b);
   pp_free(b);
   CHECK(cnt(&e).gauge_expired[LAYOUT_KIND_HEAP] == 2, "expired %" PRIu64,
         cnt(&e).gauge_expired[LAYOUT_KIND_HEAP]);
@@ -628,7 +474,7 @@ static void test_mixed(void) {
   exp[n++] = gauges(g_heap_src[(2 + 4) % g_nheap]);
   exp[n++] = gauges(snap[2]);
   pp_profile *b = kbase(&e, "shop", LAYOUT_KIND_HEAP);
-  same_as("mixed heap", exp, n, b);
+  same_as_go(g_agents, "mixed heap", exp, n, b);
   /* summed raw, the profefe snapshots would count their first profile 3 times */
   int64_t right = sum_of(exp, 6, "alloc_space");
   int64_t naive = right - total_of(snap[2], "alloc_space") + sum_of(snap, 3, "alloc_space");
@@ -637,7 +483,7 @@ static void test_mixed(void) {
         b ? total_of(b, "alloc_space") : -1, right, naive);
   pp_free(b);
   b = kbase(&e, "shop", LAYOUT_KIND_THREADCREATE);
-  same_as("threadcreate", tcontrib, 3, b);
+  same_as_go(g_agents, "threadcreate", tcontrib, 3, b);
   CHECK(b && total_of(b, "threadcreate") == total_of(tsnap[2], "threadcreate"),
         "threadcreate: the last snapshot");
   pp_free(b);
@@ -663,22 +509,6 @@ static void test_mixed(void) {
 }
 
 /* ---- crash points ---- */
-
-/* The bytes of key (NULL when absent). */
-static uint8_t *save(env *e, const char *key, size_t *len) {
-  uint8_t *b = NULL;
-  char err[256];
-  if (blob_get(e->blob, key, 0, &b, len, NULL, err, sizeof err)) return NULL;
-  return b;
-}
-
-/* Puts key back as it was (deleted when it was absent). */
-static void restore(env *e, const char *key, uint8_t *b, size_t len) {
-  char err[256];
-  if (b) CHECK(blob_put(e->blob, key, b, len, err, sizeof err) == 0, "restore %s", key);
-  else blob_delete(e->blob, key, err, sizeof err);
-  free(b);
-}
 
 static void test_crash(void) {
   env e;
@@ -706,20 +536,20 @@ static void test_crash(void) {
   /* 1: crash after the base write, before both state writes: the states
    * still hold snapshot 0; the uploads are redelivered */
   size_t la, lb;
-  uint8_t *a0 = save(&e, ska, &la), *b0 = save(&e, skb, &lb);
+  uint8_t *a0 = env_save_key(&e, ska, &la), *b0 = env_save_key(&e, skb, &lb);
   keys[0] = k[1][0];
   keys[1] = k[1][1];
   CHECK(worker_merge_app(e.w, "app", keys, 2, err, sizeof err) == 0, "%s", err);
-  restore(&e, ska, a0, la);
-  restore(&e, skb, b0, lb);
+  env_restore_key(&e, ska, a0, la);
+  env_restore_key(&e, skb, b0, lb);
   env_restart(&e, 0);
   CHECK(worker_merge_app(e.w, "app", keys, 2, err, sizeof err) == 0, "%s", err);
   /* 2: crash after a's state, before b's */
-  b0 = save(&e, skb, &lb);
+  b0 = env_save_key(&e, skb, &lb);
   keys[0] = k[2][0];
   keys[1] = k[2][1];
   CHECK(worker_merge_app(e.w, "app", keys, 2, err, sizeof err) == 0, "%s", err);
-  restore(&e, skb, b0, lb);
+  env_restore_key(&e, skb, b0, lb);
   env_restart(&e, 0);
   /* ...redelivered together with the next uploads (one batch: 2 and 3) */
   const char *four[4] = {k[2][0], k[2][1], k[3][0], k[3][1]};
@@ -728,11 +558,11 @@ static void test_crash(void) {
   CHECK(worker_merge_app(e.w, "app", four, 4, err, sizeof err) == 0, "%s", err);
   /* 4: crash after the base write (b restarted before 3, so b's 4 is a
    * continuation of its second life); a's state lost, b's kept */
-  a0 = save(&e, ska, &la);
+  a0 = env_save_key(&e, ska, &la);
   keys[0] = k[4][0];
   keys[1] = k[4][1];
   CHECK(worker_merge_app(e.w, "app", keys, 2, err, sizeof err) == 0, "%s", err);
-  restore(&e, ska, a0, la);
+  env_restore_key(&e, ska, a0, la);
   /* 5: a mem:// crash: the events are gone; reconciliation finds every
    * upload still staged (0-4 merged, 5 not), in name order */
   env_restart(&e, 1);
@@ -745,13 +575,13 @@ static void test_crash(void) {
   exp[n++] = gauges(sa[5]);
   exp[n++] = gauges(sb[5]);
   pp_profile *b = kbase(&e, "app", LAYOUT_KIND_HEAP);
-  same_as("after the crashes", exp, n, b);
+  same_as_go(g_agents, "after the crashes", exp, n, b);
   int64_t want = total_of(sa[5], "alloc_space") + total_of(sb[2], "alloc_space") +
                  total_of(sb[5], "alloc_space");
   CHECK(b && total_of(b, "alloc_space") == want, "alloc %" PRId64 ", want %" PRId64,
         b ? total_of(b, "alloc_space") : -1, want);
   pp_free(b);
-  pp_profile *st = get_profile(&e, ska);
+  pp_profile *st = env_get_profile(&e, ska);
   CHECK(st && total_of(st, "alloc_space") == total_of(sa[5], "alloc_space"), "a's state is its last");
   pp_free(st);
   /* the same snapshot once more (an agent's retry): it adds nothing, and
@@ -762,7 +592,7 @@ static void test_crash(void) {
   b = kbase(&e, "app", LAYOUT_KIND_HEAP);
   CHECK(b && total_of(b, "alloc_space") == want, "the same snapshot again added something");
   pp_free(b);
-  st = get_profile(&e, ska);
+  st = env_get_profile(&e, ska);
   CHECK(st && record_size(st) == 1, "a's state record: %zu names", st ? record_size(st) : 0);
   pp_free(st);
   CHECK(count_prefix(&e, "app/staging/") == 0, "staged left: %zu", count_prefix(&e, "app/staging/"));
@@ -874,7 +704,7 @@ static void test_poison(void) {
     CHECK(exists(&e, r) && !exists(&e, keys[i]), "%s not moved to rejected/", keys[i]);
   }
   pp_profile *p = kbase(&e, "app", LAYOUT_KIND_BLOCK);
-  same_as("block after poison", &g_block_src[0], 1, p);
+  same_as_go(g_agents, "block after poison", &g_block_src[0], 1, p);
   pp_free(p);
   CHECK(!exists(&e, "app/kinds/heap.pgo") && !exists(&e, "app/kinds/mutex.pgo") &&
             !exists(&e, "app/default.pgo"),
@@ -941,7 +771,7 @@ static void test_prune(void) {
   CHECK(pp_rules_add(pr, "^testing\\.", "^testing\\.tRunner$", err, sizeof err) == 0, "%s", err);
   CHECK(pp_prune(want, pr, err, sizeof err) == 0, "%s", err);
   pp_profile *b = kbase(&e, "pruned", LAYOUT_KIND_HEAP);
-  same_as("pruned heap", &want, 1, b);
+  same_as_go(g_agents, "pruned heap", &want, 1, b);
   pp_profile *unpruned = merged(exp, 4);
   CHECK(b && pp_location_count(b) < pp_location_count(unpruned), "the rules changed nothing");
   pp_free(unpruned);
@@ -980,7 +810,7 @@ static void test_reconcile(void) {
   CHECK(worker_reconcile(e.w, NULL) == 0, "reconcile");
   drain(&e, 50);
   pp_profile *b = kbase(&e, "r", LAYOUT_KIND_MUTEX);
-  same_as("reconciled mutex", c, 4, b);
+  same_as_go(g_agents, "reconciled mutex", c, 4, b);
   CHECK(b && total_of(b, "contentions") == total_of(s[3], "contentions"), "reconciled in order");
   pp_free(b);
   b = kbase(&e, "r", LAYOUT_KIND_GOROUTINE);
@@ -1097,7 +927,7 @@ static int replay(const char *dir) {
     pp_profile *b = kbase(&e, app, kind);
     char what[160];
     snprintf(what, sizeof what, "%s/%s", app, jstr(x, "kind"));
-    same_as(what, exp, n, b);
+    same_as_go(g_agents, what, exp, n, b);
     pp_free(b);
     free_all(exp, n);
     nbases++;
@@ -1130,9 +960,9 @@ int main(int argc, char **argv) {
   int rc = wenv_init(2, wargv, "worker_kinds_test");
   if (rc) return rc;
   g_agents = argv[5];
-  g_nheap = load_dir(argv[3], "heap", g_heap_src);
-  g_nmutex = load_dir(argv[3], "mutex", g_mutex_src);
-  g_nblock = load_dir(argv[3], "block", g_block_src);
+  g_nheap = load_dir(argv[3], "heap", g_heap_src, MAXP);
+  g_nmutex = load_dir(argv[3], "mutex", g_mutex_src, MAXP);
+  g_nblock = load_dir(argv[3], "block", g_block_src, MAXP);
   char path[1200];
   snprintf(path, sizeof path, "%s/goroutine.pb.gz", argv[4]);
   g_goroutine = decode_file(path);
@@ -1146,21 +976,13 @@ int main(int argc, char **argv) {
     wenv_done();
     return 1;
   }
-  static const struct {
-    const char *name;
-    void (*fn)(void);
-  } cases[] = {{"cumulative", test_cumulative}, {"restart", test_restart},
-               {"delta", test_delta},           {"gauge_ttl", test_gauge_ttl},
-               {"mixed", test_mixed},           {"crash", test_crash},
-               {"delete", test_delete},         {"poison", test_poison},
-               {"prune", test_prune},           {"reconcile", test_reconcile}};
-  int found = 0;
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-    if (!strcmp(argv[1], cases[i].name)) {
-      cases[i].fn();
-      found = 1;
-    }
-  if (!found) fprintf(stderr, "worker_kinds_test: unknown case %s\n", argv[1]);
+  static const wenv_case cases[] = {
+      {"cumulative", test_cumulative}, {"restart", test_restart}, {"delta", test_delta},
+      {"gauge_ttl", test_gauge_ttl},   {"mixed", test_mixed},     {"crash", test_crash},
+      {"delete", test_delete},         {"poison", test_poison},   {"prune", test_prune},
+      {"reconcile", test_reconcile}};
+  int found = wenv_run_case(cases, sizeof cases / sizeof cases[0], argv[1],
+                            "worker_kinds_test");
   free_all(g_heap_src, g_nheap);
   free_all(g_mutex_src, g_nmutex);
   free_all(g_block_src, g_nblock);
