@@ -184,6 +184,144 @@ static int locvar_make(const pp_profile *p, locvar *lv) {
 }
 
 /* Encodes the raw (uncompressed) message into *b. */
+/* Scratch buffers of one encoding (reused from message to message). */
+typedef struct scratch {
+  obuf s1, s2, s3;
+} scratch;
+
+/* Field 2: the samples, each written in one piece. */
+static void encode_samples(const pp_profile *p, const uint32_t *R, const locvar *lv, obuf *b,
+                           scratch *x) {
+  obuf *s1 = &x->s1, *s2 = &x->s2, *s3 = &x->s3;
+  for (size_t i = 0; i < p->nsamples; i++) {
+    const pp_sample *s = &p->samples[i];
+    /* The packed ids and values go to a scratch buffer sized for their
+     * worst case, then the sample is written in one piece: its length is
+     * known before its first byte. */
+    size_t nl = s->nlocs, nv = p->nstypes;
+    if (!ob_room(s2, nl * 5 + nv * 10 + 8)) break;
+    uint8_t *q = s2->p;
+    const uint32_t *L = PP_OFF(p->sloc, s->loc_off);
+    for (size_t j = 0; j < nl; j++) {
+      memcpy(q, lv->bytes[L[j]], 8);
+      q += lv->len[L[j]];
+    }
+    size_t llen = (size_t)(q - s2->p);
+    const int64_t *V = PP_OFF(p->values, i * nv);
+    for (size_t j = 0; j < nv; j++) q = put_varint(q, (uint64_t)V[j]);
+    size_t vlen = (size_t)(q - s2->p) - llen;
+    s1->n = 0; /* labels, rare in CPU profiles, the general way */
+    const pp_label *l = PP_OFF(p->labels, s->label_off);
+    for (size_t j = 0; j < s->nlabels; j++) {
+      s3->n = 0;
+      ob_u64(s3, 1, R[l[j].key]);
+      if (l[j].is_num) {
+        ob_u64(s3, 3, (uint64_t)l[j].num);
+        ob_u64(s3, 4, R[l[j].unit]);
+      } else {
+        ob_u64(s3, 2, R[l[j].str]);
+      }
+      ob_bytes(s1, 3, s3->p, s3->n);
+    }
+    size_t msg = (nl ? 1 + varint_len(llen) + llen : 0) + (nv ? 1 + varint_len(vlen) + vlen : 0) + s1->n;
+    if (!ob_room(b, 1 + 10 + msg)) break;
+    uint8_t *o = b->p + b->n;
+    *o++ = (2 << 3) | 2;
+    o = put_varint(o, msg);
+    if (nl) {
+      *o++ = (1 << 3) | 2;
+      o = put_varint(o, llen);
+      memcpy(o, s2->p, llen);
+      o += llen;
+    }
+    if (nv) {
+      *o++ = (2 << 3) | 2;
+      o = put_varint(o, vlen);
+      memcpy(o, s2->p + llen, vlen);
+      o += vlen;
+    }
+    if (s1->n) {
+      memcpy(o, s1->p, s1->n);
+      o += s1->n;
+    }
+    b->n = (size_t)(o - b->p);
+  }
+}
+
+/* Fields 3, 4, 5: mappings, locations, functions. */
+static void encode_tables(const pp_profile *p, const uint32_t *R, obuf *b, scratch *x) {
+  obuf *s1 = &x->s1, *s2 = &x->s2;
+  for (size_t i = 0; i < p->nmaps; i++) {
+    const pp_mapping *m = &p->maps[i];
+    s1->n = 0;
+    ob_u64(s1, 1, i + 1);
+    ob_u64(s1, 2, m->start);
+    ob_u64(s1, 3, m->limit);
+    ob_u64(s1, 4, m->offset);
+    ob_u64(s1, 5, R[m->file]);
+    ob_u64(s1, 6, R[m->build_id]);
+    ob_u64(s1, 7, (m->flags & PP_HAS_FUNCTIONS) != 0);
+    ob_u64(s1, 8, (m->flags & PP_HAS_FILENAMES) != 0);
+    ob_u64(s1, 9, (m->flags & PP_HAS_LINE_NUMBERS) != 0);
+    ob_u64(s1, 10, (m->flags & PP_HAS_INLINE_FRAMES) != 0);
+    ob_bytes(b, 3, s1->p, s1->n);
+  }
+  for (size_t i = 0; i < p->nlocs; i++) {
+    const pp_location *l = &p->locs[i];
+    s1->n = 0;
+    ob_u64(s1, 1, i + 1);
+    if (l->mapping != PP_NONE) ob_u64(s1, 2, (uint64_t)l->mapping + 1);
+    ob_u64(s1, 3, l->address);
+    const pp_line *ln = PP_OFF(p->lines, l->line_off);
+    for (size_t j = 0; j < l->nlines; j++) {
+      s2->n = 0;
+      ob_u64(s2, 1, (uint64_t)ln[j].func + 1);
+      ob_u64(s2, 2, (uint64_t)ln[j].line);
+      ob_u64(s2, 3, (uint64_t)ln[j].column);
+      ob_bytes(s1, 4, s2->p, s2->n);
+    }
+    ob_u64(s1, 5, l->folded != 0);
+    ob_bytes(b, 4, s1->p, s1->n);
+  }
+  for (size_t i = 0; i < p->nfuncs; i++) {
+    const pp_function *f = &p->funcs[i];
+    s1->n = 0;
+    ob_u64(s1, 1, i + 1);
+    ob_u64(s1, 2, R[f->name]);
+    ob_u64(s1, 3, R[f->system_name]);
+    ob_u64(s1, 4, R[f->filename]);
+    ob_u64(s1, 5, (uint64_t)f->start_line);
+    ob_bytes(b, 5, s1->p, s1->n);
+  }
+}
+
+/* Fields 6 to 15: the string table and the profile's own fields. */
+static void encode_header(const pp_profile *p, const strtab *t, obuf *b, scratch *x) {
+  const uint32_t *R = t->remap;
+  obuf *s1 = &x->s1, *s2 = &x->s2;
+  for (size_t i = 0; i < t->n; i++) ob_bytes(b, 6, pp_pool_str(&p->sp, t->order[i]), pp_pool_len(&p->sp, t->order[i]));
+  ob_u64(b, 7, R[p->drop_frames]);
+  ob_u64(b, 8, R[p->keep_frames]);
+  ob_u64(b, 9, (uint64_t)p->time_nanos);
+  ob_u64(b, 10, (uint64_t)p->duration_nanos);
+  if (p->ptype.type || p->ptype.unit) {
+    s1->n = 0;
+    ob_u64(s1, 1, R[p->ptype.type]);
+    ob_u64(s1, 2, R[p->ptype.unit]);
+    ob_bytes(b, 11, s1->p, s1->n);
+  }
+  ob_u64(b, 12, (uint64_t)p->period);
+  if (p->ncomments) {
+    s2->n = 0;
+    for (size_t i = 0; i < p->ncomments; i++) ob_varint(s2, R[p->comments[i]]);
+    ob_bytes(b, 13, s2->p, s2->n);
+  }
+  ob_key(b, 14, 0);
+  ob_varint(b, R[p->default_st]);
+  ob_u64(b, 15, R[p->doc_url]);
+
+}
+
 static int encode_raw(const pp_profile *p, obuf *b) {
   strtab t;
   if (build_strtab(p, &t)) return PP_ENOMEM;
@@ -196,135 +334,24 @@ static int encode_raw(const pp_profile *p, obuf *b) {
     return PP_ENOMEM;
   }
   const uint32_t *R = t.remap;
-  obuf s1 = {0}, s2 = {0}, s3 = {0};
+  scratch x = {0};
+  obuf *s1 = &x.s1;
   int rc = PP_OK;
 
   for (size_t i = 0; i < p->nstypes; i++) {
-    s1.n = 0;
-    ob_u64(&s1, 1, R[p->stypes[i].type]);
-    ob_u64(&s1, 2, R[p->stypes[i].unit]);
-    ob_bytes(b, 1, s1.p, s1.n);
+    s1->n = 0;
+    ob_u64(s1, 1, R[p->stypes[i].type]);
+    ob_u64(s1, 2, R[p->stypes[i].unit]);
+    ob_bytes(b, 1, s1->p, s1->n);
   }
-  for (size_t i = 0; i < p->nsamples; i++) {
-    const pp_sample *s = &p->samples[i];
-    /* The packed ids and values go to a scratch buffer sized for their
-     * worst case, then the sample is written in one piece: its length is
-     * known before its first byte. */
-    size_t nl = s->nlocs, nv = p->nstypes;
-    if (!ob_room(&s2, nl * 5 + nv * 10 + 8)) break;
-    uint8_t *q = s2.p;
-    const uint32_t *L = PP_OFF(p->sloc, s->loc_off);
-    for (size_t j = 0; j < nl; j++) {
-      memcpy(q, lv.bytes[L[j]], 8);
-      q += lv.len[L[j]];
-    }
-    size_t llen = (size_t)(q - s2.p);
-    const int64_t *V = PP_OFF(p->values, i * nv);
-    for (size_t j = 0; j < nv; j++) q = put_varint(q, (uint64_t)V[j]);
-    size_t vlen = (size_t)(q - s2.p) - llen;
-    s1.n = 0; /* labels, rare in CPU profiles, the general way */
-    const pp_label *l = PP_OFF(p->labels, s->label_off);
-    for (size_t j = 0; j < s->nlabels; j++) {
-      s3.n = 0;
-      ob_u64(&s3, 1, R[l[j].key]);
-      if (l[j].is_num) {
-        ob_u64(&s3, 3, (uint64_t)l[j].num);
-        ob_u64(&s3, 4, R[l[j].unit]);
-      } else {
-        ob_u64(&s3, 2, R[l[j].str]);
-      }
-      ob_bytes(&s1, 3, s3.p, s3.n);
-    }
-    size_t msg = (nl ? 1 + varint_len(llen) + llen : 0) + (nv ? 1 + varint_len(vlen) + vlen : 0) + s1.n;
-    if (!ob_room(b, 1 + 10 + msg)) break;
-    uint8_t *o = b->p + b->n;
-    *o++ = (2 << 3) | 2;
-    o = put_varint(o, msg);
-    if (nl) {
-      *o++ = (1 << 3) | 2;
-      o = put_varint(o, llen);
-      memcpy(o, s2.p, llen);
-      o += llen;
-    }
-    if (nv) {
-      *o++ = (2 << 3) | 2;
-      o = put_varint(o, vlen);
-      memcpy(o, s2.p + llen, vlen);
-      o += vlen;
-    }
-    if (s1.n) {
-      memcpy(o, s1.p, s1.n);
-      o += s1.n;
-    }
-    b->n = (size_t)(o - b->p);
-  }
-  for (size_t i = 0; i < p->nmaps; i++) {
-    const pp_mapping *m = &p->maps[i];
-    s1.n = 0;
-    ob_u64(&s1, 1, i + 1);
-    ob_u64(&s1, 2, m->start);
-    ob_u64(&s1, 3, m->limit);
-    ob_u64(&s1, 4, m->offset);
-    ob_u64(&s1, 5, R[m->file]);
-    ob_u64(&s1, 6, R[m->build_id]);
-    ob_u64(&s1, 7, (m->flags & PP_HAS_FUNCTIONS) != 0);
-    ob_u64(&s1, 8, (m->flags & PP_HAS_FILENAMES) != 0);
-    ob_u64(&s1, 9, (m->flags & PP_HAS_LINE_NUMBERS) != 0);
-    ob_u64(&s1, 10, (m->flags & PP_HAS_INLINE_FRAMES) != 0);
-    ob_bytes(b, 3, s1.p, s1.n);
-  }
-  for (size_t i = 0; i < p->nlocs; i++) {
-    const pp_location *l = &p->locs[i];
-    s1.n = 0;
-    ob_u64(&s1, 1, i + 1);
-    if (l->mapping != PP_NONE) ob_u64(&s1, 2, (uint64_t)l->mapping + 1);
-    ob_u64(&s1, 3, l->address);
-    const pp_line *ln = PP_OFF(p->lines, l->line_off);
-    for (size_t j = 0; j < l->nlines; j++) {
-      s2.n = 0;
-      ob_u64(&s2, 1, (uint64_t)ln[j].func + 1);
-      ob_u64(&s2, 2, (uint64_t)ln[j].line);
-      ob_u64(&s2, 3, (uint64_t)ln[j].column);
-      ob_bytes(&s1, 4, s2.p, s2.n);
-    }
-    ob_u64(&s1, 5, l->folded != 0);
-    ob_bytes(b, 4, s1.p, s1.n);
-  }
-  for (size_t i = 0; i < p->nfuncs; i++) {
-    const pp_function *f = &p->funcs[i];
-    s1.n = 0;
-    ob_u64(&s1, 1, i + 1);
-    ob_u64(&s1, 2, R[f->name]);
-    ob_u64(&s1, 3, R[f->system_name]);
-    ob_u64(&s1, 4, R[f->filename]);
-    ob_u64(&s1, 5, (uint64_t)f->start_line);
-    ob_bytes(b, 5, s1.p, s1.n);
-  }
-  for (size_t i = 0; i < t.n; i++) ob_bytes(b, 6, pp_pool_str(&p->sp, t.order[i]), pp_pool_len(&p->sp, t.order[i]));
-  ob_u64(b, 7, R[p->drop_frames]);
-  ob_u64(b, 8, R[p->keep_frames]);
-  ob_u64(b, 9, (uint64_t)p->time_nanos);
-  ob_u64(b, 10, (uint64_t)p->duration_nanos);
-  if (p->ptype.type || p->ptype.unit) {
-    s1.n = 0;
-    ob_u64(&s1, 1, R[p->ptype.type]);
-    ob_u64(&s1, 2, R[p->ptype.unit]);
-    ob_bytes(b, 11, s1.p, s1.n);
-  }
-  ob_u64(b, 12, (uint64_t)p->period);
-  if (p->ncomments) {
-    s2.n = 0;
-    for (size_t i = 0; i < p->ncomments; i++) ob_varint(&s2, R[p->comments[i]]);
-    ob_bytes(b, 13, s2.p, s2.n);
-  }
-  ob_key(b, 14, 0);
-  ob_varint(b, R[p->default_st]);
-  ob_u64(b, 15, R[p->doc_url]);
+  encode_samples(p, R, &lv, b, &x);
+  encode_tables(p, R, b, &x);
+  encode_header(p, &t, b, &x);
 
-  if (b->oom || s1.oom || s2.oom || s3.oom) rc = PP_ENOMEM;
-  free(s1.p);
-  free(s2.p);
-  free(s3.p);
+  if (b->oom || x.s1.oom || x.s2.oom || x.s3.oom) rc = PP_ENOMEM;
+  free(x.s1.p);
+  free(x.s2.p);
+  free(x.s3.p);
   free(lv.bytes);
   free(lv.len);
   free(t.remap);
