@@ -92,6 +92,19 @@ static inline uint8_t *t_read_file(const char *path, size_t *len) {
   return b;
 }
 
+/* Reads DIR/NAME, a generated fixture, whole (as t_read_file); exits
+ * with a message naming it when it is missing. */
+static inline uint8_t *t_read_fixture(const char *dir, const char *name, size_t *len) {
+  char p[1024];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  uint8_t *b = t_read_file(p, len);
+  if (!b) {
+    fprintf(stderr, "missing %s (run gen-profiles.sh)\n", p);
+    exit(1);
+  }
+  return b;
+}
+
 static inline int t_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb;
   (void)flag;

@@ -14,6 +14,7 @@
  *   test_push PROFILES WORKDIR
  */
 #include "../common/check.h"
+#include "../common/proc.h"
 
 CHECK_DEFINE_COUNTERS
 
@@ -28,24 +29,6 @@ CHECK_DEFINE_COUNTERS
 #include "events.h"
 
 #include <stdlib.h>
-
-static uint8_t *slurp(const char *dir, const char *name, size_t *len) {
-  char p[1024];
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  FILE *f = fopen(p, "rb");
-  if (!f) {
-    fprintf(stderr, "missing %s (run gen-profiles.sh)\n", p);
-    exit(1);
-  }
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc((size_t)n + 1);
-  if (fread(b, 1, (size_t)n, f) != (size_t)n) exit(1);
-  fclose(f);
-  *len = (size_t)n;
-  return b;
-}
 
 static int count(blob_store *bs, const char *prefix) {
   blob_iter *it;
@@ -285,8 +268,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   size_t cpu_len, heap_len;
-  uint8_t *cpu = slurp(argv[1], "cpu.pprof", &cpu_len);
-  uint8_t *heap = slurp(argv[1], "heap.pprof", &heap_len);
+  uint8_t *cpu = t_read_fixture(argv[1], "cpu.pprof", &cpu_len);
+  uint8_t *heap = t_read_fixture(argv[1], "heap.pprof", &heap_len);
   char url[1200], err[512];
   snprintf(url, sizeof url, "file://%s/push-data", argv[2]);
   blob_store *bs;

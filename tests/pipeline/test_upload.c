@@ -7,6 +7,7 @@
  *   test_upload PROFILES WORKDIR
  */
 #include "../common/check.h"
+#include "../common/proc.h"
 
 CHECK_DEFINE_COUNTERS
 
@@ -21,24 +22,6 @@ CHECK_DEFINE_COUNTERS
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static uint8_t *slurp(const char *dir, const char *name, size_t *len) {
-  char p[1024];
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  FILE *f = fopen(p, "rb");
-  if (!f) {
-    fprintf(stderr, "missing %s (run gen-profiles.sh)\n", p);
-    exit(1);
-  }
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc((size_t)n + 1);
-  if (fread(b, 1, (size_t)n, f) != (size_t)n) exit(1);
-  fclose(f);
-  *len = (size_t)n;
-  return b;
-}
 
 /* The decoded-size limit a profile needs exactly: the smallest the engine
  * accepts it under, its in-memory form counted as the upload rule counts
@@ -78,9 +61,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   size_t cpu_len, raw_len, heap_len;
-  uint8_t *cpu = slurp(argv[1], "cpu.pprof", &cpu_len);
-  uint8_t *raw = slurp(argv[1], "cpu.raw", &raw_len);
-  uint8_t *heap = slurp(argv[1], "heap.pprof", &heap_len);
+  uint8_t *cpu = t_read_fixture(argv[1], "cpu.pprof", &cpu_len);
+  uint8_t *raw = t_read_fixture(argv[1], "cpu.raw", &raw_len);
+  uint8_t *heap = t_read_fixture(argv[1], "heap.pprof", &heap_len);
   char url[1200], err[512];
   snprintf(url, sizeof url, "file://%s/upload-data", argv[2]);
   blob_store *bs;
