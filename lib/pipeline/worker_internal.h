@@ -564,6 +564,13 @@ void wk_scale(pp_profile *p, const wk_columns *c, int64_t counter_factor, int64_
 pp_profile *wk_scaled(const pp_profile *p, const wk_columns *c, int64_t counter_factor,
                       int64_t gauge_factor, int compact);
 
+/* 1 when b was not stored but was started from its window's hour buckets
+ * with uploads in them (a crash between the buckets and the base): it is
+ * written even when the batch brings nothing new. */
+static inline int wk_base_unwritten(const wk_base *b) {
+  return !b->existed && b->p && b->record.n > 0;
+}
+
 /* The table of (app, kind), valid for the base described by info (existed
  * 0: there is none): kept when it agrees, else rebuilt from the instance
  * states (expired ones, and those that do not merge with ref — the base or

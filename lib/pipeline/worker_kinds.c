@@ -565,7 +565,8 @@ int wk_group_write_buckets(wk_attempt *a, wk_group *g) {
 
 int wk_group_write_base(wk_attempt *a, wk_group *g) {
   if (g->idle) return 0;
-  int write = g->base.fresh.n > 0 || (g->gauge && wk_gauge_dirty(g->gauge));
+  int write = g->base.fresh.n > 0 || (g->gauge && wk_gauge_dirty(g->gauge)) ||
+              wk_base_unwritten(&g->base);
   if (!write) {
     wk_known_note(a->w, a->app, &g->base);
     wk_base_keep_read(a, &g->base);

@@ -299,7 +299,7 @@ static int merge_attempt(worker *w, const char *app, const wk_strlist *names, ch
     rc = judge_uploads(&s);
   }
   if (rc == 0) rc = write_buckets(&s);
-  if (rc == 0 && s.nfresh > 0) {
+  if (rc == 0 && (s.nfresh > 0 || wk_base_unwritten(&s.cpu))) {
     s.t_ups = chrono_mono_ns();
     rc = merge_and_prune(&s);
     if (rc == 0) {
