@@ -18,10 +18,12 @@
  *
  * Compression uses libdeflate on whole buffers: about three times faster
  * than zlib at level 6 on multi-megabyte profiles, with a slightly smaller
- * output. A message of 1.5 MiB or more is compressed in pieces of about
- * 1 MiB, each a gzip member of its own (see pp_gzip_mt), so that several
- * threads can share the work; the output is plain gzip any reader (Go's
- * included) accepts.
+ * output. A message of 384 KiB or more is compressed in pieces of about
+ * 256 KiB, each a gzip member of its own (see pp_gzip_mt), so that several
+ * threads can share the work in even shares; the output is plain gzip any
+ * reader (Go's included) accepts. Pieces of that size also compress faster
+ * per byte than whole megabytes (on a 4 MB profile at level 6, 1 MiB
+ * pieces took ~30% longer on two threads), for about 1% in size.
  */
 #include "internal.h"
 

@@ -227,8 +227,8 @@ int pp_gunzip(const uint8_t *in, size_t inlen, size_t limit, uint8_t **out, size
  */
 int pp_gzip_mt(const uint8_t *raw, size_t rawlen, int level, int threads, uint8_t **out, size_t *outlen, char *err,
                size_t errlen);
-enum { PP_GZIP_PIECE = 1u << 20, PP_GZIP_MAX_PIECES = 64 };
-/* Pieces pp_gzip_mt makes of rawlen bytes: rawlen / 1 MiB rounded to the
+enum { PP_GZIP_PIECE = 1u << 18, PP_GZIP_MAX_PIECES = 128 };
+/* Pieces pp_gzip_mt makes of rawlen bytes: rawlen / 256 KiB rounded to the
  * nearest, at least 1, at most PP_GZIP_MAX_PIECES. */
 size_t pp_gzip_pieces(size_t rawlen);
 
