@@ -115,7 +115,7 @@ static inline void use(strtab *t, pp_sid s) {
 }
 
 static int build_strtab(const pp_profile *p, strtab *t) {
-  t->remap = calloc(p->sp.n ? p->sp.n : 1, sizeof(*t->remap));
+  t->remap = pp_zalloc(p->sp.n ? p->sp.n : 1, sizeof(*t->remap));
   t->order = malloc((p->sp.n ? p->sp.n : 1) * sizeof(*t->order));
   if (!t->remap || !t->order) {
     free(t->remap);

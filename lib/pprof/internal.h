@@ -63,6 +63,17 @@ static inline uint32_t pp_hfin(uint64_t seed, uint64_t h) {
   h ^= h >> 33;
   return (uint32_t)h;
 }
+
+/*
+ * util.c: a zeroed array of n elements of `size` bytes (NULL on overflow
+ * or when out of memory; free() it), for tables that are probed (read)
+ * before they are written. Unlike calloc, the zeros are written: a fresh
+ * mapping that is read first maps the shared zero page, and the first write
+ * to each page then faults again and flushes the TLB on every CPU the
+ * process runs on, which costs more than the writing.
+ */
+void *pp_zalloc(size_t n, size_t size);
+
 /* A fresh 64-bit hash seed from getrandom(2) (falling back to clock and
  * address bits if the kernel refuses). Each profile and merger draws its
  * own, so hash-table layout, never output, differs from run to run. */

@@ -88,8 +88,16 @@ uint64_t pp_hash_bytes(uint64_t seed, const void *vp, size_t n) {
   return h;
 }
 
+void *pp_zalloc(size_t n, size_t size) {
+  if (size && n > SIZE_MAX / size) return NULL;
+  size_t bytes = n * size;
+  void *p = malloc(bytes ? bytes : 1);
+  if (p) memset(p, 0, bytes);
+  return p;
+}
+
 static int pool_rehash(pp_strpool *sp, size_t nslots) {
-  uint32_t *s = calloc(nslots, sizeof(*s));
+  uint32_t *s = pp_zalloc(nslots, sizeof(*s));
   if (!s) return PP_ENOMEM;
   size_t mask = nslots - 1;
   for (size_t i = 0; i < sp->n; i++) {
