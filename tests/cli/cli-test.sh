@@ -188,6 +188,20 @@ level)
     has stdout 'Totals: samples/count=1 cpu/nanoseconds=10000000'
   done
   ;;
+curl)
+  # libcurl is loaded only by the verbs that talk to the server: the offline
+  # verbs start without it (and the thirty libraries it needs).
+  LD_DEBUG=files expect 0 "$pgopipe" merge -o "$work/m.pb.gz" "$good" "$good"
+  if grep -q 'libcurl' "$work/stderr"; then echo "FAIL: merge loaded libcurl"; fail=1; fi
+  has stderr 'libdeflate'
+  LD_DEBUG=files expect 0 "$pgopipe" inspect "$good"
+  if grep -q 'libcurl' "$work/stderr"; then echo "FAIL: inspect loaded libcurl"; fail=1; fi
+  # A server verb loads it and reaches libcurl's own error for a refused
+  # connection (port 1 on the loopback is never served here).
+  LD_DEBUG=files expect 1 "$pgopipe" list -u http://127.0.0.1:1
+  has stderr 'calling init: .*libcurl'
+  has stderr "pgopipe list: GET http://127.0.0.1:1/api/profile: cannot connect: .*Couldn't connect"
+  ;;
 *)
   echo "unknown case $case"
   exit 2
