@@ -189,7 +189,9 @@ pp_profile *cli_load_profile(const char *path, const pp_limits *lim, char *msg, 
     return NULL;
   }
   pp_profile *p = NULL;
-  int rc = pp_decode(buf, len, lim, &p, err, sizeof err);
+  /* A large profile's samples are read on two threads when there are two
+   * CPUs (pp_decode_mt). */
+  int rc = pp_decode_mt(buf, len, lim, sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1, &p, err, sizeof err);
   free(buf);
   if (rc != 0) {
     snprintf(msg, msglen, "%s: %s", cli_display_name(path), err[0] ? err : pp_strerror(rc));

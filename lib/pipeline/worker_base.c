@@ -444,7 +444,7 @@ static int base_from_store(wk_attempt *a, wk_base *b) {
   if (rc != 0) return wk_store_failed(a, rc);
   b->existed = 1;
   pp_limits lim = {.max_input_bytes = w->cfg.max_base_bytes};
-  int drc = pp_decode(bytes, blen, &lim, &b->p, why, sizeof why);
+  int drc = pp_decode_mt(bytes, blen, &lim, wk_threads(), &b->p, why, sizeof why);
   if (drc == PP_ENOMEM) {
     errbuf_set(a->err, a->errlen, "decoding %s: out of memory", b->key);
     rc = wk_store_failed(a, BLOB_ENOMEM);

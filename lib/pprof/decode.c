@@ -17,9 +17,17 @@
  * are rejected, label quirks are applied, every string index is range-checked.
  * Several passes over the top-level fields resolve references in any field
  * order: strings, then mappings, functions, locations, sample types, samples.
+ *
+ * The samples pass, the longest (a sample per stack, locations looked up
+ * for each frame), may run on two threads for a large profile
+ * (pp_decode_mt): the first pass notes where every SAMPLE_MARK-th sample
+ * starts, the second thread reads the samples from the middle mark on into
+ * stacks and labels of its own, which are then appended; the profile is
+ * the same, and errors are those of the first bad sample in file order.
  */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -225,7 +233,14 @@ typedef struct dec {
   size_t mem_limit; /* 0: memory not counted */
   size_t mem;       /* bytes counted so far: the input and what is built from it */
   uint32_t cur_loc_off, cur_label_off; /* of the sample being read */
+  int threads;      /* for the samples pass (pp_decode_mt) */
+  size_t *marks;    /* byte offset of samples 0, SAMPLE_MARK, 2 * SAMPLE_MARK, ... (threads > 1) */
+  size_t nmarks, cmarks;
 } dec;
+
+/* Samples between two marks; a profile with at least SPLIT_SAMPLES samples
+ * reads them on two threads. */
+enum { SAMPLE_MARK = 4096, SPLIT_SAMPLES = 16384 };
 
 /* Counts bytes of memory the profile being built takes; PP_ETOOBIG once
  * the input and the model together pass the limit. */
@@ -275,14 +290,12 @@ static int tr_str(dec *d, uint64_t idx, pp_sid *out, const char *fmt, ...) {
 
 /* Iterates the top-level fields numbered `want`, calling fn on each. */
 typedef int (*field_fn)(dec *d, const field *f, size_t i);
-/* Only the byte range where that field occurs is scanned: writers group
- * repeated fields, so each pass reads little besides its own fields. */
-static int each_top(dec *d, uint32_t want, field_fn fn) {
-  if (!d->cnt[want]) return PP_OK;
-  const uint8_t *p = d->buf + d->first[want], *end = d->buf + d->last[want];
+/* The top-level fields numbered `want` in buf[from, to), the first of
+ * them being number i of its kind. */
+static int each_in(dec *d, uint32_t want, size_t from, size_t to, size_t i, field_fn fn) {
+  const uint8_t *p = d->buf + from, *end = d->buf + to;
   field f = {0};
   const char *why;
-  size_t i = 0;
   while (p < end) {
     if (rd_field(&p, end, &f, &why)) return wire_err(d, "profile", why, p);
     if (f.num != want) continue;
@@ -291,6 +304,13 @@ static int each_top(dec *d, uint32_t want, field_fn fn) {
     if (rc) return rc;
   }
   return PP_OK;
+}
+
+/* Only the byte range where that field occurs is scanned: writers group
+ * repeated fields, so each pass reads little besides its own fields. */
+static int each_top(dec *d, uint32_t want, field_fn fn) {
+  if (!d->cnt[want]) return PP_OK;
+  return each_in(d, want, d->first[want], d->last[want], 0, fn);
 }
 
 static int rd_sub(dec *d, const uint8_t **p, const uint8_t *end, field *f, const char *where) {
@@ -643,6 +663,10 @@ static int scan_top(dec *d, span **strs, uint64_t **cmt, size_t *ncmt, uint64_t 
       d->last[f.num] = (size_t)(p - d->buf);
       d->cnt[f.num]++;
     }
+    if (f.num == 2 && d->threads > 1 && (d->cnt[2] - 1) % SAMPLE_MARK == 0) {
+      if (PP_GROW(d->marks, d->cmarks, d->nmarks + 1)) return pp_err(d->err, d->errlen, PP_ENOMEM, "out of memory");
+      d->marks[d->nmarks++] = (size_t)(at - d->buf);
+    }
     switch (f.num) {
     case 1: case 2: case 3: case 4: case 5: case 11:
       if (f.typ != 2) return type_err(d, "profile", &f, 2);
@@ -781,16 +805,103 @@ static int alloc_entities(dec *d, pp_profile *P, size_t len) {
   return PP_OK;
 }
 
+/* Room for the stacks of n samples stored in `bytes` bytes of input (a
+ * guess: trimmed after decode, grown while reading if short). */
+static int reserve_stacks(dec *d, pp_profile *P, size_t n, size_t bytes) {
+  size_t est = n * 8;
+  if (est > bytes) est = bytes;
+  if (est && PP_GROW(P->sloc, P->csloc, P->nsloc + est)) return dec_nomem(d);
+  return PP_OK;
+}
+
+/* The second half of a split samples pass: its own decoder state and a
+ * profile that shares the samples and values arrays (a range of its own)
+ * but collects stacks and labels apart. */
+typedef struct half {
+  dec d;
+  pp_profile p;
+  size_t from, to, first;
+  char err[512];
+  int rc;
+} half;
+
+static void *half_run(void *arg) {
+  half *h = arg;
+  h->rc = reserve_stacks(&h->d, &h->p, h->d.cnt[2] - h->first, h->to - h->from);
+  if (!h->rc) h->rc = each_in(&h->d, 2, h->from, h->to, h->first, do_sample);
+  return NULL;
+}
+
+/* Appends the second half's stacks and labels to P and points its samples
+ * at them. */
+static int join_half(dec *d, pp_profile *P, half *h) {
+  size_t lo = P->nsloc, bo = P->nlabels, n = h->p.nsamples;
+  if (lo + h->p.nsloc >= UINT32_MAX || bo + h->p.nlabels >= UINT32_MAX ||
+      PP_GROW(P->sloc, P->csloc, lo + h->p.nsloc) || PP_GROW(P->labels, P->clabels, bo + h->p.nlabels))
+    return dec_nomem(d);
+  if (h->p.nsloc) memcpy(P->sloc + lo, h->p.sloc, h->p.nsloc * sizeof(*P->sloc));
+  if (h->p.nlabels) memcpy(P->labels + bo, h->p.labels, h->p.nlabels * sizeof(*P->labels));
+  for (size_t i = h->first; i < n; i++) {
+    P->samples[i].loc_off += (uint32_t)lo;
+    P->samples[i].label_off += (uint32_t)bo;
+  }
+  P->nsloc += h->p.nsloc;
+  P->nlabels += h->p.nlabels;
+  P->nsamples = n;
+  return mem_add(d, h->d.mem); /* the two halves together within the limit */
+}
+
+/* The samples, on two threads when there are many (see the top). */
+static int read_samples(dec *d, pp_profile *P, size_t len) {
+  if (d->threads < 2 || d->cnt[2] < SPLIT_SAMPLES || d->nmarks < 2) {
+    int rc = reserve_stacks(d, P, d->cnt[2], len);
+    return rc ? rc : each_top(d, 2, do_sample);
+  }
+  size_t m = d->nmarks / 2, cut = d->marks[m];
+  half *h = malloc(sizeof *h);
+  if (!h) return dec_nomem(d);
+  h->d = *d;
+  h->d.p = &h->p;
+  h->d.err = h->err;
+  h->d.errlen = sizeof h->err;
+  h->d.ltmp = NULL;
+  h->d.cltmp = 0;
+  h->d.mem = 0;
+  h->p = *P;
+  h->p.sloc = NULL;
+  h->p.csloc = h->p.nsloc = 0;
+  h->p.labels = NULL;
+  h->p.clabels = h->p.nlabels = 0;
+  h->first = h->p.nsamples = m * SAMPLE_MARK;
+  h->from = cut;
+  h->to = d->last[2];
+  h->err[0] = 0;
+  h->rc = PP_OK;
+  pthread_t t;
+  int started = pthread_create(&t, NULL, half_run, h) == 0;
+  int rc = reserve_stacks(d, P, h->first, cut - d->first[2]);
+  if (!rc) rc = each_in(d, 2, d->first[2], cut, 0, do_sample);
+  if (started) {
+    pthread_join(t, NULL);
+  } else if (!rc) {
+    half_run(h); /* no thread: the second half after the first */
+  }
+  if (!rc && h->rc) rc = pp_err(d->err, d->errlen, h->rc, "%s", h->err);
+  if (!rc) rc = join_half(d, P, h);
+  free(h->p.sloc);
+  free(h->p.labels);
+  free(h->d.ltmp);
+  free(h);
+  return rc;
+}
+
 /* Mappings, functions, locations, sample types, then samples. */
 static int read_entities(dec *d, pp_profile *P, size_t len) {
   int rc;
   if ((rc = each_top(d, 3, do_mapping)) || (rc = each_top(d, 5, do_function)) ||
       (rc = each_top(d, 4, do_location)) || (rc = each_top(d, 1, do_stype)))
     return rc;
-  size_t est = d->cnt[2] * 8;
-  if (est > len) est = len;
-  if (est && PP_GROW(P->sloc, P->csloc, est)) return dec_nomem(d);
-  return each_top(d, 2, do_sample);
+  return read_samples(d, P, len);
 }
 
 /* The header fields scan_top collected: period type, string fields, times,
@@ -824,11 +935,12 @@ static int read_header(dec *d, pp_profile *P, const uint64_t hdr[16], const uint
 
 /* The wire format in buf[0, len) to a profile, in passes: scan_top finds
  * and counts the top-level fields, then the steps above. */
-static int decode_proto(const uint8_t *buf, size_t len, size_t limit, const pp_limits *lim, pp_profile **out,
-                        char *err, size_t errlen) {
+static int decode_proto(const uint8_t *buf, size_t len, size_t limit, const pp_limits *lim, int threads,
+                        pp_profile **out, char *err, size_t errlen) {
   dec D;
   memset(&D, 0, sizeof(D));
   dec *d = &D;
+  d->threads = threads;
   d->buf = buf;
   d->end = buf + len;
   d->limit = limit;
@@ -858,6 +970,7 @@ static int decode_proto(const uint8_t *buf, size_t len, size_t limit, const pp_l
   if (!rc) rc = read_header(d, P, hdr, ptype, ptlen, cmt, ncmt);
   if (!rc) pp_profile_shrink(P);
   free(cmt);
+  free(d->marks);
   free(d->smap);
   free(d->ltmp);
   idmap_free(&d->mids);
@@ -872,6 +985,11 @@ static int decode_proto(const uint8_t *buf, size_t len, size_t limit, const pp_l
 }
 
 int pp_decode(const uint8_t *buf, size_t len, const pp_limits *lim, pp_profile **out, char *err, size_t errlen) {
+  return pp_decode_mt(buf, len, lim, 1, out, err, errlen);
+}
+
+int pp_decode_mt(const uint8_t *buf, size_t len, const pp_limits *lim, int threads, pp_profile **out, char *err,
+                 size_t errlen) {
   if (!out || (!buf && len)) return pp_err(err, errlen, PP_EINVAL, "pp_decode: bad arguments");
   *out = NULL;
   size_t max_in = lim && lim->max_input_bytes ? lim->max_input_bytes : PP_DEFAULT_MAX_INPUT;
@@ -888,12 +1006,12 @@ int pp_decode(const uint8_t *buf, size_t len, const pp_limits *lim, pp_profile *
       free(raw);
       return pp_err(err, errlen, PP_EMALFORMED, "malformed profile: gzip data decompresses to nothing");
     }
-    rc = decode_proto(raw, rawlen, max_dec, lim, out, err, errlen);
+    rc = decode_proto(raw, rawlen, max_dec, lim, threads, out, err, errlen);
     free(raw);
     return rc;
   }
   if (len > max_dec)
     return pp_err(err, errlen, PP_ETOOBIG, "profile is %zu bytes, over the decoded-size limit of %zu bytes", len,
                   max_dec);
-  return decode_proto(buf, len, max_dec, lim, out, err, errlen);
+  return decode_proto(buf, len, max_dec, lim, threads, out, err, errlen);
 }

@@ -130,6 +130,17 @@ const char *pp_strerror(int code);
 int pp_decode(const uint8_t *buf, size_t len, const pp_limits *lim,
               pp_profile **out, char *err, size_t errlen);
 
+/*
+ * Like pp_decode, with up to `threads` threads (the caller's included; 1 =
+ * none started): a profile of 16384 samples or more has its samples read by
+ * two, each half into its own stacks, joined after. The profile and the
+ * errors are pp_decode's (the first bad sample in file order is reported;
+ * the memory limit applies to both halves together). If the thread cannot
+ * be started, the caller reads both halves.
+ */
+int pp_decode_mt(const uint8_t *buf, size_t len, const pp_limits *lim, int threads, pp_profile **out, char *err,
+                 size_t errlen);
+
 /* Frees a profile; NULL is fine. */
 void pp_free(pp_profile *p);
 

@@ -870,6 +870,150 @@ static void test_sample_limits(void) {
   tb_free(&b);
 }
 
+/* Both decodes of raw[0, n): pp_decode and pp_decode_mt on two threads
+ * give the same code, message and profile (compared as encoded bytes). */
+static void same_split(const uint8_t *raw, size_t n, const pp_limits *lim, const char *what) {
+  char e1[512] = "", e2[512] = "";
+  pp_profile *p1 = NULL, *p2 = NULL;
+  int r1 = pp_decode(raw, n, lim, &p1, e1, sizeof e1);
+  int r2 = pp_decode_mt(raw, n, lim, 2, &p2, e2, sizeof e2);
+  CHECK(r1 == r2, "%s: code %d one thread, %d two", what, r1, r2);
+  CHECK(strcmp(e1, e2) == 0, "%s: \"%s\" one thread, \"%s\" two", what, e1, e2);
+  if (p1 && p2) {
+    uint8_t *b1, *b2;
+    size_t n1, n2;
+    CHECK_EQ(pp_encode_raw(p1, &b1, &n1, e1, sizeof e1), 0);
+    CHECK_EQ(pp_encode_raw(p2, &b2, &n2, e2, sizeof e2), 0);
+    CHECK(n1 == n2 && memcmp(b1, b2, n1) == 0, "%s: the profiles differ", what);
+    CHECK_EQ(p1->nsloc, p2->nsloc);
+    CHECK_EQ(p1->nlabels, p2->nlabels);
+    free(b1);
+    free(b2);
+  }
+  pp_free(p1);
+  pp_free(p2);
+}
+
+/* pp_decode_mt reads the samples of a large profile on two threads: the
+ * same profile, the same first error, the same memory limit. */
+static void test_split_samples(void) {
+  enum { NS = 40000, NL = 3000 };
+  tb b;
+  tb_init(&b);
+  tb_cpu(&b);
+  tb_map(&b, 1, 0x400000, 0x4000000, 0, "/bin/app", "");
+  for (int f = 1; f <= 50; f++) {
+    char name[32];
+    snprintf(name, sizeof name, "main.f%02d", f);
+    tb_func(&b, (uint64_t)f, name, "main.go", f);
+  }
+  /* ids 1..NL-1 dense, the last one sparse (the hash side of the id map) */
+  for (int l = 1; l <= NL; l++) {
+    char lines[32];
+    snprintf(lines, sizeof lines, "%d:%d", 1 + l % 50, l);
+    tb_loc(&b, l < NL ? (uint64_t)l : 1ull << 40, 1, 0x400000 + (uint64_t)l * 16, lines);
+  }
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < NS; i++) {
+    char locs[400] = "", one[24];
+    int depth = 1 + i % 23;
+    for (int j = 0; j < depth; j++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      uint64_t id = 1 + x % NL;
+      snprintf(one, sizeof one, j ? " %llu" : "%llu", (unsigned long long)(id == NL ? 1ull << 40 : id));
+      strcat(locs, one);
+    }
+    PBSample *s = tb_sample(&b, "1 10000000", locs);
+    s->value[0] = i + 1;
+    if (i % 7 == 0) tb_label(&b, s, "span", i % 2 ? "a" : "b");
+    if (i % 11 == 0) tb_numlabel(&b, s, "bytes", i, "bytes");
+    if (i % 13 == 0) { /* several labels, reordered by the decoder */
+      tb_label(&b, s, "z", "1");
+      tb_label(&b, s, "a", "2");
+    }
+  }
+  size_t n;
+  uint8_t *raw = tb_pack(&b, &n);
+  same_split(raw, n, NULL, "valid");
+  pp_profile *p = NULL;
+  char err[512];
+  CHECK_EQ(pp_decode_mt(raw, n, NULL, 2, &p, err, sizeof err), 0);
+  if (p) {
+    CHECK_EQ(p->nsamples, NS);
+    CHECK_EQ(pp_total(p, 0), (int64_t)NS * (NS + 1) / 2);
+    pp_free(p);
+  }
+  size_t gzn;
+  uint8_t *gzd = gz(raw, n, &gzn);
+  same_split(gzd, gzn, NULL, "gzipped");
+  free(gzd);
+  /* stack depth limit hit in the second half only, then in both */
+  pp_limits lim = {.max_stack_depth = 23};
+  uint64_t *keep = b.p.sample[30001]->location_id;
+  size_t keepn = b.p.sample[30001]->n_location_id;
+  b.p.sample[30001]->n_location_id = 24;
+  b.p.sample[30001]->location_id = calloc(24, sizeof(uint64_t));
+  for (int j = 0; j < 24; j++) b.p.sample[30001]->location_id[j] = 1;
+  free(raw);
+  raw = tb_pack(&b, &n);
+  same_split(raw, n, NULL, "deep sample in the second half, no limit");
+  same_split(raw, n, &lim, "deep sample in the second half");
+  CHECK_EQ(pp_decode_mt(raw, n, &lim, 2, &p, err, sizeof err), PP_ETOOBIG);
+  CHECK_CONTAINS(err, "sample 30001 has a stack of more than 23 locations");
+  /* (samples with i % 23 == 22 have 23 frames: the first is sample 22) */
+  lim.max_stack_depth = 22;
+  CHECK_EQ(pp_decode_mt(raw, n, &lim, 2, &p, err, sizeof err), PP_ETOOBIG);
+  CHECK_CONTAINS(err, "sample 22 has a stack of more than 22 locations");
+  same_split(raw, n, &lim, "deep samples in both halves");
+  free(b.p.sample[30001]->location_id);
+  b.p.sample[30001]->location_id = keep;
+  b.p.sample[30001]->n_location_id = keepn;
+  /* an unknown location in the second half, then in both */
+  uint64_t was = b.p.sample[35000]->location_id[0];
+  b.p.sample[35000]->location_id[0] = 999999;
+  free(raw);
+  raw = tb_pack(&b, &n);
+  CHECK_EQ(pp_decode_mt(raw, n, NULL, 2, &p, err, sizeof err), PP_EMALFORMED);
+  CHECK_CONTAINS(err, "sample 35000 refers to unknown location 999999");
+  same_split(raw, n, NULL, "unknown location in the second half");
+  uint64_t was2 = b.p.sample[100]->location_id[0];
+  b.p.sample[100]->location_id[0] = 888888;
+  free(raw);
+  raw = tb_pack(&b, &n);
+  CHECK_EQ(pp_decode_mt(raw, n, NULL, 2, &p, err, sizeof err), PP_EMALFORMED);
+  CHECK_CONTAINS(err, "sample 100 refers to unknown location 888888");
+  same_split(raw, n, NULL, "unknown locations in both halves");
+  b.p.sample[35000]->location_id[0] = was;
+  b.p.sample[100]->location_id[0] = was2;
+  free(raw);
+  raw = tb_pack(&b, &n);
+  /* the memory limit counts both halves: find the smallest limit one
+   * thread accepts; two threads accept it and refuse one byte less */
+  pp_limits mem = {.count_memory = 1};
+  size_t lo = n, hi = 64 * n;
+  while (lo < hi) {
+    mem.max_decoded_bytes = lo + (hi - lo) / 2;
+    if (pp_decode(raw, n, &mem, &p, err, sizeof err) == 0) {
+      pp_free(p);
+      hi = mem.max_decoded_bytes;
+    } else {
+      lo = mem.max_decoded_bytes + 1;
+    }
+  }
+  mem.max_decoded_bytes = lo;
+  same_split(raw, n, &mem, "memory exactly at the limit");
+  CHECK_EQ(pp_decode_mt(raw, n, &mem, 2, &p, err, sizeof err), 0);
+  pp_free(p);
+  mem.max_decoded_bytes = lo - 1;
+  same_split(raw, n, &mem, "memory one byte over the limit");
+  CHECK_EQ(pp_decode_mt(raw, n, &mem, 2, &p, err, sizeof err), PP_ETOOBIG);
+  CHECK_CONTAINS(err, "in memory");
+  /* a small profile is read on one thread: still the same */
+  same_split(raw, 0, NULL, "empty");
+  free(raw);
+  tb_free(&b);
+}
+
 static void test_hostile_ids(void) {
   size_t n1, n2;
   double plain = time_ids(1000003, &n1);
@@ -890,5 +1034,6 @@ int main(void) {
   test_gzip_and_limits();
   test_gzip_bombs();
   test_big_profile();
+  test_split_samples();
   return check_exit("test_decode");
 }
