@@ -75,8 +75,9 @@ static inline uint32_t pp_hfin(uint64_t seed, uint64_t h) {
 void *pp_zalloc(size_t n, size_t size);
 
 /* A fresh 64-bit hash seed from getrandom(2) (falling back to clock and
- * address bits if the kernel refuses). Each profile and merger draws its
- * own, so hash-table layout, never output, differs from run to run. */
+ * address bits if the kernel refuses). Each merger and index draws its
+ * own, string pools one per process, so hash-table layout, never output,
+ * differs from run to run. */
 uint64_t pp_seed(void);
 
 /* ---- string pool (interning) ---- */
@@ -90,7 +91,10 @@ typedef struct pp_strpool {
   size_t n, cap;
   uint32_t *slots; /* open addressing: sid + 1, 0 = empty */
   size_t nslots;   /* power of two */
-  uint64_t seed;   /* of pp_hash_bytes, per pool (pp_seed) */
+  uint64_t seed;   /* of pp_hash_bytes: drawn once per process (pp_seed), the
+                      same in every pool, so that a merge reuses the hashes
+                      its inputs' pools already hold instead of hashing
+                      every string again */
 } pp_strpool;
 
 int pp_pool_init(pp_strpool *sp, size_t expect_strings, size_t expect_bytes);

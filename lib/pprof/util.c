@@ -9,6 +9,8 @@
  */
 #include "internal.h"
 
+#include <pthread.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
@@ -121,9 +123,17 @@ uint64_t pp_seed(void) {
   return pp_mix(s, (uint64_t)(uintptr_t)&s);
 }
 
+/* The string pools' seed, drawn once per process: random, so a hostile
+ * profile cannot be built to collide, and shared, so that strings move
+ * between pools (a merge, a compaction) with the hash they already have. */
+static uint64_t pool_seed;
+static void pool_seed_init(void) { pool_seed = pp_seed(); }
+
 int pp_pool_init(pp_strpool *sp, size_t expect_strings, size_t expect_bytes) {
   memset(sp, 0, sizeof(*sp));
-  sp->seed = pp_seed();
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, pool_seed_init);
+  sp->seed = pool_seed;
   size_t ns = 16;
   while (ns < expect_strings * 2) ns *= 2;
   if (PP_GROW(sp->bytes, sp->bcap, expect_bytes + 64) || PP_GROW(sp->off, sp->cap, expect_strings + 1))

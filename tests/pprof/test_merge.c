@@ -7,6 +7,8 @@
  */
 #include "testutil.h"
 
+#include <unistd.h>
+
 CHECK_DEFINE_COUNTERS
 
 /* A one-frame CPU profile: function `fn` at `addr` in /bin/app. */
@@ -555,9 +557,49 @@ static pp_profile *gen(int k) {
   return tb_decode(&b);
 }
 
-/* Hash tables are keyed by a fresh random seed per profile and per merger;
- * the output must not depend on it: IDs and order come from creation
- * order, never from table order. */
+/* The seed-independence merge in a process of its own (`test_merge
+ * seed-run`): its string pools' seed, then the merged message in hex. */
+static int seed_run(void) {
+  pp_profile *in[3];
+  for (int k = 0; k < 3; k++) in[k] = gen(k);
+  printf("%016llx\n", (unsigned long long)in[0]->sp.seed);
+  pp_profile *r = NULL;
+  char err[256];
+  if (pp_merge(in, 3, &r, err, sizeof(err))) return 1;
+  uint8_t *raw = NULL;
+  size_t n = 0;
+  if (pp_encode_raw(r, &raw, &n, err, sizeof(err))) return 1;
+  for (size_t i = 0; i < n; i++) printf("%02x", raw[i]);
+  printf("\n");
+  free(raw);
+  pp_free(r);
+  return 0;
+}
+
+/* Reads what a seed-run child printed: its seed and its bytes. */
+static char *child_run(char *seed, size_t seedlen) {
+  char self[4096], cmd[4200];
+  ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (sl <= 0) return NULL;
+  self[sl] = 0;
+  snprintf(cmd, sizeof cmd, "'%s' seed-run", self);
+  FILE *f = popen(cmd, "r");
+  if (!f) return NULL;
+  size_t cap = 1 << 20, n = 0;
+  char *out = malloc(cap);
+  if (!fgets(seed, (int)seedlen, f)) seed[0] = 0;
+  for (size_t k; out && (k = fread(out + n, 1, cap - n - 1, f)) > 0;) {
+    n += k;
+    if (n + 1 == cap) out = realloc(out, cap *= 2);
+  }
+  if (out) out[n] = 0;
+  pclose(f);
+  return out;
+}
+
+/* Hash tables are keyed by a fresh random seed per merger (string pools:
+ * per process); the output must not depend on it: IDs and order come from
+ * creation order, never from table order. */
 static void test_seed_independence(void) {
   uint8_t *first = NULL;
   size_t firstn = 0;
@@ -566,6 +608,7 @@ static void test_seed_independence(void) {
     pp_profile *in[3];
     for (int k = 0; k < 3; k++) in[k] = gen(k);
     if (run < 2 && in[0]) seeds[run] = in[0]->sp.seed;
+    if (in[0] && in[1]) CHECK(in[0]->sp.seed == in[1]->sp.seed, "string pools of one process share a seed");
     pp_profile *r = NULL;
     char err[256];
     CHECK_EQ(pp_merge(in, 3, &r, err, sizeof(err)), 0);
@@ -583,7 +626,20 @@ static void test_seed_independence(void) {
     CHECK(n == firstn && memcmp(raw, first, n) == 0);
     free(raw);
   }
-  CHECK(seeds[0] != seeds[1]);
+  CHECK(seeds[0] == seeds[1] && seeds[0] != 0);
+  /* other processes, other string-pool seeds: the same bytes */
+  char s1[64], s2[64], *hex = malloc(2 * firstn + 2);
+  for (size_t i = 0; hex && i < firstn; i++) snprintf(hex + 2 * i, 3, "%02x", first[i]);
+  if (hex) strcpy(hex + 2 * firstn, "\n");
+  char *o1 = child_run(s1, sizeof s1), *o2 = child_run(s2, sizeof s2);
+  CHECK(o1 && o2 && hex, "the seed-run children");
+  if (o1 && o2 && hex) {
+    CHECK(strcmp(s1, s2) != 0, "two processes drew seeds %s and %s", s1, s2);
+    CHECK(strcmp(o1, hex) == 0 && strcmp(o2, hex) == 0, "a merge in another process wrote other bytes");
+  }
+  free(o1);
+  free(o2);
+  free(hex);
   free(first);
 }
 
@@ -733,7 +789,8 @@ static void test_tree_exact_guard(void) {
   CHECK(pp_tree_exact(NULL, 0) == 0);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "seed-run") == 0) return seed_run();
   test_seed_independence();
   test_many_comments();
   test_header();
