@@ -191,11 +191,11 @@ typedef struct scratch {
   obuf s1, s2, s3;
 } scratch;
 
-/* Field 2: the samples, each written in one piece. */
-static void encode_samples(const pp_profile *p, const uint32_t *R, const locvar *lv, obuf *b,
-                           scratch *x) {
+/* Field 2: samples [from, to), each written in one piece. */
+static void encode_samples(const pp_profile *p, const uint32_t *R, const locvar *lv, size_t from, size_t to,
+                           obuf *b, scratch *x) {
   obuf *s1 = &x->s1, *s2 = &x->s2, *s3 = &x->s3;
-  for (size_t i = 0; i < p->nsamples; i++) {
+  for (size_t i = from; i < to; i++) {
     const pp_sample *s = &p->samples[i];
     /* The packed ids and values go to a scratch buffer sized for their
      * worst case, then the sample is written in one piece: its length is
@@ -324,7 +324,42 @@ static void encode_header(const pp_profile *p, const strtab *t, obuf *b, scratch
 
 }
 
-static int encode_raw(const pp_profile *p, obuf *b) {
+/*
+ * The second half of a message encoded on two threads: samples [from,
+ * nsamples), then the tables and the header, into a buffer of its own that
+ * follows the first half's bytes (fields are independent: the message is
+ * the same).
+ */
+typedef struct tail {
+  const pp_profile *p;
+  const strtab *t;
+  const locvar *lv;
+  size_t from;
+  obuf b;
+  scratch x;
+} tail;
+
+static void *tail_run(void *arg) {
+  tail *w = arg;
+  encode_samples(w->p, w->t->remap, w->lv, w->from, w->p->nsamples, &w->b, &w->x);
+  encode_tables(w->p, w->t->remap, &w->b, &w->x);
+  encode_header(w->p, w->t, &w->b, &w->x);
+  return NULL;
+}
+
+static int tail_failed(const tail *w) { return w->b.oom || w->x.s1.oom || w->x.s2.oom || w->x.s3.oom; }
+
+static void tail_free(tail *w) {
+  free(w->b.p);
+  free(w->x.s1.p);
+  free(w->x.s2.p);
+  free(w->x.s3.p);
+}
+
+/* Samples from which a message is encoded on two threads (when allowed). */
+enum { ENCODE_SPLIT_SAMPLES = 4096 };
+
+static int encode_raw(const pp_profile *p, obuf *b, int threads) {
   strtab t;
   if (build_strtab(p, &t)) return PP_ENOMEM;
   locvar lv = {0};
@@ -346,9 +381,27 @@ static int encode_raw(const pp_profile *p, obuf *b) {
     ob_u64(s1, 2, R[p->stypes[i].unit]);
     ob_bytes(b, 1, s1->p, s1->n);
   }
-  encode_samples(p, R, &lv, b, &x);
-  encode_tables(p, R, b, &x);
-  encode_header(p, &t, b, &x);
+  /* Two threads: five eighths of the samples here, the rest of the
+   * message on the other (about even: the samples are four fifths of the
+   * work). */
+  tail w = {.p = p, .t = &t, .lv = &lv, .from = p->nsamples / 2 + p->nsamples / 8};
+  pthread_t tid;
+  int split = threads > 1 && p->nsamples >= ENCODE_SPLIT_SAMPLES && pthread_create(&tid, NULL, tail_run, &w) == 0;
+  if (split) {
+    encode_samples(p, R, &lv, 0, w.from, b, &x);
+    pthread_join(tid, NULL);
+    if (tail_failed(&w) || !ob_room(b, w.b.n)) {
+      rc = PP_ENOMEM;
+    } else {
+      memcpy(b->p + b->n, w.b.p, w.b.n);
+      b->n += w.b.n;
+    }
+    tail_free(&w);
+  } else {
+    encode_samples(p, R, &lv, 0, p->nsamples, b, &x);
+    encode_tables(p, R, b, &x);
+    encode_header(p, &t, b, &x);
+  }
 
   if (b->oom || x.s1.oom || x.s2.oom || x.s3.oom) rc = PP_ENOMEM;
   free(x.s1.p);
@@ -361,18 +414,24 @@ static int encode_raw(const pp_profile *p, obuf *b) {
   return rc;
 }
 
-int pp_encode_raw(const pp_profile *p, uint8_t **out, size_t *outlen, char *err, size_t errlen) {
-  if (!p || !out || !outlen) return pp_err(err, errlen, PP_EINVAL, "pp_encode_raw: bad arguments");
+/* The raw message on up to `threads` threads (1 or 2 are used). */
+static int encode_raw_mt(const pp_profile *p, int threads, uint8_t **out, size_t *outlen, char *err,
+                         size_t errlen) {
   obuf b = {0};
   size_t guess = p->nsamples * 24 + p->nsloc * 3 + p->nlocs * 20 + p->nfuncs * 12 + p->sp.blen + 256;
   if (PP_GROW(b.p, b.cap, guess)) return pp_err(err, errlen, PP_ENOMEM, "out of memory encoding the profile");
-  if (encode_raw(p, &b)) {
+  if (encode_raw(p, &b, threads)) {
     free(b.p);
     return pp_err(err, errlen, PP_ENOMEM, "out of memory encoding the profile");
   }
   *out = b.p;
   *outlen = b.n;
   return PP_OK;
+}
+
+int pp_encode_raw(const pp_profile *p, uint8_t **out, size_t *outlen, char *err, size_t errlen) {
+  if (!p || !out || !outlen) return pp_err(err, errlen, PP_EINVAL, "pp_encode_raw: bad arguments");
+  return encode_raw_mt(p, 1, out, outlen, err, errlen);
 }
 
 /* ---- compression in pieces ---- */
@@ -475,7 +534,7 @@ int pp_encode_mt(const pp_profile *p, int level, int threads, uint8_t **out, siz
     return pp_err(err, errlen, PP_EINVAL, "compression level %d out of range (0..12, -1 = default 6)", level);
   uint8_t *raw;
   size_t rawlen;
-  int rc = pp_encode_raw(p, &raw, &rawlen, err, errlen);
+  int rc = encode_raw_mt(p, threads, &raw, &rawlen, err, errlen);
   if (rc) return rc;
   rc = pp_gzip_mt(raw, rawlen, level, threads, out, outlen, err, errlen);
   free(raw);
