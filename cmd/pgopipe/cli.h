@@ -83,6 +83,17 @@ enum { CLI_LOAD_MSGLEN = 8192 + 512 };
 pp_profile *cli_load_profile(const char *path, const pp_limits *lim, char *msg, size_t msglen);
 
 /*
+ * Sets the allocator up for a verb that builds large profiles and exits:
+ * one heap for all threads, grown 64 MiB at a time and never trimmed,
+ * large blocks from it rather than from a mapping each (so that freed
+ * memory is used again instead of being returned and faulted in anew), and
+ * huge pages asked for on it (madvise, as glibc's glibc.malloc.hugetlb=1
+ * tunable would). A 4 MB base merged with an upload takes ~500 page faults
+ * instead of ~9,000. Only advice: nothing fails if it is refused.
+ */
+void cli_big_heap(void);
+
+/*
  * Parses a non-negative decimal size ("1048576"); returns 0 or -1 when the
  * text is not a plain number that fits in size_t.
  */

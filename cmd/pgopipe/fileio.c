@@ -12,10 +12,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -198,4 +201,20 @@ pp_profile *cli_load_profile(const char *path, const pp_limits *lim, char *msg, 
     return NULL;
   }
   return p;
+}
+
+void cli_big_heap(void) {
+  enum { PAD = 64 << 20 };
+  mallopt(M_ARENA_MAX, 1);               /* the loader threads too */
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);   /* glibc's largest: blocks below it come from the heap */
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);    /* freed memory stays for the next array */
+  mallopt(M_TOP_PAD, PAD);
+  void *first = malloc(1); /* grows the heap by the pad */
+  void *brk_end = sbrk(0);
+  if (first && brk_end != (void *)-1) {
+    const uintptr_t hp = (uintptr_t)2 << 20;
+    uintptr_t a = ((uintptr_t)first + hp - 1) & ~(hp - 1), e = (uintptr_t)brk_end & ~(hp - 1);
+    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+  }
+  free(first);
 }

@@ -361,6 +361,7 @@ int cli_merge(int argc, char **argv) {
     rc = CLI_USAGE;
     goto done;
   }
+  cli_big_heap();
   pp_merger *m = pp_merger_new();
   if (!m) {
     cli_errorf(o.verb, "out of memory");
@@ -416,6 +417,7 @@ int cli_prune(int argc, char **argv) {
     cli_errorf(o.verb, "want exactly one input profile, got %d (see pgopipe prune --help)", argc - optind);
     goto done;
   }
+  cli_big_heap();
   pp_profile *p = load(o.verb, argv[optind], &o.lim);
   rc = p ? finish(&o, p) : CLI_FAIL;
 done:

@@ -498,6 +498,7 @@ int pp_gzip_mt(const uint8_t *raw, size_t rawlen, int level, int threads, uint8_
   libdeflate_free_compressor(c);
   uint8_t *gz = malloc(total);
   if (!gz) return pp_err(err, errlen, PP_ENOMEM, "out of memory compressing the profile");
+  pp_huge(gz, total);
   for (size_t i = 0, at = 0; i < k; i++) {
     pc[i].out = gz + at;
     at += pc[i].cap;

@@ -142,6 +142,7 @@ static int walk_top(const uint8_t *buf, size_t have, size_t *pos, size_t limit, 
 static int grow_to(uint8_t **buf, size_t *cap, size_t nc, char *err, size_t errlen) {
   uint8_t *nb = realloc(*buf, nc);
   if (!nb) return pp_err(err, errlen, PP_ENOMEM, "gunzip: out of memory growing to %zu bytes", nc);
+  pp_huge(nb, nc);
   *buf = nb;
   *cap = nc;
   return PP_OK;
@@ -235,6 +236,7 @@ static int gz_oneshot(const uint8_t *in, size_t inlen, size_t size, size_t bound
                       char *err, size_t errlen) {
   size_t cap = size ? size : 1;
   uint8_t *buf = malloc(cap);
+  pp_huge(buf, cap);
   struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
   int rc = PP_OK;
   size_t pos = 0, have = 0;

@@ -10,11 +10,19 @@
 #include "internal.h"
 
 #include <pthread.h>
-
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
+
+void pp_huge(void *p, size_t bytes) {
+  if (!p || bytes < PP_HUGE_MIN) return;
+  const uintptr_t hp = (uintptr_t)2 << 20;
+  uintptr_t a = ((uintptr_t)p + hp - 1) & ~(hp - 1), e = ((uintptr_t)p + bytes) & ~(hp - 1);
+  if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE); /* advice: refusal changes nothing */
+}
 
 int pp_grow(void **p, size_t *cap, size_t need, size_t elsz) {
   if (need <= *cap) return PP_OK;
@@ -25,6 +33,7 @@ int pp_grow(void **p, size_t *cap, size_t need, size_t elsz) {
   if (nc > SIZE_MAX / elsz) return PP_ENOMEM;
   void *q = realloc(*p, nc * elsz);
   if (!q) return PP_ENOMEM;
+  pp_huge(q, nc * elsz);
   *p = q;
   *cap = nc;
   return PP_OK;
@@ -94,6 +103,7 @@ void *pp_zalloc(size_t n, size_t size) {
   if (size && n > SIZE_MAX / size) return NULL;
   size_t bytes = n * size;
   void *p = malloc(bytes ? bytes : 1);
+  pp_huge(p, bytes);
   if (p) memset(p, 0, bytes);
   return p;
 }

@@ -14,8 +14,9 @@
 # BUILD_DIR/bench to start over. The workload is built BENCH_BUILDS times
 # (default 4) at different paths and the profiles rotate among the builds, as
 # a base collects uploads across deploys: each build is its own mapping with
-# its own locations (Go 1.19 records no build ID for the main binary). Step 2 measures, BENCH_RUNS times each
-# (default 5, the median is reported), wall time, CPU time (user+sys, less
+# its own locations (Go 1.19 records no build ID for the main binary).
+# Step 2 measures, BENCH_RUNS times each (default 9, pgopipe and Go
+# alternating, the median is reported), wall time, CPU time (user+sys, less
 # sensitive to other load on the machine; both from bash's `time`, in
 # milliseconds) and peak RSS (GNU time's %M) of:
 #   (a) one new upload merged into the base:  pgopipe merge -o OUT UPLOAD BASE
@@ -37,7 +38,7 @@ pprof_bin=$(go env GOTOOLDIR)/pprof
 [ -x "$pprof_bin" ] || { echo "no Go pprof tool at $pprof_bin" >&2; exit 1; }
 
 bench=$build/bench
-runs=${BENCH_RUNS:-5}
+runs=${BENCH_RUNS:-9}
 target=${BENCH_BASE_BYTES:-4000000}
 gen_max=${BENCH_GEN_SECONDS:-1200}
 hz=${BENCH_HZ:-2000}
@@ -88,21 +89,22 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 work=$(mktemp -d "${TMPDIR:-/tmp}/pgopipe-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# measure NAME OUT command... : runs it $runs times with standard output to
-# OUT, prints "median_wall_seconds median_cpu_seconds median_kib". Wall and
-# CPU (user+sys of the command and its threads) come from bash's `time` in
+# once NAME OUT command... : runs it once with standard output to OUT and
+# appends "wall_seconds cpu_seconds kib" to $work/NAME.times. Wall and CPU
+# (user+sys of the command and its threads) come from bash's `time` in
 # milliseconds (GNU time prints only hundredths, too coarse for runs of tens
 # of milliseconds); peak RSS from GNU time.
-measure() {
+once() {
   local name=$1 out=$2
   shift 2
-  : >"$work/$name.times"
   local TIMEFORMAT='%3R %3U %3S'
-  for ((i = 0; i < runs; i++)); do
-    { time /usr/bin/time -f '%M' -o "$work/$name.m" "$@" >"$out" 2>/dev/null; } 2>"$work/$name.t"
-    awk -v m="$(cat "$work/$name.m")" '{print $1, $2 + $3, m}' "$work/$name.t" >>"$work/$name.times"
-  done
-  local t c m
+  { time /usr/bin/time -f '%M' -o "$work/$name.m" "$@" >"$out" 2>/dev/null; } 2>"$work/$name.t"
+  awk -v m="$(cat "$work/$name.m")" '{print $1, $2 + $3, m}' "$work/$name.t" >>"$work/$name.times"
+}
+
+# medians NAME: "median_wall_seconds median_cpu_seconds median_kib" of NAME's runs.
+medians() {
+  local name=$1 t c m
   t=$(awk '{print $1}' "$work/$name.times" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
   c=$(awk '{print $2}' "$work/$name.times" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
   m=$(awk '{print $3}' "$work/$name.times" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
@@ -119,11 +121,19 @@ row() { # label pgopipe_result go_result
       (pt > 0 ? gt / pt : 0), (pc > 0 ? gc / pc : 0), 100 * pm / gm }'
 }
 
-echo "== measuring, median of $runs runs each"
-a_p=$(measure a_pgopipe /dev/null "$pgopipe" merge -o "$work/a_p.pb.gz" "$upload" "$base")
-a_g=$(measure a_go "$work/a_g.pb.gz" "$pprof_bin" -proto -symbolize=none "$upload" "$base")
-b_p=$(measure b_pgopipe /dev/null "$pgopipe" merge -o "$work/b_p.pb.gz" "${fifty[@]}")
-b_g=$(measure b_go "$work/b_g.pb.gz" "$pprof_bin" -proto -symbolize=none "${fifty[@]}")
+# The runs of pgopipe and Go alternate, so that both see the same machine
+# (its load drifts over a minute; the ratio compares like with like).
+echo "== measuring, median of $runs runs each, pgopipe and Go alternating"
+for ((i = 0; i < runs; i++)); do
+  once a_pgopipe /dev/null "$pgopipe" merge -o "$work/a_p.pb.gz" "$upload" "$base"
+  once a_go "$work/a_g.pb.gz" "$pprof_bin" -proto -symbolize=none "$upload" "$base"
+  once b_pgopipe /dev/null "$pgopipe" merge -o "$work/b_p.pb.gz" "${fifty[@]}"
+  once b_go "$work/b_g.pb.gz" "$pprof_bin" -proto -symbolize=none "${fifty[@]}"
+done
+a_p=$(medians a_pgopipe)
+a_g=$(medians a_go)
+b_p=$(medians b_pgopipe)
+b_g=$(medians b_go)
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 row "(a) upload into base" "$a_p" "$a_g"
 row "(b) 50 profiles at once" "$b_p" "$b_g"
