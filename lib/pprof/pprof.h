@@ -135,8 +135,10 @@ int pp_decode(const uint8_t *buf, size_t len, const pp_limits *lim,
  * none started): a profile of 16384 samples or more has its samples read by
  * two, each half into its own stacks, joined after. The profile and the
  * errors are pp_decode's (the first bad sample in file order is reported;
- * the memory limit applies to both halves together). If the thread cannot
- * be started, the caller reads both halves.
+ * the memory limit applies to both halves together, checked when they are
+ * joined, so a profile both over that limit and with a bad sample in its
+ * second half may be refused for either). If the thread cannot be started,
+ * the caller reads both halves.
  */
 int pp_decode_mt(const uint8_t *buf, size_t len, const pp_limits *lim, int threads, pp_profile **out, char *err,
                  size_t errlen);
