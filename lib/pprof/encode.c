@@ -533,8 +533,8 @@ int pp_encode_mt(const pp_profile *p, int level, int threads, uint8_t **out, siz
   if (level == -1) level = 6;
   if (level < 0 || level > 12)
     return pp_err(err, errlen, PP_EINVAL, "compression level %d out of range (0..12, -1 = default 6)", level);
-  uint8_t *raw;
-  size_t rawlen;
+  uint8_t *raw = NULL;
+  size_t rawlen = 0;
   int rc = encode_raw_mt(p, threads, &raw, &rawlen, err, errlen);
   if (rc) return rc;
   rc = pp_gzip_mt(raw, rawlen, level, threads, out, outlen, err, errlen);
