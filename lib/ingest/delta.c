@@ -80,7 +80,10 @@ int ingest_prev_delta(const uint8_t *profile, size_t plen, const uint8_t *prev, 
     *reset = 1;
     return decode("profile", profile, plen, lim, out, err, errlen);
   }
-  if (t_old && t_cur > t_old) pp_set_time(res, t_old, t_cur - t_old);
+  /* The delta spans from the previous snapshot to this one; times before
+   * 1970 (a hostile or broken prev_profile) are not believed, and with both
+   * positive the difference cannot overflow. */
+  if (t_old > 0 && t_cur > t_old) pp_set_time(res, t_old, t_cur - t_old);
   *out = res;
   return INGEST_OK;
 }
