@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -211,10 +210,7 @@ void cli_big_heap(void) {
   mallopt(M_TOP_PAD, PAD);
   void *first = malloc(1); /* grows the heap by the pad */
   void *brk_end = sbrk(0);
-  if (first && brk_end != (void *)-1) {
-    const uintptr_t hp = (uintptr_t)2 << 20;
-    uintptr_t a = ((uintptr_t)first + hp - 1) & ~(hp - 1), e = (uintptr_t)brk_end & ~(hp - 1);
-    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-  }
+  if (first && brk_end != (void *)-1 && (uintptr_t)brk_end > (uintptr_t)first)
+    pp_huge(first, (size_t)((uintptr_t)brk_end - (uintptr_t)first));
   free(first);
 }

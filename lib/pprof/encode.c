@@ -347,13 +347,12 @@ static void *tail_run(void *arg) {
   return NULL;
 }
 
-static int tail_failed(const tail *w) { return w->b.oom || w->x.s1.oom || w->x.s2.oom || w->x.s3.oom; }
+static int scratch_oom(const scratch *x) { return x->s1.oom || x->s2.oom || x->s3.oom; }
 
-static void tail_free(tail *w) {
-  free(w->b.p);
-  free(w->x.s1.p);
-  free(w->x.s2.p);
-  free(w->x.s3.p);
+static void scratch_free(scratch *x) {
+  free(x->s1.p);
+  free(x->s2.p);
+  free(x->s3.p);
 }
 
 /* Samples from which a message is encoded on two threads (when allowed). */
@@ -390,23 +389,22 @@ static int encode_raw(const pp_profile *p, obuf *b, int threads) {
   if (split) {
     encode_samples(p, R, &lv, 0, w.from, b, &x);
     pthread_join(tid, NULL);
-    if (tail_failed(&w) || !ob_room(b, w.b.n)) {
+    if (w.b.oom || scratch_oom(&w.x) || !ob_room(b, w.b.n)) {
       rc = PP_ENOMEM;
     } else {
       memcpy(b->p + b->n, w.b.p, w.b.n);
       b->n += w.b.n;
     }
-    tail_free(&w);
+    free(w.b.p);
+    scratch_free(&w.x);
   } else {
     encode_samples(p, R, &lv, 0, p->nsamples, b, &x);
     encode_tables(p, R, b, &x);
     encode_header(p, &t, b, &x);
   }
 
-  if (b->oom || x.s1.oom || x.s2.oom || x.s3.oom) rc = PP_ENOMEM;
-  free(x.s1.p);
-  free(x.s2.p);
-  free(x.s3.p);
+  if (b->oom || scratch_oom(&x)) rc = PP_ENOMEM;
+  scratch_free(&x);
   free(lv.bytes);
   free(lv.len);
   free(t.remap);

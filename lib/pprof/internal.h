@@ -38,19 +38,6 @@ typedef uint32_t pp_sid; /* interned string id; 0 is always "" */
 /* Ensures *p has room for `need` elements of `elsz` bytes (doubling). */
 int pp_grow(void **p, size_t *cap, size_t need, size_t elsz);
 
-/*
- * util.c: asks the kernel to back the whole 2 MiB pages inside p[0, bytes)
- * with huge pages (madvise MADV_HUGEPAGE) when bytes is PP_HUGE_MIN or
- * more; no effect on the data, nothing when refused. A large profile's
- * arrays are written once from start to end right after they are
- * allocated: with 4 KiB pages that is a page fault (and a page cleared)
- * per 4 KiB, most of the kernel time of a merge (a 4 MB base merged with
- * an upload: ~9,000 faults; ~500 with huge pages). Systems whose
- * transparent huge pages are "madvise" (a common default) use them only
- * where asked. pp_grow calls it on every array it grows.
- */
-enum { PP_HUGE_MIN = 4u << 20 };
-void pp_huge(void *p, size_t bytes);
 /* Gives back unused capacity (n may be 0: the array is freed). */
 void pp_shrink(void **p, size_t *cap, size_t n, size_t elsz);
 #define PP_GROW(arr, cap, need) pp_grow((void **)&(arr), &(cap), (need), sizeof(*(arr)))

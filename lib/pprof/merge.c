@@ -70,13 +70,10 @@ struct pp_merger {
 
 /* ---- tables ---- */
 
-/* A zeroed table of c slots (probed before written: see pp_zalloc). */
-static uint64_t *tab_alloc(size_t c) { return pp_zalloc(c, sizeof(uint64_t)); }
-
 static int tab_init(tab *t, size_t expect) {
   size_t c = 64;
   while (c < expect * 2) c *= 2;
-  t->slots = tab_alloc(c);
+  t->slots = pp_zalloc(c, sizeof(*t->slots)); /* probed before written: see pp_zalloc */
   if (!t->slots) return PP_ENOMEM;
   t->cap = c;
   return PP_OK;
@@ -87,7 +84,7 @@ static int tab_fit(tab *t, size_t count) {
   if (count * 2 < t->cap) return PP_OK;
   size_t nc = t->cap * 2;
   while (count * 2 >= nc) nc *= 2;
-  uint64_t *s = tab_alloc(nc);
+  uint64_t *s = pp_zalloc(nc, sizeof(*s));
   if (!s) return PP_ENOMEM;
   size_t mask = nc - 1;
   for (size_t i = 0; i < t->cap; i++) {

@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proc.h"
+
 #include "blob.h"
 #include "ingest.h"
 #include "layout.h"
@@ -44,28 +46,6 @@ static inline ingest_kind hf_ingest_kind(layout_kind k) {
   ingest_kind ik = INGEST_KIND_NONE;
   ingest_kind_parse(layout_kind_name(k), &ik);
   return ik;
-}
-
-static inline uint8_t *hf_read(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 1 << 16, n = 0;
-  uint8_t *b = malloc(cap);
-  size_t r;
-  while (b && (r = fread(b + n, 1, cap - n, f)) > 0) {
-    n += r;
-    if (n == cap) {
-      uint8_t *nb = realloc(b, cap *= 2);
-      if (!nb) {
-        free(b);
-        b = NULL;
-      }
-      b = nb;
-    }
-  }
-  fclose(f);
-  *len = n;
-  return b;
 }
 
 static inline int hf_write(const char *path, const void *data, size_t len) {

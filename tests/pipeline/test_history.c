@@ -29,16 +29,7 @@ CHECK_DEFINE_COUNTERS
 static const char *PROFILES;
 static blob_store *bs;
 
-static uint8_t *load(const char *rel, size_t *len) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", PROFILES, rel);
-  uint8_t *b = hf_read(path, len);
-  if (!b) {
-    fprintf(stderr, "missing %s\n", path);
-    exit(1);
-  }
-  return b;
-}
+static uint8_t *load(const char *rel, size_t *len) { return t_read_fixture(PROFILES, rel, len); }
 
 /* The sum of column c of a profile's samples. */
 static int64_t total(const pp_profile *p, size_t c) { return pp_total(p, c); }

@@ -60,14 +60,9 @@ static const char *heap_src[NHEAP] = {"regexp", "sort", "encoding_json", "strcon
 static char cpu_file[NCPU][1100], heap_cfile[NHEAP][1100], heap_gfile[NHEAP][1100];
 
 static uint8_t *load(const char *dir, const char *name, size_t *len) {
-  char path[1200];
-  snprintf(path, sizeof path, "%s/%s.pb.gz", dir, name);
-  uint8_t *b = hf_read(path, len);
-  if (!b) {
-    fprintf(stderr, "missing %s\n", path);
-    exit(1);
-  }
-  return b;
+  char file[256];
+  snprintf(file, sizeof file, "%s.pb.gz", name);
+  return t_read_fixture(dir, file, len);
 }
 
 static const char *labels_of(int i) { return i % 3 == 0 ? "region=eu,host=a" : i % 3 == 1 ? "region=us" : "region=eu"; }
@@ -811,7 +806,7 @@ static int mode_cli(void) {
   {
     size_t len = 0;
     http_resp body = {0};
-    body.body = (char *)hf_read(out_path, &len);
+    body.body = (char *)t_read_file(out_path, &len);
     body.len = len;
     const char *files[16];
     size_t n = expected(LAYOUT_KIND_CPU, H - 9, H, files);

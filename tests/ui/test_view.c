@@ -28,16 +28,7 @@ CHECK_DEFINE_COUNTERS
 static const char *PROFILES;
 static blob_store *store;
 
-static uint8_t *load(const char *rel, size_t *len) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", PROFILES, rel);
-  uint8_t *b = t_read_file(path, len);
-  if (!b) {
-    fprintf(stderr, "cannot read %s\n", path);
-    exit(1);
-  }
-  return b;
-}
+static uint8_t *load(const char *rel, size_t *len) { return t_read_fixture(PROFILES, rel, len); }
 
 static void put(const char *key, const uint8_t *b, size_t n) {
   char err[512];
